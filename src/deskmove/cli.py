@@ -1,0 +1,367 @@
+"""The ``deskmove`` command: parses, calls the library, prints, maps errors to exit codes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from deskmove import __version__
+from deskmove.config import Project, init_project
+from deskmove.errors import EXIT_FAILED, EXIT_QUARANTINED, DeskmoveError
+from deskmove.sync import export_target, import_source, open_store, push_summary
+
+app = typer.Typer(
+    name="deskmove",
+    help="Move a support team's history between helpdesks, without losing a message.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+adapters_app = typer.Typer(
+    help="What adapters are installed, and whether a spec is valid.", no_args_is_help=True
+)
+app.add_typer(adapters_app, name="adapters")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Globals:
+    project: Path
+    json: bool
+    quiet: bool
+
+    def load(self) -> Project:
+        return Project.load(self.project)
+
+    def emit(self, line: str, data: dict[str, Any]) -> None:
+        """One summary line for people, or JSON for scripts."""
+        if self.json:
+            typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        elif not self.quiet:
+            typer.echo(line)
+
+    @property
+    def progress(self) -> bool:
+        return not (self.quiet or self.json)
+
+
+def _globals(ctx: typer.Context) -> Globals:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Globals) else Globals(Path("."), False, False)
+
+
+def handles_errors(fn: F) -> F:
+    """Turn library errors into ``Error: …`` on stderr and the documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DeskmoveError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo(
+                "Error: interrupted — run the same command again; it resumes where it stopped",
+                err=True,
+            )
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug must still not show a traceback to users
+            if os.environ.get("DESKMOVE_DEBUG"):
+                raise
+            typer.echo(
+                f"Error: unexpected {type(exc).__name__}: {exc} — this is a bug in deskmove; "
+                "re-run with DESKMOVE_DEBUG=1 and report the traceback",
+                err=True,
+            )
+            raise typer.Exit(EXIT_FAILED) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"deskmove {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    project: Annotated[
+        Path,
+        typer.Option("--project", "-p", help="The project folder (deskmove.toml and the store)."),
+    ] = Path("."),
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Machine-readable output on stdout.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars and no summary line.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Move a support team's history between helpdesks, without losing a message.
+
+    Global options go before the command: deskmove --project p --json status
+    """
+    ctx.obj = Globals(project=project, json=json_out, quiet=quiet)
+
+
+@app.command()
+@handles_errors
+def init(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path | None, typer.Argument(help="Project folder (default: --project or here).")
+    ] = None,
+) -> None:
+    """Create DIR/deskmove.toml and an empty store.
+
+    Example:
+
+    \b
+        deskmove init migration-2026
+        deskmove --project migration-2026 status
+    """
+    g = _globals(ctx)
+    root = (directory or g.project).resolve()
+    path = init_project(root)
+    project = Project.load(root)
+    open_store(project).close()
+    g.emit(
+        f"Initialised {path} (store: {_store_label(project)})",
+        {"project": str(root), "file": str(path)},
+    )
+
+
+@app.command("import")
+@handles_errors
+def import_cmd(
+    ctx: typer.Context,
+    source: Annotated[
+        str,
+        typer.Argument(help="A connection name from deskmove.toml, or a spec such as csv:PATH."),
+    ],
+) -> None:
+    """Read a source into the store (re-runs import only what is new or changed).
+
+    Example:
+
+    \b
+        deskmove import csv:examples/helpdesk
+        deskmove import "csv:export.csv?mapping=zendesk-csv"
+        deskmove import mbox:support.mbox
+    """
+    g = _globals(ctx)
+    project = g.load()
+    store = open_store(project)
+    try:
+        report = import_source(project, store, source, progress=g.progress)
+    finally:
+        store.close()
+    if not g.json and not g.quiet:
+        for note in report.notes:
+            typer.echo(f"  {note}", err=True)
+    g.emit(report.summary(), report.as_dict())
+    if report.quarantined:
+        raise typer.Exit(EXIT_QUARANTINED)
+
+
+@app.command("export")
+@handles_errors
+def export_cmd(
+    ctx: typer.Context,
+    target: Annotated[
+        str, typer.Argument(help="A connection name from deskmove.toml, or a spec such as csv:DIR.")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be pushed; write nothing.")
+    ] = False,
+) -> None:
+    """Push the store's changes to a target.
+
+    Example:
+
+    \b
+        deskmove export csv:out/
+        deskmove export new-desk --dry-run
+    """
+    g = _globals(ctx)
+    project = g.load()
+    store = open_store(project)
+    try:
+        name, report = export_target(project, store, target, dry_run=dry_run, progress=g.progress)
+    finally:
+        store.close()
+    g.emit(push_summary(name, report), {"target": name, **report.as_dict()})
+    if sum(report.failed.values()):
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+@handles_errors
+def migrate(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="Where the history is now (connection or spec).")],
+    target: Annotated[str, typer.Argument(help="Where it should go (connection or spec).")],
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Import into the store, then only say what would be pushed."
+        ),
+    ] = False,
+) -> None:
+    """Import SOURCE into the store, then export the store to TARGET.
+
+    Example:
+
+    \b
+        deskmove migrate csv:examples/helpdesk csv:out/
+        deskmove migrate old-inbox new-desk --dry-run
+    """
+    g = _globals(ctx)
+    project = g.load()
+    store = open_store(project)
+    try:
+        imported = import_source(project, store, source, progress=g.progress)
+        name, pushed = export_target(project, store, target, dry_run=dry_run, progress=g.progress)
+    finally:
+        store.close()
+    if not g.json and not g.quiet:
+        for note in imported.notes + pushed.notes:
+            typer.echo(f"  {note}", err=True)
+    g.emit(
+        f"{imported.summary()}; {push_summary(name, pushed)}",
+        {"import": imported.as_dict(), "export": {"target": name, **pushed.as_dict()}},
+    )
+    if sum(pushed.failed.values()):
+        raise typer.Exit(EXIT_FAILED)
+    if imported.quarantined:
+        raise typer.Exit(EXIT_QUARANTINED)
+
+
+@app.command()
+@handles_errors
+def status(ctx: typer.Context) -> None:
+    """Show counts, last runs, cursors and what is quarantined.
+
+    Example:
+
+    \b
+        deskmove --project migration-2026 status
+        deskmove --json status | jq .totals
+    """
+    g = _globals(ctx)
+    project = g.load()
+    store = open_store(project)
+    try:
+        info = store.summary()
+    finally:
+        store.close()
+    if g.json or g.quiet:
+        g.emit("", info)
+        return
+    t = info["totals"]
+    typer.echo(f"Store: {_store_label(project)}")
+    typer.echo(
+        f"  {t['tickets']} tickets, {t['messages']} messages, {t['people']} people, "
+        f"{t['organizations']} organizations, {t['attachments']} attachments, {t['quarantined']} quarantined"
+    )
+    if info["sources"]:
+        typer.echo("Imported from:")
+        for s in info["sources"]:
+            typer.echo(f"  {s['connection']}  {s['kind']}: {s['count']}")
+    if info["cursors"]:
+        typer.echo("Cursors:")
+        for c in info["cursors"]:
+            typer.echo(
+                f"  {c['connection']} [{c['stream']}] {json.dumps(c['cursor'], default=str)} ({c['updated_at']})"
+            )
+    if info["quarantine"]:
+        typer.echo("Quarantined:")
+        for q in info["quarantine"]:
+            typer.echo(f"  {q['connection']}: {q['count']} × {q['reason']}")
+    if info["runs"]:
+        typer.echo("Last runs:")
+        for r in info["runs"][:5]:
+            typer.echo(
+                f"  #{r['id']} {r['command']} {r['connection'] or ''} {r['status']} {r['started_at']}"
+            )
+
+
+@adapters_app.command("list")
+@handles_errors
+def adapters_list(ctx: typer.Context) -> None:
+    """List the installed source and target adapters.
+
+    Example:
+
+    \b
+        deskmove adapters list
+        deskmove --json adapters list
+    """
+    from deskmove.registry import adapters
+
+    g = _globals(ctx)
+    infos = adapters()
+    if g.json:
+        g.emit("", {"adapters": [i.as_dict() for i in infos]})
+        return
+    for i in infos:
+        state = "" if i.available else f"  ({i.problem})"
+        typer.echo(f"{i.role:6}  {i.scheme:10} {i.kind:4}  {i.description}{state}")
+
+
+@adapters_app.command("check")
+@handles_errors
+def adapters_check(
+    ctx: typer.Context,
+    spec_file: Annotated[Path, typer.Argument(help="A REST adapter spec (YAML).")],
+) -> None:
+    """Validate a REST adapter spec; a bad key is reported with its path.
+
+    Example:
+
+    \b
+        deskmove adapters check adapters/zendesk.yaml
+    """
+    g = _globals(ctx)
+    try:
+        from deskmove.rest.spec import load_spec
+    except ImportError as exc:
+        raise DeskmoveError(
+            "the REST engine is not built in this version", "see the README's status"
+        ) from exc
+    spec = load_spec(spec_file)
+    g.emit(
+        f"{spec_file}: valid ({spec.name})",
+        {"file": str(spec_file), "valid": True, "name": spec.name},
+    )
+
+
+def _store_label(project: Project) -> str:
+    from deskmove.store.engine import redact_url
+
+    return redact_url(project.store_url)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,131 @@
+"""What sources yield: plain, cheap records the store upserts by provenance.
+
+Sources build these (already validated and normalised: aware datetimes,
+canonical status/priority/channel values, lower-cased emails) and hand them to
+the store in :class:`Batch` es. Plain dataclasses rather than pydantic models
+because the bulk path builds hundreds of thousands of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(slots=True)
+class PersonRef:
+    """A reference to a person: by the source's native id, or by email (or both)."""
+
+    email: str | None = None
+    name: str | None = None
+    native_id: str | None = None
+    role: str | None = None  # a hint: "agent" upgrades a person, never downgrades
+
+
+@dataclass(slots=True)
+class PersonRec:
+    native_id: str
+    name: str | None = None
+    emails: list[str] = field(default_factory=list)
+    phone: str | None = None
+    role: str = "customer"
+    organization: str | None = None  # an organization native id or name
+
+
+@dataclass(slots=True)
+class OrgRec:
+    native_id: str
+    name: str
+    domains: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class GroupRec:
+    native_id: str
+    name: str
+
+
+@dataclass(slots=True)
+class AttachmentRec:
+    """An attachment whose bytes are already in the blob store under ``sha256``."""
+
+    sha256: str
+    size: int
+    filename: str | None = None
+    content_type: str = "application/octet-stream"
+    content_id: str | None = None
+    inline: bool = False
+
+
+@dataclass(slots=True)
+class MessageRec:
+    native_id: str
+    created_at: datetime | None
+    author: PersonRef | None = None
+    public: bool = True
+    direction: str = "inbound"
+    subject: str | None = None
+    body_text: str | None = None
+    body_html: str | None = None
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+    raw_sha256: str | None = None
+    headers: dict[str, Any] = field(default_factory=dict)
+    attachments: list[AttachmentRec] = field(default_factory=list)
+    is_auto: bool = False
+    created_tz: int | None = None
+    origin_id: str | None = None
+
+
+@dataclass(slots=True)
+class TicketRec:
+    native_id: str
+    subject: str | None = None
+    status: str = "open"
+    priority: str | None = None
+    type: str | None = None
+    channel: str = "other"
+    requester: PersonRef | None = None
+    assignee: PersonRef | None = None
+    group: str | None = None  # a group native id or name
+    organization: str | None = None  # an organization native id or name
+    tags: list[str] = field(default_factory=list)
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    solved_at: datetime | None = None
+    is_auto: bool = False
+    is_spam: bool = False
+    origin_source: str | None = None
+    origin_id: str | None = None
+    thread_key: str | None = None
+    # New or changed messages; messages already stored and not listed are kept.
+    messages: list[MessageRec] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class QuarantineRec:
+    native_ref: str
+    reason: str
+    raw: bytes | None = None
+
+
+@dataclass(slots=True)
+class Batch:
+    """One unit of work: committed together with the state that follows it.
+
+    ``read`` is how many input items this batch accounts for (rows, mails,
+    API objects); each ends imported, unchanged or quarantined.
+    """
+
+    tickets: list[TicketRec] = field(default_factory=list)
+    people: list[PersonRec] = field(default_factory=list)
+    organizations: list[OrgRec] = field(default_factory=list)
+    groups: list[GroupRec] = field(default_factory=list)
+    quarantined: list[QuarantineRec] = field(default_factory=list)
+    state: dict[str, dict[str, Any]] | None = None  # stream -> cursor, saved with the batch
+    read: int = 0

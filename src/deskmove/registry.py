@@ -1,0 +1,107 @@
+"""Named registries of source and target adapters.
+
+Built-in adapters register here by scheme, exactly as outside ones do through
+the ``deskmove.sources`` / ``deskmove.targets`` entry-point groups. REST
+helpdesks need no code entry: any ``adapters/<scheme>.yaml`` spec is run by
+the engine in :mod:`deskmove.rest`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+from deskmove.errors import UsageError
+from deskmove.resources import data_dir
+
+if TYPE_CHECKING:
+    from deskmove.config import Connection, Project
+    from deskmove.sources.base import Source
+    from deskmove.targets.base import Target
+
+SOURCES: dict[str, str] = {
+    "csv": "deskmove.sources.csv:CsvSource",
+    "mbox": "deskmove.sources.mbox:MboxSource",
+    "maildir": "deskmove.sources.maildir:MaildirSource",
+    "eml": "deskmove.sources.maildir:EmlSource",
+    "imap": "deskmove.sources.imap:ImapSource",
+    "imaps": "deskmove.sources.imap:ImapSource",
+}
+TARGETS: dict[str, str] = {
+    "csv": "deskmove.targets.csv:CsvTarget",
+}
+REST_SOURCE = "deskmove.rest.adapter:RestSource"
+REST_TARGET = "deskmove.rest.adapter:RestTarget"
+
+
+@dataclass
+class AdapterInfo:
+    scheme: str
+    role: str  # "source" or "target"
+    kind: str  # "code" or "rest"
+    available: bool
+    description: str
+    problem: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def rest_specs() -> dict[str, Any]:
+    """scheme -> spec file, for every adapters/*.yaml."""
+    folder = data_dir("adapters")
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}
+
+
+def _load(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _table(role: str) -> dict[str, str]:
+    table = dict(SOURCES if role == "source" else TARGETS)
+    for ep in entry_points(group=f"deskmove.{role}s"):
+        table.setdefault(ep.name, ep.value)
+    for scheme in rest_specs():
+        table.setdefault(scheme, REST_SOURCE if role == "source" else REST_TARGET)
+    return table
+
+
+def _resolve(role: str, scheme: str) -> Any:
+    table = _table(role)
+    if scheme not in table:
+        raise UsageError(
+            f"there is no {role} for '{scheme}:'",
+            f"known {role}s: {', '.join(sorted(table))} (see `deskmove adapters list`)",
+        )
+    try:
+        return _load(table[scheme])
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(
+            f"the {scheme} {role} is not built in this version of deskmove",
+            "see `deskmove adapters list` for what is available",
+        ) from exc
+
+
+def source_for(conn: Connection, project: Project) -> Source:
+    return _resolve("source", conn.scheme)(conn, project)
+
+
+def target_for(conn: Connection, project: Project) -> Target:
+    return _resolve("target", conn.scheme)(conn, project)
+
+
+def adapters() -> list[AdapterInfo]:
+    out = []
+    specs = rest_specs()
+    for role in ("source", "target"):
+        for scheme, path in sorted(_table(role).items()):
+            kind = "rest" if scheme in specs and path in (REST_SOURCE, REST_TARGET) else "code"
+            try:
+                cls = _load(path)
+                out.append(AdapterInfo(scheme, role, kind, True, getattr(cls, "description", "")))
+            except (ImportError, AttributeError) as exc:
+                out.append(AdapterInfo(scheme, role, kind, False, "", f"not built: {exc}"))
+    return out

@@ -1,0 +1,15 @@
+"""Where the shipped ``adapters/`` and ``mappings/`` folders are, installed or in a checkout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PKG = Path(__file__).parent
+
+
+def data_dir(name: str) -> Path:
+    """The shipped folder ``name`` (``adapters`` or ``mappings``)."""
+    installed = _PKG / "_data" / name
+    if installed.is_dir():
+        return installed
+    return _PKG.parent.parent / name  # an editable install or a plain checkout

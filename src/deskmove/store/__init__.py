@@ -1,0 +1,225 @@
+"""The canonical store: engine, schema upgrades, runs, sync state, id map, blobs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from deskmove.errors import StoreError
+from deskmove.model import (
+    IdMap,
+    Message,
+    Provenance,
+    Quarantine,
+    Run,
+    SyncState,
+    Ticket,
+    utcnow,
+)
+from deskmove.store.blobs import BlobStore
+from deskmove.store.engine import make_engine, redact_url, upgrade
+from deskmove.store.ingest import IngestCounts, Ingestor, content_hash
+
+__all__ = ["Store", "BlobStore", "IngestCounts", "Ingestor", "content_hash"]
+
+T_RUN = Run.__table__
+T_STATE = SyncState.__table__
+T_IDMAP = IdMap.__table__
+
+
+class Store:
+    """One project's store: a SQL database plus the blob folder beside it."""
+
+    def __init__(self, url: str, blob_root: Path) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.blobs = BlobStore(blob_root)
+
+    @classmethod
+    def open(cls, url: str, blob_root: Path, *, create: bool = True) -> Store:
+        store = cls(url, blob_root)
+        if create:
+            store.upgrade()
+        return store
+
+    def upgrade(self) -> None:
+        upgrade(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Store({redact_url(self.url)!r})"
+
+    @contextmanager
+    def begin(self) -> Iterator[sa.Connection]:
+        """A transaction; database failures become a :class:`StoreError`."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise _store_error(exc) from exc
+
+    # runs -------------------------------------------------------------------------
+    def begin_run(self, command: str, connection: str | None) -> int:
+        with self.begin() as conn:
+            return conn.execute(
+                T_RUN.insert()
+                .values(
+                    command=command,
+                    connection=connection,
+                    started_at=utcnow(),
+                    status="running",
+                    counts={},
+                )
+                .returning(T_RUN.c.id)
+            ).scalar_one()
+
+    def finish_run(self, run_id: int, status: str, counts: dict[str, Any]) -> None:
+        with self.begin() as conn:
+            conn.execute(
+                T_RUN.update()
+                .where(T_RUN.c.id == run_id)
+                .values(status=status, counts=counts, finished_at=utcnow())
+            )
+
+    # sync state ---------------------------------------------------------------------
+    def get_state(self, connection: str) -> dict[str, dict[str, Any]]:
+        with self.begin() as conn:
+            rows = conn.execute(
+                sa.select(T_STATE.c.stream, T_STATE.c.cursor).where(
+                    T_STATE.c.connection == connection
+                )
+            )
+            return {stream: dict(cursor or {}) for stream, cursor in rows}
+
+    def ingestor(self, connection: str, run_id: int | None) -> Ingestor:
+        return Ingestor(self.engine, self.blobs, connection, run_id)
+
+    # id map -------------------------------------------------------------------------
+    def id_map(self, connection: str, kind: str) -> dict[int, tuple[str | None, str | None, str]]:
+        """entity id -> (native id in the target, pushed hash, state) for one target and kind."""
+        c = T_IDMAP.c
+        with self.begin() as conn:
+            rows = conn.execute(
+                sa.select(c.entity_id, c.native_id, c.pushed_hash, c.state).where(
+                    c.connection == connection, c.kind == kind
+                )
+            )
+            return {eid: (nid, h, st) for eid, nid, h, st in rows}
+
+    def map_put(
+        self, connection: str, kind: str, entity_id: int, native_id: str | None, *,
+        pushed_hash: str | None, state: str = "done", run_id: int | None = None,
+    ) -> None:  # fmt: skip
+        """Record (or update) where an entity went; committed at once."""
+        c = T_IDMAP.c
+        now = utcnow()
+        with self.begin() as conn:
+            done = conn.execute(
+                T_IDMAP.update()
+                .where(c.connection == connection, c.kind == kind, c.entity_id == entity_id)
+                .values(
+                    native_id=native_id,
+                    pushed_hash=pushed_hash,
+                    state=state,
+                    run_id=run_id,
+                    updated_at=now,
+                )
+            ).rowcount
+            if not done:
+                conn.execute(
+                    T_IDMAP.insert().values(
+                        connection=connection, kind=kind, entity_id=entity_id, native_id=native_id,
+                        pushed_hash=pushed_hash, state=state, run_id=run_id, created_at=now, updated_at=now,
+                    )
+                )  # fmt: skip
+
+    # status -------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """Counts, last runs, cursors and open quarantine, for `deskmove status`."""
+        from deskmove.model import Attachment, Organization, Person
+
+        with self.begin() as conn:
+
+            def count(model: Any, *where: Any) -> int:
+                return conn.execute(
+                    sa.select(sa.func.count()).select_from(model.__table__).where(*where)
+                ).scalar_one()
+
+            q = Quarantine.__table__.c
+            totals = {
+                "tickets": count(Ticket),
+                "messages": count(Message),
+                "people": count(Person),
+                "organizations": count(Organization),
+                "attachments": count(Attachment),
+                "quarantined": count(Quarantine, q.resolved.is_(False)),
+            }
+            p = Provenance.__table__.c
+            sources = [
+                {"connection": c, "kind": k, "count": n}
+                for c, k, n in conn.execute(
+                    sa.select(p.connection, p.kind, sa.func.count())
+                    .group_by(p.connection, p.kind)
+                    .order_by(p.connection, p.kind)
+                )
+            ]
+            runs = [
+                {"id": r.id, "command": r.command, "connection": r.connection, "status": r.status,
+                 "started_at": _iso(r.started_at), "finished_at": _iso(r.finished_at), "counts": r.counts}
+                for r in conn.execute(sa.select(T_RUN).order_by(T_RUN.c.id.desc()).limit(10))
+            ]  # fmt: skip
+            cursors = [
+                {
+                    "connection": r.connection,
+                    "stream": r.stream,
+                    "cursor": r.cursor,
+                    "updated_at": _iso(r.updated_at),
+                }
+                for r in conn.execute(
+                    sa.select(T_STATE).order_by(T_STATE.c.connection, T_STATE.c.stream)
+                )
+            ]
+            quarantine = [
+                {"connection": c, "reason": reason, "count": n}
+                for c, reason, n in conn.execute(
+                    sa.select(q.connection, q.reason, sa.func.count())
+                    .where(q.resolved.is_(False))
+                    .group_by(q.connection, q.reason)
+                    .order_by(sa.func.count().desc())
+                    .limit(20)
+                )
+            ]
+        return {
+            "totals": totals,
+            "sources": sources,
+            "runs": runs,
+            "cursors": cursors,
+            "quarantine": quarantine,
+        }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _store_error(exc: SQLAlchemyError) -> StoreError:
+    text = str(getattr(exc, "orig", exc))
+    if "disk" in text.lower() and "full" in text.lower():
+        return StoreError(
+            "the disk is full; the last batch was rolled back",
+            "free space and re-run; nothing was lost",
+        )
+    if "locked" in text.lower():
+        return StoreError(
+            "the store is locked by another deskmove process", "wait for it to finish and re-run"
+        )
+    return StoreError(
+        f"the store failed: {text}", "check the database and re-run; the last batch was rolled back"
+    )

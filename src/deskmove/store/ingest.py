@@ -1,0 +1,558 @@
+"""Upsert a source's batches into the store by provenance, with SQLAlchemy Core.
+
+One :class:`Ingestor` lives for one run of one source. Each :meth:`Ingestor.ingest`
+call writes one batch and the sync state that follows it in one transaction, so a
+crash leaves either the whole batch or none of it.
+
+Change detection: every entity's provenance row keeps a hash of what the source
+said; the same hash again is "unchanged" and writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from deskmove.model import (
+    Attachment,
+    Group,
+    Message,
+    Organization,
+    Person,
+    PersonEmail,
+    Provenance,
+    Quarantine,
+    SyncState,
+    Ticket,
+    utcnow,
+)
+from deskmove.records import (
+    Batch,
+    GroupRec,
+    MessageRec,
+    OrgRec,
+    PersonRec,
+    PersonRef,
+    TicketRec,
+)
+from deskmove.store.blobs import BlobStore
+
+T_TICKET = Ticket.__table__
+T_MESSAGE = Message.__table__
+T_ATT = Attachment.__table__
+T_PERSON = Person.__table__
+T_EMAIL = PersonEmail.__table__
+T_ORG = Organization.__table__
+T_GROUP = Group.__table__
+T_PROV = Provenance.__table__
+T_QUAR = Quarantine.__table__
+T_STATE = SyncState.__table__
+
+CHUNK = 500  # ids per IN (...) lookup
+
+
+@dataclass
+class IngestCounts:
+    """Per entity kind: how many records were new, changed or unchanged."""
+
+    new: Counter[str] = field(default_factory=Counter)
+    changed: Counter[str] = field(default_factory=Counter)
+    unchanged: Counter[str] = field(default_factory=Counter)
+    quarantined: int = 0
+    read: int = 0
+
+    def add(self, other: IngestCounts) -> None:
+        self.new.update(other.new)
+        self.changed.update(other.changed)
+        self.unchanged.update(other.unchanged)
+        self.quarantined += other.quarantined
+        self.read += other.read
+
+    def as_dict(self) -> dict[str, Any]:
+        kinds = sorted(set(self.new) | set(self.changed) | set(self.unchanged))
+        return {
+            "read": self.read,
+            "quarantined": self.quarantined,
+            "kinds": {
+                k: {"new": self.new[k], "changed": self.changed[k], "unchanged": self.unchanged[k]}
+                for k in kinds
+            },
+        }
+
+
+def _part(v: Any) -> str:
+    if v is None:
+        return "\x00"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, bool | int | float):
+        return repr(v)
+    if isinstance(v, list | tuple):
+        return "\x1e".join(_part(x) for x in v)
+    if isinstance(v, dict):
+        return json.dumps(v, sort_keys=True, default=str, ensure_ascii=False)
+    if isinstance(v, PersonRef):
+        return "\x1d".join(_part(x) for x in (v.native_id, v.email, v.name, v.role))
+    return repr(v)
+
+
+def content_hash(*parts: Any) -> str:
+    """A stable hash of record fields, for change detection."""
+    return hashlib.blake2b("\x1f".join(map(_part, parts)).encode(), digest_size=16).hexdigest()
+
+
+def ticket_hash(t: TicketRec) -> str:
+    return content_hash(
+        t.subject, t.status, t.priority, t.type, t.channel, t.requester, t.assignee, t.group,
+        t.organization, t.tags, t.custom_fields, t.created_at, t.updated_at, t.solved_at,
+        t.is_auto, t.is_spam, t.origin_source, t.origin_id, t.thread_key,
+    )  # fmt: skip
+
+
+def message_hash(m: MessageRec, ticket_native_id: str) -> str:
+    return content_hash(
+        ticket_native_id, m.created_at, m.created_tz, m.author, m.public, m.direction, m.subject,
+        m.body_text, m.body_html, m.to, m.cc, m.message_id, m.in_reply_to, m.references,
+        m.raw_sha256, m.headers, m.is_auto, m.origin_id,
+        [(a.sha256, a.filename, a.content_type, a.content_id, a.inline) for a in m.attachments],
+    )  # fmt: skip
+
+
+def _chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def _unique_waves(records: list[Any], key: Any = lambda r: r.native_id) -> list[list[Any]]:
+    """Split records so no native id repeats inside one wave (later ones see earlier ones)."""
+    waves: list[list[Any]] = [[]]
+    seen: set[str] = set()
+    for r in records:
+        k = key(r)
+        if k in seen:
+            waves.append([])
+            seen = set()
+        seen.add(k)
+        waves[-1].append(r)
+    return [w for w in waves if w]
+
+
+class Ingestor:
+    """Writes batches from one source connection; caches lookups for the run."""
+
+    def __init__(
+        self, engine: sa.Engine, blobs: BlobStore, connection: str, run_id: int | None
+    ) -> None:
+        self.engine = engine
+        self.blobs = blobs
+        self.connection = connection
+        self.run_id = run_id
+        self._emails: dict[str, int] = {}
+        self._refs: dict[tuple[str, str], int] = {}  # (kind, native id or name) -> id
+
+    # -- public -------------------------------------------------------------------
+    def ingest(self, batch: Batch) -> IngestCounts:
+        counts = IngestCounts(read=batch.read)
+        snapshot = (dict(self._emails), dict(self._refs))
+        try:
+            with self.engine.begin() as conn:
+                self._ingest(conn, batch, counts)
+        except BaseException:
+            self._emails, self._refs = snapshot  # ids made in a rolled-back transaction are gone
+            raise
+        return counts
+
+    # -- internals ----------------------------------------------------------------
+    def _ingest(self, conn: Connection, batch: Batch, counts: IngestCounts) -> None:
+        for org in batch.organizations:
+            self._upsert_named(conn, "organization", org, counts)
+        for grp in batch.groups:
+            self._upsert_named(conn, "group", grp, counts)
+        for wave in _unique_waves(batch.people):
+            self._upsert_people(conn, wave, counts)
+        for wave in _unique_waves(batch.tickets):
+            self._upsert_tickets(conn, wave, counts)
+        if batch.quarantined:
+            self._quarantine(conn, batch)
+            counts.quarantined += len(batch.quarantined)
+        if batch.state:
+            self._save_state(conn, batch.state)
+
+    def _lookup(
+        self, conn: Connection, kind: str, native_ids: Sequence[str]
+    ) -> dict[str, tuple[int, str | None]]:
+        found: dict[str, tuple[int, str | None]] = {}
+        p = T_PROV.c
+        for part in _chunks(list(native_ids)):
+            rows = conn.execute(
+                sa.select(p.native_id, p.entity_id, p.content_hash).where(
+                    p.connection == self.connection, p.kind == kind, p.native_id.in_(part)
+                )
+            )
+            for nid, eid, h in rows:
+                found[nid] = (eid, h)
+        return found
+
+    def _add_provenance(
+        self, conn: Connection, kind: str, rows: list[tuple[str, int, str | None]]
+    ) -> None:
+        if not rows:
+            return
+        now = utcnow()
+        conn.execute(
+            T_PROV.insert(),
+            [
+                {"connection": self.connection, "kind": kind, "native_id": nid, "entity_id": eid,
+                 "content_hash": h, "run_id": self.run_id, "updated_at": now}
+                for nid, eid, h in rows
+            ],
+        )  # fmt: skip
+
+    def _touch_provenance(self, conn: Connection, kind: str, rows: list[tuple[str, str]]) -> None:
+        if not rows:
+            return
+        p = T_PROV.c
+        conn.execute(
+            T_PROV.update()
+            .where(
+                p.connection == self.connection, p.kind == kind, p.native_id == sa.bindparam("nid")
+            )
+            .values(content_hash=sa.bindparam("h"), run_id=self.run_id, updated_at=utcnow()),
+            [{"nid": nid, "h": h} for nid, h in rows],
+        )
+
+    # organizations and groups ---------------------------------------------------
+    def _upsert_named(
+        self, conn: Connection, kind: str, rec: OrgRec | GroupRec, counts: IngestCounts
+    ) -> None:
+        table = T_ORG if kind == "organization" else T_GROUP
+        values: dict[str, Any] = {"name": rec.name}
+        if isinstance(rec, OrgRec):
+            values["domains"] = rec.domains
+        h = content_hash(*values.values())
+        hit = self._lookup(conn, kind, [rec.native_id]).get(rec.native_id)
+        if hit and hit[1] == h:
+            counts.unchanged[kind] += 1
+        elif hit:
+            conn.execute(table.update().where(table.c.id == hit[0]).values(**values))
+            self._touch_provenance(conn, kind, [(rec.native_id, h)])
+            counts.changed[kind] += 1
+        else:
+            eid = self._by_name(conn, table, rec.name)
+            if eid is None:
+                eid = conn.execute(
+                    table.insert().values(**values).returning(table.c.id)
+                ).scalar_one()
+            self._add_provenance(conn, kind, [(rec.native_id, eid, h)])
+            counts.new[kind] += 1
+        self._refs[(kind, rec.native_id)] = hit[0] if hit else eid
+
+    @staticmethod
+    def _by_name(conn: Connection, table: sa.Table, name: str) -> int | None:
+        return conn.execute(sa.select(table.c.id).where(table.c.name == name).limit(1)).scalar()
+
+    def _resolve_named(self, conn: Connection, kind: str, ref: str | None) -> int | None:
+        """An organization/group reference: a native id this source gave, else a name."""
+        if not ref:
+            return None
+        key = (kind, ref)
+        if key in self._refs:
+            return self._refs[key]
+        table = T_ORG if kind == "organization" else T_GROUP
+        hit = self._lookup(conn, kind, [ref]).get(ref)
+        eid = hit[0] if hit else self._by_name(conn, table, ref)
+        if eid is None:
+            eid = conn.execute(table.insert().values(name=ref).returning(table.c.id)).scalar_one()
+        self._refs[key] = eid
+        return eid
+
+    # people -------------------------------------------------------------------------
+    def _load_emails(self, conn: Connection, emails: Iterable[str]) -> None:
+        missing = sorted({e for e in emails if e and e not in self._emails})
+        e = T_EMAIL.c
+        for part in _chunks(missing):
+            for email, pid in conn.execute(
+                sa.select(e.email, e.person_id).where(e.email.in_(part))
+            ):
+                self._emails[email] = pid
+
+    def _add_emails(
+        self, conn: Connection, person_id: int, emails: Iterable[str], primary_first: bool
+    ) -> None:
+        rows = []
+        for i, email in enumerate(emails):
+            if email and email not in self._emails:
+                self._emails[email] = person_id
+                rows.append(
+                    {"person_id": person_id, "email": email, "primary": primary_first and i == 0}
+                )
+        if rows:
+            conn.execute(T_EMAIL.insert(), rows)
+
+    def _upsert_people(self, conn: Connection, wave: list[PersonRec], counts: IngestCounts) -> None:
+        known = self._lookup(conn, "person", [p.native_id for p in wave])
+        self._load_emails(conn, (e for p in wave for e in p.emails))
+        new_prov, touched = [], []
+        for rec in wave:
+            h = content_hash(rec.name, rec.emails, rec.phone, rec.role, rec.organization)
+            org_id = self._resolve_named(conn, "organization", rec.organization)
+            values = {
+                "name": rec.name,
+                "phone": rec.phone,
+                "role": rec.role,
+                "organization_id": org_id,
+            }
+            hit = known.get(rec.native_id)
+            if hit and hit[1] == h:
+                counts.unchanged["person"] += 1
+                pid = hit[0]
+            elif hit:
+                pid = hit[0]
+                conn.execute(T_PERSON.update().where(T_PERSON.c.id == pid).values(**values))
+                self._add_emails(conn, pid, rec.emails, False)
+                touched.append((rec.native_id, h))
+                counts.changed["person"] += 1
+            else:
+                pid = next((self._emails[e] for e in rec.emails if e in self._emails), None)
+                if pid is None:
+                    pid = conn.execute(
+                        T_PERSON.insert().values(**values).returning(T_PERSON.c.id)
+                    ).scalar_one()
+                else:  # the same person met before by address: fill in what this source knows
+                    conn.execute(
+                        T_PERSON.update()
+                        .where(T_PERSON.c.id == pid)
+                        .values(
+                            **{k: v for k, v in values.items() if v is not None and k != "role"}
+                        )
+                    )
+                    if rec.role == "agent":
+                        conn.execute(
+                            T_PERSON.update().where(T_PERSON.c.id == pid).values(role="agent")
+                        )
+                self._add_emails(conn, pid, rec.emails, True)
+                new_prov.append((rec.native_id, pid, h))
+                counts.new["person"] += 1
+            self._refs[("person", rec.native_id)] = pid
+        self._add_provenance(conn, "person", new_prov)
+        self._touch_provenance(conn, "person", touched)
+
+    def _resolve_people(self, conn: Connection, refs: list[PersonRef]) -> None:
+        """Make sure every reference has a person; create the missing ones in bulk."""
+        native = [
+            r.native_id for r in refs if r.native_id and ("person", r.native_id) not in self._refs
+        ]
+        if native:
+            for nid, (eid, _h) in self._lookup(conn, "person", native).items():
+                self._refs[("person", nid)] = eid
+        self._load_emails(conn, (r.email for r in refs if r.email))
+        agents: set[int] = set()
+        for ref in refs:
+            pid = self._person_id(ref)
+            if pid is None:
+                pid = conn.execute(
+                    T_PERSON.insert()
+                    .values(name=ref.name, role=ref.role or "customer")
+                    .returning(T_PERSON.c.id)
+                ).scalar_one()
+                if ref.email:
+                    self._add_emails(conn, pid, [ref.email], True)
+                if ref.native_id:
+                    self._add_provenance(conn, "person", [(ref.native_id, pid, None)])
+                    self._refs[("person", ref.native_id)] = pid
+                elif not ref.email:
+                    self._refs[("person-name", ref.name or "")] = pid
+            elif ref.role == "agent":
+                agents.add(pid)
+        if agents:
+            conn.execute(
+                T_PERSON.update()
+                .where(T_PERSON.c.id.in_(sorted(agents)), T_PERSON.c.role != "agent")
+                .values(role="agent")
+            )
+
+    def _person_id(self, ref: PersonRef | None) -> int | None:
+        if ref is None:
+            return None
+        if ref.native_id and ("person", ref.native_id) in self._refs:
+            return self._refs[("person", ref.native_id)]
+        if ref.email and ref.email in self._emails:
+            return self._emails[ref.email]
+        if not ref.native_id and not ref.email:
+            return self._refs.get(("person-name", ref.name or ""))
+        return None
+
+    # tickets and messages -------------------------------------------------------------
+    def _upsert_tickets(
+        self, conn: Connection, wave: list[TicketRec], counts: IngestCounts
+    ) -> None:
+        refs = [r for t in wave for r in (t.requester, t.assignee) if r is not None]
+        refs += [m.author for t in wave for m in t.messages if m.author is not None]
+        if refs:
+            self._resolve_people(conn, refs)
+        known = self._lookup(conn, "ticket", [t.native_id for t in wave])
+        inserts, updates, new_prov, touched = [], [], [], []
+        ticket_ids: dict[str, int] = {}
+        for t in wave:
+            h = ticket_hash(t)
+            hit = known.get(t.native_id)
+            if hit and hit[1] == h:
+                counts.unchanged["ticket"] += 1
+                ticket_ids[t.native_id] = hit[0]
+                continue
+            row = self._ticket_row(conn, t)
+            if hit:
+                ticket_ids[t.native_id] = hit[0]
+                updates.append({"_id": hit[0], **row})
+                touched.append((t.native_id, h))
+                counts.changed["ticket"] += 1
+            else:
+                inserts.append((t.native_id, h, row))
+                counts.new["ticket"] += 1
+        if inserts:
+            ids = (
+                conn.execute(
+                    T_TICKET.insert().returning(T_TICKET.c.id, sort_by_parameter_order=True),
+                    [row for _n, _h, row in inserts],
+                )
+                .scalars()
+                .all()
+            )
+            for (nid, h, _row), eid in zip(inserts, ids, strict=True):
+                ticket_ids[nid] = eid
+                new_prov.append((nid, eid, h))
+        if updates:
+            conn.execute(
+                T_TICKET.update().where(T_TICKET.c.id == sa.bindparam("_id")),
+                updates,
+            )
+        self._add_provenance(conn, "ticket", new_prov)
+        self._touch_provenance(conn, "ticket", touched)
+        self._upsert_messages(conn, wave, ticket_ids, counts)
+
+    def _ticket_row(self, conn: Connection, t: TicketRec) -> dict[str, Any]:
+        return {
+            "subject": t.subject, "status": t.status, "priority": t.priority, "type": t.type,
+            "channel": t.channel, "requester_id": self._person_id(t.requester),
+            "assignee_id": self._person_id(t.assignee),
+            "group_id": self._resolve_named(conn, "group", t.group),
+            "organization_id": self._resolve_named(conn, "organization", t.organization),
+            "tags": t.tags, "custom_fields": t.custom_fields, "created_at": t.created_at,
+            "updated_at": t.updated_at, "solved_at": t.solved_at, "is_auto": t.is_auto,
+            "is_spam": t.is_spam, "origin_source": t.origin_source, "origin_id": t.origin_id,
+            "thread_key": t.thread_key,
+        }  # fmt: skip
+
+    def _upsert_messages(
+        self,
+        conn: Connection,
+        wave: list[TicketRec],
+        ticket_ids: dict[str, int],
+        counts: IngestCounts,
+    ) -> None:
+        pairs = [(t.native_id, m) for t in wave for m in t.messages]
+        for sub in _unique_waves(pairs, key=lambda p: p[1].native_id):
+            self._upsert_message_wave(conn, sub, ticket_ids, counts)
+
+    def _upsert_message_wave(
+        self,
+        conn: Connection,
+        pairs: list[tuple[str, MessageRec]],
+        ticket_ids: dict[str, int],
+        counts: IngestCounts,
+    ) -> None:
+        known = self._lookup(conn, "message", [m.native_id for _t, m in pairs])
+        inserts, updates, new_prov, touched = [], [], [], []
+        for tnid, m in pairs:
+            h = message_hash(m, tnid)
+            hit = known.get(m.native_id)
+            if hit and hit[1] == h:
+                counts.unchanged["message"] += 1
+                continue
+            row = {
+                "ticket_id": ticket_ids[tnid], "author_id": self._person_id(m.author),
+                "public": m.public, "direction": m.direction, "created_at": m.created_at,
+                "created_tz": m.created_tz, "subject": m.subject, "body_text": m.body_text,
+                "body_html": m.body_html, "to": m.to, "cc": m.cc, "message_id": m.message_id,
+                "in_reply_to": m.in_reply_to, "references": m.references,
+                "raw_sha256": m.raw_sha256, "headers": m.headers, "is_auto": m.is_auto,
+                "origin_id": m.origin_id,
+            }  # fmt: skip
+            if hit:
+                updates.append((hit[0], row, m))
+                touched.append((m.native_id, h))
+                counts.changed["message"] += 1
+            else:
+                inserts.append((m.native_id, h, row, m))
+                counts.new["message"] += 1
+        att_rows: list[dict[str, Any]] = []
+        if inserts:
+            ids = (
+                conn.execute(
+                    T_MESSAGE.insert().returning(T_MESSAGE.c.id, sort_by_parameter_order=True),
+                    [row for _n, _h, row, _m in inserts],
+                )
+                .scalars()
+                .all()
+            )
+            for (nid, h, _row, m), eid in zip(inserts, ids, strict=True):
+                new_prov.append((nid, eid, h))
+                att_rows += _attachment_rows(eid, m)
+        if updates:
+            conn.execute(
+                T_MESSAGE.update().where(T_MESSAGE.c.id == sa.bindparam("_id")),
+                [{"_id": eid, **row} for eid, row, _m in updates],
+            )
+            conn.execute(
+                T_ATT.delete().where(T_ATT.c.message_id.in_([eid for eid, _r, _m in updates]))
+            )
+            for eid, _row, m in updates:
+                att_rows += _attachment_rows(eid, m)
+        if att_rows:
+            conn.execute(T_ATT.insert(), att_rows)
+        self._add_provenance(conn, "message", new_prov)
+        self._touch_provenance(conn, "message", touched)
+
+    # quarantine and state ---------------------------------------------------------
+    def _quarantine(self, conn: Connection, batch: Batch) -> None:
+        now = utcnow()
+        rows = []
+        for q in batch.quarantined:
+            sha = self.blobs.put(q.raw) if q.raw is not None else None
+            rows.append({"run_id": self.run_id, "connection": self.connection, "native_ref": q.native_ref,
+                         "reason": q.reason, "raw_sha256": sha, "created_at": now, "resolved": False})  # fmt: skip
+        conn.execute(T_QUAR.insert(), rows)
+
+    def _save_state(self, conn: Connection, state: dict[str, dict[str, Any]]) -> None:
+        now = utcnow()
+        s = T_STATE.c
+        for stream, cursor in state.items():
+            done = conn.execute(
+                T_STATE.update()
+                .where(s.connection == self.connection, s.stream == stream)
+                .values(cursor=cursor, updated_at=now)
+            ).rowcount
+            if not done:
+                conn.execute(
+                    T_STATE.insert().values(
+                        connection=self.connection, stream=stream, cursor=cursor, updated_at=now
+                    )
+                )
+
+
+def _attachment_rows(message_id: int, m: MessageRec) -> list[dict[str, Any]]:
+    return [
+        {"message_id": message_id, "filename": a.filename, "content_type": a.content_type,
+         "size": a.size, "sha256": a.sha256, "content_id": a.content_id, "inline": a.inline}
+        for a in m.attachments
+    ]  # fmt: skip
