@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -38,6 +39,24 @@ class PushReport:
         }  # fmt: skip
 
 
+@dataclass
+class RemoteMessage:
+    """One message as the target holds it, for ``deskmove verify``."""
+
+    native_id: str
+    author: str | None  # email, or the target's user id when it exposes no email
+    created_at: datetime | None
+    public: bool = True
+    attachment_sha256: list[str] = field(default_factory=list)  # empty when not exposed
+
+
+@dataclass
+class RemoteTicket:
+    native_id: str
+    status: str | None
+    messages: list[RemoteMessage] = field(default_factory=list)
+
+
 class Target(ABC):
     """Takes the store's changes since its last push and writes them.
 
@@ -55,6 +74,15 @@ class Target(ABC):
 
     def check(self) -> None:  # noqa: B027 - optional hook
         """Fail early with a clear error when the target cannot be written at all."""
+
+    # Optional capabilities: targets that can be reconciled and rolled back implement these.
+    def fetch_ticket(self, native_id: str) -> RemoteTicket | None:
+        """The ticket as the target holds it now (None when it is gone), for verify."""
+        raise NotImplementedError(f"the {self.scheme} target cannot be verified")
+
+    def delete(self, kind: str, native_id: str) -> None:
+        """Remove one object deskmove created (rollback); missing objects are not an error."""
+        raise NotImplementedError(f"the {self.scheme} target cannot roll back")
 
     @abstractmethod
     def push(
