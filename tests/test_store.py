@@ -50,7 +50,7 @@ def count(store, model) -> int:
 
 
 def test_schema_is_at_the_newest_migration(any_store):
-    assert current_revision(any_store.engine) == "0001"
+    assert current_revision(any_store.engine) == "0002"
 
 
 def test_ingest_twice_changes_nothing_the_second_time(any_store):

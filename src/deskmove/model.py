@@ -156,7 +156,10 @@ class Provenance(SQLModel, table=True):
     """Where an entity came from: (connection, kind, native_id) -> entity, with a content hash."""
 
     __tablename__ = "provenance"
-    __table_args__ = (sa.UniqueConstraint("connection", "kind", "native_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("connection", "kind", "native_id"),
+        sa.Index("ix_provenance_run", "run_id"),  # delta sync: changed since a push (0002)
+    )
     id: int | None = Field(default=None, primary_key=True)
     connection: str
     kind: str
@@ -174,6 +177,8 @@ class IdMap(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("connection", "kind", "entity_id"),
         sa.Index("ix_id_map_native", "connection", "kind", "native_id"),
+        sa.Index("ix_id_map_state", "connection", "state"),  # 0002
+        sa.Index("ix_id_map_run", "connection", "run_id"),  # rollback --run (0002)
     )
     id: int | None = Field(default=None, primary_key=True)
     connection: str

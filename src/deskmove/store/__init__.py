@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from deskmove.checkpoint import checkpoint
 from deskmove.errors import StoreError
 from deskmove.model import (
     IdMap,
@@ -21,6 +22,7 @@ from deskmove.model import (
     Ticket,
     utcnow,
 )
+from deskmove.store import delta
 from deskmove.store.blobs import BlobStore
 from deskmove.store.engine import make_engine, redact_url, upgrade
 from deskmove.store.ingest import IngestCounts, Ingestor, content_hash
@@ -120,6 +122,7 @@ class Store:
         """Record (or update) where an entity went; committed at once."""
         c = T_IDMAP.c
         now = utcnow()
+        checkpoint("push", f"before id map {kind} {entity_id} {state}")
         with self.begin() as conn:
             done = conn.execute(
                 T_IDMAP.update()
@@ -139,6 +142,29 @@ class Store:
                         pushed_hash=pushed_hash, state=state, run_id=run_id, created_at=now, updated_at=now,
                     )
                 )  # fmt: skip
+        checkpoint("push", f"after id map {kind} {entity_id} {state}")
+
+    # delta sync, rollback (see deskmove.delta) ---------------------------------------
+    def push_watermark(self, target: str) -> int | None:
+        """The run id up to which every change was pushed to ``target`` (None: never)."""
+        return delta.push_watermark(self, target)
+
+    def changed_ticket_ids(self, target: str) -> list[int] | None:
+        """Tickets with anything new since the target's watermark (None: no watermark, all)."""
+        return delta.changed_ticket_ids(self, target)
+
+    def has_push_work(self, target: str) -> bool:
+        """Whether a push to ``target`` has anything to do; one indexed query when idle."""
+        return delta.has_push_work(self, target)
+
+    def map_delete(self, connection: str, kind: str, entity_id: int) -> None:
+        with self.begin() as conn:
+            c = T_IDMAP.c
+            conn.execute(
+                T_IDMAP.delete().where(
+                    c.connection == connection, c.kind == kind, c.entity_id == entity_id
+                )
+            )
 
     # status -------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:

@@ -1,0 +1,210 @@
+"""One deskmove run at a time per project: a file lock, or an advisory lock on PostgreSQL.
+
+SQLite stores use ``fcntl.flock`` on ``deskmove.lock`` in the project folder; the
+kernel drops the lock when the holder dies, so a run killed with ``kill -9``
+never leaves a lock that blocks the next cron run. The file records the holder
+(pid, host, command, start) for the message the next run prints.
+
+PostgreSQL stores (possibly shared by several machines) use a session advisory
+lock held on a dedicated connection; the server drops it when that connection
+closes. The holder is described in the connection's ``application_name`` so a
+waiting run can name it.
+
+The lock is re-entrant inside one process: ``sync`` holds it while it calls
+``import_source`` and ``export_target``, which take it too.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from deskmove.errors import LockHeld, StoreError
+
+LOCK_FILE = "deskmove.lock"
+# pg_try_advisory_lock takes a bigint; this one spells "deskmove" in ASCII.
+PG_LOCK_KEY = 0x6465736B6D6F7665
+
+_held: dict[str, int] = {}  # lock key -> depth, for re-entry inside one process
+_guard = threading.Lock()
+
+
+@dataclass
+class Holder:
+    pid: int | None
+    host: str | None
+    command: str | None
+    started_at: str | None
+
+    def describe(self) -> str:
+        if self.pid is None:
+            return "another deskmove process"
+        since = f", since {self.started_at}" if self.started_at else ""
+        cmd = f" ({self.command})" if self.command else ""
+        return f"deskmove{cmd} pid {self.pid} on {self.host}{since}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _me(command: str) -> Holder:
+    return Holder(
+        os.getpid(),
+        socket.gethostname(),
+        command,
+        datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _held_error(holder: Holder) -> LockHeld:
+    return LockHeld(
+        f"{holder.describe()} holds the project lock",
+        "this run did nothing; cron will try again at its next turn (exit code 75)",
+    )
+
+
+@contextmanager
+def project_lock(root: Path, store_url: str, command: str) -> Iterator[Holder | None]:
+    """Hold the project's lock for the block; raise :class:`LockHeld` when another run has it.
+
+    Yields the holder recorded by a previous run that did not release the lock
+    itself (it was killed), else None.
+    """
+    key = store_url if store_url.startswith("postgresql") else str(Path(root).resolve())
+    with _guard:
+        depth = _held.get(key, 0)
+        if depth:
+            _held[key] = depth + 1
+    if depth:
+        try:
+            yield None
+        finally:
+            with _guard:
+                _held[key] -= 1
+        return
+    backend = _pg_lock if store_url.startswith("postgresql") else _file_lock
+    with backend(root, store_url, command) as stale:
+        with _guard:
+            _held[key] = 1
+        try:
+            yield stale
+        finally:
+            with _guard:
+                _held.pop(key, None)
+
+
+@contextmanager
+def _file_lock(root: Path, _url: str, command: str) -> Iterator[Holder | None]:
+    path = Path(root) / LOCK_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the lock file {path}: {exc.strerror}",
+            "check that the project folder is writable",
+        ) from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _held_error(_read_holder(fd)) from None
+        previous = _read_holder(fd)  # a holder written but never cleared: that run was killed
+        _write(fd, json.dumps(_me(command).as_dict()))
+        try:
+            yield previous if previous.pid is not None else None
+        finally:
+            _write(fd, "")
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _read_holder(fd: int) -> Holder:
+    os.lseek(fd, 0, os.SEEK_SET)
+    raw = os.read(fd, 4096)
+    try:
+        data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+    except (UnicodeDecodeError, ValueError):
+        data = {}
+    return Holder(data.get("pid"), data.get("host"), data.get("command"), data.get("started_at"))
+
+
+def _write(fd: int, text: str) -> None:
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, text.encode("utf-8"))
+    os.fsync(fd)
+
+
+@contextmanager
+def _pg_lock(_root: Path, url: str, command: str) -> Iterator[Holder | None]:
+    me = _me(command)
+    label = _label(me)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT set_config('application_name', :n, false)"), {"n": label})
+            got = conn.execute(
+                sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": PG_LOCK_KEY}
+            ).scalar_one()
+            conn.commit()
+            if not got:
+                raise _held_error(_pg_holder(conn))
+            try:
+                yield None
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": PG_LOCK_KEY})
+                conn.commit()
+    except sa.exc.OperationalError as exc:
+        raise StoreError(
+            f"cannot take the lock on the store: {exc.orig}",
+            "check that the database server is running",
+        ) from exc
+    finally:
+        engine.dispose()
+
+
+def _pg_holder(conn: sa.Connection) -> Holder:
+    """Who holds the advisory lock: read back from the holder session's application_name."""
+    hi, lo = (PG_LOCK_KEY >> 32) & 0xFFFFFFFF, PG_LOCK_KEY & 0xFFFFFFFF
+    row = conn.execute(
+        sa.text(
+            "SELECT a.application_name, a.backend_start FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+            "AND l.classid = :hi AND l.objid = :lo AND l.granted AND l.database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1"
+        ),
+        {"hi": hi, "lo": lo},
+    ).first()
+    conn.rollback()
+    if row is None:
+        return Holder(None, None, None, None)
+    return _parse_label(row[0] or "", row[1])
+
+
+def _label(me: Holder) -> str:
+    """``deskmove PID@HOST COMMAND``, cut to PostgreSQL's 63-byte application_name."""
+    return f"deskmove {me.pid}@{me.host} {me.command}".encode()[:63].decode("utf-8", "ignore")
+
+
+def _parse_label(name: str, started: Any) -> Holder:
+    parts = name.split(" ", 2)
+    if len(parts) < 2 or parts[0] != "deskmove" or "@" not in parts[1]:
+        return Holder(None, None, None, None)
+    pid, _, host = parts[1].partition("@")
+    since = started.isoformat(timespec="seconds") if isinstance(started, datetime) else None
+    return Holder(
+        int(pid) if pid.isdigit() else None, host, parts[2] if len(parts) > 2 else None, since
+    )

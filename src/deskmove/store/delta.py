@@ -1,0 +1,118 @@
+"""Delta sync bookkeeping: what changed since a target's last push, found by index.
+
+Every provenance row carries the id of the import run that last created or
+changed it (``provenance.run_id``, indexed since migration 0002). Runs are
+numbered in order and never overlap (the project lock), so a target's
+*watermark* — the id of its last fully successful push run — splits the store
+in two: rows with ``run_id`` above it are what the target has not seen. A no-op
+cron run is then two indexed ``EXISTS`` queries, however large the store.
+
+The watermark lives in ``sync_state`` under the target's connection name and
+the stream ``@push``; ``deskmove status`` shows it beside the sources' cursors.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from deskmove.model import IdMap, Message, Provenance, Run, SyncState, Ticket, utcnow
+
+if TYPE_CHECKING:
+    from deskmove.store import Store
+
+PUSH_STREAM = "@push"
+T_PROV = Provenance.__table__
+T_IDMAP = IdMap.__table__
+T_STATE = SyncState.__table__
+T_MSG = Message.__table__
+T_TICKET = Ticket.__table__
+T_RUN = Run.__table__
+
+
+def push_watermark(store: Store, target: str) -> int | None:
+    s = T_STATE.c
+    with store.begin() as conn:
+        cursor = conn.execute(
+            sa.select(s.cursor).where(s.connection == target, s.stream == PUSH_STREAM)
+        ).scalar()
+    return int(cursor["run_id"]) if cursor and cursor.get("run_id") is not None else None
+
+
+def set_push_watermark(store: Store, target: str, run_id: int | None) -> None:
+    """Record that everything up to ``run_id`` is in ``target``; None forgets it (full push)."""
+    s = T_STATE.c
+    where = (s.connection == target, s.stream == PUSH_STREAM)
+    with store.begin() as conn:
+        if run_id is None:
+            conn.execute(T_STATE.delete().where(*where))
+            return
+        values = {"cursor": {"run_id": run_id}, "updated_at": utcnow()}
+        if not conn.execute(T_STATE.update().where(*where).values(**values)).rowcount:
+            conn.execute(T_STATE.insert().values(connection=target, stream=PUSH_STREAM, **values))
+
+
+def _unfinished(target: str) -> sa.ColumnElement[bool]:
+    c = T_IDMAP.c
+    return sa.and_(c.connection == target, c.state != "done")
+
+
+def has_push_work(store: Store, target: str) -> bool:
+    mark = push_watermark(store, target)
+    with store.begin() as conn:
+        if mark is None:
+            return conn.execute(sa.select(sa.exists().select_from(T_TICKET))).scalar_one()
+        changed = sa.exists().where(T_PROV.c.run_id > mark)
+        unfinished = sa.exists().where(_unfinished(target))
+        return conn.execute(sa.select(sa.or_(changed, unfinished))).scalar_one()
+
+
+def changed_ticket_ids(store: Store, target: str) -> list[int] | None:
+    """Tickets with a change the target has not seen, or an unfinished id-map entry."""
+    mark = push_watermark(store, target)
+    if mark is None:
+        return None
+    p, m, i = T_PROV.c, T_MSG.c, T_IDMAP.c
+    queries = [
+        sa.select(p.entity_id).where(p.run_id > mark, p.kind == "ticket"),
+        sa.select(m.ticket_id)
+        .join(T_PROV, sa.and_(p.entity_id == m.id, p.kind == "message"))
+        .where(p.run_id > mark),
+        sa.select(i.entity_id).where(_unfinished(target), i.kind == "ticket"),
+        sa.select(m.ticket_id)
+        .join(T_IDMAP, sa.and_(i.entity_id == m.id, i.kind == "message"))
+        .where(_unfinished(target)),
+    ]
+    with store.begin() as conn:
+        return sorted(conn.execute(sa.union(*queries)).scalars())
+
+
+def pending_count(store: Store, target: str) -> int:
+    """How many tickets the next push to ``target`` would look at."""
+    ids = changed_ticket_ids(store, target)
+    if ids is not None:
+        return len(ids)
+    i = T_IDMAP.c
+    done = sa.select(i.entity_id).where(
+        i.connection == target, i.kind == "ticket", i.state == "done"
+    )
+    with store.begin() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(T_TICKET).where(T_TICKET.c.id.not_in(done))
+        ).scalar_one()
+
+
+def latest_run_id(store: Store) -> int:
+    with store.begin() as conn:
+        return conn.execute(sa.select(sa.func.coalesce(sa.func.max(T_RUN.c.id), 0))).scalar_one()
+
+
+def mark_interrupted(store: Store) -> int:
+    """Runs still "running" while we hold the lock were killed; say so in their status."""
+    with store.begin() as conn:
+        return conn.execute(
+            T_RUN.update()
+            .where(T_RUN.c.status == "running")
+            .values(status="interrupted", finished_at=utcnow())
+        ).rowcount
