@@ -1,0 +1,141 @@
+"""``RestSource`` and ``RestTarget``: every ``adapters/<scheme>.yaml`` runs through these."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from functools import cached_property
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from deskmove.errors import ConfigError, UsageError
+from deskmove.records import Batch
+from deskmove.rest.hooks import HookContext, load_hooks
+from deskmove.rest.http import RestClient, base_url_for
+from deskmove.rest.mapping import Mapping, load_mapping
+from deskmove.rest.spec import Spec, StreamSpec, load_spec
+from deskmove.sources.base import Source
+from deskmove.targets.base import PushReport, RemoteTicket, Target
+
+if TYPE_CHECKING:
+    from deskmove.config import Connection, Project
+    from deskmove.store import Store
+
+
+def spec_for(scheme: str) -> Spec:
+    from deskmove.registry import rest_specs
+
+    specs = rest_specs()
+    if scheme not in specs:
+        raise UsageError(f"there is no REST spec for '{scheme}'", "see `deskmove adapters list`")
+    return load_spec(specs[scheme])
+
+
+class RestAdapter:
+    """What the source and target share: spec, hooks, mapping, client."""
+
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        spec: Spec | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.spec = spec or spec_for(conn.scheme)
+        if not conn.location and not conn.option("base_url"):
+            raise UsageError(
+                f"'{conn.spec}' names no account",
+                f"write it as {conn.scheme}://SUBDOMAIN (or add ?base_url=URL)",
+            )
+        self._transport = transport
+        self._sleep = sleep or type(self).sleep
+        self.hooks: ModuleType = load_hooks(self.spec.hooks)
+        self.mapping: Mapping = load_mapping(conn.option("mapping") or self.spec.mapping)
+        self.ctx = HookContext(
+            self.spec, conn, self.mapping, base_url_for(self.spec, conn), options=dict(conn.params)
+        )
+
+    @cached_property
+    def client(self) -> RestClient:
+        return RestClient(self.spec, self.ctx.conn, transport=self._transport, sleep=self._sleep)
+
+    def option(self, key: str) -> str:
+        return str(self.ctx.conn.option(key, self.spec.options.get(key, "")))
+
+    def streams(self) -> dict[str, StreamSpec]:
+        """The spec's streams this connection uses (``only_if`` against its options)."""
+        return {
+            name: s
+            for name, s in self.spec.streams.items()
+            if all(self.option(k) == v for k, v in s.only_if.items())
+        }
+
+    def close(self) -> None:
+        if "client" in self.__dict__:
+            self.client.close()
+
+
+class RestSource(Source, RestAdapter):
+    scheme = "rest"
+    description = "a REST helpdesk described by adapters/<scheme>.yaml"
+    example = "zendesk://SUBDOMAIN"
+
+    def __init__(self, conn: Connection, project: Project, **kw: Any) -> None:
+        Source.__init__(self, conn, project)
+        RestAdapter.__init__(self, conn, **kw)
+        self.description = self.spec.description
+        self.notes = self.ctx.notes
+
+    def check(self) -> None:
+        _ = self.client  # resolves the credentials: a missing one fails before the run
+
+    def batches(self, state: dict[str, dict[str, Any]], store: Store) -> Iterator[Batch]:
+        from deskmove.rest.source import SourceRun
+
+        try:
+            yield from SourceRun(self, state, store).batches()
+        finally:
+            self.close()
+
+
+class RestTarget(Target, RestAdapter):
+    scheme = "rest"
+    description = "a REST helpdesk described by adapters/<scheme>.yaml"
+    example = "zendesk://SUBDOMAIN"
+
+    def __init__(self, conn: Connection, project: Project, **kw: Any) -> None:
+        Target.__init__(self, conn, project)
+        RestAdapter.__init__(self, conn, **kw)
+        if self.spec.target is None:
+            raise ConfigError(
+                f"the {self.spec.name} spec has no target section",
+                f"{self.spec.name} can be read from, not written to",
+            )
+
+    def check(self) -> None:
+        _ = self.client
+
+    def push(
+        self, store: Store, run_id: int, *, dry_run: bool = False, progress: bool = False
+    ) -> PushReport:
+        from deskmove.rest.target import Push
+
+        try:
+            return Push(self, store, run_id, dry_run=dry_run).run()
+        finally:
+            self.close()
+
+    def fetch_ticket(self, native_id: str) -> RemoteTicket | None:
+        from deskmove.rest.target import fetch_ticket
+
+        return fetch_ticket(self, native_id)
+
+    def delete(self, kind: str, native_id: str) -> None:
+        from deskmove.rest.target import delete
+
+        delete(self, kind, native_id)

@@ -1,0 +1,84 @@
+"""Hooks: what a spec's YAML should not express (record shapes, write payloads).
+
+A spec names its hooks module (``hooks: deskmove.rest.hooks.zendesk``). The
+engine calls, by stream kind, ``person(raw, ctx)``, ``organization(raw, ctx)``,
+``group(raw, ctx)``, ``ticket(raw, ctx)`` and ``message(raw, ctx)``; the write
+side calls the ``*_payload`` functions its target section needs. Outside
+packages can ship a hooks module and name it the same way.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from deskmove.errors import ConfigError
+from deskmove.records import MessageRec
+
+if TYPE_CHECKING:
+    from deskmove.config import Connection
+    from deskmove.rest.mapping import Mapping
+    from deskmove.rest.spec import Spec
+
+
+@dataclass
+class RemoteFile:
+    """An attachment to download into the blob store."""
+
+    url: str
+    filename: str | None = None
+    content_type: str = "application/octet-stream"
+    size: int | None = None
+    inline: bool = False
+    content_id: str | None = None
+
+
+@dataclass
+class MessageDraft:
+    """A message for one ticket, with the files still to download."""
+
+    ticket_id: str
+    message: MessageRec
+    files: list[RemoteFile] = field(default_factory=list)
+
+
+@dataclass
+class HookContext:
+    spec: Spec
+    conn: Connection
+    mapping: Mapping
+    base_url: str
+    notes: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    agents: set[str] = field(default_factory=set)  # native ids of people known to be agents
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+
+def load_hooks(dotted: str) -> ModuleType:
+    try:
+        return importlib.import_module(dotted)
+    except ImportError as exc:
+        raise ConfigError(
+            f"the hooks module '{dotted}' cannot be imported: {exc}",
+            "install the package that provides it, or fix 'hooks' in the spec",
+        ) from None
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An aware UTC datetime from ISO 8601 or unix seconds (None stays None)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None

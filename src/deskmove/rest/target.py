@@ -1,0 +1,370 @@
+"""The write side of every REST spec: store -> organizations, people, tickets, messages.
+
+Crash safety (DESIGN.md rule 3): before a create call, each entity's id-map
+entry is written as ``pending``; after the call, ``done`` with the new id. A
+re-run first looks every ``pending`` entity up by its ``external_id`` (the
+canonical provenance), so a crash between the call and the id-map write never
+makes a duplicate. Messages of an already-pushed ticket are appended (delta).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from deskmove.errors import DeskmoveError, FatalRemoteError
+from deskmove.rest import storeread
+from deskmove.rest.http import RemoteFailure
+from deskmove.rest.paginate import dig
+from deskmove.store import content_hash
+from deskmove.targets.base import PushReport, RemoteMessage, RemoteTicket
+
+if TYPE_CHECKING:
+    from deskmove.rest.adapter import RestTarget
+    from deskmove.rest.spec import EndpointSpec
+    from deskmove.store import Store
+
+JOB_POLL_MAX = 600  # polls of one job before giving up
+
+
+def _fmt(template: Any, values: dict[str, Any]) -> str:
+    return str(template).format(**values)
+
+
+class Endpoints:
+    """Calls the target section's endpoints with {placeholders} filled in."""
+
+    def __init__(self, adapter: RestTarget) -> None:
+        self.a = adapter
+        self.t = adapter.spec.target
+        assert self.t is not None
+
+    def get(self, kind: str, name: str) -> EndpointSpec | None:
+        return getattr(self.t, kind).get(name)
+
+    def call(self, ep: EndpointSpec, values: dict[str, Any], body: Any = None, **kw: Any) -> Any:
+        params = {k: _fmt(v, values) for k, v in ep.params.items()}
+        _resp, data = self.a.client.json(
+            ep.method, _fmt(ep.path, values), params=params, json=body, **kw
+        )
+        return data
+
+    def find(self, kind: str, values: dict[str, Any]) -> str | None:
+        ep = self.get(kind, "find")
+        if ep is None:
+            return None
+        records = dig(self.call(ep, values), ep.records) or []
+        return str(records[0]["id"]) if records else None
+
+
+class Push:
+    """One push of a store to a REST target."""
+
+    def __init__(self, adapter: RestTarget, store: Store, run_id: int, *, dry_run: bool) -> None:
+        self.a = adapter
+        self.hooks = adapter.hooks
+        self.ctx = adapter.ctx
+        self.ep = Endpoints(adapter)
+        self.t = self.ep.t
+        self.store = store
+        self.run_id = run_id
+        self.dry = dry_run
+        self.conn = adapter.ctx.conn.name
+        self.report = PushReport(dry_run=dry_run)
+        self.ids: dict[str, dict[int, tuple[str | None, str | None, str]]] = {}
+        for key in ("archive_immediately", "agents"):
+            self.ctx.options.setdefault(key, adapter.option(key))
+        self._fallback: str | None = None
+
+    def run(self) -> PushReport:
+        self.report.notes += getattr(self.hooks, "push_notes", lambda ctx: [])(self.ctx)
+        for kind in ("organization", "person", "ticket", "message"):
+            self.ids[kind] = self.store.id_map(self.conn, kind)
+        self._named("organization", storeread.organizations(self.store), self._org_item)
+        self._named("person", storeread.people(self.store), self._person_item)
+        for chunk in storeread.tickets(self.store, self._batch("ticket")):
+            self._tickets(chunk)
+        return self.report
+
+    # -- the id map ---------------------------------------------------------------------
+    def _done(self, kind: str, eid: int) -> str | None:
+        hit = self.ids[kind].get(eid)
+        return hit[0] if hit and hit[2] == "done" else None
+
+    def _put(self, kind: str, eid: int, native: str | None, h: str | None, state: str) -> None:
+        self.store.map_put(
+            self.conn, kind, eid, native, pushed_hash=h, state=state, run_id=self.run_id
+        )
+        self.ids[kind][eid] = (native, h, state)
+
+    def _external_id(self, kind: str, eid: int) -> str:
+        prefix = self.a.option("external_id_prefix") or "deskmove"
+        return f"{prefix}:{kind}:{eid}"
+
+    def _batch(self, kind: str) -> int:
+        ep = self.ep.get(kind, "create")
+        return ep.batch if ep else 100
+
+    # -- organizations and people -------------------------------------------------------------
+    def _org_item(self, o: dict[str, Any]) -> dict[str, Any]:
+        return {**o, "external_id": self._external_id("organization", o["id"])}
+
+    def _person_item(self, p: dict[str, Any]) -> dict[str, Any]:
+        org = self._done("organization", p["organization_id"]) if p.get("organization_id") else None
+        return {
+            **p,
+            "external_id": self._external_id("person", p["id"]),
+            "organization_native": org,
+        }
+
+    def _named(self, kind: str, chunks: Any, item: Any) -> None:
+        hook = getattr(self.hooks, f"{kind}_payload")
+        for chunk in chunks:
+            todo = []
+            for row in chunk:
+                it = item(row)
+                h = content_hash(hook(it, self.ctx))
+                hit = self.ids[kind].get(row["id"])
+                if hit and hit[2] == "done" and hit[1] == h:
+                    self.report.unchanged[kind] += 1
+                elif hit and hit[2] == "done":
+                    self.report.unchanged[kind] += 1  # created before; updates are not pushed
+                else:
+                    todo.append((row["id"], it, h))
+            self._create(kind, todo, hook)
+
+    # -- creating, crash-safe ---------------------------------------------------------------------
+    def _create(self, kind: str, todo: list[tuple[int, dict[str, Any], str]], hook: Any) -> None:
+        """Create ``(entity id, item, hash)``s in batches: pending, call, done."""
+        if not todo:
+            return
+        if self.dry:
+            self.report.created[kind] += len(todo)
+            return
+        todo = self._recover(kind, todo)
+        ep = self.ep.get(kind, "create")
+        if ep is None:
+            raise FatalRemoteError(
+                f"the {self.a.spec.name} spec cannot create {kind}s", "add target.{kind}.create"
+            )
+        for i in range(0, len(todo), ep.batch):
+            part = todo[i : i + ep.batch]
+            for eid, _it, _h in part:
+                self._put(kind, eid, None, None, "pending")
+            results = self._send(kind, ep, [hook(it, self.ctx) for _e, it, _h in part])
+            for n, (eid, it, h) in enumerate(part):
+                native, error = results.get(n, (None, None))
+                if native:
+                    self._put(kind, eid, native, h, "done")
+                    self.report.created[kind] += 1
+                    self._created(kind, eid, it, native)
+                elif error:
+                    self._put(kind, eid, None, None, "failed")
+                    self.report.failed[kind] += 1
+                    self.report.notes.append(
+                        f"{kind} {eid} was not created: {self.a.client.redact(str(error))[:200]}"
+                    )
+
+    def _created(self, kind: str, eid: int, item: dict[str, Any], native: str) -> None:
+        if kind == "ticket":  # the messages went in with it
+            for m in item.get("_pushed_messages", []):
+                self._put("message", m, f"{native}#{m}", None, "done")
+
+    def _recover(
+        self, kind: str, todo: list[tuple[int, dict[str, Any], str]]
+    ) -> list[tuple[int, dict[str, Any], str]]:
+        """Entities left ``pending`` by a crash: found by external_id, they are done."""
+        left = []
+        for eid, it, h in todo:
+            hit = self.ids[kind].get(eid)
+            native = (
+                self.ep.find(kind, self._find_values(it)) if hit and hit[2] == "pending" else None
+            )
+            if native:
+                self._put(kind, eid, native, h, "done")
+                self._created(kind, eid, it, native)
+                self.report.unchanged[kind] += 1
+            else:
+                left.append((eid, it, h))
+        return left
+
+    def _find_values(self, it: dict[str, Any]) -> dict[str, Any]:
+        ext = it["external_id"]
+        return {"external_id": ext, "external_tag": ext.replace(":", "-"),
+                "email": it.get("email") or "", "name": it.get("name") or ""}  # fmt: skip
+
+    def _send(
+        self, kind: str, ep: EndpointSpec, payloads: list[dict[str, Any]]
+    ) -> dict[int, tuple[str | None, Any]]:
+        """index -> (native id, error) for one create call (one job, or one object)."""
+        values = dict(self.ctx.options)
+        if not ep.job:
+            out: dict[int, tuple[str | None, Any]] = {}
+            for n, p in enumerate(payloads):
+                try:
+                    body = self.ep.call(ep, values, {ep.wrap: p} if ep.wrap else p)
+                except RemoteFailure as exc:
+                    out[n] = (None, exc.message)
+                    continue
+                obj = body.get(ep.wrap, body) if ep.wrap else body
+                out[n] = (str(obj["id"]), None)
+            return out
+        body = self.ep.call(ep, values, {ep.wrap or kind: payloads})
+        job = self._wait_job(body)
+        return {r["index"]: (r["id"], r["error"]) for r in self.hooks.job_results(job)}
+
+    def _wait_job(self, body: Any) -> dict[str, Any]:
+        job_ep = self.t.job
+        job = dig(body, job_ep.records) if job_ep else body
+        delay = 0.5
+        for _ in range(JOB_POLL_MAX):
+            state = self.hooks.job_state(job)
+            if state != "running":
+                if state == "failed":
+                    self.report.notes.append(
+                        f"a {self.a.spec.name} job failed: {job.get('message') or job.get('status')}"
+                    )
+                return job
+            self.a.client._sleep(delay)
+            delay = min(delay * 2, 10.0)
+            job = dig(self.ep.call(job_ep, {"id": job["id"]}), job_ep.records)
+        raise FatalRemoteError(
+            f"a {self.a.spec.name} job did not finish", "re-run later; finished items are kept"
+        )
+
+    # -- tickets --------------------------------------------------------------------------------
+    def _tickets(self, chunk: list[dict[str, Any]]) -> None:
+        todo = []
+        for t in chunk:
+            native = self._done("ticket", t["id"])
+            if native:
+                self._append(t, native)
+                continue
+            todo.append((t["id"], self._ticket_item(t), ""))
+        self._create("ticket", todo, self._ticket_payload)
+        if not self.dry and getattr(self.hooks, "INLINE_MESSAGES", None) is not None:
+            for t in chunk:  # the messages that did not go in with the ticket
+                native = self._done("ticket", t["id"])
+                if native and any(eid == t["id"] for eid, _i, _h in todo):
+                    self._append(t, native, created=True)
+
+    def _ticket_payload(self, it: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        return self.hooks.ticket_payload(it, ctx)
+
+    def _ticket_item(self, t: dict[str, Any]) -> dict[str, Any]:
+        inline = getattr(self.hooks, "INLINE_MESSAGES", None)
+        msgs = t["messages"] if inline is None else t["messages"][:inline]
+        it = {**t, "external_id": self._external_id("ticket", t["id"])}
+        for key, col in (("requester_id", "requester_id"), ("assignee_id", "assignee_id")):
+            it[key] = self._done("person", t[col]) if t.get(col) else None
+        it["organization_id"] = (
+            self._done("organization", t["organization_id"]) if t.get("organization_id") else None
+        )
+        it["group_id"] = None
+        it["messages"] = [self._message_item(m, it) for m in msgs]
+        it["_pushed_messages"] = [m["id"] for m in msgs]
+        return it
+
+    def _message_item(self, m: dict[str, Any], ticket: dict[str, Any]) -> dict[str, Any]:
+        author = self._done("person", m["author_id"]) if m.get("author_id") else None
+        out = {**m, "author_id": author or self._fallback_author(ticket)}
+        out["original_author"] = None if author else m.get("author_id")
+        if m["attachments"] and not self.dry:
+            out["uploads"] = [self._upload(a) for a in m["attachments"]]
+        return out
+
+    def _fallback_author(self, ticket: dict[str, Any]) -> str:
+        """Who signs a message whose author is not in the target: an option, else the API user."""
+        configured = self.a.option("fallback_author_id")
+        if configured:
+            return configured
+        if self._fallback is None:
+            ep = self.ep.get("person", "me")
+            me = dig(self.ep.call(ep, {}), ep.records) if ep and not self.dry else None
+            self._fallback = str(me) if me else (ticket.get("requester_id") or "")
+            self.report.notes.append(
+                "messages whose author is not in the target are signed by the API user"
+            )
+        return self._fallback
+
+    def _upload(self, att: dict[str, Any]) -> str:
+        ep = self.t.upload
+        assert ep is not None
+        data = self.store.blobs.get(att["sha256"])
+        values = {"filename": att.get("filename") or "attachment"}
+        params = {k: _fmt(v, values) for k, v in ep.params.items()}
+        _r, body = self.a.client.json(ep.method, _fmt(ep.path, values), params=params, content=data,
+                                      headers={"Content-Type": att.get("content_type") or "application/octet-stream"})  # fmt: skip
+        self.report.created["attachment"] += 1
+        return str(dig(body, ep.records))
+
+    def _append(self, t: dict[str, Any], native: str, created: bool = False) -> None:
+        """A delta push: messages the target has not seen go onto the pushed ticket."""
+        new = [m for m in t["messages"] if not self._done("message", m["id"])]
+        if not new:
+            if not created:
+                self.report.unchanged["ticket"] += 1
+            return
+        ep = self.ep.get("message", "append")
+        if ep is None:
+            return
+        item = {
+            **t,
+            "requester_id": self._done("person", t["requester_id"])
+            if t.get("requester_id")
+            else None,
+        }
+        for m in new:
+            if self.dry:
+                self.report.created["message"] += 1
+                continue
+            self._put("message", m["id"], None, None, "pending")
+            body = self.ep.call(
+                ep, {"id": native}, self.hooks.append_payload(self._message_item(m, item), self.ctx)
+            )
+            self._put("message", m["id"], _message_id(body, native), None, "done")
+            self.report.created["message"] += 1
+        if not created:
+            self.report.updated["ticket"] += 1
+
+
+def _message_id(body: Any, ticket_native: str) -> str:
+    for ev in dig(body, "audit.events") or []:
+        if ev.get("type") == "Comment":
+            return str(ev["id"])
+    return str((body or {}).get("id") or f"{ticket_native}#appended")
+
+
+# -- verify and rollback --------------------------------------------------------------------
+def fetch_ticket(adapter: RestTarget, native_id: str) -> RemoteTicket | None:
+    ep = Endpoints(adapter)
+    show, listing = ep.get("ticket", "show"), ep.get("message", "list")
+    if show is None:
+        raise NotImplementedError(f"the {adapter.spec.name} target cannot be verified")
+    try:
+        ticket = dig(ep.call(show, {"id": native_id}), show.records)
+    except RemoteFailure as exc:
+        if exc.status == 404:
+            return None
+        raise
+    messages: list[RemoteMessage] = []
+    if listing is not None:
+        from deskmove.rest.hooks import parse_time
+
+        for raw in dig(ep.call(listing, {"id": native_id}), listing.records) or []:
+            messages.append(RemoteMessage(str(raw["id"]), str(raw.get("author_id")),
+                                          parse_time(raw.get("created_at")), bool(raw.get("public", True))))  # fmt: skip
+    status = adapter.mapping.canonical("status", ticket.get("status")) if ticket else None
+    return RemoteTicket(native_id, status, messages)
+
+
+def delete(adapter: RestTarget, kind: str, native_id: str) -> None:
+    ep = Endpoints(adapter)
+    spec = ep.get(kind, "delete")
+    if spec is None:
+        raise NotImplementedError(f"the {adapter.spec.name} target cannot delete {kind}s")
+    try:
+        adapter.client.request(spec.method, _fmt(spec.path, {"id": native_id}))
+    except DeskmoveError as exc:
+        if isinstance(exc, RemoteFailure) and exc.status == 404:
+            return
+        raise

@@ -1,0 +1,391 @@
+"""An in-memory Zendesk-shaped API for tests and the benchmark.
+
+Answers the endpoints deskmove uses with bodies shaped as Zendesk documents
+them (incremental cursor and time exports, ticket events with comment events,
+job statuses, uploads, Ticket Import). ``handle`` is transport-neutral: respx
+routes call it in tests, and ``bench/bench_rest.py`` serves it over HTTP.
+It can enforce a requests-per-window limit on a clock the caller controls.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+Response = tuple[int, dict[str, str], bytes]
+
+
+def ts(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def epoch(value: str) -> int:
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+
+
+def _cursor(*key: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def _uncursor(token: str) -> list[Any]:
+    return json.loads(base64.urlsafe_b64decode(token.encode()))
+
+
+@dataclass
+class Limit:
+    """A fixed window of ``per_window`` requests every ``window`` seconds."""
+
+    per_window: int
+    window: float = 60.0
+    clock: Callable[[], float] = lambda: 0.0
+    start: float = 0.0
+    used: int = 0
+
+    def check(self) -> tuple[bool, dict[str, str]]:
+        now = self.clock()
+        if now - self.start >= self.window:
+            self.start, self.used = now - ((now - self.start) % self.window), 0
+        reset = max(1, int(self.start + self.window - now + 0.999))
+        if self.used >= self.per_window:
+            return False, {
+                "retry-after": str(reset),
+                "ratelimit-remaining": "0",
+                "ratelimit-reset": str(reset),
+            }
+        self.used += 1
+        left = self.per_window - self.used
+        return True, {"ratelimit-limit": str(self.per_window), "ratelimit-remaining": str(left),
+                      "ratelimit-reset": str(reset), "x-rate-limit-remaining": str(left)}  # fmt: skip
+
+
+@dataclass
+class FakeZendesk:
+    host: str = "acme.zendesk.com"
+    page_size: int = 1000
+    events_page_size: int = 1000
+    users: dict[int, dict[str, Any]] = field(default_factory=dict)
+    organizations: dict[int, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[int, dict[str, Any]] = field(default_factory=dict)
+    tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # ticket id -> comments
+    files: dict[str, bytes] = field(default_factory=dict)  # attachment token -> bytes
+    uploads: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    limit: Limit | None = None
+    fail_jobs_after: int | None = None  # a job stops (failed) after this many items
+    me_id: int = 1
+    log: list[tuple[str, str]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._ids = itertools.count(10_000)
+        self._lock = threading.Lock()
+        self.users.setdefault(self.me_id, {"id": self.me_id, "name": "Admin", "email": "admin@acme.example",
+                                           "role": "admin", "updated_at": ts(1_000), "created_at": ts(1_000)})  # fmt: skip
+
+    # -- data helpers ---------------------------------------------------------------------
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def url(self, path: str, **params: Any) -> str:
+        return f"https://{self.host}{path}" + (f"?{urlencode(params)}" if params else "")
+
+    def add_comment(self, ticket_id: int, author_id: int, body: str, when: int, public: bool = True,
+                    attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
+        c = {"id": self.next_id(), "type": "Comment", "author_id": author_id, "body": body,
+             "html_body": f"<div class=\"zd-comment\"><p>{body}</p></div>", "plain_body": body,
+             "public": public, "attachments": attachments or [], "audit_id": self.next_id(),
+             "via": {"channel": "web", "source": {"from": {}, "to": {}, "rel": None}},
+             "created_at": ts(when), "metadata": {"system": {}}}  # fmt: skip
+        self.comments.setdefault(ticket_id, []).append(c)
+        return c
+
+    # -- transport ------------------------------------------------------------------------------
+    def handle(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> Response:
+        with self._lock:
+            parts = urlsplit(url)
+            params = dict(parse_qsl(parts.query))
+            self.log.append((method, parts.path))
+            self.counts["requests"] = self.counts.get("requests", 0) + 1
+            extra: dict[str, str] = {}
+            if self.limit is not None:
+                ok, extra = self.limit.check()
+                if not ok:
+                    self.counts["429"] = self.counts.get("429", 0) + 1
+                    return 429, extra, b'{"error": "APIRateLimitExceeded"}'
+            status, data = self._route(method, parts.path, params, body, headers)
+            raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+            ctype = "application/octet-stream" if isinstance(data, bytes) else "application/json"
+            return status, {"content-type": ctype, **extra}, raw
+
+    def _route(
+        self, method: str, path: str, p: dict[str, str], body: bytes, headers: dict[str, str]
+    ) -> tuple[int, Any]:
+        if path.startswith("/attachments/token/"):
+            token = path.split("/")[3]
+            return (
+                (200, self.files[token])
+                if token in self.files
+                else (404, {"error": "RecordNotFound"})
+            )
+        key = (method, path)
+        simple: dict[tuple[str, str], Callable[[], tuple[int, Any]]] = {
+            ("GET", "/api/v2/incremental/organizations.json"): lambda: self._time_export("organizations", list(self.organizations.values()), p, "updated_at"),
+            ("GET", "/api/v2/groups.json"): lambda: self._groups(p),
+            ("GET", "/api/v2/incremental/users/cursor.json"): lambda: self._cursor_export("users", list(self.users.values()), p),
+            ("GET", "/api/v2/incremental/tickets/cursor.json"): lambda: self._cursor_export("tickets", list(self.tickets.values()), p),
+            ("GET", "/api/v2/incremental/ticket_events.json"): lambda: self._events(p),
+            ("GET", "/api/v2/tickets/show_many.json"): lambda: (200, {"tickets": [self.tickets[int(i)] for i in p["ids"].split(",") if int(i) in self.tickets]}),
+            ("POST", "/api/v2/organizations/create_many.json"): lambda: self._job("organizations", json.loads(body)["organizations"], self._make_org),
+            ("POST", "/api/v2/users/create_or_update_many.json"): lambda: self._job("users", json.loads(body)["users"], self._make_user),
+            ("POST", "/api/v2/imports/tickets/create_many.json"): lambda: self._job("tickets", json.loads(body)["tickets"], self._import_ticket),
+            ("POST", "/api/v2/uploads.json"): lambda: self._upload(p, body, headers),
+            ("GET", "/api/v2/users/me.json"): lambda: (200, {"user": self.users[self.me_id]}),
+            ("GET", "/api/v2/tickets.json"): lambda: (200, {"tickets": [t for t in self.tickets.values() if t.get("external_id") == p.get("external_id")]}),
+            ("GET", "/api/v2/users/search.json"): lambda: (200, {"users": [u for u in self.users.values() if u.get("external_id") == p.get("external_id")]}),
+            ("GET", "/api/v2/organizations/search.json"): lambda: (200, {"organizations": [o for o in self.organizations.values() if o.get("external_id") == p.get("external_id")]}),
+        }  # fmt: skip
+        if key in simple:
+            return simple[key]()
+        bits = path.strip("/").split("/")
+        if path.startswith("/api/v2/job_statuses/"):
+            return 200, {"job_status": self._poll(bits[3].removesuffix(".json"))}
+        if len(bits) == 5 and bits[4] == "comments.json":
+            return self._comments(int(bits[3]), p)
+        if len(bits) == 4 and bits[2] in ("tickets", "users", "organizations"):
+            return self._one(method, bits[2], int(bits[3].removesuffix(".json")), body)
+        return 404, {"error": "InvalidEndpoint", "description": f"{method} {path}"}
+
+    # -- exports ----------------------------------------------------------------------------------
+    def _cursor_export(
+        self, key: str, items: list[dict[str, Any]], p: dict[str, str]
+    ) -> tuple[int, Any]:
+        order = sorted(items, key=lambda x: (epoch(x["updated_at"]), x["id"]))
+        if "cursor" in p:
+            after = tuple(_uncursor(p["cursor"]))
+            order = [x for x in order if (epoch(x["updated_at"]), x["id"]) > after]
+        else:
+            start = int(p.get("start_time", 0))
+            order = [x for x in order if epoch(x["updated_at"]) >= start]
+        size = min(int(p.get("per_page", self.page_size)), self.page_size)
+        page, more = order[:size], len(order) > size
+        last = (
+            (epoch(page[-1]["updated_at"]), page[-1]["id"])
+            if page
+            else tuple(_uncursor(p["cursor"]))
+            if "cursor" in p
+            else (int(p.get("start_time", 0)), 0)
+        )
+        after = _cursor(*last)
+        return 200, {key: page, "after_url": self.url(f"/api/v2/incremental/{key}/cursor.json", cursor=after),
+                     "after_cursor": after, "before_url": None, "before_cursor": None, "end_of_stream": not more}  # fmt: skip
+
+    def _time_export(
+        self,
+        key: str,
+        items: list[dict[str, Any]],
+        p: dict[str, str],
+        field_name: str,
+        size: int | None = None,
+    ) -> tuple[int, Any]:
+        start = int(p.get("start_time", 0))
+        order = sorted(
+            (x for x in items if _when(x[field_name]) >= start),
+            key=lambda x: (_when(x[field_name]), x["id"]),
+        )
+        size = size or self.page_size
+        page = order[:size]
+        end = _when(page[-1][field_name]) if page else start
+        more = len(order) > size
+        path = (
+            "/api/v2/incremental/ticket_events.json"
+            if key == "ticket_events"
+            else f"/api/v2/incremental/{key}.json"
+        )
+        extra = {"include": "comment_events"} if key == "ticket_events" else {}
+        return 200, {key: page, "next_page": self.url(path, start_time=end, **extra), "count": len(page),
+                     "end_of_stream": not more, "end_time": end}  # fmt: skip
+
+    def _events(self, p: dict[str, str]) -> tuple[int, Any]:
+        audits = []
+        for tid, comments in self.comments.items():
+            for c in comments:
+                when = epoch(c["created_at"])
+                child = {
+                    k: c[k]
+                    for k in (
+                        "id",
+                        "type",
+                        "author_id",
+                        "body",
+                        "html_body",
+                        "public",
+                        "attachments",
+                        "audit_id",
+                        "created_at",
+                    )
+                }
+                child["event_type"] = "Comment"
+                child["via"] = c["via"]
+                audits.append({"id": c["audit_id"], "ticket_id": tid, "timestamp": when, "created_at": c["created_at"],
+                               "updater_id": c["author_id"], "via": "Web form", "system": {}, "event_type": "Audit",
+                               "child_events": [child]})  # fmt: skip
+        return self._time_export("ticket_events", audits, p, "timestamp", self.events_page_size)
+
+    def _groups(self, p: dict[str, str]) -> tuple[int, Any]:
+        order = sorted(self.groups.values(), key=lambda g: g["id"])
+        if "page[after]" in p:
+            after = _uncursor(p["page[after]"])[0]
+            order = [g for g in order if g["id"] > after]
+        size = int(p.get("page[size]", 100))
+        page = order[:size]
+        cur = _cursor(page[-1]["id"]) if page else None
+        return 200, {"groups": page, "meta": {"has_more": len(order) > size, "after_cursor": cur, "before_cursor": None},
+                     "links": {"next": self.url("/api/v2/groups.json", **{"page[after]": cur}) if cur else None, "prev": None}}  # fmt: skip
+
+    def _comments(self, tid: int, p: dict[str, str]) -> tuple[int, Any]:
+        if tid not in self.tickets:
+            return 404, {"error": "RecordNotFound"}
+        order = self.comments.get(tid, [])
+        start = int(_uncursor(p["page[after]"])[0]) if "page[after]" in p else 0
+        size = int(p.get("page[size]", 100))
+        page = order[start : start + size]
+        more = len(order) > start + size
+        cur = _cursor(start + size)
+        return 200, {"comments": page, "meta": {"has_more": more, "after_cursor": cur if more else None, "before_cursor": None},
+                     "links": {"next": None, "prev": None}}  # fmt: skip
+
+    # -- writes --------------------------------------------------------------------------------
+    def _job(
+        self,
+        kind: str,
+        items: list[dict[str, Any]],
+        make: Callable[[dict[str, Any], int], dict[str, Any]],
+    ) -> tuple[int, Any]:
+        job_id = f"{self.next_id():032x}"
+        results, status = [], "completed"
+        for i, item in enumerate(items):
+            if self.fail_jobs_after is not None and i >= self.fail_jobs_after:
+                status = "failed"
+                break
+            results.append(make(item, i))
+        self.jobs[job_id] = {"id": job_id, "url": self.url(f"/api/v2/job_statuses/{job_id}.json"), "job_type": f"Bulk {kind}",
+                             "total": len(items), "progress": len(results), "status": status, "message": "Completed at …" if status == "completed" else "Stopped",
+                             "results": results}  # fmt: skip
+        queued = {
+            **self.jobs[job_id],
+            "status": "queued",
+            "progress": None,
+            "results": None,
+            "message": None,
+        }
+        return 200, {"job_status": queued}
+
+    def _poll(self, job_id: str) -> dict[str, Any]:
+        return self.jobs[job_id]
+
+    def _make_org(self, item: dict[str, Any], index: int) -> dict[str, Any]:
+        oid = self.next_id()
+        now = ts(2_000_000_000)
+        self.organizations[oid] = {"id": oid, "name": item["name"], "external_id": item.get("external_id"),
+                                   "domain_names": item.get("domain_names", []), "created_at": now, "updated_at": now}  # fmt: skip
+        return {"id": oid, "index": index, "action": "create", "success": True, "status": "Created"}
+
+    def _make_user(self, item: dict[str, Any], index: int) -> dict[str, Any]:
+        match = next((u for u in self.users.values() if (item.get("email") and u.get("email") == item["email"])
+                      or (item.get("external_id") and u.get("external_id") == item["external_id"])), None)  # fmt: skip
+        if match:
+            match.update(
+                {
+                    k: v
+                    for k, v in item.items()
+                    if k in ("name", "external_id", "phone", "organization_id")
+                }
+            )
+            return {"id": match["id"], "status": "Updated", "email": match.get("email")}
+        uid = self.next_id()
+        now = ts(2_000_000_000)
+        self.users[uid] = {"id": uid, "name": item["name"], "email": item.get("email"), "external_id": item.get("external_id"),
+                           "role": item.get("role", "end-user"), "organization_id": item.get("organization_id"),
+                           "phone": item.get("phone"), "created_at": now, "updated_at": now}  # fmt: skip
+        return {"id": uid, "status": "Created", "email": item.get("email")}
+
+    def _import_ticket(self, item: dict[str, Any], index: int) -> dict[str, Any]:
+        tid = self.next_id()
+        t = {k: v for k, v in item.items() if k != "comments"}
+        t.update(
+            {"id": tid, "url": self.url(f"/api/v2/tickets/{tid}.json"), "via": {"channel": "api"}}
+        )
+        self.tickets[tid] = t
+        for c in item.get("comments", []):
+            atts = [a for tok in c.get("uploads", []) for a in self.uploads.get(tok, [])]
+            body = c.get("value") or c.get("body") or c.get("html_body")
+            made = self.add_comment(
+                tid, c["author_id"], body, epoch(c["created_at"]), c.get("public", True), atts
+            )
+            made["html_body"] = c.get("html_body") or made["html_body"]
+        return {"id": tid, "index": index}
+
+    def _upload(self, p: dict[str, str], body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+        token = f"tok{self.next_id()}"
+        self.files[token] = body
+        att = {"id": self.next_id(), "file_name": p.get("filename"), "content_url": self.url(f"/attachments/token/{token}/", name=p.get("filename")),
+               "content_type": headers.get("content-type", "application/octet-stream"), "size": len(body), "inline": False}  # fmt: skip
+        self.uploads[token] = [att]
+        return 201, {
+            "upload": {
+                "token": token,
+                "expires_at": ts(2_000_086_400),
+                "attachments": [att],
+                "attachment": att,
+            }
+        }
+
+    def _one(self, method: str, kind: str, oid: int, body: bytes) -> tuple[int, Any]:
+        table = getattr(self, kind)
+        if oid not in table:
+            return 404, {"error": "RecordNotFound", "description": "Not found"}
+        if method == "DELETE":
+            del table[oid]
+            return 204, b""
+        if method == "PUT" and kind == "tickets":
+            c = json.loads(body)["ticket"]["comment"]
+            made = self.add_comment(
+                oid,
+                c["author_id"],
+                c.get("value") or c.get("html_body") or "",
+                2_000_000_000,
+                c.get("public", True),
+            )
+            return 200, {
+                "ticket": table[oid],
+                "audit": {
+                    "id": made["audit_id"],
+                    "events": [{"id": made["id"], "type": "Comment"}],
+                },
+            }
+        return 200, {kind[:-1]: table[oid]}
+
+
+def _when(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) else epoch(value)
+
+
+def respx_route(fake: FakeZendesk) -> Callable[[Any], Any]:
+    """A respx side effect that answers from ``fake``."""
+    import httpx
+
+    def side_effect(request: httpx.Request) -> httpx.Response:
+        status, headers, body = fake.handle(
+            request.method, str(request.url), request.content, dict(request.headers)
+        )
+        return httpx.Response(status, headers=headers, content=body)
+
+    return side_effect
