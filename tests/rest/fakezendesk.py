@@ -80,6 +80,7 @@ class FakeZendesk:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     limit: Limit | None = None
     fail_jobs_after: int | None = None  # a job stops (failed) after this many items
+    fail_kind: str | None = None  # ... only jobs of this kind ("tickets", "users")
     me_id: int = 1
     log: list[tuple[str, str]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
@@ -272,7 +273,8 @@ class FakeZendesk:
         job_id = f"{self.next_id():032x}"
         results, status = [], "completed"
         for i, item in enumerate(items):
-            if self.fail_jobs_after is not None and i >= self.fail_jobs_after:
+            failing = self.fail_kind in (None, kind) and self.fail_jobs_after is not None
+            if failing and i >= self.fail_jobs_after:
                 status = "failed"
                 break
             results.append(make(item, i))
@@ -299,6 +301,9 @@ class FakeZendesk:
         return {"id": oid, "index": index, "action": "create", "success": True, "status": "Created"}
 
     def _make_user(self, item: dict[str, Any], index: int) -> dict[str, Any]:
+        if "invalid" in (item.get("email") or ""):
+            return {"id": index, "error": "UserUpdateError", "status": "Failed",
+                    "details": f"Email: {item['email']} is not properly formatted"}  # fmt: skip
         match = next((u for u in self.users.values() if (item.get("email") and u.get("email") == item["email"])
                       or (item.get("external_id") and u.get("external_id") == item["external_id"])), None)  # fmt: skip
         if match:

@@ -152,13 +152,12 @@ class Push:
                 self._put(kind, eid, None, None, "pending")
             results = self._send(kind, ep, [hook(it, self.ctx) for _e, it, _h in part])
             for n, (eid, it, h) in enumerate(part):
-                native, error = results.get(n, (None, None))
+                native, error = results.get(n, (None, "the job stopped before this item"))
                 if native:
                     self._put(kind, eid, native, h, "done")
                     self.report.created[kind] += 1
                     self._created(kind, eid, it, native)
-                elif error:
-                    self._put(kind, eid, None, None, "failed")
+                else:  # left pending: the re-run looks it up, then creates it
                     self.report.failed[kind] += 1
                     self.report.notes.append(
                         f"{kind} {eid} was not created: {self.a.client.redact(str(error))[:200]}"

@@ -223,7 +223,12 @@ def job_results(job: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for i, r in enumerate(job.get("results") or []):
         index = r.get("index", i)
-        ok = r.get("success", True) and not r.get("error") and r.get("id") is not None
+        ok = (
+            r.get("success", True)
+            and not r.get("error")
+            and r.get("status") != "Failed"
+            and r.get("id") is not None
+        )
         out.append({"index": index, "id": _id(r.get("id")) if ok else None,
                     "error": None if ok else (r.get("details") or r.get("error") or "failed")})  # fmt: skip
     return out
