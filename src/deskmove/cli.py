@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from deskmove import __version__
+from deskmove.audit.cli import audit_app
 from deskmove.config import Project, init_project
 from deskmove.errors import EXIT_FAILED, EXIT_QUARANTINED, DeskmoveError
 from deskmove.sync import export_target, import_source, open_store, push_summary
@@ -29,6 +30,7 @@ adapters_app = typer.Typer(
     help="What adapters are installed, and whether a spec is valid.", no_args_is_help=True
 )
 app.add_typer(adapters_app, name="adapters")
+app.add_typer(audit_app, name="audit")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -255,20 +257,30 @@ def migrate(
 
 @app.command()
 @handles_errors
-def status(ctx: typer.Context) -> None:
-    """Show counts, last runs, cursors and what is quarantined.
+def status(
+    ctx: typer.Context,
+    active_days: Annotated[
+        int, typer.Option("--active-days", help="Count conversations with a message this recent.")
+    ] = 14,
+) -> None:
+    """Show counts, last runs, cursors, what is pending per target and what is quarantined.
 
     Example:
 
     \b
         deskmove --project migration-2026 status
+        deskmove status --active-days 30
         deskmove --json status | jq .totals
     """
+    from deskmove.store.delta import connections_overview
+    from deskmove.sync import sync_targets
+
     g = _globals(ctx)
     project = g.load()
     store = open_store(project)
     try:
         info = store.summary()
+        info["cutover"] = connections_overview(store, sync_targets(project), active_days)
     finally:
         store.close()
     if g.json or g.quiet:
@@ -294,12 +306,80 @@ def status(ctx: typer.Context) -> None:
         typer.echo("Quarantined:")
         for q in info["quarantine"]:
             typer.echo(f"  {q['connection']}: {q['count']} × {q['reason']}")
+    _print_cutover(info["cutover"])
     if info["runs"]:
         typer.echo("Last runs:")
         for r in info["runs"][:5]:
             typer.echo(
                 f"  #{r['id']} {r['command']} {r['connection'] or ''} {r['status']} {r['started_at']}"
             )
+
+
+@app.command()
+@handles_errors
+def sync(
+    ctx: typer.Context,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Only these sources/targets of the [sync] plan (default: all)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Import, then only say what would be pushed.")
+    ] = False,
+) -> None:
+    """Import what is new from every [sync] source, then push it to every [sync] target.
+
+    Made for cron: never two runs at once (exit 75 while another holds the lock), a fast
+    no-op when nothing changed, one summary line (none with --quiet; errors go to stderr).
+
+    Example:
+
+    \b
+        deskmove sync
+        deskmove sync old-inbox new-desk --dry-run
+        */5 * * * * cd /srv/migration && deskmove --quiet sync
+    """
+    from deskmove.sync import sync_all
+
+    g = _globals(ctx)
+    project = g.load()
+    store = open_store(project)
+    try:
+        report = sync_all(project, store, names or None, dry_run=dry_run, progress=g.progress)
+    finally:
+        store.close()
+    for name, exc in report.errors:
+        typer.echo(f"Error: {name}: {exc}", err=True)
+    if not g.json and not g.quiet:
+        for note in [n for r in report.imports for n in r.notes] + [
+            n for _t, p in report.pushes for n in p.notes
+        ]:
+            typer.echo(f"  {note}", err=True)
+    g.emit(report.summary(), report.as_dict())
+    if report.errors:
+        raise typer.Exit(max(exc.exit_code for _n, exc in report.errors))
+    if report.failed:
+        raise typer.Exit(EXIT_FAILED)
+    if report.quarantined:
+        if g.quiet:
+            typer.echo(
+                f"Warning: {report.quarantined} items quarantined — see `deskmove status`", err=True
+            )
+        raise typer.Exit(EXIT_QUARANTINED)
+
+
+def _print_cutover(cut: dict[str, Any]) -> None:
+    typer.echo(
+        f"Cutover: {cut['active_conversations']} active conversations "
+        f"(a message in the last {cut['active_days']} days)"
+    )
+    for name, c in cut["connections"].items():
+        last = c["last_run"]
+        ran = f"last run #{last['id']} {last['command']} {last['status']} {last['started_at']}" if last else "never run"
+        pending = f", {c['pending_tickets']} tickets pending" if "pending_tickets" in c else ""
+        typer.echo(f"  {name}: {ran}{pending}, {c['quarantined']} quarantined")
+        for stream, cursor in c["cursor"].items():
+            typer.echo(f"    cursor [{stream}] {json.dumps(cursor, default=str)}")
 
 
 @adapters_app.command("list")

@@ -74,6 +74,16 @@ def _held_error(holder: Holder) -> LockHeld:
     )
 
 
+def _key(root: Path | str, store_url: str) -> str:
+    return store_url if store_url.startswith("postgresql") else str(Path(root).resolve())
+
+
+def is_held(root: Path | str, store_url: str) -> bool:
+    """Whether this process already holds the project's lock."""
+    with _guard:
+        return bool(_held.get(_key(root, store_url)))
+
+
 @contextmanager
 def project_lock(root: Path, store_url: str, command: str) -> Iterator[Holder | None]:
     """Hold the project's lock for the block; raise :class:`LockHeld` when another run has it.
@@ -81,7 +91,7 @@ def project_lock(root: Path, store_url: str, command: str) -> Iterator[Holder | 
     Yields the holder recorded by a previous run that did not release the lock
     itself (it was killed), else None.
     """
-    key = store_url if store_url.startswith("postgresql") else str(Path(root).resolve())
+    key = _key(root, store_url)
     with _guard:
         depth = _held.get(key, 0)
         if depth:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -10,10 +11,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from deskmove.checkpoint import checkpoint
 from deskmove.config import Project
 from deskmove.errors import DeskmoveError
+from deskmove.lock import is_held, project_lock
 from deskmove.registry import source_for, target_for
-from deskmove.store import IngestCounts, Store
+from deskmove.store import IngestCounts, Store, delta
 from deskmove.targets.base import PushReport
 
 
@@ -92,10 +95,25 @@ def open_store(project: Project, *, create: bool = True) -> Store:
     return Store.open(project.store_url, project.blob_root, create=create)
 
 
+@contextmanager
+def locked(project: Project, store: Store, command: str) -> Iterator[None]:
+    """Hold the project lock; the first holder marks runs a killed process left "running"."""
+    outermost = not is_held(project.root, store.url)
+    with project_lock(project.root, store.url, command):
+        if outermost:
+            delta.mark_interrupted(store)
+        yield
+
+
 def import_source(
     project: Project, store: Store, source: str, *, progress: bool = False
 ) -> ImportReport:
     """Read one source into the store, from its saved state on."""
+    with locked(project, store, f"import {source}"):
+        return _import(project, store, source, progress)
+
+
+def _import(project: Project, store: Store, source: str, progress: bool) -> ImportReport:
     conn = project.connection(source)
     src = source_for(conn, project)
     src.check()
@@ -105,7 +123,9 @@ def import_source(
     try:
         with progress_bar(src.estimate(), f"import {conn.scheme}", progress) as bar:
             for batch in src.batches(store.get_state(conn.name), store):
+                checkpoint("ingest", f"before batch of {batch.read}")
                 report.counts.add(ingestor.ingest(batch))
+                checkpoint("ingest", f"after batch of {batch.read}")
                 bar.update(batch.read)
     except BaseException as exc:
         store.finish_run(
@@ -126,6 +146,13 @@ def export_target(
     project: Project, store: Store, target: str, *, dry_run: bool = False, progress: bool = False
 ) -> tuple[str, PushReport]:
     """Push the store's changes since the last push to one target."""
+    with locked(project, store, f"export {target}"):
+        return _export(project, store, target, dry_run, progress)
+
+
+def _export(
+    project: Project, store: Store, target: str, dry_run: bool, progress: bool
+) -> tuple[str, PushReport]:
     conn = project.connection(target)
     tgt = target_for(conn, project)
     tgt.check()
@@ -135,7 +162,10 @@ def export_target(
     except BaseException:
         store.finish_run(run_id, "failed", {})
         raise
-    store.finish_run(run_id, "failed" if sum(report.failed.values()) else "done", report.as_dict())
+    failed = sum(report.failed.values())
+    if not failed and not dry_run:  # everything up to this run is in the target now
+        delta.set_push_watermark(store, conn.name, run_id)
+    store.finish_run(run_id, "failed" if failed else "done", report.as_dict())
     return conn.name, report
 
 
@@ -147,4 +177,128 @@ def push_summary(name: str, report: PushReport) -> str:
     return (
         f"{name}: {verb} {total['created']} created, {total['updated']} updated, "
         f"{total['unchanged']} unchanged, {total['failed']} failed"
+    )
+
+
+@dataclass
+class SyncReport:
+    """One `deskmove sync`: each source's import, then each target's push."""
+
+    imports: list[ImportReport] = field(default_factory=list)
+    pushes: list[tuple[str, PushReport]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # targets with nothing to push
+    errors: list[tuple[str, DeskmoveError]] = field(default_factory=list)
+    interrupted: list[str] = field(default_factory=list)  # what a killed run left behind
+    seconds: float = 0.0
+    dry_run: bool = False
+
+    @property
+    def quarantined(self) -> int:
+        return sum(r.quarantined for r in self.imports)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors) or any(sum(p.failed.values()) for _n, p in self.pushes)
+
+    def summary(self) -> str:
+        parts = [
+            f"{r.connection} +{r.new} new, {r.changed} changed"
+            + (f", {r.quarantined} quarantined" if r.quarantined else "")
+            for r in self.imports
+        ]
+        parts += [_push_line(n, p) for n, p in self.pushes]
+        parts += [f"{n}: up to date" for n in self.skipped]
+        parts += [f"{n}: FAILED ({e.message})" for n, e in self.errors]
+        head = "sync (dry run)" if self.dry_run else "sync"
+        return f"{head}: {'; '.join(parts)} ({self.seconds:.1f} s)"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "seconds": round(self.seconds, 3),
+            "imports": [r.as_dict() for r in self.imports],
+            "pushes": [{"target": n, **p.as_dict()} for n, p in self.pushes],
+            "up_to_date": self.skipped,
+            "errors": [{"connection": n, "error": str(e), "exit_code": e.exit_code} for n, e in self.errors],
+            "recovered_from": self.interrupted,
+        }  # fmt: skip
+
+
+def sync_plan(project: Project, names: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """The [sync] sources and targets, limited to ``names`` when given."""
+    from deskmove.errors import ConfigError, UsageError
+
+    plan = project.section("sync")
+    sources, targets = list(plan.get("sources", [])), list(plan.get("targets", []))
+    if not sources and not targets:
+        raise ConfigError(
+            "deskmove.toml has no [sync] plan",
+            'add [sync] with sources = ["old-inbox"] and targets = ["new-desk"]',
+        )
+    for name in sources + targets:
+        project.connection(name)  # a clear error for a name with no [connections.NAME]
+    if names:
+        unknown = [n for n in names if n not in sources + targets]
+        if unknown:
+            raise UsageError(
+                f"'{unknown[0]}' is not in the [sync] plan",
+                f"sources: {', '.join(sources) or '-'}; targets: {', '.join(targets) or '-'}",
+            )
+        sources = [s for s in sources if s in names]
+        targets = [t for t in targets if t in names]
+    return sources, targets
+
+
+def sync_all(
+    project: Project,
+    store: Store,
+    names: list[str] | None = None,
+    *,
+    dry_run: bool = False,
+    progress: bool = False,
+) -> SyncReport:
+    """Import every planned source from its saved state, then push to every planned target.
+
+    One source failing (network, auth) does not stop the others or the push of
+    what did arrive; its error is reported and the run exits 1.
+    """
+    start = time.monotonic()
+    sources, targets = sync_plan(project, names)
+    report = SyncReport(dry_run=dry_run)
+    with project_lock(project.root, store.url, "sync") as stale:
+        if stale is not None:
+            report.interrupted.append(stale.describe())
+        delta.mark_interrupted(store)
+        for name in sources:
+            try:
+                report.imports.append(import_source(project, store, name, progress=progress))
+            except DeskmoveError as exc:
+                report.errors.append((name, exc))
+        for name in targets:
+            try:
+                if not dry_run and not store.has_push_work(project.connection(name).name):
+                    report.skipped.append(name)
+                    continue
+                report.pushes.append(
+                    export_target(project, store, name, dry_run=dry_run, progress=progress)
+                )
+            except DeskmoveError as exc:
+                report.errors.append((name, exc))
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def sync_targets(project: Project) -> list[str]:
+    """The [sync] targets, by connection name (empty without a plan)."""
+    targets = project.section("sync").get("targets", [])
+    return [str(t) for t in targets] if isinstance(targets, list) else []
+
+
+def _push_line(name: str, report: PushReport) -> str:
+    """``new-desk: pushed 2 tickets, 3 messages created, 1 updated, 0 failed``"""
+    created = ", ".join(f"{n} {k}s" for k, n in sorted(report.created.items()) if n) or "nothing"
+    verb = "would push" if report.dry_run else "pushed"
+    return (
+        f"{name}: {verb} {created} created, {sum(report.updated.values())} updated, "
+        f"{sum(report.failed.values())} failed"
     )

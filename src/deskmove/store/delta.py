@@ -13,7 +13,7 @@ the stream ``@push``; ``deskmove status`` shows it beside the sources' cursors.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -116,3 +116,64 @@ def mark_interrupted(store: Store) -> int:
             .where(T_RUN.c.status == "running")
             .values(status="interrupted", finished_at=utcnow())
         ).rowcount
+
+
+def connections_overview(store: Store, targets: list[str], active_days: int) -> dict[str, Any]:
+    """Per connection: cursors, last run, quarantined, and for targets what is pending."""
+    from datetime import timedelta
+
+    from deskmove.model import Quarantine
+
+    q, r, s, i = Quarantine.__table__.c, T_RUN.c, T_STATE.c, T_IDMAP.c
+    with store.begin() as conn:
+        names = set(targets)
+        names |= set(conn.execute(sa.select(s.connection).distinct()).scalars())
+        names |= set(conn.execute(sa.select(i.connection).distinct()).scalars())
+        names |= set(conn.execute(sa.select(q.connection).distinct()).scalars())
+        names |= set(
+            conn.execute(
+                sa.select(r.connection).where(r.connection.is_not(None)).distinct()
+            ).scalars()
+        )
+        out: dict[str, Any] = {}
+        for name in sorted(names):
+            last = conn.execute(
+                sa.select(r.id, r.command, r.status, r.started_at, r.finished_at)
+                .where(r.connection == name)
+                .order_by(r.id.desc())
+                .limit(1)
+            ).first()
+            cursors = {
+                stream: cursor
+                for stream, cursor in conn.execute(
+                    sa.select(s.stream, s.cursor).where(s.connection == name)
+                )
+            }
+            out[name] = {
+                "cursor": {k: v for k, v in cursors.items() if k != PUSH_STREAM},
+                "pushed_up_to_run": (cursors.get(PUSH_STREAM) or {}).get("run_id"),
+                "last_run": None if last is None else {
+                    "id": last.id, "command": last.command, "status": last.status,
+                    "started_at": _iso(last.started_at), "finished_at": _iso(last.finished_at),
+                },
+                "quarantined": conn.execute(
+                    sa.select(sa.func.count()).where(q.connection == name, q.resolved.is_(False))
+                ).scalar_one(),
+                "in_target": conn.execute(
+                    sa.select(sa.func.count()).where(i.connection == name, i.kind == "ticket", i.state == "done")
+                ).scalar_one(),
+            }  # fmt: skip
+        since = utcnow() - timedelta(days=active_days)
+        active = conn.execute(
+            sa.select(sa.func.count(sa.distinct(T_MSG.c.ticket_id))).where(
+                T_MSG.c.created_at >= since
+            )
+        ).scalar_one()
+    for name in out:
+        if name in targets or out[name]["in_target"] or out[name]["pushed_up_to_run"]:
+            out[name]["pending_tickets"] = pending_count(store, name)
+    return {"connections": out, "active_conversations": active, "active_days": active_days}
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
