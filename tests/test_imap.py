@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import imaplib
+import json
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from deskmove.errors import AuthError, FatalRemoteError, RemoteUnavailable
 from deskmove.sources.imap import fingerprint, header_section, plan_batches
@@ -227,3 +231,292 @@ def test_plain_client_on_a_tls_port_times_out(dovecot) -> None:
     c = ImapClient("127.0.0.1", dovecot.tls_port, tls="none", timeout=1)
     with pytest.raises(RemoteUnavailable, match="did not answer within 1s"):
         c.connect()
+
+
+# -- the source, end to end through the CLI ------------------------------------------------
+READ_ONLY_COMMANDS = {"CAPABILITY", "AUTHENTICATE", "LOGIN", "LIST", "STATUS", "EXAMINE", "UID FETCH", "LOGOUT", "STARTTLS"}  # fmt: skip
+
+
+@pytest.fixture
+def wire(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every IMAP command any client sends, as (command, arguments)."""
+    sent: list[tuple[str, str]] = []
+    original = imaplib.IMAP4.send
+
+    def send(self, data: bytes) -> None:
+        m = re.match(rb"[A-Z]{4}\d+ (UID [A-Z]+|[A-Z]+) ?(.*)", data)
+        if m:
+            sent.append((m.group(1).decode(), m.group(2).decode("utf-8", "replace").strip()))
+        return original(self, data)
+
+    monkeypatch.setattr(imaplib.IMAP4, "send", send)
+    return sent
+
+
+@pytest.fixture
+def batcher_module():
+    return pytest.importorskip("deskmove.mail.batcher")
+
+
+def spec(server, folders: str = "INBOX", **params: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in {"tls": "none", **params}.items())
+    return f"imap://support%40shop.example@127.0.0.1:{server.port}/{folders}?{query}"
+
+
+def run(cli, server, source: str, *, password: str | None = None):
+    result = cli(
+        "--json", "import", source, env={"DESKMOVE_IMAP_PASSWORD": password or server.password}
+    )
+    report = json.loads(result.stdout) if result.exit_code in (0, 3) else None
+    return result, report
+
+
+def message_count(project) -> int:
+    from deskmove.model import Message
+    from deskmove.store import Store
+
+    store = Store.open(project.store_url, project.blob_root)
+    try:
+        with store.begin() as conn:
+            return conn.execute(
+                sa.select(sa.func.count()).select_from(Message.__table__)
+            ).scalar_one()
+    finally:
+        store.close()
+
+
+def test_import_is_read_only_on_the_server(dovecot, cli, project, wire, batcher_module) -> None:
+    dovecot.create("Sent")
+    dovecot.create(CZECH)
+    dovecot.append("INBOX", [mail(i) for i in range(4)])
+    dovecot.append("INBOX", [mail(10)], flags="(\\Seen \\Answered)")
+    dovecot.append("INBOX", [mail(11)], flags="(\\Flagged $Label1)")
+    dovecot.append("Sent", [mail(i, subject="Re: Objednávka") for i in range(3)], flags="(\\Seen)")
+    dovecot.append(CZECH, [mail(i, subject=CZECH) for i in range(2)])
+    folders = ["INBOX", "Sent", CZECH]
+    before = {f: dovecot.flags(f) for f in folders}, dovecot.maildir_files()
+    wire.clear()
+
+    result, report = run(cli, dovecot, spec(dovecot, "INBOX,Sent," + CZECH))
+    sent = list(wire)
+
+    assert result.exit_code == 0, result.stderr
+    assert report["read"] == 11 and report["quarantined"] == 0
+    assert message_count(project) == 11
+    assert ({f: dovecot.flags(f) for f in folders}, dovecot.maildir_files()) == before
+    assert {cmd for cmd, _ in sent} <= READ_ONLY_COMMANDS
+    fetches = [args for cmd, args in sent if cmd == "UID FETCH"]
+    assert fetches and all("BODY[" not in a and "RFC822 " not in a + " " for a in fetches)
+    assert sorted(args for cmd, args in sent if cmd == "EXAMINE") == sorted(
+        f'"{encode_mailbox(f)}"' for f in folders
+    )
+
+
+def test_internaldate_is_the_fallback_date(dovecot, cli, project, batcher_module) -> None:
+    when = datetime(2023, 5, 4, 3, 2, 1, tzinfo=UTC)
+    dovecot.append(
+        "INBOX", [b"From: a@zakaznik.example\r\nSubject: no date\r\n\r\nhi\r\n"], dates=[when]
+    )
+    result, _ = run(cli, dovecot, spec(dovecot))
+    assert result.exit_code == 0, result.stderr
+    from deskmove.model import Message
+    from deskmove.store import Store
+
+    store = Store.open(project.store_url, project.blob_root)
+    with store.begin() as conn:
+        created = conn.execute(sa.select(Message.__table__.c.created_at)).scalar_one()
+    store.close()
+    assert created.replace(tzinfo=created.tzinfo or UTC) == when
+
+
+def test_rerun_with_nothing_new_costs_one_status_per_folder(
+    dovecot, cli, wire, batcher_module
+) -> None:
+    dovecot.create("Sent")
+    dovecot.append("INBOX", [mail(i) for i in range(3)])
+    dovecot.append("Sent", [mail(9)])
+    assert run(cli, dovecot, spec(dovecot, "INBOX,Sent"))[0].exit_code == 0
+    wire.clear()
+    result, report = run(cli, dovecot, spec(dovecot, "INBOX,Sent"))
+    assert result.exit_code == 0 and report["read"] == 0
+    assert [cmd for cmd, _ in wire if cmd not in ("AUTHENTICATE", "CAPABILITY", "LOGOUT")] == [
+        "STATUS", "STATUS"
+    ]  # fmt: skip
+
+
+def test_new_mail_is_fetched_in_batched_uid_ranges(
+    dovecot, cli, project, store, wire, batcher_module
+) -> None:
+    dovecot.append("INBOX", [mail(i) for i in range(7)])
+    result, report = run(cli, dovecot, spec(dovecot, batch="3"))
+    assert result.exit_code == 0 and report["read"] == 7
+    bodies = [a.split()[0] for c, a in wire if c == "UID FETCH" and "BODY.PEEK[]" in a]
+    assert bodies == ["1:3", "4:6", "7:7"]
+    dovecot.append("INBOX", [mail(i) for i in range(7, 9)])
+    wire.clear()
+    result, report = run(cli, dovecot, spec(dovecot, batch="3"))
+    assert result.exit_code == 0 and report["read"] == 2
+    assert [a.split()[0] for c, a in wire if c == "UID FETCH"] == ["8:*", "8:9"]
+    cursor = store.get_state(next(iter(_connections(store))))["INBOX"]
+    assert cursor["last_uid"] == 9 and cursor["uidnext"] == 10 and cursor["highestmodseq"]
+    assert message_count(project) == 9
+
+
+def _connections(store) -> list[str]:
+    from deskmove.model import SyncState
+
+    with store.begin() as conn:
+        return list(conn.execute(sa.select(SyncState.__table__.c.connection).distinct()).scalars())
+
+
+def test_expunged_messages_and_a_small_server_line_limit(
+    tmp_path, cli, project, wire, batcher_module
+) -> None:
+    from tests.servers.dovecot import DovecotServer
+
+    server = DovecotServer(max_line=1000)
+    try:
+        server.start()
+        server.append("INBOX", [mail(i) for i in range(600)])
+        with server.session() as imap:  # every third message goes: UIDs are far from contiguous
+            imap.select("INBOX")
+            imap.uid(
+                "STORE", ",".join(str(u) for u in range(1, 601, 3)), "+FLAGS.SILENT (\\Deleted)"
+            )
+            imap.expunge()
+        wire.clear()
+        result, report = run(cli, server, spec(server, batch="150"))
+        assert result.exit_code == 0, result.stderr
+        assert report["read"] == 400 and message_count(project) == 400
+        ranges = [a.split()[0] for c, a in wire if c == "UID FETCH" and "BODY.PEEK[]" in a]
+        assert ranges == ["2:225", "227:450", "452:600"]
+    finally:
+        server.cleanup()
+
+
+def test_uidvalidity_change_rematches_instead_of_reimporting(
+    dovecot, cli, project, wire, batcher_module
+) -> None:
+    dovecot.create("Support")
+    old = [mail(i, subject="Reklamace") for i in range(4)]
+    dovecot.append("Support", old)
+    assert run(cli, dovecot, spec(dovecot, "Support"))[0].exit_code == 0
+    before = dovecot.status_of("Support")
+    dovecot.delete("Support")  # the folder is recreated (a restore, a server move)
+    dovecot.create("Support")
+    dovecot.append("Support", [*old, mail(99, subject="Reklamace")])
+    assert dovecot.status_of("Support")[0] != before[0]
+    wire.clear()
+
+    result, report = run(cli, dovecot, spec(dovecot, "Support"))
+
+    assert result.exit_code == 0, result.stderr
+    assert report["read"] == 1 and message_count(project) == 5
+    assert "UIDVALIDITY changed" in " ".join(report["notes"])
+    assert [a.split()[0] for c, a in wire if c == "UID FETCH" and "BODY.PEEK[]" in a] == ["5:5"]
+    wire.clear()
+    assert run(cli, dovecot, spec(dovecot, "Support"))[1]["read"] == 0
+    assert [c for c, _ in wire if c in ("EXAMINE", "UID FETCH")] == []
+
+
+def test_server_killed_mid_fetch_then_rerun_finishes(
+    dovecot, cli, project, monkeypatch, batcher_module
+) -> None:
+    dovecot.append("INBOX", [mail(i, size=600_000) for i in range(30)])
+    literals = 0
+    original = imaplib.IMAP4.read
+
+    def read(self, size: int) -> bytes:
+        nonlocal literals
+        literals += 1
+        if literals == 13:  # inside the second UID FETCH of bodies
+            dovecot.kill()
+        return original(self, size)
+
+    monkeypatch.setattr(imaplib.IMAP4, "read", read)
+    result, _ = run(cli, dovecot, spec(dovecot, batch="10"))
+    assert result.exit_code == 1
+    assert "Error: lost the connection to 127.0.0.1:" in result.stderr
+    assert "run the same command again" in result.stderr and "Traceback" not in result.stderr
+    assert message_count(project) == 10  # the first batch was committed and stays
+
+    monkeypatch.setattr(imaplib.IMAP4, "read", original)
+    dovecot.start()
+    result, report = run(cli, dovecot, spec(dovecot, batch="10"))
+    assert result.exit_code == 0, result.stderr
+    assert report["read"] == 20 and message_count(project) == 30
+
+
+def test_missing_folder_names_the_folders_that_exist(dovecot, cli, batcher_module) -> None:
+    dovecot.create("Sent")
+    dovecot.create(CZECH)
+    result, _ = run(cli, dovecot, spec(dovecot, "INBOX,Archiv"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"Error: the folder 'Archiv' does not exist on 127.0.0.1:{dovecot.port} "
+        f"— folders there: INBOX, Sent, {CZECH}"
+    )
+
+
+def test_wrong_password_exits_1_without_printing_it(dovecot, cli) -> None:
+    result, _ = run(cli, dovecot, spec(dovecot), password="Hunter2-wrong")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: the IMAP server 127.0.0.1:{dovecot.port} refused the login for "
+        "support@shop.example — check the user and the password in DESKMOVE_IMAP_PASSWORD"
+    )
+    assert "Hunter2" not in result.stdout + result.stderr
+
+
+def test_missing_password_names_the_variable(dovecot, cli, monkeypatch) -> None:
+    monkeypatch.delenv("DESKMOVE_IMAP_PASSWORD", raising=False)
+    result = cli("import", spec(dovecot))
+    assert result.exit_code == 2
+    assert "set the environment variable DESKMOVE_IMAP_PASSWORD" in result.stderr
+
+
+def test_named_connection_over_tls_with_its_own_password_variable(
+    dovecot, cli, project_dir, project, batcher_module
+) -> None:
+    dovecot.append("INBOX", [mail(1)])
+    toml = project_dir / "deskmove.toml"
+    toml.write_text(
+        toml.read_text("utf-8") + "\n[connections.old-inbox]\n"
+        f'spec = "imaps://support%40shop.example@localhost:{dovecot.tls_port}/INBOX"\n'
+        'password = { env = "OLD_INBOX_PASSWORD" }\n'
+        f'cafile = "{dovecot.cafile}"\n',
+        "utf-8",
+    )
+    result = cli(
+        "import",
+        "old-inbox",
+        env={"OLD_INBOX_PASSWORD": dovecot.password, "DESKMOVE_IMAP_PASSWORD": ""},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "read 1 = 1 imported" in result.stdout
+    assert message_count(project) == 1
+
+
+def test_unreachable_server_is_a_clear_error(cli) -> None:
+    from tests.servers.postgres import free_port
+
+    port = free_port()
+    result = cli(
+        "import", f"imap://u@127.0.0.1:{port}/INBOX?tls=none", env={"DESKMOVE_IMAP_PASSWORD": "x"}
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot reach the IMAP server 127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize(
+    "source,message",
+    [
+        ("imap://127.0.0.1/INBOX", "names no user"),
+        ("imap://u@127.0.0.1/INBOX?tls=ssl", "?tls=ssl is not a TLS mode"),
+        ("imap://u@127.0.0.1/INBOX?batch=0", "?batch=0 is not a positive whole number"),
+    ],
+    ids=["no-user", "bad-tls", "bad-batch"],
+)
+def test_bad_specs_are_usage_errors(cli, source: str, message: str) -> None:
+    result = cli("import", source, env={"DESKMOVE_IMAP_PASSWORD": "x"})
+    assert result.exit_code == 2 and message in result.stderr

@@ -263,3 +263,13 @@ class DovecotServer:
             yield imap
         finally:
             imap.logout()
+
+    def status_of(self, folder: str) -> tuple[int, int]:
+        """(UIDVALIDITY, UIDNEXT) as the server reports them."""
+        with self.session() as imap:
+            typ, data = imap.status(quote(encode_mailbox(folder)), "(UIDVALIDITY UIDNEXT)")
+        assert typ == "OK", data
+        v = re.search(rb"UIDVALIDITY (\d+)", data[0])
+        n = re.search(rb"UIDNEXT (\d+)", data[0])
+        assert v and n
+        return int(v.group(1)), int(n.group(1))

@@ -15,14 +15,15 @@ messages are matched to what the store holds instead of being imported again.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import sqlalchemy as sa
 
 from deskmove.errors import UsageError
-from deskmove.model import Provenance, Quarantine
+from deskmove.model import Message, Provenance, Quarantine
 from deskmove.records import Batch
 from deskmove.sources.base import Source
 from deskmove.sources.imap_client import TLS_MODES, FolderStatus, ImapClient
@@ -79,6 +80,7 @@ class ImapSource(Source):
     scheme = "imap"
     description = "IMAP folders, read-only (EXAMINE + BODY.PEEK), incremental by UID"
     example = "imap://support@mail.example.com/INBOX,Sent"
+    item_kinds = ("message",)  # one mail read = one message imported, unchanged or quarantined
 
     def __init__(self, conn: Connection, project: Project) -> None:
         super().__init__(conn, project)
@@ -179,7 +181,7 @@ class ImapSource(Source):
         cursor: dict[str, Any] = {"uidvalidity": uidvalidity, "last_uid": last,
                                   "uidnext": status.uidnext, "highestmodseq": status.highestmodseq}  # fmt: skip
         for chunk in plan_batches(pending, self.batch_size, self.batch_bytes):
-            mails = self._fetch(client, folder, chunk)
+            mails = self._fetch(client, folder, uidvalidity, chunk)
             cursor = {**cursor, "last_uid": chunk[-1][0]}
             yield batcher.batch(mails, state={folder: cursor}, read=len(mails))
         done = status.uidnext - 1 if uidvalidity == status.uidvalidity else cursor["last_uid"]
@@ -187,7 +189,9 @@ class ImapSource(Source):
             # the tail was expunged, or nothing was new: save the cursor so the next run is a no-op
             yield Batch(state={folder: {**cursor, "last_uid": max(done, cursor["last_uid"])}})
 
-    def _fetch(self, client: ImapClient, folder: str, chunk: list[tuple[int, int]]) -> list[Any]:
+    def _fetch(
+        self, client: ImapClient, folder: str, uidvalidity: int, chunk: list[tuple[int, int]]
+    ) -> list[Any]:
         from deskmove.mail.batcher import RawMail
 
         wanted = {uid for uid, _ in chunk}
@@ -195,9 +199,9 @@ class ImapSource(Source):
         return [
             RawMail(
                 raw=f.data,
-                native_id=f"{folder}/{fingerprint(header_section(f.data), f.size)}",
                 fallback_date=f.internaldate,
                 folder=folder,
+                native_id=f"{folder}/{uidvalidity}/{f.uid}#{fingerprint(header_section(f.data), f.size)}",
             )  # fmt: skip
             for f in fetched
             if f.uid in wanted  # expunged meanwhile: gone; `N:*` extras: not ours
@@ -208,11 +212,11 @@ class ImapSource(Source):
         prev: dict[str, Any], uidvalidity: int,
     ) -> list[tuple[int, int]]:  # fmt: skip
         """After a UIDVALIDITY change: keep only the messages the store does not hold yet."""
+        known = stored_fingerprints(store, self.conn.name)
         keep: list[tuple[int, int]] = []
         for chunk in plan_batches(pending, REMATCH_BATCH, 2**62):
             prints = client.fetch_fingerprints(folder, chunk[0][0], chunk[-1][0])
-            ids = {f.uid: f"{folder}/{fingerprint(f.data, f.size)}" for f in prints}
-            known = _known(store, self.conn.name, set(ids.values()))
+            ids = {f.uid: fingerprint(f.data, f.size) for f in prints}
             keep += [(uid, n) for uid, n in chunk if ids.get(uid) not in known]
         self.notes.append(
             f"{folder}: UIDVALIDITY changed ({prev.get('uidvalidity')} -> {uidvalidity}); "
@@ -221,29 +225,39 @@ class ImapSource(Source):
         return keep
 
 
-def _known(store: Store, connection: str, native_ids: set[str]) -> set[str]:
-    """Which of these message ids the store already holds (imported or quarantined)."""
-    found: set[str] = set()
-    ids = sorted(native_ids)
-    p, q = Provenance.__table__.c, Quarantine.__table__.c
+def stored_fingerprints(store: Store, connection: str) -> set[str]:
+    """Header fingerprints of every mail this connection imported (from its raw blob) or quarantined."""
+    p, m, q = Provenance.__table__.c, Message.__table__.c, Quarantine.__table__.c
     with store.begin() as conn:
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            found.update(
-                conn.execute(
-                    sa.select(p.native_id).where(
-                        p.connection == connection, p.kind == "message", p.native_id.in_(part)
-                    )
-                ).scalars()
-            )
-            found.update(
-                conn.execute(
-                    sa.select(q.native_ref).where(
-                        q.connection == connection, q.native_ref.in_(part)
-                    )
-                ).scalars()
-            )
+        shas = set(
+            conn.execute(
+                sa.select(m.raw_sha256)
+                .join(Provenance.__table__, p.entity_id == m.id)
+                .where(p.connection == connection, p.kind == "message", m.raw_sha256.is_not(None))
+            ).scalars()
+        )
+        refs = conn.execute(sa.select(q.native_ref).where(q.connection == connection)).scalars()
+        found = {ref.rpartition("#")[2] for ref in refs if "#" in ref}
+    for sha in shas:
+        path = store.blobs.path(sha)
+        try:
+            with path.open("rb") as f:
+                head = _read_header(f)
+                size = os.fstat(f.fileno()).st_size
+        except FileNotFoundError:
+            continue  # a lost blob: the mail is fetched again and the store decides
+        found.add(fingerprint(head, size))
     return found
+
+
+def _read_header(f: BinaryIO) -> bytes:
+    head = b""
+    while chunk := f.read(65536):
+        head += chunk
+        section = header_section(head)
+        if len(section) < len(head):
+            return section
+    return head
 
 
 def _positive(conn: Connection, key: str, default: int) -> int:
