@@ -159,21 +159,26 @@ class Ingestor:
         self.run_id = run_id
         self._emails: dict[str, int] = {}
         self._refs: dict[tuple[str, str], int] = {}  # (kind, native id or name) -> id
+        self._done: set[tuple[str, int]] = set()  # ("agent" | "named", person id) already settled
 
     # -- public -------------------------------------------------------------------
     def ingest(self, batch: Batch) -> IngestCounts:
         counts = IngestCounts(read=batch.read)
-        snapshot = (dict(self._emails), dict(self._refs))
+        snapshot = (dict(self._emails), dict(self._refs), set(self._done))
         try:
             with self.engine.begin() as conn:
                 self._ingest(conn, batch, counts)
         except BaseException:
-            self._emails, self._refs = snapshot  # ids made in a rolled-back transaction are gone
+            self._emails, self._refs, self._done = (
+                snapshot  # ids made in a rolled-back transaction are gone
+            )
             raise
         return counts
 
     # -- internals ----------------------------------------------------------------
     def _ingest(self, conn: Connection, batch: Batch, counts: IngestCounts) -> None:
+        if batch.before is not None:
+            batch.before(conn)
         for org in batch.organizations:
             self._upsert_named(conn, "organization", org, counts)
         for grp in batch.groups:
@@ -185,6 +190,8 @@ class Ingestor:
         if batch.quarantined:
             self._quarantine(conn, batch)
             counts.quarantined += len(batch.quarantined)
+        if batch.after is not None:
+            batch.after(conn)
         if batch.state:
             self._save_state(conn, batch.state)
 
@@ -272,7 +279,10 @@ class Ingestor:
         hit = self._lookup(conn, kind, [ref]).get(ref)
         eid = hit[0] if hit else self._by_name(conn, table, ref)
         if eid is None:
-            eid = conn.execute(table.insert().values(name=ref).returning(table.c.id)).scalar_one()
+            extra = {"domains": []} if kind == "organization" else {}
+            eid = conn.execute(
+                table.insert().values(name=ref, **extra).returning(table.c.id)
+            ).scalar_one()
         self._refs[key] = eid
         return eid
 
@@ -357,6 +367,7 @@ class Ingestor:
                 self._refs[("person", nid)] = eid
         self._load_emails(conn, (r.email for r in refs if r.email))
         agents: set[int] = set()
+        names: dict[int, str] = {}
         for ref in refs:
             pid = self._person_id(ref)
             if pid is None:
@@ -372,13 +383,28 @@ class Ingestor:
                     self._refs[("person", ref.native_id)] = pid
                 elif not ref.email:
                     self._refs[("person-name", ref.name or "")] = pid
-            elif ref.role == "agent":
+                self._done.add(("named", pid))
+                if ref.role == "agent":
+                    self._done.add(("agent", pid))
+                continue
+            if ref.role == "agent" and ("agent", pid) not in self._done:
                 agents.add(pid)
+                self._done.add(("agent", pid))
+            if ref.name and ("named", pid) not in self._done:
+                names.setdefault(pid, ref.name)
+                self._done.add(("named", pid))
         if agents:
             conn.execute(
                 T_PERSON.update()
                 .where(T_PERSON.c.id.in_(sorted(agents)), T_PERSON.c.role != "agent")
                 .values(role="agent")
+            )
+        if names:  # a person first met without a name takes the first name a source gives
+            conn.execute(
+                T_PERSON.update()
+                .where(T_PERSON.c.id == sa.bindparam("_id"), T_PERSON.c.name.is_(None))
+                .values(name=sa.bindparam("_name")),
+                [{"_id": pid, "_name": n} for pid, n in names.items()],
             )
 
     def _person_id(self, ref: PersonRef | None) -> int | None:
@@ -525,13 +551,30 @@ class Ingestor:
 
     # quarantine and state ---------------------------------------------------------
     def _quarantine(self, conn: Connection, batch: Batch) -> None:
+        """Keep what could not be imported; the same item quarantined again is kept once."""
         now = utcnow()
+        c = T_QUAR.c
+        held = set()
+        for part in _chunks(sorted({q.native_ref for q in batch.quarantined})):
+            held.update(
+                conn.execute(
+                    sa.select(c.native_ref, c.reason, c.raw_sha256).where(
+                        c.connection == self.connection,
+                        c.resolved.is_(False),
+                        c.native_ref.in_(part),
+                    )
+                ).all()
+            )
         rows = []
         for q in batch.quarantined:
             sha = self.blobs.put(q.raw) if q.raw is not None else None
+            if (q.native_ref, q.reason, sha) in held:
+                continue
+            held.add((q.native_ref, q.reason, sha))
             rows.append({"run_id": self.run_id, "connection": self.connection, "native_ref": q.native_ref,
                          "reason": q.reason, "raw_sha256": sha, "created_at": now, "resolved": False})  # fmt: skip
-        conn.execute(T_QUAR.insert(), rows)
+        if rows:
+            conn.execute(T_QUAR.insert(), rows)
 
     def _save_state(self, conn: Connection, state: dict[str, dict[str, Any]]) -> None:
         now = utcnow()

@@ -1,0 +1,97 @@
+"""The canonical CSV layout, shared by the csv source and target.
+
+DESIGN.md's columns come first, in its order; deskmove adds a few trailing columns
+so that nothing in the store is lost on a round trip (readers treat every added
+column as optional, so files without them still import):
+
+- tickets.csv: ``flags`` (``auto``/``spam``, space-separated), ``thread_key``
+- messages.csv: ``to``, ``cc``, ``references`` (space-separated), ``in_reply_to``,
+  ``headers`` (JSON), ``flags`` (``auto``)
+- people.csv: ``other_emails`` (space-separated; ``email`` is the primary address)
+- attachments.csv: ``content_id``, ``inline``
+
+Timestamps are ISO 8601 with an offset. A message's ``created_at`` keeps the
+sender's offset when the source knew it (``+02:00``) and is written in UTC with a
+``Z`` when it did not.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+
+TICKETS = (
+    "id", "source", "source_id", "subject", "status", "priority", "type", "channel",
+    "requester_email", "assignee_email", "group", "organization", "tags", "created_at",
+    "updated_at", "solved_at", "message_count", "custom_fields", "flags", "thread_key",
+)  # fmt: skip
+MESSAGES = (
+    "id", "ticket_id", "source_id", "message_id", "author_email", "author_name", "direction",
+    "public", "created_at", "subject", "body_text", "body_html", "attachment_count",
+    "to", "cc", "in_reply_to", "references", "headers", "flags",
+)  # fmt: skip
+PEOPLE = ("email", "name", "role", "organization", "phone", "other_emails")
+ATTACHMENTS = (
+    "message_id", "filename", "content_type", "size", "sha256", "path", "content_id", "inline",
+)  # fmt: skip
+
+FILES = {
+    "tickets.csv": TICKETS,
+    "messages.csv": MESSAGES,
+    "people.csv": PEOPLE,
+    "attachments.csv": ATTACHMENTS,
+}
+REQUIRED = {
+    "tickets.csv": ("id",),
+    "messages.csv": ("id", "ticket_id"),
+    "people.csv": ("email",),
+    "attachments.csv": ("message_id",),
+}
+
+TRUE = {"true", "1", "yes", "y", "t"}
+FALSE = {"false", "0", "no", "n", "f"}
+
+
+def fmt_time(value: datetime | None, tz_minutes: int | None = None) -> str:
+    if value is None:
+        return ""
+    if tz_minutes is None:
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return value.astimezone(timezone(timedelta(minutes=tz_minutes))).isoformat()
+
+
+def parse_time(text: str, naive_tz: tzinfo | None = None) -> tuple[datetime | None, int | None]:
+    """(aware datetime, offset minutes or None for 'Z'); raises ValueError."""
+    text = text.strip()
+    if not text:
+        return None, None
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not an ISO 8601 timestamp") from None
+    if dt.tzinfo is None:
+        if naive_tz is None:
+            raise ValueError(f"'{text}' has no UTC offset")
+        return dt.replace(tzinfo=naive_tz), None
+    if text.endswith(("Z", "z")):
+        return dt, None
+    off = dt.utcoffset()
+    return dt, int(off.total_seconds() // 60) if off is not None else None
+
+
+def parse_bool(text: str, default: bool) -> bool:
+    t = text.strip().lower()
+    if not t:
+        return default
+    if t in TRUE:
+        return True
+    if t in FALSE:
+        return False
+    raise ValueError(f"'{text}' is not true or false")
+
+
+def fmt_bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def words(text: str) -> list[str]:
+    return text.split() if text else []

@@ -1,0 +1,472 @@
+"""The ``csv:`` source: a folder in the canonical CSV layout, or one tickets CSV file
+(canonical, or any other layout through ``?mapping=NAME``).
+
+Options (``csv:PATH?encoding=cp1250&delimiter=;&timezone=Europe/Prague``): the
+encoding and delimiter are detected when not given, and said in the notes;
+``timezone`` reads canonical timestamps written without an offset.
+
+Every row ends imported or quarantined (file, line, reason, raw bytes). ``read``
+counts ticket, message and people rows, plus any other row that was quarantined.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from deskmove import csvlayout as L
+from deskmove.errors import InputError
+from deskmove.mappings import Mapping, load_mapping
+from deskmove.model import CHANNELS, DIRECTIONS, PRIORITIES, ROLES, STATUSES
+from deskmove.records import (
+    AttachmentRec,
+    Batch,
+    MessageRec,
+    PersonRec,
+    PersonRef,
+    QuarantineRec,
+    TicketRec,
+)
+from deskmove.sources.base import Source
+from deskmove.sources.csvjoin import Children, MergedChildren, SpilledChildren, follows
+from deskmove.sources.csvrows import Dialect, Row, RowReader, detect
+from deskmove.store import Store
+
+BATCH_TICKETS = 1000
+BATCH_PEOPLE = 2000
+
+
+class CsvSource(Source):
+    scheme: ClassVar[str] = "csv"
+    description: ClassVar[str] = (
+        "CSV: the canonical layout (folder), or a ticket export with ?mapping=NAME"
+    )
+    example: ClassVar[str] = "deskmove import csv:examples/helpdesk"
+    item_kinds: ClassVar[tuple[str, ...]] = ("ticket", "message", "person")
+
+    def __init__(self, conn: Any, project: Any) -> None:
+        super().__init__(conn, project)
+        self.path = Path(conn.location)
+        self.mapping_ref: str | None = conn.option("mapping")
+        self.encoding: str | None = conn.option("encoding")
+        self.delimiter: str | None = conn.option("delimiter")
+        self.naive_tz = _zone(conn.option("timezone"))
+        self.mapping: Mapping | None = None
+        self._dialects: dict[Path, Dialect] = {}
+
+    # -- checks --------------------------------------------------------------------
+    def check(self) -> None:
+        if not self.path.exists():
+            raise InputError(
+                f"{self.path} does not exist",
+                "check the path; csv: takes a folder in the canonical layout or a tickets CSV file",
+            )
+        if self.mapping_ref:
+            self.mapping = load_mapping(self.mapping_ref)
+        tickets = self.tickets_file()
+        header = self.reader(tickets).header
+        if not self.mapping and "id" not in header:
+            raise InputError(
+                f"{tickets.name} is not in deskmove's canonical CSV layout (it has no 'id' column)",
+                "pass ?mapping=NAME for another layout, e.g. csv:FILE?mapping=zendesk-csv",
+            )
+        if self.mapping:
+            col = self.mapping.columns.get("id")
+            if not col or col not in header:
+                raise InputError(
+                    f"{tickets.name} has no column '{col}' that mapping {self.mapping.name} reads ticket ids from",
+                    f"check that the file is a {self.mapping.name} export, or use another mapping",
+                )
+
+    def tickets_file(self) -> Path:
+        if self.path.is_file():
+            return self.path
+        f = self.path / "tickets.csv"
+        if not f.is_file():
+            raise InputError(
+                f"{self.path} has no tickets.csv",
+                "give a folder in the canonical CSV layout, or a CSV file (with ?mapping=NAME for other layouts)",
+            )
+        return f
+
+    def reader(self, path: Path) -> RowReader:
+        if path not in self._dialects:
+            dialect = detect(path, self.encoding, self.delimiter)
+            self._dialects[path] = dialect
+            self.notes.append(dialect.describe(path.name))
+        return RowReader(path, self._dialects[path])
+
+    # -- reading -------------------------------------------------------------------
+    def batches(self, state: dict[str, dict[str, Any]], store: Store) -> Iterator[Batch]:
+        if self.mapping is None and self.mapping_ref:
+            self.mapping = load_mapping(self.mapping_ref)
+        if self.mapping is not None:
+            from deskmove.sources.csvmapped import mapped_batches
+
+            yield from mapped_batches(self, self.mapping)
+        else:
+            yield from Canonical(self, store).batches()
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InputError(
+            f"unknown time zone '{name}'", "use a name like Europe/Prague or UTC"
+        ) from exc
+
+
+def quarantine(name: str, row: Row, reason: str) -> QuarantineRec:
+    return QuarantineRec(native_ref=f"{name} line {row.line}", reason=reason, raw=row.raw)
+
+
+def _key(idx: int) -> Any:
+    def key(row: Row) -> str | None:
+        v = row.values[idx].strip() if idx < len(row.values) else ""
+        return v or None
+
+    return key
+
+
+class Canonical:
+    """One import of a folder in the canonical layout."""
+
+    def __init__(self, src: CsvSource, store: Store) -> None:
+        self.src = src
+        self.store = store
+        tickets = src.tickets_file()
+        self.folder = tickets.parent if src.path.is_file() else src.path
+        self.single = src.path.is_file()
+        self.files = {"tickets.csv": tickets}
+        if not self.single:
+            for name in ("messages.csv", "people.csv", "attachments.csv"):
+                if (self.folder / name).is_file():
+                    self.files[name] = self.folder / name
+        self.quarantined: list[QuarantineRec] = []
+
+    def open(self, name: str) -> tuple[RowReader, dict[str, int]]:
+        reader = self.src.reader(self.files[name])
+        col = {h: i for i, h in enumerate(reader.header)}
+        missing = [c for c in L.REQUIRED[name] if c not in col]
+        if missing:
+            reader.close()
+            raise InputError(
+                f"{name} has no '{missing[0]}' column",
+                f"the canonical layout's {name} starts with: {', '.join(L.FILES[name][:6])}",
+            )
+        extra = [h for h in reader.header if h not in L.FILES[name]]
+        note = f"{name}: ignored columns {', '.join(extra)}"
+        if extra and note not in self.src.notes:
+            self.src.notes.append(note)
+        return reader, col
+
+    def keys(self, name: str, column: str) -> Iterator[str]:
+        reader, col = self.open(name)
+        key = _key(col[column])
+        with reader:
+            for row in reader:
+                if not row.error and (k := key(row)) is not None:
+                    yield k
+
+    # -- the run -------------------------------------------------------------------
+    def batches(self) -> Iterator[Batch]:
+        if "people.csv" in self.files:
+            yield from self.people()
+        yield from self.tickets()
+
+    def people(self) -> Iterator[Batch]:
+        reader, col = self.open("people.csv")
+        batch = Batch()
+        with reader:
+            for row in reader:
+                try:
+                    if row.error:
+                        raise ValueError(row.error)
+                    batch.people.append(
+                        _person(dict(zip(reader.header, row.values, strict=False)), col)
+                    )
+                except ValueError as exc:
+                    batch.quarantined.append(quarantine("people.csv", row, str(exc)))
+                if len(batch.people) + len(batch.quarantined) >= BATCH_PEOPLE:
+                    batch.read = len(batch.people) + len(batch.quarantined)
+                    yield batch
+                    batch = Batch()
+        batch.read = len(batch.people) + len(batch.quarantined)
+        if batch.read:
+            yield batch
+
+    def children(self, name: str, column: str, parent: tuple[str, str], merge: bool) -> Children:
+        reader, col = self.open(name)
+        key = _key(col[column])
+        header = reader.header
+
+        def rows() -> Iterator[Row]:
+            with reader:
+                for row in reader:
+                    if not row.error and len(row.values) == len(header) and key(row) is None:
+                        row.error = f"missing {column}"
+                    yield row
+
+        if merge and follows(self.keys(*parent), self.keys(name, column)):
+            return MergedChildren(rows(), key)
+        self.src.notes.append(
+            f"{name} is not in {parent[0]} order: joined through a temporary index (slower)"
+        )
+        return SpilledChildren(rows(), key)
+
+    def tickets(self) -> Iterator[Batch]:
+        messages = attachments = None
+        if "messages.csv" in self.files:
+            messages = self.children("messages.csv", "ticket_id", ("tickets.csv", "id"), True)
+            if "attachments.csv" in self.files:
+                merged = isinstance(messages, MergedChildren)
+                attachments = self.children(
+                    "attachments.csv", "message_id", ("messages.csv", "id"), merged
+                )
+        reader, _col = self.open("tickets.csv")
+        self.header = reader.header
+        try:
+            with reader:
+                chunk: list[Row] = []
+                for row in reader:
+                    chunk.append(row)
+                    if len(chunk) >= BATCH_TICKETS:
+                        yield self.build(chunk, messages, attachments)
+                        chunk = []
+                yield self.build(chunk, messages, attachments)
+            yield from self.orphans(messages, attachments)
+        finally:
+            for c in (messages, attachments):
+                if c is not None:
+                    c.close()
+
+    def build(
+        self, chunk: list[Row], messages: Children | None, attachments: Children | None
+    ) -> Batch:
+        batch = Batch()
+        rows = [(r, dict(zip(self.header, r.values, strict=False))) for r in chunk]
+        ids = [d.get("id", "").strip() for r, d in rows if not r.error]
+        groups = messages.take([i for i in ids if i]) if messages else {}
+        msg_header = self._msg_header() if messages else []
+        for row, d in rows:
+            mrows = groups.pop(d.get("id", "").strip(), []) if not row.error else []
+            try:
+                if row.error:
+                    raise ValueError(row.error)
+                t = _ticket(d, self.src.naive_tz)
+            except ValueError as exc:
+                batch.quarantined.append(quarantine("tickets.csv", row, str(exc)))
+                for m in mrows:
+                    batch.quarantined.append(
+                        quarantine(
+                            "messages.csv",
+                            m,
+                            f"its ticket (tickets.csv line {row.line}) was quarantined",
+                        )
+                    )
+                continue
+            self.add_messages(batch, t, mrows, msg_header, attachments)
+            batch.tickets.append(t)
+        for c, name in ((messages, "messages.csv"), (attachments, "attachments.csv")):
+            if c is not None:
+                batch.quarantined += [
+                    quarantine(name, r, r.error or "unreadable row") for r in c.bad
+                ]
+                c.bad.clear()
+        batch.read = (
+            len(batch.tickets)
+            + sum(len(t.messages) for t in batch.tickets)
+            + len(batch.quarantined)
+        )
+        return batch
+
+    def _msg_header(self) -> list[str]:
+        if not hasattr(self, "_mh"):
+            reader, _ = self.open("messages.csv")
+            self._mh = reader.header
+            reader.close()
+        return self._mh
+
+    def _att_header(self) -> list[str]:
+        if not hasattr(self, "_ah"):
+            reader, _ = self.open("attachments.csv")
+            self._ah = reader.header
+            reader.close()
+        return self._ah
+
+    def add_messages(
+        self,
+        batch: Batch,
+        t: TicketRec,
+        mrows: list[Row],
+        header: list[str],
+        attachments: Children | None,
+    ) -> None:
+        parsed = [(m, dict(zip(header, m.values, strict=False))) for m in mrows]
+        groups = attachments.take([d["id"].strip() for _m, d in parsed]) if attachments else {}
+        for m, d in parsed:
+            arows = groups.pop(d["id"].strip(), [])
+            try:
+                msg = _message(d, self.src.naive_tz)
+            except ValueError as exc:
+                batch.quarantined.append(quarantine("messages.csv", m, str(exc)))
+                batch.quarantined += [
+                    quarantine(
+                        "attachments.csv",
+                        a,
+                        f"its message (messages.csv line {m.line}) was quarantined",
+                    )
+                    for a in arows
+                ]
+                continue
+            for a in arows:
+                try:
+                    msg.attachments.append(
+                        self.attachment(dict(zip(self._att_header(), a.values, strict=False)))
+                    )
+                except ValueError as exc:
+                    batch.quarantined.append(quarantine("attachments.csv", a, str(exc)))
+            t.messages.append(msg)
+
+    def attachment(self, d: dict[str, str]) -> AttachmentRec:
+        rel = d.get("path", "").strip()
+        sha = d.get("sha256", "").strip().lower()
+        path = (self.folder / rel) if rel else None
+        if path is not None and path.is_file():
+            with path.open("rb") as f:
+                got, size = self.store.blobs.put_stream(f)
+            if sha and got != sha:
+                raise ValueError(f"{rel}: the bytes do not match sha256 {sha[:12]}…")
+            sha = got
+        elif sha and self.store.blobs.exists(sha):
+            size = self.store.blobs.path(sha).stat().st_size
+        else:
+            raise ValueError(f"attachment file '{rel}' is missing")
+        declared = d.get("size", "").strip()
+        if declared and declared.isdigit() and int(declared) != size:
+            raise ValueError(f"{rel}: size is {size} bytes, the row says {declared}")
+        return AttachmentRec(
+            sha256=sha, size=size, filename=d.get("filename") or None,
+            content_type=d.get("content_type") or "application/octet-stream",
+            content_id=d.get("content_id") or None,
+            inline=L.parse_bool(d.get("inline", ""), False),
+        )  # fmt: skip
+
+    def orphans(self, messages: Children | None, attachments: Children | None) -> Iterator[Batch]:
+        batch = Batch()
+        for c, name, parent in (
+            (messages, "messages.csv", "ticket"),
+            (attachments, "attachments.csv", "message"),
+        ):
+            if c is None:
+                continue
+            for r in c.leftovers():
+                batch.quarantined.append(quarantine(name, r, f"no {parent} with this {parent}_id"))
+            batch.quarantined += [quarantine(name, r, r.error or "unreadable row") for r in c.bad]
+            c.bad.clear()
+        batch.read = len(batch.quarantined)
+        batch.state = {"csv": {"files": {n: p.stat().st_size for n, p in self.files.items()}}}
+        yield batch
+
+
+# -- rows -> records -------------------------------------------------------------------
+def _enum(
+    d: dict[str, str], name: str, allowed: tuple[str, ...], default: str | None
+) -> str | None:
+    v = d.get(name, "").strip().lower()
+    if not v:
+        return default
+    if v not in allowed:
+        raise ValueError(f"unknown {name} '{d[name].strip()}' (valid: {', '.join(allowed)})")
+    return v
+
+
+def _time(d: dict[str, str], name: str, tz: Any) -> tuple[Any, int | None]:
+    try:
+        return L.parse_time(d.get(name, ""), tz)
+    except ValueError as exc:
+        raise ValueError(f"bad date in {name}: {exc}") from None
+
+
+def _json(d: dict[str, str], name: str, kind: type) -> Any:
+    text = d.get(name, "").strip()
+    if not text:
+        return kind()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{name} is not valid JSON ({exc.msg})") from None
+    if not isinstance(value, kind):
+        raise ValueError(f"{name} must be a JSON {'object' if kind is dict else 'list'}")
+    return value
+
+
+def _ref(email: str, name: str | None = None, role: str | None = None) -> PersonRef | None:
+    email = email.strip().lower()
+    if not email and not name:
+        return None
+    return PersonRef(email=email or None, name=name or None, role=role)
+
+
+def _ticket(d: dict[str, str], tz: Any) -> TicketRec:
+    nid = d.get("id", "").strip()
+    if not nid:
+        raise ValueError("missing id")
+    flags = L.words(d.get("flags", ""))
+    return TicketRec(
+        native_id=nid, subject=d.get("subject") or None,
+        status=_enum(d, "status", STATUSES, "open") or "open",
+        priority=_enum(d, "priority", PRIORITIES, None), type=d.get("type") or None,
+        channel=_enum(d, "channel", CHANNELS, "other") or "other",
+        requester=_ref(d.get("requester_email", "")),
+        assignee=_ref(d.get("assignee_email", ""), role="agent"),
+        group=d.get("group") or None, organization=d.get("organization") or None,
+        tags=L.words(d.get("tags", "")), custom_fields=_json(d, "custom_fields", dict),
+        created_at=_time(d, "created_at", tz)[0], updated_at=_time(d, "updated_at", tz)[0],
+        solved_at=_time(d, "solved_at", tz)[0], is_auto="auto" in flags, is_spam="spam" in flags,
+        origin_source=d.get("source") or None, origin_id=d.get("source_id") or None,
+        thread_key=d.get("thread_key") or None,
+    )  # fmt: skip
+
+
+def _message(d: dict[str, str], tz: Any) -> MessageRec:
+    nid = d.get("id", "").strip()
+    if not nid:
+        raise ValueError("missing id")
+    created, offset = _time(d, "created_at", tz)
+    try:
+        public = L.parse_bool(d.get("public", ""), True)
+    except ValueError as exc:
+        raise ValueError(f"public: {exc}") from None
+    return MessageRec(
+        native_id=nid, created_at=created, created_tz=offset,
+        author=_ref(d.get("author_email", ""), d.get("author_name") or None),
+        public=public, direction=_enum(d, "direction", DIRECTIONS, "inbound") or "inbound",
+        subject=d.get("subject") or None, body_text=d.get("body_text") or None,
+        body_html=d.get("body_html") or None, to=L.words(d.get("to", "")),
+        cc=L.words(d.get("cc", "")), message_id=d.get("message_id") or None,
+        in_reply_to=d.get("in_reply_to") or None, references=L.words(d.get("references", "")),
+        headers=_json(d, "headers", dict), is_auto="auto" in L.words(d.get("flags", "")),
+        origin_id=d.get("source_id") or None,
+    )  # fmt: skip
+
+
+def _person(d: dict[str, str], col: dict[str, int]) -> PersonRec:
+    email = d.get("email", "").strip().lower()
+    if not email:
+        raise ValueError("missing email")
+    others = [e.lower() for e in L.words(d.get("other_emails", "")) if e.lower() != email]
+    return PersonRec(
+        native_id=email,
+        name=d.get("name") or None,
+        emails=[email, *others],
+        phone=d.get("phone") or None,
+        role=_enum(d, "role", ROLES, "customer") or "customer",
+        organization=d.get("organization") or None,
+    )
