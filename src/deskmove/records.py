@@ -8,6 +8,7 @@ because the bulk path builds hundreds of thousands of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -144,3 +145,8 @@ class Batch:
     quarantined: list[QuarantineRec] = field(default_factory=list)
     state: dict[str, dict[str, Any]] | None = None  # stream -> cursor, saved with the batch
     read: int = 0
+    # Optional steps run inside the batch's transaction, given its SQLAlchemy Connection:
+    # ``before`` ahead of the records (mail threading joins stored tickets here), ``after``
+    # once they are written. Both must only touch what the batch is about.
+    before: Callable[[Any], None] | None = None
+    after: Callable[[Any], None] | None = None

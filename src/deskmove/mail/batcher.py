@@ -1,0 +1,269 @@
+"""Raw mails to a :class:`Batch`: parse, dedupe, thread into tickets, decide direction and people.
+
+Every mail source (mbox, Maildir, eml, IMAP) hands its raw mails here. A mail
+that cannot be parsed becomes a :class:`QuarantineRec` with the reason; nothing
+raises on bad mail. Threading across runs (a reply imported before its parent)
+is finished inside the batch's transaction by :mod:`deskmove.store.threads`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from deskmove.errors import DeskmoveError
+from deskmove.mail.parse import MailParseError, ParsedMail, parse_mail
+from deskmove.mail.subjects import strip_prefixes
+from deskmove.mail.threading import ThreadItem, parents_of, thread
+from deskmove.records import Batch, MessageRec, PersonRec, PersonRef, QuarantineRec, TicketRec
+from deskmove.store.threads import ThreadResolver, TicketPlan
+
+if TYPE_CHECKING:
+    from deskmove.config import Project
+    from deskmove.store import Store
+
+_FORM_SENDERS = ("noreply", "no-reply", "donotreply", "do-not-reply", "wordpress", "webform",
+                 "forms", "form", "contact", "web", "website", "mailer")  # fmt: skip
+_SKIP_LABELS = {"opened", "unread", "inbox", "sent", "important", "starred", "archived"}
+
+
+@dataclass(slots=True)
+class RawMail:
+    raw: bytes
+    native_id: str  # stable per source: e.g. "INBOX/<uidvalidity>/<uid>" or "offset:1234"
+    fallback_date: datetime | None = None  # IMAP INTERNALDATE, mbox From_ line date, file mtime
+    folder: str | None = None
+    labels: list[str] = field(default_factory=list)  # Gmail labels -> tags
+
+
+@dataclass(slots=True)
+class _Mail:
+    raw: RawMail
+    parsed: ParsedMail
+    rec: MessageRec
+    customer: str | None
+    web_form: bool
+    copies: int = 1
+
+
+class MailBatcher:
+    """Turns lists of raw mails into batches for one mail connection."""
+
+    def __init__(self, project: Project, store: Store, connection: str) -> None:
+        self.store = store
+        self.connection = connection
+        mail = project.section("mail")
+        self.support_addresses = set(project.support_addresses)
+        self.support_domains = set(project.support_domains)
+        self.window = timedelta(days=float(mail.get("subject_window_days", 30)))
+        self.prefixes = tuple(str(p).lower() for p in mail.get("subject_prefixes", []))
+        self.now = datetime.now(UTC)
+        self.notes: Counter[str] = Counter()  # what was guessed or repaired, for the run summary
+
+    # -- public -------------------------------------------------------------------------
+    def batch(
+        self,
+        mails: list[RawMail],
+        *,
+        state: dict[str, dict] | None = None,
+        read: int | None = None,
+    ) -> Batch:
+        """Parse, thread and convert mails; unparseable ones become QuarantineRec; never raises on bad mail."""
+        quarantined: list[QuarantineRec] = []
+        unique: dict[str, _Mail] = {}
+        for raw in mails:
+            mail = self._parse(raw, quarantined)
+            if mail is None:
+                continue
+            first = unique.get(mail.rec.native_id)
+            if first is None:
+                unique[mail.rec.native_id] = mail
+            else:  # the same mail seen twice (INBOX and Sent): one message, headers merged
+                merge_headers(first.rec.headers, mail.rec.headers)
+                first.copies += 1
+        plans = self._plans(list(unique.values()))
+        batch = Batch(
+            tickets=[p.rec for p in plans],
+            people=self._people(unique.values()),
+            quarantined=quarantined,
+            state=state,
+            read=len(mails) if read is None else read,
+        )
+        resolver = ThreadResolver(self.connection, plans, batch, window=self.window)
+        batch.before = resolver.before
+        batch.after = resolver.after
+        return batch
+
+    def is_support(self, address: str | None) -> bool:
+        if not address:
+            return False
+        return (
+            address in self.support_addresses or address.rpartition("@")[2] in self.support_domains
+        )
+
+    # -- parsing --------------------------------------------------------------------------
+    def _parse(self, raw: RawMail, quarantined: list[QuarantineRec]) -> _Mail | None:
+        try:
+            parsed = parse_mail(
+                raw.raw, self.store.blobs, fallback_date=raw.fallback_date, now=self.now
+            )
+        except MailParseError as exc:
+            quarantined.append(QuarantineRec(raw.native_id, str(exc), raw.raw))
+            return None
+        except DeskmoveError:
+            raise  # the store itself failed (disk full): stop, nothing is lost
+        except Exception as exc:  # noqa: BLE001 - a parser bug must not lose a mail
+            reason = f"could not be parsed ({type(exc).__name__}: {str(exc)[:200]})"
+            quarantined.append(QuarantineRec(raw.native_id, reason, raw.raw))
+            return None
+        for note in parsed.notes:
+            self.notes[note.split(",")[0] if note.startswith("declared") else note] += 1
+        return self._mail(raw, parsed)
+
+    def _mail(self, raw: RawMail, p: ParsedMail) -> _Mail:
+        sender = p.sender[1] if p.sender else None
+        outbound = self.is_support(sender)
+        web_form = False
+        author = PersonRef(email=sender, role="agent" if outbound else None) if sender else None
+        external_reply_to = [a for a in p.reply_to if not self.is_support(a[1])]
+        if external_reply_to and (outbound or _is_form_sender(sender)):
+            # a web contact form: sent by the site (or as the support address), the customer in Reply-To
+            outbound, web_form = False, True
+            author = PersonRef(email=external_reply_to[0][1])
+        if outbound:
+            others = [a[1] for a in p.to + p.cc if not self.is_support(a[1])]
+            customer = others[0] if others else None
+        else:
+            customer = author.email if author else None
+        headers: dict[str, object] = dict(p.headers)
+        if raw.folder:
+            headers["folder"] = raw.folder
+        if raw.labels:
+            headers["labels"] = list(raw.labels)
+        rec = MessageRec(
+            native_id=_message_native_id(p), created_at=p.date, author=author, public=True,
+            direction="outbound" if outbound else "inbound", subject=p.subject or None,
+            body_text=p.body_text, body_html=p.body_html, to=[a[1] for a in p.to],
+            cc=[a[1] for a in p.cc], message_id=p.message_id, in_reply_to=p.in_reply_to,
+            references=p.references, raw_sha256=p.raw_sha256, headers=headers,
+            attachments=p.attachments, is_auto=p.auto is not None, created_tz=p.date_tz,
+        )  # fmt: skip
+        return _Mail(raw, p, rec, customer, web_form)
+
+    # -- tickets ----------------------------------------------------------------------------
+    def _plans(self, mails: list[_Mail]) -> list[TicketPlan]:
+        by_id = {m.rec.native_id: m for m in mails}
+        items = [
+            ThreadItem(
+                id=m.rec.native_id,
+                message_id=m.parsed.message_id,
+                in_reply_to=m.parsed.in_reply_to,
+                references=m.parsed.references,
+                subject=m.parsed.subject,
+                date=m.parsed.date,
+                customer=m.customer,
+                keys=m.parsed.secondary_keys,
+            )  # fmt: skip
+            for m in mails
+        ]
+        threads = thread(items, window=self.window, prefixes=self.prefixes)
+        item_of = {i.id: i for i in items}
+        plans = []
+        for t in threads:
+            members = [by_id[i.id] for i in t.items]
+            root = by_id.get(t.root) or members[0]
+            plans.append(self._plan(members, root, [item_of[i.id] for i in t.items]))
+        return plans
+
+    def _plan(self, members: list[_Mail], root: _Mail, items: list[ThreadItem]) -> TicketPlan:
+        first = members[0]
+        inbound = [m for m in members if m.rec.direction == "inbound"]
+        requester_email = inbound[0].rec.author.email if inbound and inbound[0].rec.author else None
+        requester_email = requester_email or first.customer
+        tags: set[str] = set()
+        for m in members:
+            if m.parsed.auto:
+                tags.add(m.parsed.auto)
+            tags.update(_label_tags(m.raw.labels))
+        last = members[-1]
+        rec = TicketRec(
+            native_id=f"thread:{root.rec.message_id or root.rec.native_id}",
+            subject=root.rec.subject or first.rec.subject,
+            status="pending" if last.rec.direction == "outbound" else "open",
+            channel="web" if first.web_form else "email",
+            requester=PersonRef(email=requester_email) if requester_email else None,
+            tags=sorted(tags),
+            created_at=first.rec.created_at,
+            updated_at=last.rec.created_at,
+            is_auto=all(m.parsed.auto for m in members),
+            thread_key=root.rec.message_id or root.rec.native_id,
+            messages=[m.rec for m in members for _ in range(m.copies)],
+        )
+        keys: set[str] = set()
+        for m, item in zip(members, items, strict=True):
+            keys.update(parents_of(item))
+            keys.update(item.keys)
+            if m.rec.message_id:
+                keys.add(m.rec.message_id)
+        base, marked = strip_prefixes(first.parsed.subject, self.prefixes)
+        headerless = not parents_of(items[0]) and not items[0].keys
+        return TicketPlan(
+            rec=rec, keys=keys, own_ids={m.rec.message_id: m.rec.native_id for m in members if m.rec.message_id},
+            customer=first.customer, base_subject=base.casefold(), first_marked=marked,
+            first_headerless=headerless,
+        )  # fmt: skip
+
+    def _people(self, mails: object) -> list[PersonRec]:
+        names: dict[str, str | None] = {}
+        for m in mails:  # type: ignore[attr-defined]
+            p = m.parsed
+            for name, addr in ([p.sender] if p.sender else []) + p.reply_to + p.to + p.cc:
+                if name and not names.get(addr):
+                    names[addr] = name
+                else:
+                    names.setdefault(addr, None)
+        return [
+            PersonRec(
+                native_id=f"mailto:{addr}",
+                name=name,
+                emails=[addr],
+                role="agent" if self.is_support(addr) else "customer",
+            )  # fmt: skip
+            for addr, name in sorted(names.items())
+            if not _is_form_sender(addr) or self.is_support(addr)
+        ]
+
+
+def merge_headers(into: dict[str, object], other: dict[str, object]) -> None:
+    """Union of two copies' audit headers; "folder" stays the first, "folders" lists them all."""
+    for key, value in other.items():
+        mine = into.get(key)
+        if key == "folder" and mine is not None and mine != value:
+            folders = into.get("folders") or [mine]
+            into["folders"] = [*folders, value] if value not in folders else folders  # type: ignore[misc]
+        elif mine is None:
+            into[key] = value
+        elif isinstance(mine, list) and isinstance(value, list):
+            into[key] = mine + [v for v in value if v not in mine]
+
+
+def _message_native_id(p: ParsedMail) -> str:
+    return f"{p.message_id}/{p.fingerprint}" if p.message_id else f"nomid/{p.fingerprint}"
+
+
+def _is_form_sender(address: str | None) -> bool:
+    if not address:
+        return False
+    local = address.partition("@")[0]
+    return local in _FORM_SENDERS or local.startswith(("noreply", "no-reply", "donotreply"))
+
+
+def _label_tags(labels: list[str]) -> list[str]:
+    out = []
+    for label in labels:
+        slug = "-".join(label.strip().lower().split())
+        if slug and slug not in _SKIP_LABELS and not slug.startswith("category-"):
+            out.append(f"label:{slug}")
+    return out

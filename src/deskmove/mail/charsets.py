@@ -1,0 +1,189 @@
+"""Bytes to text for mail: labelled charsets first, then what the bytes say.
+
+Mail in Central and Eastern Europe is often mislabelled: windows-1250 sent as
+iso-8859-1 or us-ascii, koi8-r as windows-1251, unlabelled 8-bit headers. The
+rule: use the label when the bytes decode cleanly *and* the result is plausible
+text; otherwise ask charset-normalizer; never fail (the last resort decodes
+with replacement characters and says so).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from email.header import decode_header
+
+# Labels senders write that Python does not know, or knows under another name.
+ALIASES = {
+    "x-unknown": "", "unknown-8bit": "", "unknown": "", "x-user-defined": "",
+    "iso-8859-8-i": "iso-8859-8", "cp-850": "cp850", "win-1250": "windows-1250",
+    "win-1251": "windows-1251", "x-cp1250": "windows-1250", "x-cp1251": "windows-1251",
+    "ks_c_5601-1987": "cp949", "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
+    "iso-2022-jp": "iso2022_jp_ext", "shift-jis": "cp932", "shift_jis": "cp932",
+    "x-sjis": "cp932", "big5": "big5hkscs", "utf8": "utf-8", "ansi_x3.4-1968": "us-ascii",
+    "ascii": "us-ascii", "latin-2": "iso-8859-2", "iso-8859-1": "windows-1252",
+    "latin1": "windows-1252", "us-ascii": "us-ascii", "_iso-2022-jp$esc": "iso2022_jp_ext",
+}  # fmt: skip
+# Labels whose bytes are often something else: worth a plausibility check.
+SUSPECT = {codecs.lookup(n).name for n in ("us-ascii", "cp1252", "latin-1", "iso-8859-2",
+           "cp1250", "cp1251", "koi8-r", "iso-8859-5", "iso-8859-15")}  # fmt: skip
+# Characters that show a wrong single-byte guess (C1 controls, box drawing, odd symbols).
+_IMPLAUSIBLE = re.compile("[\x80-\x9f\u2500-\u25ff\ufffd¦±µ¶¬¤˘˛˝]")
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
+
+
+def normalise_label(label: str | None) -> str | None:
+    """A Python codec name for a mail charset label, or None when unknown/absent."""
+    if not label:
+        return None
+    name = label.strip().strip("\"'").lower()
+    name = ALIASES.get(name, name)
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _plausible(text: str) -> bool:
+    if not text:
+        return True
+    bad = len(_IMPLAUSIBLE.findall(text))
+    if bad > max(1, len(text) // 200):
+        return False
+    return not _looks_like_swapped_cyrillic(text)
+
+
+def _looks_like_swapped_cyrillic(text: str) -> bool:
+    """koi8-r read as windows-1251 (or back) gives Cyrillic with mostly upper/lower case swapped."""
+    letters = _CYRILLIC.findall(text)
+    if len(letters) < 12:
+        return False
+    upper = sum(1 for c in letters if c.isupper())
+    return upper / len(letters) > 0.6
+
+
+def detect(data: bytes) -> str | None:
+    """charset-normalizer's best guess, or None."""
+    from charset_normalizer import from_bytes
+
+    try:
+        best = from_bytes(data[:65536]).best()
+    except Exception:  # noqa: BLE001 - a detector bug must not lose a message
+        return None
+    return best.encoding if best is not None else None
+
+
+def decode_bytes(data: bytes, label: str | None = None) -> tuple[str, str | None]:
+    """Decode mail bytes; return (text, note) where note says what was guessed, if anything."""
+    if not data:
+        return "", None
+    codec = normalise_label(label)
+    if data.isascii() and codec not in _STATEFUL:
+        return data.decode("ascii"), None
+    if codec is not None:
+        try:
+            text: str | None = data.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            text = None
+        if text is not None and (codec not in SUSPECT or _plausible(text)):
+            if codec in _WESTERN and _central_european(text, data):
+                return data.decode("cp1250"), f"declared {label}, was windows-1250"
+            return text, None
+    try:
+        return data.decode("utf-8"), (f"declared {label}, was utf-8" if label else None)
+    except UnicodeDecodeError:
+        pass
+    guess = _guess_single_byte(data, codec)
+    if guess:
+        return data.decode(guess), f"declared {label or 'nothing'}, was {guess}"
+    guess = detect(data)
+    if guess:
+        try:
+            return data.decode(guess), f"declared {label or 'nothing'}, detected {guess}"
+        except (UnicodeDecodeError, LookupError):
+            pass
+    return data.decode(codec or "windows-1252", errors="replace"), (
+        f"declared {label or 'nothing'}, undecodable bytes replaced"
+    )
+
+
+_STATEFUL = {
+    codecs.lookup(n).name for n in ("utf-7", "iso2022_jp", "iso2022_jp_ext", "utf-16", "hz")
+}
+_WESTERN = {codecs.lookup(n).name for n in ("cp1252", "latin-1", "iso-8859-15", "us-ascii")}
+# cp1250 letters that, read as cp1252, look Western (ě->ì, č->è, ř->ø, ů->ù, ą->¹, ł->³, …)
+_CE_STRONG = set("ěčřůňťďąęłśźżĺľŕĚČŘŮŇŤĎĄĘŁŚŹŻĹĽŔ")
+# what a Central European text shows identically in both (š, ž, ý) or only as nonsense in cp1252
+_CE_EVIDENCE = set("šžýŠŽÝ¹³œŸ¾¥")
+_LATIN2 = ("cp1250", "iso8859-2")
+
+
+def _central_european(text: str, data: bytes) -> bool:
+    """True when Western-labelled text is really windows-1250 (Czech, Polish, Slovak)."""
+    if not any(c in _CE_EVIDENCE for c in text):
+        return False
+    try:
+        alt = data.decode("cp1250")
+    except UnicodeDecodeError:
+        return False
+    return any(c in _CE_STRONG for c in alt) and _plausible(alt)
+
+
+def _guess_single_byte(data: bytes, declared: str | None) -> str | None:
+    """Cyrillic (windows-1251 or koi8-r) when the bytes read as Russian, else a plausible Latin-2."""
+    cyr = data.decode("cp1251", "replace")
+    letters = [c for c in cyr if c.isalpha()]
+    wide = [c for c in letters if not c.isascii()]
+    if letters and len(wide) / len(letters) > 0.7 and _mostly_cyrillic(cyr):
+        return "koi8-r" if _looks_like_swapped_cyrillic(cyr) else "cp1251"
+    order = _LATIN2[::-1] if declared == "cp1250" else _LATIN2
+    for codec in order:
+        try:
+            if _plausible(data.decode(codec)):
+                return codec
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _mostly_cyrillic(text: str) -> bool:
+    letters = [c for c in text if c.isalpha() and not c.isascii()]
+    return bool(letters) and sum(1 for c in letters if _CYRILLIC.match(c)) / len(letters) > 0.8
+
+
+_ENCODED_WORD = re.compile(rb"=\?[^?\s]+\?[bBqQ]\?[^?]*\?=")
+
+
+def decode_header_value(value: str | bytes | None) -> str:
+    """An RFC 2047 header (possibly with raw 8-bit bytes) to text; never raises."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        if "=?" not in value and value.isascii():
+            return _unfold(value)
+        raw = value.encode("utf-8", "surrogateescape")
+    else:
+        raw = value
+    if b"=?" not in raw:
+        return _unfold(decode_bytes(raw, "utf-8")[0])
+    try:
+        parts = decode_header(raw.decode("ascii", "surrogateescape"))
+    except Exception:  # noqa: BLE001 - broken encoded words: keep what is readable
+        return _unfold(decode_bytes(raw, "utf-8")[0])
+    out = []
+    for chunk, charset in parts:
+        if isinstance(chunk, str):
+            chunk = chunk.encode("ascii", "surrogateescape")
+        out.append(decode_bytes(chunk, charset or "utf-8")[0])
+    return _unfold("".join(out))
+
+
+def _unfold(text: str) -> str:
+    text = text.replace("\r", "").replace("\n", "")
+    return text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
+
+
+def _has_surrogates(text: str) -> bool:
+    return any("\ud800" <= c <= "\udfff" for c in text)

@@ -1,0 +1,62 @@
+"""HTML mail bodies: sanitised HTML (nh3) for display and plain text for search and export."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from html.parser import HTMLParser
+
+import nh3
+
+# Inline images keep working: cid: references are rewritten by whoever renders them.
+_URL_SCHEMES = {"http", "https", "mailto", "cid", "tel", "data"}
+_BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table",
+          "blockquote", "pre", "hr", "ul", "ol", "dd", "dt", "section", "article", "header",
+          "footer"}  # fmt: skip
+_SKIP = {"script", "style", "head", "title", "noscript", "template"}
+
+
+def sanitise(html: str) -> str:
+    """HTML safe to show in a browser: no scripts, handlers, forms or remote frames."""
+    try:
+        return nh3.clean(html, url_schemes=_URL_SCHEMES, link_rel="noopener noreferrer")
+    except Exception:  # noqa: BLE001 - nh3 refuses some inputs (e.g. NUL); keep the text
+        return nh3.clean(html.replace("\x00", ""), url_schemes=_URL_SCHEMES)
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self.skip += 1
+        elif tag in _BLOCK:
+            self.out.append("\n")
+        elif tag == "td":
+            self.out.append("\t")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self.skip = max(0, self.skip - 1)
+        elif tag in _BLOCK:
+            self.out.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.out.append(re.sub(r"[ \t\r\n\f]+", " ", data))
+
+
+def to_text(html: str) -> str:
+    """Readable plain text from HTML: block elements become line breaks."""
+    parser = _Text()
+    try:
+        parser.feed(html)
+        parser.close()
+    except Exception:  # noqa: BLE001 - fall back to stripping tags
+        return unescape(re.sub(r"<[^>]*>", " ", html)).strip()
+    text = "".join(parser.out)
+    lines = [line.strip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

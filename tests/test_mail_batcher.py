@@ -1,0 +1,143 @@
+"""MailBatcher: raw mails to tickets, people and quarantine, through the real store."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from deskmove.config import Project
+from deskmove.mail.batcher import MailBatcher, RawMail
+from deskmove.store import Store
+from tests.mailhelp import at, mail
+
+CONN = "mbox:/tmp/test.mbox"
+
+
+def _project(project_dir) -> Project:
+    (project_dir / "deskmove.toml").write_text(
+        '[mail]\nsupport_addresses = ["support@shop.example", "info@shop.example"]\n'
+        'support_domains = ["shop.example"]\n',
+        encoding="utf-8",
+    )
+    return Project.load(project_dir)
+
+
+def _ingest(project: Project, store: Store, *mails: RawMail):
+    batch = MailBatcher(project, store, CONN).batch(list(mails))
+    return store.ingestor(CONN, None).ingest(batch)
+
+
+def _rows(store: Store, sql: str) -> list:
+    with store.engine.connect() as c:
+        return list(c.execute(sa.text(sql)))
+
+
+def test_reply_joins_ticket_and_directions_and_people(project_dir, store):
+    project = _project(project_dir)
+    question = mail(mid="<q@example.cz>", date=at(0))
+    answer = mail(
+        frm="Podpora <support@shop.example>", to="jan@example.cz", subject="Re: Objednávka",
+        mid="<a@shop.example>", irt="<q@example.cz>", refs="<q@example.cz>", date=at(30),
+        body="Dobrý den, posíláme znovu.\n",
+    )  # fmt: skip
+    counts = _ingest(project, store, RawMail(question, "offset:0"), RawMail(answer, "offset:900"))
+    assert counts.new["message"] == 2 and counts.read == 2
+    tickets = _rows(store, "select id, subject, channel, status, requester_id from tickets")
+    assert len(tickets) == 1
+    assert tickets[0].subject == "Objednávka" and tickets[0].channel == "email"
+    assert tickets[0].status == "pending"  # the agent answered last
+    msgs = _rows(
+        store,
+        "select m.direction, p.role, pe.email from messages m join people p on p.id = m.author_id "
+        "join person_emails pe on pe.person_id = p.id order by m.created_at",
+    )
+    assert [(m.direction, m.role, m.email) for m in msgs] == [
+        ("inbound", "customer", "jan@example.cz"),
+        ("outbound", "agent", "support@shop.example"),
+    ]
+    requester = _rows(
+        store, f"select email from person_emails where person_id = {tickets[0].requester_id}"
+    )
+    assert requester[0].email == "jan@example.cz"
+    names = dict(
+        _rows(
+            store,
+            "select pe.email, p.name from people p join person_emails pe on pe.person_id = p.id",
+        )
+    )
+    assert names["jan@example.cz"] == "Jan Novák"
+
+
+def test_unparseable_mail_is_quarantined_with_reason(project_dir, store):
+    project = _project(project_dir)
+    counts = _ingest(
+        project, store, RawMail(b"\x00\xff garbage \xfe", "offset:0"), RawMail(mail(), "offset:50")
+    )
+    assert counts.read == 2 and counts.quarantined == 1 and counts.new["message"] == 1
+    q = _rows(store, "select native_ref, reason, raw_sha256 from quarantine")
+    assert q[0].native_ref == "offset:0" and "not an email" in q[0].reason
+    assert store.blobs.get(q[0].raw_sha256) == b"\x00\xff garbage \xfe"
+
+
+def test_same_mail_twice_is_one_message_and_balanced(project_dir, store):
+    project = _project(project_dir)
+    raw = mail()
+    counts = _ingest(project, store, RawMail(raw, "INBOX/1/1", folder="INBOX"),
+                     RawMail(b"Received: by mx\r\n" + raw, "Sent/1/7", folder="Sent"))  # fmt: skip
+    assert counts.read == 2
+    assert counts.new["message"] + counts.unchanged["message"] == 2
+    assert _rows(store, "select count(*) from messages")[0][0] == 1
+    again = _ingest(project, store, RawMail(raw, "INBOX/1/1", folder="INBOX"))
+    assert again.unchanged["message"] == 1 and again.new["message"] == 0
+
+
+def test_same_id_different_content_is_two_messages(project_dir, store):
+    project = _project(project_dir)
+    a = mail(body="first text\n")
+    b = mail(body="another text\n", date=at(60))
+    counts = _ingest(project, store, RawMail(a, "1"), RawMail(b, "2"))
+    assert counts.new["message"] == 2
+    assert _rows(store, "select count(*) from messages")[0][0] == 2
+
+
+def test_reply_before_parent_across_runs_ends_in_one_ticket(project_dir, store):
+    project = _project(project_dir)
+    reply = mail(frm="support@shop.example", to="jan@example.cz", subject="Re: Objednávka",
+                 mid="<r@shop.example>", irt="<p@example.cz>", refs="<p@example.cz>", date=at(30))  # fmt: skip
+    _ingest(project, store, RawMail(reply, "2"))
+    other = mail(frm="eva@example.pl", subject="Faktura", mid="<x@example.pl>", date=at(5))
+    _ingest(project, store, RawMail(other, "3"))
+    parent = mail(mid="<p@example.cz>", date=at(0))
+    _ingest(project, store, RawMail(parent, "1"))
+    rows = _rows(
+        store,
+        "select t.subject, count(m.id) from tickets t join messages m on m.ticket_id = t.id group by t.id order by t.subject",
+    )
+    assert [(r[0], r[1]) for r in rows] == [("Faktura", 1), ("Objednávka", 2)]
+    ticket = _rows(
+        store,
+        "select thread_key, requester_id, created_at from tickets where subject = 'Objednávka'",
+    )[0]
+    assert ticket.thread_key == "<p@example.cz>"
+
+
+def test_two_stored_tickets_merge_when_a_mail_links_them(project_dir, store):
+    project = _project(project_dir)
+    a = mail(mid="<a@example.cz>", subject="Dotaz A", date=at(0))
+    b = mail(mid="<b@example.cz>", subject="Dotaz B", date=at(10))
+    _ingest(project, store, RawMail(a, "1"))
+    _ingest(project, store, RawMail(b, "2"))
+    assert _rows(store, "select count(*) from tickets")[0][0] == 2
+    link = mail(frm="support@shop.example", to="jan@example.cz", subject="Re: Dotaz A",
+                mid="<c@shop.example>", refs="<a@example.cz> <b@example.cz>", date=at(20))  # fmt: skip
+    _ingest(project, store, RawMail(link, "3"))
+    tickets = _rows(store, "select id, subject from tickets")
+    assert [t.subject for t in tickets] == ["Dotaz A"]
+    assert _rows(store, "select count(distinct ticket_id) from messages")[0][0] == 1
+    prov = _rows(store, "select distinct entity_id from provenance where kind = 'ticket'")
+    assert [p[0] for p in prov] == [tickets[0].id]
+    # re-reading the moved mail lands in the merged ticket: recorded once as moved, then unchanged
+    again = _ingest(project, store, RawMail(b, "2"))
+    assert again.new["message"] == 0 and again.new["ticket"] == 0
+    assert _rows(store, "select count(*) from tickets")[0][0] == 1
+    third = _ingest(project, store, RawMail(b, "2"))
+    assert third.unchanged["message"] == 1
