@@ -225,6 +225,14 @@ def migrate(
             "--dry-run", help="Import into the store, then only say what would be pushed."
         ),
     ] = False,
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            "--sample",
+            metavar="N",
+            help="Push only N representative tickets (undo with `rollback TARGET --run ID`).",
+        ),
+    ] = None,
 ) -> None:
     """Import SOURCE into the store, then export the store to TARGET.
 
@@ -233,21 +241,39 @@ def migrate(
     \b
         deskmove migrate csv:examples/helpdesk csv:out/
         deskmove migrate old-inbox new-desk --dry-run
+        deskmove migrate old-inbox new-desk --sample 20
     """
     g = _globals(ctx)
     project = g.load()
     store = open_store(project)
+    sampled: dict[str, Any] = {}
     try:
         imported = import_source(project, store, source, progress=g.progress)
-        name, pushed = export_target(project, store, target, dry_run=dry_run, progress=g.progress)
+        if sample is None:
+            name, pushed = export_target(
+                project, store, target, dry_run=dry_run, progress=g.progress
+            )
+        else:
+            from deskmove.sample import push_sample
+
+            name, pushed, run_id, ids = push_sample(
+                project, store, target, sample, dry_run=dry_run, progress=g.progress
+            )
+            sampled = {"sample": {"run_id": run_id, "tickets": ids}}
     finally:
         store.close()
     if not g.json and not g.quiet:
         for note in imported.notes + pushed.notes:
             typer.echo(f"  {note}", err=True)
+    line = f"{imported.summary()}; {push_summary(name, pushed)}"
+    if sampled:
+        s = sampled["sample"]
+        line += f"; sample of {len(s['tickets'])} tickets is run #{s['run_id']}"
+        if not dry_run:
+            line += f" (undo: deskmove rollback {target} --run {s['run_id']})"
     g.emit(
-        f"{imported.summary()}; {push_summary(name, pushed)}",
-        {"import": imported.as_dict(), "export": {"target": name, **pushed.as_dict()}},
+        line,
+        {"import": imported.as_dict(), "export": {"target": name, **pushed.as_dict()}, **sampled},
     )
     if sum(pushed.failed.values()):
         raise typer.Exit(EXIT_FAILED)
@@ -368,6 +394,93 @@ def sync(
         raise typer.Exit(EXIT_QUARANTINED)
 
 
+@app.command()
+@handles_errors
+def verify(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="The target to check (connection or spec).")],
+    report_file: Annotated[
+        Path | None, typer.Option("--report", help="Write the per-ticket report here (JSON).")
+    ] = None,
+) -> None:
+    """Reconcile the store with TARGET, ticket by ticket: migrated, changed, missing, failed.
+
+    Compares message counts, authors, timestamps, public/internal and attachment
+    hashes where the target shows them. Exit code 0 only when every ticket matches.
+
+    Example:
+
+    \b
+        deskmove verify new-desk
+        deskmove verify new-desk --report verify.json
+    """
+    from deskmove.verify import verify_target
+
+    g = _globals(ctx)
+    project = g.load()
+    store = open_store(project)
+    try:
+        report = verify_target(project, store, target)
+    finally:
+        store.close()
+    data = report.as_dict()
+    if report_file is not None:
+        report_file.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    if not g.json and not g.quiet:
+        for c in report.checks:
+            if c.status != "migrated":
+                typer.echo(
+                    f"  ticket {c.ticket_id} ({c.native_id or '-'}): {c.status}: {'; '.join(c.problems)}"
+                )
+    g.emit(report.summary(), data)
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+@handles_errors
+def rollback(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="The target to clean (connection or spec).")],
+    run: Annotated[
+        int | None, typer.Option("--run", metavar="ID", help="Only what this push run created.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete from TARGET exactly what deskmove created there (from the id map), nothing else.
+
+    Example:
+
+    \b
+        deskmove rollback new-desk --run 12
+        deskmove rollback new-desk --yes
+    """
+    from deskmove.rollback import plan
+    from deskmove.rollback import rollback as do_rollback
+
+    g = _globals(ctx)
+    project = g.load()
+    store = open_store(project)
+    try:
+        name = project.connection(target).name
+        counts: dict[str, int] = {}
+        for e in plan(store, name, run):
+            counts[e.kind] = counts.get(e.kind, 0) + 1
+        what = ", ".join(f"{n} {k}s" for k, n in sorted(counts.items())) or "nothing"
+        scope = f" created by run #{run}" if run else ""
+        if not yes and counts:
+            typer.confirm(f"Delete {what}{scope} from {name}?", abort=True, err=True)
+        report = do_rollback(project, store, target, run)
+    finally:
+        store.close()
+    if not g.json and not g.quiet:
+        for problem in report.failed:
+            typer.echo(f"  {problem}", err=True)
+    g.emit(report.summary(), report.as_dict())
+    if report.failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
 def _print_cutover(cut: dict[str, Any]) -> None:
     typer.echo(
         f"Cutover: {cut['active_conversations']} active conversations "
@@ -375,7 +488,11 @@ def _print_cutover(cut: dict[str, Any]) -> None:
     )
     for name, c in cut["connections"].items():
         last = c["last_run"]
-        ran = f"last run #{last['id']} {last['command']} {last['status']} {last['started_at']}" if last else "never run"
+        ran = (
+            f"last run #{last['id']} {last['command']} {last['status']} {last['started_at']}"
+            if last
+            else "never run"
+        )
         pending = f", {c['pending_tickets']} tickets pending" if "pending_tickets" in c else ""
         typer.echo(f"  {name}: {ran}{pending}, {c['quarantined']} quarantined")
         for stream, cursor in c["cursor"].items():
