@@ -1,0 +1,111 @@
+"""Phone numbers quoted in message bodies, parsed and normalised with ``phonenumbers``.
+
+A candidate must look like a phone number as people write one: an international
+prefix (``+420``, ``0048``), digit groups separated by spaces, dashes, dots or
+brackets, or a plain run of digits right after a word such as "tel". A bare run of
+digits elsewhere (an order or tracking number) is not taken, and a candidate must
+be a valid number for its country.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from functools import lru_cache
+
+import phonenumbers
+
+# Digits with the separators people use; starts with + / 00 / ( / a digit.
+_CANDIDATE = re.compile(
+    r"(?<![\w+/.-])(?:\+|00)?\(?\d[\d \u00a0().\-/]{5,17}\d(?![\w/])", re.UNICODE
+)
+_KEYWORD = re.compile(
+    r"(?:tel|phone|mobil|mob|gsm|fax|hotline|call|volejte|telefon|telefonu|zadzwoń|тел|"
+    r"телефон|моб)[a-zа-я.]*\s*[:.]?\s*$",
+    re.IGNORECASE,
+)
+_DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
+_QUOTE_MARKERS = re.compile(
+    r"^(?:>|On .+ wrote:|Dne .+ napsal|W dniu .+ napisał|.+ пишет:|-----Original Message-----|"
+    r"-------- Původní zpráva|From: )",
+    re.IGNORECASE,
+)
+
+# Country-code top-level domains whose region code differs from the TLD.
+_TLD_REGION = {"uk": "GB", "su": "RU"}
+
+
+def region_for_domain(domain: str) -> str | None:
+    """The phone region a country-code domain suggests (``shop.cz`` -> ``CZ``)."""
+    tld = domain.rpartition(".")[2].lower()
+    if len(tld) != 2:
+        return None
+    region = _TLD_REGION.get(tld, tld.upper())
+    return region if region in phonenumbers.SUPPORTED_REGIONS else None
+
+
+def infer_region(domains: Iterable[str]) -> str | None:
+    """The most common country among the domains given, if any has one."""
+    regions = Counter(r for r in map(region_for_domain, domains) if r)
+    return regions.most_common(1)[0][0] if regions else None
+
+
+def own_text(body: str) -> str:
+    """The part of a message its author wrote: quoted replies and forwarded text cut off."""
+    lines = []
+    for line in body.splitlines():
+        if _QUOTE_MARKERS.match(line.strip()):
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def find_numbers(text: str, regions: tuple[str | None, ...]) -> list[tuple[str, str]]:
+    """(E.164 number, as written) for each phone number in ``text``."""
+    found: list[tuple[str, str]] = []
+    for m in _CANDIDATE.finditer(text):
+        raw = m.group(0).strip()
+        if not _plausible(raw, text[max(0, m.start() - 24) : m.start()]):
+            continue
+        number = _parse(raw, regions)
+        if number and all(n != number for n, _ in found):
+            found.append((number, raw))
+    return found
+
+
+def _plausible(raw: str, before: str) -> bool:
+    if _DATE.match(raw):
+        return False
+    digits = sum(c.isdigit() for c in raw)
+    if not 7 <= digits <= 15:
+        return False
+    if raw.startswith(("+", "00")):
+        return True
+    grouped = any(c in raw for c in " \u00a0-().")
+    return grouped or bool(_KEYWORD.search(before))
+
+
+@lru_cache(maxsize=65536)
+def _parse(raw: str, regions: tuple[str | None, ...]) -> str | None:
+    tries = (None,) if raw.startswith(("+", "00")) else regions
+    text = "+" + raw[2:] if raw.startswith("00") else raw
+    for region in tries:
+        if region is None and not text.startswith("+"):
+            continue
+        try:
+            num = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(num):
+            return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+def pretty(e164: str) -> str:
+    """``+420601123456`` -> ``+420 601 123 456``."""
+    try:
+        num = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

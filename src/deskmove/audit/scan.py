@@ -1,0 +1,288 @@
+"""One streaming pass over the store's messages that finds every inbound channel.
+
+The pass reads only the columns it needs, a few thousand rows at a time, so it
+stays fast and flat in memory on a store of 100k tickets. What it finds is
+gathered per checklist item in :class:`Findings`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from deskmove.audit import signals as sig
+from deskmove.audit.evidence import Evidence
+from deskmove.audit.known import KnownSender, KnownSenders
+from deskmove.audit.phones import find_numbers, own_text, region_for_domain
+from deskmove.model import Message, Person, PersonEmail, Ticket
+
+T_MSG = Message.__table__
+T_TICKET = Ticket.__table__
+T_PERSON = Person.__table__
+T_EMAIL = PersonEmail.__table__
+_SLUG = re.compile(r"[^a-z0-9]+")
+SECTION_OF = {
+    "forum": "listings", "listing": "listings", "form": "forms", "chat": "chat-social",
+    "social": "chat-social", "integration": "integrations",
+}  # fmt: skip
+
+
+def slug(text: str) -> str:
+    """``Kolo fórum`` -> ``kolo-forum``: a stable, typeable part of an item id."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return _SLUG.sub("-", plain.lower()).strip("-") or re.sub(r"\W+", "-", text.lower()).strip("-")
+
+
+@dataclass
+class Found:
+    """One channel found: the item's id, section, title, needs, and its evidence."""
+
+    id: str
+    section: str
+    title: str
+    needs: str | None = None
+    evidence: Evidence = field(default_factory=Evidence)
+
+
+@dataclass
+class Address:
+    evidence: Evidence = field(default_factory=Evidence)
+    seen_in: set[str] = field(default_factory=set)
+    senders: set[str] = field(default_factory=set)  # up to a few, to tell a team address
+    reaches: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Phone:
+    evidence: Evidence = field(default_factory=Evidence)
+    by_agent: bool = False
+    authors: set[int] = field(default_factory=set)
+    written: str = ""
+
+
+@dataclass
+class Context:
+    support_addresses: set[str]
+    support_domains: set[str]
+    known: KnownSenders
+    region: str | None
+    emails: dict[int, list[str]] = field(default_factory=dict)  # person id -> addresses
+    agents: set[int] = field(default_factory=set)
+
+
+@dataclass
+class Findings:
+    found: dict[str, Found] = field(default_factory=dict)
+    addresses: dict[str, Address] = field(default_factory=lambda: defaultdict(Address))
+    phones: dict[str, Phone] = field(default_factory=lambda: defaultdict(Phone))
+    via: dict[int, str] = field(default_factory=dict)  # non-email ticket id -> via name
+    inbound_authors: set[str] = field(default_factory=set)
+    envelope_seen: bool = False
+
+    def channel(self, item_id: str, section: str, title: str, needs: str | None) -> Found:
+        if item_id not in self.found:
+            self.found[item_id] = Found(item_id, section, title, needs)
+        return self.found[item_id]
+
+
+def load_context(conn: sa.Connection, ctx: Context) -> None:
+    """People's addresses and who the agents are (one query each)."""
+    e = T_EMAIL.c
+    for pid, email, _primary in conn.execute(
+        sa.select(e.person_id, e.email, e.primary).order_by(e.person_id, e.primary.desc(), e.email)
+    ):
+        ctx.emails.setdefault(pid, []).append(email)
+    p = T_PERSON.c
+    ctx.agents = set(conn.execute(sa.select(p.id).where(p.role == "agent")).scalars())
+
+
+def scan_messages(conn: sa.Connection, ctx: Context, batch: int = 2000) -> Findings:
+    m, t = T_MSG.c, T_TICKET.c
+    query = (
+        sa.select(
+            m.ticket_id, m.author_id, m.direction, m.created_at, m.to, m.cc, m.headers,
+            m.is_auto, m.subject, m.body_text, t.channel, t.subject.label("ticket_subject"),
+        )
+        .join(T_TICKET, t.id == m.ticket_id)
+        .execution_options(yield_per=batch)
+    )  # fmt: skip
+    out = Findings()
+    for row in conn.execute(query):
+        _one(row, ctx, out)
+    return out
+
+
+def _one(row: Any, ctx: Context, out: Findings) -> None:
+    h = row.headers or {}
+    senders = ctx.emails.get(row.author_id, []) if row.author_id else []
+    sender = senders[0] if senders else ""
+    when: datetime | None = row.created_at
+    subject = row.subject or row.ticket_subject or "(no subject)"
+    label = f"{when:%Y-%m-%d} " if when else ""
+    if row.channel not in ("email", "other") and row.ticket_id not in out.via:
+        name = sig.via_name(h)
+        if name:
+            out.via[row.ticket_id] = name
+    inbound = row.direction == "inbound"
+    agent = not inbound or row.author_id in ctx.agents
+    if row.body_text:
+        _phones(row, ctx, out, agent, sender, f"{label}“{subject}”")
+    # A form mail is one whichever direction the source gave it (it may come from our domain).
+    form = bool(sender) and _form(h, row, ctx, out, sender, when, f"{label}“{subject}”")
+    if not inbound:
+        return
+    out.inbound_authors.update(senders)
+    _recipients(h, row, out, f"{label}“{subject}” from {sender or 'unknown sender'}")
+    if sender and not form:
+        _classify(h, row, ctx, out, sender, senders, when, f"{label}“{subject}”")
+
+
+def _recipients(h: dict[str, Any], row: Any, out: Findings, example: str) -> None:
+    seen: dict[str, set[str]] = defaultdict(set)
+    for name in sig.ENVELOPE_HEADERS:
+        for addr in sig.addresses(h, name):
+            seen[addr].add(name)
+    recipient = sig.first(h, "recipient").lower()
+    if "@" in recipient:
+        seen[recipient].add("recipient (source)")
+    if seen:
+        out.envelope_seen = True
+    for field_name, addrs in (("to", row.to), ("cc", row.cc)):
+        for addr in addrs or []:
+            seen[str(addr).lower()].add(field_name.capitalize())
+    for addr, names in seen.items():
+        a = out.addresses[addr]
+        a.evidence.add(row.created_at, example)
+        a.seen_in |= names
+        if len(a.senders) < 4:
+            a.senders.add(str(row.author_id))
+    for src, dst in _forwards(h, row):
+        out.addresses[src].reaches[dst] += 1
+
+
+def _forwards(h: dict[str, Any], row: Any) -> set[tuple[str, str]]:
+    """(address, address it reached) pairs: aliases, forwards, resends."""
+    pairs: set[tuple[str, str]] = set()
+    delivered = sig.addresses(h, "delivered-to")  # newest (final) first
+    for older, newer in zip(delivered[1:], delivered, strict=False):
+        pairs.add((older, newer))
+    final = delivered[0] if delivered else next(iter(sig.addresses(h, "envelope-to")), None)
+    for name in ("x-original-to", "envelope-to"):
+        for addr in sig.addresses(h, name):
+            if final and addr != final:
+                pairs.add((addr, final))
+    fwd_for = sig.addresses(h, "x-forwarded-for")
+    if len(fwd_for) == 2:
+        pairs.add((fwd_for[0], fwd_for[1]))
+    origin = delivered[-1] if delivered else None
+    for target in sig.addresses(h, "x-forwarded-to") + sig.addresses(h, "resent-to"):
+        start = origin or next(iter(row.to or []), None)
+        if start and start.lower() != target:
+            pairs.add((start.lower(), target))
+    if final:
+        for addr in row.to or []:
+            if addr.lower() != final and addr.lower() not in {p[0] for p in pairs}:
+                pairs.add((addr.lower(), final))
+    return {p for p in pairs if p[0] != p[1]}
+
+
+def _classify(
+    h: dict[str, Any], row: Any, ctx: Context, out: Findings, sender: str, senders: list[str],
+    when: datetime | None, example: str,
+) -> None:  # fmt: skip
+    list_id = sig.first(h, "list-id")
+    mailer = sig.first(h, "x-mailer")
+    known = ctx.known.match(senders, list_id, mailer)
+    if known:
+        _known(known, out, sender, when, example)
+        return
+    forum = sig.forum_domain(sender, list_id)
+    if forum:
+        f = out.channel(
+            f"forum:{forum}", "listings", f"Community or forum mail from {forum}",
+            "Update the forum's notification address to the new helpdesk.",
+        )  # fmt: skip
+        f.evidence.add(when, f"{example} from {sender}")
+        f.evidence.facts.add(f"sender {sig.domain_of(sender)}")
+        return
+    reason = sig.automation(h, row.is_auto, row.subject)
+    if reason and (reason == "list-id" or sig.domain_of(sender) not in sig.FREEMAIL):
+        _integration(out, sender, list_id, mailer, reason, when, example)
+
+
+def _form(
+    h: dict[str, Any], row: Any, ctx: Context, out: Findings, sender: str,
+    when: datetime | None, example: str,
+) -> bool:  # fmt: skip
+    """A website form's mail: a no-reply/script sender carrying a customer's address."""
+    if ctx.known.match([sender]):
+        return False  # known services (form services included) are classified by name
+    customer = sig.form_customer(
+        h, sender, row.body_text, ctx.support_addresses, ctx.support_domains
+    )
+    if not customer:
+        return False
+    script = sig.first(h, "x-php-originating-script")
+    f = out.channel(
+        f"form:{sender}", "forms",
+        f"Form submissions sent by {sender}" + (f" ({sig.script_name(script)})" if script else ""),
+        "Point the form's recipient address at the new helpdesk (or keep this mailbox forwarding to it).",
+    )  # fmt: skip
+    f.evidence.add(when, f"{example} — customer {customer[0]} in {customer[1]}")
+    f.evidence.facts.add(f"customer address in {customer[1]}")
+    if script:
+        f.evidence.facts.add(f"script {sig.script_name(script)}")
+    return True
+
+
+def _known(k: KnownSender, out: Findings, sender: str, when: datetime | None, ex: str) -> None:
+    prefix = {"listing": "listing", "forum": "forum"}.get(k.category, k.category)
+    f = out.channel(
+        f"{prefix}:{slug(k.name)}", SECTION_OF[k.category], f"{k.name} ({k.kind})", k.needs
+    )
+    f.evidence.add(when, f"{ex} from {sender}")
+    f.evidence.facts.add(f"sender {sender}")
+
+
+def _integration(
+    out: Findings, sender: str, list_id: str, mailer: str, reason: str,
+    when: datetime | None, example: str,
+) -> None:  # fmt: skip
+    if list_id:
+        lid = list_id.strip().strip("<>").split("<")[-1].strip("<> ")
+        f = out.channel(
+            f"integration:list:{lid}", "integrations", f"Mailing list {lid}",
+            "A list delivers here: subscribe the new helpdesk's address, or route the list elsewhere.",
+        )  # fmt: skip
+    else:
+        domain = sig.domain_of(sender)
+        f = out.channel(
+            f"integration:mail:{domain}", "integrations", f"Automated mail from {domain}",
+            f"Change the notification address in {domain}'s settings to the new helpdesk, "
+            "or filter these messages out.",
+        )  # fmt: skip
+    f.evidence.add(when, f"{example} from {sender}")
+    f.evidence.facts |= {f"sender {sender}", reason} | ({f"X-Mailer {mailer}"} if mailer else set())
+
+
+def _phones(row: Any, ctx: Context, out: Findings, agent: bool, sender: str, ex: str) -> None:
+    own = region_for_domain(sig.domain_of(sender)) if sender else None
+    # The team writes in the project's locale; a customer on a country domain (wp.pl) in theirs.
+    if own in (None, ctx.region):
+        regions: tuple[str | None, ...] = (ctx.region,)
+    else:
+        regions = (ctx.region, own) if agent else (own, ctx.region)
+    text = own_text(row.body_text)
+    for number, written in find_numbers(text, regions):
+        p = out.phones[number]
+        p.evidence.add(row.created_at, ex)
+        p.by_agent = p.by_agent or agent
+        if row.author_id is not None and len(p.authors) < 5:
+            p.authors.add(row.author_id)
+        p.written = p.written or written

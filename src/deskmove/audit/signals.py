@@ -1,0 +1,159 @@
+"""How one message's headers and shape reveal a channel: small, pure functions."""
+
+from __future__ import annotations
+
+import re
+from email.utils import getaddresses
+from typing import Any
+
+ENVELOPE_HEADERS = (
+    "delivered-to", "x-original-to", "x-forwarded-to", "x-forwarded-for", "resent-to",
+    "envelope-to",
+)  # fmt: skip
+
+_NOREPLY = re.compile(
+    r"^(?:no-?reply|do-?not-?reply|donotreply|noreply-[\w-]+|wordpress|www-data|apache|nginx|"
+    r"webmaster|website|web|forms?|contact-?form|formular|formulare|formularz|mailer|php)"
+    r"(?:[+.-].*)?$",
+    re.IGNORECASE,
+)
+_FORM_MAILERS = ("phpmailer", "wordpress", "contact form", "wpforms", "gravity", "drupal", "joomla")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+_AUTOREPLY_SUBJECT = re.compile(
+    r"^(?:out of (?:the )?office|automatic reply|auto(?:matic)?[- ]?(?:reply|response)|"
+    r"abwesenheit|automatická odpověď|nepřítomnost|mimo kancelář|automatyczna odpowiedź|"
+    r"nieobecność|автоответ|автоматический ответ|вне офиса)",
+    re.IGNORECASE,
+)
+FREEMAIL = frozenset(
+    "gmail.com googlemail.com outlook.com hotmail.com live.com yahoo.com icloud.com me.com "
+    "aol.com gmx.de gmx.net web.de seznam.cz email.cz centrum.cz atlas.cz post.cz volny.cz "
+    "tiscali.cz wp.pl o2.pl onet.pl interia.pl op.pl gazeta.pl mail.ru inbox.ru list.ru bk.ru "
+    "yandex.ru ya.ru rambler.ru proton.me protonmail.com".split()
+)
+_FORUM_LABELS = ("community", "forum", "forums", "komunita", "discuss", "forum-notifications")
+
+# A REST source's ``via`` channel name -> (checklist section, item prefix).
+VIA_SECTIONS: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(("web", "web_form", "web_widget", "help_center", "helpcenter", "portal"), ("forms", "form")),
+    **dict.fromkeys(("voice", "phone", "sms", "phone_call_inbound", "phone_call_outbound"), ("phones", "phone")),
+    **dict.fromkeys(("chat", "chat_transcript", "native_messaging", "messaging", "whatsapp", "line",
+                     "wechat", "telegram", "viber"), ("chat-social", "chat")),
+    **dict.fromkeys(("twitter", "facebook", "facebook_post", "facebook_message", "instagram",
+                     "instagram_dm", "social", "vk"), ("chat-social", "social")),
+    **dict.fromkeys(("api", "any_channel", "sdk", "mobile_sdk", "mobile"), ("integrations", "integration")),
+    **dict.fromkeys(("forum", "community", "topic"), ("listings", "forum")),
+    **dict.fromkeys(("review", "google_play", "app_store"), ("listings", "listing")),
+}  # fmt: skip
+# A ticket's canonical channel -> the same, when its messages name no via.
+CHANNEL_SECTIONS: dict[str, tuple[str, str]] = {
+    "web": ("forms", "form"),
+    "phone": ("phones", "phone"),
+    "chat": ("chat-social", "chat"),
+    "social": ("chat-social", "social"),
+    "forum": ("listings", "forum"),
+    "review": ("listings", "listing"),
+    "api": ("integrations", "integration"),
+}
+
+
+def values(headers: dict[str, Any], name: str) -> list[str]:
+    """A header's values as a list of strings, whatever shape the source stored."""
+    v = headers.get(name)
+    if v is None:
+        return []
+    if isinstance(v, list):
+        return [str(x) for x in v if x is not None]
+    return [str(v)]
+
+
+def first(headers: dict[str, Any], name: str) -> str:
+    vs = values(headers, name)
+    return vs[0].strip() if vs else ""
+
+
+def addresses(headers: dict[str, Any], name: str) -> list[str]:
+    """Lower-cased addresses in a header (``Name <a@b>``, lists, Gmail's ``a b`` pairs)."""
+    found: list[str] = []
+    for value in values(headers, name):
+        for _n, addr in getaddresses([value.replace(" ", ",")]):
+            addr = addr.strip().lower()
+            if "@" in addr and addr not in found:
+                found.append(addr)
+    return found
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+def via_name(headers: dict[str, Any]) -> str | None:
+    via = headers.get("via")
+    if isinstance(via, dict):
+        name = via.get("channel") or via.get("source")
+        return str(name).lower() if isinstance(name, str | int) else None
+    if isinstance(via, str) and via:
+        return via.lower()
+    return None
+
+
+def automation(headers: dict[str, Any], is_auto: bool, subject: str | None) -> str | None:
+    """Why a message looks machine-sent (an integration), or None; auto-replies are not."""
+    auto = first(headers, "auto-submitted").lower()
+    prec = first(headers, "precedence").lower()
+    if (
+        auto.startswith("auto-replied")
+        or prec == "auto_reply"
+        or first(headers, "x-autoreply")
+        or first(headers, "x-autorespond")
+        or _AUTOREPLY_SUBJECT.match(subject or "")
+    ):
+        return None
+    if first(headers, "list-id"):
+        return "list-id"
+    if auto and auto != "no":
+        return f"auto-submitted: {auto}"
+    if prec in ("bulk", "list", "junk"):
+        return f"precedence: {prec}"
+    return "flagged automatic by the source" if is_auto else None
+
+
+def form_customer(
+    headers: dict[str, Any], sender: str, body: str | None, ours: set[str], our_domains: set[str]
+) -> tuple[str, str] | None:
+    """(customer address, where it was found) when a message looks like a form submission."""
+    local, _, sender_domain = sender.partition("@")
+    script = first(headers, "x-php-originating-script")
+    mailer = first(headers, "x-mailer").lower()
+    formish = bool(_NOREPLY.match(local)) or bool(script) or any(m in mailer for m in _FORM_MAILERS)
+    if not formish:
+        return None
+
+    def customer(addr: str) -> bool:
+        d = domain_of(addr)
+        return addr != sender and addr not in ours and d not in our_domains and d != sender_domain
+
+    for addr in addresses(headers, "reply-to"):
+        if customer(addr):
+            return addr, "Reply-To"
+    if body and (script or _NOREPLY.match(local)):
+        for addr in _EMAIL.findall(body[:4000]):
+            if customer(addr.lower()):
+                return addr.lower(), "the body"
+    return None
+
+
+def forum_domain(sender: str, list_id: str) -> str | None:
+    """A community/forum recognised by its name when it is not in the known list."""
+    domain = domain_of(sender)
+    if domain.split(".")[0] in _FORUM_LABELS:
+        return domain
+    lid = list_id.lower().strip("<> ")
+    if any(label in lid.split(".")[0:2] for label in _FORUM_LABELS):
+        return lid
+    return None
+
+
+def script_name(value: str) -> str:
+    """``33:contact.php`` (uid:script) -> ``contact.php``."""
+    return value.rpartition(":")[2].strip() or value
