@@ -65,7 +65,11 @@ def retry_after(value: str | None) -> float | None:
 
 
 def base_url_for(spec: Spec, conn: Connection) -> str:
-    url = conn.option("base_url") or spec.base_url.format(location=conn.location)
+    """``?base_url=`` wins; a full host name (``acme.freshdesk.com``) is used as it is."""
+    url = conn.option("base_url")
+    if not url and "." in conn.location:
+        url = f"https://{conn.location}"
+    url = url or spec.base_url.format(location=conn.location)
     return str(url).rstrip("/")
 
 

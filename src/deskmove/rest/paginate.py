@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def dig(body: Any, path: str | None) -> Any:
-    """``body["a"]["b"]`` for ``a.b``; None when any step is missing."""
+    """``body["a"]["b"]`` for ``a.b``; None when any step is missing or no path is given."""
     if not path:
         return None
     for part in path.split("."):
@@ -26,6 +26,11 @@ def dig(body: Any, path: str | None) -> Any:
             return None
         body = body.get(part)
     return body
+
+
+def pick(body: Any, path: str) -> Any:
+    """Like :func:`dig`, but an empty path means the body itself (a bare JSON list)."""
+    return body if path == "" else dig(body, path)
 
 
 class PageRequest:

@@ -96,11 +96,34 @@ def tickets(store: Store, size: int = 100) -> Iterator[list[dict[str, Any]]]:
         by_msg: dict[int, list[dict[str, Any]]] = {}
         for a in atts:
             by_msg.setdefault(a["message_id"], []).append(dict(a))
+        labels = _labels(store, {m["author_id"] for m in msgs if m["author_id"]})
         by_ticket: dict[int, list[dict[str, Any]]] = {}
         for m in msgs:
             d = dict(m)
             d["attachments"] = by_msg.get(m["id"], [])
+            d["author_label"] = labels.get(m["author_id"])
             by_ticket.setdefault(m["ticket_id"], []).append(d)
         for t in chunk:
             t["messages"] = by_ticket.get(t["id"], [])
         yield chunk
+
+
+def _labels(store: Store, person_ids: set[int]) -> dict[int, str]:
+    """person id -> "Name <email>", for bodies that must name their original author."""
+    if not person_ids:
+        return {}
+    p, e = T_PERSON.c, T_EMAIL.c
+    with store.begin() as conn:
+        names = dict(conn.execute(sa.select(p.id, p.name).where(p.id.in_(person_ids))).all())
+        emails: dict[int, str] = {}
+        for pid, email in conn.execute(
+            sa.select(e.person_id, e.email)
+            .where(e.person_id.in_(person_ids))
+            .order_by(e.primary.desc(), e.id)
+        ):
+            emails.setdefault(pid, email)
+    out = {}
+    for pid in person_ids:
+        name, email = names.get(pid), emails.get(pid)
+        out[pid] = f"{name} <{email}>" if name and email else (name or email or f"person {pid}")
+    return out

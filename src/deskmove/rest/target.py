@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from deskmove.errors import DeskmoveError, FatalRemoteError
 from deskmove.rest import storeread
 from deskmove.rest.http import RemoteFailure
-from deskmove.rest.paginate import dig
+from deskmove.rest.paginate import dig, pick
 from deskmove.store import content_hash
 from deskmove.targets.base import PushReport, RemoteMessage, RemoteTicket
 
@@ -52,7 +52,7 @@ class Endpoints:
         ep = self.get(kind, "find")
         if ep is None:
             return None
-        records = dig(self.call(ep, values), ep.records) or []
+        records = pick(self.call(ep, values), ep.records) or []
         return str(records[0]["id"]) if records else None
 
 
@@ -340,18 +340,15 @@ def fetch_ticket(adapter: RestTarget, native_id: str) -> RemoteTicket | None:
     if show is None:
         raise NotImplementedError(f"the {adapter.spec.name} target cannot be verified")
     try:
-        ticket = dig(ep.call(show, {"id": native_id}), show.records)
+        ticket = pick(ep.call(show, {"id": native_id}), show.records)
     except RemoteFailure as exc:
         if exc.status == 404:
             return None
         raise
     messages: list[RemoteMessage] = []
     if listing is not None:
-        from deskmove.rest.hooks import parse_time
-
-        for raw in dig(ep.call(listing, {"id": native_id}), listing.records) or []:
-            messages.append(RemoteMessage(str(raw["id"]), str(raw.get("author_id")),
-                                          parse_time(raw.get("created_at")), bool(raw.get("public", True))))  # fmt: skip
+        for raw in pick(ep.call(listing, {"id": native_id}), listing.records) or []:
+            messages.append(adapter.hooks.remote_message(raw))
     status = adapter.mapping.canonical("status", ticket.get("status")) if ticket else None
     return RemoteTicket(native_id, status, messages)
 

@@ -9,6 +9,7 @@ or from ``/tickets/{id}/comments.json``. Write side: payloads for
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from deskmove.records import (
@@ -21,6 +22,7 @@ from deskmove.records import (
     TicketRec,
 )
 from deskmove.rest.hooks import HookContext, MessageDraft, RemoteFile, iso, parse_time
+from deskmove.targets.base import RemoteMessage
 
 AGENT_ROLES = {"agent", "admin"}
 
@@ -208,6 +210,12 @@ def comment_payload(c: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
         out["html_body"] = c["body_html"]
     else:
         out["value"] = c.get("body_text") or "(empty message)"
+    if c.get("original_author") is not None:  # signed by the fallback author: keep who wrote it
+        line = f"Originally from {c.get('author_label') or 'an unknown author'}"
+        if "html_body" in out:
+            out["html_body"] = f"<p><em>{html.escape(line)}</em></p>" + out["html_body"]
+        else:
+            out["value"] = f"{line}\n\n{out['value']}"
     if c.get("uploads"):
         out["uploads"] = c["uploads"]
     return {k: v for k, v in out.items() if v is not None}
@@ -242,3 +250,9 @@ def job_state(job: dict[str, Any]) -> str:
     if status in ("failed", "killed"):
         return "failed"
     return "running"
+
+
+def remote_message(raw: dict[str, Any]) -> RemoteMessage:
+    """One comment as the target holds it, for ``deskmove verify``."""
+    return RemoteMessage(str(raw["id"]), _id(raw.get("author_id")), parse_time(raw.get("created_at")),
+                         bool(raw.get("public", True)))  # fmt: skip

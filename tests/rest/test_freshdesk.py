@@ -1,0 +1,86 @@
+"""Freshdesk as a source and a target."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from deskmove.model import Attachment, Message, Person, Ticket
+from tests.rest.conftest import do_export, do_import
+from tests.rest.fakefreshdesk import FakeFreshdesk, seed
+
+
+@pytest.fixture
+def fd_creds(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("FRESHDESK_API_KEY", "fd-api-key-0987")
+    return "fd-api-key-0987"
+
+
+@pytest.fixture
+def freshdesk(api, fd_creds):  # noqa: ANN001
+    fake = seed(FakeFreshdesk(), tickets=3, notes=2)
+    api.route(host=fake.host).mock(side_effect=fake.side_effect)
+
+    def s3(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=fake.files[request.url.path.rsplit("/", 1)[1]])
+
+    fake.s3 = api.route(host="s3.amazonaws.example").mock(side_effect=s3)  # type: ignore[attr-defined]
+    return fake
+
+
+def _rows(store, model):  # noqa: ANN001, ANN202
+    with store.begin() as c:
+        return c.execute(sa.select(model.__table__).order_by(model.__table__.c.id)).mappings().all()
+
+
+def test_freshdesk_source(project, store, freshdesk):
+    report = do_import(project, store, "freshdesk://acme")
+    assert report.balanced and report.new == 3 + 3 * 3  # description + 2 conversations each
+    tickets, msgs = _rows(store, Ticket), _rows(store, Message)
+    assert [t["status"] for t in tickets] == ["open", "pending", "solved"]
+    assert tickets[0]["subject"] == "Zamówienie 0 — gęślą jaźń" and tickets[0]["custom_fields"] == {
+        "cf_order": "PL-0"
+    }
+    first = [m for m in msgs if m["ticket_id"] == tickets[0]["id"]]
+    assert [m["body_text"] for m in first] == ["Dzień dobry 0", "Odpowiedź 0", "Odpowiedź 1"]
+    assert [m["public"] for m in first] == [True, True, False]
+    agent = next(p for p in _rows(store, Person) if p["name"] == "Agnieszka Wąs")
+    assert agent["role"] == "agent" and first[1]["author_id"] == agent["id"]
+    assert len(_rows(store, Attachment)) == 3
+    assert all("authorization" not in c.request.headers for c in freshdesk.s3.calls)
+    assert ("GET", "/api/v2/tickets/200/conversations") in freshdesk.log
+    again = do_import(project, store, "freshdesk://acme")
+    assert again.balanced and again.imported == 0
+
+
+def test_freshdesk_target_keeps_original_authors_and_times_in_the_body(
+    project, store, api, fd_creds
+):
+    from tests.rest.conftest import seed as zseed
+    from tests.rest.fakezendesk import FakeZendesk
+
+    source = zseed(FakeZendesk(), tickets=2, comments=3, attachments=False)
+    api.serve(source)
+    target = FakeFreshdesk(host="new.freshdesk.com")
+    target.agents[target.me_id] = {
+        "id": target.me_id,
+        "contact": {"name": "API", "email": "api@new.example"},
+    }
+    api.route(host=target.host).mock(side_effect=target.side_effect)
+    do_import(project, store)
+    dry = do_export(project, store, "freshdesk://new", dry_run=True)
+    assert any("cannot set original time stamps" in n for n in dry.notes) and target.log == []
+    report = do_export(project, store, "freshdesk://new")
+    assert report.created["ticket"] == 2 and report.created["message"] == 4
+    t = next(iter(target.tickets.values()))
+    assert (
+        "Originally from Łukasz Żółć &lt;c0@pivovar.example&gt; at 2020-09-13T12:26:40Z"
+        in t["description"]
+    )
+    notes = target.conversations[t["id"]]
+    assert [n["private"] for n in notes] == [False, True]
+    assert "Originally from Jana Nováková &lt;jana@acme.example&gt;" in notes[0]["body"]
+    assert "deskmove-import" in t["tags"]
+    again = do_export(project, store, "freshdesk://new")
+    assert sum(again.created.values()) == 0 and len(target.tickets) == 2
