@@ -520,3 +520,26 @@ def test_unreachable_server_is_a_clear_error(cli) -> None:
 def test_bad_specs_are_usage_errors(cli, source: str, message: str) -> None:
     result = cli("import", source, env={"DESKMOVE_IMAP_PASSWORD": "x"})
     assert result.exit_code == 2 and message in result.stderr
+
+
+def test_untrusted_certificate_through_the_cli(dovecot, cli) -> None:
+    source = f"imaps://support%40shop.example@localhost:{dovecot.tls_port}/INBOX"
+    result = cli("import", source, env={"DESKMOVE_IMAP_PASSWORD": dovecot.password})
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"Error: the TLS certificate of localhost:{dovecot.tls_port} is not trusted"
+    )
+    assert "?cafile=PATH" in result.stderr
+
+
+def test_empty_folder_then_first_mail(dovecot, cli, project, wire, batcher_module) -> None:
+    dovecot.create("Prázdná")
+    source = spec(dovecot, "Prázdná", tls="starttls", cafile=str(dovecot.cafile))
+    result, report = run(cli, dovecot, source)
+    assert result.exit_code == 0, result.stderr
+    assert report["read"] == 0
+    wire.clear()
+    assert run(cli, dovecot, source)[1]["read"] == 0
+    assert [c for c, _ in wire if c in ("EXAMINE", "UID FETCH")] == []
+    dovecot.append("Prázdná", [mail(1)])
+    assert run(cli, dovecot, source)[1]["read"] == 1 and message_count(project) == 1

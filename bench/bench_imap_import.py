@@ -1,0 +1,272 @@
+"""Benchmark: IMAP import of N realistic messages from a local Dovecot.
+
+    /work/venv/bin/python bench/bench_imap_import.py            # 20,000 messages
+    /work/venv/bin/python bench/bench_imap_import.py -n 5000
+
+Starts a throwaway Dovecot (tests/servers/dovecot.py), seeds INBOX and Sent by
+writing Maildir files (mixed sizes: short replies, HTML mail, attachments, a
+few large ones; utf-8, iso-8859-2, windows-1250, koi8-r), then runs, each in a
+fresh process so peak memory is its own:
+
+  floor   a bare imaplib loop: EXAMINE, then ``UID FETCH a:b (UID RFC822.SIZE
+          INTERNALDATE BODY.PEEK[])`` over the very ranges deskmove sends
+  wire    deskmove's IMAP layer alone (STATUS, EXAMINE, UID listing, the same
+          fetches, fingerprints, RawMail objects) — no parsing, no store
+  import  ``deskmove import imap://…`` end to end: fetch, MIME parsing,
+          threading, blobs and SQLite writes
+
+and prints messages/s, the ratio to the floor and peak RSS for each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from email.utils import format_datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+FOLDERS = ("INBOX", "Sent")
+LOREM = {
+    "utf-8": "Dobrý den, objednávka ještě nedorazila. Prosím o kontrolu zásilky a vrácení peněz. ",
+    "iso-8859-2": "Dzień dobry, zamówienie nie dotarło. Proszę o sprawdzenie przesyłki. ",
+    "windows-1250": "Dobrý den, reklamuji poškozené zboží, přikládám fotografie a účtenku. ",
+    "koi8-r": "Здравствуйте, заказ до сих пор не пришёл. Пожалуйста, проверьте посылку. ",
+}
+
+
+# -- seeding ------------------------------------------------------------------------------
+def make_mail(i: int, rng: random.Random) -> tuple[str, bytes, float]:
+    """(folder, raw CRLF bytes, date) with a realistic size mix."""
+    sent = rng.random() < 0.3
+    folder = "Sent" if sent else "INBOX"
+    when = 1_700_000_000 + i * 97 + rng.randint(0, 50)
+    customer = f"zakaznik{rng.randint(1, 3000)}@example.cz"
+    frm, to = ("support@shop.example", customer) if sent else (customer, "support@shop.example")
+    charset = rng.choice(list(LOREM))
+    thread = rng.randint(0, i // 3 + 1)
+    head = [
+        f"From: {frm}", f"To: {to}", f"Subject: {'Re: ' if sent else ''}Objednávka {thread}",
+        f"Date: {format_datetime(__import__('datetime').datetime.fromtimestamp(when).astimezone())}",
+        f"Message-ID: <bench{i}@{'shop' if sent else 'example'}.cz>", "MIME-Version: 1.0",
+        "Received: from mx.example.cz (mx.example.cz [192.0.2.1]) by mail.shop.example",
+    ]  # fmt: skip
+    if thread and thread < i:
+        head.append(f"In-Reply-To: <bench{thread}@example.cz>")
+        head.append(f"References: <bench{thread}@example.cz>")
+    head[2] = (
+        "Subject: =?utf-8?b?" + __import__("base64").b64encode(head[2][9:].encode()).decode() + "?="
+    )
+    text = LOREM[charset] * rng.randint(3, 40)
+    body = text.encode(charset, "replace")
+    roll = rng.random()
+    if roll < 0.75:
+        parts = [(f"text/plain; charset={charset}", "8bit", body)]
+    elif roll < 0.92:
+        html = ("<html><body><p>" + text.replace(". ", ".</p><p>") + "</p></body></html>") * 3
+        parts = [
+            (f"text/plain; charset={charset}", "8bit", body),
+            (f"text/html; charset={charset}", "8bit", html.encode(charset, "replace")),
+        ]
+    else:
+        size = rng.randint(30_000, 200_000) if roll < 0.99 else rng.randint(500_000, 1_500_000)
+        blob = __import__("base64").encodebytes(rng.randbytes(size)).replace(b"\n", b"\r\n")
+        parts = [
+            (f"text/plain; charset={charset}", "8bit", body),
+            ("application/pdf", "base64", blob),
+        ]
+    if len(parts) == 1:
+        ctype, cte, payload = parts[0]
+        head += [f"Content-Type: {ctype}", f"Content-Transfer-Encoding: {cte}"]
+        raw = ("\r\n".join(head) + "\r\n\r\n").encode() + payload.replace(b"\n", b"\r\n")
+        return folder, raw, when
+    kind = "alternative" if parts[1][0].startswith("text/html") else "mixed"
+    head.append(f'Content-Type: multipart/{kind}; boundary="b{i}"')
+    out = [("\r\n".join(head) + "\r\n\r\n").encode()]
+    for ctype, cte, payload in parts:
+        name = '; name="faktura.pdf"' if ctype == "application/pdf" else ""
+        out.append(
+            f"--b{i}\r\nContent-Type: {ctype}{name}\r\nContent-Transfer-Encoding: {cte}\r\n\r\n".encode()
+        )
+        out.append(payload.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") + b"\r\n")
+    out.append(f"--b{i}--\r\n".encode())
+    return folder, b"".join(out), when
+
+
+def seed(server, n: int) -> int:
+    import pwd
+
+    owner = pwd.getpwnam("dovecot") if os.geteuid() == 0 else None
+    rng = random.Random(20240301)
+    dirs = {"INBOX": server.maildir, "Sent": server.maildir / ".Sent"}
+    for d in dirs.values():
+        for sub in ("cur", "new", "tmp"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+    (dirs["Sent"] / "maildirfolder").touch()
+    total = 0
+    for i in range(n):
+        folder, raw, when = make_mail(i, rng)
+        path = dirs[folder] / "cur" / f"{when}.M{i}P1.bench,S={len(raw)}:2,S"
+        path.write_bytes(raw)
+        os.utime(path, (when, when))
+        total += len(raw)
+    if owner:
+        for p in [server.maildir, *server.maildir.rglob("*")]:
+            os.chown(p, owner.pw_uid, owner.pw_gid)
+    with server.session() as imap:  # let Dovecot index both folders now, outside the timings
+        for folder in FOLDERS:
+            imap.select(folder, readonly=True)
+            imap.uid("FETCH", "1:*", "(UID RFC822.SIZE INTERNALDATE)")
+    return total
+
+
+# -- the three runs (each in its own process) ------------------------------------------------
+def ranges(cfg: dict) -> dict[str, list[tuple[int, int]]]:
+    from deskmove.sources.imap import DEFAULT_BATCH, DEFAULT_BATCH_BYTES, plan_batches
+    from deskmove.sources.imap_client import ImapClient
+
+    c = ImapClient("127.0.0.1", cfg["port"], tls="none", timeout=60)
+    c.connect()
+    c.login(cfg["user"], cfg["password"], "x")
+    out = {}
+    for folder in FOLDERS:
+        c.examine(folder)
+        out[folder] = [
+            (ch[0][0], ch[-1][0])
+            for ch in plan_batches(c.uid_sizes(folder, 0), DEFAULT_BATCH, DEFAULT_BATCH_BYTES)
+        ]
+    c.close()
+    return out
+
+
+def run_floor(cfg: dict) -> int:
+    import imaplib
+
+    plan = {k: [tuple(r) for r in v] for k, v in cfg["ranges"].items()}
+    imap = imaplib.IMAP4("127.0.0.1", cfg["port"], timeout=60)
+    cred = f"\0{cfg['user']}\0{cfg['password']}".encode()
+    imap.authenticate("PLAIN", lambda _: cred)
+    count = 0
+    for folder in FOLDERS:
+        imap.select(folder, readonly=True)
+        for a, b in plan[folder]:
+            _, data = imap.uid("FETCH", f"{a}:{b}", "(UID RFC822.SIZE INTERNALDATE BODY.PEEK[])")
+            count += sum(1 for d in data if isinstance(d, tuple))
+    imap.logout()
+    return count
+
+
+def run_wire(cfg: dict) -> int:
+    from deskmove.config import Project, parse_spec
+    from deskmove.sources.imap import DEFAULT_BATCH, DEFAULT_BATCH_BYTES, ImapSource, plan_batches
+
+    src = ImapSource(parse_spec(cfg["spec"]), Project(Path(cfg["dir"]), {}))
+    client = src._session()
+    count = 0
+    for folder in FOLDERS:
+        client.status(folder)
+        uidvalidity = client.examine(folder)
+        pending = client.uid_sizes(folder, 0)
+        for chunk in plan_batches(pending, DEFAULT_BATCH, DEFAULT_BATCH_BYTES):
+            count += len(src._fetch(client, folder, uidvalidity, chunk))
+    src.close()
+    return count
+
+
+def run_import(cfg: dict) -> int:
+    from deskmove.config import Project, init_project
+    from deskmove.sync import import_source, open_store
+
+    root = Path(cfg["dir"]) / "project"
+    init_project(root)
+    toml = root / "deskmove.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            "support_addresses = []", 'support_addresses = ["support@shop.example"]'
+        )
+    )
+    project = Project.load(root)
+    store = open_store(project)
+    try:
+        report = import_source(project, store, cfg["spec"])
+    finally:
+        store.close()
+    return report.read
+
+
+def child(phase: str, cfg: dict) -> None:
+    os.environ["DESKMOVE_IMAP_PASSWORD"] = cfg["password"]
+    fn = {"floor": run_floor, "wire": run_wire, "import": run_import}[phase]
+    if phase != "floor":  # load deskmove before the clock starts (the floor loads imaplib only)
+        import deskmove.mail.batcher  # noqa: F401
+        import deskmove.sources.imap  # noqa: F401
+        import deskmove.sync  # noqa: F401
+    start = time.perf_counter()
+    count = fn(cfg)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"count": count, "seconds": seconds, "peak_mb": peak}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", "--messages", type=int, default=20_000)
+    ap.add_argument("--phase", help=argparse.SUPPRESS)
+    ap.add_argument("--cfg", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.phase:
+        child(args.phase, json.loads(args.cfg))
+        return
+    from tests.servers.dovecot import DovecotServer
+
+    server = DovecotServer()
+    try:
+        server.start()
+        t = time.perf_counter()
+        size = seed(server, args.messages)
+        print(
+            f"seeded {args.messages} messages, {size / 2**20:.0f} MB, in {time.perf_counter() - t:.1f}s"
+        )
+        work = tempfile.mkdtemp(prefix="deskmove-bench-imap-")
+        cfg = {
+            "port": server.port, "user": server.user, "password": server.password, "dir": work,
+            "spec": f"imap://support%40shop.example@127.0.0.1:{server.port}/INBOX,Sent?tls=none",
+        }  # fmt: skip
+        cfg["ranges"] = ranges(cfg)
+        results = {}
+        for phase in ("floor", "wire", "import"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--phase", phase, "--cfg", json.dumps(cfg)],
+                capture_output=True, text=True, timeout=3600, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+            )  # fmt: skip
+            if out.returncode:
+                sys.exit(f"{phase} failed:\n{out.stderr[-3000:]}")
+            results[phase] = json.loads(out.stdout.strip().splitlines()[-1])
+        floor = results["floor"]["count"] / results["floor"]["seconds"]
+        for phase, label in (
+            ("floor", "floor: bare imaplib loop"),
+            ("wire", "deskmove IMAP layer"),
+            ("import", "deskmove import, end to end"),
+        ):
+            r = results[phase]
+            rate = r["count"] / r["seconds"]
+            print(
+                f"{label:<30} {r['count']:>6} msgs {r['seconds']:7.1f}s {rate:8.0f} msg/s "
+                f"{rate / floor:5.2f}x floor  peak RSS {r['peak_mb']:.0f} MB"
+            )  # fmt: skip
+    finally:
+        server.cleanup()
+
+
+if __name__ == "__main__":
+    main()
