@@ -17,8 +17,7 @@ from deskmove.errors import InputError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-audit_app = typer.Typer(
-    help="The channel audit and migration plan, built from the store.",
+audit_app = typer.Typer(  # its help is the callback's docstring
     invoke_without_command=True,
     no_args_is_help=False,
 )

@@ -64,7 +64,7 @@ def render_md(report: Report) -> str:
         "",
         "Every way customers reach the team, found in the imported history. Tick an item with "
         "`deskmove audit check ITEM --note TEXT`; ticks survive re-runs, and a ticked item whose "
-        "evidence changes is flagged **CHANGED**.",
+        "evidence changes is flagged as changed.",
     ]
     for key in SECTIONS:
         out += _md_section(report, key)
