@@ -1,0 +1,175 @@
+"""mbox: streaming, quoting, Gmail Takeout, Thunderbird, resuming a grown file, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from deskmove.mail import mboxfile
+from deskmove.mail.mboxfile import iter_mbox
+from tests.mailhelp import at, mail
+
+SUPPORT = (
+    '[mail]\nsupport_addresses = ["support@shop.example"]\nsupport_domains = ["shop.example"]\n'
+)
+
+
+def from_line(n: int = 0) -> bytes:
+    return f"From sender{n}@example.cz Mon Mar  3 09:{n % 60:02d}:00 2025\n".encode()
+
+
+def mbox_bytes(mails: list[bytes], *, rd: bool = True) -> bytes:
+    out = []
+    for i, raw in enumerate(mails):
+        body = raw.replace(b"\r\n", b"\n")
+        if rd:
+            body = b"\n".join(
+                (b">" + ln if ln.lstrip(b">").startswith(b"From ") else ln)
+                for ln in body.split(b"\n")
+            )
+        out.append(from_line(i) + body.rstrip(b"\n") + b"\n\n")
+    return b"".join(out)
+
+
+@pytest.fixture
+def setup(project_dir: Path, cli):
+    (project_dir / "deskmove.toml").write_text(SUPPORT, encoding="utf-8")
+    return project_dir, cli
+
+
+def rows(project_dir: Path, sql: str) -> list:
+    engine = sa.create_engine(f"sqlite:///{project_dir / 'deskmove.db'}")
+    with engine.connect() as c:
+        out = list(c.execute(sa.text(sql)))
+    engine.dispose()
+    return out
+
+
+def report(cli, path: Path) -> tuple[int, dict]:
+    result = cli("--json", "import", f"mbox:{path}")
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_mboxrd_quoting_and_body_from_lines(tmp_path, setup):
+    project_dir, cli = setup
+    body = "Hello,\nFrom now on the order is late.\n>From a quoted line\n"
+    path = tmp_path / "a.mbox"
+    path.write_bytes(mbox_bytes([mail(body=body), mail(mid="<m2@example.cz>", date=at(5))]))
+    code, rep = report(cli, path)
+    assert code == 0, rep
+    assert rep["read"] == 2 and rep["new"] == 2
+    texts = [r[0] for r in rows(project_dir, "select body_text from messages order by created_at")]
+    assert texts[0].replace("\r", "") == body
+
+
+def test_split_is_streamed_in_small_chunks(monkeypatch):
+    mails = [mail(mid=f"<s{i}@x.cz>", body=f"body {i}\nFrom here\n" * 50) for i in range(30)]
+    data = mbox_bytes(mails, rd=False)
+    whole = [e.raw for e in iter_mbox(io.BytesIO(data))]
+    monkeypatch.setattr(mboxfile, "CHUNK", 17)
+    chunked = list(iter_mbox(io.BytesIO(data)))
+    assert [e.raw for e in chunked] == whole and len(whole) == 30
+    assert chunked[0].start == 0 and all(
+        a.end == b.start for a, b in zip(chunked, chunked[1:], strict=False)
+    )
+    assert chunked[-1].end == len(data)
+
+
+def test_grown_file_reads_only_the_tail_and_rewrite_is_detected(tmp_path, setup):
+    project_dir, cli = setup
+    path = tmp_path / "grow.mbox"
+    first = [mail(mid=f"<g{i}@example.cz>", subject=f"Dotaz {i}", date=at(i)) for i in range(3)]
+    path.write_bytes(mbox_bytes(first))
+    assert report(cli, path)[1]["new"] == 3
+    code, rep = report(cli, path)
+    assert rep["read"] == 0 and code == 0  # nothing new: nothing read
+    more = [mail(mid=f"<g{i}@example.cz>", subject=f"Dotaz {i}", date=at(i)) for i in range(3, 5)]
+    with path.open("ab") as fh:
+        fh.write(mbox_bytes(more))
+    code, rep = report(cli, path)
+    assert rep["read"] == 2 and rep["new"] == 2
+    # Thunderbird compacts: the same mails, rewritten in another order -> read again, unchanged
+    path.write_bytes(mbox_bytes(list(reversed(first + more))))
+    code, rep = report(cli, path)
+    assert rep["read"] == 5 and rep["unchanged"] == 5 and rep["new"] == 0
+    assert any("rewritten" in n for n in rep["notes"])
+    assert rows(project_dir, "select count(*) from messages")[0][0] == 5
+
+
+def test_thunderbird_deleted_is_quarantined_not_imported(tmp_path, setup):
+    project_dir, cli = setup
+    path = tmp_path / "Inbox"
+    kept = mail(mid="<k@example.cz>", extra="X-Mozilla-Status: 0001")
+    gone = mail(mid="<d@example.cz>", extra="X-Mozilla-Status: 0009", date=at(3))
+    path.write_bytes(mbox_bytes([kept, gone]))
+    code, rep = report(cli, path)
+    assert code == 3
+    assert rep["read"] == 2 and rep["new"] == 1 and rep["quarantined"] == 1
+    reasons = [r[0] for r in rows(project_dir, "select reason from quarantine")]
+    assert reasons == ["deleted in Thunderbird (X-Mozilla-Status), kept here instead of imported"]
+
+
+def test_gmail_takeout_labels_and_thread_ids(tmp_path, setup):
+    project_dir, cli = setup
+    a = mail(
+        mid="<ga@example.cz>",
+        subject="Reklamace",
+        extra="X-GM-THRID: 1790001\nX-Gmail-Labels: Inbox,Opened,Reklamace,Category Updates",
+    )
+    b = mail(frm="support@shop.example", to="jan@example.cz", mid="<gb@shop.example>",
+             subject="Reklamace - odpověď", date=at(40), extra="X-GM-THRID: 1790001\nX-Gmail-Labels: Sent")  # fmt: skip
+    gmail_from = b"From 1790001234567890123@xxx Mon Mar 03 09:00:00 +0000 2025\n"
+    data = b"".join(gmail_from + m.replace(b"\r\n", b"\n") + b"\n\n" for m in (a, b))
+    path = tmp_path / "All mail Including Spam and Trash.mbox"
+    path.write_bytes(data)
+    code, rep = report(cli, path)
+    assert code == 0 and rep["new"] == 2
+    tickets = rows(project_dir, "select tags from tickets")
+    assert len(tickets) == 1  # joined by X-GM-THRID though no References
+    assert json.loads(tickets[0][0]) == ["label:reklamace"]
+
+
+def test_truncated_and_garbage_mbox_never_loses_a_message(tmp_path, setup):
+    project_dir, cli = setup
+    good = mail(mid="<ok@example.cz>")
+    garbage = b"\x00\xff\xfe binary junk \x00" * 20
+    cut = mail(mid="<cut@example.cz>", body="a long body " * 50)[:180]
+    data = mbox_bytes([good]) + from_line(7) + garbage + b"\n\n" + from_line(8) + cut
+    path = tmp_path / "broken.mbox"
+    path.write_bytes(data)
+    code, rep = report(cli, path)
+    assert rep["read"] == 3
+    assert rep["read"] == rep["imported"] + rep["unchanged"] + rep["quarantined"]
+    assert (
+        code == 3 and rep["quarantined"] == 1
+    )  # the junk; the truncated mail is imported as far as it goes
+    subjects = [r[0] for r in rows(project_dir, "select message_id from messages order by id")]
+    assert "<cut@example.cz>" in subjects
+
+
+def test_not_an_mbox_is_a_clear_error(tmp_path, setup):
+    _project_dir, cli = setup
+    path = tmp_path / "message.eml"
+    path.write_bytes(mail())
+    result = cli("import", f"mbox:{path}")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ") and "eml:" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    result = cli("import", f"mbox:{tmp_path / 'missing.mbox'}")
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+def test_crlf_mbox_and_from_line_date_fallback(tmp_path, setup):
+    project_dir, cli = setup
+    undated = mail(mid="<nodate@example.cz>", date=None)
+    data = (from_line(0) + undated.replace(b"\r\n", b"\n") + b"\n\n").replace(b"\n", b"\r\n")
+    path = tmp_path / "crlf.mbox"
+    path.write_bytes(data)
+    code, rep = report(cli, path)
+    assert code == 0 and rep["new"] == 1
+    created = rows(project_dir, "select created_at from messages")[0][0]
+    assert str(created).startswith("2025-03-03 09:00:00")
