@@ -339,13 +339,11 @@ class Ingestor:
                         T_PERSON.insert().values(**values).returning(T_PERSON.c.id)
                     ).scalar_one()
                 else:  # the same person met before by address: fill in what this source knows
-                    conn.execute(
-                        T_PERSON.update()
-                        .where(T_PERSON.c.id == pid)
-                        .values(
-                            **{k: v for k, v in values.items() if v is not None and k != "role"}
+                    known = {k: v for k, v in values.items() if v is not None and k != "role"}
+                    if known:
+                        conn.execute(
+                            T_PERSON.update().where(T_PERSON.c.id == pid).values(**known)
                         )
-                    )
                     if rec.role == "agent":
                         conn.execute(
                             T_PERSON.update().where(T_PERSON.c.id == pid).values(role="agent")
