@@ -15,7 +15,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,6 +32,7 @@ from deskmove.model import (
     Quarantine,
     SyncState,
     Ticket,
+    UTCDateTime,
     utcnow,
 )
 from deskmove.records import (
@@ -111,21 +112,95 @@ def content_hash(*parts: Any) -> str:
     return hashlib.blake2b("\x1f".join(map(_part, parts)).encode(), digest_size=16).hexdigest()
 
 
+# The two hot hashes build one tuple of plain values and hash its repr: a few C calls
+# per record instead of one Python call per field (this is the bulk import's hot path).
+def _t(v: datetime | None) -> str | None:
+    return v.isoformat() if v is not None else None
+
+
+def _r(p: PersonRef | None) -> tuple[Any, ...] | None:
+    return (p.native_id, p.email, p.name, p.role) if p is not None else None
+
+
+def _j(v: dict[str, Any]) -> str | None:
+    return json.dumps(v, sort_keys=True, default=str, ensure_ascii=False) if v else None
+
+
+def _digest(key: tuple[Any, ...]) -> str:
+    return hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
+
+
 def ticket_hash(t: TicketRec) -> str:
-    return content_hash(
-        t.subject, t.status, t.priority, t.type, t.channel, t.requester, t.assignee, t.group,
-        t.organization, t.tags, t.custom_fields, t.created_at, t.updated_at, t.solved_at,
-        t.is_auto, t.is_spam, t.origin_source, t.origin_id, t.thread_key,
-    )  # fmt: skip
+    return _digest((
+        t.subject, t.status, t.priority, t.type, t.channel, _r(t.requester), _r(t.assignee),
+        t.group, t.organization, t.tags, _j(t.custom_fields), _t(t.created_at),
+        _t(t.updated_at), _t(t.solved_at), t.is_auto, t.is_spam, t.origin_source, t.origin_id,
+        t.thread_key,
+    ))  # fmt: skip
 
 
 def message_hash(m: MessageRec, ticket_native_id: str) -> str:
-    return content_hash(
-        ticket_native_id, m.created_at, m.created_tz, m.author, m.public, m.direction, m.subject,
-        m.body_text, m.body_html, m.to, m.cc, m.message_id, m.in_reply_to, m.references,
-        m.raw_sha256, m.headers, m.is_auto, m.origin_id,
+    return _digest((
+        ticket_native_id, _t(m.created_at), m.created_tz, _r(m.author), m.public, m.direction,
+        m.subject, m.body_text, m.body_html, m.to, m.cc, m.message_id, m.in_reply_to,
+        m.references, m.raw_sha256, _j(m.headers), m.is_auto, m.origin_id,
         [(a.sha256, a.filename, a.content_type, a.content_id, a.inline) for a in m.attachments],
-    )  # fmt: skip
+    ))  # fmt: skip
+
+
+# -- bulk inserts ------------------------------------------------------------------------
+# On SQLite the hot inserts skip SQLAlchemy's per-row parameter processing and hand
+# tuples straight to the driver's executemany, converted exactly as the column types
+# would (UTC timestamps as "YYYY-MM-DD HH:MM:SS.ffffff", JSON as text, booleans as 0/1).
+_EMPTY_JSON = {list: "[]", dict: "{}"}
+
+
+def _sqlite_time(v: datetime | None) -> str | None:
+    if v is None:
+        return None
+    if v.tzinfo is None:
+        raise ValueError(f"naive datetime {v!r} reached the store")
+    return v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_json(v: Any) -> str:
+    if not v and type(v) in _EMPTY_JSON:
+        return _EMPTY_JSON[type(v)]
+    return json.dumps(v)
+
+
+def _converter(column: sa.Column) -> Any:
+    t = column.type
+    if isinstance(t, UTCDateTime):
+        return _sqlite_time
+    if isinstance(t, sa.JSON):
+        return _sqlite_json
+    return None
+
+
+_PLANS: dict[tuple[str, tuple[str, ...]], tuple[str, list[tuple[str, Any]]]] = {}
+
+
+def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT many rows (all with the same keys) as fast as the driver allows."""
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(table.insert(), rows)
+        return
+    keys = tuple(rows[0])
+    plan = _PLANS.get((table.name, keys))
+    if plan is None:
+        cols = ", ".join(f'"{k}"' for k in keys)
+        sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({", ".join("?" * len(keys))})'
+        plan = (sql, [(k, _converter(table.c[k])) for k in keys])
+        _PLANS[(table.name, keys)] = plan
+    sql, convs = plan
+    try:
+        params = [tuple(row[k] if f is None else f(row[k]) for k, f in convs) for row in rows]
+    except ValueError as exc:
+        raise sa.exc.StatementError(str(exc), sql, None, exc) from exc
+    conn.exec_driver_sql(sql, params)
 
 
 def _chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -164,6 +239,7 @@ class Ingestor:
     # -- public -------------------------------------------------------------------
     def ingest(self, batch: Batch) -> IngestCounts:
         counts = IngestCounts(read=batch.read)
+        self._next_id: dict[str, int] = {}  # per transaction: see _new_ids
         snapshot = (dict(self._emails), dict(self._refs), set(self._done))
         try:
             with self.engine.begin() as conn:
@@ -195,6 +271,40 @@ class Ingestor:
         if batch.state:
             self._save_state(conn, batch.state)
 
+    def _new_ids(self, conn: Connection, table: sa.Table, n: int) -> list[int]:
+        """Ids for ``n`` new rows, so inserts need no RETURNING (plain, fast executemany).
+
+        PostgreSQL hands them out from the table's sequence. SQLite continues after the
+        current maximum, under the write lock this transaction takes first; every insert
+        into people, tickets and messages in the transaction goes through here.
+        """
+        if n <= 0:
+            return []
+        name = table.name
+        if conn.dialect.name == "postgresql":
+            return list(
+                conn.execute(
+                    sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                    {"t": name, "n": n},
+                ).scalars()
+            )  # fmt: skip
+        nxt = self._next_id.get(name)
+        if nxt is None:
+            conn.exec_driver_sql(f"DELETE FROM {name} WHERE 0")  # take the write lock now
+            nxt = (conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0) + 1
+        self._next_id[name] = nxt + n
+        return list(range(nxt, nxt + n))
+
+    def _insert_new(
+        self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]]
+    ) -> list[int]:
+        """Insert rows with fresh ids; returns the ids in order."""
+        ids = self._new_ids(conn, table, len(rows))
+        for row, eid in zip(rows, ids, strict=True):
+            row["id"] = eid
+        bulk_insert(conn, table, rows)
+        return ids
+
     def _lookup(
         self, conn: Connection, kind: str, native_ids: Sequence[str]
     ) -> dict[str, tuple[int, str | None]]:
@@ -216,8 +326,9 @@ class Ingestor:
         if not rows:
             return
         now = utcnow()
-        conn.execute(
-            T_PROV.insert(),
+        bulk_insert(
+            conn,
+            T_PROV,
             [
                 {"connection": self.connection, "kind": kind, "native_id": nid, "entity_id": eid,
                  "content_hash": h, "run_id": self.run_id, "updated_at": now}
@@ -297,8 +408,10 @@ class Ingestor:
                 self._emails[email] = pid
 
     def _add_emails(
-        self, conn: Connection, person_id: int, emails: Iterable[str], primary_first: bool
-    ) -> None:
+        self, conn: Connection, person_id: int, emails: Iterable[str], primary_first: bool,
+        sink: list[dict[str, Any]] | None = None,
+    ) -> None:  # fmt: skip
+        """Give a person addresses nobody has yet; rows go to ``sink`` when one is given."""
         rows = []
         for i, email in enumerate(emails):
             if email and email not in self._emails:
@@ -306,13 +419,18 @@ class Ingestor:
                 rows.append(
                     {"person_id": person_id, "email": email, "primary": primary_first and i == 0}
                 )
-        if rows:
+        if sink is not None:
+            sink += rows
+        elif rows:
             conn.execute(T_EMAIL.insert(), rows)
 
     def _upsert_people(self, conn: Connection, wave: list[PersonRec], counts: IngestCounts) -> None:
         known = self._lookup(conn, "person", [p.native_id for p in wave])
         self._load_emails(conn, (e for p in wave for e in p.emails))
         new_prov, touched = [], []
+        fresh: dict[int, dict[str, Any]] = {}  # people made in this wave, inserted at the end
+        new_emails: list[dict[str, Any]] = []
+        pool: list[int] = []
         for rec in wave:
             h = content_hash(rec.name, rec.emails, rec.phone, rec.role, rec.organization)
             org_id = self._resolve_named(conn, "organization", rec.organization)
@@ -335,23 +453,26 @@ class Ingestor:
             else:
                 pid = next((self._emails[e] for e in rec.emails if e in self._emails), None)
                 if pid is None:
-                    pid = conn.execute(
-                        T_PERSON.insert().values(**values).returning(T_PERSON.c.id)
-                    ).scalar_one()
+                    if not pool:
+                        pool = self._new_ids(conn, T_PERSON, len(wave))[::-1]
+                    pid = pool.pop()
+                    fresh[pid] = {"id": pid, **values}
                 else:  # the same person met before by address: fill in what this source knows
-                    known = {k: v for k, v in values.items() if v is not None and k != "role"}
-                    if known:
-                        conn.execute(
-                            T_PERSON.update().where(T_PERSON.c.id == pid).values(**known)
-                        )
+                    fill = {k: v for k, v in values.items() if v is not None and k != "role"}
                     if rec.role == "agent":
-                        conn.execute(
-                            T_PERSON.update().where(T_PERSON.c.id == pid).values(role="agent")
-                        )
-                self._add_emails(conn, pid, rec.emails, True)
+                        fill["role"] = "agent"
+                    if pid in fresh:
+                        fresh[pid].update(fill)
+                    elif fill:
+                        conn.execute(T_PERSON.update().where(T_PERSON.c.id == pid).values(**fill))
+                self._add_emails(conn, pid, rec.emails, True, sink=new_emails)
                 new_prov.append((rec.native_id, pid, h))
                 counts.new["person"] += 1
             self._refs[("person", rec.native_id)] = pid
+        if fresh:
+            bulk_insert(conn, T_PERSON, list(fresh.values()))
+        if new_emails:
+            bulk_insert(conn, T_EMAIL, new_emails)
         self._add_provenance(conn, "person", new_prov)
         self._touch_provenance(conn, "person", touched)
 
@@ -366,18 +487,24 @@ class Ingestor:
         self._load_emails(conn, (r.email for r in refs if r.email))
         agents: set[int] = set()
         names: dict[int, str] = {}
+        fresh: list[dict[str, Any]] = []
+        new_emails: list[dict[str, Any]] = []
+        new_prov: list[tuple[str, int, str | None]] = []
+        pool: list[int] = []
         for ref in refs:
             pid = self._person_id(ref)
             if pid is None:
-                pid = conn.execute(
-                    T_PERSON.insert()
-                    .values(name=ref.name, role=ref.role or "customer")
-                    .returning(T_PERSON.c.id)
-                ).scalar_one()
+                if not pool:
+                    missing = {
+                        (r.native_id, r.email, r.name) for r in refs if self._person_id(r) is None
+                    }
+                    pool = self._new_ids(conn, T_PERSON, len(missing))[::-1]
+                pid = pool.pop()
+                fresh.append({"id": pid, "name": ref.name, "role": ref.role or "customer"})
                 if ref.email:
-                    self._add_emails(conn, pid, [ref.email], True)
+                    self._add_emails(conn, pid, [ref.email], True, sink=new_emails)
                 if ref.native_id:
-                    self._add_provenance(conn, "person", [(ref.native_id, pid, None)])
+                    new_prov.append((ref.native_id, pid, None))
                     self._refs[("person", ref.native_id)] = pid
                 elif not ref.email:
                     self._refs[("person-name", ref.name or "")] = pid
@@ -391,6 +518,11 @@ class Ingestor:
             if ref.name and ("named", pid) not in self._done:
                 names.setdefault(pid, ref.name)
                 self._done.add(("named", pid))
+        if fresh:
+            bulk_insert(conn, T_PERSON, fresh)
+        if new_emails:
+            bulk_insert(conn, T_EMAIL, new_emails)
+        self._add_provenance(conn, "person", new_prov)
         if agents:
             conn.execute(
                 T_PERSON.update()
@@ -444,14 +576,7 @@ class Ingestor:
                 inserts.append((t.native_id, h, row))
                 counts.new["ticket"] += 1
         if inserts:
-            ids = (
-                conn.execute(
-                    T_TICKET.insert().returning(T_TICKET.c.id, sort_by_parameter_order=True),
-                    [row for _n, _h, row in inserts],
-                )
-                .scalars()
-                .all()
-            )
+            ids = self._insert_new(conn, T_TICKET, [row for _n, _h, row in inserts])
             for (nid, h, _row), eid in zip(inserts, ids, strict=True):
                 ticket_ids[nid] = eid
                 new_prov.append((nid, eid, h))
@@ -521,14 +646,7 @@ class Ingestor:
                 counts.new["message"] += 1
         att_rows: list[dict[str, Any]] = []
         if inserts:
-            ids = (
-                conn.execute(
-                    T_MESSAGE.insert().returning(T_MESSAGE.c.id, sort_by_parameter_order=True),
-                    [row for _n, _h, row, _m in inserts],
-                )
-                .scalars()
-                .all()
-            )
+            ids = self._insert_new(conn, T_MESSAGE, [row for _n, _h, row, _m in inserts])
             for (nid, h, _row, m), eid in zip(inserts, ids, strict=True):
                 new_prov.append((nid, eid, h))
                 att_rows += _attachment_rows(eid, m)
@@ -543,7 +661,7 @@ class Ingestor:
             for eid, _row, m in updates:
                 att_rows += _attachment_rows(eid, m)
         if att_rows:
-            conn.execute(T_ATT.insert(), att_rows)
+            bulk_insert(conn, T_ATT, att_rows)
         self._add_provenance(conn, "message", new_prov)
         self._touch_provenance(conn, "message", touched)
 

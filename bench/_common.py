@@ -1,0 +1,54 @@
+"""Helpers shared by the benchmarks: run a step in a fresh process, print a result table.
+
+Peak memory is each child process's own peak resident set size (``resource.getrusage``
+``RUSAGE_SELF`` ``ru_maxrss``, read by the child at its end), so each step's figure is
+its own and includes everything: the interpreter, SQLite's page cache, buffers.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    items: int
+    peak_mb: float
+    extra: dict
+
+    @property
+    def rate(self) -> float:
+        return self.items / self.seconds if self.seconds else 0.0
+
+
+def run_child(script: Path, args: list[str], name: str) -> Result:
+    """Run ``script args`` in a new interpreter; it prints one JSON line {seconds, items, …}."""
+    out = subprocess.run(
+        [sys.executable, str(script), *args], check=True, capture_output=True, text=True
+    )
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    extra = {k: v for k, v in data.items() if k not in ("seconds", "items", "maxrss_kb")}
+    return Result(name, data["seconds"], data["items"], data["maxrss_kb"] / 1024, extra)
+
+
+def child_report(seconds: float, items: int, **extra: object) -> None:
+    """What a child prints: its own timing and peak RSS (KiB)."""
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": seconds, "items": items, "maxrss_kb": maxrss, **extra}))
+
+
+def table(results: list[Result], floor: Result, unit: str) -> str:
+    lines = [f"{'step':<28}{'seconds':>9}{unit + '/s':>14}{'x floor':>9}{'peak RSS MB':>13}"]
+    for r in results:
+        ratio = r.seconds / floor.seconds if floor.seconds else 0.0
+        lines.append(
+            f"{r.name:<28}{r.seconds:>9.2f}{r.rate:>14,.0f}{ratio:>9.2f}{r.peak_mb:>13.1f}"
+        )
+    return "\n".join(lines)
