@@ -21,6 +21,7 @@ and prints messages/s, the ratio to the floor and peak RSS for each.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -57,16 +59,14 @@ def make_mail(i: int, rng: random.Random) -> tuple[str, bytes, float]:
     thread = rng.randint(0, i // 3 + 1)
     head = [
         f"From: {frm}", f"To: {to}", f"Subject: {'Re: ' if sent else ''}Objednávka {thread}",
-        f"Date: {format_datetime(__import__('datetime').datetime.fromtimestamp(when).astimezone())}",
+        f"Date: {format_datetime(datetime.fromtimestamp(when).astimezone())}",
         f"Message-ID: <bench{i}@{'shop' if sent else 'example'}.cz>", "MIME-Version: 1.0",
         "Received: from mx.example.cz (mx.example.cz [192.0.2.1]) by mail.shop.example",
     ]  # fmt: skip
     if thread and thread < i:
         head.append(f"In-Reply-To: <bench{thread}@example.cz>")
         head.append(f"References: <bench{thread}@example.cz>")
-    head[2] = (
-        "Subject: =?utf-8?b?" + __import__("base64").b64encode(head[2][9:].encode()).decode() + "?="
-    )
+    head[2] = "Subject: =?utf-8?b?" + base64.b64encode(head[2][9:].encode()).decode() + "?="
     text = LOREM[charset] * rng.randint(3, 40)
     body = text.encode(charset, "replace")
     roll = rng.random()
@@ -80,7 +80,7 @@ def make_mail(i: int, rng: random.Random) -> tuple[str, bytes, float]:
         ]
     else:
         size = rng.randint(30_000, 200_000) if roll < 0.99 else rng.randint(500_000, 1_500_000)
-        blob = __import__("base64").encodebytes(rng.randbytes(size)).replace(b"\n", b"\r\n")
+        blob = base64.encodebytes(rng.randbytes(size)).replace(b"\n", b"\r\n")
         parts = [
             (f"text/plain; charset={charset}", "8bit", body),
             ("application/pdf", "base64", blob),

@@ -6,10 +6,11 @@ connection's ``password = { env = "NAME" }``.
 
 Per folder the sync state keeps ``uidvalidity``, ``last_uid``, ``uidnext`` and
 ``highestmodseq`` (when the server offers CONDSTORE); it is saved with each
-batch. A re-run with nothing new costs one STATUS per folder. Messages are
-identified by a fingerprint of Message-ID, Date, From, Subject and size, so when
-a folder's UIDVALIDITY changes (the folder was recreated or restored) its
-messages are matched to what the store holds instead of being imported again.
+batch. A re-run with nothing new costs one STATUS per folder. When a folder's
+UIDVALIDITY changes (the folder was recreated or restored), its messages are
+matched by a fingerprint (Message-ID, Date, From, Subject and size, read from
+the headers on the server and from the raw mails in the store) and only the
+ones the store does not hold are fetched.
 """
 
 from __future__ import annotations
@@ -201,7 +202,7 @@ class ImapSource(Source):
                 raw=f.data,
                 fallback_date=f.internaldate,
                 folder=folder,
-                native_id=f"{folder}/{uidvalidity}/{f.uid}#{fingerprint(header_section(f.data), f.size)}",
+                native_id=f"{folder}/{uidvalidity}/{f.uid}",
             )  # fmt: skip
             for f in fetched
             if f.uid in wanted  # expunged meanwhile: gone; `N:*` extras: not ours
@@ -226,7 +227,7 @@ class ImapSource(Source):
 
 
 def stored_fingerprints(store: Store, connection: str) -> set[str]:
-    """Header fingerprints of every mail this connection imported (from its raw blob) or quarantined."""
+    """Header fingerprints of every mail this connection imported or quarantined, from its raw blob."""
     p, m, q = Provenance.__table__.c, Message.__table__.c, Quarantine.__table__.c
     with store.begin() as conn:
         shas = set(
@@ -236,12 +237,15 @@ def stored_fingerprints(store: Store, connection: str) -> set[str]:
                 .where(p.connection == connection, p.kind == "message", m.raw_sha256.is_not(None))
             ).scalars()
         )
-        refs = conn.execute(sa.select(q.native_ref).where(q.connection == connection)).scalars()
-        found = {ref.rpartition("#")[2] for ref in refs if "#" in ref}
+        shas.update(
+            conn.execute(
+                sa.select(q.raw_sha256).where(q.connection == connection, q.raw_sha256.is_not(None))
+            ).scalars()
+        )
+    found = set()
     for sha in shas:
-        path = store.blobs.path(sha)
         try:
-            with path.open("rb") as f:
+            with store.blobs.open(sha) as f:
                 head = _read_header(f)
                 size = os.fstat(f.fileno()).st_size
         except FileNotFoundError:

@@ -186,6 +186,11 @@ class ImapClient:
 
     def login(self, user: str, password: str, variable: str) -> None:
         assert self.imap is not None
+        if "LOGINDISABLED" in self.capabilities and "AUTH=PLAIN" not in self.capabilities:
+            raise FatalRemoteError(
+                f"{self.where} accepts no password over an unencrypted connection",
+                "use ?tls=starttls (port 143) or ?tls=implicit (port 993)",
+            )
         try:
             if "AUTH=PLAIN" in self.capabilities:
                 cred = b"\0" + user.encode() + b"\0" + password.encode()
@@ -240,6 +245,11 @@ class ImapClient:
         except (imaplib.IMAP4.abort, OSError, EOFError) as exc:
             self.imap = None
             raise self._lost(doing, exc) from exc
+        except imaplib.IMAP4.error as exc:  # a BAD answer: the server will not do it
+            raise FatalRemoteError(
+                f"{self.where} rejected a command while {doing} ({_reason(exc)})",
+                "check the server's log; please report this if the server is standard",
+            ) from exc
 
     # folders --------------------------------------------------------------------------
     def folders(self) -> list[Folder]:
