@@ -9,9 +9,10 @@ with replacement characters and says so).
 
 from __future__ import annotations
 
+import binascii
 import codecs
+import quopri
 import re
-from email.header import decode_header
 
 # Labels senders write that Python does not know, or knows under another name.
 ALIASES = {
@@ -132,12 +133,18 @@ def _central_european(text: str, data: bytes) -> bool:
 
 
 def _guess_single_byte(data: bytes, declared: str | None) -> str | None:
-    """Cyrillic (windows-1251 or koi8-r) when the bytes read as Russian, else a plausible Latin-2."""
+    """Cyrillic when the bytes read as Russian; Western when nothing says Central European; else Latin-2."""
     cyr = data.decode("cp1251", "replace")
     letters = [c for c in cyr if c.isalpha()]
     wide = [c for c in letters if not c.isascii()]
     if letters and len(wide) / len(letters) > 0.7 and _mostly_cyrillic(cyr):
         return "koi8-r" if _looks_like_swapped_cyrillic(cyr) else "cp1251"
+    try:
+        western = data.decode("cp1252")
+    except UnicodeDecodeError:
+        western = None
+    if western is not None and _plausible(western) and not _central_european(western, data):
+        return "cp1252"
     order = _LATIN2[::-1] if declared == "cp1250" else _LATIN2
     for codec in order:
         try:
@@ -153,11 +160,12 @@ def _mostly_cyrillic(text: str) -> bool:
     return bool(letters) and sum(1 for c in letters if _CYRILLIC.match(c)) / len(letters) > 0.8
 
 
-_ENCODED_WORD = re.compile(rb"=\?[^?\s]+\?[bBqQ]\?[^?]*\?=")
+_ENCODED_WORD = re.compile(rb"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_GAP = re.compile(rb"^\s*$")
 
 
 def decode_header_value(value: str | bytes | None) -> str:
-    """An RFC 2047 header (possibly with raw 8-bit bytes) to text; never raises."""
+    """An RFC 2047 header (possibly with raw 8-bit bytes, or broken words) to text; never raises."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -166,22 +174,35 @@ def decode_header_value(value: str | bytes | None) -> str:
         raw = value.encode("utf-8", "surrogateescape")
     else:
         raw = value
-    if b"=?" not in raw:
-        return _unfold(decode_bytes(raw, "utf-8")[0])
-    try:
-        parts = decode_header(raw.decode("ascii", "surrogateescape"))
-    except Exception:  # noqa: BLE001 - broken encoded words: keep what is readable
-        return _unfold(decode_bytes(raw, "utf-8")[0])
-    out = []
-    for chunk, charset in parts:
-        if isinstance(chunk, str):
-            chunk = chunk.encode("ascii", "surrogateescape")
-        out.append(decode_bytes(chunk, charset or "utf-8")[0])
+    out: list[str] = []
+    last, prev_word = 0, False
+    for m in _ENCODED_WORD.finditer(raw):
+        gap = raw[last : m.start()]
+        if gap and not (prev_word and _GAP.match(gap)):  # space between two words is dropped
+            out.append(decode_bytes(gap, "utf-8")[0])
+        out.append(_decode_word(m.group(1), m.group(2), m.group(3)))
+        last, prev_word = m.end(), True
+    if last < len(raw):
+        out.append(decode_bytes(raw[last:], "utf-8")[0])
     return _unfold("".join(out))
 
 
+def _decode_word(charset: bytes, encoding: bytes, text: bytes) -> str:
+    label = charset.decode("ascii", "replace").split("*")[0]  # RFC 2231 language suffix
+    try:
+        if encoding in b"bB":
+            data = binascii.a2b_base64(text + b"=" * (-len(text) % 4))
+        else:
+            data = quopri.decodestring(text.replace(b"_", b" "), header=True)
+    except (binascii.Error, ValueError):
+        return text.decode("ascii", "replace")
+    return decode_bytes(data, label)[0]
+
+
 def _unfold(text: str) -> str:
-    text = text.replace("\r", "").replace("\n", "")
+    """RFC 5322 unfolding (line breaks go, the white space stays); tabs become spaces."""
+    if "\n" in text or "\t" in text:
+        text = text.replace("\r", "").replace("\n", "").replace("\t", " ")
     return text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
 
 

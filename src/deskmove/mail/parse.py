@@ -19,6 +19,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import TYPE_CHECKING
 
+from deskmove.mail import bigparts
 from deskmove.mail import html as htmlmod
 from deskmove.mail.autodetect import auto_kind
 from deskmove.mail.charsets import decode_bytes, decode_header_value
@@ -36,6 +37,9 @@ _KEEP = frozenset(AUDIT_HEADERS) | {
     "from", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references",
     "received", "content-type", "x-mozilla-status", "x-forwarded-to", "x-original-from",
 }  # fmt: skip
+
+
+_STORED = frozenset(AUDIT_HEADERS) | {"original-date"}  # the Date header, when it was replaced
 
 
 class MailParseError(Exception):
@@ -75,12 +79,18 @@ def parse_mail(
     """Parse one mail; raise :class:`MailParseError` with a reason when it is not a mail."""
     if not raw or not raw.strip():
         raise MailParseError("empty message")
+    skeleton, big = bigparts.extract(raw, blobs)
     try:
-        msg = _PARSER.parsebytes(raw)
+        msg = _PARSER.parsebytes(skeleton)
     except RecursionError as exc:
         raise MailParseError("MIME structure nested too deeply to parse") from exc
     headers = _headers(msg)
-    if not any(k in headers for k in ("from", "date", "subject", "message-id", "to", "received")):
+    if not _looks_like_mail(headers):
+        repaired = _repair_obsolete_headers(raw)
+        if repaired is not None:
+            msg = _PARSER.parsebytes(repaired)
+            headers = _headers(msg)
+    if not _looks_like_mail(headers):
         raise MailParseError("not an email: no From, To, Date, Subject or Message-ID header")
     notes: list[str] = []
     date, tz = _date(headers, fallback_date, now or datetime.now(UTC), notes)
@@ -88,7 +98,7 @@ def parse_mail(
     if sender is None:
         sender = _first(_addresses(headers.get("sender", []) + headers.get("return-path", [])))
     subject = decode_header_value(headers.get("subject", [""])[0]).strip()
-    text, html, attachments = _bodies(msg, blobs, notes)
+    text, html, attachments = _bodies(msg, _Sink(blobs, big), notes)
     message_id = _first_id(headers.get("message-id", []))
     references = parse_ids(" ".join(headers.get("references", [])))
     in_reply_to = _first_id(headers.get("in-reply-to", []))
@@ -106,7 +116,7 @@ def parse_mail(
         body_text=text,
         body_html=html,
         attachments=attachments,
-        headers={k: [decode_header_value(v) for v in vs] for k, vs in headers.items() if k in AUDIT_HEADERS},
+        headers={k: [decode_header_value(v) for v in vs] for k, vs in headers.items() if k in _STORED},
         raw_sha256=blobs.put(raw),
         fingerprint=_fingerprint(raw, message_id, headers),
         auto=auto_kind(headers, msg.get_content_type(), sender, subject),
@@ -116,6 +126,21 @@ def parse_mail(
 
 
 # -- headers ------------------------------------------------------------------------------
+_OBS_NAME = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.MULTILINE)
+
+
+def _looks_like_mail(headers: dict[str, list[str]]) -> bool:
+    return any(k in headers for k in ("from", "date", "subject", "message-id", "to", "received"))
+
+
+def _repair_obsolete_headers(raw: bytes) -> bytes | None:
+    """RFC 822's obsolete ``Name  : value`` form (space before the colon) made strict."""
+    cut = raw.find(b"\n\n")
+    cut = len(raw) if cut == -1 else cut
+    head, fixed = raw[:cut], _OBS_NAME.sub(rb"\1:", raw[:cut])
+    return fixed + raw[cut:] if fixed != head else None
+
+
 def _headers(msg: Message) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name, value in msg.raw_items():
@@ -197,7 +222,7 @@ def _parse_date(value: str) -> datetime | None:
             return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    if parsed.year < 1971:
+    if parsed.year < 1900:
         return None
     return parsed
 
@@ -223,30 +248,42 @@ def _secondary_keys(headers: dict[str, list[str]], subject: str) -> list[str]:
 
 
 def _fingerprint(raw: bytes, message_id: str | None, headers: dict[str, list[str]]) -> str:
-    """Hash of Date, From, Subject and the whitespace-normalised body: equal for copies of one mail."""
+    """Hash of Date, From, Subject and the body without whitespace: equal for copies of one mail."""
     cut = raw.find(b"\n\n")
     cut2 = raw.find(b"\r\n\r\n")
     if cut2 != -1 and (cut == -1 or cut2 < cut):
         cut = cut2
-    body = raw[cut:] if cut != -1 else raw
     digest = hashlib.blake2b(digest_size=12)
     for name in ("date", "from", "subject"):
         digest.update(repr(headers.get(name, [])).encode("utf-8", "surrogateescape"))
     digest.update((message_id or "").encode())
-    for line in body.split(b"\n"):
-        digest.update(line.rstrip())
+    digest.update((raw[cut:] if cut != -1 else raw).translate(None, b" \t\r\n"))
     return digest.hexdigest()
+
+
+class _Sink:
+    """The blob store plus the large parts already decoded into it."""
+
+    def __init__(self, blobs: BlobStore, big: list[bigparts.Blob]) -> None:
+        self.blobs = blobs
+        self.big = big
+
+    def store(self, part: Message) -> tuple[str, int] | None:
+        index = bigparts.token_index(part.get_payload()) if self.big else None
+        if index is not None and index < len(self.big):
+            return self.big[index].sha256, self.big[index].size
+        return None
 
 
 # -- bodies and attachments ---------------------------------------------------------------
 def _bodies(
-    msg: EmailMessage, blobs: BlobStore, notes: list[str]
+    msg: EmailMessage, sink: _Sink, notes: list[str]
 ) -> tuple[str, str | None, list[AttachmentRec]]:
     plain: list[str] = []
     html: list[str] = []
     attachments: list[AttachmentRec] = []
     try:
-        _walk(msg, blobs, plain, html, attachments, notes, in_alternative=False)
+        _walk(msg, sink, plain, html, attachments, notes, in_alternative=False)
     except Exception as exc:  # noqa: BLE001 - broken MIME: keep the raw body as text
         notes.append(f"MIME structure unreadable ({type(exc).__name__}); body kept as raw text")
         payload = msg.get_payload()
@@ -260,7 +297,7 @@ def _bodies(
 
 def _walk(
     part: Message,
-    blobs: BlobStore,
+    sink: _Sink,
     plain: list[str],
     html: list[str],
     attachments: list[AttachmentRec],
@@ -269,27 +306,54 @@ def _walk(
     in_alternative: bool,
 ) -> None:
     ctype = part.get_content_type()
+    if ctype.startswith("multipart/") and not part.is_multipart():
+        repaired = _repair_multipart(part, ctype)
+        if repaired is not None:
+            notes.append("broken MIME boundary repaired")
+            part = repaired
+        else:
+            ctype = "text/plain"  # no parts to be found: keep the content as text
     if part.is_multipart() and ctype != "message/rfc822":
         children = part.get_payload()
         if ctype == "multipart/alternative":
-            _walk_alternative(children, blobs, plain, html, attachments, notes)
+            _walk_alternative(children, sink, plain, html, attachments, notes)
             return
         for child in children:
-            _walk(child, blobs, plain, html, attachments, notes, in_alternative=in_alternative)
+            _walk(child, sink, plain, html, attachments, notes, in_alternative=in_alternative)
         return
     disposition = (part.get_content_disposition() or "").lower()
     filename = _filename(part)
     is_text = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
+    if is_text and sink.big and sink.store(part) is not None:
+        is_text = False  # a text body of many megabytes: kept as an attachment
     if is_text:
         text = _text(part, notes)
         (html if ctype == "text/html" else plain).append(text)
         return
-    attachments.append(_attachment(part, blobs, ctype, filename, disposition))
+    attachments.append(_attachment(part, sink, ctype, filename, disposition))
+
+
+_BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200}?)(--)?[ \t]*\r?$", re.MULTILINE)
+
+
+def _repair_multipart(part: Message, ctype: str) -> Message | None:
+    """A multipart whose boundary parameter is unusable: take the boundary from the body."""
+    payload = part.get_payload()
+    if not isinstance(payload, str):
+        return None
+    m = _BOUNDARY_LINE.search(payload)
+    if not m:
+        return None
+    data = f'Content-Type: {ctype}; boundary="{m.group(1)}"\n\n'.encode() + payload.encode(
+        "ascii", "surrogateescape"
+    )
+    fixed = _PARSER.parsebytes(data)
+    return fixed if fixed.is_multipart() else None
 
 
 def _walk_alternative(
     children: list[Message],
-    blobs: BlobStore,
+    sink: _Sink,
     plain: list[str],
     html: list[str],
     attachments: list[AttachmentRec],
@@ -308,7 +372,7 @@ def _walk_alternative(
         elif child.is_multipart():
             sub_plain: list[str] = []
             sub_html: list[str] = []
-            _walk(child, blobs, sub_plain, sub_html, attachments, notes, in_alternative=True)
+            _walk(child, sink, sub_plain, sub_html, attachments, notes, in_alternative=True)
             if sub_html and not got_html:
                 html.extend(sub_html)
                 got_html = True
@@ -316,7 +380,23 @@ def _walk_alternative(
                 plain.extend(sub_plain)
                 got_plain = True
         elif ctype not in ("text/plain", "text/html"):
-            attachments.append(_attachment(child, blobs, ctype, _filename(child), "inline"))
+            attachments.append(_attachment(child, sink, ctype, _filename(child), "inline"))
+
+
+_RAW_NAME = re.compile(r'(?:^|;)\s*(?:file)?name\s*=\s*(?:"([^"]*)"|([^;]+))', re.IGNORECASE)
+
+
+def _raw_filename(part: Message) -> str | None:
+    """The name as written, for values the strict parser cuts (unquoted spaces, bare =?…?=)."""
+    for header in ("content-disposition", "content-type"):
+        for name, value in part.raw_items():
+            if name.lower() != header:
+                continue
+            text = " ".join(str(value).split())
+            m = _RAW_NAME.search(text)
+            if m and "*=" not in text:
+                return (m.group(1) if m.group(1) is not None else m.group(2)).strip()
+    return None
 
 
 def _filename(part: Message) -> str | None:
@@ -324,6 +404,11 @@ def _filename(part: Message) -> str | None:
         name = part.get_filename()
     except Exception:  # noqa: BLE001 - a broken Content-Disposition
         name = None
+    raw = _raw_filename(part)
+    if raw and (
+        not name or (len(raw) > len(str(name)) and raw.startswith(str(name))) or "=?" in raw
+    ):
+        name = raw
     if not name:
         try:
             name = part.get_param("name", header="content-type")
@@ -364,8 +449,9 @@ def _payload(part: Message) -> bytes:
 
 
 def _attachment(
-    part: Message, blobs: BlobStore, ctype: str, filename: str | None, disposition: str
+    part: Message, sink: _Sink, ctype: str, filename: str | None, disposition: str
 ) -> AttachmentRec:
+    known = None
     if ctype == "message/rfc822":
         try:
             inner = part.get_payload()
@@ -375,11 +461,14 @@ def _attachment(
         if not filename:
             filename = _inner_subject(part)
     else:
-        data = _payload(part)
-    if len(data) > STREAM_THRESHOLD:
-        sha, size = blobs.put_stream(io.BytesIO(data))
+        known = sink.store(part)
+        data = b"" if known else _payload(part)
+    if known:
+        sha, size = known
+    elif len(data) > STREAM_THRESHOLD:
+        sha, size = sink.blobs.put_stream(io.BytesIO(data))
     else:
-        sha, size = blobs.put(data), len(data)
+        sha, size = sink.blobs.put(data), len(data)
     content_id = _content_id(part)
     inline = disposition == "inline" or (bool(content_id) and disposition != "attachment")
     return AttachmentRec(
