@@ -83,8 +83,14 @@ def test_cli_adapters_check(cli, tmp_path):
 
 def test_mapping_rejects_a_non_canonical_value(tmp_path):
     path = tmp_path / "m.yaml"
-    path.write_text("status:\n  open: opened\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="status.*'opened' is not a canonical status"):
+    path.write_text("values:\n  status:\n    open: opened\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="values.status.open: 'opened' is not a status"):
         load_mapping(path)
-    m = load_mapping("zendesk")
-    assert m.canonical("channel", "voice") == "phone" and m.native("status", "hold") == "hold"
+
+
+def test_shipped_rest_mappings_both_ways():
+    z, f = load_mapping("zendesk"), load_mapping("freshdesk")
+    assert z.canonical("channel", "voice") == "phone" and z.native("status", "hold") == "hold"
+    assert z.canonical("status", "archived") == "open"  # unknown: the default, not a crash
+    assert f.canonical("status", 4) == "solved" and f.native("status", "solved") == 4
+    assert f.native("status", "new") == 2 and f.native("channel", "api") == 2

@@ -78,18 +78,18 @@ def test_crash_between_import_call_and_id_map_write_makes_no_duplicate(
     project, store, source, target, monkeypatch
 ):
     do_import(project, store)
-    real_put = Push._put
+    real_put = Push._put_many
 
-    def crash_on_ticket_done(self, kind, eid, native, h, state):  # noqa: ANN001
-        if kind == "ticket" and state == "done":
+    def crash_on_ticket_done(self, rows, state):  # noqa: ANN001
+        if state == "done" and any(kind == "ticket" for kind, *_rest in rows):
             raise KeyboardInterrupt  # the process dies right after Zendesk created the tickets
-        return real_put(self, kind, eid, native, h, state)
+        return real_put(self, rows, state)
 
-    monkeypatch.setattr(Push, "_put", crash_on_ticket_done)
+    monkeypatch.setattr(Push, "_put_many", crash_on_ticket_done)
     with pytest.raises(KeyboardInterrupt):
         do_export(project, store)
     assert len(target.tickets) == 4
-    monkeypatch.setattr(Push, "_put", real_put)
+    monkeypatch.setattr(Push, "_put_many", real_put)
     report = do_export(project, store)
     assert len(target.tickets) == 4  # found by external_id, not created again
     assert report.created["ticket"] == 0 and report.unchanged["ticket"] == 4

@@ -1,9 +1,9 @@
-"""Value maps for a REST helpdesk (``mappings/<name>.yaml``): native <-> canonical.
+"""Value maps for a REST helpdesk, read through :mod:`deskmove.mappings` (the same files
+format the CSV layouts use): ``values`` (status, priority, channel: native -> canonical),
+``defaults`` and ``fields`` (a native custom field id -> a canonical name).
 
-``status``, ``priority``, ``channel`` and ``type`` map a native value to a
-canonical one; ``custom_fields`` maps a native field id to a canonical name.
-The reverse direction (for targets) is the inverse, unless ``to_native`` says
-otherwise for a value.
+For targets the reverse of a value is the first native value that maps to it; a
+canonical value with no native one falls back to the reverse of the default.
 """
 
 from __future__ import annotations
@@ -11,108 +11,55 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from deskmove.errors import ConfigError
-from deskmove.model import CHANNELS, PRIORITIES, STATUSES
-from deskmove.resources import data_dir
-
-KINDS = ("status", "priority", "channel", "type")
+from deskmove.mappings import Mapping as ValueMaps
+from deskmove.mappings import UnknownValue
+from deskmove.mappings import load_mapping as load_value_maps
 
 
-class Mapping(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _native(value: str) -> Any:
+    return int(value) if value.isdigit() else value
 
-    status: dict[str, str] = Field(default_factory=dict)
-    priority: dict[str, str] = Field(default_factory=dict)
-    channel: dict[str, str] = Field(default_factory=dict)
-    type: dict[str, str] = Field(default_factory=dict)
-    custom_fields: dict[str, str] = Field(default_factory=dict)
-    to_native: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    defaults: dict[str, str] = Field(default_factory=dict)  # canonical value when unmapped
 
-    @field_validator("status", "priority", "channel", "type", "custom_fields", mode="before")
-    @classmethod
-    def _keys_as_text(cls, v: Any) -> Any:
-        return {str(k): str(x) for k, x in v.items()} if isinstance(v, dict) else v
+class Mapping:
+    """native <-> canonical for status, priority, channel, type and custom field names."""
 
-    @field_validator("status")
-    @classmethod
-    def _statuses(cls, v: dict[str, str]) -> dict[str, str]:
-        return _check(v, STATUSES, "status")
-
-    @field_validator("priority")
-    @classmethod
-    def _priorities(cls, v: dict[str, str]) -> dict[str, str]:
-        return _check(v, PRIORITIES, "priority")
-
-    @field_validator("channel")
-    @classmethod
-    def _channels(cls, v: dict[str, str]) -> dict[str, str]:
-        return _check(v, CHANNELS, "channel")
+    def __init__(self, maps: ValueMaps | None = None) -> None:
+        self.maps = maps or ValueMaps(name="none", unknown="default")
 
     def canonical(self, kind: str, native: Any) -> str | None:
         """The canonical value for a native one (None when the source had none)."""
         if native is None or native == "":
             return None
-        table: dict[str, str] = getattr(self, kind)
-        return table.get(
-            str(native), self.defaults.get(kind, str(native) if kind == "type" else None)
-        )
+        if kind == "type":
+            return str(native)
+        try:
+            return self.maps.value(kind, str(native))
+        except UnknownValue:
+            return self.maps.defaults.get(kind)
 
-    def native(self, kind: str, canonical: str | None) -> Any:
+    def native(self, kind: str, canonical: str | None, _depth: int = 0) -> Any:
         """The native value for a canonical one, for targets."""
-        if canonical is None:
-            return None
-        override = self.to_native.get(kind, {})
-        if canonical in override:
-            return override[canonical]
-        for native, value in getattr(self, kind).items():
+        if canonical is None or kind == "type":
+            return canonical
+        table = self.maps.values.get(kind, {})
+        for native, value in table.items():
             if value == canonical:
-                return int(native) if native.isdigit() else native
-        return None
+                return _native(native)
+        default = self.maps.defaults.get(kind)
+        if default and default != canonical and _depth == 0:
+            return self.native(kind, default, 1)
+        return None if table else canonical
 
     def field_name(self, native_id: Any) -> str:
-        return self.custom_fields.get(str(native_id), str(native_id))
+        return self.maps.fields.get(str(native_id), str(native_id))
 
     def field_id(self, name: str) -> str | None:
-        for native, canonical in self.custom_fields.items():
+        for native, canonical in self.maps.fields.items():
             if canonical == name:
                 return native
         return name if name.isdigit() else None
 
 
-def _check(v: dict[str, str], allowed: tuple[str, ...], what: str) -> dict[str, str]:
-    bad = sorted({x for x in v.values() if x not in allowed})
-    if bad:
-        raise ValueError(f"'{bad[0]}' is not a canonical {what} ({', '.join(allowed)})")
-    return v
-
-
 def load_mapping(name_or_path: str | Path | None) -> Mapping:
     """A shipped mapping by name (``zendesk``) or a user's file by path."""
-    if not name_or_path:
-        return Mapping()
-    path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml"):
-        path = data_dir("mappings") / f"{name_or_path}.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(
-            f"mapping {path} does not exist", "give the path of a YAML mapping"
-        ) from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"mapping {path} cannot be read: {exc}", "fix the YAML") from None
-    try:
-        return Mapping.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        msg = (
-            "unknown key"
-            if err["type"] == "extra_forbidden"
-            else err["msg"].removeprefix("Value error, ")
-        )
-        raise ConfigError(f"mapping {path}: {where}: {msg}", "fix that key and run again") from None
+    return Mapping(load_value_maps(str(name_or_path)) if name_or_path else None)

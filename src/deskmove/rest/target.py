@@ -96,6 +96,11 @@ class Push:
         )
         self.ids[kind][eid] = (native, h, state)
 
+    def _put_many(self, rows: list[tuple[str, int, str | None, str | None]], state: str) -> None:
+        self.store.map_put_many(self.conn, rows, state=state, run_id=self.run_id)
+        for kind, eid, native, h in rows:
+            self.ids[kind][eid] = (native, h, state)
+
     def _external_id(self, kind: str, eid: int) -> str:
         prefix = self.a.option("external_id_prefix") or "deskmove"
         return f"{prefix}:{kind}:{eid}"
@@ -148,42 +153,45 @@ class Push:
             )
         for i in range(0, len(todo), ep.batch):
             part = todo[i : i + ep.batch]
-            for eid, _it, _h in part:
-                self._put(kind, eid, None, None, "pending")
+            self._put_many([(kind, eid, None, None) for eid, _it, _h in part], "pending")
             results = self._send(kind, ep, [hook(it, self.ctx) for _e, it, _h in part])
+            done: list[tuple[str, int, str | None, str | None]] = []
             for n, (eid, it, h) in enumerate(part):
                 native, error = results.get(n, (None, "the job stopped before this item"))
                 if native:
-                    self._put(kind, eid, native, h, "done")
+                    done += [(kind, eid, native, h), *self._created(kind, it, native)]
                     self.report.created[kind] += 1
-                    self._created(kind, eid, it, native)
                 else:  # left pending: the re-run looks it up, then creates it
                     self.report.failed[kind] += 1
                     self.report.notes.append(
                         f"{kind} {eid} was not created: {self.a.client.redact(str(error))[:200]}"
                     )
+            self._put_many(done, "done")
 
-    def _created(self, kind: str, eid: int, item: dict[str, Any], native: str) -> None:
-        if kind == "ticket":  # the messages went in with it
-            for m in item.get("_pushed_messages", []):
-                self._put("message", m, f"{native}#{m}", None, "done")
+    def _created(
+        self, kind: str, item: dict[str, Any], native: str
+    ) -> list[tuple[str, int, str | None, str | None]]:
+        """Id-map rows for what went in with a created ticket: its messages."""
+        if kind != "ticket":
+            return []
+        return [("message", m, f"{native}#{m}", None) for m in item.get("_pushed_messages", [])]
 
     def _recover(
         self, kind: str, todo: list[tuple[int, dict[str, Any], str]]
     ) -> list[tuple[int, dict[str, Any], str]]:
         """Entities left ``pending`` by a crash: found by external_id, they are done."""
-        left = []
+        left, found = [], []
         for eid, it, h in todo:
             hit = self.ids[kind].get(eid)
             native = (
                 self.ep.find(kind, self._find_values(it)) if hit and hit[2] == "pending" else None
             )
             if native:
-                self._put(kind, eid, native, h, "done")
-                self._created(kind, eid, it, native)
+                found += [(kind, eid, native, h), *self._created(kind, it, native)]
                 self.report.unchanged[kind] += 1
             else:
                 left.append((eid, it, h))
+        self._put_many(found, "done")
         return left
 
     def _find_values(self, it: dict[str, Any]) -> dict[str, Any]:
@@ -316,14 +324,35 @@ class Push:
             if self.dry:
                 self.report.created["message"] += 1
                 continue
+            payload = self.hooks.append_payload(self._message_item(m, item), self.ctx)
+            hit = self.ids["message"].get(m["id"])
+            found = self._appended(native, payload) if hit and hit[2] == "pending" else None
+            if found:  # a crash came between the call and its id-map write: it is there
+                self._put("message", m["id"], found, None, "done")
+                self.report.unchanged["message"] += 1
+                continue
             self._put("message", m["id"], None, None, "pending")
-            body = self.ep.call(
-                ep, {"id": native}, self.hooks.append_payload(self._message_item(m, item), self.ctx)
-            )
+            body = self.ep.call(ep, {"id": native}, payload)
             self._put("message", m["id"], _message_id(body, native), None, "done")
             self.report.created["message"] += 1
         if not created:
             self.report.updated["ticket"] += 1
+
+    def _appended(self, native: str, payload: dict[str, Any]) -> str | None:
+        """The target's comment that an interrupted append made: same author, body and flag."""
+        listing = self.ep.get("message", "list")
+        want = next(iter(payload.values())).get("comment", {}) if payload else {}
+        if listing is None or not want:
+            return None
+        taken = {v[0] for v in self.ids["message"].values() if v[2] == "done"}
+        for c in dig(self.ep.call(listing, {"id": native}), listing.records) or []:
+            same = str(c.get("author_id")) == str(want.get("author_id")) and bool(
+                c.get("public", True)
+            ) == bool(want.get("public", True))
+            text = want.get("html_body") or want.get("value")
+            if same and text in (c.get("html_body"), c.get("body")) and str(c["id"]) not in taken:
+                return str(c["id"])
+        return None
 
 
 def _message_id(body: Any, ticket_native: str) -> str:

@@ -144,6 +144,28 @@ class Store:
                 )  # fmt: skip
         checkpoint("push", f"after id map {kind} {entity_id} {state}")
 
+    def map_put_many(
+        self, connection: str, rows: list[tuple[str, int, str | None, str | None]], *,
+        state: str, run_id: int | None = None,
+    ) -> None:  # fmt: skip
+        """Record many ``(kind, entity id, native id, pushed hash)`` in one transaction
+        (a bulk create's pending marks before the call, its results after)."""
+        if not rows:
+            return
+        c = T_IDMAP.c
+        now = utcnow()
+        checkpoint("push", f"before id map {len(rows)} rows {state}")
+        with self.begin() as conn:
+            for kind, entity_id, native_id, pushed_hash in rows:
+                values = {"native_id": native_id, "pushed_hash": pushed_hash, "state": state,
+                          "run_id": run_id, "updated_at": now}  # fmt: skip
+                where = (c.connection == connection, c.kind == kind, c.entity_id == entity_id)
+                if not conn.execute(T_IDMAP.update().where(*where).values(**values)).rowcount:
+                    conn.execute(T_IDMAP.insert().values(
+                        connection=connection, kind=kind, entity_id=entity_id, created_at=now, **values
+                    ))  # fmt: skip
+        checkpoint("push", f"after id map {len(rows)} rows {state}")
+
     # delta sync, rollback (see deskmove.delta) ---------------------------------------
     def push_watermark(self, target: str) -> int | None:
         """The run id up to which every change was pushed to ``target`` (None: never)."""
