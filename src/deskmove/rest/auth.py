@@ -119,6 +119,6 @@ def resolve_auth(conn: Connection, schemes: list[AuthSpec], redactor: Redactor) 
 
 
 def _missing(variable: str, hint: str) -> MissingSecret:
-    err = MissingSecret(variable, "the API credentials")
+    err = MissingSecret(variable, "an API credential")
     err.hint = f"{hint} in the environment and run again"
     return err
