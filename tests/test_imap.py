@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from deskmove.errors import AuthError, FatalRemoteError, RemoteUnavailable
+from deskmove.errors import AuthError, FatalRemoteError, RemoteUnavailable, RetriableError
 from deskmove.sources.imap import fingerprint, header_section, plan_batches
 from deskmove.sources.imap_client import (
     ImapClient,
@@ -529,3 +529,19 @@ def test_empty_folder_then_first_mail(dovecot, cli, project, wire) -> None:
     assert [c for c, _ in wire if c in ("EXAMINE", "UID FETCH")] == []
     dovecot.append("Prázdná", [mail(1)])
     assert run(cli, dovecot, source)[1]["read"] == 1 and message_count(project) == 1
+
+
+def test_a_server_that_stops_answering_times_out(dovecot) -> None:
+    dovecot.append("INBOX", [mail(1)])
+    c = client_for(dovecot, timeout=1)
+    c.examine("INBOX")
+    dovecot.pause()
+    try:
+        with pytest.raises(
+            RetriableError,
+            match=r"lost the connection .* while fetching INBOX \(UIDs 1:1\) \(timed out\)",
+        ):
+            c.fetch_bodies("INBOX", 1, 1)
+    finally:
+        dovecot.resume()
+    c.close()

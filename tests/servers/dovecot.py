@@ -273,3 +273,12 @@ class DovecotServer:
         n = re.search(rb"UIDNEXT (\d+)", data[0])
         assert v and n
         return int(v.group(1)), int(n.group(1))
+
+    def pause(self) -> None:
+        """SIGSTOP the server and its children: it stops answering but keeps its sockets."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGCONT)

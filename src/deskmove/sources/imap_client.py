@@ -243,7 +243,11 @@ class ImapClient:
         try:
             yield self.imap
         except (imaplib.IMAP4.abort, OSError, EOFError) as exc:
-            self.imap = None
+            imap, self.imap = self.imap, None
+            try:
+                imap.shutdown()
+            except OSError:
+                pass
             raise self._lost(doing, exc) from exc
         except imaplib.IMAP4.error as exc:  # a BAD answer: the server will not do it
             raise FatalRemoteError(
@@ -336,10 +340,8 @@ def _parse_fetch(data: list) -> Iterator[Fetched]:
         uid, size = _UID.search(meta), _SIZE.search(meta)
         if uid is None:
             continue  # an unsolicited FETCH (e.g. another client's flag change)
-        yield Fetched(
-            int(uid.group(1)), int(size.group(1)) if size else len(body),
-            parse_internaldate(meta), body,
-        )  # fmt: skip
+        date = parse_internaldate(meta) if b"INTERNALDATE" in meta else None
+        yield Fetched(int(uid.group(1)), int(size.group(1)) if size else len(body), date, body)
 
 
 def _reason(exc: BaseException) -> str:
