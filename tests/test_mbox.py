@@ -173,3 +173,54 @@ def test_crlf_mbox_and_from_line_date_fallback(tmp_path, setup):
     assert code == 0 and rep["new"] == 1
     created = rows(project_dir, "select created_at from messages")[0][0]
     assert str(created).startswith("2025-03-03 09:00:00")
+
+
+def test_sample_mailbox_is_reproducible_and_imports_cleanly(tmp_path, project_dir, cli):
+    import runpy
+
+    repo = Path(__file__).resolve().parents[1]
+    sample = repo / "examples" / "mailbox.mbox"
+    runpy.run_path(str(repo / "examples" / "make_mailbox.py"), run_name="make").get("main")(
+        tmp_path / "again.mbox"
+    )
+    assert (tmp_path / "again.mbox").read_bytes() == sample.read_bytes()
+    assert sample.stat().st_size < 2 << 20
+    (project_dir / "deskmove.toml").write_text(
+        '[mail]\nsupport_addresses = ["support@shop.example", "podpora@shop.example", '
+        '"info@shop.example"]\nsupport_domains = ["shop.example"]\n',
+        encoding="utf-8",
+    )
+    code, rep = report(cli, sample)
+    assert code == 0 and rep["quarantined"] == 0 and rep["read"] == rep["new"] >= 300
+    directions = dict(
+        rows(project_dir, "select direction, count(*) from messages group by direction")
+    )
+    assert directions["outbound"] > 100 and directions["inbound"] > 150
+    channels = dict(rows(project_dir, "select channel, count(*) from tickets group by channel"))
+    assert channels["web"] == 2
+    tags = {
+        t for (tags,) in rows(project_dir, "select tags from tickets") for t in json.loads(tags)
+    }
+    assert {"auto-reply", "bounce", "bulk"} <= tags
+    text = " ".join(
+        r[0] for r in rows(project_dir, "select body_text || ' ' || subject from messages")
+    )
+    for word in (
+        "Objednávka",
+        "Dzień dobry",
+        "Здравствуйте",
+        "Повреждённая упаковка",
+        "Záruka na kávovar",
+    ):
+        assert word in text
+    for mojibake in ("Ã", "Ð", "Ä›", "\ufffd"):
+        assert mojibake not in text
+    forwarded = rows(
+        project_dir, "select headers from messages where headers like '%x-forwarded-to%'"
+    )
+    assert len(forwarded) == 1
+    multi = rows(
+        project_dir,
+        "select count(*) from (select ticket_id from messages group by ticket_id having count(*) >= 4)",
+    )
+    assert multi[0][0] > 20  # threads with References stay together

@@ -119,7 +119,7 @@ class MailBatcher:
             quarantined.append(QuarantineRec(raw.native_id, reason, raw.raw))
             return None
         for note in parsed.notes:
-            self.notes[note.split(",")[0] if note.startswith("declared") else note] += 1
+            self.notes[note] += 1
         return self._mail(raw, parsed)
 
     def _mail(self, raw: RawMail, p: ParsedMail) -> _Mail:
