@@ -114,3 +114,14 @@ def test_verify_against_the_zendesk_target(project, store, api) -> None:  # noqa
     assert report.counts["changed"] == 1 and not report.ok
     del target.tickets[tid]
     assert verify_target(project, store, "zendesk://target").counts["missing"] == 1
+
+
+def test_an_appended_message_may_be_dated_when_it_arrived_but_not_before() -> None:
+    later = T.replace(hour=12)
+    appended = [StoredMessage(1, "jan@example.cz", 7, T, True, [], appended=True)]
+    remote = RemoteTicket("9", "open", [RemoteMessage("c1", "jan@example.cz", later)])
+    assert compare(appended, remote, {}) == []  # Zendesk dates a comment added by update "now"
+    imported = [StoredMessage(1, "jan@example.cz", 7, T, True, [])]
+    assert "target says" in compare(imported, remote, {})[0]  # an imported one keeps its time
+    earlier = RemoteTicket("9", "open", [RemoteMessage("c1", "jan@example.cz", T.replace(hour=8))])
+    assert "target says" in compare(appended, earlier, {})[0]
