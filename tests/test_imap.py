@@ -420,7 +420,7 @@ def test_server_killed_mid_fetch_then_rerun_finishes(dovecot, cli, project, monk
         return original(self, size)
 
     monkeypatch.setattr(imaplib.IMAP4, "read", read)
-    result, _ = run(cli, dovecot, spec(dovecot, batch="10"))
+    result, _ = run(cli, dovecot, spec(dovecot, batch="10", retries="0"))
     assert result.exit_code == 1
     assert "Error: lost the connection to 127.0.0.1:" in result.stderr
     assert "run the same command again" in result.stderr and "Traceback" not in result.stderr
@@ -545,3 +545,28 @@ def test_a_server_that_stops_answering_times_out(dovecot) -> None:
     finally:
         dovecot.resume()
     c.close()
+
+
+def test_a_lost_connection_is_reopened_and_the_folder_resumed(
+    dovecot, cli, project, monkeypatch
+) -> None:
+    dovecot.append("INBOX", [mail(i, size=600_000) for i in range(30)])
+    literals = 0
+    original = imaplib.IMAP4.read
+
+    def read(self, size: int) -> bytes:
+        nonlocal literals
+        literals += 1
+        if literals == 13:  # the server restarts in the middle of the second batch
+            dovecot.kill()
+            dovecot.start()
+        return original(self, size)
+
+    monkeypatch.setattr(imaplib.IMAP4, "read", read)
+    result, report = run(cli, dovecot, spec(dovecot, batch="10"))
+    assert result.exit_code == 0, result.stderr
+    assert report["read"] == 30 and report["new"] == 30 and message_count(project) == 30
+    assert any(
+        "INBOX: lost the connection" in n and "reconnected and resumed" in n
+        for n in report["notes"]
+    )

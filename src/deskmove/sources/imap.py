@@ -16,14 +16,16 @@ ones the store does not hold are fetched.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import sqlalchemy as sa
 
-from deskmove.errors import UsageError
+from deskmove.errors import RetriableError, UsageError
 from deskmove.model import Message, Provenance, Quarantine
 from deskmove.records import Batch
 from deskmove.sources.base import Source
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 PASSWORD_ENV = "DESKMOVE_IMAP_PASSWORD"
 DEFAULT_BATCH = 500  # messages per UID FETCH (and per store transaction)
 DEFAULT_BATCH_BYTES = 32 * 1024 * 1024  # …or fewer, when they are large
+DEFAULT_RETRIES = 3  # reconnects after a lost connection, 1 s, 2 s, 4 s apart
 REMATCH_BATCH = 2000  # header fingerprints per UID FETCH after a UIDVALIDITY change
 
 _FIELDS = [
@@ -103,6 +106,7 @@ class ImapSource(Source):
         self.batch_size = _positive(conn, "batch", DEFAULT_BATCH)
         self.batch_bytes = _positive(conn, "batch_mb", DEFAULT_BATCH_BYTES // 2**20) * 2**20
         self.timeout = float(_positive(conn, "timeout", 60))
+        self.retries = _positive(conn, "retries", DEFAULT_RETRIES, minimum=0)
         ref = conn.options.get("password")
         self.password_env = (
             str(ref["env"]) if isinstance(ref, dict) and "env" in ref else PASSWORD_ENV
@@ -152,9 +156,32 @@ class ImapSource(Source):
             for folder in self.folders:
                 status = statuses[folder]
                 assert status is not None
-                yield from self._folder(client, batcher, store, folder, status, state.get(folder))
+                yield from self._resumable(batcher, store, folder, status, state.get(folder))
         finally:
             self.close()
+
+    def _resumable(
+        self, batcher: Any, store: Store, folder: str, status: FolderStatus,
+        prev: dict[str, Any] | None,
+    ) -> Iterator[Batch]:  # fmt: skip
+        """One folder; a lost connection is re-opened (``?retries=N``) and the folder resumed
+        from the last committed cursor (each batch is committed before the next is asked for)."""
+        for attempt in itertools.count():
+            try:
+                client = self._session()
+                if attempt:
+                    status = client.status(folder) or status
+                for batch in self._folder(client, batcher, store, folder, status, prev):
+                    if batch.state and folder in batch.state:
+                        prev = batch.state[folder]
+                    yield batch
+                return
+            except RetriableError as exc:
+                if attempt >= self.retries:
+                    raise
+                self.notes.append(f"{folder}: {exc.message}; reconnected and resumed")
+                self.close()
+                time.sleep(min(2**attempt, 30))
 
     def _missing(self, client: ImapClient, folder: str) -> UsageError:
         names = sorted(f.name for f in client.folders() if "\\noselect" not in f.flags)
@@ -264,12 +291,13 @@ def _read_header(f: BinaryIO) -> bytes:
     return head
 
 
-def _positive(conn: Connection, key: str, default: int) -> int:
+def _positive(conn: Connection, key: str, default: int, minimum: int = 1) -> int:
     value = conn.option(key, default)
     try:
         number = int(value)
     except (TypeError, ValueError):
-        number = 0
-    if number <= 0:
-        raise UsageError(f"?{key}={value} is not a positive whole number", f"e.g. ?{key}={default}")
+        number = minimum - 1
+    if number < minimum:
+        what = "a positive whole number" if minimum == 1 else f"a whole number from {minimum} up"
+        raise UsageError(f"?{key}={value} is not {what}", f"e.g. ?{key}={default}")
     return number
