@@ -207,3 +207,32 @@ def test_status_shows_cursor_pending_and_active_conversations(cli, plan) -> None
         ]
         == 0
     )
+
+
+def test_change_tracking_on_both_backends(any_store: Store) -> None:
+    from datetime import UTC, datetime
+
+    from deskmove.records import Batch, MessageRec, PersonRef, TicketRec
+    from deskmove.store import delta
+
+    def batch(tid: str, mid: str) -> Batch:
+        at = datetime(2026, 3, 1, tzinfo=UTC)
+        msg = MessageRec(mid, at, PersonRef(email="petr@example.cz"), body_text="Dobrý den")
+        return Batch([TicketRec(tid, subject="Reklamace", created_at=at, messages=[msg])], read=1)
+
+    first = any_store.begin_run("import", "src")
+    any_store.ingestor("src", first).ingest(batch("T1", "M1"))
+    assert any_store.has_push_work("desk") and any_store.changed_ticket_ids("desk") is None
+    assert delta.pending_count(any_store, "desk") == 1
+    push = any_store.begin_run("export", "desk")
+    any_store.map_put("desk", "ticket", 1, "900", pushed_hash=None, run_id=push)
+    delta.set_push_watermark(any_store, "desk", push)
+    assert not any_store.has_push_work("desk") and delta.pending_count(any_store, "desk") == 0
+    second = any_store.begin_run("import", "src")
+    any_store.ingestor("src", second).ingest(batch("T1", "M2"))  # a new message, same ticket
+    assert any_store.has_push_work("desk") and any_store.changed_ticket_ids("desk") == [1]
+    assert (
+        not any_store.has_push_work("other-desk") or any_store.push_watermark("other-desk") is None
+    )
+    delta.set_push_watermark(any_store, "desk", None)
+    assert any_store.push_watermark("desk") is None
