@@ -163,9 +163,11 @@ def test_a_second_sync_exits_75_while_one_runs(cli, plan, project: Project) -> N
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
         arrive(plan["src"], mail_line("A", 1))
-        result = cli("--quiet", "sync")
+        result = cli("sync")
         assert result.exit_code == EXIT_LOCKED
         assert f"pid {proc.pid}" in result.stderr and "Traceback" not in result.stderr
+        quiet = cli("--quiet", "sync")  # cron: routine, no mail
+        assert quiet.exit_code == EXIT_LOCKED and quiet.stderr == "" and quiet.stdout == ""
         assert cli("import", "old-inbox").exit_code == EXIT_LOCKED  # imports wait their turn too
     finally:
         proc.kill()

@@ -355,8 +355,9 @@ def sync(
 ) -> None:
     """Import what is new from every [sync] source, then push it to every [sync] target.
 
-    Made for cron: never two runs at once (exit 75 while another holds the lock), a fast
-    no-op when nothing changed, one summary line (none with --quiet; errors go to stderr).
+    Made for cron: never two runs at once (exit 75 while another holds the lock, silent
+    with --quiet), a fast no-op when nothing changed, one summary line (none with --quiet;
+    errors go to stderr).
 
     Example:
 
@@ -365,6 +366,7 @@ def sync(
         deskmove sync old-inbox new-desk --dry-run
         */5 * * * * cd /srv/migration && deskmove --quiet sync
     """
+    from deskmove.errors import EXIT_LOCKED, LockHeld
     from deskmove.sync import sync_all
 
     g = _globals(ctx)
@@ -372,6 +374,10 @@ def sync(
     store = open_store(project)
     try:
         report = sync_all(project, store, names or None, dry_run=dry_run, progress=g.progress)
+    except LockHeld:
+        if g.quiet:  # cron: an overlapping run is routine, not worth a mail
+            raise typer.Exit(EXIT_LOCKED) from None
+        raise
     finally:
         store.close()
     for name, exc in report.errors:
