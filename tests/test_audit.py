@@ -242,10 +242,11 @@ def test_a_bad_known_senders_file_is_reported_with_its_path(project_dir, store, 
 def test_region_from_the_project_file_wins(project_dir, store):
     _append(project_dir, '\n[audit]\nregion = "pl"\n')
     when = datetime(2024, 4, 1, 8, tzinfo=UTC)
-    store.ingestor("x:y", None).ingest(Batch(tickets=[TicketRec(native_id="p", messages=[
-        MessageRec(native_id="p1", created_at=when, direction="outbound",
+    store.ingestor("x:y", None).ingest(Batch(tickets=[TicketRec(native_id=f"p{i}", messages=[
+        MessageRec(native_id=f"p{i}/1", created_at=when, direction="outbound",
                    author=PersonRef(email="agent@shop.cz", role="agent"),
-                   body_text="Zadzwoń: 22 123 45 67")])], read=1))  # fmt: skip
+                   body_text=f"Dzień dobry {i}\n--\nZadzwoń: 22 123 45 67")]) for i in (1, 2)],
+        read=2))  # fmt: skip
     report = run_audit(Project.load(project_dir), store)
     assert report.extras["phones"]["region"] == "PL"
     assert found_ids(report)["phones"] == {"phone:+48221234567"}

@@ -45,7 +45,7 @@ FORWARDS = {
     "email:reklamace@kolo-shop.cz": "podpora@kolo-shop.cz",
     "email:obchod@stary-obchod.cz": "podpora@kolo-shop.cz",
 }
-CUSTOMER_NUMBERS = {"+420 602 345 678", "+48 22 123 45 67", "+7 495 123-45-67", "+7 800 555-35-35"}
+CUSTOMER_NUMBERS = {"+420 603 111 222", "+420 602 345 678", "+48 22 123 45 67", "+7 495 123-45-67", "+7 800 555-35-35"}
 
 
 def at(day: int, hour: int, minute: int = 0, month: int = 3, year: int = 2024) -> datetime:
@@ -103,7 +103,7 @@ def mailbox_batch() -> Batch:
             inbound("m2a", at(6, 14, 0), TOMAS, "Jaký rám pro výšku 180 cm?\nTomáš",
                     to=["info@kolo-shop.cz"], cc=["kolega@firma-tomas.cz"],
                     headers={"delivered-to": ["podpora@kolo-shop.cz"], "x-original-to": ["info@kolo-shop.cz"]}),
-            reply("m2b", at(6, 15, 30), "Doporučujeme rám L.", "m2a", TOMAS.email),
+            reply("m2b", at(6, 15, 30), "Doporučujeme rám L. Zavolám vám zítra na 603 111 222.", "m2a", TOMAS.email),
         ], TOMAS),
         mail_ticket("m3", "Reklamace přehazovačky", [
             inbound("m3a", at(11, 11, 0), MAREK,

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from deskmove.audit import signals as sig
 from deskmove.audit.evidence import SECTIONS, Evidence, Item
-from deskmove.audit.phones import find_numbers, pretty
-from deskmove.audit.scan import T_PERSON, T_TICKET, Context, Findings, Found, slug
+from deskmove.audit.phones import find_numbers, national_digits, normalise, pretty
+from deskmove.audit.scan import T_PERSON, T_TICKET, Context, Findings, Found, Phone, slug
 
 CHANNEL_NEEDS = {
     "form": "Re-create the web form or help-center form in the new helpdesk and update the website's links to it.",
@@ -96,17 +96,20 @@ def _ticket_channel_items(conn: sa.Connection, found: Findings) -> list[Found]:
     out: dict[str, Found] = {}
     rows = conn.execute(
         sa.select(t.id, t.channel, t.created_at, t.subject)
-        .where(t.channel.not_in(("email", "other")))
+        .where(t.channel != "email")
         .execution_options(yield_per=5000)
     )
     for tid, channel, created, subject in rows:
         via = found.via.get(tid)
-        section, prefix = sig.VIA_SECTIONS.get(
-            via or "", sig.CHANNEL_SECTIONS.get(channel, ("", ""))
+        # The canonical channel (from the source's mapping) decides; the via name only
+        # places tickets the mapping left as "other" (e.g. Zendesk's any_channel).
+        section, prefix = sig.CHANNEL_SECTIONS.get(channel) or sig.VIA_SECTIONS.get(
+            via or "", ("", "")
         )
         if not section:
             continue
-        name = via or channel
+        # Name the item by the via channel when it agrees with the section (voice, facebook…).
+        name = via if via and sig.VIA_SECTIONS.get(via, (section,))[0] == section else channel
         item_id = f"{prefix}:{slug(name)}"
         if item_id not in out:
             out[item_id] = Found(
@@ -123,35 +126,76 @@ def _ticket_channel_items(conn: sa.Connection, found: Findings) -> list[Found]:
 def _phone_items(
     conn: sa.Connection, ctx: Context, found: Findings
 ) -> tuple[list[Found], dict[str, Any]]:
+    """The team's numbers (agents quote them in several tickets, or the people table has them)
+    become items; numbers only customers wrote are their own and are summarised."""
+    numbers: dict[str, Phone] = {}  # E.164 -> merged sightings, for every number agents wrote
+    customers: list[Phone] = []
+    for ph in found.phones.values():
+        number = normalise(ph.written, ph.regions) if ph.agent_tickets else None
+        if number:
+            numbers.setdefault(number, Phone(written=ph.written, regions=ph.regions)).merge(ph)
+        elif not ph.agent_tickets:
+            customers.append(ph)
     p = T_PERSON.c
-    for _pid, phone in conn.execute(
-        sa.select(p.id, p.phone).where(p.role == "agent", p.phone.is_not(None))
+    for name, phone in conn.execute(
+        sa.select(p.name, p.phone).where(p.role == "agent", p.phone.is_not(None)).order_by(p.id)
     ):
         for number, written in find_numbers(f"tel {phone}", (ctx.region,)):
-            ph = found.phones[number]
-            ph.by_agent = True
-            ph.written = ph.written or written
+            ph = numbers.setdefault(number, Phone(written=written, regions=(ctx.region,)))
+            ph.agents_own = True
+            ph.evidence.add(None, f"{name or 'an agent'}'s phone in the people table")
             ph.evidence.facts.add("an agent's phone in the people table")
-    items, customers = [], []
-    for number, ph in sorted(found.phones.items(), key=lambda kv: -kv[1].evidence.count):
-        if ph.by_agent:
-            ph.evidence.facts.add("quoted by the team")
-            items.append(
-                Found(
-                    f"phone:{number}",
-                    "phones",
-                    f"{pretty(number)} (quoted by the team)",
-                    "Keep this number reachable: route it to the new helpdesk's voice channel or "
-                    "update the signature that quotes it.",
-                    ph.evidence,
-                )  # fmt: skip
-            )
+    team = {n: ph for n, ph in numbers.items() if ph.by_team}
+    customers += [ph for n, ph in numbers.items() if n not in team]
+    customers = _merge_team_quotes(team, customers)
+    items = []
+    for number, ph in sorted(team.items(), key=lambda kv: (-kv[1].evidence.count, kv[0])):
+        how = "quoted by the team" if len(ph.agent_tickets) >= 2 else "an agent's phone"
+        ph.evidence.facts.add(how)
+        needs = (
+            "Keep this number reachable: route it to the new helpdesk's voice channel or "
+            "update the signature that quotes it."
+        )
+        items.append(
+            Found(f"phone:{number}", "phones", f"{pretty(number)} ({how})", needs, ph.evidence)
+        )
+    return items, {"phones": _customer_numbers(customers, ctx.region)}
+
+
+def _merge_team_quotes(team: dict[str, Phone], customers: list[Phone]) -> list[Phone]:
+    """Customers quoting a team number (in any format) add to that number's evidence."""
+    tails = {national_digits(n): n for n in team}
+    rest = []
+    for ph in customers:
+        digits = "".join(c for c in ph.written if c.isdigit())
+        hit = next(
+            (n for tail, n in tails.items() if len(tail) >= 7 and digits.endswith(tail)), None
+        )
+        if hit and normalise(ph.written, ph.regions) == hit:
+            team[hit].merge(ph)
         else:
-            customers.append({"number": pretty(number), "messages": ph.evidence.count,
-                              "authors": len(ph.authors), "example": ph.evidence.examples[:1]})  # fmt: skip
-    extra = {
-        "customer_numbers": len(customers),
-        "customer_examples": customers[:10],
-        "region": ctx.region,
+            rest.append(ph)
+    return rest
+
+
+CHECK_CUSTOMER_NUMBERS = 5000  # distinct numbers checked against numbering plans, most quoted first
+
+
+def _customer_numbers(customers: list[Phone], region: str | None) -> dict[str, Any]:
+    """How many valid numbers only customers wrote (checked up to a cap), with ten examples."""
+    examples, valid = [], 0
+    ranked = sorted(customers, key=lambda p: -p.evidence.count)
+    for ph in ranked[:CHECK_CUSTOMER_NUMBERS]:
+        number = normalise(ph.written, ph.regions)
+        if not number:
+            continue
+        valid += 1
+        if len(examples) < 10 and all(e["number"] != pretty(number) for e in examples):
+            examples.append({"number": pretty(number), "messages": ph.evidence.count,
+                             "authors": len(ph.authors), "example": ph.evidence.examples[:1]})  # fmt: skip
+    return {
+        "customer_numbers": valid,
+        "customer_numbers_unchecked": max(0, len(ranked) - CHECK_CUSTOMER_NUMBERS),
+        "customer_examples": examples,
+        "region": region,
     }
-    return items, {"phones": extra}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,16 +40,21 @@ class Evidence:
     examples: list[str] = field(default_factory=list)
     facts: set[str] = field(default_factory=set)
 
-    def add(self, when: datetime | None, example: str | None = None, n: int = 1) -> None:
+    def add(
+        self, when: datetime | None, example: str | Callable[[], str] | None = None, n: int = 1
+    ) -> None:
+        """Count a sighting; ``example`` may be a function, called only while examples are wanted."""
         self.count += n
         if when is not None:
-            self.months[when.strftime("%Y-%m")] += n
+            self.months[f"{when.year:04d}-{when.month:02d}"] += n
             if self.first is None or when < self.first:
                 self.first = when
             if self.last is None or when > self.last:
                 self.last = when
-        if example and len(self.examples) < MAX_EXAMPLES and example not in self.examples:
-            self.examples.append(example)
+        if example is not None and len(self.examples) < MAX_EXAMPLES:
+            text = example() if callable(example) else example
+            if text and text not in self.examples:
+                self.examples.append(text)
 
     def merge(self, other: Evidence) -> None:
         self.count += other.count

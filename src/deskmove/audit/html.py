@@ -6,7 +6,7 @@ from html import escape
 from typing import Any
 
 from deskmove.audit.evidence import NOT_SEEN, SECTIONS, Item, Report
-from deskmove.audit.render import evidence_line, size, summary_line
+from deskmove.audit.render import customer_numbers_line, evidence_line, size, summary_line
 
 CSS = """
 :root{--ink:#1d2733;--muted:#5b6b7c;--line:#dde3ea;--bg:#f6f8fa;--ok:#1f7a4d;--warn:#b35c00;--accent:#2759a6}
@@ -94,9 +94,7 @@ def _section(report: Report, key: str) -> str:
         out.append(_item_box(item, evidence_line(item)))
     extra = report.extras.get(key) or {}
     if extra.get("customer_numbers"):
-        nums = ", ".join(escape(c["number"]) for c in extra["customer_examples"][:6])
-        out.append(f"<p class='ev'>Customers' own numbers (in their signatures, not channels): "
-                   f"{extra['customer_numbers']}, e.g. {nums}</p>")  # fmt: skip
+        out.append(f"<p class='ev'>{escape(customer_numbers_line(extra))}</p>")
     return "\n".join(out)
 
 

@@ -61,17 +61,47 @@ def own_text(body: str) -> str:
     return "\n".join(lines)
 
 
-def find_numbers(text: str, regions: tuple[str | None, ...]) -> list[tuple[str, str]]:
-    """(E.164 number, as written) for each phone number in ``text``."""
-    found: list[tuple[str, str]] = []
+def candidates(text: str) -> list[str]:
+    """Phone-like strings as written in ``text`` (not yet checked against numbering plans)."""
+    found: list[str] = []
     for m in _CANDIDATE.finditer(text):
         raw = m.group(0).strip()
-        if not _plausible(raw, text[max(0, m.start() - 24) : m.start()]):
-            continue
+        if raw not in found and _plausible(raw, text[max(0, m.start() - 24) : m.start()]):
+            found.append(raw)
+    return found
+
+
+def number_key(raw: str, regions: tuple[str | None, ...]) -> str:
+    """A cheap grouping key: ``+`` and the digits when international, else region and digits."""
+    digits = "".join(c for c in raw if c.isdigit())
+    if raw.startswith("+"):
+        return "+" + digits
+    if raw.startswith("00"):
+        return "+" + digits[2:]
+    return f"{regions[0] or ''}:{digits}"
+
+
+def normalise(raw: str, regions: tuple[str | None, ...]) -> str | None:
+    """The E.164 form of a candidate, if it is a valid number (tried in ``regions`` order)."""
+    return _parse(raw, regions)
+
+
+def find_numbers(text: str, regions: tuple[str | None, ...]) -> list[tuple[str, str]]:
+    """(E.164 number, as written) for each valid phone number in ``text``."""
+    found: list[tuple[str, str]] = []
+    for raw in candidates(text):
         number = _parse(raw, regions)
         if number and all(n != number for n, _ in found):
             found.append((number, raw))
     return found
+
+
+def national_digits(e164: str) -> str:
+    """The national significant number of an E.164 number (``+420222333444`` -> ``222333444``)."""
+    try:
+        return phonenumbers.national_significant_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return e164.lstrip("+")
 
 
 def _plausible(raw: str, before: str) -> bool:

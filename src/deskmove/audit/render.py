@@ -104,10 +104,18 @@ def _md_section(report: Report, key: str) -> list[str]:
         lines += _md_item(item)
     extra = report.extras.get(key) or {}
     if extra.get("customer_numbers"):
-        lines += ["", f"Customers' own numbers (in their signatures, not channels): "
-                  f"{extra['customer_numbers']}, e.g. "
-                  + ", ".join(c["number"] for c in extra["customer_examples"][:5])]  # fmt: skip
+        lines += ["", customer_numbers_line(extra)]
     return lines
+
+
+def customer_numbers_line(extra: dict[str, Any]) -> str:
+    more = extra.get("customer_numbers_unchecked")
+    return (
+        f"Numbers only customers wrote (their own, not channels): {extra['customer_numbers']}"
+        + (f" (and {more} more phone-like strings not checked)" if more else "")
+        + ", e.g. "
+        + ", ".join(c["number"] for c in extra["customer_examples"][:5])
+    )
 
 
 def _md_plan(plan: dict[str, Any]) -> list[str]:

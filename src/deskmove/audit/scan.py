@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from deskmove.audit import signals as sig
 from deskmove.audit.evidence import Evidence
 from deskmove.audit.known import KnownSender, KnownSenders
-from deskmove.audit.phones import find_numbers, own_text, region_for_domain
+from deskmove.audit.phones import candidates, number_key, own_text, region_for_domain
 from deskmove.model import Message, Person, PersonEmail, Ticket
 
 T_MSG = Message.__table__
@@ -27,6 +28,8 @@ T_TICKET = Ticket.__table__
 T_PERSON = Person.__table__
 T_EMAIL = PersonEmail.__table__
 _SLUG = re.compile(r"[^a-z0-9]+")
+_ENVELOPE = frozenset(sig.ENVELOPE_HEADERS)
+Ex = Callable[[], str]  # an example, built only if an item still wants one
 SECTION_OF = {
     "forum": "listings", "listing": "listings", "form": "forms", "chat": "chat-social",
     "social": "chat-social", "integration": "integrations",
@@ -61,9 +64,24 @@ class Address:
 @dataclass
 class Phone:
     evidence: Evidence = field(default_factory=Evidence)
-    by_agent: bool = False
-    authors: set[int] = field(default_factory=set)
+    agent_tickets: set[int] = field(default_factory=set)  # up to a few
+    authors: set[int] = field(default_factory=set)  # up to a few
     written: str = ""
+    regions: tuple[str | None, ...] = ()
+    agents_own: bool = False  # an agent's phone in the people table
+
+    def merge(self, other: Phone) -> None:
+        self.evidence.merge(other.evidence)
+        self.evidence.facts |= other.evidence.facts
+        self.agent_tickets |= other.agent_tickets
+        self.authors |= other.authors
+        self.agents_own = self.agents_own or other.agents_own
+        self.written = self.written or other.written
+
+    @property
+    def by_team(self) -> bool:
+        """The team's own number: agents quote it in several tickets (a signature, a line)."""
+        return self.agents_own or len(self.agent_tickets) >= 2
 
 
 @dataclass
@@ -123,29 +141,32 @@ def _one(row: Any, ctx: Context, out: Findings) -> None:
     senders = ctx.emails.get(row.author_id, []) if row.author_id else []
     sender = senders[0] if senders else ""
     when: datetime | None = row.created_at
-    subject = row.subject or row.ticket_subject or "(no subject)"
-    label = f"{when:%Y-%m-%d} " if when else ""
-    if row.channel not in ("email", "other") and row.ticket_id not in out.via:
+
+    def title() -> str:  # built only when an item still wants an example
+        subject = row.subject or row.ticket_subject or "(no subject)"
+        return f"{when:%Y-%m-%d} “{subject}”" if when else f"“{subject}”"
+
+    if row.channel != "email" and row.ticket_id not in out.via:
         name = sig.via_name(h)
         if name:
             out.via[row.ticket_id] = name
     inbound = row.direction == "inbound"
     agent = not inbound or row.author_id in ctx.agents
     if row.body_text:
-        _phones(row, ctx, out, agent, sender, f"{label}“{subject}”")
+        _phones(row, ctx, out, agent, sender, title)
     # A form mail is one whichever direction the source gave it (it may come from our domain).
-    form = bool(sender) and _form(h, row, ctx, out, sender, when, f"{label}“{subject}”")
+    form = bool(sender) and _form(h, row, ctx, out, sender, when, title)
     if not inbound:
         return
     out.inbound_authors.update(senders)
-    _recipients(h, row, out, f"{label}“{subject}” from {sender or 'unknown sender'}")
+    _recipients(h, row, out, lambda: f"{title()} from {sender or 'unknown sender'}")
     if sender and not form:
-        _classify(h, row, ctx, out, sender, senders, when, f"{label}“{subject}”")
+        _classify(h, row, ctx, out, sender, senders, when, title)
 
 
-def _recipients(h: dict[str, Any], row: Any, out: Findings, example: str) -> None:
+def _recipients(h: dict[str, Any], row: Any, out: Findings, example: Ex) -> None:
     seen: dict[str, set[str]] = defaultdict(set)
-    for name in sig.ENVELOPE_HEADERS:
+    for name in _ENVELOPE.intersection(h):
         for addr in sig.addresses(h, name):
             seen[addr].add(name)
     recipient = sig.first(h, "recipient").lower()
@@ -194,7 +215,7 @@ def _forwards(h: dict[str, Any], row: Any) -> set[tuple[str, str]]:
 
 def _classify(
     h: dict[str, Any], row: Any, ctx: Context, out: Findings, sender: str, senders: list[str],
-    when: datetime | None, example: str,
+    when: datetime | None, example: Ex,
 ) -> None:  # fmt: skip
     list_id = sig.first(h, "list-id")
     mailer = sig.first(h, "x-mailer")
@@ -208,7 +229,7 @@ def _classify(
             f"forum:{forum}", "listings", f"Community or forum mail from {forum}",
             "Update the forum's notification address to the new helpdesk.",
         )  # fmt: skip
-        f.evidence.add(when, f"{example} from {sender}")
+        f.evidence.add(when, lambda: f"{example()} from {sender}")
         f.evidence.facts.add(f"sender {sig.domain_of(sender)}")
         return
     reason = sig.automation(h, row.is_auto, row.subject)
@@ -218,7 +239,7 @@ def _classify(
 
 def _form(
     h: dict[str, Any], row: Any, ctx: Context, out: Findings, sender: str,
-    when: datetime | None, example: str,
+    when: datetime | None, example: Ex,
 ) -> bool:  # fmt: skip
     """A website form's mail: a no-reply/script sender carrying a customer's address."""
     if ctx.known.match([sender]):
@@ -234,25 +255,25 @@ def _form(
         f"Form submissions sent by {sender}" + (f" ({sig.script_name(script)})" if script else ""),
         "Point the form's recipient address at the new helpdesk (or keep this mailbox forwarding to it).",
     )  # fmt: skip
-    f.evidence.add(when, f"{example} — customer {customer[0]} in {customer[1]}")
+    f.evidence.add(when, lambda: f"{example()} — customer {customer[0]} in {customer[1]}")
     f.evidence.facts.add(f"customer address in {customer[1]}")
     if script:
         f.evidence.facts.add(f"script {sig.script_name(script)}")
     return True
 
 
-def _known(k: KnownSender, out: Findings, sender: str, when: datetime | None, ex: str) -> None:
+def _known(k: KnownSender, out: Findings, sender: str, when: datetime | None, ex: Ex) -> None:
     prefix = {"listing": "listing", "forum": "forum"}.get(k.category, k.category)
     f = out.channel(
         f"{prefix}:{slug(k.name)}", SECTION_OF[k.category], f"{k.name} ({k.kind})", k.needs
     )
-    f.evidence.add(when, f"{ex} from {sender}")
+    f.evidence.add(when, lambda: f"{ex()} from {sender}")
     f.evidence.facts.add(f"sender {sender}")
 
 
 def _integration(
     out: Findings, sender: str, list_id: str, mailer: str, reason: str,
-    when: datetime | None, example: str,
+    when: datetime | None, example: Ex,
 ) -> None:  # fmt: skip
     if list_id:
         lid = list_id.strip().strip("<>").split("<")[-1].strip("<> ")
@@ -267,22 +288,24 @@ def _integration(
             f"Change the notification address in {domain}'s settings to the new helpdesk, "
             "or filter these messages out.",
         )  # fmt: skip
-    f.evidence.add(when, f"{example} from {sender}")
+    f.evidence.add(when, lambda: f"{example()} from {sender}")
     f.evidence.facts |= {f"sender {sender}", reason} | ({f"X-Mailer {mailer}"} if mailer else set())
 
 
-def _phones(row: Any, ctx: Context, out: Findings, agent: bool, sender: str, ex: str) -> None:
+def _phones(row: Any, ctx: Context, out: Findings, agent: bool, sender: str, ex: Ex) -> None:
     own = region_for_domain(sig.domain_of(sender)) if sender else None
     # The team writes in the project's locale; a customer on a country domain (wp.pl) in theirs.
     if own in (None, ctx.region):
         regions: tuple[str | None, ...] = (ctx.region,)
     else:
         regions = (ctx.region, own) if agent else (own, ctx.region)
-    text = own_text(row.body_text)
-    for number, written in find_numbers(text, regions):
-        p = out.phones[number]
+    # Grouped by a cheap key here; numbering plans are checked once per distinct number later.
+    for raw in candidates(own_text(row.body_text)):
+        p = out.phones[number_key(raw, regions)]
+        if not p.written:
+            p.written, p.regions = raw, regions
         p.evidence.add(row.created_at, ex)
-        p.by_agent = p.by_agent or agent
+        if agent and len(p.agent_tickets) < 3:
+            p.agent_tickets.add(row.ticket_id)
         if row.author_id is not None and len(p.authors) < 5:
             p.authors.add(row.author_id)
-        p.written = p.written or written

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from email.utils import getaddresses
+from functools import lru_cache
 from typing import Any
 
 ENVELOPE_HEADERS = (
@@ -18,6 +18,11 @@ _NOREPLY = re.compile(
     re.IGNORECASE,
 )
 _FORM_MAILERS = ("phpmailer", "wordpress", "contact form", "wpforms", "gravity", "drupal", "joomla")
+_FORM_LABELS = re.compile(
+    r"^[ \t*]*(?:name|your name|e-?mail|message|phone|subject|jméno|zpráva|telefon|předmět|imię|"
+    r"wiadomość|temat|имя|сообщение|телефон|тема)[ \t*]*:",
+    re.IGNORECASE | re.MULTILINE,
+)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 _AUTOREPLY_SUBJECT = re.compile(
     r"^(?:out of (?:the )?office|automatic reply|auto(?:matic)?[- ]?(?:reply|response)|"
@@ -76,11 +81,15 @@ def addresses(headers: dict[str, Any], name: str) -> list[str]:
     """Lower-cased addresses in a header (``Name <a@b>``, lists, Gmail's ``a b`` pairs)."""
     found: list[str] = []
     for value in values(headers, name):
-        for _n, addr in getaddresses([value.replace(" ", ",")]):
-            addr = addr.strip().lower()
-            if "@" in addr and addr not in found:
+        for addr in _addresses_in(value):
+            if addr not in found:
                 found.append(addr)
     return found
+
+
+@lru_cache(maxsize=4096)
+def _addresses_in(value: str) -> tuple[str, ...]:
+    return tuple(a.lower().rstrip(".") for a in _EMAIL.findall(value))
 
 
 def domain_of(address: str) -> str:
@@ -125,8 +134,10 @@ def form_customer(
     local, _, sender_domain = sender.partition("@")
     script = first(headers, "x-php-originating-script")
     mailer = first(headers, "x-mailer").lower()
-    formish = bool(_NOREPLY.match(local)) or bool(script) or any(m in mailer for m in _FORM_MAILERS)
-    if not formish:
+    # A website script or form plugin (webmail runs on PHP too: it must also look like a form).
+    machine = bool(script) or any(m in mailer for m in _FORM_MAILERS)
+    site = sender_domain in our_domains or len(_FORM_LABELS.findall((body or "")[:4000])) >= 2
+    if not (_NOREPLY.match(local) or (machine and site)):
         return None
 
     def customer(addr: str) -> bool:
@@ -136,7 +147,7 @@ def form_customer(
     for addr in addresses(headers, "reply-to"):
         if customer(addr):
             return addr, "Reply-To"
-    if body and (script or _NOREPLY.match(local)):
+    if body:
         for addr in _EMAIL.findall(body[:4000]):
             if customer(addr.lower()):
                 return addr.lower(), "the body"
