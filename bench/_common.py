@@ -45,10 +45,14 @@ def child_report(seconds: float, items: int, **extra: object) -> None:
 
 
 def table(results: list[Result], floor: Result, unit: str) -> str:
-    lines = [f"{'step':<28}{'seconds':>9}{unit + '/s':>14}{'x floor':>9}{'peak RSS MB':>13}"]
+    """Wall time, rate and ratio to the floor; CPU seconds too (fairer on a busy machine)."""
+    head = f"{'step':<28}{'wall s':>8}{unit + '/s':>12}{'x floor':>9}{'cpu s':>8}{'x floor':>9}{'peak RSS MB':>13}"
+    lines = [head]
     for r in results:
         ratio = r.seconds / floor.seconds if floor.seconds else 0.0
+        cpu, fcpu = r.extra.get("cpu", 0.0), floor.extra.get("cpu", 0.0)
+        cratio = cpu / fcpu if fcpu else 0.0
         lines.append(
-            f"{r.name:<28}{r.seconds:>9.2f}{r.rate:>14,.0f}{ratio:>9.2f}{r.peak_mb:>13.1f}"
+            f"{r.name:<28}{r.seconds:>8.2f}{r.rate:>12,.0f}{ratio:>9.2f}{cpu:>8.2f}{cratio:>9.2f}{r.peak_mb:>13.1f}"
         )
     return "\n".join(lines)

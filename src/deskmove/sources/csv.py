@@ -11,6 +11,7 @@ counts ticket, message and people rows, plus any other row that was quarantined.
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +36,7 @@ from deskmove.sources.csvjoin import Children, MergedChildren, SpilledChildren, 
 from deskmove.sources.csvrows import Dialect, Row, RowReader, detect
 from deskmove.store import Store
 
-BATCH_TICKETS = 1000
+BATCH_TICKETS = 2000
 BATCH_PEOPLE = 2000
 
 
@@ -126,12 +127,17 @@ def quarantine(name: str, row: Row, reason: str) -> QuarantineRec:
     return QuarantineRec(native_ref=f"{name} line {row.line}", reason=reason, raw=row.raw)
 
 
-def _key(idx: int) -> Any:
+def _key(idx: int, width: int) -> Any:
+    """The join key of a row whose columns line up (even if its bytes were bad), else None."""
+
     def key(row: Row) -> str | None:
-        v = row.values[idx].strip() if idx < len(row.values) else ""
-        return v or None
+        return (row.values[idx].strip() or None) if len(row.values) == width else None
 
     return key
+
+
+class _Unclean(Exception):
+    """The quick order check met a row it cannot judge: take the safe (spilled) join."""
 
 
 class Canonical:
@@ -167,12 +173,23 @@ class Canonical:
         return reader, col
 
     def keys(self, name: str, column: str) -> Iterator[str]:
-        reader, col = self.open(name)
-        key = _key(col[column])
-        with reader:
-            for row in reader:
-                if not row.error and (k := key(row)) is not None:
-                    yield k
+        """The key column of a file, read at C speed, for the order check."""
+        path = self.files[name]
+        dialect = self.src._dialects[path]
+        with path.open(encoding=dialect.encoding, errors="replace", newline="") as f:
+            reader = csv.reader(f, delimiter=dialect.delimiter, strict=True)
+            try:
+                header = [h.strip() for h in next(reader)]
+                idx, width = header.index(column), len(header)
+                for row in reader:
+                    if len(row) != width:
+                        if row:
+                            raise _Unclean(name)
+                        continue
+                    if k := row[idx].strip():
+                        yield k
+            except csv.Error as exc:
+                raise _Unclean(name) from exc
 
     # -- the run -------------------------------------------------------------------
     def batches(self) -> Iterator[Batch]:
@@ -203,17 +220,21 @@ class Canonical:
 
     def children(self, name: str, column: str, parent: tuple[str, str], merge: bool) -> Children:
         reader, col = self.open(name)
-        key = _key(col[column])
         header = reader.header
+        key = _key(col[column], len(header))
 
         def rows() -> Iterator[Row]:
             with reader:
                 for row in reader:
-                    if not row.error and len(row.values) == len(header) and key(row) is None:
+                    if not row.error and key(row) is None:
                         row.error = f"missing {column}"
                     yield row
 
-        if merge and follows(self.keys(*parent), self.keys(name, column)):
+        try:
+            ordered = merge and follows(self.keys(*parent), self.keys(name, column))
+        except _Unclean:
+            ordered = False
+        if ordered:
             return MergedChildren(rows(), key)
         self.src.notes.append(
             f"{name} is not in {parent[0]} order: joined through a temporary index (slower)"
@@ -250,12 +271,12 @@ class Canonical:
         self, chunk: list[Row], messages: Children | None, attachments: Children | None
     ) -> Batch:
         batch = Batch()
-        rows = [(r, dict(zip(self.header, r.values, strict=False))) for r in chunk]
-        ids = [d.get("id", "").strip() for r, d in rows if not r.error]
-        groups = messages.take([i for i in ids if i]) if messages else {}
+        key = _key(self.header.index("id"), len(self.header))
+        rows = [(r, key(r), dict(zip(self.header, r.values, strict=False))) for r in chunk]
+        groups = messages.take([k for _r, k, _d in rows if k]) if messages else {}
         msg_header = self._msg_header() if messages else []
-        for row, d in rows:
-            mrows = groups.pop(d.get("id", "").strip(), []) if not row.error else []
+        for row, k, d in rows:
+            mrows = groups.pop(k, []) if k else []
             try:
                 if row.error:
                     raise ValueError(row.error)
@@ -300,6 +321,12 @@ class Canonical:
             reader.close()
         return self._ah
 
+    def _msg_order(self, header: list[str]) -> list[int]:
+        """Where each canonical messages.csv column is in this file (-1: absent)."""
+        if getattr(self, "_mo", None) is None:
+            self._mo = [header.index(c) if c in header else -1 for c in L.MESSAGES]
+        return self._mo
+
     def add_messages(
         self,
         batch: Batch,
@@ -308,12 +335,15 @@ class Canonical:
         header: list[str],
         attachments: Children | None,
     ) -> None:
-        parsed = [(m, dict(zip(header, m.values, strict=False))) for m in mrows]
-        groups = attachments.take([d["id"].strip() for _m, d in parsed]) if attachments else {}
-        for m, d in parsed:
-            arows = groups.pop(d["id"].strip(), [])
+        order = self._msg_order(header)
+        parsed = [(m, [m.values[i] if i >= 0 else "" for i in order]) for m in mrows]
+        groups = attachments.take([v[0].strip() for _m, v in parsed]) if attachments else {}
+        for m, v in parsed:
+            arows = groups.pop(v[0].strip(), [])
             try:
-                msg = _message(d, self.src.naive_tz)
+                if m.error:
+                    raise ValueError(m.error)
+                msg = _message(v, self.src.naive_tz)
             except ValueError as exc:
                 batch.quarantined.append(quarantine("messages.csv", m, str(exc)))
                 batch.quarantined += [
@@ -435,25 +465,32 @@ def _ticket(d: dict[str, str], tz: Any) -> TicketRec:
     )  # fmt: skip
 
 
-def _message(d: dict[str, str], tz: Any) -> MessageRec:
-    nid = d.get("id", "").strip()
+def _message(v: list[str], tz: Any) -> MessageRec:
+    """A message from its values in the canonical column order (csvlayout.MESSAGES)."""
+    (nid, _tid, source_id, message_id, author_email, author_name, direction, public, created_at,
+     subject, body_text, body_html, _n, to, cc, in_reply_to, references, headers, flags) = v  # fmt: skip
+    nid = nid.strip()
     if not nid:
         raise ValueError("missing id")
-    created, offset = _time(d, "created_at", tz)
     try:
-        public = L.parse_bool(d.get("public", ""), True)
+        created, offset = L.parse_time(created_at, tz)
+    except ValueError as exc:
+        raise ValueError(f"bad date in created_at: {exc}") from None
+    try:
+        is_public = L.parse_bool(public, True)
     except ValueError as exc:
         raise ValueError(f"public: {exc}") from None
+    direction = direction.strip().lower() or "inbound"
+    if direction not in DIRECTIONS:
+        raise ValueError(f"unknown direction '{direction}' (valid: {', '.join(DIRECTIONS)})")
     return MessageRec(
         native_id=nid, created_at=created, created_tz=offset,
-        author=_ref(d.get("author_email", ""), d.get("author_name") or None),
-        public=public, direction=_enum(d, "direction", DIRECTIONS, "inbound") or "inbound",
-        subject=d.get("subject") or None, body_text=d.get("body_text") or None,
-        body_html=d.get("body_html") or None, to=L.words(d.get("to", "")),
-        cc=L.words(d.get("cc", "")), message_id=d.get("message_id") or None,
-        in_reply_to=d.get("in_reply_to") or None, references=L.words(d.get("references", "")),
-        headers=_json(d, "headers", dict), is_auto="auto" in L.words(d.get("flags", "")),
-        origin_id=d.get("source_id") or None,
+        author=_ref(author_email, author_name or None), public=is_public, direction=direction,
+        subject=subject or None, body_text=body_text or None, body_html=body_html or None,
+        to=to.split() if to else [], cc=cc.split() if cc else [], message_id=message_id or None,
+        in_reply_to=in_reply_to or None, references=references.split() if references else [],
+        headers=_json({"headers": headers}, "headers", dict) if headers else {},
+        is_auto="auto" in flags.split() if flags else False, origin_id=source_id or None,
     )  # fmt: skip
 
 

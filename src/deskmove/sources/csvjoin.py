@@ -63,7 +63,7 @@ class MergedChildren(Children):
 
     def _advance(self) -> None:
         for row in self._rows:
-            k = None if row.error else self._key(row)
+            k = self._key(row)
             if k is None:
                 self.bad.append(row)
                 continue
@@ -94,23 +94,25 @@ class SpilledChildren(Children):
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute(
-            "CREATE TABLE c (seq INTEGER PRIMARY KEY, k TEXT, line INTEGER, raw BLOB, v TEXT)"
+            "CREATE TABLE c (seq INTEGER PRIMARY KEY, k TEXT, line INTEGER, raw BLOB, v TEXT, e TEXT)"
         )
-        batch: list[tuple[str, int, bytes, str]] = []
+        batch: list[tuple[str, int, bytes, str, str | None]] = []
         for row in rows:
-            k = None if row.error else key(row)
+            k = key(row)
             if k is None:
                 self.bad.append(row)
                 continue
-            batch.append((k, row.line, row.raw, json.dumps(row.values, ensure_ascii=False)))
+            batch.append(
+                (k, row.line, row.raw, json.dumps(row.values, ensure_ascii=False), row.error)
+            )
             if len(batch) >= 5000:
                 self._insert(batch)
         self._insert(batch)
         self._db.execute("CREATE INDEX c_k ON c (k)")
         self._db.commit()
 
-    def _insert(self, batch: list[tuple[str, int, bytes, str]]) -> None:
-        self._db.executemany("INSERT INTO c (k, line, raw, v) VALUES (?, ?, ?, ?)", batch)
+    def _insert(self, batch: list[tuple[str, int, bytes, str, str | None]]) -> None:
+        self._db.executemany("INSERT INTO c (k, line, raw, v, e) VALUES (?, ?, ?, ?, ?)", batch)
         batch.clear()
 
     def take(self, keys: list[str]) -> dict[str, list[Row]]:
@@ -119,16 +121,16 @@ class SpilledChildren(Children):
         for i in range(0, len(uniq), 500):
             part = uniq[i : i + 500]
             marks = ",".join("?" * len(part))
-            for k, line, raw, v in self._db.execute(
-                f"SELECT k, line, raw, v FROM c WHERE k IN ({marks}) ORDER BY seq", part
+            for k, line, raw, v, e in self._db.execute(
+                f"SELECT k, line, raw, v, e FROM c WHERE k IN ({marks}) ORDER BY seq", part
             ):
-                out.setdefault(k, []).append(Row(line, json.loads(v), raw))
+                out.setdefault(k, []).append(Row(line, json.loads(v), raw, e))
             self._db.execute(f"DELETE FROM c WHERE k IN ({marks})", part)
         return out
 
     def leftovers(self) -> Iterator[Row]:
-        for line, raw, v in self._db.execute("SELECT line, raw, v FROM c ORDER BY seq").fetchall():
-            yield Row(line, json.loads(v), raw)
+        for line, raw, v, e in self._db.execute("SELECT line, raw, v, e FROM c ORDER BY seq"):
+            yield Row(line, json.loads(v), raw, e)
 
     def close(self) -> None:
         self._db.close()

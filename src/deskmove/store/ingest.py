@@ -158,9 +158,12 @@ _EMPTY_JSON = {list: "[]", dict: "{}"}
 def _sqlite_time(v: datetime | None) -> str | None:
     if v is None:
         return None
-    if v.tzinfo is None:
+    tz = v.tzinfo
+    if tz is None:
         raise ValueError(f"naive datetime {v!r} reached the store")
-    return v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if tz is not UTC:
+        v = v.astimezone(UTC)
+    return v.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _sqlite_json(v: Any) -> str:
@@ -253,6 +256,11 @@ class Ingestor:
 
     # -- internals ----------------------------------------------------------------
     def _ingest(self, conn: Connection, batch: Batch, counts: IngestCounts) -> None:
+        if conn.dialect.name == "sqlite" and not conn.info.get("deskmove_cache"):
+            # A bigger page cache keeps the provenance and message indexes in memory on
+            # large imports (the 2 MB default makes every batch re-read them from disk).
+            conn.exec_driver_sql("PRAGMA cache_size=-65536")
+            conn.info["deskmove_cache"] = True
         if batch.before is not None:
             batch.before(conn)
         for org in batch.organizations:
