@@ -500,8 +500,13 @@ def test_unreachable_server_is_a_clear_error(cli) -> None:
         ("imap://127.0.0.1/INBOX", "names no user"),
         ("imap://u@127.0.0.1/INBOX?tls=ssl", "?tls=ssl is not a TLS mode"),
         ("imap://u@127.0.0.1/INBOX?batch=0", "?batch=0 is not a positive whole number"),
+        ("imap://u@127.0.0.1/INBOX?retries=-1", "?retries=-1 is not a whole number from 0 up"),
+        (
+            "imaps://u@127.0.0.1/INBOX?cafile=/nonexistent.pem",
+            "cannot read the CA file /nonexistent.pem",
+        ),
     ],
-    ids=["no-user", "bad-tls", "bad-batch"],
+    ids=["no-user", "bad-tls", "bad-batch", "bad-retries", "missing-cafile"],
 )
 def test_bad_specs_are_usage_errors(cli, source: str, message: str) -> None:
     result = cli("import", source, env={"DESKMOVE_IMAP_PASSWORD": "x"})

@@ -157,6 +157,8 @@ class ImapSource(Source):
                 status = statuses[folder]
                 assert status is not None
                 yield from self._resumable(batcher, store, folder, status, state.get(folder))
+            for note, n in batcher.notes.most_common(5):  # charsets guessed, dates repaired …
+                self.notes.append(f"{n} mail(s): {note}")
         finally:
             self.close()
 

@@ -19,7 +19,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
-from deskmove.errors import AuthError, FatalRemoteError, RemoteUnavailable, RetriableError
+from deskmove.errors import (
+    AuthError,
+    FatalRemoteError,
+    RemoteUnavailable,
+    RetriableError,
+    UsageError,
+)
 
 # imaplib refuses lines over 1 MB; a FETCH of a large folder's sizes or a long
 # header line is bigger than that. Literals (message bodies) are read by size.
@@ -143,7 +149,30 @@ class ImapClient:
 
     # connection ---------------------------------------------------------------------
     def connect(self) -> None:
-        ctx = ssl.create_default_context(cafile=self.cafile) if self.tls != "none" else None
+        try:
+            self._connect()
+        except BaseException:
+            if self.imap is not None:  # a half-open session (e.g. STARTTLS refused)
+                imap, self.imap = self.imap, None
+                try:
+                    imap.shutdown()
+                except OSError:
+                    pass
+            raise
+
+    def _context(self) -> ssl.SSLContext | None:
+        if self.tls == "none":
+            return None
+        try:
+            return ssl.create_default_context(cafile=self.cafile)
+        except (OSError, ssl.SSLError) as exc:
+            raise UsageError(
+                f"cannot read the CA file {self.cafile} ({_reason(exc)})",
+                "name a PEM file with the server's CA certificate in ?cafile=PATH",
+            ) from exc
+
+    def _connect(self) -> None:
+        ctx = self._context()
         try:
             if self.tls == "implicit":
                 self.imap = imaplib.IMAP4_SSL(
