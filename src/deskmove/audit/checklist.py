@@ -100,6 +100,8 @@ def _ticket_channel_items(conn: sa.Connection, found: Findings) -> list[Found]:
         .execution_options(yield_per=5000)
     )
     for tid, channel, created, subject in rows:
+        if tid in found.form_tickets:
+            continue  # a form mail, already an item of its own
         via = found.via.get(tid)
         # The canonical channel (from the source's mapping) decides; the via name only
         # places tickets the mapping left as "other" (e.g. Zendesk's any_channel).
@@ -164,15 +166,14 @@ def _phone_items(
 
 def _merge_team_quotes(team: dict[str, Phone], customers: list[Phone]) -> list[Phone]:
     """Customers quoting a team number (in any format) add to that number's evidence."""
-    tails = {national_digits(n): n for n in team}
+    tails = [(national_digits(n), n) for n in team]  # +420 and +48 may share national digits
     rest = []
     for ph in customers:
         digits = "".join(c for c in ph.written if c.isdigit())
-        hit = next(
-            (n for tail, n in tails.items() if len(tail) >= 7 and digits.endswith(tail)), None
-        )
-        if hit and normalise(ph.written, ph.regions) == hit:
-            team[hit].merge(ph)
+        maybe = [n for tail, n in tails if len(tail) >= 7 and digits.endswith(tail)]
+        number = normalise(ph.written, ph.regions) if maybe else None
+        if number in maybe:
+            team[number].merge(ph)
         else:
             rest.append(ph)
     return rest

@@ -101,6 +101,7 @@ class Findings:
     phones: dict[str, Phone] = field(default_factory=lambda: defaultdict(Phone))
     via: dict[int, str] = field(default_factory=dict)  # non-email ticket id -> via name
     inbound_authors: set[str] = field(default_factory=set)
+    form_tickets: set[int] = field(default_factory=set)  # tickets a form mail started
     envelope_seen: bool = False
 
     def channel(self, item_id: str, section: str, title: str, needs: str | None) -> Found:
@@ -241,24 +242,38 @@ def _form(
     h: dict[str, Any], row: Any, ctx: Context, out: Findings, sender: str,
     when: datetime | None, example: Ex,
 ) -> bool:  # fmt: skip
-    """A website form's mail: a no-reply/script sender carrying a customer's address."""
-    if ctx.known.match([sender]):
-        return False  # known services (form services included) are classified by name
+    """A website form's mail: a no-reply/script sender carrying a customer's address.
+
+    Mail sources may already have made the customer (from Reply-To) the author; the
+    script or form-mailer headers still tell the form apart then.
+    """
+    if ctx.known.match([sender]) or sig.is_bounce(h, sender, row.subject):
+        return False  # known services are classified by name; bounces are no channel
+    script = sig.script_name(sig.first(h, "x-php-originating-script"))
     customer = sig.form_customer(
         h, sender, row.body_text, ctx.support_addresses, ctx.support_domains
     )
-    if not customer:
+    if customer:
+        key, title = (
+            sender,
+            f"Form submissions sent by {sender}" + (f" ({script})" if script else ""),
+        )
+    elif sig.form_by_customer(h, sender):
+        customer = (sender, "Reply-To (the source made it the author)")
+        mailer = sig.first(h, "x-mailer")
+        key = script or slug(mailer)
+        title = f"Website contact form ({', '.join(x for x in (script, mailer) if x)})"
+    else:
         return False
-    script = sig.first(h, "x-php-originating-script")
     f = out.channel(
-        f"form:{sender}", "forms",
-        f"Form submissions sent by {sender}" + (f" ({sig.script_name(script)})" if script else ""),
+        f"form:{key}", "forms", title,
         "Point the form's recipient address at the new helpdesk (or keep this mailbox forwarding to it).",
     )  # fmt: skip
     f.evidence.add(when, lambda: f"{example()} — customer {customer[0]} in {customer[1]}")
     f.evidence.facts.add(f"customer address in {customer[1]}")
     if script:
-        f.evidence.facts.add(f"script {sig.script_name(script)}")
+        f.evidence.facts.add(f"script {script}")
+    out.form_tickets.add(row.ticket_id)
     return True
 
 

@@ -30,6 +30,11 @@ _AUTOREPLY_SUBJECT = re.compile(
     r"nieobecność|автоответ|автоматический ответ|вне офиса)",
     re.IGNORECASE,
 )
+_BOUNCE_SUBJECT = re.compile(
+    r"^(?:undeliver|undelivered mail|delivery status notification|mail delivery failed|"
+    r"returned mail|nedoručiteln|nedoručená|niedostarczon|недоставлен)",
+    re.IGNORECASE,
+)
 FREEMAIL = frozenset(
     "gmail.com googlemail.com outlook.com hotmail.com live.com yahoo.com icloud.com me.com "
     "aol.com gmx.de gmx.net web.de seznam.cz email.cz centrum.cz atlas.cz post.cz volny.cz "
@@ -152,6 +157,26 @@ def form_customer(
             if customer(addr.lower()):
                 return addr.lower(), "the body"
     return None
+
+
+def form_by_customer(headers: dict[str, Any], sender: str) -> bool:
+    """A form mail whose author is already the customer: script/form-mailer headers, and
+    the Reply-To (the customer) is the sender."""
+    mailer = first(headers, "x-mailer").lower()
+    machine = bool(first(headers, "x-php-originating-script")) or any(
+        m in mailer for m in _FORM_MAILERS
+    )
+    return machine and sender in addresses(headers, "reply-to")
+
+
+def is_bounce(headers: dict[str, Any], sender: str, subject: str | None) -> bool:
+    """A delivery-failure report (mailer-daemon, postmaster, multipart/report)."""
+    local = sender.partition("@")[0].lower()
+    return (
+        local in ("mailer-daemon", "postmaster")
+        or "multipart/report" in first(headers, "content-type").lower()
+        or bool(_BOUNCE_SUBJECT.match(subject or ""))
+    )
 
 
 def forum_domain(sender: str, list_id: str) -> str | None:
