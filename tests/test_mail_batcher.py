@@ -141,3 +141,23 @@ def test_two_stored_tickets_merge_when_a_mail_links_them(project_dir, store):
     assert _rows(store, "select count(*) from tickets")[0][0] == 1
     third = _ingest(project, store, RawMail(b, "2"))
     assert third.unchanged["message"] == 1
+
+
+def test_subject_fallback_across_runs_is_per_customer_and_windowed(project_dir, store):
+    project = _project(project_dir)
+    _ingest(project, store, RawMail(mail(mid="<o1@example.cz>", subject="Pomalé doručení"), "1"))
+    near = mail(mid="<o2@example.cz>", subject="RE: Pomalé doručení", date=at(60 * 24 * 3))
+    other = mail(
+        frm="eva@example.pl", mid="<o3@example.pl>", subject="Re: Pomalé doručení", date=at(60)
+    )
+    far = mail(mid="<o4@example.cz>", subject="Re: Pomalé doručení", date=at(60 * 24 * 90))
+    for i, raw in enumerate((near, other, far)):
+        _ingest(project, store, RawMail(raw, f"{i + 2}"))
+    rows = _rows(
+        store,
+        "select m.message_id, m.ticket_id from messages m order by m.created_at",
+    )
+    ticket = {r.message_id: r.ticket_id for r in rows}
+    assert ticket["<o2@example.cz>"] == ticket["<o1@example.cz>"]  # same customer, 3 days later
+    assert ticket["<o3@example.pl>"] != ticket["<o1@example.cz>"]  # another customer
+    assert ticket["<o4@example.cz>"] != ticket["<o1@example.cz>"]  # 90 days: outside the window

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from deskmove.errors import DeskmoveError
+from deskmove.mail.blobwriter import BlobWriter
 from deskmove.mail.parse import MailParseError, ParsedMail, parse_mail
 from deskmove.mail.subjects import strip_prefixes
 from deskmove.mail.threading import ThreadItem, parents_of, thread
@@ -61,6 +62,7 @@ class MailBatcher:
         self.prefixes = tuple(str(p).lower() for p in mail.get("subject_prefixes", []))
         self.now = datetime.now(UTC)
         self.notes: Counter[str] = Counter()  # what was guessed or repaired, for the run summary
+        self.writer = BlobWriter(store.blobs)
 
     # -- public -------------------------------------------------------------------------
     def batch(
@@ -73,16 +75,19 @@ class MailBatcher:
         """Parse, thread and convert mails; unparseable ones become QuarantineRec; never raises on bad mail."""
         quarantined: list[QuarantineRec] = []
         unique: dict[str, _Mail] = {}
-        for raw in mails:
-            mail = self._parse(raw, quarantined)
-            if mail is None:
-                continue
-            first = unique.get(mail.rec.native_id)
-            if first is None:
-                unique[mail.rec.native_id] = mail
-            else:  # the same mail seen twice (INBOX and Sent): one message, headers merged
-                merge_headers(first.rec.headers, mail.rec.headers)
-                first.copies += 1
+        try:
+            for raw in mails:
+                mail = self._parse(raw, quarantined)
+                if mail is None:
+                    continue
+                first = unique.get(mail.rec.native_id)
+                if first is None:
+                    unique[mail.rec.native_id] = mail
+                else:  # the same mail seen twice (INBOX and Sent): one message, headers merged
+                    merge_headers(first.rec.headers, mail.rec.headers)
+                    first.copies += 1
+        finally:
+            self.writer.wait()  # every blob on disk before the batch can be committed
         plans = self._plans(list(unique.values()))
         batch = Batch(
             tickets=[p.rec for p in plans],
@@ -106,9 +111,7 @@ class MailBatcher:
     # -- parsing --------------------------------------------------------------------------
     def _parse(self, raw: RawMail, quarantined: list[QuarantineRec]) -> _Mail | None:
         try:
-            parsed = parse_mail(
-                raw.raw, self.store.blobs, fallback_date=raw.fallback_date, now=self.now
-            )
+            parsed = parse_mail(raw.raw, self.writer, fallback_date=raw.fallback_date, now=self.now)
         except MailParseError as exc:
             quarantined.append(QuarantineRec(raw.native_id, str(exc), raw.raw))
             return None

@@ -263,7 +263,7 @@ def _secondary_keys(headers: dict[str, list[str]], subject: str) -> list[str]:
 
 
 def _fingerprint(raw: bytes, message_id: str | None, headers: dict[str, list[str]]) -> str:
-    """Hash of Date, From, Subject and the body without whitespace: equal for copies of one mail."""
+    """Hash of Date, From, Subject and the body (white space ignored): equal for copies of one mail."""
     cut = raw.find(b"\n\n")
     cut2 = raw.find(b"\r\n\r\n")
     if cut2 != -1 and (cut == -1 or cut2 < cut):
@@ -272,7 +272,9 @@ def _fingerprint(raw: bytes, message_id: str | None, headers: dict[str, list[str
     for name in ("date", "from", "subject"):
         digest.update(repr(headers.get(name, [])).encode("utf-8", "surrogateescape"))
     digest.update((message_id or "").encode())
-    digest.update((raw[cut:] if cut != -1 else raw).translate(None, b" \t\r\n"))
+    body = memoryview(raw)[cut if cut != -1 else 0 :]
+    digest.update(bytes(body[:65536]).translate(None, b" \t\r\n"))  # head and tail are enough
+    digest.update(bytes(body[-65536:]).translate(None, b" \t\r\n"))  # to tell two mails apart
     return digest.hexdigest()
 
 

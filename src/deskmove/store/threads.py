@@ -77,10 +77,12 @@ class ThreadResolver:
             return
         self._drop_foreign_ids(conn)
         found = self._lookup(conn, KEY_KIND, {k for p in self.plans for k in p.keys})
+        subject_hits = self._subject_hits(conn)
         matches: dict[int, set[int]] = {}
         for i, plan in enumerate(self.plans):
             hits = {found[k] for k in plan.keys if k in found}
-            hits |= self._subject_hits(conn, plan)
+            if i in subject_hits:
+                hits.add(subject_hits[i])
             if hits:
                 matches[i] = hits
         if not matches:
@@ -138,25 +140,33 @@ class ThreadResolver:
             out.update(dict(conn.execute(q).all()))
         return out
 
-    def _subject_hits(self, conn: Connection, plan: TicketPlan) -> set[int]:
-        """A header-less conversation whose first subject says Re:/Fwd: finds its customer's ticket."""
-        key = plan.subject_key
-        if not key or not plan.first_headerless:
-            return set()
-        probe = key if plan.first_marked else "orphan-" + key
-        hit = self._lookup(conn, KEY_KIND, [probe]).get(probe)
-        if hit is None:
-            return set()
-        row = conn.execute(
-            sa.select(T_TICKET.c.created_at, T_TICKET.c.updated_at).where(T_TICKET.c.id == hit)
-        ).first()
-        start, end = plan.rec.created_at, plan.rec.updated_at or plan.rec.created_at
-        if row is None or start is None or end is None:
-            return set()
+    def _subject_hits(self, conn: Connection) -> dict[int, int]:
+        """Header-less conversations whose first subject says Re:/Fwd: find their customer's ticket."""
+        probes = {}
+        for i, plan in enumerate(self.plans):
+            key = plan.subject_key
+            if key and plan.first_headerless:
+                probes[i] = key if plan.first_marked else "orphan-" + key
+        if not probes:
+            return {}
+        found = self._lookup(conn, KEY_KIND, set(probes.values()))
+        if not found:
+            return {}
+        rows = self._tickets(conn, set(found.values()))
+        out = {}
+        for i, probe in probes.items():
+            tid = found.get(probe)
+            row = rows.get(tid) if tid is not None else None
+            if row is not None and self._within(self.plans[i].rec, row):
+                out[i] = tid
+        return out
+
+    def _within(self, rec: TicketRec, row: Any) -> bool:
+        start, end = rec.created_at, rec.updated_at or rec.created_at
         lo, hi = row.created_at or row.updated_at, row.updated_at or row.created_at
-        if lo is None or hi is None or start - hi > self.window or lo - end > self.window:
-            return set()
-        return {hit}
+        if None in (start, end, lo, hi):
+            return False
+        return start - hi <= self.window and lo - end <= self.window
 
     def _tickets(self, conn: Connection, ids: set[int]) -> dict[int, Any]:
         t = T_TICKET.c

@@ -1,0 +1,187 @@
+"""Benchmark: mbox import end to end (parse, thread, blobs, store writes) beside a stdlib floor.
+
+The floor is the standard library doing the least comparable work: ``mailbox.mbox``
+iteration plus ``BytesParser(policy=default)`` reading each body and attachment.
+deskmove runs ``import_source`` into a fresh SQLite project. Each side runs in its
+own process so peak memory (max RSS) is its own; deskmove also runs on half the
+mailbox to show memory stays flat as the file grows.
+
+    python bench/bench_mbox_import.py                  # 50,000 messages
+    python bench/bench_mbox_import.py --messages 2000  # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from email.header import Header
+from email.utils import format_datetime
+from pathlib import Path
+
+TEXTS = [
+    ("cs", "windows-1250", "Objednávka č. {n} nedorazila", "Dobrý den,\nobjednávka č. {n} stále nedorazila, prosím o kontrolu. Děkuji.\n"),
+    ("cs", "iso-8859-2", "Reklamace zboží {n}", "Dobrý den,\nzboží z objednávky {n} je poškozené. Přikládám fotografii.\n"),
+    ("pl", "iso-8859-2", "Zamówienie {n}", "Dzień dobry,\nzamówienie {n} nie dotarło. Proszę o sprawdzenie przesyłki.\n"),
+    ("ru", "koi8-r", "Заказ номер {n}", "Здравствуйте!\nЗаказ №{n} до сих пор не пришёл, подскажите, пожалуйста.\n"),
+    ("ru", "windows-1251", "Возврат {n}", "Здравствуйте!\nПрошу оформить возврат по заказу {n}.\n"),
+    ("en", "utf-8", "Order #{n} is late", "Hi,\norder #{n} has not arrived yet, could you check?\n"),
+]  # fmt: skip
+FILLER = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\n"
+
+
+def _mail(
+    rng: random.Random, i: int, when: datetime, parent: str | None, refs: list[str]
+) -> tuple[bytes, str]:
+    lang, charset, subject, body = TEXTS[i % len(TEXTS)]
+    n = 10000 + i // 3
+    mid = f"<b{i}.{rng.getrandbits(32):08x}@bench.example>"
+    agent = parent is not None and i % 2 == 0
+    sender = "support@shop.example" if agent else f"customer{i % 997}@mail{i % 13}.example"
+    subj = Header(("Re: " if parent else "") + subject.format(n=n), charset).encode()
+    text = body.format(n=n) + FILLER * rng.choice([1, 3, 8, 30, 80])
+    head = [
+        f"From: {sender}", "To: support@shop.example", f"Subject: {subj}",
+        f"Date: {format_datetime(when)}", f"Message-ID: {mid}", "MIME-Version: 1.0",
+    ]  # fmt: skip
+    if parent:
+        head += [f"In-Reply-To: {parent}", f"References: {' '.join(refs)}"]
+    part = (
+        f"Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: base64\r\n\r\n".encode()
+        + base64.encodebytes(text.encode(charset, "replace"))
+    )
+    kind = i % 20
+    if kind in (3, 11):  # a photo or a PDF: 20-300 KB
+        blob = rng.randbytes(rng.choice([20_000, 60_000, 300_000]))
+        b = f"=_b{i}"
+        head.append(f'Content-Type: multipart/mixed; boundary="{b}"')
+        body_bytes = (
+            f"--{b}\r\n".encode() + part + f"\r\n--{b}\r\nContent-Type: application/pdf; name=\"doc{i}.pdf\"\r\n"
+            "Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment\r\n\r\n".encode()
+            + base64.encodebytes(blob) + f"--{b}--\r\n".encode()
+        )  # fmt: skip
+    elif kind == 7:  # HTML with a plain alternative
+        b = f"=_a{i}"
+        head.append(f'Content-Type: multipart/alternative; boundary="{b}"')
+        html = "<html><body><p>" + text.replace("\n", "<br>") + "</p></body></html>"
+        body_bytes = (
+            f"--{b}\r\n".encode() + part + f"\r\n--{b}\r\nContent-Type: text/html; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n".encode() + html.encode() + f"\r\n--{b}--\r\n".encode()
+        )  # fmt: skip
+    else:
+        head_part, _, payload = part.partition(b"\r\n\r\n")
+        head += head_part.decode().split("\r\n")
+        body_bytes = payload
+    return "\r\n".join(head).encode() + b"\r\n\r\n" + body_bytes, mid
+
+
+def generate(path: Path, count: int, seed: int = 1) -> None:
+    rng = random.Random(seed)
+    when = datetime(2023, 1, 1, tzinfo=UTC)
+    threads: list[list[str]] = []
+    with path.open("wb") as fh:
+        for i in range(count):
+            when += timedelta(minutes=rng.randint(1, 30))
+            refs = rng.choice(threads[-50:]) if threads and rng.random() < 0.6 else None
+            raw, mid = _mail(rng, i, when, refs[-1] if refs else None, refs or [])
+            if refs is not None:
+                refs.append(mid)
+            else:
+                threads.append([mid])
+            fh.write(f"From bench@example.com {when.strftime('%a %b %e %H:%M:%S %Y')}\n".encode())
+            fh.write(raw.replace(b"\r\n", b"\n").replace(b"\nFrom ", b"\n>From ") + b"\n\n")
+
+
+def run_floor(path: str) -> dict:
+    import mailbox
+    from email import policy
+    from email.parser import BytesParser
+
+    parser = BytesParser(policy=policy.default)
+    box = mailbox.mbox(path, create=False)
+    start, n = time.perf_counter(), 0
+    for key in box.iterkeys():
+        msg = parser.parsebytes(box.get_bytes(key))
+        body = msg.get_body(preferencelist=("plain", "html"))
+        if body is not None:
+            body.get_content()
+        for att in msg.iter_attachments():
+            att.get_payload(decode=True)
+        n += 1
+    return {"messages": n, "seconds": time.perf_counter() - start}
+
+
+def run_deskmove(path: str, project: str) -> dict:
+    from deskmove.config import Project, init_project
+    from deskmove.sync import import_source, open_store
+
+    root = Path(project)
+    init_project(root)
+    (root / "deskmove.toml").write_text('[mail]\nsupport_addresses = ["support@shop.example"]\n')
+    proj = Project.load(root)
+    store = open_store(proj)
+    start = time.perf_counter()
+    report = import_source(proj, store, f"mbox:{path}")
+    seconds = time.perf_counter() - start
+    store.close()
+    return {"messages": report.read, "seconds": seconds, "new": report.new}
+
+
+def _child(kind: str, path: str, project: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--path", path, "--project", project],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=50_000)
+    ap.add_argument("--child", choices=["floor", "deskmove"])
+    ap.add_argument("--path")
+    ap.add_argument("--project")
+    args = ap.parse_args()
+    if args.child:
+        result = (
+            run_floor(args.path) if args.child == "floor" else run_deskmove(args.path, args.project)
+        )
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return
+    with tempfile.TemporaryDirectory(prefix="deskmove-bench-") as tmp:
+        big, half = Path(tmp) / "big.mbox", Path(tmp) / "half.mbox"
+        t = time.perf_counter()
+        generate(big, args.messages)
+        generate(half, args.messages // 2)
+        size = big.stat().st_size / 1e6
+        print(
+            f"generated {args.messages} messages ({size:.0f} MB) in {time.perf_counter() - t:.0f}s"
+        )
+        floor = _child("floor", str(big), "")
+        ours = _child("deskmove", str(big), str(Path(tmp) / "p1"))
+        ours_half = _child("deskmove", str(half), str(Path(tmp) / "p2"))
+    rate = lambda r: r["messages"] / r["seconds"]  # noqa: E731
+    print("floor (mailbox.mbox + BytesParser(policy=default), bodies and attachments read):")
+    print(
+        f"  {floor['messages']} messages, {rate(floor):,.0f} msg/s, peak RSS {floor['peak_rss_mb']:.0f} MB"
+    )
+    print("deskmove import_source (parse, thread, blobs, SQLite writes):")
+    print(
+        f"  {ours['messages']} messages, {rate(ours):,.0f} msg/s, peak RSS {ours['peak_rss_mb']:.0f} MB"
+    )
+    print(f"  half the mailbox: {ours_half['messages']} messages, {rate(ours_half):,.0f} msg/s, "
+          f"peak RSS {ours_half['peak_rss_mb']:.0f} MB")  # fmt: skip
+    print(f"speed vs floor: {rate(ours) / rate(floor):.2f}x; "
+          f"memory growth for 2x the input: {ours['peak_rss_mb'] / ours_half['peak_rss_mb']:.2f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
