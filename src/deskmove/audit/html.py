@@ -117,24 +117,40 @@ def _item_box(item: Item, line: str) -> str:
     return f"<div class='{cls}'>{''.join(rows)}</div>"
 
 
+def month_range(months: dict[str, int], last: int = 24) -> list[tuple[str, int]]:
+    """Every month from the first to the last seen (zeros included), the last ``last`` of them."""
+    if not months:
+        return []
+    lo, hi = min(months), max(months)
+    year, month = int(lo[:4]), int(lo[5:7])
+    out = []
+    while f"{year:04d}-{month:02d}" <= hi:
+        key = f"{year:04d}-{month:02d}"
+        out.append((key, months.get(key, 0)))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out[-last:]
+
+
 def sparkline(item: Item, width: int = 160, height: int = 34) -> str:
-    """Messages per month over the last 24 months seen, as small SVG bars."""
-    months = sorted(item.evidence.months.items())[-24:]
+    """Volume per month (the last 24 months up to the last seen) as small SVG bars."""
+    months = month_range(item.evidence.months)
     if not months:
         return ""
-    peak = max(n for _m, n in months)
+    peak = max(n for _m, n in months) or 1
     bar = min(width / len(months), 14.0)
+    top = height - 14
     rects = "".join(
-        f"<rect x='{i * bar:.1f}' y='{height - 12 - (height - 14) * n / peak:.1f}' width='{max(bar - 1, 1):.1f}' "
-        f"height='{(height - 14) * n / peak:.1f}' fill='#2759a6'><title>{m}: {n}</title></rect>"
+        f"<rect x='{i * bar:.1f}' y='{height - 12 - top * n / peak:.1f}' width='{max(bar - 1, 1):.1f}' "
+        f"height='{top * n / peak:.1f}' fill='#2759a6'><title>{m}: {n}</title></rect>"
         for i, (m, n) in enumerate(months)
     )
+    base = f"<line x1='0' y1='{height - 12}' x2='{bar * len(months):.1f}' y2='{height - 12}' stroke='#c5ced8'/>"
     label = f"<text x='0' y='{height - 1}' font-size='9' fill='#5b6b7c'>{months[0][0]}</text>"
     if len(months) > 1:
-        label += (f"<text x='{width}' y='{height - 1}' font-size='9' fill='#5b6b7c' "
+        label += (f"<text x='{max(bar * len(months), 80):.1f}' y='{height - 1}' font-size='9' fill='#5b6b7c' "
                   f"text-anchor='end'>{months[-1][0]}</text>")  # fmt: skip
     return (f"<svg width='{width}' height='{height}' viewBox='0 0 {width} {height}' role='img' "
-            f"aria-label='volume per month'>{rects}{label}</svg>")  # fmt: skip
+            f"aria-label='volume per month'>{base}{rects}{label}</svg>")  # fmt: skip
 
 
 def _plan(plan: dict[str, Any]) -> str:
