@@ -155,3 +155,17 @@ def test_help_has_examples(cli):
     for args in (("audit", "--help"), ("audit", "check", "--help"), ("audit", "uncheck", "--help")):
         result = cli(*args)
         assert result.exit_code == 0 and "Example:" in result.stdout
+
+
+def test_a_ticked_item_that_left_the_data_is_still_listed(project, store, cli):
+    more_mail(store, "podpora@kolo-shop.cz", 1, original="servis@kolo-shop.cz")
+    check(project, store, "email:servis@kolo-shop.cz", note="alias zrušen")
+    with store.begin() as conn:  # the mail that showed the alias is gone (e.g. a fresh store)
+        conn.exec_driver_sql("DELETE FROM messages")
+    md = cli("audit").stdout
+    assert "### Ticked earlier, no longer in the data" in md
+    assert "- [x] `email:servis@kolo-shop.cz` — note: alias zrušen" in md
+    data = json.loads(cli("--json", "audit").stdout)
+    assert data["orphaned_checks"] == [
+        {"id": "email:servis@kolo-shop.cz", "checked": True, "note": "alias zrušen"}
+    ]

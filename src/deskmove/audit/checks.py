@@ -16,6 +16,12 @@ T_CHECK = AuditCheck.__table__
 def apply_checks(conn: sa.Connection, report: Report) -> None:
     """Put saved ticks and notes on the report's items; flag ticks whose evidence changed."""
     saved = {r.item: r for r in conn.execute(sa.select(T_CHECK))}
+    known = {i.id for i in report.all_items()}
+    report.extras["orphans"] = [
+        {"id": r.item, "checked": bool(r.checked), "note": r.note}
+        for r in saved.values()
+        if r.item not in known and (r.checked or r.note)
+    ]
     for item in report.all_items():
         row = saved.get(item.id)
         if row is None:

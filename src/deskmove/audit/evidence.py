@@ -171,6 +171,7 @@ class Report:
                 }
                 for s in SECTIONS
             ],
+            "orphaned_checks": self.extras.get("orphans", []),
             "plan": self.plan,
         }
 

@@ -46,6 +46,14 @@ def render_html(report: Report) -> str:
     ]
     for key in SECTIONS:
         parts.append(_section(report, key))
+    orphans = report.extras.get("orphans") or []
+    if orphans:
+        lis = "".join(
+            f"<li>{'☑' if o['checked'] else '☐'} <span class='id'>{escape(o['id'])}</span>"
+            + (f" — {escape(o['note'])}" if o["note"] else "") + "</li>"
+            for o in orphans
+        )  # fmt: skip
+        parts.append(f"<h3>Ticked earlier, no longer in the data</h3><ul>{lis}</ul>")
     parts.append(_plan(report.plan))
     parts.append("</main></body></html>")
     return "\n".join(parts) + "\n"

@@ -68,6 +68,11 @@ def render_md(report: Report) -> str:
     ]
     for key in SECTIONS:
         out += _md_section(report, key)
+    orphans = report.extras.get("orphans") or []
+    if orphans:
+        out += ["", "### Ticked earlier, no longer in the data", ""]
+        out += [f"- [{'x' if o['checked'] else ' '}] `{o['id']}`" + (f" — note: {o['note']}" if o["note"] else "")
+                for o in orphans]  # fmt: skip
     out += _md_plan(report.plan)
     return "\n".join(out) + "\n"
 
