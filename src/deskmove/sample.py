@@ -81,14 +81,11 @@ class SampleStore(Store):
         self.blobs = real.blobs
         self.real = real
 
-    def id_map(self, connection: str, kind: str) -> dict[int, tuple[str | None, str | None, str]]:
-        return self.real.id_map(connection, kind)
-
-    def map_put(self, connection: str, kind: str, entity_id: int, native_id: str | None, **kw: Any) -> None:  # type: ignore[override]  # fmt: skip
-        self.real.map_put(connection, kind, entity_id, native_id, **kw)
-
-    def map_delete(self, connection: str, kind: str, entity_id: int) -> None:
-        self.real.map_delete(connection, kind, entity_id)
+    def __getattribute__(self, name: str) -> Any:
+        # Every id-map method (id_map, map_put, map_put_many, map_delete, …) is the real store's.
+        if name.startswith(("map_", "id_map")):
+            return getattr(object.__getattribute__(self, "real"), name)
+        return object.__getattribute__(self, name)
 
 
 def copy_tickets(real: Store, view: Store, ticket_ids: list[int]) -> None:
