@@ -69,6 +69,9 @@ def test_phone_numbers_team_lines_and_customers_own(project, store):
     assert extra["region"] == "CZ"  # from the team's own domain
     assert {c["number"] for c in extra["customer_examples"]} == CUSTOMER_NUMBERS
     assert extra["customer_numbers"] == len(CUSTOMER_NUMBERS)
+    team = report.item("phone:+420222333444")
+    assert "quoted by customers too" in team.evidence.facts  # Jana called the shop's line
+    assert team.evidence.count == 2  # signatures above the quote (m3b quotes first: cut off)
 
 
 @pytest.mark.parametrize(

@@ -96,7 +96,7 @@ def mailbox_batch() -> Batch:
                     "Platba z účtu CZ65 0800 0000 1920 0014 5399.\n\nJana Nováková\nTel.: 602 345 678",
                     to=["podpora@kolo-shop.cz"], headers=delivered("podpora@kolo-shop.cz")),
             reply("m1b", at(4, 10, 5), "Dobrý den, balík je na cestě.", "m1a", JANA.email),
-            inbound("m1c", at(5, 8, 30), JANA, "Děkuji, dorazilo.", to=["podpora@kolo-shop.cz"],
+            inbound("m1c", at(5, 8, 30), JANA, "Děkuji, dorazilo. Zkoušela jsem volat na 222 333 444, nikdo to nebral.", to=["podpora@kolo-shop.cz"],
                     headers=delivered("podpora@kolo-shop.cz"), in_reply_to="<m1b@mail.example>"),
         ], JANA),
         mail_ticket("m2", "Dotaz na velikost rámu", [

@@ -133,11 +133,10 @@ def _phone_items(
     numbers: dict[str, Phone] = {}  # E.164 -> merged sightings, for every number agents wrote
     customers: list[Phone] = []
     for ph in found.phones.values():
-        number = normalise(ph.written, ph.regions) if ph.agent_tickets else None
-        if number:
-            numbers.setdefault(number, Phone(written=ph.written, regions=ph.regions)).merge(ph)
-        elif not ph.agent_tickets:
+        if not ph.agent_tickets:
             customers.append(ph)
+        elif number := normalise(ph.written, ph.regions):
+            numbers.setdefault(number, Phone(written=ph.written, regions=ph.regions)).merge(ph)
     p = T_PERSON.c
     for name, phone in conn.execute(
         sa.select(p.name, p.phone).where(p.role == "agent", p.phone.is_not(None)).order_by(p.id)
@@ -145,27 +144,30 @@ def _phone_items(
         for number, written in find_numbers(f"tel {phone}", (ctx.region,)):
             ph = numbers.setdefault(number, Phone(written=written, regions=(ctx.region,)))
             ph.agents_own = True
-            ph.evidence.add(None, f"{name or 'an agent'}'s phone in the people table")
-            ph.evidence.facts.add("an agent's phone in the people table")
+            ev = ph.team_evidence()
+            ev.add(None, f"{name or 'an agent'}'s phone in the people table")
+            ev.facts.add("an agent's phone in the people table")
     team = {n: ph for n, ph in numbers.items() if ph.by_team}
     customers += [ph for n, ph in numbers.items() if n not in team]
-    customers = _merge_team_quotes(team, customers)
+    customers = _count_team_quotes(team, customers)
     items = []
-    for number, ph in sorted(team.items(), key=lambda kv: (-kv[1].evidence.count, kv[0])):
+    for number, ph in sorted(team.items(), key=lambda kv: (-kv[1].team_evidence().count, kv[0])):
+        ev = ph.team_evidence()
         how = "quoted by the team" if len(ph.agent_tickets) >= 2 else "an agent's phone"
-        ph.evidence.facts.add(how)
+        ev.facts.add(how)
+        if ph.customer_quotes:
+            ev.facts.add("quoted by customers too")
+            ev.add(None, f"also quoted in {ph.customer_quotes} customers' messages", n=0)
         needs = (
             "Keep this number reachable: route it to the new helpdesk's voice channel or "
             "update the signature that quotes it."
         )
-        items.append(
-            Found(f"phone:{number}", "phones", f"{pretty(number)} ({how})", needs, ph.evidence)
-        )
+        items.append(Found(f"phone:{number}", "phones", f"{pretty(number)} ({how})", needs, ev))
     return items, {"phones": _customer_numbers(customers, ctx.region)}
 
 
-def _merge_team_quotes(team: dict[str, Phone], customers: list[Phone]) -> list[Phone]:
-    """Customers quoting a team number (in any format) add to that number's evidence."""
+def _count_team_quotes(team: dict[str, Phone], customers: list[Phone]) -> list[Phone]:
+    """Customers quoting a team number (in any format) are counted with that number."""
     tails = [(national_digits(n), n) for n in team]  # +420 and +48 may share national digits
     rest = []
     for ph in customers:
@@ -173,7 +175,7 @@ def _merge_team_quotes(team: dict[str, Phone], customers: list[Phone]) -> list[P
         maybe = [n for tail, n in tails if len(tail) >= 7 and digits.endswith(tail)]
         number = normalise(ph.written, ph.regions) if maybe else None
         if number in maybe:
-            team[number].merge(ph)
+            team[number].customer_quotes += ph.count
         else:
             rest.append(ph)
     return rest
@@ -185,15 +187,18 @@ CHECK_CUSTOMER_NUMBERS = 5000  # distinct numbers checked against numbering plan
 def _customer_numbers(customers: list[Phone], region: str | None) -> dict[str, Any]:
     """How many valid numbers only customers wrote (checked up to a cap), with ten examples."""
     examples, valid = [], 0
-    ranked = sorted(customers, key=lambda p: -p.evidence.count)
+    ranked = sorted(customers, key=lambda p: -p.count)
     for ph in ranked[:CHECK_CUSTOMER_NUMBERS]:
         number = normalise(ph.written, ph.regions)
         if not number:
             continue
         valid += 1
         if len(examples) < 10 and all(e["number"] != pretty(number) for e in examples):
-            examples.append({"number": pretty(number), "messages": ph.evidence.count,
-                             "authors": len(ph.authors), "example": ph.evidence.examples[:1]})  # fmt: skip
+            first = ph.example or (
+                ph.evidence.examples[0] if ph.evidence and ph.evidence.examples else None
+            )
+            examples.append({"number": pretty(number), "messages": ph.count,
+                             "authors": len(ph.authors), "example": [first] if first else []})  # fmt: skip
     return {
         "customer_numbers": valid,
         "customer_numbers_unchecked": max(0, len(ranked) - CHECK_CUSTOMER_NUMBERS),

@@ -27,9 +27,9 @@ _KEYWORD = re.compile(
 )
 _DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 _QUOTE_MARKERS = re.compile(
-    r"^(?:>|On .+ wrote:|Dne .+ napsal|W dniu .+ napisał|.+ пишет:|-----Original Message-----|"
+    r"^[ \t]*(?:>|On .+ wrote:|Dne .+ napsal|W dniu .+ napisał|[^\n]+ пишет:|-----Original Message-----|"
     r"-------- Původní zpráva|From: )",
-    re.IGNORECASE,
+    re.IGNORECASE | re.MULTILINE,
 )
 
 # Country-code top-level domains whose region code differs from the TLD.
@@ -53,12 +53,8 @@ def infer_region(domains: Iterable[str]) -> str | None:
 
 def own_text(body: str) -> str:
     """The part of a message its author wrote: quoted replies and forwarded text cut off."""
-    lines = []
-    for line in body.splitlines():
-        if _QUOTE_MARKERS.match(line.strip()):
-            break
-        lines.append(line)
-    return "\n".join(lines)
+    m = _QUOTE_MARKERS.search(body)
+    return body[: m.start()] if m else body
 
 
 def candidates(text: str) -> list[str]:

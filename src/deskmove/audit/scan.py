@@ -61,22 +61,40 @@ class Address:
     reaches: Counter[str] = field(default_factory=Counter)
 
 
-@dataclass
+@dataclass(slots=True)
 class Phone:
-    evidence: Evidence = field(default_factory=Evidence)
-    agent_tickets: set[int] = field(default_factory=set)  # up to a few
-    authors: set[int] = field(default_factory=set)  # up to a few
+    """Sightings of one phone number; kept small, since customers' own numbers are many.
+
+    Full evidence (months, examples) is kept for the team's quotes only; a customer's
+    sightings keep a count, a first example and a few authors.
+    """
+
     written: str = ""
     regions: tuple[str | None, ...] = ()
+    count: int = 0
+    example: str | None = None  # the first customer sighting
+    authors: tuple[int, ...] = ()  # up to a few
+    agent_tickets: tuple[int, ...] = ()  # up to a few
+    evidence: Evidence | None = None  # agents' quotes (and the people table)
     agents_own: bool = False  # an agent's phone in the people table
+    customer_quotes: int = 0  # customers' messages quoting a team number
+
+    def team_evidence(self) -> Evidence:
+        if self.evidence is None:
+            self.evidence = Evidence()
+        return self.evidence
 
     def merge(self, other: Phone) -> None:
-        self.evidence.merge(other.evidence)
-        self.evidence.facts |= other.evidence.facts
-        self.agent_tickets |= other.agent_tickets
-        self.authors |= other.authors
+        if other.evidence is not None:
+            self.team_evidence().merge(other.evidence)
+            self.team_evidence().facts |= other.evidence.facts
+        self.count += other.count
+        self.example = self.example or other.example
+        self.agent_tickets = tuple(dict.fromkeys(self.agent_tickets + other.agent_tickets))[:3]
+        self.authors = tuple(dict.fromkeys(self.authors + other.authors))[:5]
         self.agents_own = self.agents_own or other.agents_own
         self.written = self.written or other.written
+        self.customer_quotes += other.customer_quotes
 
     @property
     def by_team(self) -> bool:
@@ -98,7 +116,7 @@ class Context:
 class Findings:
     found: dict[str, Found] = field(default_factory=dict)
     addresses: dict[str, Address] = field(default_factory=lambda: defaultdict(Address))
-    phones: dict[str, Phone] = field(default_factory=lambda: defaultdict(Phone))
+    phones: dict[str, Phone] = field(default_factory=dict)  # number key -> sightings
     via: dict[int, str] = field(default_factory=dict)  # non-email ticket id -> via name
     inbound_authors: set[str] = field(default_factory=set)
     form_tickets: set[int] = field(default_factory=set)  # tickets a form mail started
@@ -316,11 +334,16 @@ def _phones(row: Any, ctx: Context, out: Findings, agent: bool, sender: str, ex:
         regions = (ctx.region, own) if agent else (own, ctx.region)
     # Grouped by a cheap key here; numbering plans are checked once per distinct number later.
     for raw in candidates(own_text(row.body_text)):
-        p = out.phones[number_key(raw, regions)]
-        if not p.written:
-            p.written, p.regions = raw, regions
-        p.evidence.add(row.created_at, ex)
-        if agent and len(p.agent_tickets) < 3:
-            p.agent_tickets.add(row.ticket_id)
-        if row.author_id is not None and len(p.authors) < 5:
-            p.authors.add(row.author_id)
+        key = number_key(raw, regions)
+        p = out.phones.get(key)
+        if p is None:
+            p = out.phones[key] = Phone(written=raw, regions=regions)
+        p.count += 1
+        if agent:
+            p.team_evidence().add(row.created_at, ex)
+            if row.ticket_id not in p.agent_tickets and len(p.agent_tickets) < 3:
+                p.agent_tickets += (row.ticket_id,)
+        elif p.example is None:
+            p.example = ex()
+        if row.author_id is not None and row.author_id not in p.authors and len(p.authors) < 5:
+            p.authors += (row.author_id,)
