@@ -58,8 +58,8 @@ def _mail(
         + base64.encodebytes(text.encode(charset, "replace"))
     )
     kind = i % 20
-    if kind in (3, 11):  # a photo or a PDF: 20-300 KB
-        blob = rng.randbytes(rng.choice([20_000, 60_000, 300_000]))
+    if kind == 3:  # a photo or a PDF: 20-150 KB
+        blob = rng.randbytes(rng.choice([20_000, 60_000, 150_000]))
         b = f"=_b{i}"
         head.append(f'Content-Type: multipart/mixed; boundary="{b}"')
         body_bytes = (

@@ -161,3 +161,19 @@ def test_subject_fallback_across_runs_is_per_customer_and_windowed(project_dir, 
     assert ticket["<o2@example.cz>"] == ticket["<o1@example.cz>"]  # same customer, 3 days later
     assert ticket["<o3@example.pl>"] != ticket["<o1@example.cz>"]  # another customer
     assert ticket["<o4@example.cz>"] != ticket["<o1@example.cz>"]  # 90 days: outside the window
+
+
+def test_cross_run_merge_on_sqlite_and_postgresql(project_dir, any_store):
+    project = _project(project_dir)
+    store = any_store
+    reply = mail(frm="support@shop.example", to="jan@example.cz", subject="Re: Dotaz",
+                 mid="<pg-r@shop.example>", refs="<pg-a@example.cz> <pg-b@example.cz>", date=at(30))  # fmt: skip
+    _ingest(project, store, RawMail(mail(mid="<pg-a@example.cz>", subject="Dotaz"), "1"))
+    _ingest(
+        project, store, RawMail(mail(mid="<pg-b@example.cz>", subject="Dotaz 2", date=at(5)), "2")
+    )
+    _ingest(project, store, RawMail(reply, "3"))
+    assert _rows(store, "select count(*) from tickets")[0][0] == 1
+    assert _rows(store, "select count(distinct ticket_id) from messages")[0][0] == 1
+    again = _ingest(project, store, RawMail(reply, "3"))
+    assert again.unchanged["message"] == 1 and again.new["ticket"] == 0

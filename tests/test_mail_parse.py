@@ -207,3 +207,16 @@ def test_fifty_megabyte_attachment_goes_to_the_blob_store(blobs: BlobStore) -> N
     assert att.size == len(payload) and att.sha256 == hashlib.sha256(payload).hexdigest()
     assert blobs.path(att.sha256).stat().st_size == len(payload)
     assert peak < 6 * len(raw), f"parsing a {len(raw) >> 20} MB mail peaked at {peak >> 20} MB"
+
+
+def test_thread_index_and_gmail_thread_id_become_keys(blobs: BlobStore) -> None:
+    root = base64.b64encode(bytes(range(22))).decode()
+    child = base64.b64encode(bytes(range(22)) + b"\x01\x02\x03\x04\x05").decode()
+    a = parse_mail(mail(extra=f"Thread-Index: {root}"), blobs, now=NOW)
+    b = parse_mail(
+        mail(mid="<other@x.cz>", extra=f"Thread-Index: {child}\nX-GM-THRID: 42"), blobs, now=NOW
+    )
+    [ti] = [k for k in a.secondary_keys if k.startswith("ti:")]
+    assert ti in b.secondary_keys and "gm:42" in b.secondary_keys
+    c = parse_mail(mail(subject="Re: [Ticket#991] Faktura"), blobs, now=NOW)
+    assert "tn:#991" in c.secondary_keys

@@ -224,3 +224,45 @@ def test_sample_mailbox_is_reproducible_and_imports_cleanly(tmp_path, project_di
         "select count(*) from (select ticket_id from messages group by ticket_id having count(*) >= 4)",
     )
     assert multi[0][0] > 20  # threads with References stay together
+
+
+def test_interrupted_import_resumes_to_the_same_end_state(tmp_path, project_dir, monkeypatch):
+    from deskmove.config import Project
+    from deskmove.sources import mbox as mbox_source
+    from deskmove.store.ingest import Ingestor
+    from deskmove.sync import import_source, open_store
+
+    (project_dir / "deskmove.toml").write_text(SUPPORT, encoding="utf-8")
+    monkeypatch.setattr(mbox_source, "BATCH_MAILS", 10)
+    mails = []
+    for i in range(35):
+        refs = f"<c{i - 1}@example.cz>" if i % 5 else None  # replies cross batch boundaries
+        mails.append(
+            mail(
+                mid=f"<c{i}@example.cz>", subject=f"Dotaz {i // 5}", refs=refs, irt=refs, date=at(i)
+            )
+        )
+    path = tmp_path / "crash.mbox"
+    path.write_bytes(mbox_bytes(mails))
+    project = Project.load(project_dir)
+    real = Ingestor.ingest
+    calls = {"n": 0}
+
+    def dies_on_third_batch(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # as if killed mid-run: this batch's transaction never commits
+        return real(self, batch)
+
+    monkeypatch.setattr(Ingestor, "ingest", dies_on_third_batch)
+    store = open_store(project)
+    with pytest.raises(KeyboardInterrupt):
+        import_source(project, store, f"mbox:{path}")
+    assert rows(project_dir, "select count(*) from messages")[0][0] == 20
+    monkeypatch.setattr(Ingestor, "ingest", real)
+    report = import_source(project, store, f"mbox:{path}")
+    store.close()
+    assert report.read == 15 and report.new == 15  # resumed after the last committed batch
+    assert rows(project_dir, "select count(*) from messages")[0][0] == 35
+    sizes = rows(project_dir, "select count(*) from messages group by ticket_id")
+    assert sorted(s[0] for s in sizes) == [5] * 7
