@@ -297,3 +297,35 @@ def test_broken_quoting_does_not_swallow_the_rows_after_it(project, store, tmp_p
     assert rep.counts.new["message"] == 7 and rep.quarantined == 1 and rep.balanced
     assert quarantined(store)[0][0] == "messages.csv line 6"
     assert ('multi\nline "8", ok',) in rows(store, Message, "body_text")
+
+
+def test_an_unreadable_ticket_row_takes_its_messages_and_attachments_along(
+    project, store, tmp_path
+):
+    folder = canonical_folder(
+        tmp_path / "in",
+        [ticket_row("1"), ticket_row("2", subject="BAD"), ticket_row("3")],
+        [message_row("10", "1"), message_row("20", "2"), message_row("21", "2"), message_row("30", "3")],
+    )  # fmt: skip
+    tickets = folder / "tickets.csv"
+    tickets.write_bytes(tickets.read_bytes().replace(b"BAD", b"Chybn\xe9"))  # latin-1, not UTF-8
+    (folder / "a").mkdir()
+    for name in ("x", "y", "z"):
+        (folder / "a" / name).write_bytes(name.encode() * 10)
+    header = ["message_id", "filename", "content_type", "size", "sha256", "path"]
+    write_csv(folder / "attachments.csv", header, [
+        ["10", "x.txt", "text/plain", "", "", "a/x"],
+        ["21", "y.txt", "text/plain", "", "", "a/y"],
+        ["30", "z.txt", "text/plain", "", "", "a/z"],
+    ])  # fmt: skip
+    rep = import_source(project, store, f"csv:{folder}?encoding=utf-8")
+    assert not any("temporary index" in n for n in rep.notes)  # the fast, merged join
+    assert (rep.counts.new["ticket"], rep.counts.new["message"], rep.quarantined) == (2, 2, 4)
+    reasons = sorted(r for _ref, r, _s in quarantined(store))
+    assert reasons == [
+        "its message was quarantined (its ticket (tickets.csv line 3) was quarantined)",
+        "its ticket (tickets.csv line 3) was quarantined",
+        "its ticket (tickets.csv line 3) was quarantined",
+        "line 3 is not valid utf-8 text",
+    ]
+    assert sorted(f for (f,) in rows(store, Attachment, "filename")) == ["x.txt", "z.txt"]

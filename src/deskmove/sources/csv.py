@@ -283,14 +283,7 @@ class Canonical:
                 t = _ticket(d, self.src.naive_tz)
             except ValueError as exc:
                 batch.quarantined.append(quarantine("tickets.csv", row, str(exc)))
-                for m in mrows:
-                    batch.quarantined.append(
-                        quarantine(
-                            "messages.csv",
-                            m,
-                            f"its ticket (tickets.csv line {row.line}) was quarantined",
-                        )
-                    )
+                self.quarantine_children(batch, row, mrows, msg_header, attachments)
                 continue
             self.add_messages(batch, t, mrows, msg_header, attachments)
             batch.tickets.append(t)
@@ -320,6 +313,26 @@ class Canonical:
             self._ah = reader.header
             reader.close()
         return self._ah
+
+    def quarantine_children(
+        self,
+        batch: Batch,
+        ticket: Row,
+        mrows: list[Row],
+        header: list[str],
+        attachments: Children | None,
+    ) -> None:
+        """A quarantined ticket's messages (and their attachments) go with it."""
+        why = f"its ticket (tickets.csv line {ticket.line}) was quarantined"
+        batch.quarantined += [quarantine("messages.csv", m, why) for m in mrows]
+        if attachments is not None and mrows:
+            key = _key(header.index("id"), len(header))
+            groups = attachments.take([k for m in mrows if (k := key(m))])
+            batch.quarantined += [
+                quarantine("attachments.csv", a, f"its message was quarantined ({why})")
+                for rows in groups.values()
+                for a in rows
+            ]
 
     def _msg_order(self, header: list[str]) -> list[int]:
         """Where each canonical messages.csv column is in this file (-1: absent)."""
