@@ -165,10 +165,25 @@ def _headers(msg: Message) -> dict[str, list[str]]:
     return out
 
 
+# One plain address, "Name <addr>" or a bare addr: most mail; parsed without getaddresses.
+_SIMPLE_ADDRESS = re.compile(
+    r'\s*(?:([^"<>,;:()\\@]*?)\s*<([^<>\s,;:()"\\]+@[^<>\s,;:()"\\]+)>|([^<>\s,;:()"\\]+@[^<>\s,;:()"\\]+))\s*'
+)
+
+
 def _addresses(values: list[str]) -> list[tuple[str, str]]:
     out = []
     for value in values:
         cleaned = value.replace("\r", " ").replace("\n", " ")
+        simple = _SIMPLE_ADDRESS.fullmatch(cleaned)
+        if simple:
+            name, addr = (
+                (simple.group(1) or "", simple.group(2))
+                if simple.group(2)
+                else ("", simple.group(3))
+            )
+            out.append((decode_header_value(name).strip(), addr.lower()))
+            continue
         try:
             pairs = getaddresses([cleaned])
         except Exception:  # noqa: BLE001 - a broken list: take what looks like addresses
