@@ -177,3 +177,14 @@ def test_cross_run_merge_on_sqlite_and_postgresql(project_dir, any_store):
     assert _rows(store, "select count(distinct ticket_id) from messages")[0][0] == 1
     again = _ingest(project, store, RawMail(reply, "3"))
     assert again.unchanged["message"] == 1 and again.new["ticket"] == 0
+
+
+def test_headerless_reply_imported_before_its_root_is_joined_later(project_dir, store):
+    project = _project(project_dir)
+    reply = mail(mid="<late-r@example.cz>", subject="Odp: Vrácení peněz", date=at(120))
+    _ingest(project, store, RawMail(reply, "2"))
+    root = mail(mid="<late-root@example.cz>", subject="Vrácení peněz", date=at(0))
+    _ingest(project, store, RawMail(root, "1"))
+    tickets = _rows(store, "select id, subject, created_at from tickets")
+    assert len(tickets) == 1 and tickets[0].subject == "Vrácení peněz"
+    assert _rows(store, "select count(distinct ticket_id) from messages")[0][0] == 1
