@@ -301,7 +301,7 @@ def _known(k: KnownSender, out: Findings, sender: str, when: datetime | None, ex
         f"{prefix}:{slug(k.name)}", SECTION_OF[k.category], f"{k.name} ({k.kind})", k.needs
     )
     f.evidence.add(when, lambda: f"{ex()} from {sender}")
-    f.evidence.facts.add(f"sender {sender}")
+    f.evidence.facts.add(f"sender domain {sig.domain_of(sender)}")
 
 
 def _integration(
@@ -322,7 +322,12 @@ def _integration(
             "or filter these messages out.",
         )  # fmt: skip
     f.evidence.add(when, lambda: f"{example()} from {sender}")
-    f.evidence.facts |= {f"sender {sender}", reason} | ({f"X-Mailer {mailer}"} if mailer else set())
+    # Stable facts only (no per-sender addresses, no version numbers): they make the hash.
+    f.evidence.facts.add(reason)
+    if not list_id:
+        f.evidence.facts.add(f"sender domain {sig.domain_of(sender)}")
+    if mailer:
+        f.evidence.facts.add("X-Mailer " + re.sub(r"[\d.]+", "", mailer).strip())
 
 
 def _phones(row: Any, ctx: Context, out: Findings, agent: bool, sender: str, ex: Ex) -> None:
