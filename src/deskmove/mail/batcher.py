@@ -8,6 +8,7 @@ is finished inside the batch's transaction by :mod:`deskmove.store.threads`.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 _FORM_SENDERS = ("noreply", "no-reply", "donotreply", "do-not-reply", "wordpress", "webform",
                  "forms", "form", "contact", "web", "website", "mailer")  # fmt: skip
+_QUOTED = re.compile(r"'[^']*'")
 _SKIP_LABELS = {"opened", "unread", "inbox", "sent", "important", "starred", "archived"}
 
 
@@ -122,7 +124,7 @@ class MailBatcher:
             quarantined.append(QuarantineRec(raw.native_id, reason, raw.raw))
             return None
         for note in parsed.notes:
-            self.notes[note] += 1
+            self.notes[_QUOTED.sub("…", note)] += 1  # counted by kind, not by value
         return self._mail(raw, parsed)
 
     def _mail(self, raw: RawMail, p: ParsedMail) -> _Mail:
