@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -181,7 +182,7 @@ def _converter(column: sa.Column) -> Any:
     return None
 
 
-_PLANS: dict[tuple[str, tuple[str, ...]], tuple[str, list[tuple[str, Any]]]] = {}
+_PLANS: dict[tuple[str, tuple[str, ...]], tuple[str, Any, list[tuple[int, Any]]]] = {}
 
 
 def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -196,11 +197,17 @@ def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -
     if plan is None:
         cols = ", ".join(f'"{k}"' for k in keys)
         sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({", ".join("?" * len(keys))})'
-        plan = (sql, [(k, _converter(table.c[k])) for k in keys])
+        convs = [(i, f) for i, k in enumerate(keys) if (f := _converter(table.c[k])) is not None]
+        plan = (sql, itemgetter(*keys), convs)
         _PLANS[(table.name, keys)] = plan
-    sql, convs = plan
+    sql, get, convs = plan
+    params = []
     try:
-        params = [tuple(row[k] if f is None else f(row[k]) for k, f in convs) for row in rows]
+        for row in rows:
+            values = list(get(row)) if len(keys) > 1 else [get(row)]
+            for i, f in convs:
+                values[i] = f(values[i])
+            params.append(tuple(values))
     except ValueError as exc:
         raise sa.exc.StatementError(str(exc), sql, None, exc) from exc
     conn.exec_driver_sql(sql, params)
