@@ -465,10 +465,13 @@ def test_named_connection_over_tls_with_its_own_password_variable(
     dovecot, cli, project_dir, project
 ) -> None:
     dovecot.append("INBOX", [mail(1)])
+    dovecot.create("Sent, 2023")  # a comma: only the project file's folder list can name it
+    dovecot.append("Sent, 2023", [mail(2)])
     toml = project_dir / "deskmove.toml"
     toml.write_text(
         toml.read_text("utf-8") + "\n[connections.old-inbox]\n"
-        f'spec = "imaps://support%40shop.example@localhost:{dovecot.tls_port}/INBOX"\n'
+        f'spec = "imaps://support%40shop.example@localhost:{dovecot.tls_port}"\n'
+        'folders = ["INBOX", "Sent, 2023"]\n'
         'password = { env = "OLD_INBOX_PASSWORD" }\n'
         f'cafile = "{dovecot.cafile}"\n',
         "utf-8",
@@ -479,8 +482,8 @@ def test_named_connection_over_tls_with_its_own_password_variable(
         env={"OLD_INBOX_PASSWORD": dovecot.password, "DESKMOVE_IMAP_PASSWORD": ""},
     )
     assert result.exit_code == 0, result.stderr
-    assert "read 1 = 1 imported" in result.stdout
-    assert message_count(project) == 1
+    assert "read 2 = 2 imported" in result.stdout
+    assert message_count(project) == 2
 
 
 def test_unreachable_server_is_a_clear_error(cli) -> None:
