@@ -440,7 +440,7 @@ def test_missing_folder_names_the_folders_that_exist(dovecot, cli) -> None:
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         f"Error: the folder 'Archiv' does not exist on 127.0.0.1:{dovecot.port} "
-        f"— folders there: INBOX, Sent, {CZECH}"
+        f"— folders there: INBOX, Sent (\\Sent), {CZECH}"
     )
 
 

@@ -186,7 +186,12 @@ class ImapSource(Source):
                 time.sleep(min(2**attempt, 30))
 
     def _missing(self, client: ImapClient, folder: str) -> UsageError:
-        names = sorted(f.name for f in client.folders() if "\\noselect" not in f.flags)
+        special = {"\\sent", "\\archive", "\\drafts", "\\junk", "\\trash", "\\all"}
+        names = sorted(
+            f.name + "".join(f" ({u.title()})" for u in sorted(f.flags & special))
+            for f in client.folders()
+            if "\\noselect" not in f.flags
+        )
         return UsageError(
             f"the folder '{folder}' does not exist on {client.where}",
             f"folders there: {', '.join(names) or 'none'}",
