@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from deskmove.audit.render import days, size
+from deskmove.audit.render import days, offset_note, size
 
 
 def plan_html(plan: dict[str, Any]) -> str:
@@ -156,8 +156,7 @@ def _cutover(c: dict[str, Any]) -> str:
                f"{c['inbound']} inbound messages ({w['share_percent']} %) arrived in those hours "
                "(outlined in green).</p>")  # fmt: skip
     out.append(heatmap_svg(c))
-    out.append(f"<p class='meta'>Local time from the senders' Date headers; {c['without_offset']} messages "
-               f"without an offset are placed at UTC{c['assumed_offset_minutes'] / 60:+g}.</p>")  # fmt: skip
+    out.append(f"<p class='meta'>{escape(offset_note(c))}</p>")
     return "\n".join(out)
 
 

@@ -186,11 +186,9 @@ def _md_heatmap(c: dict[str, Any]) -> list[str]:
     if not c["inbound"]:
         return ["No dated inbound messages: the quietest window cannot be told from the data."]
     w = c["window"]
-    offset = c["assumed_offset_minutes"]
     out = [f"Recommended: **{w['start']} – {w['end']}** (customers' local time): {w['messages']} of "
            f"{c['inbound']} inbound messages ({w['share_percent']} %) arrived in those hours.",
-           f"Times are the senders' local time from their Date headers; {c['without_offset']} "
-           f"messages without an offset are shown at UTC{offset / 60:+g}.", "",
+           offset_note(c), "",
            "```", "      " + _ruler()]  # fmt: skip
     peak = max(max(row) for row in c["grid"]) or 1
     for day, row in zip(c["weekdays"], c["grid"], strict=True):
@@ -198,6 +196,15 @@ def _md_heatmap(c: dict[str, Any]) -> list[str]:
         out.append(f"{day}   {cells}|")
     out += [f"(darker = busier; @ = {peak} messages in one hour)", "```"]
     return out
+
+
+def offset_note(c: dict[str, Any]) -> str:
+    """How local time was told: the senders' own offsets, and what was assumed where missing."""
+    text = "Times are the senders' local time (the UTC offset each message was sent with)"
+    if c["without_offset"]:
+        text += (f"; {c['without_offset']} messages without an offset are placed at "
+                 f"UTC{c['assumed_offset_minutes'] / 60:+g}, the most common offset")  # fmt: skip
+    return text + "."
 
 
 def _ruler() -> str:
