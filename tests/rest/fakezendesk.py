@@ -68,6 +68,7 @@ class Limit:
 @dataclass
 class FakeZendesk:
     host: str = "acme.zendesk.com"
+    scheme: str = "https"  # "http" when served on 127.0.0.1
     page_size: int = 1000
     events_page_size: int = 1000
     users: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -96,7 +97,7 @@ class FakeZendesk:
         return next(self._ids)
 
     def url(self, path: str, **params: Any) -> str:
-        return f"https://{self.host}{path}" + (f"?{urlencode(params)}" if params else "")
+        return f"{self.scheme}://{self.host}{path}" + (f"?{urlencode(params)}" if params else "")
 
     def add_comment(self, ticket_id: int, author_id: int, body: str, when: int, public: bool = True,
                     attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
@@ -106,6 +107,7 @@ class FakeZendesk:
              "via": {"channel": "web", "source": {"from": {}, "to": {}, "rel": None}},
              "created_at": ts(when), "metadata": {"system": {}}}  # fmt: skip
         self.comments.setdefault(ticket_id, []).append(c)
+        self.counts["comments"] = self.counts.get("comments", 0) + 1
         return c
 
     # -- transport ------------------------------------------------------------------------------
@@ -215,6 +217,14 @@ class FakeZendesk:
                      "end_of_stream": not more, "end_time": end}  # fmt: skip
 
     def _events(self, p: dict[str, str]) -> tuple[int, Any]:
+        key = (self.counts.get("comments", 0), sum(len(c) for c in self.comments.values()))
+        if getattr(self, "_audits_key", None) != key:  # built once per change, not per page
+            self._audits, self._audits_key = self._build_audits(), key
+        return self._time_export(
+            "ticket_events", self._audits, p, "timestamp", self.events_page_size
+        )
+
+    def _build_audits(self) -> list[dict[str, Any]]:
         audits = []
         for tid, comments in self.comments.items():
             for c in comments:
@@ -238,7 +248,7 @@ class FakeZendesk:
                 audits.append({"id": c["audit_id"], "ticket_id": tid, "timestamp": when, "created_at": c["created_at"],
                                "updater_id": c["author_id"], "via": "Web form", "system": {}, "event_type": "Audit",
                                "child_events": [child]})  # fmt: skip
-        return self._time_export("ticket_events", audits, p, "timestamp", self.events_page_size)
+        return audits
 
     def _groups(self, p: dict[str, str]) -> tuple[int, Any]:
         order = sorted(self.groups.values(), key=lambda g: g["id"])

@@ -160,3 +160,17 @@ def test_fetch_ticket_and_delete_for_verify_and_rollback(project, store, source,
     assert int(tid) not in target.tickets
     tgt.delete("ticket", tid)  # already gone: not an error
     assert tgt.fetch_ticket(tid) is None
+
+
+def test_map_put_many_on_sqlite_and_postgres(any_store):
+    any_store.map_put_many(
+        "t", [("ticket", 1, None, None), ("message", 7, None, None)], state="pending"
+    )
+    any_store.map_put_many(
+        "t",
+        [("ticket", 1, "99", "h1"), ("message", 7, "99#7", None), ("ticket", 2, "100", "h2")],
+        state="done",
+        run_id=3,
+    )
+    assert any_store.id_map("t", "ticket") == {1: ("99", "h1", "done"), 2: ("100", "h2", "done")}
+    assert any_store.id_map("t", "message") == {7: ("99#7", None, "done")}

@@ -151,22 +151,32 @@ class Push:
             raise FatalRemoteError(
                 f"the {self.a.spec.name} spec cannot create {kind}s", "add target.{kind}.create"
             )
+        inflight = None  # a bulk job runs while the next batch is prepared and sent
         for i in range(0, len(todo), ep.batch):
             part = todo[i : i + ep.batch]
             self._put_many([(kind, eid, None, None) for eid, _it, _h in part], "pending")
-            results = self._send(kind, ep, [hook(it, self.ctx) for _e, it, _h in part])
-            done: list[tuple[str, int, str | None, str | None]] = []
-            for n, (eid, it, h) in enumerate(part):
-                native, error = results.get(n, (None, "the job stopped before this item"))
-                if native:
-                    done += [(kind, eid, native, h), *self._created(kind, it, native)]
-                    self.report.created[kind] += 1
-                else:  # left pending: the re-run looks it up, then creates it
-                    self.report.failed[kind] += 1
-                    self.report.notes.append(
-                        f"{kind} {eid} was not created: {self.a.client.redact(str(error))[:200]}"
-                    )
-            self._put_many(done, "done")
+            sent = (part, self._send(kind, ep, [hook(it, self.ctx) for _e, it, _h in part]))
+            if inflight is not None:
+                self._finish(kind, *inflight)
+            inflight = sent
+        if inflight is not None:
+            self._finish(kind, *inflight)
+
+    def _finish(self, kind: str, part: list[tuple[int, dict[str, Any], str]], sent: Any) -> None:
+        """Record a batch's results: created ones done (with their messages), the rest pending."""
+        results = self._results(sent)
+        done: list[tuple[str, int, str | None, str | None]] = []
+        for n, (eid, it, h) in enumerate(part):
+            native, error = results.get(n, (None, "the job stopped before this item"))
+            if native:
+                done += [(kind, eid, native, h), *self._created(kind, it, native)]
+                self.report.created[kind] += 1
+            else:  # left pending: the re-run looks it up, then creates it
+                self.report.failed[kind] += 1
+                self.report.notes.append(
+                    f"{kind} {eid} was not created: {self.a.client.redact(str(error))[:200]}"
+                )
+        self._put_many(done, "done")
 
     def _created(
         self, kind: str, item: dict[str, Any], native: str
@@ -199,10 +209,8 @@ class Push:
         return {"external_id": ext, "external_tag": ext.replace(":", "-"),
                 "email": it.get("email") or "", "name": it.get("name") or ""}  # fmt: skip
 
-    def _send(
-        self, kind: str, ep: EndpointSpec, payloads: list[dict[str, Any]]
-    ) -> dict[int, tuple[str | None, Any]]:
-        """index -> (native id, error) for one create call (one job, or one object)."""
+    def _send(self, kind: str, ep: EndpointSpec, payloads: list[dict[str, Any]]) -> Any:
+        """One create call: index -> (native id, error), or ("job", body) to resolve later."""
         values = dict(self.ctx.options)
         if not ep.job:
             out: dict[int, tuple[str | None, Any]] = {}
@@ -216,13 +224,19 @@ class Push:
                 out[n] = (str(obj["id"]), None)
             return out
         body = self.ep.call(ep, values, {ep.wrap or kind: payloads})
-        job = self._wait_job(body)
+        return ("job", body)
+
+    def _results(self, sent: Any) -> dict[int, tuple[str | None, Any]]:
+        if not (isinstance(sent, tuple) and sent and sent[0] == "job"):
+            return sent
+        job = self._wait_job(sent[1])
         return {r["index"]: (r["id"], r["error"]) for r in self.hooks.job_results(job)}
 
     def _wait_job(self, body: Any) -> dict[str, Any]:
+        """Poll a job until it ends: at once (it ran while the next batch went out), then backing off."""
         job_ep = self.t.job
         job = dig(body, job_ep.records) if job_ep else body
-        delay = 0.5
+        delay = 0.0
         for _ in range(JOB_POLL_MAX):
             state = self.hooks.job_state(job)
             if state != "running":
@@ -232,7 +246,7 @@ class Push:
                     )
                 return job
             self.a.client._sleep(delay)
-            delay = min(delay * 2, 10.0)
+            delay = min(max(delay * 2, 0.5), 10.0)
             job = dig(self.ep.call(job_ep, {"id": job["id"]}), job_ep.records)
         raise FatalRemoteError(
             f"a {self.a.spec.name} job did not finish", "re-run later; finished items are kept"

@@ -156,14 +156,29 @@ class Store:
         now = utcnow()
         checkpoint("push", f"before id map {len(rows)} rows {state}")
         with self.begin() as conn:
-            for kind, entity_id, native_id, pushed_hash in rows:
-                values = {"native_id": native_id, "pushed_hash": pushed_hash, "state": state,
-                          "run_id": run_id, "updated_at": now}  # fmt: skip
-                where = (c.connection == connection, c.kind == kind, c.entity_id == entity_id)
-                if not conn.execute(T_IDMAP.update().where(*where).values(**values)).rowcount:
-                    conn.execute(T_IDMAP.insert().values(
-                        connection=connection, kind=kind, entity_id=entity_id, created_at=now, **values
-                    ))  # fmt: skip
+            existing: set[tuple[str, int]] = set()
+            for kind in {r[0] for r in rows}:
+                ids = [r[1] for r in rows if r[0] == kind]
+                for i in range(0, len(ids), 500):
+                    existing |= {(kind, eid) for eid in conn.execute(sa.select(c.entity_id).where(
+                        c.connection == connection, c.kind == kind, c.entity_id.in_(ids[i : i + 500])
+                    )).scalars()}  # fmt: skip
+            values = [{"k": k, "e": e, "n": n, "h": h} for k, e, n, h in rows]
+            old = [v for v in values if (v["k"], v["e"]) in existing]
+            new = [v for v in values if (v["k"], v["e"]) not in existing]
+            common = {"state": state, "run_id": run_id, "updated_at": now}
+            if old:
+                conn.execute(
+                    T_IDMAP.update()
+                    .where(c.connection == connection, c.kind == sa.bindparam("k"), c.entity_id == sa.bindparam("e"))
+                    .values(native_id=sa.bindparam("n"), pushed_hash=sa.bindparam("h"), **common),
+                    old,
+                )  # fmt: skip
+            if new:
+                conn.execute(T_IDMAP.insert(), [
+                    {"connection": connection, "kind": v["k"], "entity_id": v["e"], "native_id": v["n"],
+                     "pushed_hash": v["h"], "created_at": now, **common} for v in new
+                ])  # fmt: skip
         checkpoint("push", f"after id map {len(rows)} rows {state}")
 
     # delta sync, rollback (see deskmove.delta) ---------------------------------------
