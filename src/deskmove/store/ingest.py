@@ -202,11 +202,18 @@ def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -
         _PLANS[(table.name, keys)] = plan
     sql, get, convs = plan
     params = []
+    seen: dict[int, tuple[Any, Any]] = {}  # column -> (last value, converted): batch-wide "now"s
     try:
         for row in rows:
             values = list(get(row)) if len(keys) > 1 else [get(row)]
             for i, f in convs:
-                values[i] = f(values[i])
+                v = values[i]
+                last = seen.get(i)
+                if last is not None and last[0] is v:
+                    values[i] = last[1]
+                else:
+                    values[i] = out = f(v)
+                    seen[i] = (v, out)
             params.append(tuple(values))
     except ValueError as exc:
         raise sa.exc.StatementError(str(exc), sql, None, exc) from exc
