@@ -188,3 +188,37 @@ def test_headerless_reply_imported_before_its_root_is_joined_later(project_dir, 
     tickets = _rows(store, "select id, subject, created_at from tickets")
     assert len(tickets) == 1 and tickets[0].subject == "Vrácení peněz"
     assert _rows(store, "select count(distinct ticket_id) from messages")[0][0] == 1
+
+
+def test_mangled_mails_never_raise_and_are_all_accounted(project_dir, store):
+    import io
+    import random
+    from pathlib import Path
+
+    from deskmove.mail.mboxfile import iter_mbox
+
+    project = _project(project_dir)
+    sample = Path(__file__).resolve().parents[1] / "examples" / "mailbox.mbox"
+    entries = list(iter_mbox(io.BytesIO(sample.read_bytes())))[:120]
+    rng = random.Random(5)
+    mangled = []
+    for i, e in enumerate(entries):
+        raw = bytearray(e.raw)
+        how = i % 4
+        if how == 0:
+            raw = raw[: rng.randint(0, len(raw))]  # truncated anywhere
+        elif how == 1:
+            for _ in range(20):
+                raw[rng.randrange(len(raw))] = rng.randrange(256)  # flipped bytes
+        elif how == 2:
+            lines = bytes(raw).split(b"\n")
+            rng.shuffle(lines)  # headers and body scrambled
+            raw = bytearray(b"\n".join(lines))
+        else:
+            raw = bytearray(bytes(raw).replace(b"boundary=", b"boundary=x"))  # broken boundaries
+        mangled.append(RawMail(bytes(raw), f"offset:{e.start}"))
+    counts = _ingest(project, store, *mangled)
+    assert counts.read == 120
+    assert counts.new["message"] + counts.unchanged["message"] + counts.quarantined == 120
+    reasons = {r[0] for r in _rows(store, "select reason from quarantine")}
+    assert all(reason for reason in reasons)

@@ -43,7 +43,7 @@ def normalise_label(label: str | None) -> str | None:
         return None
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError):  # unknown, or garbage such as a NUL in the label
         return None
 
 
@@ -98,7 +98,7 @@ def decode_bytes(data: bytes, label: str | None = None) -> tuple[str, str | None
         pass
     guess = _guess_single_byte(data, codec)
     if guess:
-        return data.decode(guess), f"declared {label or 'nothing'}, was {guess}"
+        return data.decode(guess, "replace"), f"declared {label or 'nothing'}, was {guess}"
     guess = detect(data)
     if guess:
         try:

@@ -115,7 +115,7 @@ def parse_mail(
     subject = decode_header_value(headers.get("subject", [""])[0]).strip()
     text, html, attachments = _bodies(msg, _Sink(blobs, big), notes)
     message_id = _first_id(headers.get("message-id", []))
-    references = parse_ids(" ".join(headers.get("references", [])))
+    references = parse_ids(_clean(" ".join(headers.get("references", []))))
     in_reply_to = _first_id(headers.get("in-reply-to", []))
     return ParsedMail(
         message_id=message_id,
@@ -182,7 +182,7 @@ def _addresses(values: list[str]) -> list[tuple[str, str]]:
                 if simple.group(2)
                 else ("", simple.group(3))
             )
-            out.append((decode_header_value(name).strip(), addr.lower()))
+            out.append((decode_header_value(name).strip(), _clean(addr).lower()))
             continue
         try:
             pairs = getaddresses([cleaned])
@@ -200,8 +200,15 @@ def _first(items: list[tuple[str, str]]) -> tuple[str, str] | None:
     return items[0] if items else None
 
 
+def _clean(value: str) -> str:
+    """Raw 8-bit bytes in a header that must be ASCII (ids, addresses) become U+FFFD."""
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _first_id(values: list[str]) -> str | None:
-    ids = parse_ids(" ".join(values))
+    ids = parse_ids(_clean(" ".join(values)))
     return ids[0] if ids else None
 
 
@@ -268,7 +275,7 @@ def _received_date(values: list[str]) -> datetime | None:
 
 
 def _secondary_keys(headers: dict[str, list[str]], subject: str) -> list[str]:
-    keys = [f"gm:{v.strip()}" for v in headers.get("x-gm-thrid", []) if v.strip()]
+    keys = [f"gm:{_clean(v).strip()}" for v in headers.get("x-gm-thrid", []) if v.strip()]
     for value in headers.get("thread-index", []):
         root = thread_index_root(value)
         if root:
@@ -504,8 +511,8 @@ def _attachment(
     content_id = _content_id(part)
     inline = disposition == "inline" or (bool(content_id) and disposition != "attachment")
     return AttachmentRec(
-        sha256=sha, size=size, filename=filename, content_type=ctype,
-        content_id=content_id, inline=inline,
+        sha256=sha, size=size, filename=filename, content_type=_clean(ctype),
+        content_id=_clean(content_id) if content_id else None, inline=inline,
     )  # fmt: skip
 
 
