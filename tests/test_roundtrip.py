@@ -88,3 +88,25 @@ def test_edge_case_bodies_survive(project, store, tmp_path, body):
         assert dump(s2) == before
     finally:
         s2.close()
+
+
+def test_round_trip_through_a_postgresql_store(tmp_path, postgres_url, monkeypatch):
+    """The same hop with the first store on PostgreSQL: ingest and export are dialect-neutral."""
+    monkeypatch.setenv("DESKMOVE_DATABASE_URL", postgres_url)
+    pg_project, pg_store = fresh(tmp_path / "pg")
+    try:
+        first = import_source(pg_project, pg_store, f"csv:{EXAMPLES / 'helpdesk'}")
+        again = import_source(pg_project, pg_store, f"csv:{EXAMPLES / 'helpdesk'}")
+        assert first.quarantined == 0 and (again.new, again.changed) == (0, 0)
+        out = tmp_path / "export"
+        export_target(pg_project, pg_store, f"csv:{out}")
+        monkeypatch.delenv("DESKMOVE_DATABASE_URL")
+        project, store = fresh(tmp_path / "sqlite")
+        try:
+            rep = import_source(project, store, f"csv:{out}")
+            assert rep.quarantined == 0
+            assert dump(store) == dump(pg_store)
+        finally:
+            store.close()
+    finally:
+        pg_store.close()
