@@ -187,8 +187,20 @@ class FakeZendesk:
             else (int(p.get("start_time", 0)), 0)
         )
         after = _cursor(*last)
-        return 200, {key: page, "after_url": self.url(f"/api/v2/incremental/{key}/cursor.json", cursor=after),
+        if key == "tickets" and "metric_sets" in p.get("include", ""):
+            extra = {"metric_sets": [self._metric_set(t) for t in page]}
+        else:
+            extra = {}
+        return 200, {key: page, **extra, "after_url": self.url(f"/api/v2/incremental/{key}/cursor.json", cursor=after),
                      "after_cursor": after, "before_url": None, "before_cursor": None, "end_of_stream": not more}  # fmt: skip
+
+    def _metric_set(self, t: dict[str, Any]) -> dict[str, Any]:
+        solved = t.get("solved_at") or (
+            t["updated_at"] if t.get("status") in ("solved", "closed") else None
+        )
+        return {"id": t["id"] + 7_000_000, "ticket_id": t["id"], "created_at": t["created_at"],
+                "updated_at": t["updated_at"], "solved_at": solved, "reopens": 0, "replies": 1,
+                "assigned_at": t["created_at"], "initially_assigned_at": t["created_at"]}  # fmt: skip
 
     def _time_export(
         self,

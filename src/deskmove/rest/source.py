@@ -158,7 +158,13 @@ class SourceRun:
         for page in read_stream(self.client, s, self.state.get(name)):
             batch = Batch(state={name: page.state})
             self._sideloads(batch, s, page.extra)
+            joined = {
+                key: {str(x.get(field)): x for x in page.extra.get(key) or []}
+                for key, field in s.joins.items()
+            }
             for raw in page.records:
+                for key, index in joined.items():  # e.g. raw["_metric_sets"]: its metric set
+                    raw[f"_{key}"] = index.get(str(raw.get("id")))
                 self._add_ticket(batch, raw)
             yield batch
 

@@ -129,6 +129,7 @@ class StreamSpec(_Model):
     optional: bool = False  # a 403/404 here skips the stream with a note
     sideloads: dict[str, Literal["person", "organization", "group"]] = Field(default_factory=dict)
     lookup: EndpointSpec | None = None  # tickets: fetch some by id ({ids}), for late messages
+    joins: dict[str, str] = Field(default_factory=dict)  # side-loaded list -> its record id field
     only_if: dict[str, str] = Field(default_factory=dict)  # used when these options match
 
     @model_validator(mode="after")

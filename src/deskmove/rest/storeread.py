@@ -69,9 +69,28 @@ def group_names(store: Store) -> dict[int, str]:
         return dict(conn.execute(sa.select(T_GROUP.c.id, T_GROUP.c.name)).all())
 
 
-def tickets(store: Store, size: int = 100) -> Iterator[list[dict[str, Any]]]:
-    """Tickets in id order, each with ``messages`` (by time) and their ``attachments``."""
-    for chunk in _chunks(store, T_TICKET, size):
+def _some(
+    store: Store, table: sa.Table, ids: list[int], size: int
+) -> Iterator[list[dict[str, Any]]]:
+    for i in range(0, len(ids), size):
+        with store.begin() as conn:
+            rows = (
+                conn.execute(
+                    sa.select(table).where(table.c.id.in_(ids[i : i + size])).order_by(table.c.id)
+                )
+                .mappings()
+                .all()
+            )
+        if rows:
+            yield [dict(r) for r in rows]
+
+
+def tickets(
+    store: Store, size: int = 100, only: list[int] | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """Tickets in id order (all, or ``only`` these), each with ``messages`` and ``attachments``."""
+    chunks = _chunks(store, T_TICKET, size) if only is None else _some(store, T_TICKET, only, size)
+    for chunk in chunks:
         ids = [t["id"] for t in chunk]
         with store.begin() as conn:
             msgs = (

@@ -81,7 +81,9 @@ class Push:
             self.ids[kind] = self.store.id_map(self.conn, kind)
         self._named("organization", storeread.organizations(self.store), self._org_item)
         self._named("person", storeread.people(self.store), self._person_item)
-        for chunk in storeread.tickets(self.store, self._batch("ticket")):
+        changed = getattr(self.store, "changed_ticket_ids", None)  # delta: only what moved
+        only = changed(self.conn) if changed is not None else None
+        for chunk in storeread.tickets(self.store, self._batch("ticket"), only):
             self._tickets(chunk)
         return self.report
 

@@ -85,6 +85,7 @@ def ticket(raw: dict[str, Any], ctx: HookContext) -> TicketRec | QuarantineRec:
         custom_fields=custom,
         created_at=parse_time(raw.get("created_at")),
         updated_at=parse_time(raw.get("updated_at")),
+        solved_at=parse_time((raw.get("_metric_sets") or {}).get("solved_at")),
         is_spam="spam" in (raw.get("tags") or []),
     )
 
