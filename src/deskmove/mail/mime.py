@@ -1,0 +1,280 @@
+"""MIME bodies and attachments: the best plain and HTML versions, every other part to blobs.
+
+Broken structures are repaired where the content allows (a boundary taken from
+the body, names written without quotes) and otherwise kept as text: a part is
+never dropped.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.policy import EmailPolicy
+from typing import TYPE_CHECKING
+
+from deskmove.mail import bigparts
+from deskmove.mail import html as htmlmod
+from deskmove.mail.charsets import decode_bytes, decode_header_value
+from deskmove.mail.ids import parse_ids
+from deskmove.records import AttachmentRec
+
+if TYPE_CHECKING:
+    from deskmove.store.blobs import BlobStore
+
+STREAM_THRESHOLD = 4 << 20  # attachments above this go to the blob store as a stream
+
+
+class RawHeaders(EmailPolicy):
+    """policy.default, but header values stay the strings the mail carried.
+
+    Building header objects was half of all parse time and raises on broken
+    headers; deskmove decodes the few headers it keeps itself (charsets.py).
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> str:  # type: ignore[override]
+        return value
+
+
+PARSER = BytesParser(policy=RawHeaders())
+
+
+def clean(value: str) -> str:
+    """Raw 8-bit bytes in a header that must be ASCII (ids, addresses) become U+FFFD."""
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+class Sink:
+    """The blob store plus the large parts already decoded into it."""
+
+    def __init__(self, blobs: BlobStore, big: list[bigparts.Blob]) -> None:
+        self.blobs = blobs
+        self.big = big
+
+    def store(self, part: Message) -> tuple[str, int] | None:
+        index = bigparts.token_index(part.get_payload()) if self.big else None
+        if index is not None and index < len(self.big):
+            return self.big[index].sha256, self.big[index].size
+        return None
+
+
+def bodies(
+    msg: EmailMessage, sink: Sink, notes: list[str]
+) -> tuple[str, str | None, list[AttachmentRec]]:
+    plain: list[str] = []
+    html: list[str] = []
+    attachments: list[AttachmentRec] = []
+    try:
+        _walk(msg, sink, plain, html, attachments, notes, in_alternative=False)
+    except Exception as exc:  # noqa: BLE001 - broken MIME: keep the raw body as text
+        notes.append(f"MIME structure unreadable ({type(exc).__name__}); body kept as raw text")
+        payload = msg.get_payload()
+        plain = [payload if isinstance(payload, str) else ""]
+    html_text = "\n".join(html) if html else None
+    text = "\n\n".join(p for p in plain if p.strip())
+    if not text and html_text:
+        text = htmlmod.to_text(html_text)
+    return text, (htmlmod.sanitise(html_text) if html_text else None), attachments
+
+
+def _walk(
+    part: Message,
+    sink: Sink,
+    plain: list[str],
+    html: list[str],
+    attachments: list[AttachmentRec],
+    notes: list[str],
+    *,
+    in_alternative: bool,
+) -> None:
+    ctype = part.get_content_type()
+    if ctype.startswith("multipart/") and not part.is_multipart():
+        repaired = _repair_multipart(part, ctype)
+        if repaired is not None:
+            notes.append("broken MIME boundary repaired")
+            part = repaired
+        else:
+            ctype = "text/plain"  # no parts to be found: keep the content as text
+    if part.is_multipart() and ctype != "message/rfc822":
+        children = part.get_payload()
+        if ctype == "multipart/alternative":
+            _walk_alternative(children, sink, plain, html, attachments, notes)
+            return
+        for child in children:
+            _walk(child, sink, plain, html, attachments, notes, in_alternative=in_alternative)
+        return
+    disposition = (part.get_content_disposition() or "").lower()
+    filename = _filename(part)
+    is_text = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
+    if is_text and sink.big and sink.store(part) is not None:
+        is_text = False  # a text body of many megabytes: kept as an attachment
+    if is_text:
+        text = _text(part, notes)
+        (html if ctype == "text/html" else plain).append(text)
+        return
+    attachments.append(_attachment(part, sink, ctype, filename, disposition))
+
+
+_BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200}?)(--)?[ \t]*\r?$", re.MULTILINE)
+
+
+def _repair_multipart(part: Message, ctype: str) -> Message | None:
+    """A multipart whose boundary parameter is unusable: take the boundary from the body."""
+    payload = part.get_payload()
+    if not isinstance(payload, str):
+        return None
+    m = _BOUNDARY_LINE.search(payload)
+    if not m:
+        return None
+    data = f'Content-Type: {ctype}; boundary="{m.group(1)}"\n\n'.encode() + payload.encode(
+        "ascii", "surrogateescape"
+    )
+    fixed = PARSER.parsebytes(data)
+    return fixed if fixed.is_multipart() else None
+
+
+def _walk_alternative(
+    children: list[Message],
+    sink: Sink,
+    plain: list[str],
+    html: list[str],
+    attachments: list[AttachmentRec],
+    notes: list[str],
+) -> None:
+    """Keep the best plain and the best HTML version; other parts become attachments."""
+    got_plain = got_html = False
+    for child in children:
+        ctype = child.get_content_type()
+        if ctype == "text/plain" and not got_plain and not _filename(child):
+            plain.append(_text(child, notes))
+            got_plain = True
+        elif ctype == "text/html" and not got_html and not _filename(child):
+            html.append(_text(child, notes))
+            got_html = True
+        elif child.is_multipart():
+            sub_plain: list[str] = []
+            sub_html: list[str] = []
+            _walk(child, sink, sub_plain, sub_html, attachments, notes, in_alternative=True)
+            if sub_html and not got_html:
+                html.extend(sub_html)
+                got_html = True
+            if sub_plain and not got_plain:
+                plain.extend(sub_plain)
+                got_plain = True
+        elif ctype not in ("text/plain", "text/html"):
+            attachments.append(_attachment(child, sink, ctype, _filename(child), "inline"))
+
+
+_RAW_NAME = re.compile(r'(?:^|;)\s*(?:file)?name\s*=\s*(?:"([^"]*)"|([^;]+))', re.IGNORECASE)
+
+
+def _raw_filename(part: Message) -> str | None:
+    """The name as written, for values the strict parser cuts (unquoted spaces, bare =?…?=)."""
+    for header in ("content-disposition", "content-type"):
+        for name, value in part.raw_items():
+            if name.lower() != header:
+                continue
+            text = " ".join(str(value).split())
+            m = _RAW_NAME.search(text)
+            if m and "*=" not in text:
+                return (m.group(1) if m.group(1) is not None else m.group(2)).strip()
+    return None
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_filename()
+    except Exception:  # noqa: BLE001 - a broken Content-Disposition
+        name = None
+    raw = _raw_filename(part)
+    if raw and (
+        not name or (len(raw) > len(str(name)) and raw.startswith(str(name))) or "=?" in raw
+    ):
+        name = raw
+    if not name:
+        try:
+            name = part.get_param("name", header="content-type")
+        except Exception:  # noqa: BLE001
+            name = None
+        if isinstance(name, tuple):  # RFC 2231 (charset, language, value)
+            name = name[2]
+    if not name:
+        return None
+    return decode_header_value(str(name)).strip() or None
+
+
+def _text(part: Message, notes: list[str]) -> str:
+    payload = _payload(part)
+    try:
+        label = part.get_content_charset()
+    except Exception:  # noqa: BLE001
+        label = None
+    text, note = decode_bytes(payload, label)
+    if note:
+        notes.append(note)
+    return text.replace("\r\n", "\n")
+
+
+def _payload(part: Message) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - undecodable transfer encoding: keep the raw text
+        data = None
+    if data is None:
+        raw = part.get_payload()
+        if isinstance(raw, str):
+            return raw.encode("ascii", "surrogateescape")
+        if isinstance(raw, list):  # message/rfc822 and friends: the attached mail's bytes
+            return b"".join(m.as_bytes(policy=policy.compat32) for m in raw)
+        return b""
+    return data
+
+
+def _attachment(
+    part: Message, sink: Sink, ctype: str, filename: str | None, disposition: str
+) -> AttachmentRec:
+    known = None
+    if ctype == "message/rfc822":
+        try:
+            inner = part.get_payload()
+            data = inner[0].as_bytes(policy=policy.compat32) if inner else b""
+        except Exception:  # noqa: BLE001
+            data = _payload(part)
+        if not filename:
+            filename = _inner_subject(part)
+    else:
+        known = sink.store(part)
+        data = b"" if known else _payload(part)
+    if known:
+        sha, size = known
+    elif len(data) > STREAM_THRESHOLD:
+        sha, size = sink.blobs.put_stream(io.BytesIO(data))
+    else:
+        sha, size = sink.blobs.put(data), len(data)
+    content_id = _content_id(part)
+    inline = disposition == "inline" or (bool(content_id) and disposition != "attachment")
+    return AttachmentRec(
+        sha256=sha, size=size, filename=filename, content_type=clean(ctype),
+        content_id=clean(content_id) if content_id else None, inline=inline,
+    )  # fmt: skip
+
+
+def _inner_subject(part: Message) -> str | None:
+    try:
+        inner = part.get_payload()[0]
+        subject = decode_header_value(inner.get("subject", "") and str(inner["subject"]))
+    except Exception:  # noqa: BLE001
+        return None
+    return f"{subject or 'message'}.eml"
+
+
+def _content_id(part: Message) -> str | None:
+    for name, value in part.raw_items():
+        if name.lower() == "content-id":
+            ids = parse_ids(str(value))
+            return ids[0].strip("<>") if ids else (str(value).strip().strip("<>") or None)
+    return None
