@@ -95,10 +95,10 @@ class RestSource(Source, RestAdapter):
         _ = self.client  # resolves the credentials: a missing one fails before the run
 
     def batches(self, state: dict[str, dict[str, Any]], store: Store) -> Iterator[Batch]:
-        from deskmove.rest.source import SourceRun
+        from deskmove.rest.source import SourceRun, prefetched
 
         try:
-            yield from SourceRun(self, state, store).batches()
+            yield from prefetched(lambda: SourceRun(self, state, store).batches())
         finally:
             self.close()
 

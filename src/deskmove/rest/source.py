@@ -11,9 +11,11 @@ the streams it finishes, so a re-run resumes where the last commit stopped.
 from __future__ import annotations
 
 import pickle
+import queue
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -250,3 +252,49 @@ def _agent_ids(store: Store, connection: str) -> set[str]:
 
 def _none(raw: Any, ctx: Any) -> list[MessageDraft]:
     return []
+
+
+_DONE = object()
+
+
+def prefetched(make: Callable[[], Iterator[Batch]], depth: int = 2) -> Iterator[Batch]:
+    """Batches read by a worker thread while the caller commits the previous ones.
+
+    The API's rate-limit pauses then overlap the store's work instead of adding to
+    it. At most ``depth`` batches wait (memory stays flat); the worker's errors
+    are raised here, and it stops when the caller does.
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for batch in make():
+                if not put(batch):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            put(exc)
+
+    worker = threading.Thread(target=work, name="deskmove-rest-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=30)
