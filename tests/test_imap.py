@@ -383,7 +383,12 @@ def test_expunged_messages_and_a_small_server_line_limit(tmp_path, cli, project,
         server.cleanup()
 
 
-def test_uidvalidity_change_rematches_instead_of_reimporting(dovecot, cli, project, wire) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_uidvalidity_change_rematches_instead_of_reimporting(
+    dovecot, cli, project, wire, backend, request, monkeypatch
+) -> None:
+    if backend == "postgres":  # the re-match reads the store: both databases
+        monkeypatch.setenv("DESKMOVE_DATABASE_URL", request.getfixturevalue("postgres_url"))
     dovecot.create("Support")
     old = [mail(i, subject="Reklamace") for i in range(4)] + [b"garbage, not a mail\r\n"]
     dovecot.append("Support", old)
