@@ -2,6 +2,7 @@
 
     /work/venv/bin/python bench/bench_audit.py                  # 100,000 tickets, ~300,000 messages
     /work/venv/bin/python bench/bench_audit.py --tickets 20000  # a smaller store, to compare memory
+    /work/venv/bin/python bench/bench_audit.py --keep /tmp/b     # keep the store; then --root /tmp/b/project
 
 Builds a SQLite store in a temporary folder (never the repo): mail tickets with the
 headers a mailbox keeps (Delivered-To, X-Original-To, List-Id, Auto-Submitted, …),
@@ -167,7 +168,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--step", choices=["floor", "deskmove"])
-    parser.add_argument("--root")
+    parser.add_argument("--root", help="measure an existing store (made with --keep)")
+    parser.add_argument("--keep", help="build the store in this folder and keep it")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     if args.step == "floor":
@@ -176,7 +178,9 @@ def main() -> None:
         return step_deskmove(Path(args.root), args.profile)
     from deskmove.config import init_project
 
-    tmp = Path(tempfile.mkdtemp(prefix="deskmove-bench-audit-"))
+    if args.root:  # a store made by an earlier run with --keep: measure it again
+        return measure(Path(args.root), args.profile)
+    tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="deskmove-bench-audit-"))
     try:
         root = tmp / "project"
         init_project(root)
@@ -185,16 +189,21 @@ def main() -> None:
         print(
             f"generated {args.tickets:,} tickets, {n_msgs:,} messages in {time.perf_counter() - t0:.1f}s"
         )
-        base = ["--root", str(root)]
-        fl = run_child(Path(__file__), [*base, "--step", "floor"], "floor (sqlite3 + json)")
-        dm = run_child(Path(__file__), [*base, "--step", "deskmove"] + (["--profile"] if args.profile else []),
-                       "deskmove audit (md+html+json)")  # fmt: skip
-        print(table([fl, dm], fl, "ticket"))
-        print(f"checklist items: {dm.extra['checklist_items']}; output bytes: md {dm.extra['md_bytes']:,}, "
-              f"html {dm.extra['html_bytes']:,}, json {dm.extra['json_bytes']:,}")  # fmt: skip
-        print("peak RSS: ru_maxrss of each step's own process")
+        measure(root, args.profile)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def measure(root: Path, profile: bool) -> None:
+    base = ["--root", str(root)]
+    fl = run_child(Path(__file__), [*base, "--step", "floor"], "floor (sqlite3 + json)")
+    dm = run_child(Path(__file__), [*base, "--step", "deskmove"] + (["--profile"] if profile else []),
+                   "deskmove audit (md+html+json)")  # fmt: skip
+    print(table([fl, dm], fl, "ticket"))
+    print(f"checklist items: {dm.extra['checklist_items']}; output bytes: md {dm.extra['md_bytes']:,}, "
+          f"html {dm.extra['html_bytes']:,}, json {dm.extra['json_bytes']:,}")  # fmt: skip
+    print("peak RSS: ru_maxrss of each step's own process")
 
 
 if __name__ == "__main__":

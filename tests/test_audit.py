@@ -258,3 +258,29 @@ def test_region_from_the_project_file_wins(project_dir, store):
 def _append(project_dir, text: str) -> None:
     path = project_dir / "deskmove.toml"
     path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+
+def test_same_name_people_are_reported_as_possible_duplicates(project, store):
+    from deskmove.records import PersonRec
+
+    people = [
+        PersonRec(native_id="a", name="Kateřina Černá", emails=["katka@firma.cz"]),
+        PersonRec(native_id="b", name="Kateřina Černá", emails=["k.cerna@seznam.cz"]),
+        PersonRec(native_id="c", name="Jan Novák", emails=["jan@novak.cz"]),
+    ]
+    store.ingestor("csv:x", None).ingest(Batch(people=people, read=3))
+    quality = {q["key"]: q for q in run_audit(project, store).plan["quality"]}
+    dupes = quality["possible_duplicate_people"]
+    assert dupes["count"] == 2 and dupes["examples"] == ["“Kateřina Černá” × 2"]
+
+
+def test_phone_tracking_is_capped_but_the_teams_numbers_are_kept(project, store, monkeypatch):
+    import deskmove.audit.scan as scan
+
+    monkeypatch.setattr(scan, "MAX_PHONES", 2)
+    fill(store)
+    report = run_audit(project, store, now=NOW)
+    assert "phone:+420222333444" in {i.id for i in report.in_section("phones")}
+    extra = report.extras["phones"]
+    assert extra["customer_numbers"] + extra["customer_numbers_unchecked"] >= len(CUSTOMER_NUMBERS)
+    assert extra["customer_numbers_unchecked"] > 0

@@ -163,7 +163,9 @@ def _phone_items(
             "update the signature that quotes it."
         )
         items.append(Found(f"phone:{number}", "phones", f"{pretty(number)} ({how})", needs, ev))
-    return items, {"phones": _customer_numbers(customers, ctx.region)}
+    extra = _customer_numbers(customers, ctx.region)
+    extra["customer_numbers_unchecked"] += found.phones_untracked
+    return items, {"phones": extra}
 
 
 def _count_team_quotes(team: dict[str, Phone], customers: list[Phone]) -> list[Phone]:

@@ -88,7 +88,7 @@ def _same_name(conn: sa.Connection) -> dict[str, Any]:
     p = T_PERSON.c
     name = sa.func.lower(sa.func.trim(p.name))
     dupes = (
-        sa.select(name.label("name"), sa.func.count().label("n"))
+        sa.select(sa.func.min(p.name).label("name"), sa.func.count().label("n"))
         .where(p.name.is_not(None), sa.func.trim(p.name) != "")
         .group_by(name).having(sa.func.count() > 1).subquery()
     )  # fmt: skip

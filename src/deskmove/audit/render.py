@@ -117,7 +117,7 @@ def customer_numbers_line(extra: dict[str, Any]) -> str:
     more = extra.get("customer_numbers_unchecked")
     return (
         f"Numbers only customers wrote (their own, not channels): {extra['customer_numbers']}"
-        + (f" (and {more} more phone-like strings not checked)" if more else "")
+        + (f" (and {more} more phone-like sightings not checked)" if more else "")
         + ", e.g. "
         + ", ".join(c["number"] for c in extra["customer_examples"][:5])
     )

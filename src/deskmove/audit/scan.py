@@ -29,6 +29,7 @@ T_PERSON = Person.__table__
 T_EMAIL = PersonEmail.__table__
 _SLUG = re.compile(r"[^a-z0-9]+")
 _ENVELOPE = frozenset(sig.ENVELOPE_HEADERS)
+MAX_PHONES = 20000  # distinct numbers followed; the team's are always followed
 Ex = Callable[[], str]  # an example, built only if an item still wants one
 SECTION_OF = {
     "forum": "listings", "listing": "listings", "form": "forms", "chat": "chat-social",
@@ -117,6 +118,7 @@ class Findings:
     found: dict[str, Found] = field(default_factory=dict)
     addresses: dict[str, Address] = field(default_factory=lambda: defaultdict(Address))
     phones: dict[str, Phone] = field(default_factory=dict)  # number key -> sightings
+    phones_untracked: int = 0  # customers' sightings of numbers beyond MAX_PHONES
     via: dict[int, str] = field(default_factory=dict)  # non-email ticket id -> via name
     inbound_authors: set[str] = field(default_factory=set)
     form_tickets: set[int] = field(default_factory=set)  # tickets a form mail started
@@ -342,6 +344,9 @@ def _phones(row: Any, ctx: Context, out: Findings, agent: bool, sender: str, ex:
         key = number_key(raw, regions)
         p = out.phones.get(key)
         if p is None:
+            if not agent and len(out.phones) >= MAX_PHONES:
+                out.phones_untracked += 1  # memory stays flat: customers' numbers are counted
+                continue
             p = out.phones[key] = Phone(written=raw, regions=regions)
         p.count += 1
         if agent:
