@@ -222,3 +222,44 @@ def test_mangled_mails_never_raise_and_are_all_accounted(project_dir, store):
     assert counts.new["message"] + counts.unchanged["message"] + counts.quarantined == 120
     reasons = {r[0] for r in _rows(store, "select reason from quarantine")}
     assert all(reason for reason in reasons)
+
+
+def _partition(store: Store) -> set[tuple[frozenset[str], str, str]]:
+    """Each ticket as (its Message-IDs, its subject, its requester's address)."""
+    groups: dict[int, set[str]] = {}
+    for mid, tid in _rows(store, "select message_id, ticket_id from messages"):
+        groups.setdefault(tid, set()).add(mid)
+    heads = _rows(
+        store,
+        "select t.id, t.subject, pe.email from tickets t "
+        "left join person_emails pe on pe.person_id = t.requester_id",
+    )
+    return {(frozenset(groups[tid]), subject, email) for tid, subject, email in heads}
+
+
+def test_sample_threads_the_same_whatever_the_arrival_order(project_dir, tmp_path):
+    import io
+    import random
+    from pathlib import Path
+
+    from deskmove.mail.mboxfile import iter_mbox
+
+    project = _project(project_dir)
+    sample = Path(__file__).resolve().parents[1] / "examples" / "mailbox.mbox"
+    mails = [
+        RawMail(e.raw, f"offset:{e.start}", e.date)
+        for e in iter_mbox(io.BytesIO(sample.read_bytes()))
+    ]
+    one = Store.open(f"sqlite:///{tmp_path / 'one.db'}", tmp_path / "blobs")
+    _ingest(project, one, *mails)
+    expected = _partition(one)
+    assert len(expected) > 50
+    shuffled = list(mails)
+    random.Random(11).shuffle(shuffled)
+    many = Store.open(f"sqlite:///{tmp_path / 'many.db'}", tmp_path / "blobs")
+    for i in range(0, len(shuffled), 40):  # twelve runs, replies often before their parents
+        _ingest(project, many, *shuffled[i : i + 40])
+    assert _partition(many) == expected
+    assert _rows(many, "select count(*) from tickets")[0][0] == len(expected)
+    one.close()
+    many.close()
