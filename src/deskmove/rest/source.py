@@ -42,15 +42,21 @@ class Spool:
 
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="deskmove-spool-")
-        self.db = sqlite3.connect(Path(self._dir.name) / "spool.db")
+        # autocommit: each page of drafts is written out at once, not held in one
+        # ever-growing transaction in memory
+        self.db = sqlite3.connect(Path(self._dir.name) / "spool.db", isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")  # a scratch file: a crash just re-reads
         self.db.execute("CREATE TABLE m (seq INTEGER PRIMARY KEY, ticket TEXT, data BLOB)")
         self.db.execute("CREATE INDEX m_ticket ON m (ticket)")
 
     def add(self, drafts: list[MessageDraft]) -> None:
+        self.db.execute("BEGIN")
         self.db.executemany(
             "INSERT INTO m (ticket, data) VALUES (?, ?)",
             [(d.ticket_id, pickle.dumps(d)) for d in drafts],
         )
+        self.db.execute("COMMIT")
 
     def pop(self, ticket_id: str) -> list[MessageDraft]:
         rows = self.db.execute("SELECT data FROM m WHERE ticket = ? ORDER BY seq", (ticket_id,))
