@@ -61,3 +61,16 @@ def test_unreachable_base_url_is_a_clear_error(cli, creds, sleeps):
         "Error: GET http://127.0.0.1:9/api/v2/incremental/organizations.json"
     )
     assert "re-run later" in result.stderr
+
+
+def test_migrate_a_sample_then_the_rest_without_duplicates(cli, api):
+    api.serve(seed(FakeZendesk(), tickets=5, comments=2, attachments=False))
+    target = FakeZendesk(host="new.zendesk.com")
+    api.serve(target)
+    first = cli("migrate", "zendesk://acme", "zendesk://new", "--sample", "2")
+    assert first.exit_code == 0, first.stderr
+    assert len(target.tickets) == 2
+    rest = cli("export", "zendesk://new")
+    assert rest.exit_code == 0, rest.stderr
+    assert len(target.tickets) == 5
+    assert sorted(len(c) for c in target.comments.values()) == [2] * 5

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from deskmove.model import Attachment, Group, Message, Organization, Person, PersonEmail, Ticket
+from deskmove.model import (
+    Attachment,
+    Group,
+    Message,
+    Organization,
+    Person,
+    PersonEmail,
+    Ticket,
+)
 
 if TYPE_CHECKING:
     from deskmove.store import Store

@@ -77,8 +77,9 @@ class Push:
 
     def run(self) -> PushReport:
         self.report.notes += getattr(self.hooks, "push_notes", lambda ctx: [])(self.ctx)
-        for kind in ("organization", "person", "ticket", "message"):
+        for kind in ("organization", "person", "ticket"):
             self.ids[kind] = self.store.id_map(self.conn, kind)
+        self.ids["message"] = {}  # read per chunk of tickets: memory stays flat
         self._named("organization", storeread.organizations(self.store), self._org_item)
         self._named("person", storeread.people(self.store), self._person_item)
         changed = getattr(self.store, "changed_ticket_ids", None)  # delta: only what moved
@@ -256,6 +257,8 @@ class Push:
 
     # -- tickets --------------------------------------------------------------------------------
     def _tickets(self, chunk: list[dict[str, Any]]) -> None:
+        mids = [m["id"] for t in chunk for m in t["messages"]]
+        self.ids["message"] = self.store.id_map_for(self.conn, "message", mids)
         todo = []
         for t in chunk:
             native = self._done("ticket", t["id"])
