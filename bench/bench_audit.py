@@ -167,7 +167,7 @@ def step_deskmove(root: Path, profile: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=100_000)
-    parser.add_argument("--step", choices=["floor", "deskmove"])
+    parser.add_argument("--step", choices=["generate", "floor", "deskmove"])
     parser.add_argument("--root", help="measure an existing store (made with --keep)")
     parser.add_argument("--keep", help="build the store in this folder and keep it")
     parser.add_argument("--profile", action="store_true")
@@ -176,6 +176,10 @@ def main() -> None:
         return step_floor(Path(args.root) / "deskmove.db")
     if args.step == "deskmove":
         return step_deskmove(Path(args.root), args.profile)
+    if args.step == "generate":
+        root, t0 = Path(args.root), time.perf_counter()
+        n_msgs = generate(f"sqlite:///{root / 'deskmove.db'}", root / "blobs", args.tickets)
+        return child_report(time.perf_counter() - t0, args.tickets, messages=n_msgs)
     from deskmove.config import init_project
 
     if args.root:  # a store made by an earlier run with --keep: measure it again
@@ -184,10 +188,11 @@ def main() -> None:
     try:
         root = tmp / "project"
         init_project(root)
-        t0 = time.perf_counter()
-        n_msgs = generate(f"sqlite:///{root / 'deskmove.db'}", root / "blobs", args.tickets)
+        # Built in a child too, so the measured children do not inherit this process's peak RSS.
+        made = run_child(Path(__file__), ["--root", str(root), "--tickets", str(args.tickets),
+                                          "--step", "generate"], "generate")  # fmt: skip
         print(
-            f"generated {args.tickets:,} tickets, {n_msgs:,} messages in {time.perf_counter() - t0:.1f}s"
+            f"generated {made.items:,} tickets, {made.extra['messages']:,} messages in {made.seconds:.1f}s"
         )
         measure(root, args.profile)
     finally:
