@@ -45,7 +45,13 @@ FORWARDS = {
     "email:reklamace@kolo-shop.cz": "podpora@kolo-shop.cz",
     "email:obchod@stary-obchod.cz": "podpora@kolo-shop.cz",
 }
-CUSTOMER_NUMBERS = {"+420 603 111 222", "+420 602 345 678", "+48 22 123 45 67", "+7 495 123-45-67", "+7 800 555-35-35"}
+CUSTOMER_NUMBERS = {
+    "+420 603 111 222",
+    "+420 602 345 678",
+    "+48 22 123 45 67",
+    "+7 495 123-45-67",
+    "+7 800 555-35-35",
+}
 
 
 def at(day: int, hour: int, minute: int = 0, month: int = 3, year: int = 2024) -> datetime:
