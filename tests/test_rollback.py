@@ -132,5 +132,14 @@ def test_sample_and_rollback_on_the_zendesk_target(project, store, api) -> None:
     assert result.deleted["ticket"] == 2 and not result.failed, result.as_dict()
     assert list(target.tickets) == [foreign]
     assert store.id_map(name, "ticket") == {}
+    users = set(target.users)
+    assert users and store.id_map(name, "person")  # users stay: one may have existed before
+    everything = rollback(project, store, "zendesk://target", include_people=True)
+    assert (
+        everything.deleted["person"]
+        == len(store.id_map(name, "person")) + everything.deleted["person"]
+    )
+    assert store.id_map(name, "person") == {} and len(target.users) < len(users)
+    assert target.me_id in target.users  # the API user was never deskmove's
     do_export(project, store)  # a full migration afterwards still creates every ticket once
     assert len(target.tickets) == 7

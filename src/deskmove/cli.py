@@ -452,14 +452,25 @@ def rollback(
         int | None, typer.Option("--run", metavar="ID", help="Only what this push run created.")
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    include_people: Annotated[
+        bool,
+        typer.Option(
+            "--include-people",
+            help="Also delete the users, organizations and groups deskmove pushed "
+            "(only when none of them existed in the target before).",
+        ),
+    ] = False,
 ) -> None:
     """Delete from TARGET exactly what deskmove created there (from the id map), nothing else.
+
+    Tickets and their messages go; users and organizations stay unless
+    --include-people, since a target may have matched an existing user by email.
 
     Example:
 
     \b
         deskmove rollback new-desk --run 12
-        deskmove rollback new-desk --yes
+        deskmove rollback new-desk --yes --include-people
     """
     from deskmove.rollback import plan
     from deskmove.rollback import rollback as do_rollback
@@ -470,13 +481,13 @@ def rollback(
     try:
         name = project.connection(target).name
         counts: dict[str, int] = {}
-        for e in plan(store, name, run):
+        for e in plan(store, name, run, include_people=include_people):
             counts[e.kind] = counts.get(e.kind, 0) + 1
         what = ", ".join(f"{n} {k}s" for k, n in sorted(counts.items())) or "nothing"
         scope = f" created by run #{run}" if run else ""
         if not yes and counts:
             typer.confirm(f"Delete {what}{scope} from {name}?", abort=True, err=True)
-        report = do_rollback(project, store, target, run)
+        report = do_rollback(project, store, target, run, include_people=include_people)
     finally:
         store.close()
     if not g.json and not g.quiet:

@@ -60,10 +60,22 @@ class RollbackReport:
                 "failed": self.failed}  # fmt: skip
 
 
-def plan(store: Store, target: str, run_id: int | None = None) -> list[Entry]:
-    """The id-map entries a rollback would remove, in deletion order."""
+PEOPLE = ("person", "organization", "group")
+
+
+def plan(
+    store: Store, target: str, run_id: int | None = None, *, include_people: bool = False
+) -> list[Entry]:
+    """The id-map entries a rollback would remove, in deletion order.
+
+    People, organizations and groups only with ``include_people``: a target may
+    have matched an existing user by email, and deleting that user would remove
+    something deskmove did not create.
+    """
     c = T_IDMAP.c
     query = sa.select(c.kind, c.entity_id, c.native_id, c.state).where(c.connection == target)
+    if not include_people:
+        query = query.where(c.kind.not_in(PEOPLE))
     with store.begin() as conn:
         if run_id is not None:
             start, end = _run_window(conn, run_id, target)
@@ -95,14 +107,15 @@ def _run_window(conn: sa.Connection, run_id: int, target: str) -> tuple[datetime
 
 
 def rollback(
-    project: Project, store: Store, target: str, run_id: int | None = None
-) -> RollbackReport:
+    project: Project, store: Store, target: str, run_id: int | None = None, *,
+    include_people: bool = False,
+) -> RollbackReport:  # fmt: skip
     """Delete from TARGET what the id map says deskmove created there (in run ``run_id``)."""
     from deskmove.sync import locked
 
     conn = project.connection(target)
     with locked(project, store, f"rollback {target}"):
-        entries = plan(store, conn.name, run_id)
+        entries = plan(store, conn.name, run_id, include_people=include_people)
         tgt = target_for(conn, project)
         tgt.check()
         own = store.begin_run(f"rollback{f' --run {run_id}' if run_id else ''}", conn.name)
