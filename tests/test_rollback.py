@@ -135,10 +135,7 @@ def test_sample_and_rollback_on_the_zendesk_target(project, store, api) -> None:
     users = set(target.users)
     assert users and store.id_map(name, "person")  # users stay: one may have existed before
     everything = rollback(project, store, "zendesk://target", include_people=True)
-    assert (
-        everything.deleted["person"]
-        == len(store.id_map(name, "person")) + everything.deleted["person"]
-    )
+    assert everything.deleted["person"] > 0 and everything.deleted["ticket"] == 0
     assert store.id_map(name, "person") == {} and len(target.users) < len(users)
     assert target.me_id in target.users  # the API user was never deskmove's
     do_export(project, store)  # a full migration afterwards still creates every ticket once
