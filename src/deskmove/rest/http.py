@@ -36,6 +36,25 @@ if TYPE_CHECKING:
     from deskmove.rest.spec import Spec
 
 log = logging.getLogger("deskmove.rest")
+
+
+class _RedactFilter(logging.Filter):
+    """Blanks every secret any client has seen in records of httpx, httpcore and deskmove.rest."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.redact = Redactor()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.redact.secrets:
+            record.msg = self.redact(record.getMessage())
+            record.args = None
+        return True
+
+
+_FILTER = _RedactFilter()
+for _name in ("httpx", "httpcore", "deskmove.rest"):
+    logging.getLogger(_name).addFilter(_FILTER)
 RETRY_STATUS = {409, 429, 500, 502, 503, 504, 520, 521, 522, 524}
 
 
@@ -90,6 +109,7 @@ class RestClient:
         self.base_url = base_url_for(spec, conn)
         self.redact = Redactor()
         self.creds = resolve_auth(conn, spec.auth, self.redact)
+        _FILTER.redact.secrets |= self.redact.secrets
         self.own_hosts = {urlsplit(self.base_url).hostname} | set(spec.credential_hosts)
         self.sleep = sleep
         self.clock = clock
