@@ -84,3 +84,39 @@ def test_freshdesk_target_keeps_original_authors_and_times_in_the_body(
     assert "deskmove-import" in t["tags"]
     again = do_export(project, store, "freshdesk://new")
     assert sum(again.created.values()) == 0 and len(target.tickets) == 2
+
+
+def test_freshdesk_crash_after_create_is_found_by_its_tag(
+    project, store, api, fd_creds, monkeypatch
+):
+    from deskmove.rest.target import Push
+    from tests.rest.conftest import seed as zseed
+    from tests.rest.fakezendesk import FakeZendesk
+
+    api.serve(zseed(FakeZendesk(), tickets=2, comments=2, attachments=False))
+    target = FakeFreshdesk(host="new.freshdesk.com")
+    target.agents[target.me_id] = {
+        "id": target.me_id,
+        "contact": {"name": "API", "email": "api@new.example"},
+    }
+    api.route(host=target.host).mock(side_effect=target.side_effect)
+    do_import(project, store)
+    real = Push._put_many
+
+    def crash(self, rows, state):  # noqa: ANN001
+        if state == "done" and any(k == "ticket" for k, *_ in rows):
+            raise KeyboardInterrupt
+        return real(self, rows, state)
+
+    monkeypatch.setattr(Push, "_put_many", crash)
+    with pytest.raises(KeyboardInterrupt):
+        do_export(project, store, "freshdesk://new")
+    assert len(target.tickets) == 1
+    monkeypatch.setattr(Push, "_put_many", real)
+    report = do_export(project, store, "freshdesk://new")
+    assert len(target.tickets) == 2 and report.unchanged["ticket"] == 1
+    assert ("GET", "/api/v2/search/tickets") in target.log
+    assert sorted(len(c) for c in target.conversations.values()) == [
+        1,
+        1,
+    ]  # the second message, once

@@ -84,7 +84,7 @@ class Push:
         self._named("person", storeread.people(self.store), self._person_item)
         changed = getattr(self.store, "changed_ticket_ids", None)  # delta: only what moved
         only = changed(self.conn) if changed is not None else None
-        for chunk in storeread.tickets(self.store, self._batch("ticket"), only):
+        for chunk in storeread.tickets(self.store, max(self._batch("ticket"), 50), only):
             self._tickets(chunk)
         return self.report
 
@@ -159,6 +159,9 @@ class Push:
             part = todo[i : i + ep.batch]
             self._put_many([(kind, eid, None, None) for eid, _it, _h in part], "pending")
             sent = (part, self._send(kind, ep, [hook(it, self.ctx) for _e, it, _h in part]))
+            if not ep.job:  # created already: record it before the next call
+                self._finish(kind, *sent)
+                continue
             if inflight is not None:
                 self._finish(kind, *inflight)
             inflight = sent
