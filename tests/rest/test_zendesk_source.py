@@ -122,3 +122,14 @@ def test_attachment_on_another_host_gets_no_credentials(api, project, store):
     with store.begin() as c:
         att = c.execute(sa.select(Attachment.__table__)).mappings().one()
     assert att["inline"] and store.blobs.get(att["sha256"]) == b"%PDF- cizi host"
+
+
+def test_attachment_that_cannot_be_downloaded_is_quarantined_not_lost(api, project, store):
+    fake = seed(FakeZendesk(), tickets=3, comments=1)
+    del fake.files["att1001"]  # the file is gone from Zendesk (404)
+    api.serve(fake)
+    report = do_import(project, store)
+    assert report.balanced and report.quarantined == 1 and report.new == 6
+    assert _count(store, Attachment) == 2
+    reason = store.summary()["quarantine"][0]["reason"]
+    assert reason.startswith("could not download") and "404" in reason

@@ -13,6 +13,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -117,6 +118,8 @@ class RestClient:
         rpm = conn.option("requests_per_minute") or spec.rate_limit.requests_per_minute
         self._interval = 60.0 / float(rpm) if rpm else 0.0
         self._next_at = 0.0
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
         self.http = httpx.Client(
             transport=transport,
             timeout=spec.retry.timeout,
@@ -195,12 +198,14 @@ class RestClient:
             self.sleep(seconds)
 
     def _pace(self) -> None:
-        if self._interval:
+        """Wait for our own ceiling and for a pause another request asked for (thread-safe)."""
+        with self._lock:
             now = self.clock()
-            if self._next_at > now:
-                self._sleep(self._next_at - now)
-                now = self._next_at
-            self._next_at = now + self._interval
+            start = max(now, self._next_at, self._paused_until)
+            if self._interval:
+                self._next_at = start + self._interval
+        if start > now:
+            self._sleep(start - now)
 
     def _attempt(
         self, method: str, url: str, parse: bool, accept: str | None = None, **kw: Any
@@ -256,12 +261,15 @@ class RestClient:
     def _throttle(self, resp: httpx.Response) -> None:
         rl = self.spec.rate_limit
         remaining = _first_number(resp.headers, rl.remaining_headers)
-        if remaining is None or remaining > rl.min_remaining:
+        # with N requests in flight, N may still be on their way: pause that much earlier
+        if remaining is None or remaining > max(rl.min_remaining, rl.concurrency):
             return
         reset = _first_number(resp.headers, rl.reset_headers)
-        wait = reset if reset is not None else rl.window_seconds
+        wait = min(reset if reset is not None else rl.window_seconds, self.spec.retry.max_wait)
+        with self._lock:
+            self._paused_until = max(self._paused_until, self.clock() + wait)
         self.stats["paced"] += 1
-        self._sleep(min(wait, self.spec.retry.max_wait))
+        self._pace()
 
 
 class RemoteFailure(FatalRemoteError):

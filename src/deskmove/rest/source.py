@@ -16,6 +16,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +24,8 @@ import sqlalchemy as sa
 
 from deskmove.errors import AuthError, DeskmoveError
 from deskmove.model import Person, Provenance
-from deskmove.records import AttachmentRec, Batch, MessageRec, QuarantineRec, TicketRec
-from deskmove.rest.hooks import MessageDraft
+from deskmove.records import AttachmentRec, Batch, QuarantineRec, TicketRec
+from deskmove.rest.hooks import MessageDraft, RemoteFile
 from deskmove.rest.http import RemoteFailure
 from deskmove.rest.paginate import dig
 from deskmove.rest.streams import read_stream
@@ -87,6 +88,7 @@ class SourceRun:
         self.store = store
         self.spool = Spool()
         self.bulk_state: dict[str, dict[str, Any]] = {}
+        self._files: list[tuple[MessageDraft, RemoteFile]] = []
         self.ctx.agents |= _agent_ids(store, adapter.ctx.conn.name)
 
     def batches(self) -> Iterator[Batch]:
@@ -174,7 +176,7 @@ class SourceRun:
                 for key, index in joined.items():  # e.g. raw["_metric_sets"]: its metric set
                     raw[f"_{key}"] = index.get(str(raw.get("id")))
                 self._add_ticket(batch, raw)
-            yield batch
+            yield self._download(batch)
 
     def _add_ticket(self, batch: Batch, raw: dict[str, Any]) -> None:
         rec = self.hooks.ticket(raw, self.ctx)
@@ -192,29 +194,39 @@ class SourceRun:
     def _attach(self, batch: Batch, rec: TicketRec, drafts: list[MessageDraft]) -> None:
         unique = {d.message.native_id: d for d in drafts}  # a message seen twice counts once
         for d in unique.values():
-            rec.messages.append(self._materialise(batch, d))
+            rec.messages.append(d.message)
+            self._files += [(d, f) for f in d.files]
         rec.messages.sort(key=lambda m: (m.created_at is None, m.created_at or 0, m.native_id))
         batch.read += len(rec.messages)
         batch.tickets.append(rec)
 
-    def _materialise(self, batch: Batch, d: MessageDraft) -> MessageRec:
-        for f in d.files:
-            try:
-                data = self.client.download(f.url)
-            except DeskmoveError as exc:
-                if isinstance(exc, AuthError | RemoteFailure):
+    def _download(self, batch: Batch) -> Batch:
+        """The batch's attachments, a few at a time (``rate_limit.concurrency``), into the blobs."""
+        files, self._files = self._files, []
+        workers = max(1, self.a.spec.rate_limit.concurrency)
+        with ThreadPoolExecutor(workers, thread_name_prefix="deskmove-download") as pool:
+            results = pool.map(self._fetch, [f for _d, f in files])
+            for (d, f), got in zip(files, results, strict=True):
+                if isinstance(got, DeskmoveError):
                     batch.read += 1
                     batch.quarantined.append(
                         QuarantineRec(f"attachment {f.filename} of message {d.message.native_id}",
-                                      f"could not download: {exc.message}")
+                                      f"could not download: {got.message}")
                     )  # fmt: skip
                     continue
-                raise
-            sha = self.store.blobs.put(data)
-            d.message.attachments.append(
-                AttachmentRec(sha, len(data), f.filename, f.content_type, f.content_id, f.inline)
-            )
-        return d.message
+                d.message.attachments.append(
+                    AttachmentRec(
+                        got[0], got[1], f.filename, f.content_type, f.content_id, f.inline
+                    )
+                )
+        return batch
+
+    def _fetch(self, f: RemoteFile) -> tuple[str, int] | DeskmoveError:
+        try:
+            data = self.client.download(f.url)
+        except (AuthError, RemoteFailure) as exc:
+            return exc
+        return self.store.blobs.put(data), len(data)
 
     def _leftovers(self, s: StreamSpec) -> Batch:
         """Messages whose ticket was not in this run's ticket pages, with their tickets."""
@@ -241,7 +253,7 @@ class SourceRun:
                 batch.quarantined.append(
                     QuarantineRec(f"ticket {tid}", f"{n} messages whose ticket is gone (deleted?)")
                 )
-        return batch
+        return self._download(batch)
 
 
 def _agent_ids(store: Store, connection: str) -> set[str]:

@@ -53,6 +53,7 @@ class RateLimitSpec(_Model):
     window_seconds: float = 60.0
     requests_per_minute: int | None = None  # a ceiling of our own, below the API's
     min_remaining: int = 1  # pause when the remaining quota drops to this
+    concurrency: int = Field(1, ge=1, le=16)  # requests at once, where the API allows it
 
 
 class RetrySpec(_Model):
