@@ -334,10 +334,12 @@ class Canonical:
                 for a in rows
             ]
 
-    def _msg_order(self, header: list[str]) -> list[int]:
-        """Where each canonical messages.csv column is in this file (-1: absent)."""
-        if getattr(self, "_mo", None) is None:
-            self._mo = [header.index(c) if c in header else -1 for c in L.MESSAGES]
+    def _msg_order(self, header: list[str]) -> list[int] | None:
+        """Where each canonical messages.csv column is in this file (-1: absent); None
+        when the file has exactly the canonical columns in the canonical order."""
+        if not hasattr(self, "_mo"):
+            order = [header.index(c) if c in header else -1 for c in L.MESSAGES]
+            self._mo = None if tuple(header) == L.MESSAGES else order
         return self._mo
 
     def add_messages(
@@ -349,7 +351,10 @@ class Canonical:
         attachments: Children | None,
     ) -> None:
         order = self._msg_order(header)
-        parsed = [(m, [m.values[i] if i >= 0 else "" for i in order]) for m in mrows]
+        if order is None:  # the file has exactly the canonical columns, in order
+            parsed = [(m, m.values) for m in mrows]
+        else:
+            parsed = [(m, [m.values[i] if i >= 0 else "" for i in order]) for m in mrows]
         groups = attachments.take([v[0].strip() for _m, v in parsed]) if attachments else {}
         for m, v in parsed:
             arows = groups.pop(v[0].strip(), [])

@@ -236,10 +236,17 @@ class RowReader:
                 yield self._broken(f"broken quoting ({exc})")
                 continue
             lines = self._consumed
-            if not values and len(lines) == 1:
-                continue  # a blank line
-            raw = b"".join(r for _n, r, _ok in lines)
-            if not all(ok for _n, _r, ok in lines):
+            if len(lines) == 1:  # the common case: one physical line, one record
+                n, raw, ok = lines[0]
+                if not values:
+                    continue  # a blank line
+                if ok:
+                    yield Row(n, values, raw)
+                    continue
+            else:
+                raw = b"".join([r for _n, r, _ok in lines])
+                ok = all([ok for _n, _r, ok in lines])
+            if not ok:
                 bad = next(n for n, _r, ok in lines if not ok)
                 yield Row(
                     lines[0][0],
