@@ -298,7 +298,7 @@ def measure(args: argparse.Namespace, src_port: int, dst_port: int) -> None:
                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             )
         )
-    print(f"slept (rate-limit pacing, job polls): {slept[0]:.1f} s")
+    print(f"slept (rate-limit pacing, job polls; summed over threads): {slept[0]:.1f} s")
     print(f"created in the target: {dict(pushed.created)}; failed: {sum(pushed.failed.values())}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of deskmove: {export_rss:.0f} MB after the export, {peak:.0f} MB at the end")
