@@ -182,3 +182,16 @@ def test_map_put_many_on_sqlite_and_postgres(any_store):
     )
     assert any_store.id_map("t", "ticket") == {1: ("99", "h1", "done"), 2: ("100", "h2", "done")}
     assert any_store.id_map("t", "message") == {7: ("99#7", None, "done")}
+
+
+def test_ticket_whose_requester_cannot_be_created_still_gets_one(project, store, source, target):
+    source.users[801]["email"] = "invalid@@pivovar"
+    do_import(project, store)
+    report = do_export(project, store)
+    assert report.failed["person"] == 1 and report.created["ticket"] == 4
+    copy = next(
+        t for t in target.tickets.values() if t["subject"] == source.tickets[1001]["subject"]
+    )
+    assert (
+        copy["requester_id"] in target.users
+    )  # the first author the target knows, or the API user

@@ -290,6 +290,10 @@ class Push:
         )
         it["group_id"] = None
         it["messages"] = [self._message_item(m, it) for m in msgs]
+        if not it["requester_id"] and not self.dry:  # a helpdesk needs one: the first author
+            it["requester_id"] = next(
+                (m["author_id"] for m in it["messages"] if m["original_author"] is None), None
+            ) or self._fallback_author(it)
         it["_pushed_messages"] = [m["id"] for m in msgs]
         return it
 
