@@ -346,7 +346,11 @@ class FakeZendesk:
 
     def _import_ticket(self, item: dict[str, Any], index: int) -> dict[str, Any]:
         if not item.get("requester_id") and not item.get("requester"):
-            return {"index": index, "error": "RecordInvalid", "details": "Requester: can't be blank"}
+            return {
+                "index": index,
+                "error": "RecordInvalid",
+                "details": "Requester: can't be blank",
+            }
         tid = self.next_id()
         t = {k: v for k, v in item.items() if k != "comments"}
         t.update(

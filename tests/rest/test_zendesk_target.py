@@ -128,7 +128,9 @@ def test_delta_push_appends_new_messages_to_a_pushed_ticket(project, store, sour
     copy = next(
         t for t in target.tickets.values() if t["subject"] == source.tickets[1002]["subject"]
     )
-    assert "Doplnění: zásilka odešla" in target.comments[copy["id"]][-1]["body"]
+    appended = target.comments[copy["id"]][-1]["body"]
+    assert "Doplnění: zásilka odešla" in appended
+    assert "Originally sent at 2023-11-14T22:13:20Z" in appended  # the API cannot set its time
     assert do_export(project, store).created["message"] == 0
 
 

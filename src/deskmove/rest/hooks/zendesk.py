@@ -223,8 +223,19 @@ def comment_payload(c: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
 
 
 def append_payload(c: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
-    """A delta push: one new comment on an already-imported ticket."""
-    return {"ticket": {"comment": comment_payload(c, ctx)}}
+    """A delta push: one new comment on an already-imported ticket.
+
+    A ticket update cannot set a comment's time, so the original one leads the body.
+    """
+    comment = comment_payload(c, ctx)
+    when = comment.pop("created_at", None)
+    if when:
+        line = f"Originally sent at {when}"
+        if "html_body" in comment:
+            comment["html_body"] = f"<p><em>{line}</em></p>" + comment["html_body"]
+        else:
+            comment["value"] = f"{line}\n\n{comment['value']}"
+    return {"ticket": {"comment": comment}}
 
 
 def job_results(job: dict[str, Any]) -> list[dict[str, Any]]:
