@@ -182,6 +182,38 @@ def _converter(column: sa.Column) -> Any:
     return None
 
 
+_PROV_INSERT = (
+    'INSERT INTO "provenance" ("connection", "kind", "native_id", "entity_id", '
+    '"content_hash", "run_id", "updated_at") VALUES (?, ?, ?, ?, ?, ?, ?)'
+)
+_MSG_COLS = (
+    "ticket_id", "author_id", "public", "direction", "created_at", "created_tz", "subject",
+    "body_text", "body_html", "to", "cc", "message_id", "in_reply_to", "references",
+    "raw_sha256", "headers", "is_auto", "origin_id",
+)  # fmt: skip
+_MSG_INSERT = 'INSERT INTO "messages" ("id", {}) VALUES ({})'.format(
+    ", ".join(f'"{c}"' for c in _MSG_COLS), ", ".join("?" * (len(_MSG_COLS) + 1))
+)
+
+
+def _message_values(m: MessageRec, ticket_id: int, author_id: int | None) -> tuple[Any, ...]:
+    """A message's column values in ``_MSG_COLS`` order, as the model's types take them."""
+    return (
+        ticket_id, author_id, m.public, m.direction, m.created_at, m.created_tz, m.subject,
+        m.body_text, m.body_html, m.to, m.cc, m.message_id, m.in_reply_to, m.references,
+        m.raw_sha256, m.headers, m.is_auto, m.origin_id,
+    )  # fmt: skip
+
+
+def _sqlite_message(eid: int, v: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``_message_values`` plus the id, converted for SQLite exactly as bulk_insert would."""
+    j = _sqlite_json
+    return (
+        eid, v[0], v[1], v[2], v[3], _sqlite_time(v[4]), v[5], v[6], v[7], v[8], j(v[9]),
+        j(v[10]), v[11], v[12], j(v[13]), v[14], j(v[15]), v[16], v[17],
+    )  # fmt: skip
+
+
 _PLANS: dict[tuple[str, tuple[str, ...]], tuple[str, Any, list[tuple[int, Any]]]] = {}
 
 
@@ -348,6 +380,12 @@ class Ingestor:
         if not rows:
             return
         now = utcnow()
+        if conn.dialect.name == "sqlite":
+            c, k, run, at = self.connection, kind, self.run_id, _sqlite_time(now)
+            conn.exec_driver_sql(
+                _PROV_INSERT, [(c, k, nid, eid, h, run, at) for nid, eid, h in rows]
+            )
+            return
         bulk_insert(
             conn,
             T_PROV,
@@ -644,34 +682,29 @@ class Ingestor:
     ) -> None:
         known = self._lookup(conn, "message", [m.native_id for _t, m in pairs])
         inserts, updates, new_prov, touched = [], [], [], []
+        person_id = self._person_id
         for tnid, m in pairs:
             h = message_hash(m, tnid)
             hit = known.get(m.native_id)
             if hit and hit[1] == h:
                 counts.unchanged["message"] += 1
                 continue
-            row = {
-                "ticket_id": ticket_ids[tnid], "author_id": self._person_id(m.author),
-                "public": m.public, "direction": m.direction, "created_at": m.created_at,
-                "created_tz": m.created_tz, "subject": m.subject, "body_text": m.body_text,
-                "body_html": m.body_html, "to": m.to, "cc": m.cc, "message_id": m.message_id,
-                "in_reply_to": m.in_reply_to, "references": m.references,
-                "raw_sha256": m.raw_sha256, "headers": m.headers, "is_auto": m.is_auto,
-                "origin_id": m.origin_id,
-            }  # fmt: skip
+            values = _message_values(m, ticket_ids[tnid], person_id(m.author))
             if hit:
-                updates.append((hit[0], row, m))
+                updates.append((hit[0], dict(zip(_MSG_COLS, values, strict=True)), m))
                 touched.append((m.native_id, h))
                 counts.changed["message"] += 1
             else:
-                inserts.append((m.native_id, h, row, m))
-                counts.new["message"] += 1
+                inserts.append((m.native_id, h, values, m))
+        counts.new["message"] += len(inserts)
         att_rows: list[dict[str, Any]] = []
         if inserts:
-            ids = self._insert_new(conn, T_MESSAGE, [row for _n, _h, row, _m in inserts])
-            for (nid, h, _row, m), eid in zip(inserts, ids, strict=True):
+            ids = self._new_ids(conn, T_MESSAGE, len(inserts))
+            self._insert_messages(conn, ids, [v for _n, _h, v, _m in inserts])
+            for (nid, h, _v, m), eid in zip(inserts, ids, strict=True):
                 new_prov.append((nid, eid, h))
-                att_rows += _attachment_rows(eid, m)
+                if m.attachments:
+                    att_rows += _attachment_rows(eid, m)
         if updates:
             conn.execute(
                 T_MESSAGE.update().where(T_MESSAGE.c.id == sa.bindparam("_id")),
@@ -686,6 +719,21 @@ class Ingestor:
             bulk_insert(conn, T_ATT, att_rows)
         self._add_provenance(conn, "message", new_prov)
         self._touch_provenance(conn, "message", touched)
+
+    @staticmethod
+    def _insert_messages(conn: Connection, ids: list[int], values: list[tuple[Any, ...]]) -> None:
+        if conn.dialect.name != "sqlite":
+            rows = [
+                {"id": eid, **dict(zip(_MSG_COLS, v, strict=True))}
+                for eid, v in zip(ids, values, strict=True)
+            ]
+            bulk_insert(conn, T_MESSAGE, rows)
+            return
+        try:
+            params = list(map(_sqlite_message, ids, values))
+        except ValueError as exc:
+            raise sa.exc.StatementError(str(exc), _MSG_INSERT, None, exc) from exc
+        conn.exec_driver_sql(_MSG_INSERT, params)
 
     # quarantine and state ---------------------------------------------------------
     def _quarantine(self, conn: Connection, batch: Batch) -> None:
