@@ -11,116 +11,24 @@ evidence changed since is flagged.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
+import importlib
+from typing import Any
 
-import sqlalchemy as sa
-
-from deskmove.audit import checklist, plan, quality
-from deskmove.audit.capabilities import capabilities
-from deskmove.audit.checks import apply_checks, set_check
-from deskmove.audit.evidence import NOT_SEEN, SECTIONS, Evidence, Item, Report
-from deskmove.audit.known import load_known_senders
-from deskmove.audit.notice import customer_impact
-from deskmove.audit.phones import infer_region
-from deskmove.audit.render import FORMATS, render
-from deskmove.audit.scan import Context, load_context, scan_messages
-from deskmove.config import Project
-from deskmove.errors import ConfigError
-from deskmove.model import PersonEmail, Provenance
-from deskmove.store import Store
-
+# The audit is imported only when used, so `deskmove sync` under cron does not pay for it.
 __all__ = [
-    "FORMATS", "NOT_SEEN", "SECTIONS", "Evidence", "Item", "Report", "check", "render", "run_audit",
-]  # fmt: skip
+    "FORMATS",
+    "NOT_SEEN",
+    "SECTIONS",
+    "Evidence",
+    "Item",
+    "Report",
+    "check",
+    "render",
+    "run_audit",
+]
 
 
-def run_audit(project: Project, store: Store, *, now: datetime | None = None) -> Report:
-    """Read the store and build the checklist and plan (with saved ticks and notes)."""
-    now = now or datetime.now(UTC)
-    with store.begin() as conn:
-        ctx = _context(project, conn)
-        found = scan_messages(conn, ctx)
-        sections, items, extras = checklist.build(conn, ctx, found)
-        sources = _sources(conn)
-        activity = plan.activity(conn, now, project.root)
-        heat = plan.heatmap(conn)
-        report = Report(
-            project=str(project.root),
-            generated_at=now,
-            sections=sections,
-            items=items,
-            extras=extras,
-            plan={
-                "volume": plan.volume(conn),
-                "quality": quality.quality(conn, max(now, datetime.now(UTC))),
-                "capabilities": capabilities(project, sources),
-                "activity": activity,
-                "cutover": heat,
-            },
-        )
-        rest = any(
-            s["scheme"] in ("zendesk", "freshdesk") for s in report.plan["capabilities"]["sources"]
-        )
-        report.plan["customers"] = customer_impact(items, activity, heat["window"], rest)
-        apply_checks(conn, report)
-    return report
-
-
-def check(
-    project: Project, store: Store, item_id: str, *, checked: bool = True, note: str | None = None
-) -> Item:
-    """Tick (or untick) one checklist item, with an optional note; returns the item."""
-    report = run_audit(project, store)
-    with store.begin() as conn:
-        return set_check(conn, report, item_id, checked=checked, note=note)
-
-
-def _context(project: Project, conn: sa.Connection) -> Context:
-    settings = project.section("audit")
-    extra = settings.get("known_senders")
-    if extra is not None and not isinstance(extra, str):
-        raise ConfigError("[audit] known_senders must be a path", 'write known_senders = "my.yaml"')
-    known = load_known_senders(project.root / extra if extra else None)
-    ctx = Context(
-        support_addresses=set(project.support_addresses),
-        support_domains=set(project.support_domains),
-        known=known,
-        region=None,
-    )
-    load_context(conn, ctx)
-    ctx.region = _region(settings, ctx, conn)
-    return ctx
-
-
-def _region(settings: dict, ctx: Context, conn: sa.Connection) -> str | None:
-    """[audit] region, else the country the team's own domains (or most people's) suggest."""
-    import phonenumbers
-
-    region = settings.get("region")
-    if region:
-        region = str(region).upper()
-        if region not in phonenumbers.SUPPORTED_REGIONS:
-            raise ConfigError(
-                f"[audit] region = '{region}' is not a country code",
-                "use a two-letter code such as CZ, PL or RU",
-            )
-        return region
-    own = list(ctx.support_domains) + [a.rpartition("@")[2] for a in ctx.support_addresses]
-    own += [e.rpartition("@")[2] for pid in ctx.agents for e in ctx.emails.get(pid, [])]
-    if infer_region(own):
-        return infer_region(own)
-    e = PersonEmail.__table__.c
-    domain_rows = conn.execute(sa.select(e.email).limit(20000)).scalars()
-    return infer_region(addr.rpartition("@")[2] for addr in domain_rows)
-
-
-def _sources(conn: sa.Connection) -> list[str]:
-    p = Provenance.__table__.c
-    return list(conn.execute(sa.select(p.connection).distinct().order_by(p.connection)).scalars())
-
-
-def default_format(out: Path | None) -> str:
-    """The format an output file's suffix asks for (Markdown otherwise)."""
-    suffix = out.suffix.lower().lstrip(".") if out else ""
-    return {"htm": "html", "html": "html", "json": "json"}.get(suffix, "md")
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module("deskmove.audit.report"), name)
+    raise AttributeError(f"module 'deskmove.audit' has no attribute {name!r}")

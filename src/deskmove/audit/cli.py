@@ -67,7 +67,7 @@ def audit(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from deskmove.audit import FORMATS, default_format, render, run_audit
+    from deskmove.audit.report import FORMATS, default_format, render, run_audit
     from deskmove.cli import _globals
     from deskmove.sync import open_store
 
@@ -91,7 +91,7 @@ def audit(
         raise InputError(
             f"cannot write {out}: {exc.strerror}", "choose another --out path"
         ) from exc
-    from deskmove.audit.render import summary_line
+    from deskmove.audit.formats import summary_line
 
     g.emit(
         f"Wrote {out} ({chosen}): {summary_line(report)}",
@@ -100,7 +100,7 @@ def audit(
 
 
 def _tick(ctx: typer.Context, item: str, checked: bool, note: str | None) -> None:
-    from deskmove.audit import check
+    from deskmove.audit.report import check
     from deskmove.cli import _globals
     from deskmove.sync import open_store
 

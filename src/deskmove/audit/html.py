@@ -6,7 +6,7 @@ from html import escape
 from typing import Any
 
 from deskmove.audit.evidence import NOT_SEEN, SECTIONS, Item, Report
-from deskmove.audit.render import customer_numbers_line, evidence_line, size, summary_line
+from deskmove.audit.formats import customer_numbers_line, evidence_line, size, summary_line
 
 CSS = """
 :root{--ink:#1d2733;--muted:#5b6b7c;--line:#dde3ea;--bg:#f6f8fa;--ok:#1f7a4d;--warn:#b35c00;--accent:#2759a6}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from deskmove.audit.render import days, offset_note, size
+from deskmove.audit.formats import days, offset_note, size
 
 
 def plan_html(plan: dict[str, Any]) -> str:

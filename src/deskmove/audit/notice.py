@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from deskmove.audit.evidence import Item
-from deskmove.audit.render import days as days_text
+from deskmove.audit.formats import days as days_text
 
 
 def customer_impact(items: list[Item], activity: dict[str, Any], window: dict[str, Any] | None,
