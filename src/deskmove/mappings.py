@@ -37,7 +37,7 @@ from pydantic import (
 
 from deskmove.errors import ConfigError
 from deskmove.model import CHANNELS, PRIORITIES, STATUSES
-from deskmove.resources import data_dir
+from deskmove.resources import data_dir, load_yaml
 
 CANONICAL = {"status": STATUSES, "priority": PRIORITIES, "channel": CHANNELS}
 # Canonical ticket fields a column can map to ("description" becomes the first message).
@@ -234,7 +234,7 @@ def load_mapping(ref: str) -> Mapping:
     """Load and validate a mapping; errors name the file and the bad key's path."""
     path = resolve(ref)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 _PKG = Path(__file__).parent
 
@@ -13,3 +16,8 @@ def data_dir(name: str) -> Path:
     if installed.is_dir():
         return installed
     return _PKG.parent.parent / name  # an editable install or a plain checkout
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML safely, with libyaml's C loader when present (specs load at every start)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from deskmove.errors import ConfigError
+from deskmove.resources import load_yaml
 
 SHIPPED = Path(__file__).with_name("known_senders.yaml")
 CATEGORIES = ("forum", "listing", "form", "chat", "social", "integration")
@@ -83,7 +84,7 @@ def load_known_senders(extra: Path | None = None) -> KnownSenders:
 
 def _read(path: Path) -> list[KnownSender]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as exc:
         raise ConfigError(
             f"the known-senders file {path} does not exist",

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from deskmove.errors import ConfigError
+from deskmove.resources import load_yaml
 from deskmove.rest.paginate import PAGINATORS
 
 
@@ -209,7 +210,7 @@ def load_spec(path: Path | str) -> Spec:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}", "save it as UTF-8 YAML") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark else ""
