@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -16,6 +17,7 @@ from deskmove import __version__
 from deskmove.audit.cli import audit_app
 from deskmove.config import Project, init_project
 from deskmove.errors import EXIT_FAILED, EXIT_QUARANTINED, DeskmoveError
+from deskmove.store import Store
 from deskmove.sync import export_target, import_source, open_store, push_summary
 
 app = typer.Typer(
@@ -50,6 +52,22 @@ class Globals:
             typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
         elif not self.quiet:
             typer.echo(line)
+
+    @contextmanager
+    def opened(self) -> Iterator[tuple[Project, Store]]:
+        """The project and its store, closed again when the command is done."""
+        project = self.load()
+        store = open_store(project)
+        try:
+            yield project, store
+        finally:
+            store.close()
+
+    def notes(self, lines: Iterable[str]) -> None:
+        """What a source or target noticed (detected encodings, …), on stderr for people."""
+        if not (self.json or self.quiet):
+            for line in lines:
+                typer.echo(f"  {line}", err=True)
 
     @property
     def progress(self) -> bool:
@@ -168,15 +186,9 @@ def import_cmd(
         deskmove import mbox:support.mbox
     """
     g = _globals(ctx)
-    project = g.load()
-    store = open_store(project)
-    try:
+    with g.opened() as (project, store):
         report = import_source(project, store, source, progress=g.progress)
-    finally:
-        store.close()
-    if not g.json and not g.quiet:
-        for note in report.notes:
-            typer.echo(f"  {note}", err=True)
+    g.notes(report.notes)
     g.emit(report.summary(), report.as_dict())
     if report.quarantined:
         raise typer.Exit(EXIT_QUARANTINED)
@@ -202,12 +214,8 @@ def export_cmd(
         deskmove export new-desk --dry-run
     """
     g = _globals(ctx)
-    project = g.load()
-    store = open_store(project)
-    try:
+    with g.opened() as (project, store):
         name, report = export_target(project, store, target, dry_run=dry_run, progress=g.progress)
-    finally:
-        store.close()
     g.emit(push_summary(name, report), {"target": name, **report.as_dict()})
     if sum(report.failed.values()):
         raise typer.Exit(EXIT_FAILED)
@@ -244,10 +252,8 @@ def migrate(
         deskmove migrate old-inbox new-desk --sample 20
     """
     g = _globals(ctx)
-    project = g.load()
-    store = open_store(project)
     sampled: dict[str, Any] = {}
-    try:
+    with g.opened() as (project, store):
         imported = import_source(project, store, source, progress=g.progress)
         if sample is None:
             name, pushed = export_target(
@@ -260,11 +266,7 @@ def migrate(
                 project, store, target, sample, dry_run=dry_run, progress=g.progress
             )
             sampled = {"sample": {"run_id": run_id, "tickets": ids}}
-    finally:
-        store.close()
-    if not g.json and not g.quiet:
-        for note in imported.notes + pushed.notes:
-            typer.echo(f"  {note}", err=True)
+    g.notes(imported.notes + pushed.notes)
     line = f"{imported.summary()}; {push_summary(name, pushed)}"
     if sampled:
         s = sampled["sample"]
@@ -302,13 +304,9 @@ def status(
     from deskmove.sync import sync_targets
 
     g = _globals(ctx)
-    project = g.load()
-    store = open_store(project)
-    try:
+    with g.opened() as (project, store):
         info = store.summary()
         info["cutover"] = connections_overview(store, sync_targets(project), active_days)
-    finally:
-        store.close()
     if g.json or g.quiet:
         g.emit("", info)
         return
@@ -370,23 +368,19 @@ def sync(
     from deskmove.sync import sync_all
 
     g = _globals(ctx)
-    project = g.load()
-    store = open_store(project)
     try:
-        report = sync_all(project, store, names or None, dry_run=dry_run, progress=g.progress)
+        with g.opened() as (project, store):
+            report = sync_all(project, store, names or None, dry_run=dry_run, progress=g.progress)
     except LockHeld:
         if g.quiet:  # cron: an overlapping run is routine, not worth a mail
             raise typer.Exit(EXIT_LOCKED) from None
         raise
-    finally:
-        store.close()
     for name, exc in report.errors:
         typer.echo(f"Error: {name}: {exc}", err=True)
-    if not g.json and not g.quiet:
-        for note in [n for r in report.imports for n in r.notes] + [
-            n for _t, p in report.pushes for n in p.notes
-        ]:
-            typer.echo(f"  {note}", err=True)
+    g.notes(
+        [n for r in report.imports for n in r.notes]
+        + [n for _t, p in report.pushes for n in p.notes]
+    )
     g.emit(report.summary(), report.as_dict())
     if report.errors:
         raise typer.Exit(max(exc.exit_code for _n, exc in report.errors))
@@ -423,12 +417,8 @@ def verify(
     from deskmove.verify import verify_target
 
     g = _globals(ctx)
-    project = g.load()
-    store = open_store(project)
-    try:
+    with g.opened() as (project, store):
         report = verify_target(project, store, target)
-    finally:
-        store.close()
     data = report.as_dict()
     if report_file is not None:
         report_file.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -476,9 +466,7 @@ def rollback(
     from deskmove.rollback import rollback as do_rollback
 
     g = _globals(ctx)
-    project = g.load()
-    store = open_store(project)
-    try:
+    with g.opened() as (project, store):
         name = project.connection(target).name
         counts: dict[str, int] = {}
         for e in plan(store, name, run, include_people=include_people):
@@ -488,11 +476,7 @@ def rollback(
         if not yes and counts:
             typer.confirm(f"Delete {what}{scope} from {name}?", abort=True, err=True)
         report = do_rollback(project, store, target, run, include_people=include_people)
-    finally:
-        store.close()
-    if not g.json and not g.quiet:
-        for problem in report.failed:
-            typer.echo(f"  {problem}", err=True)
+    g.notes(report.failed)
     g.emit(report.summary(), report.as_dict())
     if report.failed:
         raise typer.Exit(EXIT_FAILED)
