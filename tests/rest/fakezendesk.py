@@ -84,6 +84,7 @@ class FakeZendesk:
     fail_kind: str | None = None  # ... only jobs of this kind ("tickets", "users")
     me_id: int = 1
     log: list[tuple[str, str]] = field(default_factory=list)
+    updates: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # ticket fields PUT
     counts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -150,6 +151,7 @@ class FakeZendesk:
             ("POST", "/api/v2/users/create_or_update_many.json"): lambda: self._job("users", json.loads(body)["users"], self._make_user),
             ("POST", "/api/v2/imports/tickets/create_many.json"): lambda: self._job("tickets", json.loads(body)["tickets"], self._import_ticket),
             ("POST", "/api/v2/uploads.json"): lambda: self._upload(p, body, headers),
+            ("POST", "/api/v2/tickets.json"): lambda: self._create_ticket(json.loads(body)["ticket"]),
             ("GET", "/api/v2/users/me.json"): lambda: (200, {"user": self.users[self.me_id]}),
             ("GET", "/api/v2/tickets.json"): lambda: (200, {"tickets": [t for t in self.tickets.values() if t.get("external_id") == p.get("external_id")]}),
             ("GET", "/api/v2/users/search.json"): lambda: (200, {"users": [u for u in self.users.values() if u.get("external_id") == p.get("external_id")]}),
@@ -389,22 +391,50 @@ class FakeZendesk:
             del table[oid]
             return 204, b""
         if method == "PUT" and kind == "tickets":
-            c = json.loads(body)["ticket"]["comment"]
-            made = self.add_comment(
-                oid,
-                c["author_id"],
-                c.get("value") or c.get("html_body") or "",
-                2_000_000_000,
-                c.get("public", True),
-            )
-            return 200, {
-                "ticket": table[oid],
-                "audit": {
-                    "id": made["audit_id"],
-                    "events": [{"id": made["id"], "type": "Comment"}],
-                },
-            }
+            return self._update_ticket(oid, json.loads(body)["ticket"])
         return 200, {kind[:-1]: table[oid]}
+
+    def _update_ticket(self, oid: int, change: dict[str, Any]) -> tuple[int, Any]:
+        """A ticket update: fields and/or one comment. A closed ticket takes none."""
+        t = self.tickets[oid]
+        if t.get("status") == "closed":
+            return 422, {"error": "RecordInvalid", "description": "Record validation errors",
+                         "details": {"status": [{"description": "Status: closed prevents ticket update"}]}}  # fmt: skip
+        self.updates.append((oid, {k: v for k, v in change.items() if k != "comment"}))
+        for key in ("status", "tags", "assignee_id"):
+            if key in change:
+                t[key] = change[key]
+        events: list[dict[str, Any]] = []
+        audit_id = self.next_id()
+        if "comment" in change:
+            c = change["comment"]
+            made = self.add_comment(oid, c["author_id"], c.get("value") or c.get("html_body") or "",
+                                    2_000_000_000, c.get("public", True))  # fmt: skip
+            audit_id = made["audit_id"]
+            events.append({"id": made["id"], "type": "Comment"})
+        t["updated_at"] = ts(2_000_000_000)
+        return 200, {"ticket": t, "audit": {"id": audit_id, "events": events}}
+
+    def _create_ticket(self, item: dict[str, Any]) -> tuple[int, Any]:
+        """POST /tickets.json; ``via_followup_source_id`` of a closed ticket makes a follow-up
+        that inherits its tags unless the request sets some (no effect on other tickets)."""
+        tid, now = self.next_id(), ts(2_000_000_000)
+        parent = self.tickets.get(int(item.get("via_followup_source_id") or 0))
+        followup = parent is not None and parent.get("status") == "closed"
+        t = {k: v for k, v in item.items() if k not in ("comment", "via_followup_source_id")}
+        t.update({"id": tid, "url": self.url(f"/api/v2/tickets/{tid}.json"), "status": item.get("status", "open"),
+                  "created_at": now, "updated_at": now,
+                  "via": {"channel": "api", "source": {"from": {"ticket_id": parent["id"]} if followup else {},
+                                                       "to": {}, "rel": "follow_up" if followup else None}}})  # fmt: skip
+        if "tags" not in item:
+            t["tags"] = list(parent.get("tags") or []) if followup and parent else []
+        self.tickets[tid] = t
+        if followup and parent is not None:  # read-only on the parent, shown once it is closed
+            parent.setdefault("followup_ids", []).append(tid)
+        c = item["comment"]
+        self.add_comment(tid, c.get("author_id", self.me_id), c.get("value") or c.get("html_body") or c.get("body") or "",
+                         2_000_000_000, c.get("public", True))  # fmt: skip
+        return 201, {"ticket": t, "audit": {"id": self.next_id(), "events": []}}
 
 
 def _when(value: Any) -> int:

@@ -4,14 +4,20 @@ Crash safety (DESIGN.md rule 3): before a create call, each entity's id-map
 entry is written as ``pending``; after the call, ``done`` with the new id. A
 re-run first looks every ``pending`` entity up by its ``external_id`` (the
 canonical provenance), so a crash between the call and the id-map write never
-makes a duplicate. Messages of an already-pushed ticket are appended (delta).
+makes a duplicate. Messages of an already-pushed ticket are appended (delta):
+a solved ticket is reopened by a customer's reply, a closed one gets a
+follow-up ticket (id-map kind ``followup``). Status, tags and assignee changed
+in the store since the push go out as one update; the ticket's pushed hash holds
+the fields last sent (JSON), so a re-run sends nothing.
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from deskmove.errors import DeskmoveError, FatalRemoteError
+from deskmove.model import IdMap
 from deskmove.rest import storeread
 from deskmove.rest.http import RemoteFailure
 from deskmove.rest.paginate import dig, pick
@@ -262,13 +268,20 @@ class Push:
     def _tickets(self, chunk: list[dict[str, Any]]) -> None:
         mids = [m["id"] for t in chunk for m in t["messages"]]
         self.ids["message"] = self.store.id_map_for(self.conn, "message", mids)
+        self.ids["followup"] = self.store.id_map_for(
+            self.conn, "followup", [t["id"] for t in chunk]
+        )
         todo = []
         for t in chunk:
             native = self._done("ticket", t["id"])
             if native:
-                self._append(t, native)
+                appended = self._append(t, native)
+                if self._sync_fields(t, native) or appended:
+                    self.report.updated["ticket"] += 1
+                else:
+                    self.report.unchanged["ticket"] += 1
                 continue
-            todo.append((t["id"], self._ticket_item(t), ""))
+            todo.append((t["id"], self._ticket_item(t), self._fields_state(t)))
         self._create("ticket", todo, self._ticket_payload)
         if not self.dry and getattr(self.hooks, "INLINE_MESSAGES", None) is not None:
             for t in chunk:  # the messages that did not go in with the ticket
@@ -330,26 +343,30 @@ class Push:
         self.report.created["attachment"] += 1
         return str(dig(body, ep.records))
 
-    def _append(self, t: dict[str, Any], native: str, created: bool = False) -> None:
-        """A delta push: messages the target has not seen go onto the pushed ticket."""
+    def _append(self, t: dict[str, Any], native: str, created: bool = False) -> bool:
+        """A delta push: messages the target has not seen go onto the pushed ticket.
+
+        A solved ticket is reopened by the update that carries a new inbound
+        message; a closed one gets a follow-up ticket, where later messages go too.
+        """
         new = [m for m in t["messages"] if not self._done("message", m["id"])]
-        if not new:
-            if not created:
-                self.report.unchanged["ticket"] += 1
-            return
         ep = self.ep.get("message", "append")
-        if ep is None:
-            return
+        if not new or ep is None:
+            return False
         item = {
             **t,
             "requester_id": self._done("person", t["requester_id"])
             if t.get("requester_id")
             else None,
         }
+        if self.dry:
+            self.report.created["message"] += len(new)
+            return True
+        native = self._current(t, native)
+        new = [m for m in new if not self._done("message", m["id"])]
+        status = None if created else self._status(native)
+        reopen = status in getattr(self.hooks, "REOPEN_FROM", ())
         for m in new:
-            if self.dry:
-                self.report.created["message"] += 1
-                continue
             payload = self.hooks.append_payload(self._message_item(m, item), self.ctx)
             hit = self.ids["message"].get(m["id"])
             found = self._appended(native, payload) if hit and hit[2] == "pending" else None
@@ -357,12 +374,125 @@ class Push:
                 self._put("message", m["id"], found, None, "done")
                 self.report.unchanged["message"] += 1
                 continue
+            if status in getattr(self.hooks, "FOLLOWUP_FROM", ()):
+                native, status = self._followup(t, item, native, m, payload), None
+                continue
+            if reopen and m.get("direction") == "inbound":
+                payload, reopen = self.hooks.reopen(payload), False
+                self.report.notes.append(f"ticket {t['id']} reopened in the target by a reply")
             self._put("message", m["id"], None, None, "pending")
             body = self.ep.call(ep, {"id": native}, payload)
             self._put("message", m["id"], _message_id(body, native), None, "done")
             self.report.created["message"] += 1
-        if not created:
-            self.report.updated["ticket"] += 1
+        return True
+
+    # -- active conversations: closed targets, field changes ---------------------------------
+    def _status(self, native: str) -> str | None:
+        """The target's status of a ticket, when the spec can reopen or follow one up."""
+        show = self.ep.get("ticket", "show")
+        if show is None or not hasattr(self.hooks, "REOPEN_FROM"):
+            return None
+        ticket = pick(self.ep.call(show, {"id": native}), show.records)
+        return (ticket or {}).get("status")
+
+    def _followup_ext(self, t: dict[str, Any], closed: str) -> str:
+        return f"{self._external_id('ticket', t['id'])}:followup:{closed}"
+
+    def _current(self, t: dict[str, Any], native: str) -> str:
+        """Where a ticket's new messages go: its follow-up when the original was closed.
+
+        A follow-up left ``pending`` (its native id is the closed ticket, its hash
+        the message it carries) is looked up by external id after a crash.
+        """
+        hit = self.ids["followup"].get(t["id"])
+        if not hit or hit[0] is None:
+            return native
+        if hit[2] == "done":
+            return hit[0]
+        found = self.ep.find("ticket", {"external_id": self._followup_ext(t, hit[0])})
+        if not found:
+            return hit[0]  # not created: the closed ticket still decides
+        mid = int(hit[1]) if hit[1] else None
+        rows = [("followup", t["id"], found, None)]
+        rows += [("message", mid, f"{found}#{mid}", None)] if mid is not None else []
+        self._put_many(rows, "done")
+        return found
+
+    def _followup(
+        self, t: dict[str, Any], item: dict[str, Any], closed: str, m: dict[str, Any],
+        payload: dict[str, Any],
+    ) -> str:  # fmt: skip
+        """A closed ticket takes no update: a follow-up ticket carries the message."""
+        ep = self.ep.get("ticket", "followup")
+        if ep is None:
+            raise FatalRemoteError(
+                f"ticket {closed} is closed in {self.a.spec.name} and the spec has no follow-up",
+                "add target.ticket.followup to the spec",
+            )
+        ext = self._followup_ext(t, closed)
+        self._put_many([("followup", t["id"], closed, str(m["id"])),
+                        ("message", m["id"], None, None)], "pending")  # fmt: skip
+        body = self.ep.call(
+            ep, {}, self.hooks.followup_payload(payload, closed, {**item, "followup_external_id": ext}, self.ctx)
+        )  # fmt: skip
+        fid = str(dig(body, "ticket.id"))
+        self._put_many(
+            [("followup", t["id"], fid, None), ("message", m["id"], f"{fid}#{m['id']}", None)], "done"
+        )  # fmt: skip
+        self.report.created["message"] += 1
+        self.report.notes.append(
+            f"ticket {t['id']}: {closed} is closed in the target; follow-up {fid} carries its new messages"
+        )
+        return fid
+
+    def _fields(self, t: dict[str, Any]) -> dict[str, Any] | None:
+        hook = getattr(self.hooks, "ticket_fields", None)
+        if hook is None:
+            return None
+        assignee = self._done("person", t["assignee_id"]) if t.get("assignee_id") else None
+        return hook({**t, "assignee_native": assignee}, self.ctx)
+
+    def _fields_state(self, t: dict[str, Any]) -> str:
+        """The pushed hash of a ticket: the fields a delta push keeps in step, as JSON."""
+        fields = self._fields(t)
+        return "" if fields is None else json.dumps(fields, sort_keys=True, separators=(",", ":"))
+
+    def _sync_fields(self, t: dict[str, Any], native: str) -> bool:
+        """Status, tags or assignee changed in the store: one update with only those fields."""
+        fields, ep = self._fields(t), self.ep.get("ticket", "update")
+        if fields is None or ep is None:
+            return False
+        pushed = (self.ids["ticket"].get(t["id"]) or (None, None, ""))[1]
+        try:
+            before = json.loads(pushed) if pushed else {}
+        except ValueError:
+            before = {}
+        missing = object()
+        diff = {k: v for k, v in fields.items() if before.get(k, missing) != v}
+        if not diff:
+            return False
+        if not self.dry:
+            where = self._done("followup", t["id"]) or native
+            try:
+                self.ep.call(ep, {"id": where}, self.hooks.update_payload(diff, self.ctx))
+            except RemoteFailure as exc:
+                if exc.status != 422:
+                    raise
+                self.report.notes.append(f"ticket {t['id']}: the target refused {sorted(diff)}: "
+                                         f"{self.a.client.redact(exc.message)[:200]}")  # fmt: skip
+            self._set_pushed(t["id"], native, self._fields_state(t))
+        return True
+
+    def _set_pushed(self, eid: int, native: str, state: str) -> None:
+        """Only the pushed hash changes: the run that created the ticket stays its run."""
+        c = IdMap.__table__.c
+        with self.store.begin() as conn:
+            conn.execute(
+                IdMap.__table__.update()
+                .where(c.connection == self.conn, c.kind == "ticket", c.entity_id == eid)
+                .values(pushed_hash=state)
+            )
+        self.ids["ticket"][eid] = (native, state, "done")
 
     def _appended(self, native: str, payload: dict[str, Any]) -> str | None:
         """The target's comment that an interrupted append made: same author, body and flag."""
@@ -402,15 +532,26 @@ def fetch_ticket(adapter: RestTarget, native_id: str) -> RemoteTicket | None:
         raise
     messages: list[RemoteMessage] = []
     if listing is not None:
-        for raw in pick(ep.call(listing, {"id": native_id}), listing.records) or []:
-            messages.append(adapter.hooks.remote_message(raw))
+        for tid in [native_id, *_our_followups(ep, show, ticket, native_id)]:
+            for raw in pick(ep.call(listing, {"id": tid}), listing.records) or []:
+                messages.append(adapter.hooks.remote_message(raw))
     status = adapter.mapping.canonical("status", ticket.get("status")) if ticket else None
     return RemoteTicket(native_id, status, messages)
 
 
+def _our_followups(ep: Endpoints, show: EndpointSpec, ticket: Any, native_id: str) -> list[str]:
+    """Follow-ups deskmove made of a closed ticket: they hold the rest of its messages."""
+    out = []
+    for fid in (ticket or {}).get("followup_ids") or []:
+        follow = pick(ep.call(show, {"id": fid}), show.records) or {}
+        if str(follow.get("external_id") or "").endswith(f":followup:{native_id}"):
+            out.append(str(fid))
+    return out
+
+
 def delete(adapter: RestTarget, kind: str, native_id: str) -> None:
     ep = Endpoints(adapter)
-    spec = ep.get(kind, "delete")
+    spec = ep.get("ticket" if kind == "followup" else kind, "delete")  # a follow-up is a ticket
     if spec is None:
         raise NotImplementedError(f"the {adapter.spec.name} target cannot delete {kind}s")
     try:

@@ -166,9 +166,7 @@ def person_payload(p: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
 
 def ticket_payload(t: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
     m = ctx.mapping
-    tags = sorted(
-        {*t.get("tags", []), ctx.spec.target.import_tag if ctx.spec.target else "deskmove"}
-    )
+    tags = _tags(t, ctx)
     out: dict[str, Any] = {
         "external_id": t["external_id"],
         "subject": t.get("subject") or "(no subject)",
@@ -236,6 +234,53 @@ def append_payload(c: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
         else:
             comment["value"] = f"{line}\n\n{comment['value']}"
     return {"ticket": {"comment": comment}}
+
+
+# A solved Zendesk ticket still takes updates (one may reopen it); a closed one takes none,
+# only a follow-up ticket (POST /tickets.json with via_followup_source_id).
+REOPEN_FROM = frozenset({"solved"})
+FOLLOWUP_FROM = frozenset({"closed"})
+
+
+def _tags(t: dict[str, Any], ctx: HookContext) -> list[str]:
+    return sorted(
+        {*t.get("tags", []), ctx.spec.target.import_tag if ctx.spec.target else "deskmove"}
+    )
+
+
+def ticket_fields(t: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
+    """What a delta push keeps in step: status, tags (with the import tag) and assignee."""
+    status = ctx.mapping.native("status", t.get("status")) or "open"
+    if status == "new" and t.get("messages"):
+        status = "open"
+    assignee = t.get("assignee_native")
+    return {"status": status, "tags": _tags(t, ctx),
+            "assignee_id": int(assignee) if assignee else None}  # fmt: skip
+
+
+def update_payload(fields: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
+    """Changed fields only, and no comment: nobody gets mail for it."""
+    return {"ticket": fields}
+
+
+def reopen(payload: dict[str, Any]) -> dict[str, Any]:
+    """An append that reopens a solved ticket: the same update sets it open."""
+    return {"ticket": {**payload["ticket"], "status": "open"}}
+
+
+def followup_payload(
+    payload: dict[str, Any], closed_id: str, t: dict[str, Any], ctx: HookContext
+) -> dict[str, Any]:
+    """A follow-up of a closed ticket carrying the new message (tags inherited from it)."""
+    out: dict[str, Any] = {
+        "via_followup_source_id": int(closed_id),
+        "subject": t.get("subject") or "(no subject)",
+        "comment": payload["ticket"]["comment"],
+        "external_id": t["followup_external_id"],
+    }
+    if t.get("requester_id"):
+        out["requester_id"] = int(t["requester_id"])
+    return {"ticket": out}
 
 
 def job_results(job: dict[str, Any]) -> list[dict[str, Any]]:
