@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from deskmove.errors import ConfigError
-from deskmove.records import MessageRec
+from deskmove.records import GroupRec, MessageRec, PersonRef
 
 if TYPE_CHECKING:
     from deskmove.config import Connection
@@ -82,3 +82,23 @@ def parse_time(value: Any) -> datetime | None:
 
 def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+# -- read-side helpers both built-in helpdesks share ------------------------------------
+
+
+def native_id(value: Any) -> str | None:
+    """A vendor id as the store keeps it (a string), or None."""
+    return str(value) if value is not None else None
+
+
+def group(raw: dict[str, Any], ctx: HookContext) -> GroupRec:
+    return GroupRec(str(raw["id"]), raw.get("name") or f"group {raw['id']}")
+
+
+def user_ref(user_id: Any, ctx: HookContext) -> PersonRef | None:
+    """A person by the vendor's user id; agents known from the users stream are marked."""
+    if user_id is None:
+        return None
+    nid = str(user_id)
+    return PersonRef(native_id=nid, role="agent" if nid in ctx.agents else None)

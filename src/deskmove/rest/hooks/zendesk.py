@@ -13,22 +13,19 @@ import html
 from typing import Any
 
 from deskmove.records import (
-    GroupRec,
     MessageRec,
     OrgRec,
     PersonRec,
-    PersonRef,
     QuarantineRec,
     TicketRec,
 )
 from deskmove.rest.hooks import HookContext, MessageDraft, RemoteFile, iso, parse_time
+from deskmove.rest.hooks import group as group  # the engine calls hooks.group
+from deskmove.rest.hooks import native_id as _id
+from deskmove.rest.hooks import user_ref as _ref
 from deskmove.targets.base import RemoteMessage
 
 AGENT_ROLES = {"agent", "admin"}
-
-
-def _id(value: Any) -> str | None:
-    return str(value) if value is not None else None
 
 
 # -- read side ----------------------------------------------------------------------------
@@ -47,17 +44,6 @@ def person(raw: dict[str, Any], ctx: HookContext) -> PersonRec | None:
 def organization(raw: dict[str, Any], ctx: HookContext) -> OrgRec:
     return OrgRec(str(raw["id"]), raw.get("name") or f"organization {raw['id']}",
                   [d.lower() for d in raw.get("domain_names") or []])  # fmt: skip
-
-
-def group(raw: dict[str, Any], ctx: HookContext) -> GroupRec:
-    return GroupRec(str(raw["id"]), raw.get("name") or f"group {raw['id']}")
-
-
-def _ref(user_id: Any, ctx: HookContext) -> PersonRef | None:
-    if user_id is None:
-        return None
-    nid = str(user_id)
-    return PersonRef(native_id=nid, role="agent" if nid in ctx.agents else None)
 
 
 def ticket(raw: dict[str, Any], ctx: HookContext) -> TicketRec | QuarantineRec:
