@@ -27,30 +27,10 @@ import zlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+from deskmove.csvlayout import ATTACHMENTS, MESSAGES, PEOPLE, TICKETS
+
 HERE = Path(__file__).resolve().parent
 N_TICKETS = 320
-
-TICKETS = (
-    "id", "source", "source_id", "subject", "status", "priority", "type", "channel",
-    "requester_email", "assignee_email", "group", "organization", "tags", "created_at",
-    "updated_at", "solved_at", "message_count", "custom_fields", "flags", "thread_key",
-)  # fmt: skip
-MESSAGES = (
-    "id", "ticket_id", "source_id", "message_id", "author_email", "author_name", "direction",
-    "public", "created_at", "subject", "body_text", "body_html", "attachment_count",
-    "to", "cc", "in_reply_to", "references", "headers", "flags",
-)  # fmt: skip
-PEOPLE = ("email", "name", "role", "organization", "phone", "other_emails")
-ATTACHMENTS = (
-    "message_id",
-    "filename",
-    "content_type",
-    "size",
-    "sha256",
-    "path",
-    "content_id",
-    "inline",
-)
 
 ORGS = [
     ("Pekárna Novák s.r.o.", "pekarna-novak.cz", "cs"),
