@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-
 from deskmove.audit import signals as sig
 from deskmove.audit.evidence import SECTIONS, Evidence, Item
 from deskmove.audit.phones import find_numbers, national_digits, normalise, pretty
-from deskmove.audit.scan import T_PERSON, T_TICKET, Context, Findings, Found, Phone, slug
+from deskmove.audit.scan import Context, Findings, Found, Phone, slug
+from deskmove.store.audit import AuditQueries
 
 CHANNEL_NEEDS = {
     "form": "Re-create the web form or help-center form in the new helpdesk and update the website's links to it.",
@@ -33,13 +32,13 @@ TEAM_SENDERS = 3  # distinct senders that make an address the team's when nothin
 
 
 def build(
-    conn: sa.Connection, ctx: Context, found: Findings
+    db: AuditQueries, ctx: Context, found: Findings
 ) -> tuple[dict[str, Item], list[Item], dict[str, Any]]:
     """The section items (always all of them), the channel items and per-section extras."""
     channels: list[Found] = list(found.found.values())
     channels += _email_items(ctx, found)
-    channels += _ticket_channel_items(conn, found)
-    team_phones, extras = _phone_items(conn, ctx, found)
+    channels += _ticket_channel_items(db, found)
+    team_phones, extras = _phone_items(db, ctx, found)
     channels += team_phones
     items = [Item(f.id, f.section, f.title, f.evidence, f.needs) for f in channels]
     items.sort(key=lambda i: (list(SECTIONS).index(i.section), -i.evidence.count, i.id))
@@ -90,16 +89,10 @@ def _email_items(ctx: Context, found: Findings) -> list[Found]:
     return items
 
 
-def _ticket_channel_items(conn: sa.Connection, found: Findings) -> list[Found]:
+def _ticket_channel_items(db: AuditQueries, found: Findings) -> list[Found]:
     """Tickets a REST source marked chat, phone, web, social, api… (by their via channel)."""
-    t = T_TICKET.c
     out: dict[str, Found] = {}
-    rows = conn.execute(
-        sa.select(t.id, t.channel, t.created_at, t.subject)
-        .where(t.channel != "email")
-        .execution_options(yield_per=5000)
-    )
-    for tid, channel, created, subject in rows:
+    for tid, channel, created, subject in db.non_email_tickets():
         if tid in found.form_tickets:
             continue  # a form mail, already an item of its own
         via = found.via.get(tid)
@@ -126,7 +119,7 @@ def _ticket_channel_items(conn: sa.Connection, found: Findings) -> list[Found]:
 
 
 def _phone_items(
-    conn: sa.Connection, ctx: Context, found: Findings
+    db: AuditQueries, ctx: Context, found: Findings
 ) -> tuple[list[Found], dict[str, Any]]:
     """The team's numbers (agents quote them in several tickets, or the people table has them)
     become items; numbers only customers wrote are their own and are summarised."""
@@ -137,10 +130,7 @@ def _phone_items(
             customers.append(ph)
         elif number := normalise(ph.written, ph.regions):
             numbers.setdefault(number, Phone(written=ph.written, regions=ph.regions)).merge(ph)
-    p = T_PERSON.c
-    for name, phone in conn.execute(
-        sa.select(p.name, p.phone).where(p.role == "agent", p.phone.is_not(None)).order_by(p.id)
-    ):
+    for name, phone in db.agent_phones():
         for number, written in find_numbers(f"tel {phone}", (ctx.region,)):
             ph = numbers.setdefault(number, Phone(written=written, regions=(ctx.region,)))
             ph.agents_own = True

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import difflib
 
-import sqlalchemy as sa
-
 from deskmove.audit.evidence import Item, Report
 from deskmove.errors import UsageError
-from deskmove.model import AuditCheck, utcnow
-
-T_CHECK = AuditCheck.__table__
+from deskmove.store.audit import AuditQueries
 
 
-def apply_checks(conn: sa.Connection, report: Report) -> None:
+def apply_checks(db: AuditQueries, report: Report) -> None:
     """Put saved ticks and notes on the report's items; flag ticks whose evidence changed."""
-    saved = {r.item: r for r in conn.execute(sa.select(T_CHECK))}
+    saved = db.saved_checks()
     known = {i.id for i in report.all_items()}
     report.extras["orphans"] = [
         {"id": r.item, "checked": bool(r.checked), "note": r.note}
@@ -32,18 +28,13 @@ def apply_checks(conn: sa.Connection, report: Report) -> None:
 
 
 def set_check(
-    conn: sa.Connection, report: Report, item_id: str, *, checked: bool, note: str | None
+    db: AuditQueries, report: Report, item_id: str, *, checked: bool, note: str | None
 ) -> Item:
     """Tick (or untick) an item, keeping its current evidence hash; a note replaces the old one."""
     item = report.item(item_id)
     if item is None:
         raise UsageError(f"no audit item '{item_id}'", _hint(report, item_id))
-    values = {"checked": checked, "evidence_hash": item.evidence_hash(), "updated_at": utcnow()}
-    if note is not None:
-        values["note"] = note
-    done = conn.execute(T_CHECK.update().where(T_CHECK.c.item == item_id).values(**values)).rowcount
-    if not done:
-        conn.execute(T_CHECK.insert().values(item=item_id, **{"note": None, **values}))
+    db.save_check(item_id, checked=checked, evidence_hash=item.evidence_hash(), note=note)
     item.checked, item.changed = checked, False
     if note is not None:
         item.note = note

@@ -1,6 +1,6 @@
 """The migration plan's numbers: volume, conversation activity, the quietest cutover window.
 
-Everything is aggregated in SQL; Python only sees one row per year, per
+Everything is aggregated in the store's queries; Python only sees one row per year, per
 weekday-hour, or per ticket (for the duration percentiles).
 """
 
@@ -13,69 +13,25 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
+from deskmove.store.audit import AuditQueries
 
-from deskmove.audit.sqlparts import local_dow_hour, year
-from deskmove.model import Attachment, Message, Person, Ticket
-
-T_TICKET, T_MSG, T_ATT = Ticket.__table__, Message.__table__, Attachment.__table__
-T_PERSON = Person.__table__
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 CUTOVER_HOURS = 3
-CLOSED = ("solved", "closed")
 
 
-def volume(conn: sa.Connection) -> dict[str, Any]:
+def volume(db: AuditQueries) -> dict[str, Any]:
     """Tickets, messages, attachments (and bytes), people writing, per year; the date range."""
-    d = conn.dialect.name
-    t, m, a = T_TICKET.c, T_MSG.c, T_ATT.c
-    years: dict[str, dict[str, int]] = {}
-
-    def put(rows: Any, *names: str) -> None:
-        for y, *nums in rows:
-            row = years.setdefault(y or "no date", dict.fromkeys(
-                ("tickets", "messages", "attachments", "attachment_bytes", "people"), 0))  # fmt: skip
-            for name, n in zip(names, nums, strict=True):
-                row[name] = int(n or 0)
-
-    ty, my = year(t.created_at, d), year(m.created_at, d)
-    put(conn.execute(sa.select(ty, sa.func.count()).group_by(ty)), "tickets")
-    put(conn.execute(sa.select(my, sa.func.count(), sa.func.count(sa.distinct(m.author_id)))
-                     .group_by(my)), "messages", "people")  # fmt: skip
-    put(conn.execute(sa.select(my, sa.func.count(), sa.func.coalesce(sa.func.sum(a.size), 0))
-                     .select_from(T_ATT.join(T_MSG, m.id == a.message_id)).group_by(my)),
-        "attachments", "attachment_bytes")  # fmt: skip
-    first, last = conn.execute(
-        sa.select(sa.func.min(m.created_at), sa.func.max(m.created_at))
-    ).one()
-    tfirst, tlast = conn.execute(
-        sa.select(sa.func.min(t.created_at), sa.func.max(t.created_at))
-    ).one()
-    first = min((x for x in (first, tfirst) if x), default=None)
-    last = max((x for x in (last, tlast) if x), default=None)
-    totals = {k: sum(r[k] for r in years.values()) for k in
-              ("tickets", "messages", "attachments", "attachment_bytes")}  # fmt: skip
-    totals["people"] = conn.execute(sa.select(sa.func.count()).select_from(T_PERSON)).scalar_one()
-    return {
-        "per_year": [{"year": y, **years[y]} for y in sorted(years)],
-        "totals": totals,
-        "first": first.isoformat() if first else None,
-        "last": last.isoformat() if last else None,
-    }
+    out = db.volume()
+    out["first"] = out["first"].isoformat() if out["first"] else None
+    out["last"] = out["last"].isoformat() if out["last"] else None
+    return out
 
 
-def activity(conn: sa.Connection, now: datetime, root: Path) -> dict[str, Any]:
+def activity(db: AuditQueries, now: datetime, root: Path) -> dict[str, Any]:
     """How long conversations stay active; how many are active now; the delta-sync plan."""
-    t, m = T_TICKET.c, T_MSG.c
-    per_ticket = (
-        sa.select(sa.func.min(m.created_at), sa.func.max(m.created_at), sa.func.count())
-        .where(m.created_at.is_not(None))
-        .group_by(m.ticket_id)
-        .execution_options(yield_per=10000)
-    )
     # Durations of conversations that had a reply; single messages say nothing about length.
     durations, tickets_with_messages = array("d"), 0
-    for first, last, n in conn.execute(per_ticket):
+    for first, last, n in db.conversation_spans():
         tickets_with_messages += 1
         if n > 1:
             durations.append((last - first).total_seconds() / 3600)
@@ -84,54 +40,27 @@ def activity(conn: sa.Connection, now: datetime, root: Path) -> dict[str, Any]:
     p90 = _quantile(hours, 0.9)
     window_days = max(1, min(90, math.ceil((p90 or 0) / 24)))
     since = now - timedelta(days=window_days)
-    recent = (
-        sa.select(m.ticket_id)
-        .join(T_TICKET, t.id == m.ticket_id)
-        .where(t.status.not_in(CLOSED))
-        .group_by(m.ticket_id)
-        .having(sa.func.max(m.created_at) >= since)
-        .subquery()
-    )
-    active = conn.execute(sa.select(sa.func.count()).select_from(recent)).scalar_one()
-    open_total = conn.execute(
-        sa.select(sa.func.count()).where(t.status.not_in(CLOSED))
-    ).scalar_one()
     cron = f"*/5 * * * * cd {shlex.quote(str(root))} && deskmove --quiet sync"
     return {
         "tickets_with_messages": tickets_with_messages,
         "conversations": len(hours),
         "median_hours": _round(median),
         "p90_hours": _round(p90),
-        "active_now": active,
-        "open_not_solved": open_total,
+        "active_now": db.open_tickets(active_since=since),
+        "open_not_solved": db.open_tickets(),
         "delta_window_days": window_days,
         "active_since": since.isoformat(),
         "cron": cron,
     }
 
 
-def heatmap(conn: sa.Connection) -> dict[str, Any]:
+def heatmap(db: AuditQueries) -> dict[str, Any]:
     """Inbound messages by weekday and hour in the senders' local time; the quietest window."""
-    m = T_MSG.c
-    inbound = m.direction == "inbound"
-    common = conn.execute(
-        sa.select(m.created_tz, sa.func.count()).where(inbound, m.created_tz.is_not(None))
-        .group_by(m.created_tz).order_by(sa.func.count().desc()).limit(1)
-    ).first()  # fmt: skip
-    default_tz = int(common[0]) if common else 0
-    no_tz = conn.execute(
-        sa.select(sa.func.count()).where(inbound, m.created_at.is_not(None), m.created_tz.is_(None))
-    ).scalar_one()
-    dow, hour = local_dow_hour(
-        m.created_at, sa.func.coalesce(m.created_tz, default_tz), conn.dialect.name
-    )
+    common, no_tz = db.inbound_offsets()
+    default_tz = common or 0
     grid = [[0] * 24 for _ in range(7)]  # Monday first
-    for d, h, n in conn.execute(
-        sa.select(dow, hour, sa.func.count())
-        .where(inbound, m.created_at.is_not(None))
-        .group_by(dow, hour)
-    ):
-        grid[(int(d) + 6) % 7][int(h)] += int(n)
+    for day, hour, n in db.inbound_by_weekday_hour(default_tz):
+        grid[(day + 6) % 7][hour] += n
     total = sum(map(sum, grid))
     return {
         "weekdays": list(WEEKDAYS),

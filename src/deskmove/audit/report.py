@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from deskmove.audit import checklist, plan, quality
 from deskmove.audit.capabilities import capabilities
 from deskmove.audit.checks import apply_checks, set_check
@@ -18,8 +16,8 @@ from deskmove.audit.phones import infer_region
 from deskmove.audit.scan import Context, load_context, scan_messages
 from deskmove.config import Project
 from deskmove.errors import ConfigError
-from deskmove.model import PersonEmail, Provenance
 from deskmove.store import Store
+from deskmove.store.audit import AuditQueries
 
 __all__ = [
     "FORMATS", "NOT_SEEN", "SECTIONS", "Evidence", "Item", "Report", "check", "render", "run_audit",
@@ -29,13 +27,13 @@ __all__ = [
 def run_audit(project: Project, store: Store, *, now: datetime | None = None) -> Report:
     """Read the store and build the checklist and plan (with saved ticks and notes)."""
     now = now or datetime.now(UTC)
-    with store.begin() as conn:
-        ctx = _context(project, conn)
-        found = scan_messages(conn, ctx)
-        sections, items, extras = checklist.build(conn, ctx, found)
-        sources = _sources(conn)
-        activity = plan.activity(conn, now, project.root)
-        heat = plan.heatmap(conn)
+    with store.audit() as db:
+        ctx = _context(project, db)
+        found = scan_messages(db, ctx)
+        sections, items, extras = checklist.build(db, ctx, found)
+        sources = db.source_connections()
+        activity = plan.activity(db, now, project.root)
+        heat = plan.heatmap(db)
         report = Report(
             project=str(project.root),
             generated_at=now,
@@ -43,8 +41,8 @@ def run_audit(project: Project, store: Store, *, now: datetime | None = None) ->
             items=items,
             extras=extras,
             plan={
-                "volume": plan.volume(conn),
-                "quality": quality.quality(conn, max(now, datetime.now(UTC))),
+                "volume": plan.volume(db),
+                "quality": quality.quality(db, max(now, datetime.now(UTC))),
                 "capabilities": capabilities(project, sources),
                 "activity": activity,
                 "cutover": heat,
@@ -54,7 +52,7 @@ def run_audit(project: Project, store: Store, *, now: datetime | None = None) ->
             s["scheme"] in ("zendesk", "freshdesk") for s in report.plan["capabilities"]["sources"]
         )
         report.plan["customers"] = customer_impact(items, activity, heat["window"], rest)
-        apply_checks(conn, report)
+        apply_checks(db, report)
     return report
 
 
@@ -63,11 +61,11 @@ def check(
 ) -> Item:
     """Tick (or untick) one checklist item, with an optional note; returns the item."""
     report = run_audit(project, store)
-    with store.begin() as conn:
-        return set_check(conn, report, item_id, checked=checked, note=note)
+    with store.audit() as db:
+        return set_check(db, report, item_id, checked=checked, note=note)
 
 
-def _context(project: Project, conn: sa.Connection) -> Context:
+def _context(project: Project, db: AuditQueries) -> Context:
     settings = project.section("audit")
     extra = settings.get("known_senders")
     if extra is not None and not isinstance(extra, str):
@@ -79,12 +77,12 @@ def _context(project: Project, conn: sa.Connection) -> Context:
         known=known,
         region=None,
     )
-    load_context(conn, ctx)
-    ctx.region = _region(settings, ctx, conn)
+    load_context(db, ctx)
+    ctx.region = _region(settings, ctx, db)
     return ctx
 
 
-def _region(settings: dict, ctx: Context, conn: sa.Connection) -> str | None:
+def _region(settings: dict, ctx: Context, db: AuditQueries) -> str | None:
     """[audit] region, else the country the team's own domains (or most people's) suggest."""
     import phonenumbers
 
@@ -101,14 +99,7 @@ def _region(settings: dict, ctx: Context, conn: sa.Connection) -> str | None:
     own += [e.rpartition("@")[2] for pid in ctx.agents for e in ctx.emails.get(pid, [])]
     if infer_region(own):
         return infer_region(own)
-    e = PersonEmail.__table__.c
-    domain_rows = conn.execute(sa.select(e.email).limit(20000)).scalars()
-    return infer_region(addr.rpartition("@")[2] for addr in domain_rows)
-
-
-def _sources(conn: sa.Connection) -> list[str]:
-    p = Provenance.__table__.c
-    return list(conn.execute(sa.select(p.connection).distinct().order_by(p.connection)).scalars())
+    return infer_region(addr.rpartition("@")[2] for addr in db.some_addresses(20000))
 
 
 def default_format(out: Path | None) -> str:

@@ -15,18 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from deskmove.audit import signals as sig
 from deskmove.audit.evidence import Evidence
 from deskmove.audit.known import KnownSender, KnownSenders
 from deskmove.audit.phones import candidates, number_key, own_text, region_for_domain
-from deskmove.model import Message, Person, PersonEmail, Ticket
+from deskmove.store.audit import AuditQueries
 
-T_MSG = Message.__table__
-T_TICKET = Ticket.__table__
-T_PERSON = Person.__table__
-T_EMAIL = PersonEmail.__table__
 _SLUG = re.compile(r"[^a-z0-9]+")
 _ENVELOPE = frozenset(sig.ENVELOPE_HEADERS)
 MAX_PHONES = 20000  # distinct numbers followed; the team's are always followed
@@ -130,29 +124,16 @@ class Findings:
         return self.found[item_id]
 
 
-def load_context(conn: sa.Connection, ctx: Context) -> None:
+def load_context(db: AuditQueries, ctx: Context) -> None:
     """People's addresses and who the agents are (one query each)."""
-    e = T_EMAIL.c
-    for pid, email, _primary in conn.execute(
-        sa.select(e.person_id, e.email, e.primary).order_by(e.person_id, e.primary.desc(), e.email)
-    ):
+    for pid, email in db.person_addresses():
         ctx.emails.setdefault(pid, []).append(email)
-    p = T_PERSON.c
-    ctx.agents = set(conn.execute(sa.select(p.id).where(p.role == "agent")).scalars())
+    ctx.agents = db.agent_ids()
 
 
-def scan_messages(conn: sa.Connection, ctx: Context, batch: int = 2000) -> Findings:
-    m, t = T_MSG.c, T_TICKET.c
-    query = (
-        sa.select(
-            m.ticket_id, m.author_id, m.direction, m.created_at, m.to, m.cc, m.headers,
-            m.is_auto, m.subject, m.body_text, t.channel, t.subject.label("ticket_subject"),
-        )
-        .join(T_TICKET, t.id == m.ticket_id)
-        .execution_options(yield_per=batch)
-    )  # fmt: skip
+def scan_messages(db: AuditQueries, ctx: Context, batch: int = 2000) -> Findings:
     out = Findings()
-    for row in conn.execute(query):
+    for row in db.messages_to_scan(batch):
         _one(row, ctx, out)
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -26,6 +26,9 @@ from deskmove.store import delta
 from deskmove.store.blobs import BlobStore
 from deskmove.store.engine import make_engine, redact_url, upgrade
 from deskmove.store.ingest import IngestCounts, Ingestor, content_hash
+
+if TYPE_CHECKING:
+    from deskmove.store.audit import AuditQueries
 
 __all__ = ["Store", "BlobStore", "IngestCounts", "Ingestor", "content_hash"]
 
@@ -66,6 +69,14 @@ class Store:
                 yield conn
         except OperationalError as exc:
             raise _store_error(exc) from exc
+
+    @contextmanager
+    def audit(self) -> Iterator[AuditQueries]:
+        """The audit's queries, in one transaction (see :mod:`deskmove.store.audit`)."""
+        from deskmove.store.audit import AuditQueries
+
+        with self.begin() as conn:
+            yield AuditQueries(conn)
 
     # runs -------------------------------------------------------------------------
     def begin_run(self, command: str, connection: str | None) -> int:
