@@ -41,8 +41,6 @@ support_domains = []
 # targets = ["new-desk"]
 """
 
-KNOWN_SECTIONS = {"store", "mail", "connections", "sync", "audit", "serve"}
-
 
 @dataclass
 class Connection:
@@ -162,12 +160,9 @@ class Project:
                 raise ConfigError(
                     f"{path} is not UTF-8 text", "save it as UTF-8 and run again"
                 ) from exc
-            unknown = sorted(set(config) - KNOWN_SECTIONS)
-            if unknown:
-                raise ConfigError(
-                    f"{path}: unknown section [{unknown[0]}]",
-                    f"valid sections are: {', '.join(sorted(KNOWN_SECTIONS))}",
-                )
+            from deskmove.projectfile import check
+
+            check(config, path)
         return cls(root=root, config=config)
 
     @property
