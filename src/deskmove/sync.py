@@ -176,9 +176,11 @@ def push_summary(name: str, report: PushReport) -> str:
         k: sum(getattr(report, k).values()) for k in ("created", "updated", "unchanged", "failed")
     }
     verb = "would push" if report.dry_run else "pushed"
+    matched = sum(report.matched.values())  # people, organizations, groups already there
     return (
-        f"{name}: {verb} {total['created']} created, {total['updated']} updated, "
-        f"{total['unchanged']} unchanged, {total['failed']} failed"
+        f"{name}: {verb} {total['created']} created, "
+        + (f"{matched} matched, " if matched else "")
+        + f"{total['updated']} updated, {total['unchanged']} unchanged, {total['failed']} failed"
     )
 
 

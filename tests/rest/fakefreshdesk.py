@@ -1,4 +1,10 @@
-"""An in-memory Freshdesk-shaped API (v2) for tests: bare JSON lists, Link headers, pages."""
+"""An in-memory Freshdesk-shaped API (v2) for tests: bare JSON lists, Link headers, pages.
+
+It enforces the rules of the Freshdesk API v2 documentation
+(https://developers.freshdesk.com/api/) that a migration meets; each rule is
+quoted next to its code. Where the sentence could not be retrieved to quote it,
+the rule says so and describes the behaviour real accounts show.
+"""
 
 from __future__ import annotations
 
@@ -74,6 +80,12 @@ class FakeFreshdesk:
                 ],
                 {},
             )
+        if method == "GET" and path in ("/api/v2/contacts", "/api/v2/agents") and "email" in p:
+            # List All Contacts / List All Agents take an ``email`` filter (documented as a
+            # filter of both lists; the exact sentence could not be retrieved to quote it).
+            table = self.contacts if path.endswith("contacts") else self.agents
+            want = p["email"].casefold()
+            return 200, [r for r in table.values() if _email(r).casefold() == want], {}
         if method == "GET" and path == "/api/v2/contacts":
             since = p.get("_updated_since", "")
             return self._list(
@@ -118,9 +130,12 @@ class FakeFreshdesk:
             self.companies[oid] = {"id": oid, **data, "created_at": now, "updated_at": now}
             return 201, self.companies[oid], {}
         if path == "/api/v2/contacts":
-            if any(
-                c.get("email") == data.get("email") for c in self.contacts.values()
-            ) and data.get("email"):
+            # Rule: creating a contact with an e-mail that already belongs to a user (a
+            # contact or an agent: agents are users too) answers 409 Conflict. The Freshdesk
+            # error table describes 409 as an inconsistent or conflicting state; its exact
+            # sentence could not be retrieved here to quote it.
+            taken = {_email(u).casefold() for u in [*self.contacts.values(), *self.agents.values()]}
+            if data.get("email") and data["email"].casefold() in taken:
                 return (
                     409,
                     {
@@ -147,6 +162,11 @@ class FakeFreshdesk:
             self.conversations.setdefault(tid, []).append(note)
             return 201, note, {}
         return 404, {"description": "not found"}, {}
+
+
+def _email(user: dict[str, Any]) -> str:
+    """A contact's e-mail, or an agent's (under ``contact``)."""
+    return (user.get("contact") or user).get("email") or ""
 
 
 def seed(fake: FakeFreshdesk, tickets: int = 3, notes: int = 2) -> FakeFreshdesk:

@@ -120,3 +120,31 @@ def test_freshdesk_crash_after_create_is_found_by_its_tag(
         1,
         1,
     ]  # the second message, once
+
+
+def test_freshdesk_target_reuses_agents_and_contacts_it_already_has(project, store, api, fd_creds):
+    """Every real account has its agents: creating them as contacts answers 409."""
+    from tests.rest.conftest import seed as zseed
+    from tests.rest.fakezendesk import FakeZendesk
+
+    api.serve(zseed(FakeZendesk(), tickets=2, comments=2, attachments=False))
+    target = FakeFreshdesk(host="new.freshdesk.com")
+    target.agents[target.me_id] = {
+        "id": target.me_id,
+        "contact": {"name": "API", "email": "api@new.example"},
+    }
+    target.agents[77] = {"id": 77, "contact": {"name": "Jana", "email": "JANA@acme.example"}}
+    target.contacts[88] = {"id": 88, "name": "Łukasz", "email": "c0@pivovar.example",
+                           "updated_at": "2030-01-01T00:00:00Z"}  # fmt: skip
+    api.route(host=target.host).mock(side_effect=target.side_effect)
+    do_import(project, store)
+    report = do_export(project, store, "freshdesk://new")
+    assert report.matched["person"] == 2 and report.created["person"] == 2
+    assert not sum(report.failed.values()) and report.created["ticket"] == 2
+    assert sorted(c.get("email") for c in target.contacts.values()) == [
+        "admin@acme.example", "c0@pivovar.example", "c1@pivovar.example"
+    ]  # fmt: skip
+    first = next(t for t in target.tickets.values() if t["requester_id"] == 88)
+    assert first["subject"].startswith("Objednávka č. 0")
+    again = do_export(project, store, "freshdesk://new")
+    assert sum(again.created.values()) == 0 and sum(again.matched.values()) == 0

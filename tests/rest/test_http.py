@@ -17,7 +17,7 @@ from deskmove.errors import (
     RetriableError,
 )
 from deskmove.rest.adapter import spec_for
-from deskmove.rest.http import RestClient
+from deskmove.rest.http import RemoteFailure, RestClient
 from deskmove.rest.spec import AuthSpec, SecretRef
 
 URL = "https://acme.zendesk.com/api/v2/groups.json"
@@ -60,11 +60,24 @@ def test_429_without_retry_after_backs_off_exponentially(client):
 
 
 @respx.mock
-def test_5xx_burst_and_409_are_retried(client):
-    codes = [500, 502, 503, 409]
+def test_5xx_burst_is_retried(client):
+    codes = [500, 502, 503, 504]
     respx.get(URL).mock(side_effect=[httpx.Response(c) for c in codes] + [OK])
     client.json("GET", URL)
     assert client.stats["requests"] == 5
+
+
+@respx.mock
+def test_409_conflict_fails_at_once(client):
+    """A duplicate (Freshdesk answers 409 for a contact whose e-mail exists) is not transient."""
+    body = {
+        "description": "Validation failed",
+        "errors": [{"field": "email", "code": "duplicate_value"}],
+    }
+    route = respx.post(URL).mock(return_value=httpx.Response(409, json=body))
+    with pytest.raises(RemoteFailure) as info:
+        client.json("POST", URL, json={"email": "a@example.com"})
+    assert info.value.status == 409 and route.call_count == 1 and client.slept == []
 
 
 @respx.mock

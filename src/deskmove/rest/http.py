@@ -1,9 +1,10 @@
 """The HTTP client every REST adapter uses: auth, retries, rate limits, redaction.
 
-One ``validate`` decides what a response means: 429, 5xx and 409 are retried
+One ``validate`` decides what a response means: 429 and 5xx are retried
 (429 waits for ``Retry-After``, else backs off exponentially), timeouts and
 connection errors are retried, 401/403 is an :class:`AuthError`, any other 4xx
-fails at once. Before the limit is hit, requests are paced from the
+fails at once (409 too: a conflict such as a duplicate e-mail stays one however
+often it is sent). Before the limit is hit, requests are paced from the
 remaining-quota headers. Credentials are only ever sent to the account's own
 host, and every URL and message that leaves this module is redacted.
 """
@@ -56,7 +57,7 @@ class _RedactFilter(logging.Filter):
 _FILTER = _RedactFilter()
 for _name in ("httpx", "httpcore", "deskmove.rest"):
     logging.getLogger(_name).addFilter(_FILTER)
-RETRY_STATUS = {409, 429, 500, 502, 503, 504, 520, 521, 522, 524}
+RETRY_STATUS = {429, 500, 502, 503, 504, 520, 521, 522, 524}
 
 
 class _Retry(Exception):

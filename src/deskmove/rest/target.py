@@ -14,6 +14,7 @@ the fields last sent (JSON), so a re-run sends nothing.
 from __future__ import annotations
 
 import json
+import string
 from typing import TYPE_CHECKING, Any
 
 from deskmove.errors import DeskmoveError, FatalRemoteError
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from deskmove.store import Store
 
 JOB_POLL_MAX = 600  # polls of one job before giving up
+# id-map states that name a target object: created by deskmove, or already there and reused
+# ("matched": rollback forgets it and never deletes it)
+RESOLVED = ("done", "matched")
 
 
 def _fmt(template: Any, values: dict[str, Any]) -> str:
@@ -83,7 +87,7 @@ class Push:
 
     def run(self) -> PushReport:
         self.report.notes += getattr(self.hooks, "push_notes", lambda ctx: [])(self.ctx)
-        for kind in ("organization", "person", "ticket"):
+        for kind in ("organization", "person", "agent", "ticket"):
             self.ids[kind] = self.store.id_map(self.conn, kind)
         self.ids["message"] = {}  # read per chunk of tickets: memory stays flat
         self._named("organization", storeread.organizations(self.store), self._org_item)
@@ -96,8 +100,9 @@ class Push:
 
     # -- the id map ---------------------------------------------------------------------
     def _done(self, kind: str, eid: int) -> str | None:
+        """The target's id of an entity deskmove created there or matched to one it had."""
         hit = self.ids[kind].get(eid)
-        return hit[0] if hit and hit[2] == "done" else None
+        return hit[0] if hit and hit[2] in RESOLVED else None
 
     def _put(self, kind: str, eid: int, native: str | None, h: str | None, state: str) -> None:
         self.store.map_put(
@@ -138,13 +143,50 @@ class Push:
                 it = item(row)
                 h = content_hash(hook(it, self.ctx))
                 hit = self.ids[kind].get(row["id"])
-                if hit and hit[2] == "done" and hit[1] == h:
-                    self.report.unchanged[kind] += 1
-                elif hit and hit[2] == "done":
-                    self.report.unchanged[kind] += 1  # created before; updates are not pushed
+                if hit and hit[2] in RESOLVED:
+                    self.report.unchanged[kind] += 1  # created or matched before; not updated
                 else:
                     todo.append((row["id"], it, h))
-            self._create(kind, todo, hook)
+            self._create(kind, self._match(kind, todo), hook)
+
+    def _match(
+        self, kind: str, todo: list[tuple[int, dict[str, Any], str]]
+    ) -> list[tuple[int, dict[str, Any], str]]:
+        """Reuse what the target already has (its ``match_*`` lookups, in order): a contact
+        or an agent with the same e-mail, an organization with the same name."""
+        lookups = [ep for name, ep in getattr(self.t, kind).items() if name.startswith("match")]
+        if not lookups or self.dry:
+            return todo
+        left, found = [], []
+        for eid, it, h in todo:
+            hit = self.ids[kind].get(eid)
+            native, agent = (
+                (None, False) if hit and hit[2] == "pending" else self._lookup(kind, lookups, it)
+            )
+            if native is None:
+                left.append((eid, it, h))
+                continue
+            found.append((kind, eid, native, h))
+            if agent:
+                found.append(("agent", eid, native, None))
+            self.report.matched[kind] += 1
+        self._put_many(found, "matched")
+        return left
+
+    def _lookup(
+        self, kind: str, lookups: list[EndpointSpec], it: dict[str, Any]
+    ) -> tuple[str | None, bool]:
+        values = self._find_values(it)
+        convert = getattr(self.hooks, kind)
+        for ep in lookups:
+            used = {f for v in [ep.path, *ep.params.values()] for f in _fields(str(v))}
+            if any(not values.get(f) for f in used):
+                continue
+            for raw in pick(self.ep.call(ep, values), ep.records) or []:
+                rec = convert(raw, self.ctx)
+                if rec is not None and _same(kind, rec, it):
+                    return str(raw["id"]), getattr(rec, "role", None) == "agent"
+        return None, False
 
     # -- creating, crash-safe ---------------------------------------------------------------------
     def _create(self, kind: str, todo: list[tuple[int, dict[str, Any], str]], hook: Any) -> None:
@@ -509,6 +551,19 @@ class Push:
             if same and text in (c.get("html_body"), c.get("body")) and str(c["id"]) not in taken:
                 return str(c["id"])
         return None
+
+
+def _fields(template: str) -> set[str]:
+    return {f for _t, f, _s, _c in string.Formatter().parse(template) if f}
+
+
+def _same(kind: str, rec: Any, it: dict[str, Any]) -> bool:
+    """A target record found by a lookup is the store's entity (lookups may match loosely)."""
+    if kind == "person":
+        return bool(it.get("email")) and it["email"].casefold() in {
+            e.casefold() for e in rec.emails
+        }
+    return (rec.name or "").strip().casefold() == (it.get("name") or "").strip().casefold()
 
 
 def _message_id(body: Any, ticket_native: str) -> str:

@@ -18,6 +18,7 @@ class PushReport:
     """What a push did, per entity kind."""
 
     created: Counter[str] = field(default_factory=Counter)
+    matched: Counter[str] = field(default_factory=Counter)  # already in the target: reused
     updated: Counter[str] = field(default_factory=Counter)
     unchanged: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
@@ -26,12 +27,16 @@ class PushReport:
 
     def as_dict(self) -> dict[str, Any]:
         kinds = sorted(
-            set(self.created) | set(self.updated) | set(self.unchanged) | set(self.failed)
+            set(self.created)
+            | set(self.matched)
+            | set(self.updated)
+            | set(self.unchanged)
+            | set(self.failed)
         )
         return {
             "dry_run": self.dry_run,
             "kinds": {
-                k: {"created": self.created[k], "updated": self.updated[k],
+                k: {"created": self.created[k], "matched": self.matched[k], "updated": self.updated[k],
                     "unchanged": self.unchanged[k], "failed": self.failed[k]}
                 for k in kinds
             },
