@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,13 +16,20 @@ import typer
 
 from deskmove import __version__
 from deskmove.audit.cli import audit_app
-from deskmove.config import Project, init_project
+from deskmove.cli_support import (
+    EXIT_CLOSED_PIPE,
+    GlobalOptionsGroup,
+    quiet_closed_pipe,
+    require_project,
+)
+from deskmove.config import PROJECT_FILE, Project, init_project
 from deskmove.errors import EXIT_FAILED, EXIT_QUARANTINED, DeskmoveError
 from deskmove.store import Store
 from deskmove.sync import export_target, import_source, open_store, push_summary
 
 app = typer.Typer(
     name="deskmove",
+    cls=GlobalOptionsGroup,
     help="Move a support team's history between helpdesks, without losing a message.",
     no_args_is_help=True,
     add_completion=False,
@@ -44,7 +52,7 @@ class Globals:
     quiet: bool
 
     def load(self) -> Project:
-        return Project.load(self.project)
+        return require_project(self.project)
 
     def emit(self, line: str, data: dict[str, Any]) -> None:
         """One summary line for people, or JSON for scripts."""
@@ -89,6 +97,9 @@ def handles_errors(fn: F) -> F:
         except DeskmoveError as exc:
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except BrokenPipeError:  # `deskmove status | head -2`: the reader has what it wanted
+            quiet_closed_pipe()
+            raise typer.Exit(EXIT_CLOSED_PIPE) from None
         except KeyboardInterrupt:
             typer.echo(
                 "Error: interrupted — run the same command again; it resumes where it stopped",
@@ -135,7 +146,15 @@ def main_options(
 ) -> None:
     """Move a support team's history between helpdesks, without losing a message.
 
-    Global options go before the command: deskmove --project p --json status
+    Global options (--project, --json, --quiet) go before or after the command.
+
+    Example:
+
+    \b
+        deskmove init migration && cd migration
+        deskmove import csv:../examples/helpdesk
+        deskmove status --json
+        deskmove --project migration migrate csv:old-export zendesk://newshop --sample 20
     """
     ctx.obj = Globals(project=project, json=json_out, quiet=quiet)
 
@@ -158,12 +177,14 @@ def init(
     """
     g = _globals(ctx)
     root = (directory or g.project).resolve()
+    existed = (root / PROJECT_FILE).is_file()
     path = init_project(root)
     project = Project.load(root)
     open_store(project).close()
+    said = "Already a deskmove project, nothing changed:" if existed else "Initialised"
     g.emit(
-        f"Initialised {path} (store: {_store_label(project)})",
-        {"project": str(root), "file": str(path)},
+        f"{said} {path} (store: {_store_label(project)})",
+        {"project": str(root), "file": str(path), "created": not existed},
     )
 
 
@@ -558,8 +579,17 @@ def _store_label(project: Project) -> str:
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        try:
+            app()
+        finally:
+            sys.stdout.flush()
+    except BrokenPipeError:  # raised by the last flush, after the command was done
+        quiet_closed_pipe()
+        sys.exit(EXIT_CLOSED_PIPE)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+if __name__ == "__main__":  # pragma: no cover - `python -m deskmove.cli`
+    from deskmove.cli import main as importable_main  # one copy of this module, not two
+
+    importable_main()

@@ -92,8 +92,7 @@ def progress_bar(total: int | None, desc: str, enabled: bool) -> Iterator[tqdm]:
 
 
 def open_store(project: Project, *, create: bool = True) -> Store:
-    if create:  # `deskmove --project demo migrate …` works without a prior `init`
-        project.root.mkdir(parents=True, exist_ok=True)
+    """The project's store (``deskmove init`` made the folder; nothing else creates one)."""
     return Store.open(project.store_url, project.blob_root, create=create)
 
 

@@ -1,0 +1,147 @@
+"""An admin's first hour: projects, closed pipes, global options after the command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from deskmove.cli import app
+from tests.csvhelp import EXAMPLES
+
+HELPDESK = EXAMPLES / "helpdesk"
+
+
+def run(*args: str, cwd: Path | None = None):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+# -- item 4: only init creates a project ----------------------------------------------------
+COMMANDS_NEEDING_A_PROJECT = [
+    ["status"],
+    ["import", f"csv:{HELPDESK}"],
+    ["export", "csv:{tmp}/out"],
+    ["migrate", f"csv:{HELPDESK}", "csv:{tmp}/out"],
+    ["sync"],
+    ["verify", "csv:{tmp}/out"],
+    ["rollback", "csv:{tmp}/out", "--yes"],
+    ["audit"],
+    ["audit", "check", "forms"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS_NEEDING_A_PROJECT, ids=lambda a: " ".join(a[:2]))
+def test_every_command_but_init_refuses_a_folder_with_no_project(tmp_path, monkeypatch, args):
+    monkeypatch.delenv("DESKMOVE_DATABASE_URL", raising=False)
+    typo = tmp_path / "migratoin"
+    argv = [a.format(tmp=tmp_path) for a in args]
+    res = run("--project", str(typo), *argv)
+    assert res.exit_code == 2, res.output
+    assert res.stderr == f"Error: no deskmove project in {typo} — run deskmove init {typo}\n"
+    assert not typo.exists() and not (tmp_path / "out").exists()
+
+
+def test_a_folder_of_input_data_is_not_turned_into_a_project(tmp_path, monkeypatch):
+    data = tmp_path / "helpdesk"
+    data.mkdir()
+    (data / "tickets.csv").write_bytes((HELPDESK / "tickets.csv").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    res = run("--project", "helpdesk", "status")
+    assert res.exit_code == 2
+    assert res.stderr == (f"Error: no deskmove project in {data} — run deskmove init helpdesk\n")
+    assert sorted(p.name for p in data.iterdir()) == ["tickets.csv"]
+
+
+def test_the_current_folder_with_no_project_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = run("status")
+    assert res.exit_code == 2
+    assert res.stderr == f"Error: no deskmove project in {tmp_path} — run deskmove init .\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_says_when_the_project_already_exists(tmp_path, monkeypatch):
+    monkeypatch.delenv("DESKMOVE_DATABASE_URL", raising=False)
+    root = tmp_path / "p"
+    first = run("init", str(root))
+    assert first.stdout.startswith("Initialised ")
+    (root / "deskmove.toml").write_text("[mail]\nsupport_domains = ['shop.example']\n")
+    again = run("init", str(root))
+    assert again.exit_code == 0
+    assert again.stdout.startswith(
+        f"Already a deskmove project, nothing changed: {root / 'deskmove.toml'}"
+    )
+    assert "Initialised" not in again.stdout
+    assert (root / "deskmove.toml").read_text() == "[mail]\nsupport_domains = ['shop.example']\n"
+    assert json.loads(run("--json", "init", str(root)).stdout)["created"] is False
+
+
+# -- item 8: a closed pipe ends any command quietly ---------------------------------------
+CLOSED_PIPE_COMMANDS = [
+    ["--help"],
+    ["status"],
+    ["--json", "status"],
+    ["status", "--help"],
+    ["adapters", "list"],
+    ["audit"],
+    ["import", f"csv:{HELPDESK}"],
+]
+
+
+@pytest.fixture(scope="module")
+def filled_project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pipe") / "p"
+    env = {k: v for k, v in os.environ.items() if k != "DESKMOVE_DATABASE_URL"}
+    for args in (["init", str(root)], ["--project", str(root), "import", f"csv:{HELPDESK}"]):
+        subprocess.run([sys.executable, "-m", "deskmove", *args], env=env, check=True,
+                       capture_output=True, timeout=120)  # fmt: skip
+    return root
+
+
+@pytest.mark.parametrize("args", CLOSED_PIPE_COMMANDS, ids=lambda a: " ".join(a))
+def test_a_closed_pipe_ends_every_command_quietly(filled_project, args):
+    """`deskmove status | head -2`: the reader leaves before deskmove writes."""
+    env = {k: v for k, v in os.environ.items() if k != "DESKMOVE_DATABASE_URL"}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte is written
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "deskmove", "--project", str(filled_project), *args],
+            stdout=write_end, stderr=subprocess.PIPE, env=env, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    said = proc.stderr.decode()
+    for word in ("Error", "Traceback", "Exception", "BrokenPipe"):
+        assert word not in said, said
+    assert proc.returncode == 141
+
+
+# -- item 9: global options after the command ---------------------------------------------
+def test_global_options_work_after_the_command(cli, project_dir, tmp_path, monkeypatch):
+    res = cli("import", f"csv:{HELPDESK}", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["read"] == 1524
+    assert json.loads(cli("status", "--json").stdout)["totals"]["tickets"] == 320
+    quiet = run("import", f"csv:{HELPDESK}", "--quiet", "--project", str(project_dir))
+    assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
+    for form in (["-p", str(project_dir)], [f"--project={project_dir}"]):
+        res = run("status", *form, "-q")
+        assert res.exit_code == 0 and res.stdout == "", res.output
+        res = run("adapters", "list", *form, "--json")
+        assert json.loads(res.stdout)["adapters"], res.output
+    monkeypatch.chdir(tmp_path)
+    audit = run("audit", "--format", "json", "--project", str(project_dir))
+    assert audit.exit_code == 0, audit.output
+    assert json.loads(audit.stdout)["checklist"]
+
+
+def test_arguments_after_a_double_dash_are_left_alone(cli):
+    res = cli("import", "--", "--json")
+    assert res.exit_code == 2
+    assert "'--json' is neither a connection in deskmove.toml nor a spec" in res.stderr
