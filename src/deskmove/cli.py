@@ -143,6 +143,15 @@ def main_options(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    deadline: Annotated[
+        float | None,
+        typer.Option(
+            "--deadline",
+            metavar="SECONDS",
+            min=0.001,
+            help="Stop waiting on remote systems after this long in all (exit 1; a re-run resumes).",
+        ),
+    ] = None,
 ) -> None:
     """Move a support team's history between helpdesks, without losing a message.
 
@@ -157,6 +166,11 @@ def main_options(
         deskmove --project migration migrate csv:old-export zendesk://newshop --sample 20
     """
     ctx.obj = Globals(project=project, json=json_out, quiet=quiet)
+    from deskmove import deadline as run_deadline
+    from deskmove import notify
+
+    run_deadline.start(deadline)
+    notify.enable(not quiet)
 
 
 @app.command()

@@ -10,7 +10,8 @@ the exit code the CLI returns::
     ├── InputError                 2  the input file/folder cannot be read as asked
     ├── AuthError                  1  the remote system refused the credentials
     ├── RetriableError             1  network trouble, rate limit, server error: re-run later
-    │   └── RemoteUnavailable      1  could not reach the server at all
+    │   ├── RemoteUnavailable      1  could not reach the server at all
+    │   └── DeadlineExceeded       1  the run's --deadline passed: re-run later
     ├── FatalRemoteError           1  the remote system said no (4xx): retrying will not help
     ├── StoreError                 1  the store cannot be opened/written (disk full, locked, …)
     └── LockHeld                  75  another sync holds the lock: cron tries again later
@@ -72,6 +73,10 @@ class RetriableError(DeskmoveError):
 
 
 class RemoteUnavailable(RetriableError):
+    pass
+
+
+class DeadlineExceeded(RetriableError):
     pass
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from deskmove import notify
 from deskmove.checkpoint import checkpoint
 from deskmove.config import Project
 from deskmove.errors import DeskmoveError
@@ -86,7 +87,8 @@ def progress_bar(total: int | None, desc: str, enabled: bool) -> Iterator[tqdm]:
         disable=not (enabled and sys.stderr.isatty()),
     )
     try:
-        yield bar
+        with notify.showing(bar):
+            yield bar
     finally:
         bar.close()
 

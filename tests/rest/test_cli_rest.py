@@ -57,10 +57,14 @@ def test_migrate_to_freshdesk_dry_run_says_what_it_cannot_keep(cli, api, monkeyp
 def test_unreachable_base_url_is_a_clear_error(cli, creds, sleeps):
     result = cli("import", "zendesk://acme?base_url=http://127.0.0.1:9")
     assert result.exit_code == 1
-    assert result.stderr.startswith(
-        "Error: GET http://127.0.0.1:9/api/v2/incremental/organizations.json"
+    waiting, error = result.stderr.splitlines()
+    # said on the first retry: what is retried, why, and for how long at most
+    assert waiting.startswith(
+        "Waiting: zendesk: GET http://127.0.0.1:9/api/v2/incremental/organizations.json "
+        "cannot connect: [Errno 111] Connection refused; retrying up to 7 more times, for at most"
     )
-    assert "re-run later" in result.stderr
+    assert error.startswith("Error: GET http://127.0.0.1:9/api/v2/incremental/organizations.json")
+    assert "re-run later" in error
 
 
 def test_migrate_a_sample_then_the_rest_without_duplicates(cli, api):

@@ -7,6 +7,13 @@ fails at once (409 too: a conflict such as a duplicate e-mail stays one however
 often it is sent). Before the limit is hit, requests are paced from the
 remaining-quota headers. Credentials are only ever sent to the account's own
 host, and every URL and message that leaves this module is redacted.
+
+Every attempt has a total deadline (``?timeout=`` seconds, the spec's
+``retry.timeout`` by default) from connecting to the last byte of the answer,
+however slowly the server trickles; a download's deadline grows with its
+declared size. The run-wide ``--deadline`` bounds every attempt and every
+pause between them. The first retry of a request says what is retried, why
+and for how long at most; the progress bar shows it while it lasts.
 """
 
 from __future__ import annotations
@@ -17,21 +24,25 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 import tenacity
 
+from deskmove import deadline, notify
 from deskmove.errors import (
     AuthError,
     DeskmoveError,
     FatalRemoteError,
     RemoteUnavailable,
     RetriableError,
+    UsageError,
 )
 from deskmove.rest.auth import Redactor, resolve_auth
+from deskmove.rest.transport import bounded, deadline_transport, extend
 
 if TYPE_CHECKING:
     from deskmove.config import Connection
@@ -58,6 +69,8 @@ _FILTER = _RedactFilter()
 for _name in ("httpx", "httpcore", "deskmove.rest"):
     logging.getLogger(_name).addFilter(_FILTER)
 RETRY_STATUS = {429, 500, 502, 503, 504, 520, 521, 522, 524}
+DOWNLOAD_MIN_RATE = 64 * 1024  # bytes/s a download may not fall below on average
+SLOW_AFTER = 10.0  # seconds without an answer before deskmove says what it waits for
 
 
 class _Retry(Exception):
@@ -121,14 +134,17 @@ class RestClient:
         self._next_at = 0.0
         self._paused_until = 0.0
         self._lock = threading.Lock()
+        self.timeout = request_timeout(spec, conn)
+        self.watch = _Watch(SLOW_AFTER)
         self.http = httpx.Client(
-            transport=transport,
-            timeout=spec.retry.timeout,
+            transport=transport or deadline_transport(),
+            timeout=self.timeout,
             follow_redirects=False,
             headers={"User-Agent": "deskmove", "Accept": "application/json"},
         )
 
     def close(self) -> None:
+        self.watch.stop()
         self.http.close()
 
     # -- public -----------------------------------------------------------------------
@@ -175,6 +191,7 @@ class RestClient:
             stop=tenacity.stop_after_attempt(r.attempts),
             wait=self._wait,
             sleep=self._sleep,
+            before_sleep=lambda state: self._retrying(method, url, state),
             reraise=True,
         )
         try:
@@ -185,6 +202,31 @@ class RestClient:
                 f"{method} {self.redact.url(url)} still failing after {r.attempts} attempts: {exc.reason}",
                 "re-run later; deskmove resumes where it stopped",
             ) from None
+        finally:
+            notify.waiting(None)
+
+    def worst_case(self) -> float:
+        """Seconds one request may take at most, every attempt and pause included."""
+        r = self.spec.retry
+        pauses = sum(min(r.base_wait * 2**i, r.max_wait) for i in range(r.attempts - 1))
+        return r.attempts * self.timeout + pauses
+
+    def _retrying(self, method: str, url: str, state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        reason = exc.reason if isinstance(exc, _Retry) else str(exc)
+        what = f"{self.spec.name}: {method} {self.redact.url(url)}"
+        attempts = self.spec.retry.attempts
+        if state.attempt_number == 1:
+            budget = self.worst_case()
+            left = deadline.remaining()
+            limit = (
+                f"{budget:.0f} s" if left is None or left > budget else f"{left:.0f} s (--deadline)"
+            )
+            notify.say(
+                f"Waiting: {what} {reason}; retrying up to {attempts - 1} more times, "
+                f"for at most {limit}"
+            )
+        notify.waiting(f"retry {state.attempt_number}/{attempts - 1}: {reason}")
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -194,6 +236,9 @@ class RestClient:
         return min(r.base_wait * 2 ** (state.attempt_number - 1), r.max_wait)
 
     def _sleep(self, seconds: float) -> None:
+        left = deadline.remaining()
+        if left is not None and left < seconds:
+            raise deadline.exceeded(f"pausing {seconds:.0f} s before the next request")
         if seconds > 0:
             self.stats["slept"] += seconds
             self.sleep(seconds)
@@ -220,11 +265,25 @@ class RestClient:
             headers.update(self.creds.headers)
             params.update(self.creds.params)
         self.stats["requests"] += 1
+        what = f"waiting for {method} {self.redact.url(url)}"
+        if deadline.expired():
+            raise deadline.exceeded(what)
+        ends = time.monotonic() + self.timeout
+        left = deadline.remaining()
         try:
-            resp = self.http.request(method, url, headers=headers, params=params or None, **kw)
+            with (
+                bounded(ends if left is None else min(ends, time.monotonic() + left)),
+                self.watch.waiting(
+                    f"{self.spec.name}: {method} {self.redact.url(url)}", self.timeout
+                ),
+            ):
+                resp = self._send(method, url, headers, params, kw, download=not parse)
         except httpx.TimeoutException as exc:
+            if deadline.expired():
+                raise deadline.exceeded(what) from None
             self.stats["timeouts"] += 1
-            raise _Retry(f"timed out ({type(exc).__name__})") from None
+            total = "no complete answer" if "deadline" in str(exc) else "timed out"
+            raise _Retry(f"{total} within {self.timeout:g} s ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             raise _Retry(self.redact(f"cannot connect: {exc}"), unreachable=True) from None
         self.log(f"{method} {self.redact.url(str(resp.request.url))} -> {resp.status_code}")
@@ -237,6 +296,24 @@ class RestClient:
         except ValueError:
             self.stats["bad_json"] += 1
             raise _Retry("the answer was not complete JSON (truncated?)") from None
+
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], params: dict[str, str],
+        kw: dict[str, Any], *, download: bool,
+    ) -> httpx.Response:  # fmt: skip
+        """One request, its answer read whole; a download may take longer when it is big."""
+        req = self.http.build_request(method, url, headers=headers, params=params or None, **kw)
+        resp = self.http.send(req, stream=True)
+        try:
+            size = resp.headers.get("content-length", "")
+            if download and size.isdigit():
+                left = deadline.remaining()
+                grown = time.monotonic() + self.timeout + int(size) / DOWNLOAD_MIN_RATE
+                extend(grown if left is None else min(grown, time.monotonic() + left))
+            resp.read()
+        finally:
+            resp.close()
+        return resp
 
     def _validate(self, method: str, url: str, resp: httpx.Response) -> None:
         code = resp.status_code
@@ -273,12 +350,77 @@ class RestClient:
         self._pace()
 
 
+class _Watch:
+    """Says which requests have had no answer for a while (one thread, started when needed)."""
+
+    def __init__(self, after: float) -> None:
+        self.after = after
+        self.inflight: dict[int, tuple[float, str, float]] = {}
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.ids = iter(range(1 << 62))
+        self.told: set[str] = set()  # said once per request, until it gets an answer
+
+    @contextmanager
+    def waiting(self, what: str, timeout: float) -> Iterator[None]:
+        with self.lock:
+            key = next(self.ids)
+            self.inflight[key] = (time.monotonic(), what, timeout)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="deskmove-watch", daemon=True)
+                self.thread.start()
+        answered = False
+        try:
+            yield
+            answered = True
+        finally:
+            with self.lock:
+                self.inflight.pop(key, None)
+                if answered:
+                    self.told.discard(what)
+
+    def _run(self) -> None:
+        while not self.stopped.wait(min(1.0, self.after)):
+            now = time.monotonic()
+            with self.lock:
+                slow = [v for v in self.inflight.values() if now - v[0] >= self.after]
+                fresh = [v for v in slow if v[1] not in self.told]
+                self.told |= {v[1] for v in fresh}
+            for started, what, timeout in fresh:
+                notify.say(
+                    f"Waiting: {what} has not answered for {now - started:.0f} s "
+                    f"(this attempt gives up after {timeout:g} s)"
+                )
+            for started, what, _timeout in slow[-1:]:
+                notify.waiting(f"waiting {now - started:.0f} s for {what}")
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join(2)
+
+
 class RemoteFailure(FatalRemoteError):
     """A 4xx the API meant: retrying will not help."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message, "check the data or the spec; retrying will not help")
         self.status = status
+
+
+def request_timeout(spec: Spec, conn: Connection) -> float:
+    """``?timeout=`` seconds (or ``timeout =`` in deskmove.toml), else the spec's."""
+    value = conn.option("timeout")
+    if value is None or value == "":
+        return spec.retry.timeout
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if not seconds > 0:
+        raise UsageError(f"?timeout={value} is not a number of seconds", "e.g. ?timeout=30")
+    return seconds
 
 
 def _first_number(headers: httpx.Headers, names: list[str]) -> float | None:
