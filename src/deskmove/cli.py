@@ -155,7 +155,7 @@ def main_options(
 ) -> None:
     """Move a support team's history between helpdesks, without losing a message.
 
-    Global options (--project, --json, --quiet) go before or after the command.
+    Global options (--project, --json, --quiet, --deadline) go before or after the command.
 
     Example:
 

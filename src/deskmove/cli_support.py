@@ -18,7 +18,7 @@ from deskmove.errors import UsageError
 
 # The root's options a user may also write after the command (`deskmove status --json`).
 GLOBAL_FLAGS = ("--json", "--quiet", "-q")
-GLOBAL_VALUED = ("--project", "-p")
+GLOBAL_VALUED = ("--project", "-p", "--deadline")
 
 # What a process killed by SIGPIPE returns in a shell (128 + 13): the reader went away.
 EXIT_CLOSED_PIPE = 141

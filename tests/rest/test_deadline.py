@@ -97,7 +97,7 @@ def test_the_first_retry_says_what_is_retried_and_for_how_long(creds, capsys):
 def test_cli_deadline_stops_an_import_from_a_stalled_server(cli, creds):
     with slow_server("stall") as url:
         start = time.monotonic()
-        result = cli("--deadline", "2", "import", f"zendesk://acme?base_url={url}&timeout=0.5")
+        result = cli("import", f"zendesk://acme?base_url={url}&timeout=0.5", "--deadline", "2")
     assert time.monotonic() - start < 10
     assert result.exit_code == 1
     assert "Waiting: zendesk: GET" in result.stderr
