@@ -22,7 +22,8 @@ ALIASES = {
     "ks_c_5601-1987": "cp949", "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
     "iso-2022-jp": "iso2022_jp_ext", "shift-jis": "cp932", "shift_jis": "cp932",
     "x-sjis": "cp932", "big5": "big5hkscs", "utf8": "utf-8", "ansi_x3.4-1968": "us-ascii",
-    "ascii": "us-ascii", "latin-2": "iso-8859-2", "iso-8859-1": "windows-1252",
+    "ascii": "us-ascii", "unicode-1-1-utf-7": "utf-7", "unicode-2-0-utf-7": "utf-7",
+    "x-unicode-2-0-utf-7": "utf-7", "latin-2": "iso-8859-2", "iso-8859-1": "windows-1252",
     "latin1": "windows-1252", "us-ascii": "us-ascii", "_iso-2022-jp$esc": "iso2022_jp_ext",
 }  # fmt: skip
 # Labels whose bytes are often something else: worth a plausibility check.
@@ -160,12 +161,17 @@ def _mostly_cyrillic(text: str) -> bool:
     return bool(letters) and sum(1 for c in letters if _CYRILLIC.match(c)) / len(letters) > 0.8
 
 
-_ENCODED_WORD = re.compile(rb"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+# Encoded text may hold spaces (``=?UTF-8?Q? Personal=C3=A4nderung?=``): mailers write them.
+_ENCODED_WORD = re.compile(rb"=\?([^?\s]{1,80})\?([bBqQ])\?([^?]*)\?=")
 _GAP = re.compile(rb"^\s*$")
 
 
 def decode_header_value(value: str | bytes | None) -> str:
-    """An RFC 2047 header (possibly with raw 8-bit bytes, or broken words) to text; never raises."""
+    """An RFC 2047 header (possibly with raw 8-bit bytes, or broken words) to text; never raises.
+
+    Adjacent encoded words in one charset are joined before decoding, so a
+    multibyte character split across two words comes out whole.
+    """
     if value is None:
         return ""
     if isinstance(value, str):
@@ -175,28 +181,47 @@ def decode_header_value(value: str | bytes | None) -> str:
     else:
         raw = value
     out: list[str] = []
+    run: list[bytes] = []  # decoded bytes of adjacent words in run_label
+    run_label = ""
     last, prev_word = 0, False
     for m in _ENCODED_WORD.finditer(raw):
         gap = raw[last : m.start()]
-        if gap and not (prev_word and _GAP.match(gap)):  # space between two words is dropped
+        label = m.group(1).decode("ascii", "replace").split("*")[0].lower()  # RFC 2231 language
+        joined = prev_word and _GAP.match(gap) is not None  # space between two words is dropped
+        if run and not (joined and label == run_label):
+            out.append(_decode_run(run, run_label))
+            run = []
+        if gap and not joined:
             out.append(decode_bytes(gap, "utf-8")[0])
-        out.append(_decode_word(m.group(1), m.group(2), m.group(3)))
+        data = _word_bytes(m.group(2), m.group(3))
+        if data is None:
+            if run:
+                out.append(_decode_run(run, run_label))
+                run = []
+            out.append(m.group(0).decode("ascii", "replace"))
+        else:
+            run.append(data)
+            run_label = label
         last, prev_word = m.end(), True
+    if run:
+        out.append(_decode_run(run, run_label))
     if last < len(raw):
         out.append(decode_bytes(raw[last:], "utf-8")[0])
     return _unfold("".join(out))
 
 
-def _decode_word(charset: bytes, encoding: bytes, text: bytes) -> str:
-    label = charset.decode("ascii", "replace").split("*")[0]  # RFC 2231 language suffix
+def _decode_run(run: list[bytes], label: str) -> str:
+    return decode_bytes(b"".join(run), label)[0]
+
+
+def _word_bytes(encoding: bytes, text: bytes) -> bytes | None:
     try:
         if encoding in b"bB":
-            data = binascii.a2b_base64(text + b"=" * (-len(text) % 4))
-        else:
-            data = quopri.decodestring(text.replace(b"_", b" "), header=True)
+            clean = text.translate(None, b" \t\r\n")
+            return binascii.a2b_base64(clean + b"=" * (-len(clean) % 4))
+        return quopri.decodestring(text.replace(b"_", b" "), header=True)
     except (binascii.Error, ValueError):
-        return text.decode("ascii", "replace")
-    return decode_bytes(data, label)[0]
+        return None
 
 
 def _unfold(text: str) -> str:

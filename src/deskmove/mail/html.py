@@ -9,7 +9,13 @@ from html.parser import HTMLParser
 import nh3
 
 # Inline images keep working: cid: references are rewritten by whoever renders them.
+# data: is allowed by the scheme list only so that embedded images survive;
+# _keep_attribute drops it everywhere else (a data:text/html link runs script).
 _URL_SCHEMES = {"http", "https", "mailto", "cid", "tel", "data"}
+_DATA_IMAGES = ("data:image/png", "data:image/jpeg", "data:image/jpg", "data:image/gif",
+                "data:image/webp", "data:image/bmp")  # fmt: skip
+_TEXT_ATTRIBUTES = {"alt", "title"}
+_URL_NOISE = re.compile(r"[\x00-\x20]+")  # browsers ignore these inside a URL: "da\tta:"
 _BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table",
           "blockquote", "pre", "hr", "ul", "ol", "dd", "dt", "section", "article", "header",
           "footer"}  # fmt: skip
@@ -18,10 +24,23 @@ _SKIP = {"script", "style", "head", "title", "noscript", "template"}
 
 def sanitise(html: str) -> str:
     """HTML safe to show in a browser: no scripts, handlers, forms or remote frames."""
+    options = {"url_schemes": _URL_SCHEMES, "attribute_filter": _keep_attribute}
     try:
-        return nh3.clean(html, url_schemes=_URL_SCHEMES, link_rel="noopener noreferrer")
+        return nh3.clean(html, link_rel="noopener noreferrer", **options)
     except Exception:  # noqa: BLE001 - nh3 refuses some inputs (e.g. NUL); keep the text
-        return nh3.clean(html.replace("\x00", ""), url_schemes=_URL_SCHEMES)
+        return nh3.clean(html.replace("\x00", ""), **options)
+
+
+def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
+    """Drop data: URLs except raster images in <img src>."""
+    if attribute in _TEXT_ATTRIBUTES or ":" not in value[:64]:
+        return value
+    url = _URL_NOISE.sub("", value[:64]).lower()
+    if not url.startswith("data:"):
+        return value
+    if element == "img" and attribute == "src" and url.startswith(_DATA_IMAGES):
+        return value
+    return None
 
 
 class _Text(HTMLParser):

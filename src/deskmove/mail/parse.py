@@ -11,22 +11,21 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import Message
-from email.utils import getaddresses, parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from deskmove.mail import bigparts, mime
+from deskmove.mail.addresses import parse_addresses
 from deskmove.mail.autodetect import auto_kind
 from deskmove.mail.charsets import decode_header_value
+from deskmove.mail.dates import mail_date
 from deskmove.mail.ids import parse_ids, thread_index_root
 from deskmove.mail.subjects import ticket_numbers
 from deskmove.records import AUDIT_HEADERS, AttachmentRec
 
 if TYPE_CHECKING:
     from deskmove.store.blobs import BlobStore
-
-FUTURE_SLACK = timedelta(days=1)
 
 
 _KEEP = frozenset(AUDIT_HEADERS) | {
@@ -89,24 +88,24 @@ def parse_mail(
     if not _looks_like_mail(headers):
         raise MailParseError("not an email: no From, To, Date, Subject or Message-ID header")
     notes: list[str] = []
-    date, tz = _date(headers, fallback_date, now or datetime.now(UTC), notes)
-    sender = _first(_addresses(headers.get("from", [])))
-    if sender is None:
-        sender = _first(_addresses(headers.get("sender", []) + headers.get("return-path", [])))
+    date, tz = mail_date(headers, fallback_date, now or datetime.now(UTC), notes)
+    sender = _author(headers, notes)
     subject = decode_header_value(headers.get("subject", [""])[0]).strip()
     text, html, attachments = mime.bodies(msg, mime.Sink(blobs, big), notes)
-    message_id = _first_id(headers.get("message-id", []))
-    references = parse_ids(mime.clean(" ".join(headers.get("references", []))))
-    in_reply_to = _first_id(headers.get("in-reply-to", []))
+    message_id = _first_id(headers.get("message-id", []), notes)
+    references = parse_ids(
+        mime.clean(" ".join(headers.get("references", []))), notes, name="References"
+    )
+    in_reply_to = _first_id(headers.get("in-reply-to", []), notes)
     return ParsedMail(
         message_id=message_id,
         in_reply_to=in_reply_to,
         references=references,
         subject=subject,
         sender=sender,
-        reply_to=_addresses(headers.get("reply-to", [])),
-        to=_addresses(headers.get("to", [])),
-        cc=_addresses(headers.get("cc", [])),
+        reply_to=parse_addresses(headers.get("reply-to", []), notes),
+        to=parse_addresses(headers.get("to", []), notes),
+        cc=parse_addresses(headers.get("cc", []), notes),
         date=date,
         date_tz=tz,
         body_text=text,
@@ -146,106 +145,36 @@ def _headers(msg: Message) -> dict[str, list[str]]:
     return out
 
 
-# One plain address, "Name <addr>" or a bare addr: most mail; parsed without getaddresses.
-_SIMPLE_ADDRESS = re.compile(
-    r'\s*(?:([^"<>,;:()\\@]*?)\s*<([^<>\s,;:()"\\]+@[^<>\s,;:()"\\]+)>|([^<>\s,;:()"\\]+@[^<>\s,;:()"\\]+))\s*'
-)
+# Where the author comes from when From has no address, in the order mail clients use.
+AUTHOR_FALLBACKS = ("reply-to", "sender", "return-path")
 
 
-def _addresses(values: list[str]) -> list[tuple[str, str]]:
-    out = []
-    for value in values:
-        cleaned = value.replace("\r", " ").replace("\n", " ")
-        simple = _SIMPLE_ADDRESS.fullmatch(cleaned)
-        if simple:
-            name, addr = (
-                (simple.group(1) or "", simple.group(2))
-                if simple.group(2)
-                else ("", simple.group(3))
-            )
-            out.append((decode_header_value(name).strip(), mime.clean(addr).lower()))
-            continue
-        try:
-            pairs = getaddresses([cleaned])
-        except Exception:  # noqa: BLE001 - a broken list: take what looks like addresses
-            pairs = [("", a) for a in re.findall(r"[\w.+-]+@[\w.-]+", cleaned)]
-        for name, addr in pairs:
-            addr = decode_header_value(addr).strip().strip("<>").lower()
-            if "@" not in addr:
-                continue
-            out.append((decode_header_value(name).strip().strip('"').strip(), addr))
-    return out
+def _author(headers: dict[str, list[str]], notes: list[str]) -> tuple[str, str] | None:
+    """From; else Reply-To, Sender, Return-Path (keeping From's display name), with a note."""
+    raw_from = " ".join(headers.get("from", [])).strip()
+    sender = _first(parse_addresses(headers.get("from", []), notes))
+    if sender is not None:
+        return sender
+    name = decode_header_value(raw_from).strip().strip('"').strip() if raw_from else ""
+    for header in AUTHOR_FALLBACKS:
+        found = _first(parse_addresses(headers.get(header, []), notes))
+        if found is not None:
+            why = "From has no address" if raw_from else "no From header"
+            notes.append(f"author taken from {_TITLE[header]} ({why})")
+            return (name or found[0], found[1])
+    return None
+
+
+_TITLE = {"reply-to": "Reply-To", "sender": "Sender", "return-path": "Return-Path"}
 
 
 def _first(items: list[tuple[str, str]]) -> tuple[str, str] | None:
     return items[0] if items else None
 
 
-def _first_id(values: list[str]) -> str | None:
-    ids = parse_ids(mime.clean(" ".join(values)))
+def _first_id(values: list[str], notes: list[str]) -> str | None:
+    ids = parse_ids(mime.clean(" ".join(values)), notes)
     return ids[0] if ids else None
-
-
-def _date(
-    headers: dict[str, list[str]],
-    fallback: datetime | None,
-    now: datetime,
-    notes: list[str],
-) -> tuple[datetime, int | None]:
-    """The Date header; else the newest Received date; else the caller's; future dates clamped."""
-    received = _received_date(headers.get("received", []))
-    for value in headers.get("date", []):
-        parsed = _parse_date(value)
-        if parsed is None:
-            notes.append(f"unreadable Date {value.strip()!r}")
-            continue
-        if parsed > now + FUTURE_SLACK:
-            clamp = min(d for d in (received, fallback, now) if d is not None)
-            headers["original-date"] = [value.strip()]
-            notes.append(f"Date {value.strip()!r} lies in the future; clamped")
-            return clamp.astimezone(UTC), None
-        off = parsed.utcoffset()
-        tz = int(off.total_seconds() // 60) if off is not None and not _naive(value) else None
-        return parsed.astimezone(UTC), tz
-    if headers.get("date"):
-        headers["original-date"] = [headers["date"][0].strip()]
-    for candidate in (received, fallback):
-        if candidate is not None:
-            return min(candidate, now).astimezone(UTC), None
-    notes.append("no date anywhere in the message; the import time was used")
-    return now, None
-
-
-def _naive(value: str) -> bool:
-    return re.search(r"[+-]\d{4}\s*(\(.*\))?\s*$|\b(?:GMT|UTC|UT|[ECMP][SD]T|Z)\b", value) is None
-
-
-def _parse_date(value: str) -> datetime | None:
-    text = value.strip()
-    try:
-        parsed = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        parsed = None
-    if parsed is None:
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    if parsed.year < 1900:
-        return None
-    return parsed
-
-
-def _received_date(values: list[str]) -> datetime | None:
-    for value in values:  # the first Received header is the last hop: closest to delivery
-        _, sep, tail = value.rpartition(";")
-        if sep:
-            parsed = _parse_date(tail)
-            if parsed is not None:
-                return parsed.astimezone(UTC)
-    return None
 
 
 def _secondary_keys(headers: dict[str, list[str]], subject: str) -> list[str]:

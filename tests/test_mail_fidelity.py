@@ -1,0 +1,139 @@
+"""Real-world mail as mail clients read it: charsets, encoded words, names, dates, structure."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from deskmove.mail.addresses import parse_addresses
+from deskmove.mail.charsets import decode_header_value
+from deskmove.mail.parse import parse_mail
+from deskmove.store.blobs import BlobStore
+
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> BlobStore:
+    return BlobStore(tmp_path / "blobs")
+
+
+def _raw(head: str, body: bytes = b"Dobry den\r\n") -> bytes:
+    return head.strip("\n").replace("\n", "\r\n").encode() + b"\r\n\r\n" + body
+
+
+def _b64_word(data: bytes, charset: str = "utf-8") -> str:
+    return f"=?{charset}?B?{base64.b64encode(data).decode()}?="
+
+
+# -- 2. encoded words as mailers write them -------------------------------------------------
+def test_adjacent_words_that_split_a_character_are_joined() -> None:
+    text = "Reklamace zboží č. 1234 — Łódź"
+    data = text.encode()
+    cut = data.index("ž".encode()) + 1  # in the middle of a two-byte character
+    cut2 = data.index("Ł".encode()) + 1
+    header = " ".join(_b64_word(p) for p in (data[:cut], data[cut:cut2], data[cut2:]))
+    assert decode_header_value(header) == text
+    q = "=?utf-8?Q?Objedn=C3?=\r\n =?utf-8?Q?=A1vka?="
+    assert decode_header_value(q) == "Objednávka"
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        ("=?us-ascii?Q?ABC / 123?=", "ABC / 123"),
+        ("=?UTF-8?Q? Personal=C3=A4nderung?=", " Personaländerung"),
+        ("=?unicode-1-1-utf-7?Q?+AMk-cole?=", "École"),
+        ("=?utf-8?q?a?= =?iso-8859-2?q?=E8?= =?utf-8?q?b?=", "ačb"),
+        ("=?utf-8?q?Nov=C3=A1k?= and =?utf-8?q?Dvo=C5=99=C3=A1k?=", "Novák and Dvořák"),
+    ],
+    ids=["spaces-ascii", "leading-space", "utf-7", "mixed-charsets", "text-between"],
+)
+def test_encoded_words_mail_clients_decode(raw: str, text: str) -> None:
+    assert decode_header_value(raw) == text
+
+
+# -- 4. a display name holding an @ --------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "pair"),
+    [
+        ("jan@example.cz via Helpdesk <noreply@helpdesk.example>", ("jan@example.cz via Helpdesk", "noreply@helpdesk.example")),
+        ('"jan@example.cz" <real@example.cz>', ("jan@example.cz", "real@example.cz")),
+        ("Jan@Novak <jan@example.cz>", ("Jan@Novak", "jan@example.cz")),
+        ("=?utf-8?Q?Nov=C3=A1k,_Jan_(jan@old.example)?= <jan@example.cz>", ("Novák, Jan (jan@old.example)", "jan@example.cz")),
+        ("jan@example.cz (Jan Novák)", ("Jan Novák", "jan@example.cz")),
+        ("Jan Novák jan@example.cz", ("Jan Novák", "jan@example.cz")),
+    ],
+    ids=["via", "quoted", "bare-at", "encoded-with-comma", "comment", "unbracketed"],
+)  # fmt: skip
+def test_display_name_with_at_is_the_name(value: str, pair: tuple[str, str]) -> None:
+    assert parse_addresses([value]) == [pair]
+
+
+def test_address_lists_with_groups_and_commas() -> None:
+    value = 'Team: "Novák, Jan" <jan@example.cz>, eva@example.pl;, undisclosed-recipients:;'
+    assert parse_addresses([value]) == [("Novák, Jan", "jan@example.cz"), ("", "eva@example.pl")]
+
+
+def test_from_with_at_in_name_gives_the_real_author(blobs: BlobStore) -> None:
+    raw = _raw(
+        "From: orders@shop.example via Form <form@forms.example>\nSubject: x\nMessage-ID: <a@x>"
+    )
+    assert parse_mail(raw, blobs, now=NOW).sender == (
+        "orders@shop.example via Form",
+        "form@forms.example",
+    )
+
+
+# -- 5. dates --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("date", "utc", "tz"),
+    [
+        ("Tue, 4 Mar 2025 00:19:00 (EDT) -0400", datetime(2025, 3, 4, 4, 19, tzinfo=UTC), -240),
+        ("Tue, 4 Mar 2025 12:29:13 AM -0000", datetime(2025, 3, 4, 0, 29, 13, tzinfo=UTC), 0),
+        ("Tue, 4 Mar 2025 12:29:13 PM +0100", datetime(2025, 3, 4, 11, 29, 13, tzinfo=UTC), 60),
+        ("Tue, 4 Mar 2025 1:05:00 p.m. +0100", datetime(2025, 3, 4, 12, 5, tzinfo=UTC), 60),
+        ("Tue, 4 Mar 2025 (a comment) 10:00:00 +0200 (CEST)", datetime(2025, 3, 4, 8, 0, tzinfo=UTC), 120),
+    ],
+    ids=["comment-before-zone", "midnight-am", "noon-pm", "pm-dots", "comments-anywhere"],
+)  # fmt: skip
+def test_dates_with_comments_and_twelve_hour_clock(
+    blobs: BlobStore, date: str, utc: datetime, tz: int
+) -> None:
+    raw = _raw(f"From: jan@example.cz\nSubject: x\nDate: {date}\nMessage-ID: <d@x>")
+    parsed = parse_mail(raw, blobs, now=NOW)
+    assert (parsed.date, parsed.date_tz) == (utc, tz)
+
+
+# -- 10. author fallbacks --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("headers", "author", "note"),
+    [
+        ("From: Jan Novak\nReply-To: jan@example.cz\nSender: list@lists.example\nReturn-Path: <bounce@mta.example>",
+         ("Jan Novak", "jan@example.cz"), "author taken from Reply-To (From has no address)"),
+        ("Sender: Eva <eva@example.pl>\nReturn-Path: <bounce@mta.example>",
+         ("Eva", "eva@example.pl"), "author taken from Sender (no From header)"),
+        ("From: =?utf-8?q?Pan_Nov=C3=A1k?=\nReturn-Path: <bounce@mta.example>",
+         ("Pan Novák", "bounce@mta.example"), "author taken from Return-Path (From has no address)"),
+    ],
+    ids=["reply-to", "sender", "return-path"],
+)  # fmt: skip
+def test_author_fallbacks_in_mail_client_order(
+    blobs: BlobStore, headers: str, author: tuple[str, str], note: str
+) -> None:
+    raw = _raw(f"{headers}\nTo: support@shop.example\nSubject: x\nMessage-ID: <f@x>")
+    parsed = parse_mail(raw, blobs, now=NOW)
+    assert parsed.sender == author
+    assert note in parsed.notes
+
+
+def test_a_real_from_needs_no_fallback_note(blobs: BlobStore) -> None:
+    raw = _raw(
+        "From: Jan <jan@example.cz>\nReply-To: other@example.cz\nSubject: x\nMessage-ID: <g@x>"
+    )
+    parsed = parse_mail(raw, blobs, now=NOW)
+    assert parsed.sender == ("Jan", "jan@example.cz")
+    assert not any("author taken" in n for n in parsed.notes)
