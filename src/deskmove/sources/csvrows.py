@@ -84,18 +84,40 @@ def _samples(path: Path) -> list[bytes]:
     return out
 
 
-def _trim(chunk: bytes, head: bool) -> bytes:
-    """Cut partial UTF-8 sequences at the slice edges."""
-    if not head:
-        i = 0
-        while i < len(chunk) and i < 4 and 0x80 <= chunk[i] <= 0xBF:
-            i += 1
-        chunk = chunk[i:]
-    j = len(chunk)
-    k = 0
-    while k < 4 and j - k - 1 >= 0 and chunk[j - k - 1] >= 0x80:
-        k += 1
-    return chunk[: j - k] if k else chunk
+# A few bad sequences in text that is otherwise UTF-8 are bad rows, not another encoding.
+UTF8_MAX_BAD = 16
+UTF8_GOOD_PER_BAD = 2
+_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
+
+
+def utf8_errors(samples: list[bytes]) -> tuple[int, int]:
+    """(invalid sequences, valid multi-byte characters) in the samples, up to a few errors.
+
+    A slice that starts inside a character skips its continuation bytes, and one
+    that ends inside a character keeps the incomplete tail out (an incremental
+    decoder holds it back), so the cut never counts as an error.
+    """
+    bad = good = 0
+    for i, chunk in enumerate(samples):
+        if i:
+            skip = 0
+            while skip < 3 and skip < len(chunk) and 0x80 <= chunk[skip] <= 0xBF:
+                skip += 1
+            chunk = chunk[skip:]
+        good += len(_MULTIBYTE.findall(chunk))
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        pos = 0
+        while pos < len(chunk):
+            try:
+                decoder.decode(chunk[pos:], final=False)
+                break
+            except UnicodeDecodeError as exc:
+                bad += 1
+                if bad > UTF8_MAX_BAD:
+                    return bad, good
+                pos += exc.end
+                decoder.reset()
+    return bad, good
 
 
 def detect_encoding(path: Path) -> str:
@@ -108,17 +130,16 @@ def detect_encoding(path: Path) -> str:
             f"{path.name} is UTF-16, which the csv source does not read",
             "save it as UTF-8 (or pass ?encoding=NAME)",
         )
-    try:
-        for i, chunk in enumerate(samples):
-            _trim(chunk, i == 0).decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
+    bad, good = utf8_errors(samples)
+    if bad == 0 or (bad <= UTF8_MAX_BAD and good >= UTF8_GOOD_PER_BAD * bad):
+        return "utf-8"  # the rows with bad bytes are quarantined when they are read
     if b"\x00" in head:
         raise InputError(
             f"{path.name} does not look like a text file", "check the path; give a CSV file"
         )
     best = from_bytes(b"\n".join(samples), cp_isolation=CANDIDATES).best()
+    if best is None and bad <= UTF8_MAX_BAD:
+        return "utf-8"  # no legacy charset fits either: read UTF-8, quarantine what is not
     if best is None:
         raise InputError(
             f"cannot tell the encoding of {path.name}",

@@ -1,0 +1,63 @@
+"""Hostile CSV: encoding detection that one bad row cannot decide, and formula injection."""
+
+from __future__ import annotations
+
+import pytest
+
+from deskmove.sync import import_source
+from tests.csvhelp import MESSAGE_HEADER, TICKET_HEADER, message_row, ticket_row, write_csv
+from tests.test_csv_source import quarantined
+
+RUSSIAN = "Здравствуйте, мой заказ № 42 не пришёл. Ирина Петрова "
+
+
+def _big_messages(folder, shift: int) -> bytes:
+    """A valid UTF-8 messages.csv bigger than the detection sample, all Cyrillic bodies."""
+    write_csv(folder / "tickets.csv", TICKET_HEADER, [ticket_row(str(t)) for t in range(1, 11)])
+    rows = [
+        message_row(str(i), str(1 + i % 10), body="ё" * shift + RUSSIAN * 12) for i in range(1, 801)
+    ]
+    path = write_csv(folder / "messages.csv", MESSAGE_HEADER, rows)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("shift", range(4), ids=lambda s: f"shift{s}")
+def test_valid_utf8_with_one_broken_quote_imports_the_rest(project, store, tmp_path, shift):
+    folder = tmp_path / "in"
+    data = _big_messages(folder, shift)
+    assert len(data) > 512 * 1024
+    cut = data.index(b"\r\n", len(data) // 3) + 2
+    broken = (
+        b'9999,1,,,a@b.cz,A,inbound,true,2024-03-01T09:30:00Z,,"unclosed '
+        + RUSSIAN.encode()
+        + b",,0\r\n"
+    )
+    (folder / "messages.csv").write_bytes(data[:cut] + broken + data[cut:])
+    rep = import_source(project, store, f"csv:{folder}")
+    assert "messages.csv: utf-8" in " ".join(rep.notes)
+    assert rep.counts.new["message"] == 800 and rep.quarantined == 1 and rep.balanced
+
+
+@pytest.mark.parametrize("where", [0.0, 0.3, 0.6], ids=["head", "third", "middle"])
+def test_one_invalid_utf8_sequence_quarantines_its_row_only(project, store, tmp_path, where):
+    folder = tmp_path / "in"
+    data = _big_messages(folder, 0)
+    cut = data.index(b"\r\n", int(len(data) * where)) + 2
+    bad = b"9998,1,,,a@b.cz,A,inbound,true,2024-03-01T09:30:00Z,,Chybn\xe9 k\xf3dov\xe1n\xed,,0\r\n"
+    (folder / "messages.csv").write_bytes(data[:cut] + bad + data[cut:])
+    rep = import_source(project, store, f"csv:{folder}")
+    assert "messages.csv: utf-8" in " ".join(rep.notes)
+    assert rep.counts.new["message"] == 800 and rep.quarantined == 1
+    assert quarantined(store)[0][1].endswith("is not valid utf-8 text")
+
+
+def test_a_small_czech_file_with_one_bad_byte_stays_utf8(project, store, tmp_path):
+    path = write_csv(
+        tmp_path / "t.csv",
+        TICKET_HEADER,
+        [ticket_row(str(i), "Objednávka č. 42") for i in range(1, 4)],
+    )
+    path.write_bytes(path.read_bytes() + b"4,,,Chybn\xe9,open,,,email,,,,,,,,,,\r\n")
+    rep = import_source(project, store, f"csv:{path}")
+    assert rep.notes[0].startswith("t.csv: utf-8")
+    assert rep.imported == 3 and rep.quarantined == 1
