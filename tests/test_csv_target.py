@@ -33,6 +33,7 @@ def test_export_writes_the_canonical_layout(project, loaded, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         "attachments",
         "attachments.csv",
+        "deskmove-export.json",
         "messages.csv",
         "people.csv",
         "tickets.csv",

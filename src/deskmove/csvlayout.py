@@ -10,6 +10,13 @@ column as optional, so files without them still import):
 - people.csv: ``other_emails`` (space-separated; ``email`` is the primary address)
 - attachments.csv: ``content_id``, ``inline``
 
+Cells a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return) are written with a leading ``'``, as OWASP
+recommends, and so is every cell that really starts with ``'``; the folder's
+``deskmove-export.json`` says so, and the csv source then removes exactly one
+leading ``'`` from every cell, which gives back the original text. ``?formulas=raw``
+writes the values untouched (and says that instead).
+
 Timestamps are ISO 8601 with an offset. A message's ``created_at`` keeps the
 sender's offset when the source knew it (``+02:00``) and is written in UTC with a
 ``Z`` when it did not.
@@ -17,7 +24,9 @@ sender's offset when the source knew it (``+02:00``) and is written in UTC with 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from pathlib import Path
 
 TICKETS = (
     "id", "source", "source_id", "subject", "status", "priority", "type", "channel",
@@ -46,6 +55,43 @@ REQUIRED = {
     "people.csv": ("email",),
     "attachments.csv": ("message_id",),
 }
+
+MANIFEST = "deskmove-export.json"
+FORMULA_MODES = ("escaped", "raw")
+# A cell starting with one of these runs as a formula in Excel, LibreOffice and Sheets;
+# "'" is escaped too, so that removing one leading "'" on import is never ambiguous.
+_ESCAPE_FIRST = frozenset("=+-@\t\r'")
+
+
+def escape_cells(values: list[str]) -> list[str]:
+    return ["'" + v if v[:1] in _ESCAPE_FIRST else v for v in values]
+
+
+def unescape_cells(values: list[str]) -> list[str]:
+    return [v[1:] if v[:1] == "'" else v for v in values]
+
+
+def manifest(formulas: str) -> str:
+    return json.dumps(
+        {
+            "layout": "deskmove canonical CSV",
+            "formulas": formulas,
+            "escaping": "one ' was added before every cell starting with = + - @ tab, CR or '"
+            if formulas == "escaped"
+            else "none: cells are written as they are in the store",
+        },
+        indent=2,
+    )
+
+
+def cells_escaped(folder: Path) -> bool:
+    """Whether deskmove exported this folder with formula cells escaped."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("formulas") == "escaped"
+
 
 TRUE = {"true", "1", "yes", "y", "t"}
 FALSE = {"false", "0", "no", "n", "f"}

@@ -98,7 +98,11 @@ class CsvSource(Source):
             dialect = detect(path, self.encoding, self.delimiter)
             self._dialects[path] = dialect
             self.notes.append(dialect.describe(path.name))
-        return RowReader(path, self._dialects[path])
+        return RowReader(path, self._dialects[path], unescape=self.escaped(path))
+
+    def escaped(self, path: Path) -> bool:
+        """A deskmove export whose formula cells carry a leading ' (canonical layout only)."""
+        return self.mapping_ref is None and L.cells_escaped(path.parent)
 
     # -- reading -------------------------------------------------------------------
     def batches(self, state: dict[str, dict[str, Any]], store: Store) -> Iterator[Batch]:
@@ -176,6 +180,7 @@ class Canonical:
         """The key column of a file, read at C speed, for the order check."""
         path = self.files[name]
         dialect = self.src._dialects[path]
+        escaped = self.src.escaped(path)
         with path.open(encoding=dialect.encoding, errors="replace", newline="") as f:
             reader = csv.reader(f, delimiter=dialect.delimiter, strict=True)
             try:
@@ -187,7 +192,7 @@ class Canonical:
                             raise _Unclean(name)
                         continue
                     if k := row[idx].strip():
-                        yield k
+                        yield k[1:] if escaped and k[:1] == "'" else k
             except csv.Error as exc:
                 raise _Unclean(name) from exc
 

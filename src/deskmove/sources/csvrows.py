@@ -20,6 +20,7 @@ from pathlib import Path
 
 from charset_normalizer import from_bytes
 
+from deskmove.csvlayout import unescape_cells
 from deskmove.errors import InputError
 
 # One field may hold a long HTML mail body; an unclosed quote stops at this size.
@@ -191,9 +192,10 @@ def detect(path: Path, encoding: str | None = None, delimiter: str | None = None
 class RowReader:
     """Rows of one CSV file with line numbers; ``header`` is the first record."""
 
-    def __init__(self, path: Path, dialect: Dialect) -> None:
+    def __init__(self, path: Path, dialect: Dialect, *, unescape: bool = False) -> None:
         self.path = path
         self.dialect = dialect
+        self.unescape = unescape  # a deskmove export with formula cells escaped
         self.encoding = "utf-8" if dialect.encoding == "utf-8-sig" else dialect.encoding
         self._f = path.open("rb", buffering=1 << 20)
         self._lineno = 0
@@ -300,6 +302,8 @@ class RowReader:
                     )
                 else:
                     row.error = f"wrong column count: {len(row.values)} columns, expected {width}"
+            if self.unescape and row.error is None:
+                row.values = unescape_cells(row.values)
             yield row
 
     @staticmethod

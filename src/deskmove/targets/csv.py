@@ -83,6 +83,13 @@ class CsvTarget(Target):
     def __init__(self, conn: Any, project: Any) -> None:
         super().__init__(conn, project)
         self.dest = Path(conn.location)
+        formulas = str(conn.option("formulas") or "escaped").lower()
+        if formulas not in L.FORMULA_MODES:
+            raise UsageError(
+                f"?formulas={formulas} is not a mode",
+                "use ?formulas=escaped (the default: safe to open in a spreadsheet) or ?formulas=raw",
+            )
+        self.formulas = formulas
 
     def check(self) -> None:
         d = self.dest
@@ -107,6 +114,7 @@ class CsvTarget(Target):
             with store.engine.connect() as read, store.engine.connect() as write:
                 tx = write.begin()
                 w = _Writer(tmp, store, read, write, self.conn.name, run_id, report, dry_run)
+                w.escape = self.formulas == "escaped"
                 w.run()
                 if dry_run:
                     tx.rollback()
@@ -147,8 +155,12 @@ class _Writer:
     ) -> None:  # fmt: skip
         self.folder, self.store, self.read, self.write = folder, store, read, write
         self.target, self.run_id, self.report, self.dry_run = target, run_id, report, dry_run
+        self.escape = True
 
     def run(self) -> None:
+        if not self.dry_run:
+            formulas = "escaped" if self.escape else "raw"
+            (self.folder / L.MANIFEST).write_text(L.manifest(formulas) + "\n", encoding="utf-8")
         self.table("people.csv", L.PEOPLE, "person", self.people())
         self.table("tickets.csv", L.TICKETS, "ticket", self.tickets())
         self.table("messages.csv", L.MESSAGES, "message", self.messages())
@@ -166,7 +178,10 @@ class _Writer:
             w = csv.writer(f, lineterminator="\r\n")
             w.writerow(columns)
             while chunk := list(itertools.islice(rows, CHUNK)):
-                w.writerows(values for _eid, _nid, values in chunk)
+                if self.escape:  # the id map hashes the values, not how they were written
+                    w.writerows(L.escape_cells(values) for _eid, _nid, values in chunk)
+                else:
+                    w.writerows(values for _eid, _nid, values in chunk)
                 if kind:
                     self.account(kind, chunk)
             f.flush()
