@@ -145,3 +145,30 @@ def test_arguments_after_a_double_dash_are_left_alone(cli):
     res = cli("import", "--", "--json")
     assert res.exit_code == 2
     assert "'--json' is neither a connection in deskmove.toml nor a spec" in res.stderr
+
+
+# -- item 11: status is a short report in plain words ---------------------------------------
+def test_status_is_a_short_report_in_plain_words(cli, tmp_path):
+    import re
+
+    box = tmp_path / "support.mbox"
+    box.write_bytes(
+        b"From a@example.com Mon Jan  1 00:00:00 2024\nFrom: a@example.com\nTo: support@shop.example\n"
+        b"Subject: hi\nMessage-ID: <s1@example.com>\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n\nhello\n"
+    )
+    assert cli("import", f"csv:{HELPDESK}").exit_code == 0
+    assert cli("import", f"mbox:{box}").exit_code == 0
+    assert cli("export", f"csv:{tmp_path / 'out'}").exit_code == 0
+    text = cli("status").stdout
+    assert "{" not in text and "}" not in text  # no raw JSON cursors
+    assert not re.search(r"\d\d:\d\d:\d\d", text)  # to the minute
+    assert not re.search(r"\+00:00|T\d\d:", text)  # local time, not ISO UTC
+    assert "mail-thread" not in text and "@push" not in text
+    assert "320 tickets, 1060 messages, 144 people" in text
+    assert "read up to byte" in text
+    assert "Quarantined: nothing open" in text
+    assert re.search(r"tickets there, nothing waiting; last export \d{4}-\d\d-\d\d \d\d:\d\d", text)
+    assert len(text.splitlines()) <= 15
+    data = json.loads(cli("status", "--json").stdout)  # the detail stays in --json
+    assert any(c["cursor"].get("offset") for c in data["cursors"])
+    assert any(s["kind"] == "mail-thread" for s in data["sources"])

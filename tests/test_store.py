@@ -50,7 +50,13 @@ def count(store, model) -> int:
 
 
 def test_schema_is_at_the_newest_migration(any_store):
-    assert current_revision(any_store.engine) == "0002"
+    from alembic.script import ScriptDirectory
+
+    from deskmove.store.engine import MIGRATIONS
+
+    heads = ScriptDirectory(str(MIGRATIONS)).get_heads()
+    assert len(heads) == 1, f"migrations have several heads: {heads}"
+    assert current_revision(any_store.engine) == heads[0] == "0003"
 
 
 def test_ingest_twice_changes_nothing_the_second_time(any_store):

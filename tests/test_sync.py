@@ -202,7 +202,8 @@ def test_status_shows_cursor_pending_and_active_conversations(cli, plan) -> None
     assert data["cutover"]["active_conversations"] == 2
     assert cli("sync").exit_code == 0
     text = cli("status", "--active-days", "100000").stdout
-    assert "new-desk" in text and "0 tickets pending" in text and "2 active conversations" in text
+    assert "new-desk: 2 tickets there, nothing waiting" in text
+    assert "Active conversations: 2 (a message in the last 100000 days)" in text
     assert (
         json.loads(cli("--json", "status", "--active-days", "1").stdout)["cutover"][
             "active_conversations"

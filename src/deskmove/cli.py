@@ -16,6 +16,7 @@ import typer
 
 from deskmove import __version__
 from deskmove.audit.cli import audit_app
+from deskmove.cli_quarantine import quarantine_app
 from deskmove.cli_support import (
     EXIT_CLOSED_PIPE,
     GlobalOptionsGroup,
@@ -41,6 +42,7 @@ adapters_app = typer.Typer(
 )
 app.add_typer(adapters_app, name="adapters")
 app.add_typer(audit_app, name="audit")
+app.add_typer(quarantine_app, name="quarantine")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -345,33 +347,9 @@ def status(
     if g.json or g.quiet:
         g.emit("", info)
         return
-    t = info["totals"]
-    typer.echo(f"Store: {_store_label(project)}")
-    typer.echo(
-        f"  {t['tickets']} tickets, {t['messages']} messages, {t['people']} people, "
-        f"{t['organizations']} organizations, {t['attachments']} attachments, {t['quarantined']} quarantined"
-    )
-    if info["sources"]:
-        typer.echo("Imported from:")
-        for s in info["sources"]:
-            typer.echo(f"  {s['connection']}  {s['kind']}: {s['count']}")
-    if info["cursors"]:
-        typer.echo("Cursors:")
-        for c in info["cursors"]:
-            typer.echo(
-                f"  {c['connection']} [{c['stream']}] {json.dumps(c['cursor'], default=str)} ({c['updated_at']})"
-            )
-    if info["quarantine"]:
-        typer.echo("Quarantined:")
-        for q in info["quarantine"]:
-            typer.echo(f"  {q['connection']}: {q['count']} × {q['reason']}")
-    _print_cutover(info["cutover"])
-    if info["runs"]:
-        typer.echo("Last runs:")
-        for r in info["runs"][:5]:
-            typer.echo(
-                f"  #{r['id']} {r['command']} {r['connection'] or ''} {r['status']} {r['started_at']}"
-            )
+    from deskmove.cli_status import status_lines
+
+    typer.echo("\n".join(status_lines(_store_label(project), info)))
 
 
 @app.command()
@@ -515,24 +493,6 @@ def rollback(
     g.emit(report.summary(), report.as_dict())
     if report.failed:
         raise typer.Exit(EXIT_FAILED)
-
-
-def _print_cutover(cut: dict[str, Any]) -> None:
-    typer.echo(
-        f"Cutover: {cut['active_conversations']} active conversations "
-        f"(a message in the last {cut['active_days']} days)"
-    )
-    for name, c in cut["connections"].items():
-        last = c["last_run"]
-        ran = (
-            f"last run #{last['id']} {last['command']} {last['status']} {last['started_at']}"
-            if last
-            else "never run"
-        )
-        pending = f", {c['pending_tickets']} tickets pending" if "pending_tickets" in c else ""
-        typer.echo(f"  {name}: {ran}{pending}, {c['quarantined']} quarantined")
-        for stream, cursor in c["cursor"].items():
-            typer.echo(f"    cursor [{stream}] {json.dumps(cursor, default=str)}")
 
 
 @adapters_app.command("list")

@@ -149,3 +149,19 @@ def _shell_path(path: Path) -> str:
     return (
         text if all(c not in text for c in " '\"$`\\") else "'" + text.replace("'", "'\\''") + "'"
     )
+
+
+def local_minute(value: Any) -> str:
+    """A timestamp as a person reads it: local time, to the minute (``2026-12-01 22:13``)."""
+    from datetime import UTC, datetime
+
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone().strftime("%Y-%m-%d %H:%M")

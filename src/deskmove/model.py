@@ -216,7 +216,10 @@ class Quarantine(SQLModel, table=True):
     """What could not be imported: kept with its reason and raw bytes, never dropped."""
 
     __tablename__ = "quarantine"
-    __table_args__ = (sa.Index("ix_quarantine_ref", "connection", "native_ref"),)
+    __table_args__ = (
+        sa.Index("ix_quarantine_ref", "connection", "native_ref"),
+        sa.Index("ix_quarantine_item", "connection", "kind", "native_id"),  # 0003
+    )
     id: int | None = Field(default=None, primary_key=True)
     run_id: int | None = Field(default=None, index=True)
     connection: str
@@ -225,6 +228,16 @@ class Quarantine(SQLModel, table=True):
     raw_sha256: str | None = None
     created_at: datetime | None = _ts()
     resolved: bool = False
+    # 0003: the record the item would have become (when known), what its source needs to
+    # retry it, and how it left the quarantine ("imported" or "dropped"), why and when.
+    kind: str | None = None
+    native_id: str | None = None
+    context: dict[str, Any] | None = Field(
+        default=None, sa_column=sa.Column(JSONType, nullable=True)
+    )
+    resolution: str | None = None
+    note: str | None = None
+    resolved_at: datetime | None = _ts()
 
 
 class AuditCheck(SQLModel, table=True):

@@ -125,9 +125,15 @@ class TicketRec:
 
 @dataclass(slots=True)
 class QuarantineRec:
-    native_ref: str
+    native_ref: str  # where it is in the input: "tickets.csv line 5", "offset:1234"
     reason: str
     raw: bytes | None = None
+    # The record it would have become, when the source could read that much: importing
+    # that record later (a fixed mapping, a re-export) takes the item out of the quarantine.
+    kind: str | None = None
+    native_id: str | None = None
+    # What the source's ``retry`` needs to run the item again (file, line, header, …).
+    context: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

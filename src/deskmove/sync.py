@@ -126,6 +126,12 @@ def _import(project: Project, store: Store, source: str, progress: bool) -> Impo
     try:
         with progress_bar(src.estimate(), f"import {conn.scheme}", progress) as bar:
             for batch in src.batches(store.get_state(conn.name), store):
+                for rec in batch.quarantined:  # how `quarantine retry` finds the source again
+                    rec.context = {
+                        **(rec.context or {}),
+                        "spec": conn.spec,
+                        "location": conn.location,
+                    }
                 checkpoint("ingest", f"before batch of {batch.read}")
                 report.counts.add(ingestor.ingest(batch))
                 checkpoint("ingest", f"after batch of {batch.read}")

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from deskmove.records import Batch
 
 if TYPE_CHECKING:
     from deskmove.config import Connection, Project
+    from deskmove.mail.batcher import RawMail
     from deskmove.store import Store
+    from deskmove.store.quarantine import Item
+
+# What a retry yields: the quarantined items a batch accounts for, and the batch. An item
+# whose native_ref comes back in ``batch.quarantined`` failed again and stays open.
+Retried = tuple[list[int], Batch]
 
 
 class Source(ABC):
@@ -41,3 +47,42 @@ class Source(ABC):
     @abstractmethod
     def batches(self, state: dict[str, dict[str, Any]], store: Store) -> Iterator[Batch]:
         """Yield batches from ``state`` on; ``store.blobs`` takes attachment bytes."""
+
+    def retry(self, items: list[Item], store: Store) -> Iterator[Retried]:
+        """Run quarantined items of this connection again through today's code and mappings."""
+        from deskmove.errors import UsageError
+
+        raise UsageError(
+            f"items quarantined by the {self.scheme} source cannot be run again one by one",
+            f"import {self.conn.name} again, or review them and use "
+            "`deskmove quarantine drop ID --why TEXT`",
+        )
+
+
+def retry_mail(
+    source: Source, items: list[Item], store: Store, make: Callable[[Item, bytes], RawMail | str]
+) -> Iterator[Retried]:
+    """Retry quarantined mail: each raw message through the same parser and threading.
+
+    ``make`` turns an item's raw bytes into the RawMail the source would have read, or
+    returns the reason the source skips it again (a message marked deleted stays so).
+    """
+    from deskmove.mail.batcher import MailBatcher
+    from deskmove.records import QuarantineRec
+
+    batcher = MailBatcher(source.project, store, source.conn.name)
+    mails: list[RawMail] = []
+    skipped: list[QuarantineRec] = []
+    for item in items:
+        raw = store.blobs.get(item.raw_sha256) if item.raw_sha256 else None
+        if raw is None:
+            skipped.append(QuarantineRec(item.native_ref, item.reason))
+            continue
+        made = make(item, raw)
+        if isinstance(made, str):
+            skipped.append(QuarantineRec(item.native_ref, made, raw))
+        else:
+            mails.append(made)
+    batch = batcher.batch(mails, read=len(mails) + len(skipped))
+    batch.quarantined.extend(skipped)
+    yield [i.id for i in items], batch

@@ -31,10 +31,11 @@ from deskmove.records import (
     QuarantineRec,
     TicketRec,
 )
-from deskmove.sources.base import Source
+from deskmove.sources.base import Retried, Source
 from deskmove.sources.csvjoin import Children, MergedChildren, SpilledChildren, follows
 from deskmove.sources.csvrows import Dialect, Row, RowReader, detect
 from deskmove.store import Store
+from deskmove.store.quarantine import Item
 
 BATCH_TICKETS = 2000
 BATCH_PEOPLE = 2000
@@ -115,6 +116,74 @@ class CsvSource(Source):
         else:
             yield from Canonical(self, store).batches()
 
+    def retry(self, items: list[Item], store: Store) -> Iterator[Retried]:
+        """Quarantined rows again, through today's code and mapping.
+
+        A row of a single CSV file is read again on its own, from the bytes kept in
+        the quarantine. Rows of a folder in the canonical layout are joined across its
+        files, so the folder is read again as a whole: rows that import now leave the
+        quarantine, the rest stay.
+        """
+        if self.mapping is None and self.mapping_ref:
+            self.mapping = load_mapping(self.mapping_ref)
+        alone = [i for i in items if "header" in i.context and i.raw_sha256]
+        joined = [i for i in items if i not in alone]
+        if alone:
+            rows = [(str(i.context["file"]), _reread(i, store), list(i.context["header"]))
+                    for i in alone]  # fmt: skip
+            if self.mapping is not None:
+                from deskmove.sources.csvmapped import mapped_retry
+
+                batch = mapped_retry(self.mapping, rows)
+            else:
+                batch = self._canonical_retry(rows)
+            yield [i.id for i in alone], batch
+        if joined:
+            self.check()
+            self.notes.append(f"{self.path.name}: read again as a whole for the retry")
+            for batch in Canonical(self, store).batches():
+                yield [], batch
+
+    def _canonical_retry(self, rows: list[tuple[str, Row, list[str]]]) -> Batch:
+        batch = Batch()
+        for name, row, header in rows:
+            try:
+                if row.error:
+                    raise ValueError(row.error)
+                batch.tickets.append(
+                    _ticket(dict(zip(header, row.values, strict=False)), self.naive_tz)
+                )
+            except ValueError as exc:
+                nid = row_key(row, header, "id")
+                batch.quarantined.append(
+                    quarantine(name, row, str(exc), kind="ticket", native_id=nid)
+                )
+        batch.read = len(batch.tickets) + len(batch.quarantined)
+        return batch
+
+
+def _reread(item: Item, store: Store) -> Row:
+    """One quarantined row parsed again on its own, with its header and dialect."""
+    import io
+    import tempfile
+
+    ctx = item.context
+    encoding = str(ctx.get("encoding") or "utf-8")
+    delimiter = str(ctx.get("delimiter") or ",")
+    head = io.StringIO()
+    csv.writer(head, delimiter=delimiter, lineterminator="\r\n").writerow(ctx["header"])
+    data = head.getvalue().encode("utf-8" if encoding == "utf-8-sig" else encoding)
+    data += store.blobs.get(str(item.raw_sha256))
+    with tempfile.TemporaryDirectory(prefix="deskmove-retry-") as tmp:
+        path = Path(tmp) / str(ctx.get("file") or "row.csv")
+        path.write_bytes(data)
+        with RowReader(path, Dialect(encoding, delimiter)) as reader:
+            row = next(iter(reader), None)
+    if row is None:
+        row = Row(0, [], b"", "the kept bytes hold no row")
+    row.line = int(ctx.get("line") or 0)
+    return row
+
 
 def _zone(name: str | None) -> ZoneInfo | None:
     if not name:
@@ -127,8 +196,28 @@ def _zone(name: str | None) -> ZoneInfo | None:
         ) from exc
 
 
-def quarantine(name: str, row: Row, reason: str) -> QuarantineRec:
-    return QuarantineRec(native_ref=f"{name} line {row.line}", reason=reason, raw=row.raw)
+def quarantine(
+    name: str, row: Row, reason: str, *, kind: str | None = None, native_id: str | None = None,
+    header: list[str] | None = None, dialect: Dialect | None = None,
+) -> QuarantineRec:  # fmt: skip
+    """A row kept with its file and line; with the record it would have become when its key
+    column reads (so importing that record later takes it out of the quarantine), and what
+    ``retry`` needs to read the row again on its own."""
+    context: dict[str, Any] = {"file": name, "line": row.line}
+    if header is not None and dialect is not None:
+        context.update(header=header, encoding=dialect.encoding, delimiter=dialect.delimiter)
+    return QuarantineRec(
+        native_ref=f"{name} line {row.line}", reason=reason, raw=row.raw,
+        kind=kind if native_id else None, native_id=native_id or None, context=context,
+    )  # fmt: skip
+
+
+def row_key(row: Row, header: list[str], column: str, lower: bool = False) -> str | None:
+    """A row's key column, when its columns line up."""
+    if column not in header or len(row.values) != len(header):
+        return None
+    value = row.values[header.index(column)].strip()
+    return (value.lower() if lower else value) or None
 
 
 def _key(idx: int, width: int) -> Any:
@@ -214,7 +303,10 @@ class Canonical:
                         _person(dict(zip(reader.header, row.values, strict=False)), col)
                     )
                 except ValueError as exc:
-                    batch.quarantined.append(quarantine("people.csv", row, str(exc)))
+                    email = row_key(row, reader.header, "email", lower=True)
+                    batch.quarantined.append(
+                        quarantine("people.csv", row, str(exc), kind="person", native_id=email)
+                    )
                 if len(batch.people) + len(batch.quarantined) >= BATCH_PEOPLE:
                     batch.read = len(batch.people) + len(batch.quarantined)
                     yield batch
@@ -287,7 +379,11 @@ class Canonical:
                     raise ValueError(row.error)
                 t = _ticket(d, self.src.naive_tz)
             except ValueError as exc:
-                batch.quarantined.append(quarantine("tickets.csv", row, str(exc)))
+                batch.quarantined.append(
+                    quarantine(self.files["tickets.csv"].name, row, str(exc), kind="ticket", native_id=k,
+                               header=self.header if self.single else None,
+                               dialect=self.src._dialects[self.files["tickets.csv"]])
+                )  # fmt: skip
                 self.quarantine_children(batch, row, mrows, msg_header, attachments)
                 continue
             self.add_messages(batch, t, mrows, msg_header, attachments)
@@ -329,15 +425,19 @@ class Canonical:
     ) -> None:
         """A quarantined ticket's messages (and their attachments) go with it."""
         why = f"its ticket (tickets.csv line {ticket.line}) was quarantined"
-        batch.quarantined += [quarantine("messages.csv", m, why) for m in mrows]
+        batch.quarantined += [
+            quarantine("messages.csv", m, why, kind="message", native_id=row_key(m, header, "id"))
+            for m in mrows
+        ]
         if attachments is not None and mrows:
             key = _key(header.index("id"), len(header))
             groups = attachments.take([k for m in mrows if (k := key(m))])
             batch.quarantined += [
-                quarantine("attachments.csv", a, f"its message was quarantined ({why})")
-                for rows in groups.values()
+                quarantine("attachments.csv", a, f"its message was quarantined ({why})",
+                           kind="message", native_id=mid)
+                for mid, rows in groups.items()
                 for a in rows
-            ]
+            ]  # fmt: skip
 
     def _msg_order(self, header: list[str]) -> list[int] | None:
         """Where each canonical messages.csv column is in this file (-1: absent); None
@@ -368,12 +468,17 @@ class Canonical:
                     raise ValueError(m.error)
                 msg = _message(v, self.src.naive_tz)
             except ValueError as exc:
-                batch.quarantined.append(quarantine("messages.csv", m, str(exc)))
+                mid = v[0].strip() or None
+                batch.quarantined.append(
+                    quarantine("messages.csv", m, str(exc), kind="message", native_id=mid)
+                )
                 batch.quarantined += [
                     quarantine(
                         "attachments.csv",
                         a,
                         f"its message (messages.csv line {m.line}) was quarantined",
+                        kind="message",
+                        native_id=mid,
                     )
                     for a in arows
                 ]

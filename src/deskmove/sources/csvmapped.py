@@ -21,7 +21,7 @@ BATCH = 1000
 
 
 def mapped_batches(src: CsvSource, mapping: Mapping) -> Iterator[Batch]:
-    from deskmove.sources.csv import quarantine
+    from deskmove.sources.csv import quarantine, row_key
 
     path = src.tickets_file()
     reader = src.reader(path)
@@ -42,12 +42,35 @@ def mapped_batches(src: CsvSource, mapping: Mapping) -> Iterator[Batch]:
                     raise ValueError(row.error)
                 batch.tickets.append(_ticket(row, cols, custom, mapping))
             except (ValueError, UnknownValue) as exc:
-                batch.quarantined.append(quarantine(path.name, row, str(exc)))
+                nid = row_key(row, header, mapping.columns.get("id", ""))
+                batch.quarantined.append(
+                    quarantine(path.name, row, str(exc), kind="ticket", native_id=nid,
+                               header=header, dialect=src._dialects[path])
+                )  # fmt: skip
             if len(batch.tickets) + len(batch.quarantined) >= BATCH:
                 yield _counted(batch)
                 batch = Batch()
     batch.state = {"csv": {"files": {path.name: path.stat().st_size}}}
     yield _counted(batch)
+
+
+def mapped_retry(mapping: Mapping, rows: list[tuple[str, Row, list[str]]]) -> Batch:
+    """Rows read again on their own (``quarantine retry``), through today's mapping."""
+    from deskmove.sources.csv import quarantine, row_key
+
+    batch = Batch()
+    for name, row, header in rows:
+        index = {h: i for i, h in enumerate(header)}
+        cols = {f: index[c] for f, c in mapping.columns.items() if c in index}
+        custom = {index[c]: k for c, k in mapping.custom_field_columns(header).items()}
+        try:
+            if row.error:
+                raise ValueError(row.error)
+            batch.tickets.append(_ticket(row, cols, custom, mapping))
+        except (ValueError, UnknownValue) as exc:
+            nid = row_key(row, header, mapping.columns.get("id", ""))
+            batch.quarantined.append(quarantine(name, row, str(exc), kind="ticket", native_id=nid))
+    return _counted(batch)
 
 
 def _counted(batch: Batch) -> Batch:

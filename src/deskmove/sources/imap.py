@@ -28,12 +28,13 @@ import sqlalchemy as sa
 from deskmove.errors import RetriableError, UsageError
 from deskmove.model import Message, Provenance, Quarantine
 from deskmove.records import Batch
-from deskmove.sources.base import Source
+from deskmove.sources.base import Retried, Source, retry_mail
 from deskmove.sources.imap_client import TLS_MODES, FolderStatus, ImapClient
 
 if TYPE_CHECKING:
     from deskmove.config import Connection, Project
     from deskmove.store import Store
+    from deskmove.store.quarantine import Item
 
 PASSWORD_ENV = "DESKMOVE_IMAP_PASSWORD"
 DEFAULT_BATCH = 500  # messages per UID FETCH (and per store transaction)
@@ -143,6 +144,15 @@ class ImapSource(Source):
             self.client = None
 
     # reading ----------------------------------------------------------------------------
+    def retry(self, items: list[Item], store: Store) -> Iterator[Retried]:
+        """Each raw message kept in the store again (the server is not asked)."""
+        from deskmove.mail.batcher import RawMail
+
+        def make(item: Item, raw: bytes) -> RawMail:
+            return RawMail(raw, item.native_ref, folder=item.native_ref.rsplit("/", 2)[0])
+
+        return retry_mail(self, items, store, make)
+
     def batches(self, state: dict[str, dict[str, Any]], store: Store) -> Iterator[Batch]:
         from deskmove.mail.batcher import MailBatcher
 

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from deskmove.errors import InputError
 from deskmove.mail.batcher import MailBatcher, RawMail
 from deskmove.records import Batch, QuarantineRec
-from deskmove.sources.base import Source
+from deskmove.sources.base import Retried, Source, retry_mail
 
 if TYPE_CHECKING:
     from deskmove.store import Store
+    from deskmove.store.quarantine import Item
 
 BATCH_MAILS = 250
 BATCH_BYTES = 16 << 20
@@ -83,6 +84,16 @@ class _FileMailSource(Source):
             yield self._batch(batcher, mails, skipped, max(newest, 0.0), seen)
         for note, n in batcher.notes.most_common(5):
             self.notes.append(f"{n} mail(s): {note}")
+
+    def retry(self, items: list[Item], store: Store) -> Iterator[Retried]:
+        """Each raw message again; one the mail client marked deleted stays quarantined."""
+
+        def make(item: Item, raw: bytes) -> RawMail | str:
+            if item.reason == TRASHED_REASON:
+                return TRASHED_REASON
+            return RawMail(raw, item.native_ref, folder=item.context.get("folder"))
+
+        return retry_mail(self, items, store, make)
 
     def _batch(
         self,

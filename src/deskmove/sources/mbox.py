@@ -18,10 +18,11 @@ from deskmove.mail.batcher import MailBatcher, RawMail
 from deskmove.mail.charsets import decode_header_value
 from deskmove.mail.mboxfile import fingerprint, hash_before, is_from_line, iter_mbox
 from deskmove.records import Batch, QuarantineRec
-from deskmove.sources.base import Source
+from deskmove.sources.base import Retried, Source, retry_mail
 
 if TYPE_CHECKING:
     from deskmove.store import Store
+    from deskmove.store.quarantine import Item
 
 STREAM = "mbox"
 BATCH_MAILS = 250
@@ -91,6 +92,16 @@ class MboxSource(Source):
             if mails or skipped or end != saved or not state.get(STREAM):
                 yield self._batch(batcher, mails, skipped, end, fh)
         self._note(batcher)
+
+    def retry(self, items: list[Item], store: Store) -> Iterator[Retried]:
+        """Each raw message again, as the mbox reader would hand it over."""
+
+        def make(item: Item, raw: bytes) -> RawMail | str:
+            if _deleted(raw):
+                return DELETED_REASON
+            return RawMail(raw, item.native_ref, folder=self.path.stem, labels=_labels(raw))
+
+        return retry_mail(self, items, store, make)
 
     # -- helpers ---------------------------------------------------------------------------
     def _batch(

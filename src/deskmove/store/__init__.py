@@ -277,16 +277,9 @@ class Store:
                     sa.select(T_STATE).order_by(T_STATE.c.connection, T_STATE.c.stream)
                 )
             ]
-            quarantine = [
-                {"connection": c, "reason": reason, "count": n}
-                for c, reason, n in conn.execute(
-                    sa.select(q.connection, q.reason, sa.func.count())
-                    .where(q.resolved.is_(False))
-                    .group_by(q.connection, q.reason)
-                    .order_by(sa.func.count().desc())
-                    .limit(20)
-                )
-            ]
+        from deskmove.store.quarantine import open_by_reason
+
+        quarantine = open_by_reason(self)
         return {
             "totals": totals,
             "sources": sources,

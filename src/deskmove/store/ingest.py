@@ -30,7 +30,6 @@ from deskmove.model import (
     Person,
     PersonEmail,
     Provenance,
-    Quarantine,
     SyncState,
     Ticket,
     UTCDateTime,
@@ -45,6 +44,7 @@ from deskmove.records import (
     PersonRef,
     TicketRec,
 )
+from deskmove.store import quarantine
 from deskmove.store.blobs import BlobStore
 
 T_TICKET = Ticket.__table__
@@ -55,7 +55,6 @@ T_EMAIL = PersonEmail.__table__
 T_ORG = Organization.__table__
 T_GROUP = Group.__table__
 T_PROV = Provenance.__table__
-T_QUAR = Quarantine.__table__
 T_STATE = SyncState.__table__
 
 CHUNK = 500  # ids per IN (...) lookup
@@ -284,6 +283,7 @@ class Ingestor:
         self._emails: dict[str, int] = {}
         self._refs: dict[tuple[str, str], int] = {}  # (kind, native id or name) -> id
         self._done: set[tuple[str, int]] = set()  # ("agent" | "named", person id) already settled
+        self._open_records: bool | None = None  # open quarantine naming a record (asked once)
 
     # -- public -------------------------------------------------------------------
     def ingest(self, batch: Batch) -> IngestCounts:
@@ -317,9 +317,14 @@ class Ingestor:
             self._upsert_people(conn, wave, counts)
         for wave in _unique_waves(batch.tickets):
             self._upsert_tickets(conn, wave, counts)
+        if self._open_records is None:
+            self._open_records = quarantine.has_open_records(conn, self.connection)
+        if self._open_records:  # a record once quarantined now imports: it leaves the quarantine
+            quarantine.clear_imported(conn, self.connection, self.run_id, batch)
         if batch.quarantined:
-            self._quarantine(conn, batch)
+            quarantine.write(conn, self.blobs, self.connection, self.run_id, batch.quarantined)
             counts.quarantined += len(batch.quarantined)
+            self._open_records = self._open_records or any(q.native_id for q in batch.quarantined)
         if batch.after is not None:
             batch.after(conn)
         if batch.state:
@@ -735,33 +740,7 @@ class Ingestor:
             raise sa.exc.StatementError(str(exc), _MSG_INSERT, None, exc) from exc
         conn.exec_driver_sql(_MSG_INSERT, params)
 
-    # quarantine and state ---------------------------------------------------------
-    def _quarantine(self, conn: Connection, batch: Batch) -> None:
-        """Keep what could not be imported; the same item quarantined again is kept once."""
-        now = utcnow()
-        c = T_QUAR.c
-        held = set()
-        for part in _chunks(sorted({q.native_ref for q in batch.quarantined})):
-            held.update(
-                conn.execute(
-                    sa.select(c.native_ref, c.reason, c.raw_sha256).where(
-                        c.connection == self.connection,
-                        c.resolved.is_(False),
-                        c.native_ref.in_(part),
-                    )
-                ).all()
-            )
-        rows = []
-        for q in batch.quarantined:
-            sha = self.blobs.put(q.raw) if q.raw is not None else None
-            if (q.native_ref, q.reason, sha) in held:
-                continue
-            held.add((q.native_ref, q.reason, sha))
-            rows.append({"run_id": self.run_id, "connection": self.connection, "native_ref": q.native_ref,
-                         "reason": q.reason, "raw_sha256": sha, "created_at": now, "resolved": False})  # fmt: skip
-        if rows:
-            conn.execute(T_QUAR.insert(), rows)
-
+    # state ---------------------------------------------------------------------
     def _save_state(self, conn: Connection, state: dict[str, dict[str, Any]]) -> None:
         now = utcnow()
         s = T_STATE.c
