@@ -137,3 +137,126 @@ def test_a_real_from_needs_no_fallback_note(blobs: BlobStore) -> None:
     parsed = parse_mail(raw, blobs, now=NOW)
     assert parsed.sender == ("Jan", "jan@example.cz")
     assert not any("author taken" in n for n in parsed.notes)
+
+
+# -- 1. raw 8-bit headers --------------------------------------------------------------------
+RAW_8BIT = [
+    ("我的订单还没有到", "gb2312"),
+    ("关于发票的问题", "gbk"),
+    ("请尽快处理退款申请", "gb18030"),
+    ("我的訂單還沒有到", "big5"),
+    ("關於發票的問題", "big5"),
+    ("注文が届きません", "shift_jis"),
+    ("会議のお知らせ", "shift_jis"),
+    ("お問い合わせ", "euc-jp"),
+    ("환불 요청", "euc-kr"),
+    ("Заказ номер 15 не пришёл", "koi8-r"),
+    ("Возврат товара", "cp1251"),
+    ("Příliš žluťoučký kůň", "cp1250"),
+    ("Zażółć gęślą jaźń", "iso-8859-2"),
+    ("Grüße aus München", "cp1252"),
+]
+
+
+def _raw_8bit(text: str, codec: str, declared: str) -> bytes:
+    head = (
+        b"From: " + f"Jan {text}".encode(codec) + b" <jan@example.cz>\r\n"
+        b"Subject: Re: " + text.encode(codec) + b"\r\nMessage-ID: <r@x>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=" + declared.encode()
+    )
+    return head + b"\r\n\r\n" + text.encode(codec) + b"\r\n"
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["part-charset", "no-hint"])
+@pytest.mark.parametrize(("text", "codec"), RAW_8BIT, ids=[c for _t, c in RAW_8BIT])
+def test_raw_8bit_headers_in_the_charset_the_mail_uses(
+    blobs: BlobStore, text: str, codec: str, declared: bool
+) -> None:
+    parsed = parse_mail(_raw_8bit(text, codec, codec if declared else "us-ascii"), blobs, now=NOW)
+    assert parsed.subject == f"Re: {text}"
+    assert parsed.sender == (f"Jan {text}", "jan@example.cz")
+
+
+def test_short_ambiguous_header_follows_the_declared_charset(blobs: BlobStore) -> None:
+    for text, codec in [("Łódź", "iso-8859-2"), ("ČR", "cp1250"), ("ロ", "shift_jis")]:
+        assert parse_mail(_raw_8bit(text, codec, codec), blobs, now=NOW).subject == f"Re: {text}"
+
+
+# -- 3. ISO-2022-JP with vendor extensions ----------------------------------------------------
+JIS_NEC = b"\x1b$B" + bytes([0x2D, 0x21, 0x2D, 0x22, 0x2D, 0x62, 0x24, 0x22]) + b"\x1b(B"
+
+
+def test_iso2022jp_nec_and_ibm_extensions(blobs: BlobStore) -> None:
+    ibm = b"\x1b$B" + bytes([0x79, 0x21]) + b"\x1b(B"  # 纊, an IBM extension kanji
+    subject = "=?ISO-2022-JP?B?" + base64.b64encode(JIS_NEC + b" No.1").decode() + "?="
+    body = JIS_NEC + b"\r\n" + ibm + b"\r\n"
+    raw = _raw(
+        f"From: taro@example.jp\nSubject: {subject}\nMessage-ID: <j@x>\nMIME-Version: 1.0\n"
+        "Content-Type: text/plain; charset=ISO-2022-JP",
+        body,
+    )
+    parsed = parse_mail(raw, blobs, now=NOW)
+    assert parsed.subject == "①②№あ No.1"
+    assert parsed.body_text.split() == ["①②№あ", "纊"]
+
+
+def test_iso2022jp_undecodable_pairs_are_replaced_not_raw(blobs: BlobStore) -> None:
+    raw = _raw(
+        "From: taro@example.jp\nSubject: x\nMessage-ID: <j2@x>\nMIME-Version: 1.0\n"
+        "Content-Type: text/plain; charset=iso-2022-jp",
+        b"\x1b$B\x24\x22\x7f\x21\x24\x24\x1b(B ok\r\n",
+    )
+    text = parse_mail(raw, blobs, now=NOW).body_text
+    assert text.strip() == "あ\ufffdい ok"
+    assert "\x1b" not in text
+
+
+# -- 6. header continuation lines without white space ------------------------------------------
+def test_continuation_without_white_space_keeps_the_headers(blobs: BlobStore) -> None:
+    raw = _raw(
+        "Received: from mx.example.cz by mx.shop.example;\n"
+        "Tue, 4 Mar 2025 10:00:00 +0100\n"
+        "X-Spam-Report: score=0.1\n"
+        "tests=NONE autolearn=no\n"
+        "From: Jan Novak <jan@example.cz>\n"
+        "To: support@shop.example\n"
+        "Subject: Faktura 2025/17\n"
+        "Message-ID: <c@example.cz>\n"
+        "References: <a@example.cz>\n"
+        "In-Reply-To: <a@example.cz>\n"
+        "MIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="B"',
+        b"--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nDobr\xc3\xbd den\r\n"
+        b"--B\r\nContent-Type: application/pdf; name=f.pdf\r\n\r\n%PDF-1\r\n--B--\r\n",
+    )
+    parsed = parse_mail(raw, blobs, now=NOW)
+    assert parsed.sender == ("Jan Novak", "jan@example.cz")
+    assert parsed.subject == "Faktura 2025/17"
+    assert (parsed.message_id, parsed.in_reply_to) == ("<c@example.cz>", "<a@example.cz>")
+    assert parsed.body_text.strip() == "Dobrý den"
+    assert [a.filename for a in parsed.attachments] == ["f.pdf"]
+    assert any("without leading white space" in n for n in parsed.notes)
+
+
+def test_a_body_without_its_blank_line_stays_body(blobs: BlobStore) -> None:
+    raw = b"From: jan@example.cz\r\nSubject: x\r\nDobry den,\r\nNote: this is body text\r\n"
+    parsed = parse_mail(raw, blobs, now=NOW)
+    assert parsed.subject == "x"
+    assert "Dobry den," in parsed.body_text
+
+
+# -- 7. a BOM or a line before the headers ------------------------------------------------------
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        b"\xef\xbb\xbf",
+        b"---- Original email message ----\r\n",
+        b"\r\nForwarded by Outlook:\r\n\r\n",
+    ],
+    ids=["bom", "original-message-line", "blank-and-note"],
+)
+def test_a_bom_or_a_note_before_the_headers(blobs: BlobStore, prefix: bytes) -> None:
+    raw = prefix + _raw("From: Jan <jan@example.cz>\nSubject: Faktura\nMessage-ID: <p@x>")
+    parsed = parse_mail(raw, blobs, now=NOW)
+    assert (parsed.sender, parsed.subject) == (("Jan", "jan@example.cz"), "Faktura")
+    assert parsed.body_text.strip() == "Dobry den"

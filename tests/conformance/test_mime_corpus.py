@@ -22,6 +22,7 @@ SENTINEL = "1900-01-01T00:00:00"  # what imap_tools reports for a missing or unr
 
 UNNAMED_PART = "deskmove keeps every non-body part as an attachment, named or not; imap_tools lists only parts it considers attachments"
 INNER_EML = "an attached message is kept whole as one .eml attachment (named after its subject); imap_tools also lists the attachments inside it or leaves it unnamed"
+BARE_LINE = "a header line without leading white space ('quite Delivered-To: …') inside the header block is read as a continuation, as mail clients do, so From, To and Subject below it are kept; imap_tools ends the headers there"
 ACCEPTED: dict[tuple[str, str], str] = {
     ("attachment_emails/attachment_message_rfc822.eml", "attachments"): INNER_EML,
     ("forwarded_message.eml", "attachments"): INNER_EML,
@@ -42,6 +43,7 @@ ACCEPTED: dict[tuple[str, str], str] = {
     ("plain_emails/raw_email_with_at_display_name.eml", "to"): "a display name holding an @ (Mikel@Lindsaar <raasdnil@gmail.com>) is the name, as mail clients show it; imap_tools adds it as a second address",
     ("plain_emails/mix_caps_content_type.eml", "from"): "an address written after an unbracketed display name (Big Bug bb@bug.com) is read as the address; imap_tools glues the name to it",
     ("error_emails/missing_body.eml", "to"): "<Undisclosed-Recipient:@mailman.enron.com;> is a group with no address; imap_tools keeps '@mailman.enron.com'",
+    **{("plain_emails/raw_email_incorrect_header.eml", f): BARE_LINE for f in ("subject", "from", "to")},
 }  # fmt: skip
 
 

@@ -13,6 +13,12 @@ import binascii
 import codecs
 import quopri
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from deskmove.mail.guess import guess_raw_header, guess_russian
+from deskmove.mail.jis import decode_iso2022jp, looks_iso2022jp
 
 # Labels senders write that Python does not know, or knows under another name.
 ALIASES = {
@@ -46,6 +52,45 @@ def normalise_label(label: str | None) -> str | None:
         return codecs.lookup(name).name
     except (LookupError, ValueError):  # unknown, or garbage such as a NUL in the label
         return None
+
+
+_HINTS: ContextVar[tuple[str, ...]] = ContextVar("declared_charsets", default=())
+
+
+@contextmanager
+def declared_charsets(labels: list[str]) -> Iterator[None]:
+    """While parsing one message: its parts' charsets, the first hint for raw 8-bit headers."""
+    codecs_: dict[str, None] = {}
+    for label in labels:
+        codec = normalise_label(label)
+        if codec and codec not in ("ascii", "utf-8"):
+            codecs_.setdefault(codec)
+    token = _HINTS.set(tuple(codecs_))
+    try:
+        yield
+    finally:
+        _HINTS.reset(token)
+
+
+def decode_raw_header(data: bytes) -> str:
+    """Raw 8-bit header bytes: UTF-8, else the message's declared charsets, else a guess."""
+    if looks_iso2022jp(data):
+        return decode_iso2022jp(data)
+    if data.isascii():
+        return data.decode("ascii")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    codec = guess_raw_header(data, _HINTS.get())
+    if codec is not None:
+        return data.decode(codec, "replace")
+    return decode_bytes(data, None)[0]
+
+
+def plausible(text: str) -> bool:
+    """No characters that only a wrong single-byte guess produces."""
+    return _plausible(text)
 
 
 def _plausible(text: str) -> bool:
@@ -82,6 +127,8 @@ def decode_bytes(data: bytes, label: str | None = None) -> tuple[str, str | None
     if not data:
         return "", None
     codec = normalise_label(label)
+    if codec in _JIS or codec is None and looks_iso2022jp(data):
+        return decode_iso2022jp(data), None
     if data.isascii() and codec not in _STATEFUL:
         return data.decode("ascii"), None
     if codec is not None:
@@ -114,6 +161,8 @@ def decode_bytes(data: bytes, label: str | None = None) -> tuple[str, str | None
 _STATEFUL = {
     codecs.lookup(n).name for n in ("utf-7", "iso2022_jp", "iso2022_jp_ext", "utf-16", "hz")
 }
+_JIS = {codecs.lookup(n).name for n in ("iso2022_jp", "iso2022_jp_ext", "iso2022_jp_2004",
+        "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_3")}  # fmt: skip
 _WESTERN = {codecs.lookup(n).name for n in ("cp1252", "latin-1", "iso-8859-15", "us-ascii")}
 # cp1250 letters that, read as cp1252, look Western (ě->ì, č->è, ř->ø, ů->ù, ą->¹, ł->³, …)
 _CE_STRONG = set("ěčřůňťďąęłśźżĺľŕĚČŘŮŇŤĎĄĘŁŚŹŻĹĽŔ")
@@ -135,11 +184,9 @@ def _central_european(text: str, data: bytes) -> bool:
 
 def _guess_single_byte(data: bytes, declared: str | None) -> str | None:
     """Cyrillic when the bytes read as Russian; Western when nothing says Central European; else Latin-2."""
-    cyr = data.decode("cp1251", "replace")
-    letters = [c for c in cyr if c.isalpha()]
-    wide = [c for c in letters if not c.isascii()]
-    if letters and len(wide) / len(letters) > 0.7 and _mostly_cyrillic(cyr):
-        return "koi8-r" if _looks_like_swapped_cyrillic(cyr) else "cp1251"
+    russian = guess_russian(data)
+    if russian:
+        return russian
     try:
         western = data.decode("cp1252")
     except UnicodeDecodeError:
@@ -156,11 +203,6 @@ def _guess_single_byte(data: bytes, declared: str | None) -> str | None:
     return None
 
 
-def _mostly_cyrillic(text: str) -> bool:
-    letters = [c for c in text if c.isalpha() and not c.isascii()]
-    return bool(letters) and sum(1 for c in letters if _CYRILLIC.match(c)) / len(letters) > 0.8
-
-
 # Encoded text may hold spaces (``=?UTF-8?Q? Personal=C3=A4nderung?=``): mailers write them.
 _ENCODED_WORD = re.compile(rb"=\?([^?\s]{1,80})\?([bBqQ])\?([^?]*)\?=")
 _GAP = re.compile(rb"^\s*$")
@@ -175,7 +217,7 @@ def decode_header_value(value: str | bytes | None) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        if "=?" not in value and value.isascii():
+        if "=?" not in value and value.isascii() and "\x1b" not in value:
             return _unfold(value)
         raw = value.encode("utf-8", "surrogateescape")
     else:
@@ -192,7 +234,7 @@ def decode_header_value(value: str | bytes | None) -> str:
             out.append(_decode_run(run, run_label))
             run = []
         if gap and not joined:
-            out.append(decode_bytes(gap, "utf-8")[0])
+            out.append(decode_raw_header(gap))
         data = _word_bytes(m.group(2), m.group(3))
         if data is None:
             if run:
@@ -206,7 +248,7 @@ def decode_header_value(value: str | bytes | None) -> str:
     if run:
         out.append(_decode_run(run, run_label))
     if last < len(raw):
-        out.append(decode_bytes(raw[last:], "utf-8")[0])
+        out.append(decode_raw_header(raw[last:]))
     return _unfold("".join(out))
 
 

@@ -9,16 +9,16 @@ Attachment and raw-mail bytes go to the blob store as they are met.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.errors import MissingHeaderBodySeparatorDefect
 from email.message import Message
 from typing import TYPE_CHECKING
 
-from deskmove.mail import bigparts, mime
+from deskmove.mail import bigparts, mime, repair
 from deskmove.mail.addresses import parse_addresses
 from deskmove.mail.autodetect import auto_kind
-from deskmove.mail.charsets import decode_header_value
+from deskmove.mail.charsets import declared_charsets, decode_header_value
 from deskmove.mail.dates import mail_date
 from deskmove.mail.ids import parse_ids, thread_index_root
 from deskmove.mail.subjects import ticket_numbers
@@ -75,19 +75,64 @@ def parse_mail(
     if not raw or not raw.strip():
         raise MailParseError("empty message")
     skeleton, big = bigparts.extract(raw, blobs)
-    try:
-        msg = mime.PARSER.parsebytes(skeleton)
-    except RecursionError as exc:
-        raise MailParseError("MIME structure nested too deeply to parse") from exc
+    notes: list[str] = []
+    msg, headers = _parse_repaired(repair.strip_bom(skeleton, notes), notes)
+    with declared_charsets(_part_charsets(msg)):
+        return _parsed(raw, msg, headers, big, blobs, notes, fallback_date, now)
+
+
+def _parse_repaired(data: bytes, notes: list[str]) -> tuple[Message, dict[str, list[str]]]:
+    """The MIME tree, after the header repairs this mail needs (repair.py)."""
+    msg = _parse(data)
     headers = _headers(msg)
     if not _looks_like_mail(headers):
-        repaired = _repair_obsolete_headers(raw)
-        if repaired is not None:
-            msg = mime.PARSER.parsebytes(repaired)
+        fixed = repair.skip_leading_lines(data, notes)
+        if fixed is not None:
+            data, msg = fixed, _parse(fixed)
+    if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects):
+        fixed = repair.join_bare_continuations(data, notes)
+        if fixed is not None:
+            data, msg = fixed, _parse(fixed)
+    headers = _headers(msg)
+    if not _looks_like_mail(headers):
+        fixed = repair.obsolete_names(data)
+        if fixed is not None:
+            msg = _parse(fixed)
             headers = _headers(msg)
     if not _looks_like_mail(headers):
         raise MailParseError("not an email: no From, To, Date, Subject or Message-ID header")
-    notes: list[str] = []
+    return msg, headers
+
+
+def _parse(data: bytes) -> Message:
+    try:
+        return mime.PARSER.parsebytes(data)
+    except RecursionError as exc:
+        raise MailParseError("MIME structure nested too deeply to parse") from exc
+
+
+def _part_charsets(msg: Message) -> list[str]:
+    labels = []
+    for part in msg.walk():
+        try:
+            label = part.get_param("charset")
+        except Exception:  # noqa: BLE001 - a broken Content-Type names no charset
+            continue
+        if isinstance(label, str):
+            labels.append(label)
+    return labels
+
+
+def _parsed(
+    raw: bytes,
+    msg: Message,
+    headers: dict[str, list[str]],
+    big: list[bigparts.Blob],
+    blobs: BlobStore,
+    notes: list[str],
+    fallback_date: datetime | None,
+    now: datetime | None,
+) -> ParsedMail:
     date, tz = mail_date(headers, fallback_date, now or datetime.now(UTC), notes)
     sender = _author(headers, notes)
     subject = decode_header_value(headers.get("subject", [""])[0]).strip()
@@ -121,19 +166,8 @@ def parse_mail(
 
 
 # -- headers ------------------------------------------------------------------------------
-_OBS_NAME = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.MULTILINE)
-
-
 def _looks_like_mail(headers: dict[str, list[str]]) -> bool:
     return any(k in headers for k in ("from", "date", "subject", "message-id", "to", "received"))
-
-
-def _repair_obsolete_headers(raw: bytes) -> bytes | None:
-    """RFC 822's obsolete ``Name  : value`` form (space before the colon) made strict."""
-    cut = raw.find(b"\n\n")
-    cut = len(raw) if cut == -1 else cut
-    head, fixed = raw[:cut], _OBS_NAME.sub(rb"\1:", raw[:cut])
-    return fixed + raw[cut:] if fixed != head else None
 
 
 def _headers(msg: Message) -> dict[str, list[str]]:
