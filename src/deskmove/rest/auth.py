@@ -90,7 +90,7 @@ def _api_key(conn: Connection, a: AuthSpec, r: Redactor) -> Credentials:
     key = _read(conn, a.secret)
     r.add(key)
     if a.header:
-        return Credentials({a.header: key}, {}, [a.secret.env])
+        return Credentials({a.header: a.prefix + key}, {}, [a.secret.env])
     return Credentials({}, {a.query or "api_key": key}, [a.secret.env])
 
 

@@ -99,8 +99,18 @@ def retry_after(value: str | None) -> float | None:
 
 
 def base_url_for(spec: Spec, conn: Connection) -> str:
-    """``?base_url=`` wins; a full host name (``acme.freshdesk.com``) is used as it is."""
+    """``?base_url=`` wins; a full host name (``acme.freshdesk.com``) is used as it is.
+
+    A spec for a self-hosted helpdesk (``rt://HOST[:PORT]/…``) writes its base URL
+    with ``{http}`` (https, or http with ``?tls=none``), ``{host}`` (host[:port])
+    and ``{prefix}``: there ``?base_url=/rt`` is a path prefix on that host.
+    """
     url = conn.option("base_url")
+    if "{host}" in spec.base_url and (not url or str(url).startswith("/")):
+        host = conn.location + (f":{conn.port}" if conn.port else "")
+        http = "http" if str(conn.option("tls", "")).lower() == "none" else "https"
+        prefix = "/" + str(url or "").strip("/") if url else ""
+        return spec.base_url.format(http=http, host=host, prefix=prefix.rstrip("/"))
     if not url and "." in conn.location:
         url = f"https://{conn.location}"
     url = url or spec.base_url.format(location=conn.location)

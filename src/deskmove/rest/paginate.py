@@ -58,7 +58,8 @@ class Paginator:
         if missing:
             raise ValueError(f"the {cls.name} paginator needs '{missing[0]}'")
 
-    def first(self, params: dict[str, Any]) -> dict[str, Any]:
+    def first(self, params: dict[str, Any], skip_pages: int = 0) -> dict[str, Any]:
+        """The first request's params; ``skip_pages`` only page-number paginators can honour."""
         if self.spec.size_param and self.spec.size:
             params = {**params, self.spec.size_param: self.spec.size}
         return params
@@ -154,8 +155,8 @@ class PageNumberPaginator(Paginator):
     name = "page_number"
     needs = ("page_param", "size")
 
-    def first(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {**super().first(params), self.spec.page_param: 1}
+    def first(self, params: dict[str, Any], skip_pages: int = 0) -> dict[str, Any]:
+        return {**super().first(params), self.spec.page_param: 1 + skip_pages}
 
     def _next(self, response, body, count, params):  # type: ignore[no-untyped-def]
         if count < (self.spec.size or 0) or self.capped:

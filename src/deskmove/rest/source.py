@@ -10,6 +10,7 @@ the streams it finishes, so a re-run resumes where the last commit stopped.
 
 from __future__ import annotations
 
+import base64
 import pickle
 import queue
 import sqlite3
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from deskmove.errors import AuthError, DeskmoveError
+from deskmove.errors import AuthError, DeskmoveError, FatalRemoteError
 from deskmove.model import Person, Provenance
 from deskmove.records import AttachmentRec, Batch, QuarantineRec, TicketRec
 from deskmove.rest.hooks import MessageDraft, RemoteFile
@@ -90,6 +91,16 @@ class SourceRun:
         self.bulk_state: dict[str, dict[str, Any]] = {}
         self._files: list[tuple[MessageDraft, RemoteFile]] = []
         self.ctx.agents |= _agent_ids(store, adapter.ctx.conn.name)
+        self._values: dict[str, Any] | None = None
+        self.ctx.client = self.client
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The hooks' ``stream_values(ctx, client)``: placeholders for params and templates."""
+        if self._values is None:
+            make = getattr(self.hooks, "stream_values", None)
+            self._values = make(self.ctx, self.client) if make else {}
+        return self._values
 
     def batches(self) -> Iterator[Batch]:
         try:
@@ -118,7 +129,7 @@ class SourceRun:
 
     # people, organizations, groups ----------------------------------------------------
     def _entities(self, name: str, s: StreamSpec) -> Iterator[Batch]:
-        for page in read_stream(self.client, s, self.state.get(name)):
+        for page in read_stream(self.client, s, self.state.get(name), values=self.values):
             batch = Batch(state={name: page.state})
             for raw in page.records:
                 self._add_entity(batch, s.kind, raw, s.role)
@@ -149,23 +160,38 @@ class SourceRun:
     # messages -------------------------------------------------------------------------
     def _spool_bulk(self, name: str, s: StreamSpec) -> None:
         hook = getattr(self.hooks, s.hook or "message")
-        for page in read_stream(self.client, s, self.state.get(name)):
+        for page in read_stream(self.client, s, self.state.get(name), values=self.values):
             drafts = [d for raw in page.records for d in hook(raw, self.ctx)]
             self.spool.add(drafts)
             self.bulk_state[name] = page.state
 
     def _per_ticket(self, ticket_id: str) -> list[MessageDraft]:
+        """The per-ticket message streams; a ``ticket_history`` hook gets them all at once.
+
+        RT needs that: a ticket's transactions and its attachments come from two
+        listings, and a message is made of both.
+        """
         drafts: list[MessageDraft] = []
-        for s in self.a.streams().values():
+        history = getattr(self.hooks, "ticket_history", None)
+        records: dict[str, list[dict[str, Any]]] = {}
+        args = {"ticket_id": ticket_id}
+        for name, s in self.a.streams().items():
             if s.kind == "message" and s.per_ticket:
-                hook = getattr(self.hooks, s.hook or "message")
-                for page in read_stream(self.client, s, None, path_args={"ticket_id": ticket_id}):
-                    drafts += [d for raw in page.records for d in hook(raw, self.ctx, ticket_id)]
+                hook = None if history else getattr(self.hooks, s.hook or "message")
+                for page in read_stream(self.client, s, None, path_args=args, values=self.values):
+                    if hook is None:
+                        records.setdefault(name, []).extend(page.records)
+                    else:
+                        drafts += [
+                            d for raw in page.records for d in hook(raw, self.ctx, ticket_id)
+                        ]
+        if history is not None:
+            drafts += history(records, self.ctx, ticket_id)
         return drafts
 
     # tickets --------------------------------------------------------------------------
     def _tickets(self, name: str, s: StreamSpec) -> Iterator[Batch]:
-        for page in read_stream(self.client, s, self.state.get(name)):
+        for page in read_stream(self.client, s, self.state.get(name), values=self.values):
             batch = Batch(state={name: page.state})
             self._sideloads(batch, s, page.extra)
             joined = {
@@ -223,9 +249,17 @@ class SourceRun:
 
     def _fetch(self, f: RemoteFile) -> tuple[str, int] | DeskmoveError:
         try:
-            data = self.client.download(f.url)
+            if f.json_field:  # the bytes come base64-encoded in a JSON body (RT's attachments)
+                _resp, body = self.client.json("GET", f.url)
+                data = base64.b64decode(dig(body, f.json_field) or "")
+            else:
+                data = self.client.download(f.url)
         except (AuthError, RemoteFailure) as exc:
             return exc
+        except (ValueError, TypeError):
+            return FatalRemoteError(
+                f"{f.url}: the attachment is not valid base64", "re-run; report it if it stays"
+            )
         return self.store.blobs.put(data), len(data)
 
     def _leftovers(self, s: StreamSpec) -> Batch:

@@ -37,6 +37,7 @@ class AuthSpec(_Model):
     secret: SecretRef
     password: str | None = None  # basic auth with a fixed password (Freshdesk: "X")
     header: str | None = None  # api_key: the header that carries it
+    prefix: str = ""  # api_key: written before the key in the header (RT: "token ")
     query: str | None = None  # api_key: or the query parameter that carries it
 
     @model_validator(mode="after")
@@ -90,7 +91,9 @@ class PaginatorSpec(_Model):
 class IncrementalSpec(_Model):
     type: Literal["cursor", "time"]
     start_param: str  # the parameter of the first request (start_time, updated_since)
-    start_format: Literal["unix", "iso"] = "unix"
+    start_format: Literal["unix", "iso", "hook"] = "unix"  # hook: the hooks' format_start
+    template: str | None = None  # the start_param's value, with {start} and the hooks' values
+    page_on_ties: bool = False  # page_number: a full window of one timestamp pages on
     initial: str | int = 0  # where a first run starts
     cursor_param: str | None = None  # cursor: the parameter that resumes
     cursor_path: str | None = None  # cursor: where the resume token is in the body

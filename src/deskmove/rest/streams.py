@@ -46,10 +46,17 @@ def to_epoch(value: Any) -> float | None:
     return dt.timestamp()
 
 
-def _fmt(inc: IncrementalSpec, epoch: float) -> Any:
+def _fmt(inc: IncrementalSpec, epoch: float, values: dict[str, Any] | None = None) -> Any:
+    """The start value as the API wants it, put into ``inc.template`` when there is one."""
     if inc.start_format == "unix":
-        return int(epoch)
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        start: Any = int(epoch)
+    elif inc.start_format == "hook":  # the hooks module formats it (RT: in RT's time zone)
+        start = (values or {})["format_start"](epoch)
+    else:
+        start = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if inc.template is None:
+        return start
+    return inc.template.format(**{**(values or {}), "start": start})
 
 
 def read_stream(
@@ -58,11 +65,20 @@ def read_stream(
     state: dict[str, Any] | None,
     *,
     path_args: dict[str, Any] | None = None,
+    values: dict[str, Any] | None = None,
 ) -> Iterator[Page]:
-    """Every page of one stream from ``state`` on, each with the state after it."""
+    """Every page of one stream from ``state`` on, each with the state after it.
+
+    ``values`` fill ``{placeholders}`` in the stream's params and incremental
+    template (the hooks' ``stream_values``, e.g. RT's TicketSQL queue clause).
+    """
     inc = stream.incremental
     state = dict(state or {})
-    params = {k: v for k, v in stream.params.items()}
+    values = values or {}
+    params = {
+        k: v.format(**values) if isinstance(v, str) and "{" in v else v
+        for k, v in stream.params.items()
+    }
     path = stream.path.format(**(path_args or {}))
     if inc is None:
         for records, extra, _capped in _pages(client, stream, path, params, state, None):
@@ -70,13 +86,13 @@ def read_stream(
     elif inc.type == "cursor":
         yield from _cursor_pages(client, stream, inc, path, params, state)
     else:
-        yield from _time_pages(client, stream, inc, path, params, state)
+        yield from _time_pages(client, stream, inc, path, params, state, values)
 
 
-def _pages(client, stream, path, params, state, inc, window_start=None):  # type: ignore[no-untyped-def]
+def _pages(client, stream, path, params, state, inc, skip_pages=0):  # type: ignore[no-untyped-def]
     """Raw pages: (response body records, body); the paginator decides the next request."""
     pager = make_paginator(stream.paginator)
-    url, params = path, pager.first(params)
+    url, params = path, pager.first(params, skip_pages)
     while True:
         resp, body = client.json("GET", url, params=params)
         records = body if stream.records == "" else dig(body, stream.records)
@@ -89,7 +105,9 @@ def _pages(client, stream, path, params, state, inc, window_start=None):  # type
         extra = (
             {k: v for k, v in body.items() if k != stream.records} if isinstance(body, dict) else {}
         )
-        yield records, extra, (nxt is None and pager.capped and len(records) > 0)
+        size = stream.paginator.size if stream.paginator else None
+        full = len(records) > 0 and not (size and len(records) < size)  # a short page is the end
+        yield records, extra, (nxt is None and pager.capped and full)
         if nxt is None:
             return
         url, params = (nxt.url, {}) if nxt.url else (path, nxt.params)
@@ -108,15 +126,16 @@ def _cursor_pages(client, stream, inc, path, params, state):  # type: ignore[no-
         yield Page(records, dict(state), extra=extra)
 
 
-def _time_pages(client, stream, inc, path, params, state):  # type: ignore[no-untyped-def]
+def _time_pages(client, stream, inc, path, params, state, values):  # type: ignore[no-untyped-def]
     value = to_epoch(state.get("value"))
     start = (value - inc.lookback_seconds) if value is not None else (to_epoch(inc.initial) or 0)
     recent: dict[str, float] = {str(k): v for k, v in (state.get("recent") or {}).items()}
     last_window: float | None = None
+    skip = 0  # pages of a window already read (many records share the window's first second)
     while True:
-        params[inc.start_param] = _fmt(inc, max(start, 0))
+        params[inc.start_param] = _fmt(inc, max(start, 0), values)
         capped = False
-        for records, extra, page_capped in _pages(client, stream, path, params, state, inc):
+        for records, extra, page_capped in _pages(client, stream, path, params, state, inc, skip):
             capped = page_capped
             fresh, skipped = [], 0
             for r in records:
@@ -137,9 +156,18 @@ def _time_pages(client, stream, inc, path, params, state):  # type: ignore[no-un
         if not capped:
             return
         # The API stops at its page cap: open a new window at the last value seen.
-        if value is None or value == last_window:
+        if value is None:
             raise FatalRemoteError(
-                f"{client.spec.name}: more than a full page cap of records share one timestamp",
-                "narrow the export (a smaller page size or time range) and re-run",
+                f"{client.spec.name}: a full page cap of records without a {inc.record_field}",
+                "check the spec's incremental record_field",
             )
+        if value == last_window:  # a cap's worth of records share one timestamp: page on
+            if not inc.page_on_ties:
+                raise FatalRemoteError(
+                    f"{client.spec.name}: more than a full page cap of records share one timestamp",
+                    "narrow the export (a smaller page size or time range) and re-run",
+                )
+            skip += stream.paginator.max_pages if stream.paginator else 1
+        else:
+            skip = 0
         last_window = start = value

@@ -5,6 +5,12 @@ engine calls, by stream kind, ``person(raw, ctx)``, ``organization(raw, ctx)``,
 ``group(raw, ctx)``, ``ticket(raw, ctx)`` and ``message(raw, ctx)``; the write
 side calls the ``*_payload`` functions its target section needs. Outside
 packages can ship a hooks module and name it the same way.
+
+Optional read-side hooks: ``stream_values(ctx, client)`` returns placeholders
+for stream params and incremental templates (and ``format_start`` for
+``start_format: hook``); ``ticket_history(records_by_stream, ctx, ticket_id)``
+gets every per-ticket message stream's records of one ticket at once, when a
+message is made of several listings (RT: transactions and attachments).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ class RemoteFile:
     size: int | None = None
     inline: bool = False
     content_id: str | None = None
+    json_field: str | None = None  # the URL answers JSON with the bytes base64-encoded here
 
 
 @dataclass
@@ -54,6 +61,8 @@ class HookContext:
     notes: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     agents: set[str] = field(default_factory=set)  # native ids of people known to be agents
+    client: Any = None  # the run's RestClient, for hooks that must look something up (RT)
+    scratch: dict[str, Any] = field(default_factory=dict)  # a hooks module's per-run memory
 
     def note(self, text: str) -> None:
         if text not in self.notes:

@@ -1,0 +1,312 @@
+"""Request Tracker 5 (REST2): native JSON <-> canonical records, and the write payloads.
+
+Read side: tickets come from TicketSQL searches (``Queue = … AND LastUpdated >=
+…``), one page per window; each ticket's messages are its Create, Correspond
+and Comment transactions (``/ticket/{id}/history``) joined with their
+attachments (``/ticket/{id}/attachments``): the inline text parts are the body,
+the rest are files, fetched from ``/attachment/{id}`` (base64 in JSON). A
+ticket's history includes the tickets merged into it, so their messages follow
+it. Requestors, Cc and AdminCc beyond the first requestor are kept in the
+ticket's custom fields (``rt.requestors``, ``rt.cc``, ``rt.admincc``).
+
+TicketSQL reads a date in RT's time zone, while REST2 answers in UTC: the
+cursor is written in ``?timezone=`` (default UTC), and each run first checks
+that RT reads it that way, so a wrong zone fails loudly instead of skipping
+tickets.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import email.utils
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from deskmove.errors import ConfigError, UsageError
+from deskmove.records import MessageRec, PersonRef, TicketRec
+from deskmove.rest.hooks import HookContext, MessageDraft, RemoteFile, parse_time
+
+MESSAGE_TYPES = {"Create", "Correspond", "Comment"}
+NOBODY = {"Nobody", "RT_System"}
+EPOCH_ZERO = "1970-01-01T00:00:00Z"  # RT's "not set"
+STEP = 15 * 60  # time zone offsets are whole quarter hours
+WATCHERS = (("Requestor", "rt.requestors"), ("Cc", "rt.cc"), ("AdminCc", "rt.admincc"))
+
+
+# -- the search: queues and the cursor in RT's time zone --------------------------------
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def queue_clause(ctx: HookContext) -> str:
+    queues = ctx.conn.folders
+    if not queues:
+        raise UsageError(
+            f"'{ctx.conn.spec}' names no queue",
+            "write it as rt://HOST/QUEUE (or QUEUE1,QUEUE2)",
+        )
+    return " OR ".join(f"Queue = {_quote(q)}" for q in queues)
+
+
+def zone(ctx: HookContext) -> ZoneInfo:
+    name = str(ctx.conn.option("timezone") or "UTC")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"?timezone={name} is not a time zone", "use a name like Europe/Prague or UTC"
+        ) from None
+
+
+def local(epoch: float, tz: ZoneInfo) -> str:
+    """An instant as RT reads TicketSQL dates: wall time in its zone, no offset."""
+    return datetime.fromtimestamp(epoch, UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def stream_values(ctx: HookContext, client: Any) -> dict[str, Any]:
+    tz = zone(ctx)
+    values = {"queues": queue_clause(ctx), "format_start": lambda epoch: local(epoch, tz)}
+    check_zone(client, values["queues"], tz)
+    return values
+
+
+def _found(client: Any, query: str) -> bool:
+    _r, body = client.json(
+        "GET", "/REST/2.0/tickets", params={"query": query, "per_page": 1, "fields": "id"}
+    )
+    return bool((body or {}).get("items"))
+
+
+def check_zone(client: Any, queues: str, tz: ZoneInfo) -> None:
+    """RT must read a wall time in ``tz`` as we mean it: checked on its newest ticket.
+
+    ``LastUpdated >= 'wall time of L'`` must find the ticket last updated at L,
+    and a quarter hour later must not. When it fails, the offset RT does use
+    is found by bisection and named in the error.
+    """
+    _r, body = client.json(
+        "GET", "/REST/2.0/tickets",
+        params={"query": f"({queues})", "orderby": "LastUpdated", "order": "DESC",
+                "per_page": 1, "fields": "LastUpdated"},
+    )  # fmt: skip
+    items = (body or {}).get("items") or []
+    last = parse_time(items[0].get("LastUpdated")) if items else None
+    if last is None:
+        return  # nothing to read yet: nothing to get wrong
+    tid, at = items[0]["id"], last.timestamp()
+
+    def reads_as_at_most(offset: float) -> bool:  # RT's offset >= this one
+        wall = datetime.fromtimestamp(at + offset, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        return _found(client, f"id = {tid} AND LastUpdated >= '{wall}'")
+
+    ours = (tz.utcoffset(last.replace(tzinfo=None)) or timedelta()).total_seconds()
+    if reads_as_at_most(ours) and not reads_as_at_most(ours + STEP):
+        return
+    lo, hi = -12 * 3600, 14 * 3600  # bisect RT's offset: true at lo, false above it
+    while hi - lo > STEP:
+        mid = lo + ((hi - lo) // (2 * STEP)) * STEP
+        lo, hi = (mid, hi) if reads_as_at_most(mid) else (lo, mid)
+    theirs = lo if reads_as_at_most(lo) else lo - STEP
+    sign = "+" if theirs >= 0 else "-"
+    hours = f"UTC{sign}{int(abs(theirs) // 3600):02d}:{int(abs(theirs) % 3600 // 60):02d}"
+    raise ConfigError(
+        f"RT reads TicketSQL dates at {hours}, not in {tz.key}",
+        "add ?timezone=AREA/CITY with RT's time zone (its $Timezone, or the API user's "
+        "own time zone setting) so no ticket is skipped",
+    )
+
+
+# -- people ------------------------------------------------------------------------------
+def privileged(name: str, ctx: HookContext) -> bool | None:
+    """Whether an RT user is privileged (staff), looked up once per run; None if unknown."""
+    cache = ctx.scratch.setdefault("privileged", {})
+    if name not in cache:
+        try:
+            _r, body = ctx.client.json("GET", f"/REST/2.0/user/{name}")
+            cache[name] = bool(int((body or {}).get("Privileged") or 0))
+        except Exception:  # noqa: BLE001 - a non-admin key may not read users
+            cache[name] = None
+    return cache[name]
+
+
+def user_ref(raw: Any, ctx: HookContext) -> PersonRef | None:
+    """A person from an expanded RT user (``Name``, ``EmailAddress``, ``RealName``)."""
+    if not isinstance(raw, dict):
+        return None
+    name = raw.get("Name") or raw.get("id")
+    if not name or name in NOBODY:
+        return None
+    email = (raw.get("EmailAddress") or "").strip().lower() or None
+    staff = privileged(str(name), ctx) if ctx.client is not None else None
+    role = "agent" if staff else None
+    if staff:
+        ctx.agents.add(str(name))
+    return PersonRef(email=email, name=raw.get("RealName") or None, native_id=f"user:{name}",
+                     role=role)  # fmt: skip
+
+
+def _emails(users: Any) -> list[str]:
+    return [
+        str(u.get("EmailAddress") or u.get("id")).lower()
+        for u in users or []
+        if isinstance(u, dict) and (u.get("EmailAddress") or "@" in str(u.get("id")))
+    ]
+
+
+# -- tickets -----------------------------------------------------------------------------
+def _priority(value: Any) -> str | None:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        return None
+    if n <= 0:
+        return None
+    return "low" if n < 34 else "normal" if n < 67 else "high" if n < 90 else "urgent"
+
+
+def _time(value: Any) -> datetime | None:
+    return None if not value or value == EPOCH_ZERO else parse_time(value)
+
+
+def ticket(raw: dict[str, Any], ctx: HookContext) -> TicketRec:
+    m = ctx.mapping
+    custom: dict[str, Any] = {}
+    for cf in raw.get("CustomFields") or []:
+        values = [v for v in cf.get("values") or [] if v not in (None, "")]
+        if values:
+            custom[m.field_name(cf.get("name") or cf.get("id"))] = (
+                values[0] if len(values) == 1 else values
+            )
+    requestors = raw.get("Requestor") or []
+    for key, name in WATCHERS:
+        emails = _emails(raw.get(key))
+        if key == "Requestor":
+            emails = emails[1:]  # the first one is the ticket's requester
+        if emails:
+            custom[name] = emails
+    status = str(raw.get("Status") or "")
+    rec = TicketRec(
+        native_id=str(raw["id"]),
+        subject=raw.get("Subject") or None,
+        status=m.canonical("status", status) or "open",
+        priority=_priority(raw.get("Priority")),
+        channel="other",  # set from the Create transaction's interface
+        requester=user_ref(requestors[0], ctx) if requestors else None,
+        assignee=user_ref(raw.get("Owner"), ctx),
+        group=(raw.get("Queue") or {}).get("Name") or None,
+        tags=[f"rt-{status}"] if status in ("rejected", "deleted") else [],
+        custom_fields=custom,
+        created_at=_time(raw.get("Created")),
+        updated_at=_time(raw.get("LastUpdated")),
+        solved_at=_time(raw.get("Resolved")),
+    )
+    ctx.scratch.setdefault("tickets", {})[rec.native_id] = rec
+    return rec
+
+
+# -- messages: transactions joined with their attachments -------------------------------
+_PARSER = email.parser.HeaderParser(policy=email.policy.default)
+CHANNELS = {"Email": "email", "Web": "web", "REST": "api", "API": "api", "CLI": "api",
+            "Mobile": "web", "SelfService": "web"}  # fmt: skip
+
+
+def _headers(text: str | None) -> Any:
+    return _PARSER.parsestr(text or "")
+
+
+def _addresses(headers: Any, name: str) -> list[str]:
+    values = [str(v) for v in headers.get_all(name) or []]
+    return [a.lower() for _n, a in email.utils.getaddresses(values) if "@" in a]
+
+
+def _is_file(att: dict[str, Any], headers: Any) -> bool:
+    ctype = (att.get("ContentType") or "").lower()
+    if ctype.startswith("multipart/"):
+        return False
+    if att.get("Filename"):
+        return True
+    disposition = str(headers.get("Content-Disposition") or "").lower()
+    return not ctype.startswith("text/") or disposition.startswith("attachment")
+
+
+def ticket_history(
+    records: dict[str, list[dict[str, Any]]], ctx: HookContext, ticket_id: str
+) -> list[MessageDraft]:
+    by_txn: dict[str, list[dict[str, Any]]] = {}
+    for att in records.get("attachments") or []:
+        by_txn.setdefault(str(att.get("TransactionId")), []).append(att)
+    requestor_ids = set()
+    rec = (ctx.scratch.get("tickets") or {}).get(ticket_id)
+    if rec is not None and rec.requester is not None:
+        requestor_ids.add(rec.requester.native_id)
+    drafts = []
+    for txn in records.get("history") or []:
+        if txn.get("Type") not in MESSAGE_TYPES:
+            continue
+        draft = _message(txn, sorted(by_txn.get(str(txn["id"]), []), key=lambda a: int(a["id"])),
+                         ctx, ticket_id, requestor_ids)  # fmt: skip
+        drafts.append(draft)
+        if txn.get("Type") == "Create" and rec is not None:
+            rec.channel = draft.message.headers.pop("_channel", None) or rec.channel
+        draft.message.headers.pop("_channel", None)
+    return drafts
+
+
+def _message(
+    txn: dict[str, Any], atts: list[dict[str, Any]], ctx: HookContext, ticket_id: str,
+    requestor_ids: set[str | None],
+) -> MessageDraft:  # fmt: skip
+    top = _headers(atts[0].get("Headers")) if atts else _headers("")
+    text = html = None
+    files: list[RemoteFile] = []
+    for att in atts:
+        h = _headers(att.get("Headers"))
+        ctype = (att.get("ContentType") or "").lower()
+        if _is_file(att, h):
+            cid = str(h.get("Content-ID") or "").strip("<> ") or None
+            files.append(RemoteFile(
+                f"/REST/2.0/attachment/{att['id']}", att.get("Filename") or None,
+                att.get("ContentType") or "application/octet-stream",
+                int(att.get("ContentLength") or 0) or None,
+                inline=bool(cid) and not str(h.get("Content-Disposition") or "").lower().startswith("attachment"),
+                content_id=cid, json_field="Content",
+            ))  # fmt: skip
+        elif ctype == "text/plain" and text is None:
+            text = att.get("Content") or ""
+        elif ctype == "text/html" and html is None:
+            html = att.get("Content") or ""
+    kind = txn.get("Type")
+    author = user_ref(txn.get("Creator"), ctx)
+    if kind == "Comment":
+        inbound = False  # comments are the staff's internal notes
+    elif author is None:
+        inbound = True
+    else:
+        staff = ctx.scratch.get("privileged", {}).get(author.native_id.removeprefix("user:"))
+        inbound = not staff if staff is not None else author.native_id in requestor_ids
+    headers: dict[str, Any] = {}
+    interface = str(top.get("X-RT-Interface") or "")
+    if kind == "Create":
+        headers["_channel"] = CHANNELS.get(interface, "email" if top.get("Received") else None)
+    auto = str(top.get("Auto-Submitted") or "").lower()
+    refs = str(top.get("References") or "").split()
+    msg = MessageRec(
+        native_id=str(txn["id"]),
+        created_at=parse_time(txn.get("Created")),
+        author=author,
+        public=kind != "Comment",
+        direction="inbound" if inbound else "outbound",
+        subject=(atts[0].get("Subject") if atts else None) or None,
+        body_text=text,
+        body_html=html,
+        to=_addresses(top, "To"),
+        cc=_addresses(top, "Cc"),
+        message_id=(atts[0].get("MessageId") if atts else None) or None,
+        in_reply_to=str(top.get("In-Reply-To") or "").strip() or None,
+        references=refs,
+        headers=headers,
+        is_auto=bool(auto and auto != "no"),
+    )
+    return MessageDraft(ticket_id, msg, files)
