@@ -51,9 +51,23 @@ def test_there_are_specs():
     assert {"zendesk", "freshdesk"} <= set(SPECS)
 
 
+def _conn(spec: Spec) -> str:
+    """An example connection: a SaaS subdomain, or a self-hosted host with one queue."""
+    return f"{spec.name}://conformance/General"
+
+
+def _host(spec: Spec) -> str:
+    if "{host}" in spec.base_url:
+        return "conformance"
+    return f"conformance.{spec.base_url.split('.', 1)[1]}".rstrip("/")
+
+
 def test_hooks_provide_what_the_spec_uses(spec: Spec):
     hooks = load_hooks(spec.hooks)
     for name, s in spec.streams.items():
+        if s.kind == "message" and s.per_ticket and hasattr(hooks, "ticket_history"):
+            assert len(inspect.signature(hooks.ticket_history).parameters) == 3
+            continue
         fn = getattr(hooks, s.hook or s.kind, None)
         assert callable(fn), f"streams.{name}: hooks lack {s.hook or s.kind}()"
         assert len(inspect.signature(fn).parameters) >= 2
@@ -81,9 +95,12 @@ def test_hooks_provide_what_the_spec_uses(spec: Spec):
 
 def test_mapping_and_placeholders(spec: Spec):
     load_mapping(spec.mapping)  # validated on load
-    assert "https://" in spec.base_url.format(location="example") and _fields(spec.base_url) <= {
-        "location"
-    }
+    if "{host}" in spec.base_url:  # self-hosted: https unless ?tls=none
+        assert _fields(spec.base_url) <= {"http", "host", "prefix"}
+        assert spec.base_url.startswith("{http}://{host}")
+    else:
+        assert "https://" in spec.base_url.format(location="example")
+        assert _fields(spec.base_url) <= {"location"}
     for a in spec.auth:
         assert all(ENV.match(r.env) for r in (a.user, a.secret) if r is not None)
     for name, s in spec.streams.items():
@@ -128,9 +145,9 @@ def _empty_page(spec: Spec, request: httpx.Request) -> httpx.Response:
 def test_an_empty_account_imports_cleanly(spec: Spec, secrets, project, store):
     with respx.mock(assert_all_called=False) as mock:
         route = mock.route().mock(side_effect=lambda r: _empty_page(spec, r))
-        report = import_source(project, store, f"{spec.name}://conformance")
+        report = import_source(project, store, _conn(spec))
     assert report.balanced and report.read == 0
-    host = f"conformance.{spec.base_url.split('.', 1)[1]}".rstrip("/")
+    host = _host(spec)
     assert route.call_count >= len([s for s in spec.streams.values() if not s.per_ticket]) - 1
     assert all(c.request.url.host == host for c in route.calls)
     assert all("authorization" in c.request.headers or c.request.url.params for c in route.calls)
@@ -141,7 +158,7 @@ def test_dry_run_push_of_an_empty_store_sends_nothing(spec: Spec, secrets, proje
         pytest.skip(f"{spec.name} is read-only")
     with respx.mock(assert_all_called=False) as mock:
         route = mock.route().mock(return_value=httpx.Response(500))
-        tgt = RestTarget(parse_spec(f"{spec.name}://conformance"), project)
+        tgt = RestTarget(parse_spec(_conn(spec)), project)
         report = tgt.push(store, store.begin_run("export --dry-run", "x"), dry_run=True)
     assert report.dry_run and sum(report.created.values()) == 0 and route.call_count == 0
 
@@ -151,7 +168,7 @@ def test_source_needs_its_credentials(spec: Spec, project, monkeypatch):
         for ref in (a.user, a.secret):
             if ref is not None:
                 monkeypatch.delenv(ref.env, raising=False)
-    src = RestSource(parse_spec(f"{spec.name}://conformance"), project)
+    src = RestSource(parse_spec(_conn(spec)), project)
     with pytest.raises(Exception) as info:
         src.check()
     assert spec.auth[0].secret.env in str(info.value)

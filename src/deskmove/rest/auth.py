@@ -113,7 +113,7 @@ def resolve_auth(conn: Connection, schemes: list[AuthSpec], redactor: Redactor) 
     assert first_error is not None
     a = schemes[0]
     names = [x.env for x in (a.user, a.secret) if x is not None]
-    others = [s.secret.env for s in schemes[1:]]
+    others = [" and ".join(x.env for x in (s.user, s.secret) if x is not None) for s in schemes[1:]]
     hint = f"set {' and '.join(names)}" + (f" (or {', '.join(others)})" if others else "")
     raise _missing(first_error.variable, hint)
 
