@@ -67,6 +67,13 @@ def escape_cells(values: list[str]) -> list[str]:
     return ["'" + v if v[:1] in _ESCAPE_FIRST else v for v in values]
 
 
+def cells_out(values: list[str], escape: bool) -> list[str]:
+    """A row as written: no NUL (a store from before NUL was stripped on import), formulas escaped."""
+    if "\x00" in "".join(values):
+        values = [v.replace("\x00", "") for v in values]
+    return escape_cells(values) if escape else values
+
+
 def unescape_cells(values: list[str]) -> list[str]:
     return [v[1:] if v[:1] == "'" else v for v in values]
 

@@ -141,6 +141,10 @@ def _import(project: Project, store: Store, source: str, progress: bool) -> Impo
             run_id, "failed" if isinstance(exc, DeskmoveError) else "interrupted", report.as_dict()
         )
         raise
+    if report.counts.nul_stripped:
+        from deskmove.store.textclean import describe
+
+        report.notes.append(describe(report.counts.nul_stripped))
     if not report.balanced:  # rule 1 is checked on every run, not assumed
         store.finish_run(run_id, "failed", report.as_dict())
         raise DeskmoveError(

@@ -20,6 +20,7 @@ from deskmove.mail.parse import MailParseError, ParsedMail, parse_mail
 from deskmove.mail.subjects import strip_prefixes
 from deskmove.mail.threading import ThreadItem, parents_of, thread
 from deskmove.records import Batch, MessageRec, PersonRec, PersonRef, QuarantineRec, TicketRec
+from deskmove.store.textclean import strip_nul_fields
 from deskmove.store.threads import ThreadResolver, TicketPlan
 
 if TYPE_CHECKING:
@@ -123,6 +124,8 @@ class MailBatcher:
             reason = f"could not be parsed ({type(exc).__name__}: {str(exc)[:200]})"
             quarantined.append(QuarantineRec(raw.native_id, reason, raw.raw))
             return None
+        for name in strip_nul_fields(parsed):  # before any key is made from them
+            parsed.notes.append(f"NUL characters stripped from the {name.replace('_', ' ')}")
         for note in parsed.notes:
             self.notes[_QUOTED.sub("…", note)] += 1  # counted by kind, not by value
         return self._mail(raw, parsed)

@@ -46,6 +46,7 @@ from deskmove.records import (
 )
 from deskmove.store import quarantine
 from deskmove.store.blobs import BlobStore
+from deskmove.store.textclean import strip_nul
 
 T_TICKET = Ticket.__table__
 T_MESSAGE = Message.__table__
@@ -69,8 +70,10 @@ class IngestCounts:
     unchanged: Counter[str] = field(default_factory=Counter)
     quarantined: int = 0
     read: int = 0
+    nul_stripped: Counter[str] = field(default_factory=Counter)  # kind.field -> records
 
     def add(self, other: IngestCounts) -> None:
+        self.nul_stripped.update(other.nul_stripped)
         self.new.update(other.new)
         self.changed.update(other.changed)
         self.unchanged.update(other.unchanged)
@@ -288,6 +291,7 @@ class Ingestor:
     # -- public -------------------------------------------------------------------
     def ingest(self, batch: Batch) -> IngestCounts:
         counts = IngestCounts(read=batch.read)
+        counts.nul_stripped = strip_nul(batch)  # one rule on every store: see textclean
         self._next_id: dict[str, int] = {}  # per transaction: see _new_ids
         snapshot = (dict(self._emails), dict(self._refs), set(self._done))
         try:

@@ -178,10 +178,8 @@ class _Writer:
             w = csv.writer(f, lineterminator="\r\n")
             w.writerow(columns)
             while chunk := list(itertools.islice(rows, CHUNK)):
-                if self.escape:  # the id map hashes the values, not how they were written
-                    w.writerows(L.escape_cells(values) for _eid, _nid, values in chunk)
-                else:
-                    w.writerows(values for _eid, _nid, values in chunk)
+                # the id map hashes the values, not how they were written
+                w.writerows(L.cells_out(values, self.escape) for _eid, _nid, values in chunk)
                 if kind:
                     self.account(kind, chunk)
             f.flush()
