@@ -260,3 +260,108 @@ def test_a_bom_or_a_note_before_the_headers(blobs: BlobStore, prefix: bytes) -> 
     parsed = parse_mail(raw, blobs, now=NOW)
     assert (parsed.sender, parsed.subject) == (("Jan", "jan@example.cz"), "Faktura")
     assert parsed.body_text.strip() == "Dobry den"
+
+
+# -- 8. message/* parts other than rfc822 -------------------------------------------------------
+def _report(ctype: str, inner: str) -> bytes:
+    return _raw(
+        "From: MAILER-DAEMON@mx.shop.example\nTo: support@shop.example\nSubject: Undelivered Mail\n"
+        'Message-ID: <bounce@mx>\nMIME-Version: 1.0\nContent-Type: multipart/report; boundary="R"',
+        b"--R\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        + f"--R\r\nContent-Type: {ctype}\r\n\r\n{inner}\r\n--R--\r\n".encode(),
+    )
+
+
+DSN = (
+    "Reporting-MTA: dns; mx.shop.example\r\n\r\nFinal-Recipient: rfc822; eva@example.pl\r\n"
+    "Action: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 mailbox unknown"
+)
+ORIGINAL = "From: support@shop.example\r\nTo: eva@example.pl\r\nSubject: Faktura 17\r\nMessage-ID: <o@shop>"
+
+
+@pytest.mark.parametrize(
+    ("ctype", "inner", "shown"),
+    [
+        ("message/delivery-status", DSN, ["Action: failed", "Diagnostic-Code: smtp; 550 5.1.1 mailbox unknown"]),
+        ("message/global-delivery-status", DSN, ["Action: failed"]),
+        ("message/disposition-notification", "Final-Recipient: rfc822; eva@example.pl\r\nDisposition: manual-action/MDN-sent-manually; displayed", ["Disposition: manual-action/MDN-sent-manually; displayed"]),
+        ("text/rfc822-headers", ORIGINAL, ["Subject: Faktura 17", "To: eva@example.pl"]),
+        ("message/global-headers", ORIGINAL, ["Subject: Faktura 17"]),
+    ],
+    ids=["delivery-status", "global-delivery-status", "disposition-notification", "rfc822-headers", "global-headers"],
+)  # fmt: skip
+def test_reports_stay_readable_in_the_body(
+    blobs: BlobStore, ctype: str, inner: str, shown: list[str]
+) -> None:
+    parsed = parse_mail(_report(ctype, inner), blobs, now=NOW)
+    assert parsed.body_text.startswith("Your message could not be delivered.")
+    for line in shown:
+        assert line in parsed.body_text
+    assert parsed.auto == "bounce"
+
+
+@pytest.mark.parametrize(
+    ("ctype", "name"),
+    [("message/global", "Faktura č. 5.eml"), ('message/partial; id="p@x"; number=2; total=3', "partial-2-of-3.eml")],
+    ids=["global", "partial"],
+)  # fmt: skip
+def test_attached_global_and_partial_messages_are_eml_files(
+    blobs: BlobStore, ctype: str, name: str
+) -> None:
+    inner = "From: jan@example.cz\r\nSubject: Faktura č. 5\r\nMessage-ID: <g@x>\r\n\r\nDobrý den, faktura."
+    raw = _raw(
+        'From: jan@example.cz\nSubject: Fwd\nMessage-ID: <fw@x>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="M"',
+        b"--M\r\nContent-Type: text/plain\r\n\r\nSee below.\r\n"
+        + f"--M\r\nContent-Type: {ctype}\r\n\r\n{inner}\r\n--M--\r\n".encode(),
+    )
+    parsed = parse_mail(raw, blobs, now=NOW)
+    assert parsed.body_text.strip() == "See below."
+    [att] = parsed.attachments
+    assert att.filename == name
+    kept = blobs.get(att.sha256)
+    assert kept.startswith(b"From: jan@example.cz") and "Dobrý den".encode() in kept
+
+
+# -- 9. an inline text part with a filename -----------------------------------------------------
+def test_inline_named_text_part_is_the_body(blobs: BlobStore) -> None:
+    raw = _raw(
+        'From: jan@example.cz\nSubject: x\nMessage-ID: <i@x>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="M"',
+        b"--M\r\nContent-Type: text/plain; charset=utf-8; name=message.txt\r\n"
+        b"Content-Disposition: inline; filename=message.txt\r\n\r\nDobr\xc3\xbd den, faktura chyb\xc3\xad.\r\n"
+        b"--M\r\nContent-Type: application/pdf; name=f.pdf\r\nContent-Disposition: attachment; filename=f.pdf\r\n\r\n%PDF\r\n--M--\r\n",
+    )
+    parsed = parse_mail(raw, blobs, now=NOW)
+    assert parsed.body_text.strip() == "Dobrý den, faktura chybí."
+    assert [a.filename for a in parsed.attachments] == ["f.pdf"]
+
+
+def test_the_only_text_part_is_the_body_even_when_named(blobs: BlobStore) -> None:
+    raw = _raw(
+        'From: jan@example.cz\nSubject: x\nMessage-ID: <i2@x>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="M"',
+        b"--M\r\nContent-Type: text/plain; charset=utf-8; name=body.txt\r\n\r\nDobry den\r\n--M--\r\n",
+    )
+    parsed = parse_mail(raw, blobs, now=NOW)
+    assert parsed.body_text.strip() == "Dobry den"
+
+
+def test_a_named_text_attachment_stays_an_attachment(blobs: BlobStore) -> None:
+    raw = _raw(
+        'From: jan@example.cz\nSubject: x\nMessage-ID: <i3@x>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="M"',
+        b"--M\r\nContent-Type: text/plain\r\n\r\nSee the log.\r\n"
+        b"--M\r\nContent-Type: text/plain; name=log.txt\r\nContent-Disposition: attachment; filename=log.txt\r\n\r\nerror 42\r\n--M--\r\n",
+    )
+    parsed = parse_mail(raw, blobs, now=NOW)
+    assert parsed.body_text.strip() == "See the log."
+    assert [a.filename for a in parsed.attachments] == ["log.txt"]
+
+
+# -- 11. copies of a large mail --------------------------------------------------------------------
+def test_copies_of_a_large_mail_differing_in_white_space_are_one(blobs: BlobStore) -> None:
+    lines = [f"Radek {i}: objednavka cislo {i * 7} nedorazila." for i in range(4000)]  # ~170 KB
+    head = "From: jan@example.cz\nSubject: Velka objednavka\nDate: Tue, 4 Mar 2025 10:00:00 +0100\nMessage-ID: <big@x>"
+    one = _raw(head, "\r\n".join(lines).encode() + b"\r\n")
+    two = _raw(head, "\r\n".join(line + "  " for line in lines).encode() + b"\r\n\r\n\r\n")
+    three = _raw(head, "\r\n".join(lines[:-1] + ["Radek 3999: jina zprava."]).encode() + b"\r\n")
+    prints = [parse_mail(raw, blobs, now=NOW).fingerprint for raw in (one, two, three)]
+    assert prints[0] == prints[1]
+    assert prints[0] != prints[2]

@@ -74,6 +74,8 @@ def bodies(
         notes.append(f"MIME structure unreadable ({type(exc).__name__}); body kept as raw text")
         payload = msg.get_payload()
         plain = [payload if isinstance(payload, str) else ""]
+    if not plain and not html:
+        plain += _first_text_leaf(msg, notes)  # the only text is a named part: it is the body
     html_text = "\n".join(html) if html else None
     text = "\n\n".join(p for p in plain if p.strip())
     if not text and html_text:
@@ -99,7 +101,13 @@ def _walk(
             part = repaired
         else:
             ctype = "text/plain"  # no parts to be found: keep the content as text
-    if part.is_multipart() and ctype != "message/rfc822":
+    if ctype in REPORTS:
+        plain.append(_report_text(part, ctype))
+        return
+    if ctype in ("message/rfc822", "message/global", "message/partial"):
+        attachments.append(_attachment(part, sink, ctype, _filename(part), "attachment"))
+        return
+    if part.is_multipart():
         children = part.get_payload()
         if ctype == "multipart/alternative":
             _walk_alternative(children, sink, plain, html, attachments, notes)
@@ -109,7 +117,10 @@ def _walk(
         return
     disposition = (part.get_content_disposition() or "").lower()
     filename = _filename(part)
-    is_text = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
+    # A named text part shown inline (disposition "inline") is body text, as clients show it.
+    is_text = ctype in ("text/plain", "text/html") and (
+        disposition == "inline" or (not filename and disposition != "attachment")
+    )
     if is_text and sink.big and sink.store(part) is not None:
         is_text = False  # a text body of many megabytes: kept as an attachment
     if is_text:
@@ -117,6 +128,39 @@ def _walk(
         (html if ctype == "text/html" else plain).append(text)
         return
     attachments.append(_attachment(part, sink, ctype, filename, disposition))
+
+
+# Machine-readable reports inside a bounce or a read receipt, kept as readable body text.
+REPORTS = {
+    "message/delivery-status": "delivery status",
+    "message/global-delivery-status": "delivery status",
+    "message/disposition-notification": "read receipt",
+    "message/global-disposition-notification": "read receipt",
+    "message/feedback-report": "feedback report",
+    "text/rfc822-headers": "headers of the returned message",
+    "message/global-headers": "headers of the returned message",
+}
+
+
+def _report_text(part: Message, ctype: str) -> str:
+    payload = part.get_payload()
+    if isinstance(payload, list):  # the parser reads delivery-status as blocks of fields
+        data = b"".join(m.as_bytes(policy=policy.compat32) for m in payload)
+    else:
+        data = _payload(part)
+    text = decode_bytes(data, "utf-8")[0].replace("\r\n", "\n").strip()
+    return f"--- {REPORTS[ctype]} ---\n{text}"
+
+
+def _first_text_leaf(msg: Message, notes: list[str]) -> list[str]:
+    for part in msg.walk():
+        if part.is_multipart() or part.get_content_type() not in ("text/plain", "text/html"):
+            continue
+        if (part.get_content_disposition() or "").lower() == "attachment":
+            return []
+        text = _text(part, notes)
+        return [htmlmod.to_text(text) if part.get_content_type() == "text/html" else text]
+    return []
 
 
 _BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200}?)(--)?[ \t]*\r?$", re.MULTILINE)
@@ -147,8 +191,12 @@ def _walk_alternative(
 ) -> None:
     """Keep the best plain and the best HTML version; other parts become attachments."""
     got_plain = got_html = False
+    types = {c.get_content_type() for c in children}
+    has_text = bool(types & {"text/plain", "text/html"})
     for child in children:
         ctype = child.get_content_type()
+        if ctype in _RICH and has_text:
+            continue  # the same text again in an older markup: the plain or HTML version has it
         if ctype == "text/plain" and not got_plain and not _filename(child):
             plain.append(_text(child, notes))
             got_plain = True
@@ -169,6 +217,7 @@ def _walk_alternative(
             attachments.append(_attachment(child, sink, ctype, _filename(child), "inline"))
 
 
+_RICH = {"text/enriched", "text/richtext"}
 _RAW_NAME = re.compile(r'(?:^|;)\s*(?:file)?name\s*=\s*(?:"([^"]*)"|([^;]+))', re.IGNORECASE)
 
 
@@ -238,14 +287,17 @@ def _attachment(
     part: Message, sink: Sink, ctype: str, filename: str | None, disposition: str
 ) -> AttachmentRec:
     known = None
-    if ctype == "message/rfc822":
+    if ctype in ("message/rfc822", "message/global", "message/partial"):
         try:
             inner = part.get_payload()
-            data = inner[0].as_bytes(policy=policy.compat32) if inner else b""
+            if isinstance(inner, list):
+                data = inner[0].as_bytes(policy=policy.compat32) if inner else b""
+            else:
+                data = _payload(part)
         except Exception:  # noqa: BLE001
             data = _payload(part)
         if not filename:
-            filename = _inner_subject(part)
+            filename = _partial_name(part) if ctype == "message/partial" else _inner_subject(part)
     else:
         known = sink.store(part)
         data = b"" if known else _payload(part)
@@ -269,7 +321,13 @@ def _inner_subject(part: Message) -> str | None:
         subject = decode_header_value(inner.get("subject", "") and str(inner["subject"]))
     except Exception:  # noqa: BLE001
         return None
-    return f"{subject or 'message'}.eml"
+    return f"{subject.strip() or 'message'}.eml"
+
+
+def _partial_name(part: Message) -> str:
+    """``partial-1-of-3.eml``: one fragment of a message split for sending."""
+    number, total = part.get_param("number") or "?", part.get_param("total") or "?"
+    return f"partial-{clean(str(number))}-of-{clean(str(total))}.eml"
 
 
 def _content_id(part: Message) -> str | None:

@@ -232,6 +232,34 @@ def _fingerprint(raw: bytes, message_id: str | None, headers: dict[str, list[str
         digest.update(repr(headers.get(name, [])).encode("utf-8", "surrogateescape"))
     digest.update((message_id or "").encode())
     body = memoryview(raw)[cut if cut != -1 else 0 :]
-    digest.update(bytes(body[:65536]).translate(None, b" \t\r\n"))  # head and tail are enough
-    digest.update(bytes(body[-65536:]).translate(None, b" \t\r\n"))  # to tell two mails apart
+    # White space goes before the windows are cut, so copies that differ only in
+    # trailing spaces or line ends agree; head and tail are enough to tell mails apart.
+    digest.update(_squeezed_head(body, FINGERPRINT_WINDOW))
+    digest.update(_squeezed_tail(body, FINGERPRINT_WINDOW))
     return digest.hexdigest()
+
+
+FINGERPRINT_WINDOW = 65536
+_WHITE = b" \t\r\n"
+_CHUNK = 1 << 18
+
+
+def _squeezed_head(body: memoryview, size: int) -> bytes:
+    """The first ``size`` bytes of the body with white space removed, read chunk by chunk."""
+    out, pos = bytearray(), 0
+    while len(out) < size and pos < len(body):
+        out += bytes(body[pos : pos + _CHUNK]).translate(None, _WHITE)
+        pos += _CHUNK
+    return bytes(out[:size])
+
+
+def _squeezed_tail(body: memoryview, size: int) -> bytes:
+    """The last ``size`` bytes of the body with white space removed, read from the end."""
+    parts: list[bytes] = []
+    total, end = 0, len(body)
+    while total < size and end > 0:
+        start = max(0, end - _CHUNK)
+        part = bytes(body[start:end]).translate(None, _WHITE)
+        parts.append(part)
+        total, end = total + len(part), start
+    return b"".join(reversed(parts))[-size:] if parts else b""
