@@ -551,6 +551,11 @@ def _store_label(project: Project) -> str:
     return redact_url(project.store_url)
 
 
+from deskmove.web.cli import register as _register_web  # noqa: E402 - needs handles_errors
+
+_register_web(app)  # `serve` and `users`; FastAPI loads only when they run
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -53,6 +53,8 @@ class ProjectFile(_Section):
     audit: AuditSection = Field(default_factory=AuditSection)
     # the workspace's settings are read by deskmove.web, which checks its own keys
     serve: dict[str, Any] = Field(default_factory=dict)
+    # the reply relay; deskmove.web.mailout checks its keys when `serve` starts
+    smtp: dict[str, Any] = Field(default_factory=dict)
     connections: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 

@@ -45,6 +45,7 @@ from deskmove.records import (
     TicketRec,
 )
 from deskmove.store import quarantine
+from deskmove.store import search
 from deskmove.store.blobs import BlobStore
 from deskmove.store.textclean import strip_nul
 
@@ -293,6 +294,7 @@ class Ingestor:
         counts = IngestCounts(read=batch.read)
         counts.nul_stripped = strip_nul(batch)  # one rule on every store: see textclean
         self._next_id: dict[str, int] = {}  # per transaction: see _new_ids
+        self._touched: set[int] = set()  # tickets whose search document is rebuilt
         snapshot = (dict(self._emails), dict(self._refs), set(self._done))
         try:
             with self.engine.begin() as conn:
@@ -331,6 +333,8 @@ class Ingestor:
             self._open_records = self._open_records or any(q.native_id for q in batch.quarantined)
         if batch.after is not None:
             batch.after(conn)
+        if self._touched:
+            search.index_tickets(conn, self._touched)
         if batch.state:
             self._save_state(conn, batch.state)
 
@@ -649,6 +653,8 @@ class Ingestor:
             for (nid, h, _row), eid in zip(inserts, ids, strict=True):
                 ticket_ids[nid] = eid
                 new_prov.append((nid, eid, h))
+            self._touched.update(ids)
+        self._touched.update(u["_id"] for u in updates)
         if updates:
             conn.execute(
                 T_TICKET.update().where(T_TICKET.c.id == sa.bindparam("_id")),
@@ -699,6 +705,7 @@ class Ingestor:
                 counts.unchanged["message"] += 1
                 continue
             values = _message_values(m, ticket_ids[tnid], person_id(m.author))
+            self._touched.add(values[0])
             if hit:
                 updates.append((hit[0], dict(zip(_MSG_COLS, values, strict=True)), m))
                 touched.append((m.native_id, h))

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from deskmove.model import Message, PersonEmail, Provenance, Ticket, utcnow
 from deskmove.records import Batch, PersonRef, TicketRec
+from deskmove.store import search
 
 KEY_KIND = "mail-thread"
 CHUNK = 500
@@ -198,6 +199,7 @@ class ThreadResolver:
         }  # fmt: skip
         conn.execute(T_TICKET.update().where(T_TICKET.c.id == canon).values(**values))
         conn.execute(T_TICKET.delete().where(T_TICKET.c.id.in_(others)))
+        search.index_tickets(conn, [canon, *others])  # the emptied ones lose their documents
 
     def _adopt(self, conn: Connection, plan: TicketPlan, canon: int) -> None:
         """The plan becomes an update of the stored ticket: its native id, the earliest fields."""

@@ -1,0 +1,196 @@
+"""The ticket list, one ticket's conversation, mail bodies, attachments and raw mail."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+
+from deskmove.store import worklist
+from deskmove.store import workspace as ws
+from deskmove.web import render
+from deskmove.web.app import BODY_CSP, context, new_token, page, settings_of, store_of
+
+router = APIRouter()
+
+# Shown in the browser; everything else is a download (an SVG or HTML file could carry script).
+INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+
+
+def _filters(request: Request) -> worklist.Filters:
+    q = request.query_params
+    group = q.get("group", "")
+    return worklist.Filters(
+        status=q.get("status", "unsolved")[:20],
+        assignee=q.get("assignee", "")[:20],
+        group=int(group) if group.isdigit() else None,
+        tag=q.get("tag", "")[:200],
+        channel=q.get("channel", "")[:40],
+        source=q.get("source", "")[:200],
+        q=q.get("q", "")[:500],
+        sort=q.get("sort", "updated") if q.get("sort", "updated") in worklist.SORTS else "updated",
+        me=request.state.user.person_id,
+    )
+
+
+def _query(f: worklist.Filters, **override: Any) -> str:
+    values = {
+        "status": f.status, "assignee": f.assignee, "group": f.group or "", "tag": f.tag,
+        "channel": f.channel, "source": f.source, "q": f.q, "sort": f.sort,
+    }  # fmt: skip
+    values.update(override)
+    return urlencode({k: v for k, v in values.items() if v not in ("", None)})
+
+
+@router.get("/tickets")
+def ticket_list(request: Request, after: str = "", partial: int = 0) -> Response:
+    store = store_of(request)
+    f = _filters(request)
+    result = worklist.list_tickets(store, f, after or None)
+    extra = {
+        "f": f, "page": result, "query": lambda **kw: _query(f, **kw),
+        "next_url": f"/tickets?{_query(f, after=result.next_cursor)}" if result.next_cursor else None,
+    }  # fmt: skip
+    if partial:
+        return page(request, "_rows.html", **extra)
+    return page(
+        request, "list.html", counts=worklist.status_counts(store, f),
+        options=worklist.filter_options(store), agents=ws.agents(store), **extra,
+    )  # fmt: skip
+
+
+@router.get("/tickets/{ticket_id}")
+def ticket_view(request: Request, ticket_id: int, notice: str = "") -> Response:
+    store = store_of(request)
+    t = worklist.ticket(store, ticket_id)
+    if t is None:
+        raise HTTPException(404, f"There is no ticket #{ticket_id}.")
+    user = request.state.user
+    ws.touch_presence(store, ticket_id, user.id, "viewing")
+    ctx = context(
+        request,
+        t=t,
+        messages=_with_text(worklist.messages(store, ticket_id)),
+        drafts=ws.drafts_for(store, ticket_id),
+        others=ws.others_present(store, ticket_id, user.id),
+        reply=ws.reply_headers(store, ticket_id),
+        seen_upto=ws.latest_message_id(store, ticket_id),
+        form_token=new_token(),
+        agents=ws.agents(store),
+        smtp=settings_of(request).smtp,
+        notice=notice,
+        presence_ms=int(settings_of(request).presence_seconds * 1000),
+    )
+    template = request.app.state.env.get_template("ticket.html")
+    return StreamingResponse(
+        _buffered(template.generate(ctx)), media_type="text/html; charset=utf-8"
+    )
+
+
+def _with_text(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for r in rows:
+        text = r.get("body_text") or ""
+        r["text_main"], r["text_quoted"] = render.split_quoted(text) if text else ("", "")
+        yield r
+
+
+def _buffered(chunks: Iterator[str], size: int = 32768) -> Iterator[bytes]:
+    buf: list[str] = []
+    n = 0
+    for c in chunks:
+        buf.append(c)
+        n += len(c)
+        if n >= size:
+            yield "".join(buf).encode()
+            buf, n = [], 0
+    if buf:
+        yield "".join(buf).encode()
+
+
+@router.get("/messages/{message_id}/body")
+def message_body(request: Request, message_id: int, remote: int = 0) -> Response:
+    """A message's HTML, sanitised, as its own document for a sandboxed frame."""
+    store = store_of(request)
+    found = worklist.message_html(store, message_id)
+    if found is None or not found[1]:
+        raise HTTPException(404, "This message has no HTML body.")
+    inline = {
+        cid: f"/attachments/{aid}" for cid, aid in worklist.inline_images(store, message_id).items()
+    }
+    body = render.display_html(found[1], inline=inline, remote_images=bool(remote))
+    html = request.app.state.env.get_template("message_body.html").render(
+        context(request, body=body, message_id=message_id, remote=bool(remote))
+    )
+    response = HTMLResponse(html)
+    response.headers["Content-Security-Policy"] = BODY_CSP.format(
+        remote=" https: http:" if remote else ""
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    if body.blocked_images:
+        response.headers["X-Deskmove-Blocked-Images"] = str(body.blocked_images)
+    return response
+
+
+@router.get("/messages/{message_id}/raw")
+def message_raw(request: Request, message_id: int) -> Response:
+    store = store_of(request)
+    sha = worklist.message_raw(store, message_id)
+    if not sha or not store.blobs.exists(sha):
+        raise HTTPException(404, "The original mail of this message is not in the store.")
+    return _file(store.blobs.path(sha), "message/rfc822", f"message-{message_id}.eml", inline=False)
+
+
+@router.get("/attachments/{attachment_id}")
+def attachment(request: Request, attachment_id: int, download: int = 0) -> Response:
+    store = store_of(request)
+    a = worklist.attachment(store, attachment_id)
+    if (
+        a is None
+        or not re.fullmatch(r"[0-9a-f]{64}", a.sha256 or "")
+        or not store.blobs.exists(a.sha256)
+    ):
+        raise HTTPException(404, "This attachment is not in the store.")
+    ctype = (a.content_type or "").split(";")[0].strip().lower()
+    if not _TYPE.match(ctype):
+        ctype = "application/octet-stream"
+    inline = ctype in INLINE_TYPES and not download
+    return _file(
+        store.blobs.path(a.sha256),
+        ctype,
+        safe_filename(a.filename, f"attachment-{attachment_id}"),
+        inline=inline,
+    )
+
+
+def _file(path: Any, ctype: str, filename: str, *, inline: bool) -> Response:
+    """Streamed from the blob folder, never read into memory."""
+    response = FileResponse(path, media_type=ctype)
+    response.headers["Content-Disposition"] = content_disposition(filename, inline=inline)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def safe_filename(name: str | None, fallback: str) -> str:
+    """The last path segment, without control characters or leading dots."""
+    if not name:
+        return fallback
+    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = (
+        "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().lstrip(".").strip()
+    )
+    return name[:200] or fallback
+
+
+def content_disposition(filename: str, *, inline: bool) -> str:
+    ascii_name = "".join(
+        ch if 32 <= ord(ch) < 127 and ch not in '"\\;%' else "_" for ch in filename
+    )
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
