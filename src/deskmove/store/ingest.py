@@ -44,8 +44,7 @@ from deskmove.records import (
     PersonRef,
     TicketRec,
 )
-from deskmove.store import quarantine
-from deskmove.store import search
+from deskmove.store import quarantine, search
 from deskmove.store.blobs import BlobStore
 from deskmove.store.textclean import strip_nul
 
