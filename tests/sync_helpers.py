@@ -27,7 +27,7 @@ from deskmove.errors import InputError
 from deskmove.model import Attachment, Message, Person, PersonEmail, Ticket
 from deskmove.records import AttachmentRec, Batch, MessageRec, PersonRef, TicketRec
 from deskmove.sources.base import Source
-from deskmove.store import Store, content_hash
+from deskmove.store import Store, TicketScope, content_hash
 from deskmove.targets.base import PushReport, RemoteMessage, RemoteTicket, Target
 
 
@@ -103,13 +103,14 @@ class JsonDesk(Target):
         os.replace(tmp, self.path)
 
     def push(
-        self, store: Store, run_id: int, *, dry_run: bool = False, progress: bool = False
+        self, store: Store, run_id: int, *, dry_run: bool = False, progress: bool = False,
+        only: TicketScope | None = None,
     ) -> PushReport:
         report = PushReport(dry_run=dry_run)
         name = self.conn.name
         tickets = store.id_map(name, "ticket")
         messages = store.id_map(name, "message")
-        for tid, rows in _store_tickets(store):
+        for tid, rows in _store_tickets(store, only.tickets if only else None):
             hit = tickets.get(tid)
             native = hit[0] if hit and hit[2] == "done" else None
             if native is None:
@@ -202,15 +203,20 @@ class JsonDesk(Target):
         self.save(data)
 
 
-def _store_tickets(store: Store) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+def _store_tickets(
+    store: Store, only: list[int] | None = None
+) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     t, m, a, e = Ticket.__table__, Message.__table__, Attachment.__table__, PersonEmail.__table__
     with store.begin() as conn:
-        rows = conn.execute(
+        query = (
             sa.select(m.c.id, m.c.ticket_id, m.c.public, m.c.created_at, t.c.subject, e.c.email)
             .join(t, t.c.id == m.c.ticket_id)
             .outerjoin(e, sa.and_(e.c.person_id == m.c.author_id, e.c.primary.is_(True)))
             .order_by(m.c.ticket_id, m.c.created_at, m.c.id)
-        ).all()
+        )
+        if only is not None:
+            query = query.where(m.c.ticket_id.in_(only))
+        rows = conn.execute(query).all()
         shas: dict[int, list[str]] = {}
         for mid, sha in conn.execute(sa.select(a.c.message_id, a.c.sha256).order_by(a.c.id)):
             shas.setdefault(mid, []).append(sha)

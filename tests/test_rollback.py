@@ -43,6 +43,17 @@ def answer(cli, reply: str, *args: str):  # noqa: ANN001, ANN201
     return cli.runner.invoke(app, argv, input=reply + "\n", catch_exceptions=False)
 
 
+def run_undo(cli, command: str):  # noqa: ANN001, ANN201
+    """Run a printed undo command as it stands (from any folder: it names its project)."""
+    import shlex
+
+    from deskmove.cli import app
+
+    argv = shlex.split(command)
+    assert argv[0] == "deskmove" and "--project" in argv
+    return cli.runner.invoke(app, [*argv[1:], "--yes"], catch_exceptions=False)
+
+
 def run_ids(cli) -> list[int]:  # noqa: ANN001
     data = json.loads(cli("--json", "status").stdout)
     return [r["id"] for r in data["runs"] if r["command"] == "export"]
@@ -106,10 +117,10 @@ def test_sample_pushes_representative_tickets_and_is_undone(cli, plan, project) 
     assert sorted(t["external_id"] for t in pushed.values()) == [f"dm-{i}" for i in (1, 10, 6, 8)]
     assert sum(len(t["comments"]) for t in pushed.values()) == 6
     text = cli("migrate", "old-inbox", "new-desk", "--sample", "4").stdout  # resumes, no duplicates
-    assert "undo: deskmove rollback new-desk --run" in text
+    assert f"undo: deskmove --project {project.root} rollback new-desk --run" in text
     assert len(tickets(plan["desk"])) == 4
 
-    result = cli("rollback", "new-desk", "--run", str(data["sample"]["run_id"]), "--yes")
+    result = run_undo(cli, data["sample"]["undo"])
     assert result.exit_code == 0 and tickets(plan["desk"]) == {}
     assert id_map_size(project) == 0
 

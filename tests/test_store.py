@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
+from deskmove.errors import StoreError
 from deskmove.model import Attachment, Message, Person, PersonEmail, Quarantine, Ticket
 from deskmove.records import (
     AttachmentRec,
@@ -140,12 +141,29 @@ def test_quarantine_and_state_commit_with_the_batch(any_store):
 def test_a_failing_batch_leaves_no_trace(any_store):
     bad = ticket("2")
     bad.created_at = datetime(2024, 1, 1)  # naive: refused by the store
-    with pytest.raises(sa.exc.StatementError):
+    with pytest.raises(StoreError, match="naive datetime"):  # mapped, never a raw SQL error
         any_store.ingestor("c", None).ingest(
             Batch(tickets=[ticket("1"), bad], state={"s": {"x": 1}})
         )
     assert count(any_store, Ticket) == 0 and count(any_store, Message) == 0
     assert any_store.get_state("c") == {}
+
+
+def test_a_locked_store_during_ingest_is_a_clear_error(store):
+    import sqlite3
+
+    from sqlalchemy import event
+
+    store.engine.dispose()
+    event.listen(store.engine, "connect", lambda c, _r: c.execute("PRAGMA busy_timeout=200"))
+    other = sqlite3.connect(store.engine.url.database, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StoreError, match="locked by another deskmove process"):
+            store.ingestor("c", None).ingest(Batch(tickets=[ticket("1")], state={"s": {"x": 1}}))
+    finally:
+        other.close()
+    assert count(store, Ticket) == 0 and store.get_state("c") == {}
 
 
 def test_id_map_round_trip(any_store):

@@ -302,14 +302,15 @@ def migrate(
             name, pushed, run_id, ids = push_sample(
                 project, store, target, sample, dry_run=dry_run, progress=g.progress
             )
-            sampled = {"sample": {"run_id": run_id, "tickets": ids}}
+            undo = None if dry_run else undo_command(g.project, target, run_id)
+            sampled = {"sample": {"run_id": run_id, "tickets": ids, "undo": undo}}
     g.notes(imported.notes + pushed.notes)
     line = f"{imported.summary()}; {push_summary(name, pushed)}"
     if sampled:
         s = sampled["sample"]
         line += f"; sample of {len(s['tickets'])} tickets is run #{s['run_id']}"
-        if not dry_run:
-            line += f" (undo: deskmove rollback {target} --run {s['run_id']})"
+        if s["undo"]:
+            line += f" (undo: {s['undo']})"
     g.emit(
         line,
         {"import": imported.as_dict(), "export": {"target": name, **pushed.as_dict()}, **sampled},
@@ -318,6 +319,14 @@ def migrate(
         raise typer.Exit(EXIT_FAILED)
     if imported.quarantined:
         raise typer.Exit(EXIT_QUARANTINED)
+
+
+def undo_command(project: Path, target: str, run_id: int) -> str:
+    """The command that removes what push run ``run_id`` created in ``target``."""
+    import shlex
+
+    where = shlex.quote(str(project.resolve()))
+    return f"deskmove --project {where} rollback {shlex.quote(target)} --run {run_id}"
 
 
 @app.command()
@@ -475,14 +484,14 @@ def rollback(
         deskmove rollback new-desk --run 12
         deskmove rollback new-desk --yes --include-people
     """
-    from deskmove.rollback import plan
+    from deskmove.rollback import preview
     from deskmove.rollback import rollback as do_rollback
 
     g = _globals(ctx)
     with g.opened() as (project, store):
         name = project.connection(target).name
         counts: dict[str, int] = {}
-        for e in plan(store, name, run, include_people=include_people):
+        for e in preview(project, store, target, run, include_people=include_people):
             counts[e.kind] = counts.get(e.kind, 0) + 1
         what = ", ".join(f"{n} {k}s" for k, n in sorted(counts.items())) or "nothing"
         scope = f" created by run #{run}" if run else ""

@@ -99,6 +99,8 @@ def cells_escaped(folder: Path) -> bool:
         return False
     return isinstance(data, dict) and data.get("formulas") == "escaped"
 
+# One field may hold a long HTML mail body; an unclosed quote stops at this size.
+FIELD_LIMIT = 16 * 1024 * 1024
 
 TRUE = {"true", "1", "yes", "y", "t"}
 FALSE = {"false", "0", "no", "n", "f"}

@@ -6,7 +6,8 @@ the exit code the CLI returns::
     DeskmoveError                  1  failed; message says what happened and what to do
     ├── UsageError                 2  bad command line, spec or project file: fix and re-run
     │   ├── ConfigError            2  deskmove.toml or a mapping/spec file is wrong
-    │   └── MissingSecret          2  an environment variable must be set
+    │   ├── MissingSecret          2  an environment variable must be set
+    │   └── NotSupported           2  this adapter cannot do that (verify, roll back, …)
     ├── InputError                 2  the input file/folder cannot be read as asked
     ├── AuthError                  1  the remote system refused the credentials
     ├── RetriableError             1  network trouble, rate limit, server error: re-run later
@@ -58,6 +59,13 @@ class MissingSecret(UsageError):
             f"set the environment variable {variable} and run again",
         )
         self.variable = variable
+
+
+class NotSupported(UsageError):
+    """The adapter cannot do what was asked; nothing was changed."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint or "nothing was changed")
 
 
 class InputError(DeskmoveError):

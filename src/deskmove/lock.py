@@ -28,8 +28,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from deskmove.errors import LockHeld, StoreError
 
 LOCK_FILE = "deskmove.lock"
@@ -160,48 +158,13 @@ def _write(fd: int, text: str) -> None:
 
 @contextmanager
 def _pg_lock(_root: Path, url: str, command: str) -> Iterator[Holder | None]:
-    me = _me(command)
-    label = _label(me)
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    from deskmove.store.pglock import AdvisoryLockBusy, advisory_lock
+
     try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT set_config('application_name', :n, false)"), {"n": label})
-            got = conn.execute(
-                sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": PG_LOCK_KEY}
-            ).scalar_one()
-            conn.commit()
-            if not got:
-                raise _held_error(_pg_holder(conn))
-            try:
-                yield None
-            finally:
-                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": PG_LOCK_KEY})
-                conn.commit()
-    except sa.exc.OperationalError as exc:
-        raise StoreError(
-            f"cannot take the lock on the store: {exc.orig}",
-            "check that the database server is running",
-        ) from exc
-    finally:
-        engine.dispose()
-
-
-def _pg_holder(conn: sa.Connection) -> Holder:
-    """Who holds the advisory lock: read back from the holder session's application_name."""
-    hi, lo = (PG_LOCK_KEY >> 32) & 0xFFFFFFFF, PG_LOCK_KEY & 0xFFFFFFFF
-    row = conn.execute(
-        sa.text(
-            "SELECT a.application_name, a.backend_start FROM pg_locks l "
-            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
-            "AND l.classid = :hi AND l.objid = :lo AND l.granted AND l.database = "
-            "(SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1"
-        ),
-        {"hi": hi, "lo": lo},
-    ).first()
-    conn.rollback()
-    if row is None:
-        return Holder(None, None, None, None)
-    return _parse_label(row[0] or "", row[1])
+        with advisory_lock(url, PG_LOCK_KEY, _label(_me(command))):
+            yield None
+    except AdvisoryLockBusy as busy:
+        raise _held_error(_parse_label(busy.name, busy.started)) from None
 
 
 def _label(me: Holder) -> str:

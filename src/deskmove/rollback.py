@@ -15,20 +15,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from deskmove.config import Project
-from deskmove.errors import DeskmoveError, UsageError
-from deskmove.model import IdMap, Message, Run
+from deskmove.errors import DeskmoveError
 from deskmove.registry import target_for
 from deskmove.store import Store, delta
 from deskmove.targets.base import Target
 
 ORDER = ("ticket", "message", "attachment", "person", "organization", "group")
-T_IDMAP, T_RUN, T_MSG = IdMap.__table__, Run.__table__, Message.__table__
 
 
 @dataclass
@@ -72,38 +67,21 @@ def plan(
     have matched an existing user by email, and deleting that user would remove
     something deskmove did not create.
     """
-    c = T_IDMAP.c
-    query = sa.select(c.kind, c.entity_id, c.native_id, c.state).where(c.connection == target)
-    if not include_people:
-        query = query.where(c.kind.not_in(PEOPLE))
-    with store.begin() as conn:
-        if run_id is not None:
-            start, end = _run_window(conn, run_id, target)
-            query = query.where(c.created_at >= start)
-            if end is not None:
-                query = query.where(c.created_at < end)
-        rows = [Entry(*r) for r in conn.execute(query.order_by(c.id))]
+    skip = () if include_people else PEOPLE
+    rows = [Entry(*r) for r in store.pushed_entries(target, run_id, skip_kinds=skip)]
     rank = {k: i for i, k in enumerate(ORDER)}
     return sorted(rows, key=lambda e: rank.get(e.kind, len(ORDER)))
 
 
-def _run_window(conn: sa.Connection, run_id: int, target: str) -> tuple[datetime, datetime | None]:
-    r = T_RUN.c
-    run = conn.execute(
-        sa.select(r.started_at, r.connection, r.command).where(r.id == run_id)
-    ).first()
-    if (
-        run is None
-        or run.connection != target
-        or not run.command.startswith(("export", "migrate", "sample"))
-    ):
-        raise UsageError(
-            f"run #{run_id} did not push to {target}",
-            "see `deskmove status` for the runs and their ids",
-        )
-    # Runs never overlap (the project lock), so the next run's start closes this one.
-    end = conn.execute(sa.select(sa.func.min(r.started_at)).where(r.id > run_id)).scalar()
-    return run.started_at, end  # fmt: skip
+def preview(
+    project: Project, store: Store, target: str, run_id: int | None = None, *,
+    include_people: bool = False,
+) -> list[Entry]:  # fmt: skip
+    """What :func:`rollback` would remove (checked first: the target must support it)."""
+    conn = project.connection(target)
+    tgt = target_for(conn, project)
+    tgt.require("rollback")
+    return plan(store, conn.name, run_id, include_people=include_people or tgt.owns_people)
 
 
 def rollback(
@@ -115,8 +93,10 @@ def rollback(
 
     conn = project.connection(target)
     with locked(project, store, f"rollback {target}"):
-        entries = plan(store, conn.name, run_id, include_people=include_people)
         tgt = target_for(conn, project)
+        tgt.require("rollback")
+        people = include_people or tgt.owns_people
+        entries = plan(store, conn.name, run_id, include_people=people)
         tgt.check()
         own = store.begin_run(f"rollback{f' --run {run_id}' if run_id else ''}", conn.name)
         try:
@@ -133,7 +113,11 @@ def _remove(
 ) -> RollbackReport:
     report = RollbackReport(name, run_id)
     gone_tickets = {e.entity_id for e in entries if e.kind == "ticket" and e.state == "done"}
-    with_ticket = _messages_of(store, gone_tickets)
+    with_ticket = store.messages_of(gone_tickets) if gone_tickets else set()
+    if tgt.deletes_in_bulk:
+        _remove_at_once(store, tgt, name, entries, with_ticket, report)
+        delta.set_push_watermark(store, name, None)
+        return report
     for e in entries:
         if e.state == "pending" or (e.native_id is None and e.state != "failed"):
             report.unresolved += 1
@@ -144,7 +128,7 @@ def _remove(
             elif e.state == "done" and e.native_id is not None:
                 tgt.delete(e.kind, e.native_id)
                 report.deleted[e.kind] += 1
-        except (NotImplementedError, DeskmoveError) as exc:
+        except DeskmoveError as exc:
             report.failed.append(f"{e.kind} {e.native_id}: {exc}")
             continue
         store.map_delete(name, e.kind, e.entity_id)  # failed creates are simply forgotten
@@ -152,16 +136,29 @@ def _remove(
     return report
 
 
-def _messages_of(store: Store, ticket_ids: set[int]) -> set[int]:
-    if not ticket_ids:
-        return set()
-    out: set[int] = set()
-    ids = sorted(ticket_ids)
-    with store.begin() as conn:
-        for i in range(0, len(ids), 500):
-            out.update(
-                conn.execute(
-                    sa.select(T_MSG.c.id).where(T_MSG.c.ticket_id.in_(ids[i : i + 500]))
-                ).scalars()
-            )
-    return out
+def _remove_at_once(
+    store: Store,
+    tgt: Target,
+    name: str,
+    entries: list[Entry],
+    with_ticket: set[int],
+    report: RollbackReport,
+) -> None:
+    """One call removes every object (a folder rewritten once), then the id map forgets them."""
+    unresolved = [
+        e for e in entries if e.state == "pending" or (e.native_id is None and e.state != "failed")
+    ]
+    todo = [e for e in entries if e not in unresolved]
+    report.unresolved = len(unresolved)
+    done = [e for e in todo if e.state == "done" and e.native_id is not None]
+    try:
+        tgt.delete_many([(e.kind, e.native_id) for e in done if e.native_id is not None])
+    except DeskmoveError as exc:
+        report.failed.append(f"{len(done)} objects: {exc}")
+        return
+    for e in done:
+        if e.kind == "message" and e.entity_id in with_ticket:
+            report.with_ticket += 1
+        else:
+            report.deleted[e.kind] += 1
+    store.map_delete_many(name, [(e.kind, e.entity_id) for e in todo])

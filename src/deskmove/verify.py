@@ -17,11 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from deskmove.config import Project
 from deskmove.errors import DeskmoveError
-from deskmove.model import Attachment, IdMap, Message, PersonEmail, Ticket
 from deskmove.registry import target_for
 from deskmove.store import Store
 from deskmove.targets.base import RemoteTicket
@@ -84,14 +81,25 @@ def verify_target(
     """Compare every store ticket (or ``ticket_ids``) with the target's copy."""
     conn = project.connection(target)
     tgt = target_for(conn, project)
+    tgt.require("verify")
     tgt.check()
     report = VerifyReport(conn.name)
     tickets = store.id_map(conn.name, "ticket")
     people = store.id_map(conn.name, "person")
-    appended = _appended(store, conn.name)
-    for tid, messages in _stored_tickets(store, ticket_ids):
-        for m in messages:
-            m.appended = m.id in appended
+    appended = store.appended_messages(conn.name)
+    for tid, rows, files in store.verify_tickets(ticket_ids):
+        messages = [
+            StoredMessage(
+                r.id,
+                r.email,
+                r.author_id,
+                r.created_at,
+                r.public,
+                files.get(r.id, []),
+                appended=r.id in appended,
+            )
+            for r in rows
+        ]
         hit = tickets.get(tid)
         if hit is None:
             report.checks.append(TicketCheck(tid, None, "missing", ["never pushed"]))
@@ -150,7 +158,7 @@ def compare(
             problems.append(
                 f"message {n}: attachments differ ({len(a.attachments)} in the store, {len(b.attachment_sha256)} in the target)"
             )
-    return problems  # fmt: skip
+    return problems
 
 
 def _expected_author(
@@ -164,59 +172,5 @@ def _expected_author(
     return None  # the author was never pushed: the target signs it with its own user
 
 
-def _appended(store: Store, target: str) -> set[int]:
-    """Messages pushed in a later run than their ticket (delta appends during a cutover)."""
-    i, m = IdMap.__table__, Message.__table__
-    t = i.alias("ticket_map")
-    query = (
-        sa.select(i.c.entity_id)
-        .join(m, sa.and_(m.c.id == i.c.entity_id))
-        .join(
-            t,
-            sa.and_(t.c.entity_id == m.c.ticket_id, t.c.kind == "ticket", t.c.connection == target),
-        )
-        .where(i.c.connection == target, i.c.kind == "message", i.c.run_id != t.c.run_id)
-    )
-    with store.begin() as conn:
-        return set(conn.execute(query).scalars())
-
-
 def _epoch(value: datetime | None) -> float:
     return value.timestamp() if value is not None else 0.0
-
-
-def _stored_tickets(
-    store: Store, ticket_ids: list[int] | None
-) -> list[tuple[int, list[StoredMessage]]]:
-    t, m, a, e = Ticket.__table__, Message.__table__, Attachment.__table__, PersonEmail.__table__
-    primary = (
-        sa.select(
-            e.c.person_id,
-            sa.func.coalesce(
-                sa.func.max(sa.case((e.c.primary.is_(True), e.c.email))), sa.func.min(e.c.email)
-            ).label("email"),
-        )
-        .group_by(e.c.person_id)
-        .subquery()
-    )
-    out: dict[int, list[StoredMessage]] = {}
-    with store.begin() as conn:
-        ids = sa.select(t.c.id).order_by(t.c.id)
-        if ticket_ids is not None:
-            ids = ids.where(t.c.id.in_(ticket_ids))
-        for (tid,) in conn.execute(ids):
-            out[tid] = []
-        atts: dict[int, list[str]] = {}
-        for mid, sha in conn.execute(sa.select(a.c.message_id, a.c.sha256)):
-            atts.setdefault(mid, []).append(sha)
-        rows = conn.execute(
-            sa.select(m.c.id, m.c.ticket_id, m.c.author_id, m.c.created_at, m.c.public, primary.c.email)
-            .outerjoin(primary, primary.c.person_id == m.c.author_id)
-            .order_by(m.c.ticket_id, m.c.id)
-        )  # fmt: skip
-        for r in rows:
-            if r.ticket_id in out:
-                out[r.ticket_id].append(
-                    StoredMessage(r.id, r.email, r.author_id, r.created_at, r.public, atts.get(r.id, []))
-                )  # fmt: skip
-    return list(out.items())

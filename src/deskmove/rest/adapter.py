@@ -21,7 +21,7 @@ from deskmove.targets.base import PushReport, RemoteTicket, Target
 
 if TYPE_CHECKING:
     from deskmove.config import Connection, Project
-    from deskmove.store import Store
+    from deskmove.store import Store, TicketScope
 
 
 def spec_for(scheme: str) -> Spec:
@@ -121,12 +121,18 @@ class RestTarget(Target, RestAdapter):
         _ = self.client
 
     def push(
-        self, store: Store, run_id: int, *, dry_run: bool = False, progress: bool = False
+        self,
+        store: Store,
+        run_id: int,
+        *,
+        dry_run: bool = False,
+        progress: bool = False,
+        only: TicketScope | None = None,
     ) -> PushReport:
         from deskmove.rest.target import Push
 
         try:
-            return Push(self, store, run_id, dry_run=dry_run).run()
+            return Push(self, store, run_id, dry_run=dry_run, only=only).run()
         finally:
             self.close()
 

@@ -21,10 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from deskmove.errors import AuthError, DeskmoveError, FatalRemoteError
-from deskmove.model import Person, Provenance
 from deskmove.records import AttachmentRec, Batch, QuarantineRec, TicketRec
 from deskmove.rest.hooks import MessageDraft, RemoteFile
 from deskmove.rest.http import RemoteFailure
@@ -90,7 +87,7 @@ class SourceRun:
         self.spool = Spool()
         self.bulk_state: dict[str, dict[str, Any]] = {}
         self._files: list[tuple[MessageDraft, RemoteFile]] = []
-        self.ctx.agents |= _agent_ids(store, adapter.ctx.conn.name)
+        self.ctx.agents |= store.agent_native_ids(adapter.ctx.conn.name)
         self._values: dict[str, Any] | None = None
         self.ctx.client = self.client
 
@@ -288,18 +285,6 @@ class SourceRun:
                     QuarantineRec(f"ticket {tid}", f"{n} messages whose ticket is gone (deleted?)")
                 )
         return self._download(batch)
-
-
-def _agent_ids(store: Store, connection: str) -> set[str]:
-    """Native ids of the people this connection already stored as agents."""
-    p, person = Provenance.__table__.c, Person.__table__
-    query = (
-        sa.select(p.native_id)
-        .join(person, person.c.id == p.entity_id)
-        .where(p.connection == connection, p.kind == "person", person.c.role == "agent")
-    )
-    with store.begin() as conn:
-        return {row[0] for row in conn.execute(query)}
 
 
 def _none(raw: Any, ctx: Any) -> list[MessageDraft]:

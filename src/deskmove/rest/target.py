@@ -17,18 +17,17 @@ import json
 import string
 from typing import TYPE_CHECKING, Any
 
-from deskmove.errors import DeskmoveError, FatalRemoteError
+from deskmove.errors import DeskmoveError, FatalRemoteError, NotSupported
 from deskmove.model import IdMap
-from deskmove.rest import storeread
 from deskmove.rest.http import RemoteFailure
 from deskmove.rest.paginate import dig, pick
-from deskmove.store import content_hash
+from deskmove.store import content_hash, pushread
 from deskmove.targets.base import PushReport, RemoteMessage, RemoteTicket
 
 if TYPE_CHECKING:
     from deskmove.rest.adapter import RestTarget
     from deskmove.rest.spec import EndpointSpec
-    from deskmove.store import Store
+    from deskmove.store import Store, TicketScope
 
 JOB_POLL_MAX = 600  # polls of one job before giving up
 # id-map states that name a target object: created by deskmove, or already there and reused
@@ -69,8 +68,17 @@ class Endpoints:
 class Push:
     """One push of a store to a REST target."""
 
-    def __init__(self, adapter: RestTarget, store: Store, run_id: int, *, dry_run: bool) -> None:
+    def __init__(
+        self,
+        adapter: RestTarget,
+        store: Store,
+        run_id: int,
+        *,
+        dry_run: bool,
+        only: TicketScope | None = None,
+    ) -> None:
         self.a = adapter
+        self.only = only
         self.hooks = adapter.hooks
         self.ctx = adapter.ctx
         self.ep = Endpoints(adapter)
@@ -90,11 +98,14 @@ class Push:
         for kind in ("organization", "person", "agent", "ticket"):
             self.ids[kind] = self.store.id_map(self.conn, kind)
         self.ids["message"] = {}  # read per chunk of tickets: memory stays flat
-        self._named("organization", storeread.organizations(self.store), self._org_item)
-        self._named("person", storeread.people(self.store), self._person_item)
-        changed = getattr(self.store, "changed_ticket_ids", None)  # delta: only what moved
-        only = changed(self.conn) if changed is not None else None
-        for chunk in storeread.tickets(self.store, max(self._batch("ticket"), 50), only):
+        scope = self.only
+        orgs = pushread.organizations(self.store, only=scope and scope.organizations)
+        self._named("organization", orgs, self._org_item)
+        people = pushread.people(self.store, only=scope and scope.people)
+        self._named("person", people, self._person_item)
+        # A sample pushes its tickets; otherwise only what moved since the last push (delta).
+        only = scope.tickets if scope else self.store.changed_ticket_ids(self.conn)
+        for chunk in pushread.tickets(self.store, max(self._batch("ticket"), 50), only):
             self._tickets(chunk)
         return self.report
 
@@ -578,7 +589,7 @@ def fetch_ticket(adapter: RestTarget, native_id: str) -> RemoteTicket | None:
     ep = Endpoints(adapter)
     show, listing = ep.get("ticket", "show"), ep.get("message", "list")
     if show is None:
-        raise NotImplementedError(f"the {adapter.spec.name} target cannot be verified")
+        raise NotSupported(f"the {adapter.spec.name} target cannot be verified")
     try:
         ticket = pick(ep.call(show, {"id": native_id}), show.records)
     except RemoteFailure as exc:
@@ -608,7 +619,7 @@ def delete(adapter: RestTarget, kind: str, native_id: str) -> None:
     ep = Endpoints(adapter)
     spec = ep.get("ticket" if kind == "followup" else kind, "delete")  # a follow-up is a ticket
     if spec is None:
-        raise NotImplementedError(f"the {adapter.spec.name} target cannot delete {kind}s")
+        raise NotSupported(f"the {adapter.spec.name} target cannot delete {kind}s")
     try:
         adapter.client.request(spec.method, _fmt(spec.path, {"id": native_id}))
     except DeskmoveError as exc:

@@ -20,11 +20,9 @@ from pathlib import Path
 
 from charset_normalizer import from_bytes
 
-from deskmove.csvlayout import unescape_cells
+from deskmove.csvlayout import FIELD_LIMIT, unescape_cells
 from deskmove.errors import InputError
 
-# One field may hold a long HTML mail body; an unclosed quote stops at this size.
-FIELD_LIMIT = 16 * 1024 * 1024
 csv.field_size_limit(FIELD_LIMIT)
 
 SAMPLE = 256 * 1024

@@ -23,10 +23,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-import sqlalchemy as sa
-
 from deskmove.errors import RetriableError, UsageError
-from deskmove.model import Message, Provenance, Quarantine
 from deskmove.records import Batch
 from deskmove.sources.base import Retried, Source, retry_mail
 from deskmove.sources.imap_client import TLS_MODES, FolderStatus, ImapClient
@@ -272,20 +269,7 @@ class ImapSource(Source):
 
 def stored_fingerprints(store: Store, connection: str) -> set[str]:
     """Header fingerprints of every mail this connection imported or quarantined, from its raw blob."""
-    p, m, q = Provenance.__table__.c, Message.__table__.c, Quarantine.__table__.c
-    with store.begin() as conn:
-        shas = set(
-            conn.execute(
-                sa.select(m.raw_sha256)
-                .join(Provenance.__table__, p.entity_id == m.id)
-                .where(p.connection == connection, p.kind == "message", m.raw_sha256.is_not(None))
-            ).scalars()
-        )
-        shas.update(
-            conn.execute(
-                sa.select(q.raw_sha256).where(q.connection == connection, q.raw_sha256.is_not(None))
-            ).scalars()
-        )
+    shas = store.raw_mail_shas(connection)
     found = set()
     for sha in shas:
         try:

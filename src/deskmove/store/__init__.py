@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from deskmove.checkpoint import checkpoint
 from deskmove.errors import StoreError
@@ -22,15 +22,17 @@ from deskmove.model import (
     Ticket,
     utcnow,
 )
-from deskmove.store import delta
+from deskmove.store import delta, idmap, scope
 from deskmove.store.blobs import BlobStore
 from deskmove.store.engine import make_engine, redact_url, upgrade
 from deskmove.store.ingest import IngestCounts, Ingestor, content_hash
+from deskmove.store.scope import TicketScope
 
 if TYPE_CHECKING:
     from deskmove.store.audit import AuditQueries
+    from deskmove.store.csvexport import CsvExport
 
-__all__ = ["Store", "BlobStore", "IngestCounts", "Ingestor", "content_hash"]
+__all__ = ["Store", "BlobStore", "IngestCounts", "Ingestor", "TicketScope", "content_hash"]
 
 T_RUN = Run.__table__
 T_STATE = SyncState.__table__
@@ -67,7 +69,7 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except OperationalError as exc:
+        except SQLAlchemyError as exc:
             raise _store_error(exc) from exc
 
     @contextmanager
@@ -77,6 +79,84 @@ class Store:
 
         with self.begin() as conn:
             yield AuditQueries(conn)
+
+    @contextmanager
+    def csv_export(self, target: str, run_id: int, *, commit: bool) -> Iterator[CsvExport]:
+        """Rows for the ``csv:`` target and its id-map writes, committed at the end (if
+        ``commit``) so the id map changes only once the new folder is in place."""
+        from deskmove.store.csvexport import CsvExport
+
+        try:
+            with self.engine.connect() as read, self.engine.connect() as write:
+                with write.begin() as tx:
+                    yield CsvExport(read, write, target, run_id)
+                    if not commit:
+                        tx.rollback()
+        except SQLAlchemyError as exc:
+            raise _store_error(exc) from exc
+
+    # what sources ask back -------------------------------------------------------------
+    def raw_mail_shas(self, connection: str) -> set[str]:
+        """Blobs of every raw mail ``connection`` imported or quarantined."""
+        from deskmove.store.sourceread import raw_mail_shas
+
+        with self.begin() as conn:
+            return raw_mail_shas(conn, connection)
+
+    def agent_native_ids(self, connection: str) -> set[str]:
+        """Native ids of the people ``connection`` stored as agents."""
+        from deskmove.store.people import agent_native_ids
+
+        with self.begin() as conn:
+            return agent_native_ids(conn, connection)
+
+    # verify and rollback -------------------------------------------------------------
+    def verify_tickets(
+        self, only: list[int] | None = None, chunk: int = 500
+    ) -> Iterator[tuple[int, list[Any], dict[int, list[str]]]]:
+        """Each ticket's stored messages for verify, read a chunk per transaction."""
+        from deskmove.store import verify
+
+        with self.begin() as conn:
+            ids = verify.ticket_ids(conn, only)
+        for i in range(0, len(ids), chunk):
+            with self.begin() as conn:
+                part = verify.stored_messages(conn, ids[i : i + chunk])
+            yield from part
+
+    def appended_messages(self, target: str) -> set[int]:
+        """Messages pushed to ``target`` in a later run than their ticket."""
+        from deskmove.store import verify
+
+        with self.begin() as conn:
+            return verify.appended_messages(conn, target)
+
+    def pushed_entries(
+        self, target: str, run_id: int | None = None, *, skip_kinds: tuple[str, ...] = ()
+    ) -> list[tuple[str, int, str | None, str]]:
+        """Id-map entries of ``target`` (those run ``run_id`` created), oldest first."""
+        with self.begin() as conn:
+            return idmap.entries(conn, target, run_id, skip_kinds=skip_kinds)
+
+    def messages_of(self, ticket_ids: set[int]) -> set[int]:
+        with self.begin() as conn:
+            return idmap.messages_of(conn, ticket_ids)
+
+    def map_delete_many(self, connection: str, keys: list[tuple[str, int]]) -> None:
+        """Forget these ``(kind, entity id)`` entries at once (a batch rollback)."""
+        with self.begin() as conn:
+            idmap.delete_entries(conn, connection, keys)
+
+    # a push limited to some tickets (samples) -------------------------------------------
+    def scope(self, ticket_ids: list[int]) -> TicketScope:
+        """These tickets and the people, organizations and groups they refer to."""
+        with self.begin() as conn:
+            return scope.scope_of(conn, ticket_ids)
+
+    def sample_candidates(self, n: int) -> list[list[int]]:
+        """Ticket ids a sample of ``n`` picks from (see :func:`scope.sample_candidates`)."""
+        with self.begin() as conn:
+            return scope.sample_candidates(conn, n)
 
     # runs -------------------------------------------------------------------------
     def begin_run(self, command: str, connection: str | None) -> int:
@@ -112,7 +192,7 @@ class Store:
             return {stream: dict(cursor or {}) for stream, cursor in rows}
 
     def ingestor(self, connection: str, run_id: int | None) -> Ingestor:
-        return Ingestor(self.engine, self.blobs, connection, run_id)
+        return Ingestor(self.begin, self.blobs, connection, run_id)
 
     # id map -------------------------------------------------------------------------
     def id_map(self, connection: str, kind: str) -> dict[int, tuple[str | None, str | None, str]]:
@@ -294,7 +374,7 @@ def _iso(value: Any) -> str | None:
 
 
 def _store_error(exc: SQLAlchemyError) -> StoreError:
-    text = str(getattr(exc, "orig", exc))
+    text = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
     if "disk" in text.lower() and "full" in text.lower():
         return StoreError(
             "the disk is full; the last batch was rolled back",

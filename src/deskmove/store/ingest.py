@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -277,9 +278,13 @@ class Ingestor:
     """Writes batches from one source connection; caches lookups for the run."""
 
     def __init__(
-        self, engine: sa.Engine, blobs: BlobStore, connection: str, run_id: int | None
+        self,
+        begin: Callable[[], AbstractContextManager[Connection]],
+        blobs: BlobStore,
+        connection: str,
+        run_id: int | None,
     ) -> None:
-        self.engine = engine
+        self.begin = begin  # Store.begin: one transaction, database errors mapped
         self.blobs = blobs
         self.connection = connection
         self.run_id = run_id
@@ -296,7 +301,7 @@ class Ingestor:
         self._touched: set[int] = set()  # tickets whose search document is rebuilt
         snapshot = (dict(self._emails), dict(self._refs), set(self._done))
         try:
-            with self.engine.begin() as conn:
+            with self.begin() as conn:
                 self._ingest(conn, batch, counts)
         except BaseException:
             self._emails, self._refs, self._done = (

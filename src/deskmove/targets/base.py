@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from deskmove.errors import NotSupported
+
 if TYPE_CHECKING:
     from deskmove.config import Connection, Project
-    from deskmove.store import Store
+    from deskmove.store import Store, TicketScope
 
 
 @dataclass
@@ -72,6 +74,9 @@ class Target(ABC):
     scheme: ClassVar[str]
     description: ClassVar[str] = ""
     example: ClassVar[str] = ""
+    # Every person in the target was written by deskmove (a folder), so a rollback removes
+    # the people a run created with its tickets; a helpdesk may have matched existing users.
+    owns_people: ClassVar[bool] = False
 
     def __init__(self, conn: Connection, project: Project) -> None:
         self.conn = conn
@@ -80,17 +85,55 @@ class Target(ABC):
     def check(self) -> None:  # noqa: B027 - optional hook
         """Fail early with a clear error when the target cannot be written at all."""
 
-    # Optional capabilities: targets that can be reconciled and rolled back implement these.
+    # Optional capabilities: targets that can be reconciled and rolled back implement
+    # fetch_ticket (verify) and delete or delete_many (rollback).
     def fetch_ticket(self, native_id: str) -> RemoteTicket | None:
         """The ticket as the target holds it now (None when it is gone), for verify."""
-        raise NotImplementedError(f"the {self.scheme} target cannot be verified")
+        raise NotSupported(f"the {self.scheme} target cannot be verified")
 
     def delete(self, kind: str, native_id: str) -> None:
         """Remove one object deskmove created (rollback); missing objects are not an error."""
-        raise NotImplementedError(f"the {self.scheme} target cannot roll back")
+        raise NotSupported(f"the {self.scheme} target cannot roll back")
+
+    def delete_many(self, objects: list[tuple[str, str]]) -> None:
+        """Remove several ``(kind, native id)`` at once; targets that rewrite a whole
+        folder implement this instead of :meth:`delete`."""
+        for kind, native_id in objects:
+            self.delete(kind, native_id)
+
+    @property
+    def deletes_in_bulk(self) -> bool:
+        return type(self).delete_many is not Target.delete_many
+
+    def supports(self, capability: str) -> bool:
+        """Whether this target can ``verify`` or ``rollback``."""
+        cls = type(self)
+        if capability == "verify":
+            return cls.fetch_ticket is not Target.fetch_ticket
+        if capability == "rollback":
+            return cls.delete is not Target.delete or self.deletes_in_bulk
+        raise ValueError(capability)
+
+    def require(self, capability: str) -> None:
+        """Refuse up front (exit 2) when this target cannot do ``capability``."""
+        if not self.supports(capability):
+            what = "be verified" if capability == "verify" else "roll back"
+            raise NotSupported(
+                f"the {self.scheme} target cannot {what}",
+                "nothing was changed; see `deskmove adapters list` for what each target supports",
+            )
 
     @abstractmethod
     def push(
-        self, store: Store, run_id: int, *, dry_run: bool = False, progress: bool = False
+        self,
+        store: Store,
+        run_id: int,
+        *,
+        dry_run: bool = False,
+        progress: bool = False,
+        only: TicketScope | None = None,
     ) -> PushReport:
-        """Write what changed since the last push; with ``dry_run`` only report it."""
+        """Write what changed since the last push; with ``dry_run`` only report it.
+
+        With ``only`` (a sample), write those tickets and what they refer to, nothing else.
+        """

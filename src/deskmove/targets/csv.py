@@ -1,10 +1,15 @@
-"""The ``csv:`` target: the whole store as a folder in the canonical CSV layout.
+"""The ``csv:`` target: the store as a folder in the canonical CSV layout.
 
 Each export writes a complete snapshot into a temporary folder beside the target
 and then swaps it in, so a crash never leaves a half-written export and
 re-exporting to the same folder is safe. The id map remembers a hash of every
 row written, so the report says what was created, updated or unchanged since
 the last export to this folder.
+
+A sample (``migrate --sample N``) writes its tickets into the folder and keeps
+every other row where it was; ``rollback`` rewrites the folder without what a
+run created (people included: every row in the folder is deskmove's), the same
+atomic way; ``verify`` reads the folder back and compares it with the store.
 """
 
 from __future__ import annotations
@@ -16,59 +21,36 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
-import sqlalchemy as sa
-
-from deskmove import csvlayout as L
+from deskmove import csvlayout as layout
 from deskmove.errors import UsageError
-from deskmove.model import (
-    Attachment,
-    Group,
-    IdMap,
-    Message,
-    Organization,
-    Person,
-    PersonEmail,
-    Provenance,
-    Ticket,
-    utcnow,
-)
-from deskmove.store import Store
-from deskmove.targets.base import PushReport, Target
+from deskmove.store import Store, TicketScope
+from deskmove.store.csvexport import CsvExport
+from deskmove.targets.base import PushReport, RemoteMessage, RemoteTicket, Target
 
-T, M, A = Ticket.__table__, Message.__table__, Attachment.__table__
-P, E, ORG, G = Person.__table__, PersonEmail.__table__, Organization.__table__, Group.__table__
-PROV, IDMAP = Provenance.__table__, IdMap.__table__
 CHUNK = 1000
-
-
-def _email_of(person_id: Any) -> Any:
-    e = E.c
-    return (
-        sa.select(e.email)
-        .where(e.person_id == person_id)
-        .order_by(e.primary.desc(), e.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
-def _prov(kind: str, entity_id: Any, column: Any) -> Any:
-    p = PROV.c
-    return (
-        sa.select(column)
-        .where(p.kind == kind, p.entity_id == entity_id)
-        .order_by(p.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
-def _count(table: sa.Table, fk: Any, parent: Any) -> Any:
-    return sa.select(sa.func.count()).select_from(table).where(fk == parent).scalar_subquery()
+Row = list[str]
+# The columns rows are keyed by: people by address, tickets by id, messages by ticket.
+PERSON_EMAIL = layout.PEOPLE.index("email")
+TICKET_ID, TICKET_STATUS = layout.TICKETS.index("id"), layout.TICKETS.index("status")
+TICKET_MESSAGES = layout.TICKETS.index("message_count")
+MESSAGE_ID, MESSAGE_TICKET = layout.MESSAGES.index("id"), layout.MESSAGES.index("ticket_id")
+MESSAGE_AUTHOR, MESSAGE_PUBLIC = (
+    layout.MESSAGES.index("author_email"),
+    layout.MESSAGES.index("public"),
+)
+MESSAGE_CREATED = layout.MESSAGES.index("created_at")
+ATTACHMENT_MESSAGE = layout.ATTACHMENTS.index("message_id")
+ATTACHMENT_SHA, ATTACHMENT_PATH = (
+    layout.ATTACHMENTS.index("sha256"),
+    layout.ATTACHMENTS.index("path"),
+)
+csv.field_size_limit(layout.FIELD_LIMIT)
 
 
 def row_hash(values: list[str]) -> str:
@@ -79,17 +61,19 @@ class CsvTarget(Target):
     scheme: ClassVar[str] = "csv"
     description: ClassVar[str] = "CSV: the store as a folder in the canonical layout"
     example: ClassVar[str] = "deskmove export csv:out/"
+    owns_people: ClassVar[bool] = True
 
     def __init__(self, conn: Any, project: Any) -> None:
         super().__init__(conn, project)
         self.dest = Path(conn.location)
         formulas = str(conn.option("formulas") or "escaped").lower()
-        if formulas not in L.FORMULA_MODES:
+        if formulas not in layout.FORMULA_MODES:
             raise UsageError(
                 f"?formulas={formulas} is not a mode",
                 "use ?formulas=escaped (the default: safe to open in a spreadsheet) or ?formulas=raw",
             )
-        self.formulas = formulas
+        self.escape = formulas == "escaped"
+        self._index: dict[str, RemoteTicket] | None = None
 
     def check(self) -> None:
         d = self.dest
@@ -103,36 +87,50 @@ class CsvTarget(Target):
 
     # -- push --------------------------------------------------------------------------
     def push(
-        self, store: Store, run_id: int, *, dry_run: bool = False, progress: bool = False
+        self,
+        store: Store,
+        run_id: int,
+        *,
+        dry_run: bool = False,
+        progress: bool = False,
+        only: TicketScope | None = None,
     ) -> PushReport:
         report = PushReport(dry_run=dry_run)
+        with self._temporary() as tmp:
+            with store.csv_export(self.conn.name, run_id, commit=not dry_run) as export:
+                writer = _Writer(_Files(tmp, dry_run, self.escape), store, export, report)
+                if only is None:
+                    writer.snapshot()
+                else:
+                    writer.merge(self.dest, only)
+                if not dry_run:
+                    self._swap(tmp)
+        report.notes.append(f"{'would write' if dry_run else 'wrote'} {self.dest}")
+        return report
+
+    @contextmanager
+    def _temporary(self) -> Iterator[Path]:
+        """A temporary folder beside the target, removed again unless it was swapped in."""
         parent = self.dest.parent
         parent.mkdir(parents=True, exist_ok=True)
         self._recover(parent)
         tmp = Path(tempfile.mkdtemp(prefix=f".{self.dest.name}.tmp-", dir=parent))
         try:
-            with store.engine.connect() as read, store.engine.connect() as write:
-                tx = write.begin()
-                w = _Writer(tmp, store, read, write, self.conn.name, run_id, report, dry_run)
-                w.escape = self.formulas == "escaped"
-                w.run()
-                if dry_run:
-                    tx.rollback()
-                else:
-                    self._swap(tmp)
-                    tx.commit()
+            yield tmp
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-        report.notes.append(f"{'would write' if dry_run else 'wrote'} {self.dest}")
-        return report
 
     def _recover(self, parent: Path) -> None:
         """Undo what a crashed export left: restore a moved-away folder, drop temp folders."""
         olds = sorted(parent.glob(f".{self.dest.name}.old-*"))
         if olds and not self.dest.exists():
             os.rename(olds.pop(), self.dest)
-        for p in olds + list(parent.glob(f".{self.dest.name}.tmp-*")):
+        leftovers = [
+            *parent.glob(f".{self.dest.name}.tmp-*"),
+            *parent.glob(f".{self.dest.name}.gone-*"),
+        ]
+        for p in olds + leftovers:
             shutil.rmtree(p, ignore_errors=True)
 
     def _swap(self, tmp: Path) -> None:
@@ -145,171 +143,295 @@ class CsvTarget(Target):
         else:
             os.rename(tmp, self.dest)
 
+    # -- verify ------------------------------------------------------------------------
+    def fetch_ticket(self, native_id: str) -> RemoteTicket | None:
+        """The ticket as the folder holds it (None when it is not there)."""
+        if self._index is None:
+            self._index = self._read_index()
+        return self._index.get(native_id)
 
-class _Writer:
-    """One snapshot: streams the store into the four files, counting against the id map."""
+    def _read_index(self) -> dict[str, RemoteTicket]:
+        if not (self.dest / "tickets.csv").exists():
+            return {}
+        shas: dict[str, list[str]] = defaultdict(list)
+        for row in _read(self.dest, "attachments.csv"):
+            shas[row[ATTACHMENT_MESSAGE]].append(row[ATTACHMENT_SHA])
+        out = {
+            row[TICKET_ID]: RemoteTicket(row[TICKET_ID], row[TICKET_STATUS] or None)
+            for row in _read(self.dest, "tickets.csv")
+        }
+        for row in _read(self.dest, "messages.csv"):
+            ticket = out.get(row[MESSAGE_TICKET])
+            if ticket is None:
+                continue
+            created, _tz = layout.parse_time(row[MESSAGE_CREATED])
+            ticket.messages.append(
+                RemoteMessage(
+                    row[MESSAGE_ID],
+                    row[MESSAGE_AUTHOR] or None,
+                    created,
+                    public=layout.parse_bool(row[MESSAGE_PUBLIC], True),
+                    attachment_sha256=shas.get(row[MESSAGE_ID], []),
+                )
+            )
+        return out
 
-    def __init__(
-        self, folder: Path, store: Store, read: sa.Connection, write: sa.Connection,
-        target: str, run_id: int, report: PushReport, dry_run: bool,
-    ) -> None:  # fmt: skip
-        self.folder, self.store, self.read, self.write = folder, store, read, write
-        self.target, self.run_id, self.report, self.dry_run = target, run_id, report, dry_run
-        self.escape = True
+    # -- rollback ----------------------------------------------------------------------
+    def delete(self, kind: str, native_id: str) -> None:
+        self.delete_many([(kind, native_id)])
 
-    def run(self) -> None:
-        if not self.dry_run:
-            formulas = "escaped" if self.escape else "raw"
-            (self.folder / L.MANIFEST).write_text(L.manifest(formulas) + "\n", encoding="utf-8")
-        self.table("people.csv", L.PEOPLE, "person", self.people())
-        self.table("tickets.csv", L.TICKETS, "ticket", self.tickets())
-        self.table("messages.csv", L.MESSAGES, "message", self.messages())
-        self.table("attachments.csv", L.ATTACHMENTS, None, self.attachments())
+    def delete_many(self, objects: list[tuple[str, str]]) -> None:
+        """Rewrite the folder without these rows, atomically; rows already gone are fine."""
+        if not (self.dest / "tickets.csv").exists():
+            return
+        gone: dict[str, set[str]] = defaultdict(set)
+        for kind, native_id in objects:
+            gone[kind].add(native_id)
+        with self._temporary() as tmp:
+            left = _Pruner(
+                self.dest, _Files(tmp, False, layout.cells_escaped(self.dest)), gone
+            ).run()
+            if left:
+                self._swap(tmp)
+            else:  # nothing deskmove wrote is left: the folder goes, as before the export
+                gone = self.dest.parent / f".{self.dest.name}.gone-{os.getpid()}"
+                os.rename(self.dest, gone)
+                shutil.rmtree(gone, ignore_errors=True)
+        self._index = None
 
-    def _open(self, name: str) -> IO[str]:
+
+def _read(folder: Path, name: str) -> Iterator[Row]:
+    """The rows of one exported file as the store's values, in today's column order
+    (formula escaping undone; columns an older export lacks are empty)."""
+    path = folder / name
+    if not path.exists():
+        return
+    columns = layout.FILES[name]
+    escaped = layout.cells_escaped(folder)
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None) or []
+        where = [header.index(c) if c in header else None for c in columns]
+        for raw in reader:
+            row = [raw[i] if i is not None and i < len(raw) else "" for i in where]
+            yield layout.unescape_cells(row) if escaped else row
+
+
+class _Files:
+    """Writes the four files of one folder (and the manifest), carries attachment files over.
+
+    With ``escape``, a cell that a spreadsheet would run as a formula gets one leading
+    ``'`` (the manifest says so, and ``import csv:`` removes it); the id map hashes the
+    values, not how they were written.
+    """
+
+    def __init__(self, folder: Path, dry_run: bool, escape: bool) -> None:
+        self.folder, self.dry_run, self.escape = folder, dry_run, escape
+        if not dry_run:
+            mode = "escaped" if escape else "raw"
+            (folder / layout.MANIFEST).write_text(layout.manifest(mode) + "\n", encoding="utf-8")
+
+    def open(self, name: str) -> IO[str]:
         path = os.devnull if self.dry_run else self.folder / name
         return open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
 
-    def table(
-        self, name: str, columns: tuple[str, ...], kind: str | None,
-        rows: Iterator[tuple[int, str, list[str]]],
-    ) -> None:  # fmt: skip
-        with self._open(name) as f:
+    def write(self, name: str, rows: Iterable[Row]) -> int:
+        n = 0
+        with self.open(name) as f:
             w = csv.writer(f, lineterminator="\r\n")
-            w.writerow(columns)
+            w.writerow(layout.FILES[name])
             while chunk := list(itertools.islice(rows, CHUNK)):
-                # the id map hashes the values, not how they were written
-                w.writerows(L.cells_out(values, self.escape) for _eid, _nid, values in chunk)
-                if kind:
-                    self.account(kind, chunk)
+                w.writerows(layout.cells_out(values, self.escape) for values in chunk)
+                n += len(chunk)
             f.flush()
             if not self.dry_run:
                 os.fsync(f.fileno())
+        return n
 
-    def account(self, kind: str, chunk: list[tuple[int, str, list[str]]]) -> None:
-        c = IDMAP.c
-        ids = [eid for eid, _n, _v in chunk]
-        known = dict(
-            self.write.execute(
-                sa.select(c.entity_id, c.pushed_hash).where(
-                    c.connection == self.target, c.kind == kind, c.entity_id.in_(ids)
-                )
-            ).all()
+    def carry(self, old: Path, rel: str) -> None:
+        """An attachment file the old folder holds, into the new one (linked where possible)."""
+        dest = self.folder / rel
+        if self.dry_run or dest.exists() or not (old / rel).exists():
+            return
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(old / rel, dest)
+        except OSError:
+            shutil.copyfile(old / rel, dest)
+
+
+def _merge(old: Iterable[Row], key: Any, new: dict[str, list[Row]]) -> Iterator[Row]:
+    """Old rows in their order, those of a key in ``new`` replaced in place; then new keys."""
+    done = set()
+    for row in old:
+        k = key(row)
+        if k in new:
+            if k not in done:
+                done.add(k)
+                yield from new[k]
+            continue
+        yield row
+    for k, rows in new.items():
+        if k not in done:
+            yield from rows
+
+
+class _Writer:
+    """One export into a fresh folder: every row (a snapshot) or a scope merged into the old."""
+
+    def __init__(self, files: _Files, store: Store, export: CsvExport, report: PushReport) -> None:
+        self.files, self.dry_run = files, files.dry_run
+        self.store, self.export, self.report = store, export, report
+
+    def snapshot(self) -> None:
+        self.files.write("people.csv", self.counted("person", self.people()))
+        self.files.write("tickets.csv", self.counted("ticket", self.tickets()))
+        self.files.write("messages.csv", self.counted("message", self.messages()))
+        self.files.write("attachments.csv", (row for _k, row in self.attachments()))
+
+    def merge(self, old: Path, scope: TicketScope) -> None:
+        """The scope's rows written over an earlier export's, everything else kept as it was."""
+        people = self._grouped("person", self.people(scope.people), PERSON_EMAIL)
+        tickets = self._grouped("ticket", self.tickets(scope.tickets), TICKET_ID)
+        messages = self._grouped("message", self.messages(scope.tickets), MESSAGE_TICKET)
+        ticket_of = {row[MESSAGE_ID]: t for t, rows in messages.items() for row in rows}
+        ticket_of.update(
+            (row[MESSAGE_ID], row[MESSAGE_TICKET])
+            for row in _read(old, "messages.csv")
+            if row[MESSAGE_TICKET] in tickets
         )
-        now = utcnow()
-        inserts, updates = [], []
-        for eid, nid, values in chunk:
-            h = row_hash(values)
-            if eid not in known:
-                self.report.created[kind] += 1
-                inserts.append({"connection": self.target, "kind": kind, "entity_id": eid, "native_id": nid,
-                                "pushed_hash": h, "state": "done", "run_id": self.run_id,
-                                "created_at": now, "updated_at": now})  # fmt: skip
-            elif known[eid] != h:
-                self.report.updated[kind] += 1
-                updates.append({"_eid": eid, "_nid": nid, "_h": h})
-            else:
-                self.report.unchanged[kind] += 1
-        if inserts:
-            self.write.execute(IDMAP.insert(), inserts)
-        if updates:
-            self.write.execute(
-                IDMAP.update()
-                .where(c.connection == self.target, c.kind == kind, c.entity_id == sa.bindparam("_eid"))
-                .values(native_id=sa.bindparam("_nid"), pushed_hash=sa.bindparam("_h"), run_id=self.run_id, updated_at=now),
-                updates,
-            )  # fmt: skip
+        files: dict[str, list[Row]] = defaultdict(list)
+        for _key, row in self.attachments(scope.tickets):
+            files[ticket_of[row[ATTACHMENT_MESSAGE]]].append(row)
 
-    def _stream(self, query: Any) -> Any:
-        return self.read.execution_options(stream_results=True, yield_per=CHUNK).execute(query)
+        def attachment_ticket(row: Row) -> str:
+            return ticket_of.get(row[ATTACHMENT_MESSAGE], "")
 
-    # -- the four files ----------------------------------------------------------------
-    def people(self) -> Iterator[tuple[int, str, list[str]]]:
-        p, e = P.c, E.c
-        q = (
-            sa.select(p.id, p.name, p.role, p.phone, ORG.c.name.label("org"), e.email)
-            .select_from(
-                P.join(E, e.person_id == p.id).outerjoin(ORG, ORG.c.id == p.organization_id)
-            )
-            .order_by(p.id, e.primary.desc(), e.id)
-        )
-        for pid, rows in itertools.groupby(self._stream(q), key=lambda r: r.id):
-            rows = list(rows)
-            r = rows[0]
-            emails = [x.email for x in rows]
-            yield pid, emails[0], [emails[0], r.name or "", r.role or "customer", r.org or "",
-                                   r.phone or "", " ".join(emails[1:])]  # fmt: skip
+        def kept(rows: Iterable[Row]) -> Iterator[Row]:
+            for row in rows:
+                if attachment_ticket(row) not in files:  # else replaced by the scope's rows
+                    self.files.carry(old, row[ATTACHMENT_PATH])
+                yield row
 
-    def tickets(self) -> Iterator[tuple[int, str, list[str]]]:
-        t = T.c
-        q = (
-            sa.select(
-                T, _email_of(t.requester_id).label("req"), _email_of(t.assignee_id).label("asg"),
-                G.c.name.label("grp"), ORG.c.name.label("org"),
-                _count(M, M.c.ticket_id, t.id).label("n"),
-                _prov("ticket", t.id, PROV.c.connection).label("pconn"),
-                _prov("ticket", t.id, PROV.c.native_id).label("pnid"),
+        self.files.write("people.csv", _merge(_read(old, "people.csv"), _at(0), people))
+        self.files.write("tickets.csv", _merge(_read(old, "tickets.csv"), _at(0), tickets))
+        self.files.write("messages.csv", _merge(_read(old, "messages.csv"), _at(1), messages))
+        old_files = kept(_read(old, "attachments.csv"))
+        self.files.write("attachments.csv", _merge(old_files, attachment_ticket, files))
+
+    def _grouped(
+        self, kind: str, rows: Iterator[tuple[int, str, Row]], at: int
+    ) -> dict[str, list[Row]]:
+        out: dict[str, list[Row]] = defaultdict(list)
+        for row in self.counted(kind, rows):
+            out[row[at]].append(row)
+        return out
+
+    def counted(self, kind: str, rows: Iterator[tuple[int, str, Row]]) -> Iterator[Row]:
+        """The rows, each chunk recorded in the id map as it goes by."""
+        while chunk := list(itertools.islice(rows, CHUNK)):
+            created, updated, unchanged = self.export.account(
+                kind, [(eid, nid, row_hash(values)) for eid, nid, values in chunk]
             )
-            .select_from(T.outerjoin(G, G.c.id == t.group_id).outerjoin(ORG, ORG.c.id == t.organization_id))
-            .order_by(t.id)
-        )  # fmt: skip
-        for r in self._stream(q):
-            source, source_id = (
-                (r.origin_source, r.origin_id)
-                if r.origin_source or r.origin_id
-                else (r.pconn, r.pnid)
-            )
+            self.report.created[kind] += created
+            self.report.updated[kind] += updated
+            self.report.unchanged[kind] += unchanged
+            for _eid, _nid, values in chunk:
+                yield values
+
+    # -- the store's rows in the layout ------------------------------------------------
+    def people(self, only: list[int] | None = None) -> Iterator[tuple[int, str, Row]]:
+        for r, emails in self.export.people(only):
+            values = [
+                emails[0],
+                r.name or "",
+                r.role or "customer",
+                r.org or "",
+                r.phone or "",
+                " ".join(emails[1:]),
+            ]
+            yield r.id, emails[0], values
+
+    def tickets(self, only: list[int] | None = None) -> Iterator[tuple[int, str, Row]]:
+        for r in self.export.tickets(only):
+            has_origin = r.origin_source or r.origin_id
+            source, source_id = (r.origin_source, r.origin_id) if has_origin else (r.pconn, r.pnid)
             flags = [f for f, on in (("auto", r.is_auto), ("spam", r.is_spam)) if on]
-            yield r.id, str(r.id), [
-                str(r.id), source or "", source_id or "", r.subject or "", r.status, r.priority or "",
-                r.type or "", r.channel, r.req or "", r.asg or "", r.grp or "", r.org or "",
-                " ".join(r.tags or []), L.fmt_time(r.created_at, 0), L.fmt_time(r.updated_at, 0),
-                L.fmt_time(r.solved_at, 0), str(r.n),
-                json.dumps(r.custom_fields, ensure_ascii=False, sort_keys=True) if r.custom_fields else "",
-                " ".join(flags), r.thread_key or "",
-            ]  # fmt: skip
-
-    def messages(self) -> Iterator[tuple[int, str, list[str]]]:
-        m = M.c
-        q = (
-            sa.select(
-                M, _email_of(m.author_id).label("email"), P.c.name.label("author_name"),
-                _count(A, A.c.message_id, m.id).label("n"),
-                _prov("message", m.id, PROV.c.native_id).label("pnid"),
+            custom = (
+                json.dumps(r.custom_fields, ensure_ascii=False, sort_keys=True)
+                if r.custom_fields
+                else ""
             )
-            .select_from(M.outerjoin(P, P.c.id == m.author_id))
-            .order_by(m.ticket_id, m.created_at, m.id)
-        )  # fmt: skip
-        for r in self._stream(q):
-            yield r.id, str(r.id), [
-                str(r.id), str(r.ticket_id), r.origin_id or r.pnid or "", r.message_id or "",
-                r.email or "", r.author_name or "", r.direction, L.fmt_bool(r.public),
-                L.fmt_time(r.created_at, r.created_tz), r.subject or "", r.body_text or "",
-                r.body_html or "", str(r.n), " ".join(r.to or []), " ".join(r.cc or []),
-                r.in_reply_to or "", " ".join(r.references or []),
-                json.dumps(r.headers, ensure_ascii=False, sort_keys=True) if r.headers else "",
-                "auto" if r.is_auto else "",
-            ]  # fmt: skip
+            values = [
+                str(r.id),
+                source or "",
+                source_id or "",
+                r.subject or "",
+                r.status,
+                r.priority or "",
+                r.type or "",
+                r.channel,
+                r.req or "",
+                r.asg or "",
+                r.grp or "",
+                r.org or "",
+                " ".join(r.tags or []),
+                layout.fmt_time(r.created_at, 0),
+                layout.fmt_time(r.updated_at, 0),
+                layout.fmt_time(r.solved_at, 0),
+                str(r.n),
+                custom,
+                " ".join(flags),
+                r.thread_key or "",
+            ]
+            yield r.id, str(r.id), values
 
-    def attachments(self) -> Iterator[tuple[int, str, list[str]]]:
-        a, m = A.c, M.c
-        q = (
-            sa.select(A)
-            .select_from(A.join(M, m.id == a.message_id))
-            .order_by(m.ticket_id, m.created_at, m.id, a.id)
-        )
-        for r in self._stream(q):
+    def messages(self, tickets: list[int] | None = None) -> Iterator[tuple[int, str, Row]]:
+        for r in self.export.messages(tickets):
+            headers = json.dumps(r.headers, ensure_ascii=False, sort_keys=True) if r.headers else ""
+            values = [
+                str(r.id),
+                str(r.ticket_id),
+                r.origin_id or r.pnid or "",
+                r.message_id or "",
+                r.email or "",
+                r.author_name or "",
+                r.direction,
+                layout.fmt_bool(r.public),
+                layout.fmt_time(r.created_at, r.created_tz),
+                r.subject or "",
+                r.body_text or "",
+                r.body_html or "",
+                str(r.n),
+                " ".join(r.to or []),
+                " ".join(r.cc or []),
+                r.in_reply_to or "",
+                " ".join(r.references or []),
+                headers,
+                "auto" if r.is_auto else "",
+            ]
+            yield r.id, str(r.id), values
+
+    def attachments(self, tickets: list[int] | None = None) -> Iterator[tuple[str, Row]]:
+        for r in self.export.attachments(tickets):
             rel = f"attachments/{r.sha256[:2]}/{r.sha256}"
             self.copy_blob(r.sha256, rel)
-            yield r.id, rel, [
-                str(r.message_id), r.filename or "", r.content_type, str(r.size), r.sha256, rel,
-                r.content_id or "", L.fmt_bool(r.inline),
-            ]  # fmt: skip
+            values = [
+                str(r.message_id),
+                r.filename or "",
+                r.content_type,
+                str(r.size),
+                r.sha256,
+                rel,
+                r.content_id or "",
+                layout.fmt_bool(r.inline),
+            ]
+            yield rel, values
 
     def copy_blob(self, sha: str, rel: str) -> None:
         if self.dry_run:
             return
-        dest = self.folder / rel
+        dest = self.files.folder / rel
         if dest.exists():
             return
         src = self.store.blobs.path(sha)
@@ -320,6 +442,58 @@ class _Writer:
             )
             return
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(
-            src, dest
-        )  # a copy, never a link: editing the export must not touch the store
+        # A copy, never a link: editing the export must not touch the store.
+        shutil.copyfile(src, dest)
+
+
+def _at(i: int) -> Any:
+    return lambda row: row[i]
+
+
+class _Pruner:
+    """Copies a folder without some tickets, messages and people (a rollback)."""
+
+    def __init__(self, old: Path, files: _Files, gone: dict[str, set[str]]) -> None:
+        self.old, self.files, self.gone = old, files, gone
+
+    def run(self) -> int:
+        """Write the pruned folder; how many rows are left in it."""
+        tickets, messages = self.gone["ticket"], set(self.gone["message"])
+        counts: dict[str, int] = defaultdict(int)
+        lost: set[str] = set()  # tickets that stay but lose a message
+        for row in _read(self.old, "messages.csv"):
+            if row[MESSAGE_TICKET] in tickets or row[MESSAGE_ID] in messages:
+                messages.add(row[MESSAGE_ID])
+                lost.add(row[MESSAGE_TICKET])
+            else:
+                counts[row[MESSAGE_TICKET]] += 1
+        left = self.files.write(
+            "people.csv",
+            (
+                r
+                for r in _read(self.old, "people.csv")
+                if r[PERSON_EMAIL] not in self.gone["person"]
+            ),
+        )
+        left += self.files.write("tickets.csv", self._tickets(tickets, lost, counts))
+        left += self.files.write(
+            "messages.csv",
+            (r for r in _read(self.old, "messages.csv") if r[MESSAGE_ID] not in messages),
+        )
+        self.files.write("attachments.csv", self._attachments(messages))
+        return left
+
+    def _tickets(self, gone: set[str], lost: set[str], counts: dict[str, int]) -> Iterator[Row]:
+        for row in _read(self.old, "tickets.csv"):
+            if row[TICKET_ID] in gone:
+                continue
+            if row[TICKET_ID] in lost:  # a rolled-back reply no longer counts
+                row[TICKET_MESSAGES] = str(counts[row[TICKET_ID]])
+            yield row
+
+    def _attachments(self, messages: set[str]) -> Iterator[Row]:
+        for row in _read(self.old, "attachments.csv"):
+            if row[ATTACHMENT_MESSAGE] in messages:
+                continue
+            self.files.carry(self.old, row[ATTACHMENT_PATH])
+            yield row

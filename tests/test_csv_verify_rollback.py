@@ -1,0 +1,116 @@
+"""The csv target verifies, rolls back and takes samples like any other target."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from tests.csvhelp import EXAMPLES, canonical_folder, message_row, ticket_row
+from tests.test_rollback import run_undo
+
+HELPDESK = f"csv:{EXAMPLES / 'helpdesk'}"
+
+
+def rows(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.reader(f))[1:]
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def write_rows(path: Path, header_and_rows: list[list[str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\r\n").writerows(header_and_rows)
+
+
+def test_a_sample_into_a_new_folder_is_undone_by_its_printed_command(cli, tmp_path):
+    out = tmp_path / "out"
+    result = cli("--json", "migrate", HELPDESK, f"csv:{out}", "--sample", "5")
+    assert result.exit_code == 0, result.stderr
+    sample = json.loads(result.stdout)["sample"]
+    chosen = {str(t) for t in sample["tickets"]}
+    assert {r[0] for r in rows(out / "tickets.csv")} == chosen
+    messages = rows(out / "messages.csv")
+    assert messages and {r[1] for r in messages} == chosen
+    authors = {r[4] for r in messages if r[4]}
+    assert authors <= {r[0] for r in rows(out / "people.csv")}
+    assert len(rows(out / "people.csv")) < 53  # only the people these tickets need
+
+    undo = run_undo(cli, sample["undo"])
+    assert undo.exit_code == 0, undo.stderr
+    assert "deleted" in undo.stdout and "nothing" not in undo.stdout
+    assert not out.exists()  # as before the sample
+    again = cli("rollback", f"csv:{out}", "--yes")
+    assert again.exit_code == 0 and "deleted nothing" in again.stdout
+
+
+def test_a_sample_into_an_earlier_export_and_its_undo_leave_it_byte_for_byte(cli, tmp_path):
+    out = tmp_path / "out"
+    assert cli("migrate", HELPDESK, f"csv:{out}").exit_code == 0
+    before = tree(out)
+    later = canonical_folder(
+        tmp_path / "later",
+        [ticket_row("n1", "=1+1 objednávka", created_at="2030-01-02T10:00:00+01:00")],
+        [message_row("n1-1", "n1", "Zboží nedorazilo", created_at="2030-01-02T10:00:00+01:00",
+                     author_email="nova@zakaznice.cz")],
+    )  # fmt: skip
+    result = cli("--json", "migrate", f"csv:{later}", f"csv:{out}", "--sample", "4")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["export"]["kinds"]["ticket"]["created"] == 1  # the new ticket, the newest
+    assert len(rows(out / "tickets.csv")) == 321
+    assert rows(out / "tickets.csv")[-1][3] == "'=1+1 objednávka"  # escaped once, not twice
+    assert "nova@zakaznice.cz" in {r[0] for r in rows(out / "people.csv")}
+    assert cli("verify", f"csv:{out}").exit_code == 0  # every ticket of the store is there
+
+    undo = run_undo(cli, data["sample"]["undo"])
+    assert undo.exit_code == 0, undo.stderr
+    assert tree(out) == before
+
+
+def test_verify_compares_the_folder_with_the_store(cli, tmp_path):
+    out = tmp_path / "out"
+    assert cli("migrate", HELPDESK, f"csv:{out}").exit_code == 0
+    ok = cli("verify", f"csv:{out}")
+    assert ok.exit_code == 0, ok.stderr
+    assert "320 migrated, 0 changed, 0 missing, 0 failed" in ok.stdout
+
+    tickets, messages = rows(out / "tickets.csv"), rows(out / "messages.csv")
+    gone, edited = tickets[0][0], messages[-1]
+    edited[8] = "2001-01-01T00:00:00Z"
+    write_rows(out / "tickets.csv", [["id"] + [""] * 19] + [t for t in tickets if t[0] != gone])
+    header = list(csv.reader((out / "messages.csv").open(encoding="utf-8", newline="")))[0]
+    write_rows(out / "messages.csv", [header, *messages])
+    report = tmp_path / "verify.json"
+    bad = cli("verify", f"csv:{out}", "--report", str(report))
+    assert bad.exit_code == 1
+    checks = {str(c["ticket_id"]): c for c in json.loads(report.read_text())["tickets"]}
+    assert checks[gone]["status"] == "missing"
+    assert checks[edited[1]]["status"] == "changed"
+    assert "written" in checks[edited[1]]["problems"][0]
+
+
+def test_rollback_of_one_export_run_removes_only_its_rows(cli, tmp_path):
+    out = tmp_path / "out"
+    assert cli("migrate", HELPDESK, f"csv:{out}").exit_code == 0
+    before = tree(out)
+    later = canonical_folder(
+        tmp_path / "later",
+        [ticket_row("n1", "Reklamace")],
+        [message_row("n1-1", "n1", author_email="nova@zakaznice.cz")],
+    )
+    result = cli("--json", "migrate", f"csv:{later}", f"csv:{out}")
+    assert result.exit_code == 0, result.stderr
+    runs = json.loads(cli("--json", "status").stdout)["runs"]
+    last = max(r["id"] for r in runs if r["command"] == "export")
+    done = cli("rollback", f"csv:{out}", "--run", str(last), "--yes")
+    assert done.exit_code == 0, done.stderr
+    assert "deleted 2 persons, 1 tickets" in done.stdout  # the message went with its ticket
+    assert tree(out) == before
+    everything = cli("rollback", f"csv:{out}", "--yes")
+    assert everything.exit_code == 0 and not out.exists()
+    again = cli("--json", "export", f"csv:{out}")
+    assert json.loads(again.stdout)["kinds"]["ticket"]["created"] == 321
