@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,48 @@ def any_store(request, tmp_path: Path):
     s = Store.open(url, tmp_path / "blobs")
     yield s
     s.close()
+
+
+# -- Dovecot --------------------------------------------------------------------------
+def _start_dovecot(**options):
+    from tests.servers.dovecot import DovecotServer
+
+    if not (shutil.which("dovecot") or Path("/usr/sbin/dovecot").exists()):
+        unavailable("dovecot is not installed (apt-get install dovecot-imapd)")
+    server = None
+    try:
+        server = DovecotServer(**options)
+        server.start()
+    except Exception as exc:  # noqa: BLE001
+        if server:
+            server.cleanup()
+        unavailable(f"cannot start Dovecot: {exc}")
+    return server
+
+
+@pytest.fixture(scope="module")
+def dovecot_server():
+    """One Dovecot per test module; tests share it through :func:`dovecot`."""
+    server = _start_dovecot()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def dovecot(dovecot_server):
+    """The module's Dovecot, logged into an account of this test's own: empty, UIDs from 1.
+
+    Tests that kill, pause or reconfigure the server take :func:`own_dovecot` instead.
+    """
+    if not dovecot_server.running:  # an earlier test took it down after all
+        dovecot_server.start()
+    dovecot_server.new_account()
+    return dovecot_server
+
+
+@pytest.fixture
+def own_dovecot():
+    """A Dovecot for this test alone, for tests that kill, pause or restart it."""
+    server = _start_dovecot()
+    yield server
+    server.cleanup()

@@ -7,6 +7,17 @@ target call and its id-map write. Each time the same command is then run again,
 and the store and the helpdesk must equal one clean run: no duplicates, nothing
 missing. The checkpoints are counted from a clean run (``DESKMOVE_CRASH_LOG``)
 and killed at one by one (``DESKMOVE_CRASH_AT=NAME:N``).
+
+An import is killed just before each batch commit and once after the last one:
+after batch N and before batch N+1 the store is the same (the source between
+them only reads its input and writes blobs no row names yet), and the point
+before N+1 is the harder of the two, with batch N+1's blobs already on disk. A
+push is killed at every point: between two id-map writes there is a call to
+the helpdesk.
+
+Each run is a real process, forked from a parent with deskmove already
+imported (tests/launch.py), so the sweeps do not pay Python's start-up a
+hundred times.
 """
 
 from __future__ import annotations
@@ -17,7 +28,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,31 +37,39 @@ import sqlalchemy as sa
 from deskmove.config import init_project
 from deskmove.model import Attachment, IdMap, Message, Organization, Person, PersonEmail, Ticket
 from deskmove.store import Store
+from tests.launch import Launcher
 from tests.zendesk_server import Running
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "helpdesk"
-REPO = Path(__file__).resolve().parents[1]
 # The real CLI; the CSV source's batches are made small so an import has many commit points.
-LAUNCH = (
-    "import deskmove.sources.csv as c; c.BATCH_TICKETS = c.BATCH_PEOPLE = 12; "
-    "from deskmove.cli import main; main()"
-)
+SMALL_BATCHES = "import deskmove.sources.csv as c; c.BATCH_TICKETS = c.BATCH_PEOPLE = 12"
 COVERED: dict[str, int] = {}
+_launcher: Launcher | None = None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def launcher() -> Any:
+    global _launcher
+    _launcher = Launcher(preload=SMALL_BATCHES)
+    yield _launcher
+    _launcher.close()
+    _launcher = None
 
 
 def deskmove(project: Path, *args: str, crash: str | None = None, log: Path | None = None,
              expect: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    env = {**os.environ, "ZENDESK_EMAIL": "admin@acme.example", "ZENDESK_API_TOKEN": "t0ken-for-tests",
-           "PYTHONPATH": str(REPO), "DESKMOVE_DATABASE_URL": ""}  # fmt: skip
-    env.pop("DESKMOVE_DATABASE_URL")
+    env = {
+        **os.environ,
+        "ZENDESK_EMAIL": "admin@acme.example",
+        "ZENDESK_API_TOKEN": "t0ken-for-tests",
+    }
+    env.pop("DESKMOVE_DATABASE_URL", None)
     if crash:
         env["DESKMOVE_CRASH_AT"] = crash
     if log:
         env["DESKMOVE_CRASH_LOG"] = str(log)
-    proc = subprocess.run(
-        [sys.executable, "-c", LAUNCH, "--project", str(project), *args],
-        env=env, capture_output=True, text=True, timeout=120, cwd=REPO,
-    )  # fmt: skip
+    assert _launcher is not None
+    proc = _launcher.run(["--project", str(project), *args], env=env, timeout=120)
     allowed = (-signal.SIGKILL,) if crash else expect
     assert proc.returncode in allowed, (crash, proc.returncode, proc.stdout, proc.stderr)
     return proc
@@ -136,9 +154,16 @@ def new_project(path: Path) -> Path:
     return path
 
 
-def checkpoints(log: Path, name: str) -> int:
+def checkpoints(log: Path, name: str) -> list[str]:
+    """The details of every checkpoint ``name`` a clean run reached, in order (1-based k)."""
     lines = log.read_text().splitlines() if log.exists() else []
-    return sum(line.startswith(f"{name}:") for line in lines)
+    return [line.partition(" ")[2] for line in lines if line.startswith(f"{name}:")]
+
+
+def before_each_commit(details: list[str]) -> list[int]:
+    """The import's kill points: just before every batch commit, and after the last one."""
+    points = [k for k, d in enumerate(details, 1) if d.startswith("before ")]
+    return points + [len(details)] if details else points
 
 
 # -- import -------------------------------------------------------------------------------
@@ -152,17 +177,19 @@ def test_import_killed_at_every_commit_point_then_rerun_equals_one_clean_run(
     log = tmp_path / "clean.log"
     first = deskmove(clean, "import", src, log=log, expect=(0, 3))
     expected = snapshot(clean)
-    points = checkpoints(log, "ingest")
-    assert points >= 12, "the import should have many commit points"
+    details = checkpoints(log, "ingest")
+    points = before_each_commit(details)
+    assert len(points) >= 12, "the import should have many commit points"
+    assert len(points) == len(details) // 2 + 1
     assert len(expected["tickets"]) == 60 and len(expected["attachments"]) > 0
-    for k in range(1, points + 1):
+    for k in points:
         proj = new_project(tmp_path / f"kill-{k}")
         deskmove(proj, "import", src, crash=f"ingest:{k}")
         again = deskmove(proj, "import", src, expect=(first.returncode,))
         assert snapshot(proj) == expected, f"killed at ingest:{k}\n{again.stdout}"
         shutil.rmtree(proj)
-    COVERED["ingest"] = points
-    print(f"\nimport: killed at {points} distinct commit points, each re-run equal to a clean run")
+    COVERED["ingest"] = len(points)
+    print(f"\nimport: killed at {len(points)} commit points, each re-run equal to a clean run")
 
 
 # -- push ---------------------------------------------------------------------------------
@@ -183,7 +210,7 @@ def _sweep(tmp_path: Path, zendesk: Any, template: Path, label: str, slot: str) 
     deskmove(clean, "export", zendesk.spec, log=log)
     want_desk, want_store = zendesk.call("/__dump__"), snapshot(clean)
     assert "pending" not in json.dumps(want_store["id_map"])
-    points = checkpoints(log, "push")
+    points = len(checkpoints(log, "push"))
     for k in range(1, points + 1):
         proj = tmp_path / f"{label}-{k}"
         shutil.copytree(template, proj)

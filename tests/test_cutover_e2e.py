@@ -1,6 +1,7 @@
 """A cutover end to end, with real parts: a Dovecot mailbox -> the store -> a Zendesk-style API.
 
-``deskmove sync`` runs as a real process (as cron runs it) against a real IMAP
+``deskmove sync`` runs as a real process (as cron runs it; forked from a parent
+with deskmove imported, tests/launch.py) against a real IMAP
 server and a Zendesk-shaped HTTP server in its own process; customers keep
 writing between the runs, and one run is killed (SIGKILL) half way through its
 push, another half way through its import. At the end the helpdesk holds every
@@ -13,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -23,10 +23,9 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.test_imap import dovecot  # noqa: F401 - the real IMAP server fixture
+from tests.launch import Launcher
 from tests.zendesk_server import Running
 
-REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
@@ -55,8 +54,15 @@ def zendesk() -> Any:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def launcher() -> Any:
+    runs = Launcher()
+    yield runs
+    runs.close()
+
+
 @pytest.fixture
-def cutover(tmp_path: Path, dovecot, zendesk) -> dict[str, Any]:  # noqa: F811
+def cutover(tmp_path: Path, dovecot, zendesk, launcher) -> dict[str, Any]:
     root = tmp_path / "project"
     user = quote(dovecot.user, safe="")
     (root).mkdir()
@@ -78,21 +84,18 @@ token = {{ env = "ZENDESK_API_TOKEN" }}
 sources = ["old-inbox"]
 targets = ["new-desk"]
 """, encoding="utf-8")  # fmt: skip
-    return {"root": root, "imap": dovecot, "desk": zendesk}
+    return {"root": root, "imap": dovecot, "desk": zendesk, "launcher": launcher}
 
 
 def deskmove(
     c: dict[str, Any], *args: str, crash: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OLD_INBOX_PASSWORD": c["imap"].password, "ZENDESK_EMAIL": "admin@shop.example",
-           "ZENDESK_API_TOKEN": "t0ken-for-tests", "PYTHONPATH": str(REPO)}  # fmt: skip
+           "ZENDESK_API_TOKEN": "t0ken-for-tests"}  # fmt: skip
     env.pop("DESKMOVE_DATABASE_URL", None)
     if crash:
         env["DESKMOVE_CRASH_AT"] = crash
-    return subprocess.run(
-        [sys.executable, "-m", "deskmove.cli", "--project", str(c["root"]), *args],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    return c["launcher"].run(["--project", str(c["root"]), *args], env=env, timeout=120)
 
 
 def comments_by_subject(desk: Running) -> dict[str, list[str]]:

@@ -1,6 +1,6 @@
 """A throwaway Dovecot IMAP server on 127.0.0.1 for the tests (Debian's dovecot-imapd).
 
-Everything lives in a temporary folder: the config, a passwd-file with one user,
+Everything lives in a temporary folder: the config, a passwd-file per user,
 the Maildir, a self-signed certificate (made with the ``openssl`` CLI) and the
 log. ``dovecot -F -c CONF`` runs in its own process group so :meth:`kill` can
 take the whole server down mid-fetch, and :meth:`start` can bring it back on
@@ -53,6 +53,7 @@ mail_location = maildir:{dir}/mail/%n
 mail_uid = {mail_uid}
 mail_gid = {mail_gid}
 mail_privileged_group =
+mail_fsync = never
 imap_max_line_length = {max_line}
 namespace inbox {{
   inbox = yes
@@ -63,7 +64,7 @@ namespace inbox {{
 }}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {dir}/passwd
+  args = scheme=PLAIN username_format=%u {dir}/users/%n
 }}
 userdb {{
   driver = static
@@ -92,6 +93,25 @@ service stats {{
 """
 
 
+_CERT_DIR: Path | None = None
+
+
+def _certificate() -> Path:
+    """One self-signed certificate for localhost per test process (a P-256 key: made in ms)."""
+    global _CERT_DIR
+    if _CERT_DIR is None or not (_CERT_DIR / "key.pem").exists():
+        folder = Path(tempfile.mkdtemp(prefix="deskmove-cert-"))
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-days", "2", "-subj", "/CN=localhost",
+             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+             "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        _CERT_DIR = folder
+    return _CERT_DIR
+
+
 class DovecotServer:
     """``dovecot -F`` in a temporary folder; plain IMAP on :attr:`port`, implicit TLS on :attr:`tls_port`."""
 
@@ -109,6 +129,7 @@ class DovecotServer:
         self.tls_port = free_port()
         self.max_line = max_line
         self.user, self.password = USER, PASSWORD
+        self._accounts = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self._write_config()
 
@@ -133,13 +154,10 @@ class DovecotServer:
             ),
             encoding="utf-8",
         )  # fmt: skip
-        (self.dir / "passwd").write_text(f"{self.user}:{{PLAIN}}{self.password}\n", "utf-8")
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-             "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-             "-keyout", str(self.dir / "key.pem"), "-out", str(self.dir / "cert.pem")],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
+        (self.dir / "users").mkdir()
+        self._add_user(self.user)
+        for name in ("cert.pem", "key.pem"):
+            shutil.copyfile(_certificate() / name, self.dir / name)
         self.cafile = self.dir / "cert.pem"
 
     @property
@@ -189,8 +207,28 @@ class DovecotServer:
         self.proc = None
 
     def cleanup(self) -> None:
-        self.stop()
+        self.kill()  # a throwaway server needs no graceful shutdown (that takes a second)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def new_account(self) -> str:
+        """Switch to a new, empty account on this server (its own Maildir, UIDs from 1).
+
+        Tests that share one server each get an account of their own instead of a
+        new server. Each user has its own passwd-file (``users/%n``), read by Dovecot
+        when that user first logs in.
+        """
+        self._accounts += 1
+        self.user = f"support{self._accounts}@shop.example"
+        self._add_user(self.user)
+        return self.user
+
+    def _add_user(self, user: str) -> None:
+        path = self.dir / "users" / user.split("@")[0]
+        path.write_text(f"{user}:{{PLAIN}}{self.password}\n", "utf-8")
 
     def log_tail(self, n: int = 20) -> str:
         lines: list[str] = []
@@ -231,6 +269,28 @@ class DovecotServer:
                 date = dates[i] if dates else None
                 typ, data = imap.append(quote(encode_mailbox(folder)), flags, date, raw)
                 assert typ == "OK", data
+
+    def deliver(self, folder: str, messages: list[bytes]) -> None:
+        """Put messages straight into the folder's Maildir, in this order (UIDs follow it).
+
+        For seeding many at once: each APPEND costs Dovecot a rewrite of the folder's
+        UID list. Dovecot finds the files at the next session's EXAMINE/SELECT/STATUS;
+        they carry no flags.
+        """
+        box = self.maildir if folder == "INBOX" else self.maildir / ("." + encode_mailbox(folder))
+        for sub in ("cur", "new", "tmp"):
+            (box / sub).mkdir(parents=True, exist_ok=True)
+        if folder != "INBOX":
+            (box / "maildirfolder").touch()
+        stamp = int(time.time())
+        for i, raw in enumerate(messages):  # Dovecot sorts new files by time, then by M<usecs>
+            name = f"{stamp}.M{i:06d}P{os.getpid()}.deskmove-tests"
+            (box / "tmp" / name).write_bytes(raw)
+            os.rename(box / "tmp" / name, box / "new" / name)
+        if os.geteuid() == 0:  # as root, Dovecot reads the mail as the `dovecot` user
+            owner = pwd.getpwnam("dovecot")
+            for path in [self.maildir, *self.maildir.rglob("*")]:
+                os.chown(path, owner.pw_uid, owner.pw_gid)
 
     def flags(self, folder: str) -> dict[int, str]:
         """uid -> the server's flags, read after EXAMINE (which changes nothing)."""
