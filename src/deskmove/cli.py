@@ -17,6 +17,7 @@ import typer
 from deskmove import __version__
 from deskmove.audit.cli import audit_app
 from deskmove.cli_quarantine import quarantine_app
+from deskmove.cli_reclassify import reclassify_cmd
 from deskmove.cli_support import (
     EXIT_CLOSED_PIPE,
     GlobalOptionsGroup,
@@ -43,6 +44,7 @@ adapters_app = typer.Typer(
 app.add_typer(adapters_app, name="adapters")
 app.add_typer(audit_app, name="audit")
 app.add_typer(quarantine_app, name="quarantine")
+app.command("reclassify")(reclassify_cmd)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

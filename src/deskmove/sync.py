@@ -141,6 +141,10 @@ def _import(project: Project, store: Store, source: str, progress: bool) -> Impo
             run_id, "failed" if isinstance(exc, DeskmoveError) else "interrupted", report.as_dict()
         )
         raise
+    if conn.scheme in ("mbox", "maildir", "eml", "imap", "imaps"):
+        from deskmove.reclassify import support_hint
+
+        report.notes += [h for h in [support_hint(project, store, conn.name)] if h]
     if report.counts.nul_stripped:
         from deskmove.store.textclean import describe
 

@@ -111,6 +111,10 @@ class MailBatcher:
             address in self.support_addresses or address.rpartition("@")[2] in self.support_domains
         )
 
+    def classify(self, raw: RawMail, parsed: ParsedMail) -> _Mail:
+        """Direction, author and customer of one parsed mail (what ``reclassify`` re-derives)."""
+        return self._mail(raw, parsed)
+
     # -- parsing --------------------------------------------------------------------------
     def _parse(self, raw: RawMail, quarantined: list[QuarantineRec]) -> _Mail | None:
         try:

@@ -1,0 +1,286 @@
+"""Queries for ``deskmove reclassify`` and the support-address hint after a mail import.
+
+Reclassifying changes rows in place: no ticket, message or person is created
+twice, no id-map row is touched, and provenance keeps its run ids, so a delta
+push does not send again what the target already has (the report lists it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from deskmove.model import IdMap, Message, Person, PersonEmail, Provenance, Ticket, utcnow
+from deskmove.store.ingest import content_hash
+from deskmove.store.threads import KEY_KIND
+
+if TYPE_CHECKING:
+    from deskmove.store import Store
+
+T_MSG = Message.__table__
+T_TICKET = Ticket.__table__
+T_PROV = Provenance.__table__
+T_IDMAP = IdMap.__table__
+T_PERSON = Person.__table__
+T_EMAIL = PersonEmail.__table__
+CHUNK = 500
+SUBJECT_PREFIXES = ("subj:", "orphan-subj:")
+
+
+@dataclass(slots=True)
+class StoredMessage:
+    id: int
+    ticket_id: int
+    connection: str
+    native_id: str
+    raw_sha256: str
+    author_id: int | None
+    direction: str
+    is_auto: bool
+    message_id: str | None
+    in_reply_to: str | None
+    references: list[str]
+    headers: dict[str, Any]
+    created_at: datetime | None
+
+
+def _chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def mail_ticket_ids(store: Store) -> list[int]:
+    """Tickets holding at least one message with its raw mail kept."""
+    m = T_MSG.c
+    with store.begin() as conn:
+        q = sa.select(m.ticket_id).where(m.raw_sha256.is_not(None)).distinct()
+        return sorted(conn.execute(q).scalars())
+
+
+def messages_of(conn: Connection, ticket_ids: Sequence[int]) -> list[StoredMessage]:
+    """The mail messages of these tickets, in conversation order, with their source."""
+    m, p = T_MSG.c, T_PROV.c
+    q = (
+        sa.select(
+            m.id,
+            m.ticket_id,
+            p.connection,
+            p.native_id,
+            m.raw_sha256,
+            m.author_id,
+            m.direction,
+            m.is_auto,
+            m.message_id,
+            m.in_reply_to,
+            m.references,
+            m.headers,
+            m.created_at,
+        )  # fmt: skip
+        .join(T_PROV, sa.and_(p.kind == "message", p.entity_id == m.id))
+        .where(m.ticket_id.in_(list(ticket_ids)), m.raw_sha256.is_not(None))
+        .order_by(m.ticket_id, m.created_at, m.id)
+    )
+    return [StoredMessage(*row) for row in conn.execute(q)]
+
+
+def tickets_of(conn: Connection, ids: Iterable[int]) -> dict[int, Any]:
+    t = T_TICKET.c
+    q = sa.select(t.id, t.requester_id, t.status, t.tags, t.is_auto, t.channel, t.thread_key)
+    return {r.id: r for r in conn.execute(q.where(t.id.in_(list(ids))))}
+
+
+def emails_of(conn: Connection, person_ids: Iterable[int]) -> dict[int, str]:
+    """Each person's primary address (else the first one)."""
+    e = T_EMAIL.c
+    out: dict[int, str] = {}
+    ids = sorted(set(person_ids))
+    for part in _chunks(ids):
+        rows = conn.execute(
+            sa.select(e.person_id, e.email, e.primary)
+            .where(e.person_id.in_(list(part)))
+            .order_by(e.person_id, e.primary.desc(), e.email)
+        )
+        for pid, email, _primary in rows:
+            out.setdefault(pid, email)
+    return out
+
+
+def people_by_email(conn: Connection, emails: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """address -> (person id, role)."""
+    e, pe = T_EMAIL.c, T_PERSON.c
+    out: dict[str, tuple[int, str]] = {}
+    for part in _chunks(sorted(set(emails))):
+        q = (
+            sa.select(e.email, pe.id, pe.role)
+            .join(T_PERSON, pe.id == e.person_id)
+            .where(e.email.in_(list(part)))
+        )
+        out.update({email: (pid, role) for email, pid, role in conn.execute(q)})
+    return out
+
+
+def add_people(
+    conn: Connection, connection: str, people: list[tuple[str, str | None, str]]
+) -> dict[str, int]:
+    """Create people met only now ((address, name, role)), as a mail import would."""
+    out: dict[str, int] = {}
+    now = utcnow()
+    for email, name, role in people:
+        pid = conn.execute(T_PERSON.insert().values(name=name, role=role)).inserted_primary_key[0]
+        conn.execute(T_EMAIL.insert().values(person_id=pid, email=email, primary=True))
+        conn.execute(
+            T_PROV.insert().values(
+                connection=connection,
+                kind="person",
+                native_id=f"mailto:{email}",
+                entity_id=pid,
+                content_hash=content_hash(name, [email], None, role, None),
+                updated_at=now,
+            )  # fmt: skip
+        )
+        out[email] = pid
+    return out
+
+
+def mail_only_people(conn: Connection, person_ids: Iterable[int]) -> set[int]:
+    """People every provenance of whom is a mail address (``mailto:``): roles mail may decide."""
+    p = T_PROV.c
+    ids = sorted(set(person_ids))
+    other: set[int] = set()
+    seen: set[int] = set()
+    for part in _chunks(ids):
+        rows = conn.execute(
+            sa.select(p.entity_id, p.native_id).where(
+                p.kind == "person", p.entity_id.in_(list(part))
+            )
+        )
+        for eid, nid in rows:
+            seen.add(eid)
+            if not str(nid).startswith("mailto:"):
+                other.add(eid)
+    return seen - other
+
+
+def set_roles(conn: Connection, roles: dict[int, str]) -> None:
+    for role in set(roles.values()):
+        ids = [pid for pid, r in roles.items() if r == role]
+        for part in _chunks(ids):
+            conn.execute(T_PERSON.update().where(T_PERSON.c.id.in_(list(part))).values(role=role))
+    _rehash_mail_people(conn, roles)
+
+
+def _rehash_mail_people(conn: Connection, roles: dict[int, str]) -> None:
+    """A re-import of the same mail then finds its people unchanged."""
+    p, pe = T_PROV.c, T_PERSON.c
+    for part in _chunks(sorted(roles)):
+        rows = conn.execute(
+            sa.select(p.id, p.native_id, pe.name, pe.role)
+            .join(T_PERSON, pe.id == p.entity_id)
+            .where(p.kind == "person", p.entity_id.in_(list(part)), p.native_id.like("mailto:%"))
+        ).all()
+        for prov_id, nid, name, role in rows:
+            h = content_hash(name, [nid[len("mailto:") :]], None, role, None)
+            conn.execute(T_PROV.update().where(p.id == prov_id).values(content_hash=h))
+
+
+def update_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Rows of ``{"_id": id, column: value, …}``, one statement per set of columns."""
+    by_cols: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        by_cols.setdefault(tuple(sorted(k for k in row if k != "_id")), []).append(row)
+    for cols, group in by_cols.items():
+        stmt = table.update().where(table.c.id == sa.bindparam("_id"))
+        conn.execute(stmt.values({c: sa.bindparam(c) for c in cols}), group)
+
+
+def pushed(conn: Connection, kind: str, ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+    """entity id -> [(target connection, native id there)] for what a push created."""
+    i = T_IDMAP.c
+    out: dict[int, list[tuple[str, str]]] = {}
+    for part in _chunks(sorted(set(ids))):
+        rows = conn.execute(
+            sa.select(i.entity_id, i.connection, i.native_id).where(
+                i.kind == kind, i.entity_id.in_(list(part)), i.state == "done"
+            )
+        )
+        for eid, target, native in rows:
+            out.setdefault(eid, []).append((target, str(native)))
+    return out
+
+
+def thread_keys(
+    conn: Connection, connection: str, ticket_ids: Iterable[int]
+) -> dict[int, set[str]]:
+    p = T_PROV.c
+    out: dict[int, set[str]] = {}
+    for part in _chunks(sorted(set(ticket_ids))):
+        rows = conn.execute(
+            sa.select(p.entity_id, p.native_id).where(
+                p.connection == connection, p.kind == KEY_KIND, p.entity_id.in_(list(part))
+            )
+        )
+        for tid, key in rows:
+            out.setdefault(tid, set()).add(key)
+    return out
+
+
+def set_thread_keys(
+    conn: Connection, connection: str, ticket_id: int, keys: set[str], stale: set[str]
+) -> None:
+    """Register ``keys`` for the ticket (a key another ticket holds stays there; subject keys
+    move); drop its ``stale`` subject keys."""
+    p = T_PROV.c
+    where = (p.connection == connection, p.kind == KEY_KIND)
+    if stale:
+        conn.execute(
+            T_PROV.delete().where(*where, p.entity_id == ticket_id, p.native_id.in_(sorted(stale)))
+        )
+    have = dict(
+        conn.execute(
+            sa.select(p.native_id, p.entity_id).where(*where, p.native_id.in_(sorted(keys)))
+        )
+        .tuples()
+        .all()
+    )
+    now = utcnow()
+    new = [
+        {"connection": connection, "kind": KEY_KIND, "native_id": k, "entity_id": ticket_id,
+         "content_hash": None, "updated_at": now}
+        for k in sorted(keys) if k not in have
+    ]  # fmt: skip
+    if new:
+        conn.execute(T_PROV.insert(), new)
+    moved = [
+        k for k in keys if k.startswith(SUBJECT_PREFIXES) and have.get(k, ticket_id) != ticket_id
+    ]
+    if moved:
+        conn.execute(
+            T_PROV.update()
+            .where(*where, p.native_id.in_(sorted(moved)))
+            .values(entity_id=ticket_id, updated_at=now)
+        )
+
+
+def top_recipients(
+    store: Store, connection: str, limit: int = 3
+) -> tuple[int, list[tuple[str, int]]]:
+    """(mails read, the addresses that received most of them) for one mail connection."""
+    m, p = T_MSG.c, T_PROV.c
+    counts: Counter[str] = Counter()
+    total = 0
+    q = (
+        sa.select(m.to, m.cc)
+        .join(T_PROV, sa.and_(p.kind == "message", p.entity_id == m.id))
+        .where(p.connection == connection, m.raw_sha256.is_not(None))
+    )
+    with store.begin() as conn:
+        for to, cc in conn.execute(q.execution_options(yield_per=2000)):
+            total += 1
+            counts.update({a for a in (to or []) + (cc or []) if a})
+    return total, counts.most_common(limit)
