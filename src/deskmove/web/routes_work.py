@@ -137,6 +137,10 @@ def send_draft(
     d = ws.get_draft(store, draft_id)
     if d is None:
         raise HTTPException(404, "There is no such draft.")
+    if d.user_id != request.state.user.id:
+        raise HTTPException(403, "Only the agent who wrote this reply can send it.")
+    if d.state == "sent" or (d.state == "sending" and not unknown_ok):
+        return _back(d.ticket_id, "duplicate", "drafts")
     if ws.newer_messages(store, d.ticket_id, seen_upto, request.state.user):
         ws.hold_draft(store, draft_id, d.seen_upto)
         return _back(d.ticket_id, "held", "drafts")
@@ -149,6 +153,8 @@ def discard(request: Request, draft_id: int) -> Response:
     d = ws.get_draft(store, draft_id)
     if d is None:
         raise HTTPException(404, "There is no such draft.")
+    if d.user_id != request.state.user.id:
+        raise HTTPException(403, "Only the agent who wrote this reply can discard it.")
     if not ws.discard_draft(store, draft_id):
         raise UsageError("this draft is being sent or was sent", "reload the ticket")
     return _back(d.ticket_id, "discarded")
