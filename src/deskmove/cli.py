@@ -290,13 +290,16 @@ def migrate(
         deskmove migrate old-inbox new-desk --dry-run
         deskmove migrate old-inbox new-desk --sample 20
     """
+    from deskmove.sync import check_target
+
     g = _globals(ctx)
     sampled: dict[str, Any] = {}
     with g.opened() as (project, store):
+        checked = check_target(project, target)  # credentials fail before the import, not after
         imported = import_source(project, store, source, progress=g.progress)
         if sample is None:
             name, pushed = export_target(
-                project, store, target, dry_run=dry_run, progress=g.progress
+                project, store, target, dry_run=dry_run, progress=g.progress, checked=checked
             )
         else:
             from deskmove.sample import push_sample

@@ -138,6 +138,9 @@ class Message(SQLModel, table=True):
     headers: dict[str, Any] = _json(dict)
     is_auto: bool = False
     origin_id: str | None = None
+    # The address this message was sent from, which may be one of its author's other
+    # addresses (0005); the author's main address when empty.
+    author_email: str | None = None
 
 
 class Attachment(SQLModel, table=True):

@@ -18,7 +18,7 @@ from deskmove.errors import DeskmoveError
 from deskmove.lock import is_held, project_lock
 from deskmove.registry import source_for, target_for
 from deskmove.store import IngestCounts, Store, delta
-from deskmove.targets.base import PushReport
+from deskmove.targets.base import PushReport, Target
 
 
 @dataclass
@@ -159,20 +159,35 @@ def _import(project: Project, store: Store, source: str, progress: bool) -> Impo
     return report
 
 
+def check_target(project: Project, target: str, *, remote: bool = True) -> Target:
+    """The target, checked before anything is imported: its configuration and
+    credentials, and (``remote``) one cheap authenticated read."""
+    tgt = target_for(project.connection(target), project)
+    if remote:
+        tgt.check()
+    else:
+        tgt.check_config()
+    return tgt
+
+
 def export_target(
-    project: Project, store: Store, target: str, *, dry_run: bool = False, progress: bool = False
-) -> tuple[str, PushReport]:
-    """Push the store's changes since the last push to one target."""
+    project: Project, store: Store, target: str, *, dry_run: bool = False, progress: bool = False,
+    checked: Target | None = None,
+) -> tuple[str, PushReport]:  # fmt: skip
+    """Push the store's changes since the last push to one target (``checked``: already
+    made and checked by :func:`check_target`)."""
     with locked(project, store, f"export {target}"):
-        return _export(project, store, target, dry_run, progress)
+        return _export(project, store, target, dry_run, progress, checked)
 
 
 def _export(
-    project: Project, store: Store, target: str, dry_run: bool, progress: bool
-) -> tuple[str, PushReport]:
+    project: Project, store: Store, target: str, dry_run: bool, progress: bool,
+    checked: Target | None = None,
+) -> tuple[str, PushReport]:  # fmt: skip
     conn = project.connection(target)
-    tgt = target_for(conn, project)
-    tgt.check()
+    tgt = checked or target_for(conn, project)
+    if checked is None:
+        tgt.check()
     run_id = store.begin_run("export" if not dry_run else "export --dry-run", conn.name)
     try:
         report = tgt.push(store, run_id, dry_run=dry_run, progress=progress)
@@ -283,6 +298,8 @@ def sync_all(
     """
     start = time.monotonic()
     sources, targets = sync_plan(project, names)
+    for name in targets:  # a target that can never be written stops the run before any import
+        check_target(project, name, remote=False)
     report = SyncReport(dry_run=dry_run)
     with project_lock(project.root, store.url, "sync") as stale:
         if stale is not None:

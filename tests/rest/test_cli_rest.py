@@ -46,12 +46,13 @@ def test_migrate_to_freshdesk_dry_run_says_what_it_cannot_keep(cli, api, monkeyp
     monkeypatch.setenv("FRESHDESK_API_KEY", "fd-key-123456")
     api.serve(seed(FakeZendesk(), tickets=2, comments=2, attachments=False))
     fd = FakeFreshdesk(host="new.freshdesk.com")
+    fd.agents[fd.me_id] = {"id": fd.me_id, "contact": {"email": "admin@new.example"}}
     api.route(host=fd.host).mock(side_effect=fd.side_effect)
     result = cli("migrate", "zendesk://acme", "freshdesk://new", "--dry-run")
     assert result.exit_code == 0, result.stderr
     assert "cannot set original time stamps" in result.stderr
     assert "would push" in result.stdout
-    assert fd.log == []
+    assert fd.log == [("GET", "/api/v2/agents/me")]  # the credentials, checked first; no write
 
 
 def test_unreachable_base_url_is_a_clear_error(cli, creds, sleeps):

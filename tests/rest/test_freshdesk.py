@@ -70,7 +70,8 @@ def test_freshdesk_target_keeps_original_authors_and_times_in_the_body(
     api.route(host=target.host).mock(side_effect=target.side_effect)
     do_import(project, store)
     dry = do_export(project, store, "freshdesk://new", dry_run=True)
-    assert any("cannot set original time stamps" in n for n in dry.notes) and target.log == []
+    assert any("cannot set original time stamps" in n for n in dry.notes)
+    assert target.log == [("GET", "/api/v2/agents/me")]  # the credentials were checked; no write
     report = do_export(project, store, "freshdesk://new")
     assert report.created["ticket"] == 2 and report.created["message"] == 4
     t = next(iter(target.tickets.values()))

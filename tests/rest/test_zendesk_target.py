@@ -147,11 +147,11 @@ def test_author_that_cannot_be_created_falls_back_to_the_api_user(project, store
     assert any("signed by the API user" in n for n in report.notes)
 
 
-def test_dry_run_sends_nothing(project, store, source, target):
+def test_dry_run_writes_nothing(project, store, source, target):
     do_import(project, store)
     report = do_export(project, store, dry_run=True)
     assert report.dry_run and report.created["ticket"] == 4
-    assert target.log == []
+    assert target.log == [("GET", "/api/v2/users/me.json")]  # the credentials, checked; no write
 
 
 def test_fetch_ticket_and_delete_for_verify_and_rollback(project, store, source, target):

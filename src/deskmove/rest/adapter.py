@@ -118,7 +118,22 @@ class RestTarget(Target, RestAdapter):
             )
 
     def check(self) -> None:
+        """Credentials and reachability, with one cheap authenticated read (who am I), so a
+        wrong token fails before anything is imported or pushed."""
         _ = self.client
+        assert self.spec.target is not None
+        ep = self.spec.target.person.get("me")
+        if ep is not None and self.me is None:
+            from deskmove.rest.paginate import dig
+
+            _resp, data = self.client.json(ep.method, ep.path)
+            found = dig(data, ep.records) if ep.records else data
+            self.me = str(found) if found not in (None, "") else ""
+
+    me: str | None = None  # the API user's id, once check() asked
+
+    def check_config(self) -> None:
+        _ = self.client  # the spec, the options and the credentials, no request
 
     def push(
         self,

@@ -378,7 +378,9 @@ class Push:
             return configured
         if self._fallback is None:
             ep = self.ep.get("person", "me")
-            me = dig(self.ep.call(ep, {}), ep.records) if ep and not self.dry else None
+            me = self.a.me or None  # asked by check() before the run
+            if me is None and ep and not self.dry:
+                me = dig(self.ep.call(ep, {}), ep.records)
             self._fallback = str(me) if me else (ticket.get("requester_id") or "")
             self.report.notes.append(
                 "messages whose author is not in the target are signed by the API user"

@@ -112,7 +112,8 @@ class CsvExport:
         query = (
             sa.select(
                 MESSAGES,
-                primary_email(m.author_id).label("email"),
+                # the address the message was sent from; the author's main one when not kept
+                sa.func.coalesce(m.author_email, primary_email(m.author_id)).label("email"),
                 PEOPLE.c.name.label("author_name"),
                 _count(ATTACHMENTS, ATTACHMENTS.c.message_id, m.id).label("n"),
                 _provenance("message", m.id, PROVENANCE.c.native_id).label("pnid"),

@@ -192,7 +192,7 @@ _PROV_INSERT = (
 _MSG_COLS = (
     "ticket_id", "author_id", "public", "direction", "created_at", "created_tz", "subject",
     "body_text", "body_html", "to", "cc", "message_id", "in_reply_to", "references",
-    "raw_sha256", "headers", "is_auto", "origin_id",
+    "raw_sha256", "headers", "is_auto", "origin_id", "author_email",
 )  # fmt: skip
 _MSG_INSERT = 'INSERT INTO "messages" ("id", {}) VALUES ({})'.format(
     ", ".join(f'"{c}"' for c in _MSG_COLS), ", ".join("?" * (len(_MSG_COLS) + 1))
@@ -205,6 +205,7 @@ def _message_values(m: MessageRec, ticket_id: int, author_id: int | None) -> tup
         ticket_id, author_id, m.public, m.direction, m.created_at, m.created_tz, m.subject,
         m.body_text, m.body_html, m.to, m.cc, m.message_id, m.in_reply_to, m.references,
         m.raw_sha256, m.headers, m.is_auto, m.origin_id,
+        m.author.email if m.author is not None else None,  # the address it was sent from
     )  # fmt: skip
 
 
@@ -213,7 +214,7 @@ def _sqlite_message(eid: int, v: tuple[Any, ...]) -> tuple[Any, ...]:
     j = _sqlite_json
     return (
         eid, v[0], v[1], v[2], v[3], _sqlite_time(v[4]), v[5], v[6], v[7], v[8], j(v[9]),
-        j(v[10]), v[11], v[12], j(v[13]), v[14], j(v[15]), v[16], v[17],
+        j(v[10]), v[11], v[12], j(v[13]), v[14], j(v[15]), v[16], v[17], v[18],
     )  # fmt: skip
 
 
@@ -555,9 +556,7 @@ class Ingestor:
 
     def _resolve_people(self, conn: Connection, refs: list[PersonRef]) -> None:
         """Make sure every reference has a person; create the missing ones in bulk."""
-        native = [
-            r.native_id for r in refs if r.native_id and ("person", r.native_id) not in self._refs
-        ]
+        native = [n for r in refs if (n := _person_key(r)) and ("person", n) not in self._refs]
         if native:
             for nid, (eid, _h) in self._lookup(conn, "person", native).items():
                 self._refs[("person", nid)] = eid
@@ -573,18 +572,17 @@ class Ingestor:
             if pid is None:
                 if not pool:
                     missing = {
-                        (r.native_id, r.email, r.name) for r in refs if self._person_id(r) is None
+                        (_person_key(r), r.email, r.name) for r in refs if self._person_id(r) is None
                     }
                     pool = self._new_ids(conn, T_PERSON, len(missing))[::-1]
                 pid = pool.pop()
                 fresh.append({"id": pid, "name": ref.name, "role": ref.role or "customer"})
                 if ref.email:
                     self._add_emails(conn, pid, [ref.email], True, sink=new_emails)
-                if ref.native_id:
-                    new_prov.append((ref.native_id, pid, None))
-                    self._refs[("person", ref.native_id)] = pid
-                elif not ref.email:
-                    self._refs[("person-name", ref.name or "")] = pid
+                key = _person_key(ref)
+                if key:  # a name-only reference is found again by its name on the next run
+                    new_prov.append((key, pid, None))
+                    self._refs[("person", key)] = pid
                 self._done.add(("named", pid))
                 if ref.role == "agent":
                     self._done.add(("agent", pid))
@@ -617,12 +615,11 @@ class Ingestor:
     def _person_id(self, ref: PersonRef | None) -> int | None:
         if ref is None:
             return None
-        if ref.native_id and ("person", ref.native_id) in self._refs:
-            return self._refs[("person", ref.native_id)]
+        key = _person_key(ref)
+        if key and ("person", key) in self._refs:
+            return self._refs[("person", key)]
         if ref.email and ref.email in self._emails:
             return self._emails[ref.email]
-        if not ref.native_id and not ref.email:
-            return self._refs.get(("person-name", ref.name or ""))
         return None
 
     # tickets and messages -------------------------------------------------------------
@@ -771,6 +768,17 @@ class Ingestor:
                         connection=self.connection, stream=stream, cursor=cursor, updated_at=now
                     )
                 )
+
+
+def _person_key(ref: PersonRef) -> str | None:
+    """The provenance key of a person reference: its native id; for a reference with
+    neither id nor e-mail (an agent named in a CSV export), ``name:<the name>``, so the
+    next import of the same connection finds that person again instead of adding one."""
+    if ref.native_id:
+        return ref.native_id
+    if not ref.email and ref.name:
+        return f"name:{ref.name.strip()}"
+    return None
 
 
 def _attachment_rows(message_id: int, m: MessageRec) -> list[dict[str, Any]]:

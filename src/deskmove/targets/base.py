@@ -83,7 +83,12 @@ class Target(ABC):
         self.project = project
 
     def check(self) -> None:  # noqa: B027 - optional hook
-        """Fail early with a clear error when the target cannot be written at all."""
+        """Fail early with a clear error when the target cannot be written at all
+        (for a remote target: its credentials, with one cheap authenticated read)."""
+
+    def check_config(self) -> None:
+        """What :meth:`check` can tell without the network (cron's check on every sync)."""
+        self.check()
 
     # Optional capabilities: targets that can be reconciled and rolled back implement
     # fetch_ticket (verify) and delete or delete_many (rollback).
