@@ -72,7 +72,8 @@ class StoredMessage:
     created_at: datetime | None
     public: bool
     attachments: list[str]
-    appended: bool = False  # pushed onto the ticket later: the target dates it when it arrived
+    appended: bool = False
+    sent_from: str | None = None  # the address it came from, when the store kept it  # pushed onto the ticket later: the target dates it when it arrived
 
 
 def verify_target(
@@ -97,6 +98,7 @@ def verify_target(
                 r.public,
                 files.get(r.id, []),
                 appended=r.id in appended,
+                sent_from=r.sent_from,
             )
             for r in rows
         ]
@@ -149,8 +151,8 @@ def compare(
             problems.append(
                 f"message {n}: {'public' if a.public else 'internal'} in the store, not in the target"
             )
-        expected = _expected_author(a, people, b.author)
-        if expected is not None and b.author is not None and expected != b.author.lower():
+        expected = _expected_authors(a, people, b.author)
+        if expected and b.author is not None and b.author.lower() not in expected:
             problems.append(
                 f"message {n}: author {a.author_email or a.author_id}, target says {b.author}"
             )
@@ -161,15 +163,16 @@ def compare(
     return problems
 
 
-def _expected_author(
+def _expected_authors(
     m: StoredMessage, people: dict[int, tuple[str | None, str | None, str]], remote: str | None
-) -> str | None:
-    """The author as the target names it: an email, or the target's id of the pushed person."""
+) -> set[str]:
+    """How the target may name the author: by an address (the one the message came from,
+    or the person's main one), or by its id of the pushed person. Empty: anything goes."""
     if remote is not None and "@" in remote:
-        return (m.author_email or "").lower() or None
+        return {a.lower() for a in (m.sent_from, m.author_email) if a}
     if m.author_id is not None and m.author_id in people and people[m.author_id][2] == "done":
-        return (people[m.author_id][0] or "").lower() or None
-    return None  # the author was never pushed: the target signs it with its own user
+        return {people[m.author_id][0].lower()} if people[m.author_id][0] else set()
+    return set()  # the author was never pushed: the target signs it with its own user
 
 
 def _epoch(value: datetime | None) -> float:

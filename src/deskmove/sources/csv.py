@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -593,10 +594,23 @@ def _ticket(d: dict[str, str], tz: Any) -> TicketRec:
     )  # fmt: skip
 
 
+# The columns _message reads, by name: the layout decides where each one is.
+_MESSAGE_FIELDS = itemgetter(
+    *map(
+        L.MESSAGES.index,
+        ("id", "source_id", "message_id", "author_email", "author_name", "direction", "public")
+        + ("created_at", "subject", "body_text", "body_html", "to", "cc", "in_reply_to")
+        + ("references", "headers", "flags"),
+    )
+)
+
+
 def _message(v: list[str], tz: Any) -> MessageRec:
     """A message from its values in the canonical column order (csvlayout.MESSAGES)."""
-    (nid, _tid, source_id, message_id, author_email, author_name, direction, public, created_at,
-     subject, body_text, body_html, _n, to, cc, in_reply_to, references, headers, flags) = v  # fmt: skip
+    fields = _MESSAGE_FIELDS(v)
+    nid, source_id, message_id, author_email, author_name, direction, public = fields[:7]
+    created_at, subject, body_text, body_html, to, cc, in_reply_to = fields[7:14]
+    references, headers, flags = fields[14:]
     nid = nid.strip()
     if not nid:
         raise ValueError("missing id")

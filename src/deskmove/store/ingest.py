@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -189,33 +189,34 @@ _PROV_INSERT = (
     'INSERT INTO "provenance" ("connection", "kind", "native_id", "entity_id", '
     '"content_hash", "run_id", "updated_at") VALUES (?, ?, ?, ?, ?, ?, ?)'
 )
-_MSG_COLS = (
-    "ticket_id", "author_id", "public", "direction", "created_at", "created_tz", "subject",
-    "body_text", "body_html", "to", "cc", "message_id", "in_reply_to", "references",
-    "raw_sha256", "headers", "is_auto", "origin_id", "author_email",
-)  # fmt: skip
+# A message's columns come from the table (everything but ``id``). The record carries
+# each under the same name, except the store ids the ingest resolves and the address
+# the message was sent from (its author reference's).
+_MSG_RESOLVED = ("ticket_id", "author_id")
+_MSG_SENT_FROM = ("author_email",)
+_MSG_PLAIN = tuple(
+    c.name
+    for c in T_MESSAGE.columns
+    if c.name != "id" and c.name not in _MSG_RESOLVED + _MSG_SENT_FROM
+)
+_MSG_COLS = _MSG_RESOLVED + _MSG_PLAIN + _MSG_SENT_FROM  # the order values are built in
+_MSG_FROM_RECORD = attrgetter(*_MSG_PLAIN)
 _MSG_INSERT = 'INSERT INTO "messages" ("id", {}) VALUES ({})'.format(
     ", ".join(f'"{c}"' for c in _MSG_COLS), ", ".join("?" * (len(_MSG_COLS) + 1))
 )
+# Per column, the conversion SQLite's driver needs (None: the value as it is).
+_MSG_SQLITE = tuple(_converter(T_MESSAGE.c[c]) for c in _MSG_COLS)
 
 
 def _message_values(m: MessageRec, ticket_id: int, author_id: int | None) -> tuple[Any, ...]:
     """A message's column values in ``_MSG_COLS`` order, as the model's types take them."""
-    return (
-        ticket_id, author_id, m.public, m.direction, m.created_at, m.created_tz, m.subject,
-        m.body_text, m.body_html, m.to, m.cc, m.message_id, m.in_reply_to, m.references,
-        m.raw_sha256, m.headers, m.is_auto, m.origin_id,
-        m.author.email if m.author is not None else None,  # the address it was sent from
-    )  # fmt: skip
+    sent_from = m.author.email if m.author is not None else None
+    return (ticket_id, author_id, *_MSG_FROM_RECORD(m), sent_from)
 
 
-def _sqlite_message(eid: int, v: tuple[Any, ...]) -> tuple[Any, ...]:
+def _sqlite_message(eid: int, values: tuple[Any, ...]) -> tuple[Any, ...]:
     """``_message_values`` plus the id, converted for SQLite exactly as bulk_insert would."""
-    j = _sqlite_json
-    return (
-        eid, v[0], v[1], v[2], v[3], _sqlite_time(v[4]), v[5], v[6], v[7], v[8], j(v[9]),
-        j(v[10]), v[11], v[12], j(v[13]), v[14], j(v[15]), v[16], v[17], v[18],
-    )  # fmt: skip
+    return (eid, *[f(v) if f else v for f, v in zip(_MSG_SQLITE, values, strict=True)])
 
 
 _PLANS: dict[tuple[str, tuple[str, ...]], tuple[str, Any, list[tuple[int, Any]]]] = {}

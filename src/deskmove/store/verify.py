@@ -29,7 +29,8 @@ def stored_messages(
     conn: sa.Connection, tickets: list[int]
 ) -> list[tuple[int, list[Any], dict[int, list[str]]]]:
     """``(ticket id, its messages, message id -> attachment sha256s)`` for these tickets;
-    each message row has ``id, author_id, created_at, public, email`` (the author's primary)."""
+    each message row has ``id, author_id, created_at, public, email`` (the author's primary
+    address) and ``sent_from`` (the address the message came from, when kept)."""
     m, a = MESSAGES.c, ATTACHMENTS.c
     rows = conn.execute(
         sa.select(
@@ -39,6 +40,7 @@ def stored_messages(
             m.created_at,
             m.public,
             primary_email(m.author_id).label("email"),
+            m.author_email.label("sent_from"),
         )
         .where(m.ticket_id.in_(tickets))
         .order_by(m.ticket_id, m.id)

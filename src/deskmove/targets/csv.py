@@ -342,14 +342,15 @@ class _Writer:
     # -- the store's rows in the layout ------------------------------------------------
     def people(self, only: list[int] | None = None) -> Iterator[tuple[int, str, Row]]:
         for r, emails in self.export.people(only):
-            values = [
-                emails[0],
-                r.name or "",
-                r.role or "customer",
-                r.org or "",
-                r.phone or "",
-                " ".join(emails[1:]),
-            ]
+            values = in_layout(
+                layout.PEOPLE,
+                email=emails[0],
+                name=r.name or "",
+                role=r.role or "customer",
+                organization=r.org or "",
+                phone=r.phone or "",
+                other_emails=" ".join(emails[1:]),
+            )
             yield r.id, emails[0], values
 
     def tickets(self, only: list[int] | None = None) -> Iterator[tuple[int, str, Row]]:
@@ -357,75 +358,72 @@ class _Writer:
             has_origin = r.origin_source or r.origin_id
             source, source_id = (r.origin_source, r.origin_id) if has_origin else (r.pconn, r.pnid)
             flags = [f for f, on in (("auto", r.is_auto), ("spam", r.is_spam)) if on]
-            custom = (
-                json.dumps(r.custom_fields, ensure_ascii=False, sort_keys=True)
-                if r.custom_fields
-                else ""
+            values = in_layout(
+                layout.TICKETS,
+                id=str(r.id),
+                source=source or "",
+                source_id=source_id or "",
+                subject=r.subject or "",
+                status=r.status,
+                priority=r.priority or "",
+                type=r.type or "",
+                channel=r.channel,
+                requester_email=r.req or "",
+                assignee_email=r.asg or "",
+                group=r.grp or "",
+                organization=r.org or "",
+                tags=" ".join(r.tags or []),
+                created_at=layout.fmt_time(r.created_at, 0),
+                updated_at=layout.fmt_time(r.updated_at, 0),
+                solved_at=layout.fmt_time(r.solved_at, 0),
+                message_count=str(r.n),
+                custom_fields=_json(r.custom_fields),
+                flags=" ".join(flags),
+                thread_key=r.thread_key or "",
             )
-            values = [
-                str(r.id),
-                source or "",
-                source_id or "",
-                r.subject or "",
-                r.status,
-                r.priority or "",
-                r.type or "",
-                r.channel,
-                r.req or "",
-                r.asg or "",
-                r.grp or "",
-                r.org or "",
-                " ".join(r.tags or []),
-                layout.fmt_time(r.created_at, 0),
-                layout.fmt_time(r.updated_at, 0),
-                layout.fmt_time(r.solved_at, 0),
-                str(r.n),
-                custom,
-                " ".join(flags),
-                r.thread_key or "",
-            ]
             yield r.id, str(r.id), values
 
     def messages(self, tickets: list[int] | None = None) -> Iterator[tuple[int, str, Row]]:
         for r in self.export.messages(tickets):
-            headers = json.dumps(r.headers, ensure_ascii=False, sort_keys=True) if r.headers else ""
-            values = [
-                str(r.id),
-                str(r.ticket_id),
-                r.origin_id or r.pnid or "",
-                r.message_id or "",
-                r.email or "",
-                r.author_name or "",
-                r.direction,
-                layout.fmt_bool(r.public),
-                layout.fmt_time(r.created_at, r.created_tz),
-                r.subject or "",
-                r.body_text or "",
-                r.body_html or "",
-                str(r.n),
-                " ".join(r.to or []),
-                " ".join(r.cc or []),
-                r.in_reply_to or "",
-                " ".join(r.references or []),
-                headers,
-                "auto" if r.is_auto else "",
-            ]
+            values = in_layout(
+                layout.MESSAGES,
+                id=str(r.id),
+                ticket_id=str(r.ticket_id),
+                source_id=r.origin_id or r.pnid or "",
+                message_id=r.message_id or "",
+                author_email=r.email or "",
+                author_name=r.author_name or "",
+                direction=r.direction,
+                public=layout.fmt_bool(r.public),
+                created_at=layout.fmt_time(r.created_at, r.created_tz),
+                subject=r.subject or "",
+                body_text=r.body_text or "",
+                body_html=r.body_html or "",
+                attachment_count=str(r.n),
+                to=" ".join(r.to or []),
+                cc=" ".join(r.cc or []),
+                in_reply_to=r.in_reply_to or "",
+                references=" ".join(r.references or []),
+                headers=_json(r.headers),
+                flags="auto" if r.is_auto else "",
+            )
             yield r.id, str(r.id), values
 
     def attachments(self, tickets: list[int] | None = None) -> Iterator[tuple[str, Row]]:
         for r in self.export.attachments(tickets):
             rel = f"attachments/{r.sha256[:2]}/{r.sha256}"
             self.copy_blob(r.sha256, rel)
-            values = [
-                str(r.message_id),
-                r.filename or "",
-                r.content_type,
-                str(r.size),
-                r.sha256,
-                rel,
-                r.content_id or "",
-                layout.fmt_bool(r.inline),
-            ]
+            values = in_layout(
+                layout.ATTACHMENTS,
+                message_id=str(r.message_id),
+                filename=r.filename or "",
+                content_type=r.content_type,
+                size=str(r.size),
+                sha256=r.sha256,
+                path=rel,
+                content_id=r.content_id or "",
+                inline=layout.fmt_bool(r.inline),
+            )
             yield rel, values
 
     def copy_blob(self, sha: str, rel: str) -> None:
@@ -444,6 +442,17 @@ class _Writer:
         dest.parent.mkdir(parents=True, exist_ok=True)
         # A copy, never a link: editing the export must not touch the store.
         shutil.copyfile(src, dest)
+
+
+def in_layout(columns: tuple[str, ...], **values: str) -> Row:
+    """One row in the layout's column order; a column without a value is an error."""
+    if len(values) != len(columns):
+        raise ValueError(f"values for {sorted(values)} do not match the columns {columns}")
+    return [values[c] for c in columns]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
 
 
 def _at(i: int) -> Any:
