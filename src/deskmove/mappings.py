@@ -104,6 +104,13 @@ class Mapping(_Strict):
     custom_fields: CustomFields = Field(default_factory=CustomFields)
     # Native field -> canonical field, for REST adapters that share these value maps.
     fields: dict[str, str] = Field(default_factory=dict)
+    # REST targets: native ticket type -> canonical type (types are free text in the store;
+    # a type with no entry here has no home in the target and is reported, not sent).
+    types: dict[str, str] = Field(default_factory=dict)
+    # REST targets: an agent's e-mail in the store -> the e-mail of the target's agent who
+    # takes over their tickets (an agent missing from the target otherwise leaves them
+    # unassigned).
+    agents: dict[str, str] = Field(default_factory=dict)
     _lookup: dict[str, dict[str, str]] = PrivateAttr(default_factory=dict)
 
     @field_validator("columns")

@@ -73,7 +73,9 @@ class StoredMessage:
     public: bool
     attachments: list[str]
     appended: bool = False
-    sent_from: str | None = None  # the address it came from, when the store kept it  # pushed onto the ticket later: the target dates it when it arrived
+    sent_from: str | None = (
+        None  # the address it came from, when the store kept it  # pushed onto the ticket later: the target dates it when it arrived
+    )
 
 
 def verify_target(
@@ -170,7 +172,11 @@ def _expected_authors(
     or the person's main one), or by its id of the pushed person. Empty: anything goes."""
     if remote is not None and "@" in remote:
         return {a.lower() for a in (m.sent_from, m.author_email) if a}
-    if m.author_id is not None and m.author_id in people and people[m.author_id][2] == "done":
+    if (
+        m.author_id is not None
+        and m.author_id in people
+        and people[m.author_id][2] in ("done", "matched")
+    ):
         return {people[m.author_id][0].lower()} if people[m.author_id][0] else set()
     return set()  # the author was never pushed: the target signs it with its own user
 

@@ -8,6 +8,8 @@ the rule says so and describes the behaviour real accounts show.
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -29,6 +31,15 @@ class FakeFreshdesk:
     files: dict[str, bytes] = field(default_factory=dict)
     me_id: int = 5
     log: list[tuple[str, str]] = field(default_factory=list)
+    # A default account's statuses (2-5); 6 and 7 exist only where an admin made them.
+    statuses: dict[int, str] = field(
+        default_factory=lambda: {2: "Open", 3: "Pending", 4: "Resolved", 5: "Closed"}
+    )
+    types: list[str] = field(
+        default_factory=lambda: ["Question", "Incident", "Problem", "Feature Request", "Refund"]
+    )
+    searchable: set[int] = field(default_factory=set)  # tickets the search index has caught up with
+    attachment_limit: int = 20 * 1024 * 1024
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(50_000)
@@ -40,7 +51,12 @@ class FakeFreshdesk:
         parts = urlsplit(str(request.url))
         p = dict(parse_qsl(parts.query))
         self.log.append((request.method, parts.path))
-        status, body, headers = self._route(request.method, parts.path, p, request.content)
+        content = request.content
+        files: list[tuple[str, bytes]] = []
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            content, files = _multipart(request.headers["content-type"], request.read())
+        self._files = files
+        status, body, headers = self._route(request.method, parts.path, p, content)
         headers = {
             "X-Ratelimit-Total": "700",
             "X-Ratelimit-Remaining": "650",
@@ -63,6 +79,14 @@ class FakeFreshdesk:
         self, method: str, path: str, p: dict[str, str], body: bytes
     ) -> tuple[int, Any, dict[str, str]]:
         bits = path.strip("/").split("/")
+        if method == "GET" and path == "/api/v2/tickets" and "requester_id" in p:
+            # List All Tickets filtered by requester: read from the tickets themselves, so a
+            # ticket is there as soon as it is created (unlike search, below).
+            rows = [
+                t for t in self.tickets.values() if str(t.get("requester_id")) == p["requester_id"]
+            ]
+            rows.sort(key=lambda t: t["id"], reverse=p.get("order_type") == "desc")
+            return self._list(path, rows, p)
         if method == "GET" and path == "/api/v2/tickets":
             since = p.get("updated_since", "")
             rows = sorted(
@@ -70,6 +94,8 @@ class FakeFreshdesk:
                 key=lambda t: (t["updated_at"], t["id"]),
             )
             return self._list(path, rows, p)
+        if method == "GET" and path == "/api/v2/ticket_fields":
+            return 200, self._ticket_fields(), {}
         if method == "GET" and path == "/api/v2/contacts" and "unique_external_id" in p:
             return (
                 200,
@@ -94,6 +120,11 @@ class FakeFreshdesk:
         if method == "GET" and path in ("/api/v2/companies", "/api/v2/groups", "/api/v2/agents"):
             return self._list(path, list(getattr(self, bits[2]).values()), p)
         if method == "GET" and path == "/api/v2/agents/me":
+            if self.me_id not in self.agents:
+                self.agents[self.me_id] = {
+                    "id": self.me_id,
+                    "contact": {"name": "API", "email": "api@fd.example"},
+                }
             return 200, self.agents[self.me_id], {}
         if method == "GET" and path == "/api/v2/companies/autocomplete":
             return (
@@ -108,22 +139,94 @@ class FakeFreshdesk:
                 {},
             )
         if method == "GET" and path == "/api/v2/search/tickets":
+            # Rule: search reads an index that catches up minutes after a write, so a ticket
+            # just created is not found yet (only ``searchable`` ones are). The Freshdesk
+            # documentation sentence could not be retrieved here to quote it.
             tag = p["query"].strip('"').split("'")[1]
-            hits = [t for t in self.tickets.values() if tag in t.get("tags", [])]
+            hits = [
+                t
+                for t in self.tickets.values()
+                if tag in t.get("tags", []) and t["id"] in self.searchable
+            ]
             return 200, {"results": hits, "total": len(hits)}, {}
         if len(bits) == 5 and bits[4] == "conversations":
             return self._list(path, self.conversations.get(int(bits[3]), []), p)
         if method == "POST":
-            return self._create(path, bits, json.loads(body))
+            return self._create(path, bits, body if isinstance(body, dict) else json.loads(body))
         if len(bits) == 4 and method == "GET":
             table = getattr(self, bits[2])
             oid = int(bits[3])
             return (200, table[oid], {}) if oid in table else (404, {"code": "access_denied"}, {})
         return 404, {"description": "not found", "errors": []}, {}
 
-    def _create(
-        self, path: str, bits: list[str], data: dict[str, Any]
-    ) -> tuple[int, Any, dict[str, str]]:
+    def _ticket_fields(self) -> list[dict[str, Any]]:
+        """List All Ticket Fields: the status field's choices are this account's statuses."""
+        return [
+            {"id": 1, "name": "status", "label": "Status", "type": "default_status", "default": True,
+             "choices": {str(k): [v, v] for k, v in self.statuses.items()}},
+            {"id": 2, "name": "ticket_type", "label": "Type", "type": "default_ticket_type", "default": True,
+             "choices": list(self.types)},
+            {"id": 3, "name": "priority", "label": "Priority", "type": "default_priority", "default": True,
+             "choices": {"Low": 1, "Medium": 2, "High": 3, "Urgent": 4}},
+        ]  # fmt: skip
+
+    def _invalid_ticket(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        """Create a Ticket validates status, type and responder against the account.
+
+        The Freshdesk documentation's sentences for these checks could not be retrieved to
+        quote them; the fake answers as Freshdesk does, 400 "Validation failed" naming the
+        field (for status: "It should be one of these values: '2,3,4,5'")."""
+        if int(data.get("status", 2)) not in self.statuses:
+            allowed = ",".join(str(k) for k in self.statuses)
+            return {
+                "field": "status",
+                "message": f"It should be one of these values: '{allowed}'",
+                "code": "invalid_value",
+            }
+        if data.get("type") is not None and data["type"] not in self.types:
+            return {
+                "field": "type",
+                "message": f"It should be one of these values: '{','.join(self.types)}'",
+                "code": "invalid_value",
+            }
+        if data.get("responder_id") is not None and int(data["responder_id"]) not in self.agents:
+            return {
+                "field": "responder_id",
+                "message": "There is no agent matching the given responder_id",
+                "code": "invalid_value",
+            }
+        if data.get("group_id") is not None and int(data["group_id"]) not in self.groups:
+            return {
+                "field": "group_id",
+                "message": "There is no group matching the given group_id",
+                "code": "invalid_value",
+            }
+        return None
+
+    def _attachments(self, tid: int) -> list[dict[str, Any]] | None:
+        """The request's files as attachments, or None when the ticket would pass its limit.
+
+        Create a Ticket, attachments: "Ticket attachments. The total size of these
+        attachments cannot exceed 20MB." Conversations: "The total size of all of a
+        ticket's attachments cannot exceed 20MB." (quoted as Freshdesk's API reference
+        words them; the reference page itself could not be retrieved here)."""
+        before = 0
+        if tid:
+            before = sum(a["size"] for a in self.tickets[tid].get("attachments", []))
+            before += sum(
+                a["size"] for c in self.conversations.get(tid, []) for a in c.get("attachments", [])
+            )
+        if before + sum(len(b) for _n, b in self._files) > self.attachment_limit:
+            return None
+        out = []
+        for name, data in self._files:
+            token = f"up{next(self._ids)}"
+            self.files[token] = data
+            out.append({"id": next(self._ids), "name": name, "size": len(data), "content_type": "application/octet-stream",
+                        "attachment_url": f"https://s3.amazonaws.example/fd/{token}"})  # fmt: skip
+        return out
+
+    def _create(self, path: str, bits: list[str], data: Any) -> tuple[int, Any, dict[str, str]]:
         oid = next(self._ids)
         now = "2030-01-01T00:00:00Z"
         if path == "/api/v2/companies":
@@ -152,16 +255,90 @@ class FakeFreshdesk:
                 )
             self.contacts[oid] = {"id": oid, **data, "created_at": now, "updated_at": now}
             return 201, self.contacts[oid], {}
+        if path == "/api/v2/groups":
+            self.groups[oid] = {
+                "id": oid,
+                "name": data["name"],
+                "created_at": now,
+                "updated_at": now,
+            }
+            return 201, self.groups[oid], {}
         if path == "/api/v2/tickets":
-            self.tickets[oid] = {"id": oid, **data, "created_at": now, "updated_at": now}
+            bad = self._invalid_ticket(data)
+            if bad:
+                return 400, {"description": "Validation failed", "errors": [bad]}, {}
+            atts = self._attachments(0)
+            if atts is None:
+                return 400, _too_large(), {}
+            self.tickets[oid] = {
+                "id": oid,
+                **data,
+                "attachments": atts,
+                "created_at": now,
+                "updated_at": now,
+            }
             return 201, self.tickets[oid], {}
         if len(bits) == 5 and bits[4] == "notes":
             tid = int(bits[3])
-            note = {"id": oid, "body": data["body"], "private": data.get("private", True), "incoming": data.get("incoming", False),
-                    "user_id": data.get("user_id", self.me_id), "ticket_id": tid, "created_at": now, "updated_at": now, "attachments": []}  # fmt: skip
+            if tid not in self.tickets:
+                return 404, {"code": "access_denied"}, {}
+            if "user_id" in data and int(data["user_id"]) not in self.agents:
+                # Create a Note: user_id is the "ID of the agent/user who is adding the note";
+                # a contact's id is refused. The exact documentation sentence could not be
+                # retrieved to quote it.
+                return 400, {"description": "Validation failed", "errors": [
+                    {"field": "user_id", "message": "There is no agent matching the given user_id", "code": "invalid_value"}]}, {}  # fmt: skip
+            atts = self._attachments(tid)
+            if atts is None:
+                return 400, _too_large(), {}
+            note = {"id": oid, "body": data["body"], "private": _flag(data.get("private", True)), "incoming": _flag(data.get("incoming", False)),
+                    "user_id": int(data.get("user_id", self.me_id)), "ticket_id": tid, "created_at": now, "updated_at": now, "attachments": atts}  # fmt: skip
             self.conversations.setdefault(tid, []).append(note)
             return 201, note, {}
         return 404, {"description": "not found"}, {}
+
+
+def _flag(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() == "true"
+
+
+def _too_large() -> dict[str, Any]:
+    return {"description": "Validation failed", "errors": [
+        {"field": "attachments", "message": "The total size of all attachments cannot exceed 20 MB", "code": "invalid_size"}]}  # fmt: skip
+
+
+def _multipart(ctype: str, body: bytes) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+    """multipart/form-data -> (fields as the JSON body would hold them, files)."""
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {ctype}\r\n\r\n".encode() + body
+    )
+    fields: dict[str, Any] = {}
+    files: list[tuple[str, bytes]] = []
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            files.append((part.get_filename(), data))
+        elif name.endswith("[]"):
+            fields.setdefault(name[:-2], []).append(data.decode())
+        elif "[" in name:
+            key, sub = name.rstrip("]").split("[", 1)
+            fields.setdefault(key, {})[sub] = data.decode()
+        else:
+            fields[name] = data.decode()
+    for key in (
+        "status",
+        "priority",
+        "source",
+        "requester_id",
+        "responder_id",
+        "group_id",
+        "company_id",
+        "user_id",
+    ):
+        if key in fields:
+            fields[key] = int(fields[key])
+    return fields, files
 
 
 def _email(user: dict[str, Any]) -> str:

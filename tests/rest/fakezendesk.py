@@ -5,6 +5,10 @@ them (incremental cursor and time exports, ticket events with comment events,
 job statuses, uploads, Ticket Import). ``handle`` is transport-neutral: respx
 routes call it in tests, and ``bench/bench_rest.py`` serves it over HTTP.
 It can enforce a requests-per-window limit on a clock the caller controls.
+
+It enforces the rules of the Zendesk Support API documentation
+(https://developer.zendesk.com/api-reference/) that a migration meets, each
+quoted next to its code.
 """
 
 from __future__ import annotations
@@ -154,8 +158,10 @@ class FakeZendesk:
             ("POST", "/api/v2/tickets.json"): lambda: self._create_ticket(json.loads(body)["ticket"]),
             ("GET", "/api/v2/users/me.json"): lambda: (200, {"user": self.users[self.me_id]}),
             ("GET", "/api/v2/tickets.json"): lambda: (200, {"tickets": [t for t in self.tickets.values() if t.get("external_id") == p.get("external_id")]}),
-            ("GET", "/api/v2/users/search.json"): lambda: (200, {"users": [u for u in self.users.values() if u.get("external_id") == p.get("external_id")]}),
-            ("GET", "/api/v2/organizations/search.json"): lambda: (200, {"organizations": [o for o in self.organizations.values() if o.get("external_id") == p.get("external_id")]}),
+            ("GET", "/api/v2/users/search.json"): lambda: (200, {"users": self._search_users(p)}),
+            ("GET", "/api/v2/organizations/search.json"): lambda: (200, {"organizations": self._search_orgs(p)}),
+            ("GET", "/api/v2/users.json"): lambda: self._list_users(p),
+            ("POST", "/api/v2/groups.json"): lambda: self._create_group(json.loads(body)["group"]),
         }  # fmt: skip
         if key in simple:
             return simple[key]()
@@ -164,7 +170,7 @@ class FakeZendesk:
             return 200, {"job_status": self._poll(bits[3].removesuffix(".json"))}
         if len(bits) == 5 and bits[4] == "comments.json":
             return self._comments(int(bits[3]), p)
-        if len(bits) == 4 and bits[2] in ("tickets", "users", "organizations"):
+        if len(bits) == 4 and bits[2] in ("tickets", "users", "organizations", "groups"):
             return self._one(method, bits[2], int(bits[3].removesuffix(".json")), body)
         return 404, {"error": "InvalidEndpoint", "description": f"{method} {path}"}
 
@@ -287,6 +293,53 @@ class FakeZendesk:
         return 200, {"comments": page, "meta": {"has_more": more, "after_cursor": cur if more else None, "before_cursor": None},
                      "links": {"next": None, "prev": None}}  # fmt: skip
 
+    def _search_users(self, p: dict[str, str]) -> list[dict[str, Any]]:
+        """``external_id=`` or ``query=email:…`` (the Search API's syntax for one field)."""
+        if "external_id" in p:
+            return [u for u in self.users.values() if u.get("external_id") == p["external_id"]]
+        want = p.get("query", "").removeprefix("email:").strip('"').casefold()
+        return [
+            u for u in self.users.values() if want and (u.get("email") or "").casefold() == want
+        ]
+
+    def _search_orgs(self, p: dict[str, str]) -> list[dict[str, Any]]:
+        """Search Organizations by ``external_id`` or ``name``. Documented: external_id "is
+        case-insensitive. For example, "company1" and "Company1" are considered the same"."""
+        if "external_id" in p:
+            want = p["external_id"].casefold()
+            return [
+                o
+                for o in self.organizations.values()
+                if (o.get("external_id") or "").casefold() == want
+            ]
+        want = p.get("name", "").casefold()
+        return [o for o in self.organizations.values() if o["name"].casefold() == want]
+
+    def _list_users(self, p: dict[str, str]) -> tuple[int, Any]:
+        """List Users, filtered by ``role`` (end-user, agent or admin), cursor-paginated."""
+        order = sorted((u for u in self.users.values() if "role" not in p or u.get("role") == p["role"]),
+                       key=lambda u: u["id"])  # fmt: skip
+        if "page[after]" in p:
+            order = [u for u in order if u["id"] > _uncursor(p["page[after]"])[0]]
+        size = int(p.get("page[size]", 100))
+        page = order[:size]
+        cur = _cursor(page[-1]["id"]) if page else None
+        return 200, {
+            "users": page,
+            "meta": {"has_more": len(order) > size, "after_cursor": cur, "before_cursor": None},
+        }
+
+    def _create_group(self, item: dict[str, Any]) -> tuple[int, Any]:
+        gid, now = self.next_id(), ts(2_000_000_000)
+        self.groups[gid] = {
+            "id": gid,
+            "name": item["name"],
+            "deleted": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+        return 201, {"group": self.groups[gid]}
+
     # -- writes --------------------------------------------------------------------------------
     def _job(
         self,
@@ -318,6 +371,14 @@ class FakeZendesk:
         return self.jobs[job_id]
 
     def _make_org(self, item: dict[str, Any], index: int) -> dict[str, Any]:
+        # Organizations API, the name property: "A unique name for the organization"; Create
+        # Organization: "You must provide a unique name for each organization. Normally the
+        # system doesn't allow records to be created with identical names."
+        if any(
+            o["name"].casefold() == item["name"].casefold() for o in self.organizations.values()
+        ):
+            return {"index": index, "error": "OrganizationCreateFailed", "status": "Failed",
+                    "details": f"Name: {item['name']} has already been taken"}  # fmt: skip
         oid = self.next_id()
         now = ts(2_000_000_000)
         self.organizations[oid] = {"id": oid, "name": item["name"], "external_id": item.get("external_id"),
@@ -352,6 +413,31 @@ class FakeZendesk:
                 "index": index,
                 "error": "RecordInvalid",
                 "details": "Requester: can't be blank",
+            }
+        # Tickets API, the type property: 'The type of this ticket. Allowed values are
+        # "problem", "incident", "question", or "task".'
+        if item.get("type") not in (None, "problem", "incident", "question", "task"):
+            return {
+                "index": index,
+                "error": "RecordInvalid",
+                "details": f"Type: {item['type']} is invalid",
+            }
+        for key, table in (("group_id", self.groups), ("organization_id", self.organizations),
+                           ("assignee_id", self.users), ("requester_id", self.users)):  # fmt: skip
+            if item.get(key) is not None and item[key] not in table:
+                return {
+                    "index": index,
+                    "error": "RecordInvalid",
+                    "details": f"{key}: {item[key]} does not exist",
+                }
+        if item.get("assignee_id") is not None and self.users[item["assignee_id"]].get(
+            "role"
+        ) not in ("agent", "admin"):
+            # Tickets API: assignee_id is "The agent currently assigned to the ticket".
+            return {
+                "index": index,
+                "error": "RecordInvalid",
+                "details": "Assignee: is not an agent",
             }
         tid = self.next_id()
         t = {k: v for k, v in item.items() if k != "comments"}

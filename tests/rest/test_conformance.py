@@ -26,7 +26,17 @@ from deskmove.rest.spec import Spec, load_spec
 from deskmove.sync import import_source
 
 SPECS = rest_specs()
-FILLED = {"id", "ids", "external_id", "external_tag", "email", "name", "filename", "ticket_id"}
+FILLED = {
+    "id",
+    "ids",
+    "external_id",
+    "external_tag",
+    "email",
+    "name",
+    "filename",
+    "ticket_id",
+    "requester",
+}
 ENV = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 

@@ -71,7 +71,7 @@ def test_freshdesk_target_keeps_original_authors_and_times_in_the_body(
     do_import(project, store)
     dry = do_export(project, store, "freshdesk://new", dry_run=True)
     assert any("cannot set original time stamps" in n for n in dry.notes)
-    assert target.log == [("GET", "/api/v2/agents/me")]  # the credentials were checked; no write
+    assert {m for m, _p in target.log} == {"GET"} and not target.tickets
     report = do_export(project, store, "freshdesk://new")
     assert report.created["ticket"] == 2 and report.created["message"] == 4
     t = next(iter(target.tickets.values()))
@@ -87,10 +87,10 @@ def test_freshdesk_target_keeps_original_authors_and_times_in_the_body(
     assert sum(again.created.values()) == 0 and len(target.tickets) == 2
 
 
-def test_freshdesk_crash_after_create_is_found_by_its_tag(
+def test_freshdesk_crash_after_create_is_found_at_once_not_by_the_lagging_search(
     project, store, api, fd_creds, monkeypatch
 ):
-    from deskmove.rest.target import Push
+    from deskmove.rest.target import IdView
     from tests.rest.conftest import seed as zseed
     from tests.rest.fakezendesk import FakeZendesk
 
@@ -102,21 +102,23 @@ def test_freshdesk_crash_after_create_is_found_by_its_tag(
     }
     api.route(host=target.host).mock(side_effect=target.side_effect)
     do_import(project, store)
-    real = Push._put_many
+    real = IdView.put_many
 
     def crash(self, rows, state):  # noqa: ANN001
         if state == "done" and any(k == "ticket" for k, *_ in rows):
             raise KeyboardInterrupt
         return real(self, rows, state)
 
-    monkeypatch.setattr(Push, "_put_many", crash)
+    monkeypatch.setattr(IdView, "put_many", crash)
     with pytest.raises(KeyboardInterrupt):
         do_export(project, store, "freshdesk://new")
     assert len(target.tickets) == 1
-    monkeypatch.setattr(Push, "_put_many", real)
+    monkeypatch.setattr(IdView, "put_many", real)
     report = do_export(project, store, "freshdesk://new")
+    # the fake's search has not indexed the new ticket yet (as Freshdesk's lags by minutes):
+    # it is found among the requester's tickets, which are read from the tickets themselves
     assert len(target.tickets) == 2 and report.unchanged["ticket"] == 1
-    assert ("GET", "/api/v2/search/tickets") in target.log
+    assert ("GET", "/api/v2/search/tickets") not in target.log
     assert sorted(len(c) for c in target.conversations.values()) == [
         1,
         1,
@@ -147,5 +149,6 @@ def test_freshdesk_target_reuses_agents_and_contacts_it_already_has(project, sto
     ]  # fmt: skip
     first = next(t for t in target.tickets.values() if t["requester_id"] == 88)
     assert first["subject"].startswith("Objednávka č. 0")
+    assert not store.has_push_work("freshdesk://new")  # a matched person is finished work
     again = do_export(project, store, "freshdesk://new")
     assert sum(again.created.values()) == 0 and sum(again.matched.values()) == 0

@@ -94,3 +94,30 @@ def test_shipped_rest_mappings_both_ways():
     assert z.canonical("status", "archived") == "open"  # unknown: the default, not a crash
     assert f.canonical("status", 4) == "solved" and f.native("status", "solved") == 4
     assert f.native("status", "new") == 2 and f.native("channel", "api") == 2
+
+
+def test_adapters_check_names_the_function_a_hooks_module_lacks(cli, tmp_path: Path, monkeypatch):
+    """The hooks contract is checked on load: no AttributeError at push time."""
+    pkg = tmp_path / "myhooks.py"
+    source = (Path(__file__).parents[2] / "src/deskmove/rest/hooks/zendesk.py").read_text(
+        encoding="utf-8"
+    )
+    pkg.write_text(
+        source.replace("def ticket_payload(", "def ticket_payload_old("), encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = _broken(tmp_path, lambda d: d.update(hooks="myhooks"))
+    result = cli("adapters", "check", str(spec))
+    assert result.exit_code == 2
+    assert (
+        "the hooks module 'myhooks' has no ticket_payload() (for target.ticket.create)"
+        in result.stderr
+    )
+    with pytest.raises(ConfigError, match="ticket_payload"):
+        load_spec(spec)
+
+
+def test_adapters_check_accepts_the_shipped_specs(cli):
+    for path in sorted((data_dir("adapters")).glob("*.yaml")):
+        result = cli("adapters", "check", str(path))
+        assert result.exit_code == 0, result.stderr

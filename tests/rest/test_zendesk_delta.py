@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deskmove.rest.target import Push
+from deskmove.rest.target import IdView
 from tests.rest.conftest import do_export, do_import, seed
 from tests.rest.fakezendesk import FakeZendesk, ts
 
@@ -21,7 +21,14 @@ def source(api):  # noqa: ANN001
 
 @pytest.fixture
 def target(api):  # noqa: ANN001
+    """The new Zendesk, where the team's agents already have their accounts."""
     fake = FakeZendesk(host="target.zendesk.com")
+    for uid, name, email in (
+        (41, "Jana Nováková", "jana@acme.example"),
+        (42, "Tomáš Černý", "tomas@acme.example"),
+    ):
+        fake.users[uid] = {"id": uid, "name": name, "email": email, "role": "agent", "organization_id": None,
+                           "phone": None, "created_at": ts(1_600_000_000), "updated_at": ts(1_600_000_000)}  # fmt: skip
     api.serve(fake)
     return fake
 
@@ -105,17 +112,17 @@ def test_crash_after_a_follow_up_is_created_makes_no_second_one(
     _copy(source, target, 1003)["status"] = "closed"
     _reply(source, 1003, 803, "Nová otázka", 1_700_000_000)
     do_import(project, store)
-    real = Push._put_many
+    real = IdView.put_many
 
     def crash(self, rows, state):  # noqa: ANN001, ANN202
         if state == "done" and any(kind == "followup" for kind, *_ in rows):
             raise KeyboardInterrupt  # killed between the create and its id-map write
         return real(self, rows, state)
 
-    monkeypatch.setattr(Push, "_put_many", crash)
+    monkeypatch.setattr(IdView, "put_many", crash)
     with pytest.raises(KeyboardInterrupt):
         do_export(project, store)
-    monkeypatch.setattr(Push, "_put_many", real)
+    monkeypatch.setattr(IdView, "put_many", real)
     assert len(target.tickets) == 5
     do_export(project, store)
     assert len(target.tickets) == 5
@@ -222,14 +229,14 @@ def test_crash_after_a_field_update_resends_the_same_update_only(
     source.tickets[1000].update(status="pending", updated_at=ts(1_700_000_000))
     do_import(project, store)
 
-    def crash(self, eid, native, state):  # noqa: ANN001, ANN202
+    def crash(self, kind, eid, native, state):  # noqa: ANN001, ANN202
         raise KeyboardInterrupt  # killed between the update and its id-map write
 
-    real = Push._set_pushed
-    monkeypatch.setattr(Push, "_set_pushed", crash)
+    real = IdView.set_hash
+    monkeypatch.setattr(IdView, "set_hash", crash)
     with pytest.raises(KeyboardInterrupt):
         do_export(project, store)
-    monkeypatch.setattr(Push, "_set_pushed", real)
+    monkeypatch.setattr(IdView, "set_hash", real)
     do_export(project, store)
     do_export(project, store)
     copy = _copy(source, target, 1000)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from functools import cached_property
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -13,6 +12,7 @@ import httpx
 from deskmove.errors import ConfigError, UsageError
 from deskmove.records import Batch
 from deskmove.rest.hooks import HookContext, load_hooks
+from deskmove.rest.hooks.contract import Hooks
 from deskmove.rest.http import RestClient, base_url_for
 from deskmove.rest.mapping import Mapping, load_mapping
 from deskmove.rest.spec import Spec, StreamSpec, load_spec
@@ -54,7 +54,7 @@ class RestAdapter:
             )
         self._transport = transport
         self._sleep = sleep or type(self).sleep
-        self.hooks: ModuleType = load_hooks(self.spec.hooks)
+        self.hooks = Hooks(load_hooks(self.spec.hooks))
         self.mapping: Mapping = load_mapping(conn.option("mapping") or self.spec.mapping)
         self.ctx = HookContext(
             self.spec, conn, self.mapping, base_url_for(self.spec, conn), options=dict(conn.params)

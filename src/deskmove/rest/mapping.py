@@ -50,6 +50,47 @@ class Mapping:
             return self.native(kind, default, 1)
         return None if table else canonical
 
+    def to_native(
+        self, kind: str, canonical: str | None, allowed: set[str] | None = None
+    ) -> tuple[Any, str | None]:
+        """A target's native value for a canonical one, and why it is not a faithful one.
+
+        ``allowed`` (the values the account accepts, as text) narrows it further: a
+        mapped value the account lacks (a custom status it never made) falls back to
+        the default's. The reason is None when the value went over as it is.
+        """
+        if canonical is None or canonical == "":
+            return None, None
+        if kind == "type":
+            for native, canon in self.maps.types.items():
+                if canon.casefold() == str(canonical).casefold():
+                    if allowed is None or native in allowed:
+                        return native, None
+                    return None, f"type '{canonical}' ({native}) does not exist in the target"
+            return None, f"type '{canonical}' has no value in the mapping"
+        table = self.maps.values.get(kind, {})
+        mapped = next((_native(n) for n, c in table.items() if c == canonical), None)
+        if mapped is not None and (allowed is None or str(mapped) in allowed):
+            return mapped, None
+        default = self.maps.defaults.get(kind)
+        fallback = next((_native(n) for n, c in table.items() if c == default), None)
+        if mapped is None:
+            why = f"{kind} '{canonical}' has no value in the mapping"
+        else:
+            why = f"{kind} '{canonical}' ({mapped}) does not exist in the target"
+        if fallback is not None and (allowed is None or str(fallback) in allowed):
+            return fallback, f"{why}; sent as '{default}' ({fallback})"
+        return None, f"{why}; left unset"
+
+    def agent_email(self, email: str | None) -> str | None:
+        """The target agent's e-mail that stands for a store agent's (the ``agents`` map)."""
+        if not email:
+            return None
+        for src, dst in self.maps.agents.items():
+            if src.casefold() == email.casefold():
+                return dst
+        return email
+
     def field_name(self, native_id: Any) -> str:
         return self.maps.fields.get(str(native_id), str(native_id))
 

@@ -119,6 +119,7 @@ class EndpointSpec(_Model):
     wrap: str | None = None  # bulk: {wrap: [items]}; single: {wrap: item}
     batch: int = Field(1, ge=1, le=1000)
     job: bool = False  # the response is a job to poll
+    dry_run_only: bool = False  # a lookup used by --dry-run only (a bulk create matches itself)
 
 
 class StreamSpec(_Model):
@@ -145,10 +146,18 @@ class StreamSpec(_Model):
 
 
 class TargetSpec(_Model):
+    """The write side. Per kind: ``create``, ``find`` (by external id, after a crash),
+    ``match_*`` lookups tried in order before creating, ``delete``, …; ``lists`` read
+    the target's agents (``agents*``) and groups (``groups``) once per push; ``fields``
+    reads the values the account accepts (its statuses, types)."""
+
     organization: dict[str, EndpointSpec] = Field(default_factory=dict)
     person: dict[str, EndpointSpec] = Field(default_factory=dict)
+    group: dict[str, EndpointSpec] = Field(default_factory=dict)
     ticket: dict[str, EndpointSpec] = Field(default_factory=dict)
     message: dict[str, EndpointSpec] = Field(default_factory=dict)
+    lists: dict[str, StreamSpec] = Field(default_factory=dict)
+    fields: EndpointSpec | None = None
     upload: EndpointSpec | None = None
     job: EndpointSpec | None = None
     import_tag: str = "deskmove-import"
@@ -203,8 +212,24 @@ def parse_spec_data(data: Any, origin: str) -> Spec:
         ) from None
 
 
+def check_hooks(spec: Spec, origin: str) -> None:
+    """The spec's hooks module has every function the spec needs (see hooks/contract.py)."""
+    from deskmove.rest.hooks import load_hooks
+    from deskmove.rest.hooks.contract import missing
+
+    lacking = missing(spec, load_hooks(spec.hooks))
+    if lacking:
+        more = (
+            f" (and {len(lacking) - 1} more: {', '.join(lacking[1:])})" if len(lacking) > 1 else ""
+        )
+        raise ConfigError(
+            f"{origin}: the hooks module '{spec.hooks}' has no {lacking[0]}{more}",
+            "add the function to the hooks module, or fix 'hooks' in the spec",
+        )
+
+
 def load_spec(path: Path | str) -> Spec:
-    """Read and validate one spec file."""
+    """Read and validate one spec file, and check its hooks module against it."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -218,4 +243,6 @@ def load_spec(path: Path | str) -> Spec:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{line}", "fix the YAML syntax") from None
-    return parse_spec_data(data, str(path))
+    spec = parse_spec_data(data, str(path))
+    check_hooks(spec, str(path))
+    return spec

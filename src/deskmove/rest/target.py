@@ -1,27 +1,58 @@
-"""The write side of every REST spec: store -> organizations, people, tickets, messages.
+"""The write side of every REST spec: store -> organizations, people, groups, tickets, messages.
 
-Crash safety (DESIGN.md rule 3): before a create call, each entity's id-map
-entry is written as ``pending``; after the call, ``done`` with the new id. A
-re-run first looks every ``pending`` entity up by its ``external_id`` (the
-canonical provenance), so a crash between the call and the id-map write never
-makes a duplicate. Messages of an already-pushed ticket are appended (delta):
-a solved ticket is reopened by a customer's reply, a closed one gets a
-follow-up ticket (id-map kind ``followup``). Status, tags and assignee changed
-in the store since the push go out as one update; the ticket's pushed hash holds
-the fields last sent (JSON), so a re-run sends nothing.
+Matching first (DESIGN.md: nothing doubled). Before anything is created the
+push reads what the target already has, with read-only requests: its agents
+and groups (``target.lists``), the values its fields accept (``target.fields``),
+and for each organization or person not yet in the id map the spec's
+``match_*`` lookups (a contact with that e-mail, an organization with that
+name). What is found is reused and recorded as ``matched`` (rollback never
+deletes it). ``--dry-run`` runs exactly these lookups and counts what would be
+created; it writes nothing, to the target or to the id map.
+
+Crash safety (rule 3): before a create call, each entity's id-map entry is
+written as ``pending``; after the call, ``done`` with the new id. A re-run
+first looks every ``pending`` entity up by its external id, so a crash between
+the call and the id-map write never makes a duplicate; attachments are
+uploaded only after that, for what is still to be created.
+
+Messages of an already-pushed ticket are appended (delta): a solved ticket is
+reopened by a customer's reply, a closed one gets a follow-up ticket (id-map
+kind ``followup``). Status, tags, assignee and group changed in the store since
+the push go out as one update; the ticket's pushed hash holds the fields last
+sent (JSON), so a re-run sends nothing.
+
+What cannot go over as it is (an assignee who is not an agent in the target, a
+group it lacks, a status or type with no home, an attachment over the target's
+limit) is left out of that field, named in the body where a reader needs it,
+and reported with its reason.
 """
 
 from __future__ import annotations
 
 import json
-import string
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 from deskmove.errors import DeskmoveError, FatalRemoteError, NotSupported
-from deskmove.model import IdMap
 from deskmove.rest.http import RemoteFailure
 from deskmove.rest.paginate import dig, pick
-from deskmove.store import content_hash, pushread
+from deskmove.rest.pushrecords import (
+    FilePush,
+    GroupPush,
+    MessagePush,
+    OrgPush,
+    PersonPush,
+    TicketPush,
+)
+from deskmove.rest.targetio import (
+    Endpoints,
+    TargetIndex,
+    fmt,
+    read_index,
+    same_name,
+    same_person,
+)
+from deskmove.store import pushread
 from deskmove.targets.base import PushReport, RemoteMessage, RemoteTicket
 
 if TYPE_CHECKING:
@@ -33,36 +64,55 @@ JOB_POLL_MAX = 600  # polls of one job before giving up
 # id-map states that name a target object: created by deskmove, or already there and reused
 # ("matched": rollback forgets it and never deletes it)
 RESOLVED = ("done", "matched")
+DRY_ID = "(new)"  # what a dry run records for an object it would create
+
+Row = tuple[str, int, str | None, str | None]  # kind, entity id, native id, pushed hash
+Record = OrgPush | PersonPush | GroupPush | TicketPush
 
 
-def _fmt(template: Any, values: dict[str, Any]) -> str:
-    return str(template).format(**values)
+class IdView:
+    """The id map as one push sees it: read per chunk; a dry run keeps its writes in memory."""
 
+    def __init__(self, store: Store, conn: str, run_id: int, dry: bool) -> None:
+        self.store, self.conn, self.run_id, self.dry = store, conn, run_id, dry
+        self.rows: dict[str, dict[int, tuple[str | None, str | None, str]]] = defaultdict(dict)
 
-class Endpoints:
-    """Calls the target section's endpoints with {placeholders} filled in."""
+    def load(self, kind: str, ids: Any) -> None:
+        want = sorted({i for i in ids if i is not None} - set(self.rows[kind]))
+        if want:
+            found = self.store.id_map_for(self.conn, kind, want)
+            for eid in want:  # absent ones are cached as absent too
+                self.rows[kind][eid] = found.get(eid, (None, None, "absent"))
 
-    def __init__(self, adapter: RestTarget) -> None:
-        self.a = adapter
-        self.t = adapter.spec.target
-        assert self.t is not None
+    def forget(self, *kinds: str) -> None:
+        if not self.dry:  # a dry run must remember what it would have created
+            for kind in kinds:
+                self.rows[kind].clear()
 
-    def get(self, kind: str, name: str) -> EndpointSpec | None:
-        return getattr(self.t, kind).get(name)
+    def get(self, kind: str, eid: int) -> tuple[str | None, str | None, str] | None:
+        hit = self.rows[kind].get(eid)
+        return None if hit is None or hit[2] == "absent" else hit
 
-    def call(self, ep: EndpointSpec, values: dict[str, Any], body: Any = None, **kw: Any) -> Any:
-        params = {k: _fmt(v, values) for k, v in ep.params.items()}
-        _resp, data = self.a.client.json(
-            ep.method, _fmt(ep.path, values), params=params, json=body, **kw
-        )
-        return data
+    def state(self, kind: str, eid: int) -> str | None:
+        hit = self.get(kind, eid)
+        return hit[2] if hit else None
 
-    def find(self, kind: str, values: dict[str, Any]) -> str | None:
-        ep = self.get(kind, "find")
-        if ep is None:
-            return None
-        records = pick(self.call(ep, values), ep.records) or []
-        return str(records[0]["id"]) if records else None
+    def resolved(self, kind: str, eid: int | None) -> str | None:
+        hit = self.get(kind, eid) if eid is not None else None
+        return hit[0] if hit and hit[2] in RESOLVED else None
+
+    def put_many(self, rows: list[Row], state: str) -> None:
+        if not rows:
+            return
+        if not self.dry:
+            self.store.map_put_many(self.conn, rows, state=state, run_id=self.run_id)
+        for kind, eid, native, h in rows:
+            self.rows[kind][eid] = (native, h, state)
+
+    def set_hash(self, kind: str, eid: int, native: str, h: str) -> None:
+        if not self.dry:
+            self.store.map_set_hash(self.conn, kind, eid, h)
+        self.rows[kind][eid] = (native, h, "done")
 
 
 class Push:
@@ -77,147 +127,179 @@ class Push:
         dry_run: bool,
         only: TicketScope | None = None,
     ) -> None:
-        self.a = adapter
-        self.only = only
+        self.adapter = adapter
+        self.only = only  # a sample: these tickets and what they refer to, nothing else
         self.hooks = adapter.hooks
         self.ctx = adapter.ctx
         self.ep = Endpoints(adapter)
-        self.t = self.ep.t
+        self.spec_target = self.ep.target
         self.store = store
-        self.run_id = run_id
         self.dry = dry_run
         self.conn = adapter.ctx.conn.name
         self.report = PushReport(dry_run=dry_run)
-        self.ids: dict[str, dict[int, tuple[str | None, str | None, str]]] = {}
-        for key in ("archive_immediately", "agents"):
+        self.ids = IdView(store, self.conn, run_id, dry_run)
+        for key in ("archive_immediately", "agents", "groups"):
             self.ctx.options.setdefault(key, adapter.option(key))
+        self._index: TargetIndex | None = None  # read when first needed: GETs only
+        self.group_native: dict[int, str] = {}
+        self.group_names: dict[int, str] = {}
+        self.emails: dict[int, str] = {}
+        self.left_out: Counter[str] = Counter()  # reason -> tickets
         self._fallback: str | None = None
 
     def run(self) -> PushReport:
-        self.report.notes += getattr(self.hooks, "push_notes", lambda ctx: [])(self.ctx)
-        for kind in ("organization", "person", "agent", "ticket"):
-            self.ids[kind] = self.store.id_map(self.conn, kind)
-        self.ids["message"] = {}  # read per chunk of tickets: memory stays flat
+        self.report.notes += self.hooks.push_notes(self.ctx)
         scope = self.only
-        orgs = pushread.organizations(self.store, only=scope and scope.organizations)
-        self._named("organization", orgs, self._org_item)
-        people = pushread.people(self.store, only=scope and scope.people)
-        self._named("person", people, self._person_item)
+        for chunk in pushread.organizations(self.store, only=scope and scope.organizations):
+            self._orgs(chunk)
+        for chunk in pushread.people(self.store, only=scope and scope.people):
+            self._people(chunk)
+        self._groups()
         # A sample pushes its tickets; otherwise only what moved since the last push (delta).
         only = scope.tickets if scope else self.store.changed_ticket_ids(self.conn)
         for chunk in pushread.tickets(self.store, max(self._batch("ticket"), 50), only):
             self._tickets(chunk)
+        self._summarize()
         return self.report
 
-    # -- the id map ---------------------------------------------------------------------
-    def _done(self, kind: str, eid: int) -> str | None:
-        """The target's id of an entity deskmove created there or matched to one it had."""
-        hit = self.ids[kind].get(eid)
-        return hit[0] if hit and hit[2] in RESOLVED else None
+    @property
+    def index(self) -> TargetIndex:
+        """The target's agents, groups and field values, read once (an empty store reads none)."""
+        if self._index is None:
+            self._index = read_index(self.adapter)
+            self.report.notes += self._index.notes
+        return self._index
 
-    def _put(self, kind: str, eid: int, native: str | None, h: str | None, state: str) -> None:
-        self.store.map_put(
-            self.conn, kind, eid, native, pushed_hash=h, state=state, run_id=self.run_id
-        )
-        self.ids[kind][eid] = (native, h, state)
-
-    def _put_many(self, rows: list[tuple[str, int, str | None, str | None]], state: str) -> None:
-        self.store.map_put_many(self.conn, rows, state=state, run_id=self.run_id)
-        for kind, eid, native, h in rows:
-            self.ids[kind][eid] = (native, h, state)
-
+    # -- helpers ---------------------------------------------------------------------
     def _external_id(self, kind: str, eid: int) -> str:
-        prefix = self.a.option("external_id_prefix") or "deskmove"
+        prefix = self.adapter.option("external_id_prefix") or "deskmove"
         return f"{prefix}:{kind}:{eid}"
 
     def _batch(self, kind: str) -> int:
         ep = self.ep.get(kind, "create")
         return ep.batch if ep else 100
 
-    # -- organizations and people -------------------------------------------------------------
-    def _org_item(self, o: dict[str, Any]) -> dict[str, Any]:
-        return {**o, "external_id": self._external_id("organization", o["id"])}
+    def _redact(self, text: Any) -> str:
+        return self.adapter.client.redact(str(text))[:200]
 
-    def _person_item(self, p: dict[str, Any]) -> dict[str, Any]:
-        org = self._done("organization", p["organization_id"]) if p.get("organization_id") else None
-        return {
-            **p,
-            "external_id": self._external_id("person", p["id"]),
-            "organization_native": org,
-        }
+    def _summarize(self) -> None:
+        for why, n in sorted(self.left_out.items()):
+            self.report.notes.append(f"{n} tickets: {why}")
 
-    def _named(self, kind: str, chunks: Any, item: Any) -> None:
-        hook = getattr(self.hooks, f"{kind}_payload")
-        for chunk in chunks:
-            todo = []
-            for row in chunk:
-                it = item(row)
-                h = content_hash(hook(it, self.ctx))
-                hit = self.ids[kind].get(row["id"])
-                if hit and hit[2] in RESOLVED:
-                    self.report.unchanged[kind] += 1  # created or matched before; not updated
-                else:
-                    todo.append((row["id"], it, h))
-            self._create(kind, self._match(kind, todo), hook)
-
-    def _match(
-        self, kind: str, todo: list[tuple[int, dict[str, Any], str]]
-    ) -> list[tuple[int, dict[str, Any], str]]:
-        """Reuse what the target already has (its ``match_*`` lookups, in order): a contact
-        or an agent with the same e-mail, an organization with the same name."""
-        lookups = [ep for name, ep in getattr(self.t, kind).items() if name.startswith("match")]
-        if not lookups or self.dry:
-            return todo
-        left, found = [], []
-        for eid, it, h in todo:
-            hit = self.ids[kind].get(eid)
-            native, agent = (
-                (None, False) if hit and hit[2] == "pending" else self._lookup(kind, lookups, it)
-            )
-            if native is None:
-                left.append((eid, it, h))
+    # -- organizations, people, groups ------------------------------------------------
+    def _orgs(self, chunk: list[dict[str, Any]]) -> None:
+        self.ids.forget("organization")
+        self.ids.load("organization", [o["id"] for o in chunk])
+        todo: list[Record] = []
+        for o in chunk:
+            if self.ids.resolved("organization", o["id"]):
+                self.report.unchanged["organization"] += 1  # created or matched before
                 continue
-            found.append((kind, eid, native, h))
-            if agent:
-                found.append(("agent", eid, native, None))
-            self.report.matched[kind] += 1
-        self._put_many(found, "matched")
+            ext = self._external_id("organization", o["id"])
+            todo.append(OrgPush(o["id"], ext, o["name"], list(o.get("domains") or [])))
+        self._resolve("organization", todo)
+
+    def _people(self, chunk: list[dict[str, Any]]) -> None:
+        self.ids.forget("person", "organization")
+        self.ids.load("person", [p["id"] for p in chunk])
+        self.ids.load("organization", [p["organization_id"] for p in chunk])
+        todo: list[Record] = []
+        for p in chunk:
+            if self.ids.resolved("person", p["id"]):
+                self.report.unchanged["person"] += 1
+                continue
+            org = self.ids.resolved("organization", p.get("organization_id"))
+            todo.append(PersonPush(p["id"], self._external_id("person", p["id"]), p.get("name"),
+                                   p.get("email"), p.get("phone"), p.get("role") or "customer",
+                                   org if org != DRY_ID else None))  # fmt: skip
+        self._resolve("person", todo)
+
+    def _groups(self) -> None:
+        """Store groups -> the target's, by name; created only with ``?groups=create``."""
+        names = self.group_names = pushread.group_names(self.store, self.only and self.only.groups)
+        self.ids.load("group", names)
+        create = (
+            self.ep.get("group", "create") if self.ctx.options.get("groups") == "create" else None
+        )
+        todo: list[Record] = []
+        matched: list[Row] = []
+        for gid, name in sorted(names.items()):
+            native = self.ids.resolved("group", gid)
+            found = self.index.groups.get(name.strip().casefold())
+            if native:
+                self.group_native[gid] = native
+                self.report.unchanged["group"] += 1
+            elif found:
+                matched.append(("group", gid, found, None))
+                self.group_native[gid] = found
+                self.report.matched["group"] += 1
+            elif create is not None:
+                todo.append(GroupPush(gid, self._external_id("group", gid), name))
+        self.ids.put_many(matched, "matched")
+        self._resolve("group", todo)
+        for gid in names:
+            native = self.ids.resolved("group", gid)
+            if native:
+                self.group_native[gid] = native
+
+    def _resolve(self, kind: str, todo: list[Record]) -> None:
+        """Crashed creates found again, then existing objects matched, then the rest created."""
+        self._create(kind, self._match(kind, self._recover(kind, todo)))
+
+    def _match(self, kind: str, todo: list[Record]) -> list[Record]:
+        """Reuse what the target already has: an agent or contact with the same e-mail, an
+        organization with the same name (the spec's ``match_*`` lookups, in order)."""
+        lookups = self.ep.lookups(kind, dry_run=self.dry)
+        convert = getattr(self.hooks, kind, None)
+        left, found = [], []
+        for rec in todo:
+            native = None
+            if isinstance(rec, PersonPush):
+                native = self.index.agent(self.ctx.mapping.agent_email(rec.email))
+            for ep in [] if native else lookups:
+                values = {"email": getattr(rec, "email", None) or "", "name": getattr(rec, "name", None) or "",
+                          "external_id": rec.external_id}  # fmt: skip
+                for raw in self.ep.records(ep, values):
+                    other = convert(raw, self.ctx) if convert else None
+                    if other is not None and (
+                        same_person(other, rec.email) if isinstance(rec, PersonPush) else same_name(other, rec.name)
+                    ):  # fmt: skip
+                        native = str(raw["id"])
+                        break
+                if native:
+                    break
+            if native:
+                found.append((kind, rec.entity_id, native, None))
+                self.report.matched[kind] += 1
+            else:
+                left.append(rec)
+        self.ids.put_many(found, "matched")
         return left
 
-    def _lookup(
-        self, kind: str, lookups: list[EndpointSpec], it: dict[str, Any]
-    ) -> tuple[str | None, bool]:
-        values = self._find_values(it)
-        convert = getattr(self.hooks, kind)
-        for ep in lookups:
-            used = {f for v in [ep.path, *ep.params.values()] for f in _fields(str(v))}
-            if any(not values.get(f) for f in used):
-                continue
-            for raw in pick(self.ep.call(ep, values), ep.records) or []:
-                rec = convert(raw, self.ctx)
-                if rec is not None and _same(kind, rec, it):
-                    return str(raw["id"]), getattr(rec, "role", None) == "agent"
-        return None, False
-
-    # -- creating, crash-safe ---------------------------------------------------------------------
-    def _create(self, kind: str, todo: list[tuple[int, dict[str, Any], str]], hook: Any) -> None:
-        """Create ``(entity id, item, hash)``s in batches: pending, call, done."""
+    # -- creating, crash-safe --------------------------------------------------------------
+    def _create(self, kind: str, todo: list[Record]) -> None:
+        """Create records in batches: pending, call, done."""
         if not todo:
             return
         if self.dry:
             self.report.created[kind] += len(todo)
+            self.ids.put_many([(kind, r.entity_id, DRY_ID, None) for r in todo], "done")
+            if kind == "ticket":
+                self.ids.put_many([("message", m.entity_id, DRY_ID, None) for r in todo
+                                   for m in r.messages], "done")  # fmt: skip
             return
-        todo = self._recover(kind, todo)
         ep = self.ep.get(kind, "create")
         if ep is None:
             raise FatalRemoteError(
-                f"the {self.a.spec.name} spec cannot create {kind}s", "add target.{kind}.create"
+                f"the {self.adapter.spec.name} spec cannot create {kind}s",
+                f"add target.{kind}.create",
             )
+        hook = getattr(self.hooks, f"{kind}_payload")
         inflight = None  # a bulk job runs while the next batch is prepared and sent
         for i in range(0, len(todo), ep.batch):
             part = todo[i : i + ep.batch]
-            self._put_many([(kind, eid, None, None) for eid, _it, _h in part], "pending")
-            sent = (part, self._send(kind, ep, [hook(it, self.ctx) for _e, it, _h in part]))
+            self.ids.put_many([(kind, r.entity_id, None, None) for r in part], "pending")
+            sent = (part, self._send(kind, ep, part, [hook(r, self.ctx) for r in part]))
             if not ep.job:  # created already: record it before the next call
                 self._finish(kind, *sent)
                 continue
@@ -227,79 +309,108 @@ class Push:
         if inflight is not None:
             self._finish(kind, *inflight)
 
-    def _finish(self, kind: str, part: list[tuple[int, dict[str, Any], str]], sent: Any) -> None:
+    def _finish(self, kind: str, part: list[Record], sent: Any) -> None:
         """Record a batch's results: created ones done (with their messages), the rest pending."""
         results = self._results(sent)
-        done: list[tuple[str, int, str | None, str | None]] = []
-        for n, (eid, it, h) in enumerate(part):
-            native, error = results.get(n, (None, "the job stopped before this item"))
-            if native:
-                done += [(kind, eid, native, h), *self._created(kind, it, native)]
+        done: list[Row] = []
+        matched: list[Row] = []
+        for n, rec in enumerate(part):
+            r = results.get(n) or {"id": None, "error": "the job stopped before this item"}
+            if r.get("id") and r.get("matched"):  # a bulk create-or-update found it there
+                matched.append((kind, rec.entity_id, r["id"], self._hash(rec)))
+                self.report.matched[kind] += 1
+            elif r.get("id"):
+                done += [(kind, rec.entity_id, r["id"], self._hash(rec)), *self._with(rec, r["id"])]
                 self.report.created[kind] += 1
             else:  # left pending: the re-run looks it up, then creates it
                 self.report.failed[kind] += 1
                 self.report.notes.append(
-                    f"{kind} {eid} was not created: {self.a.client.redact(str(error))[:200]}"
+                    f"{kind} {rec.entity_id} was not created: {self._redact(r.get('error'))}"
                 )
-        self._put_many(done, "done")
+        self.ids.put_many(matched, "matched")
+        self.ids.put_many(done, "done")
 
-    def _created(
-        self, kind: str, item: dict[str, Any], native: str
-    ) -> list[tuple[str, int, str | None, str | None]]:
+    def _hash(self, rec: Record) -> str | None:
+        return self._fields_state(rec) if isinstance(rec, TicketPush) else None
+
+    def _with(self, rec: Record, native: str) -> list[Row]:
         """Id-map rows for what went in with a created ticket: its messages."""
-        if kind != "ticket":
+        if not isinstance(rec, TicketPush):
             return []
-        return [("message", m, f"{native}#{m}", None) for m in item.get("_pushed_messages", [])]
+        return [("message", m.entity_id, f"{native}#{m.entity_id}", None) for m in rec.messages]
 
-    def _recover(
-        self, kind: str, todo: list[tuple[int, dict[str, Any], str]]
-    ) -> list[tuple[int, dict[str, Any], str]]:
-        """Entities left ``pending`` by a crash: found by external_id, they are done."""
+    def _recover(self, kind: str, todo: list[Record]) -> list[Record]:
+        """Entities left ``pending`` by a crash: found by their external id, they are done."""
+        if self.dry:
+            return todo
         left, found = [], []
-        for eid, it, h in todo:
-            hit = self.ids[kind].get(eid)
+        for rec in todo:
             native = (
-                self.ep.find(kind, self._find_values(it)) if hit and hit[2] == "pending" else None
+                self._find(kind, rec) if self.ids.state(kind, rec.entity_id) == "pending" else None
             )
             if native:
-                found += [(kind, eid, native, h), *self._created(kind, it, native)]
+                found += [(kind, rec.entity_id, native, self._hash(rec)), *self._with(rec, native)]
                 self.report.unchanged[kind] += 1
             else:
-                left.append((eid, it, h))
-        self._put_many(found, "done")
+                left.append(rec)
+        self.ids.put_many(found, "done")
         return left
 
-    def _find_values(self, it: dict[str, Any]) -> dict[str, Any]:
-        ext = it["external_id"]
-        return {"external_id": ext, "external_tag": ext.replace(":", "-"),
-                "email": it.get("email") or "", "name": it.get("name") or ""}  # fmt: skip
+    def _find(self, kind: str, rec: Record) -> str | None:
+        """The target's object carrying this external id (as a field or as a tag)."""
+        ep = self.ep.get(kind, "find")
+        if ep is None:
+            return None
+        values = {"external_id": rec.external_id, "external_tag": rec.external_id.replace(":", "-"),
+                  "requester": getattr(rec, "requester", None) or "", "email": getattr(rec, "email", None) or "",
+                  "name": getattr(rec, "name", None) or ""}  # fmt: skip
+        for raw in self.ep.records(ep, values):
+            if _carries(raw, rec.external_id):
+                return str(raw["id"])
+        return None
 
-    def _send(self, kind: str, ep: EndpointSpec, payloads: list[dict[str, Any]]) -> Any:
-        """One create call: index -> (native id, error), or ("job", body) to resolve later."""
+    def _send(
+        self, kind: str, ep: EndpointSpec, part: list[Record], payloads: list[dict[str, Any]]
+    ) -> Any:
+        """One create call: index -> result, or ("job", body) to resolve later."""
         values = dict(self.ctx.options)
-        if not ep.job:
-            out: dict[int, tuple[str | None, Any]] = {}
-            for n, p in enumerate(payloads):
-                try:
-                    body = self.ep.call(ep, values, {ep.wrap: p} if ep.wrap else p)
-                except RemoteFailure as exc:
-                    out[n] = (None, exc.message)
-                    continue
-                obj = body.get(ep.wrap, body) if ep.wrap else body
-                out[n] = (str(obj["id"]), None)
-            return out
-        body = self.ep.call(ep, values, {ep.wrap or kind: payloads})
-        return ("job", body)
+        if ep.job:
+            body = self.ep.call(ep, values, {ep.wrap or kind: payloads})
+            return ("job", body)
+        out: dict[int, dict[str, Any]] = {}
+        for n, (rec, p) in enumerate(zip(part, payloads, strict=True)):
+            files = [f for m in getattr(rec, "messages", []) for f in m.files]
+            try:
+                body = self._post(ep, values, {ep.wrap: p} if ep.wrap else p, files)
+            except RemoteFailure as exc:
+                out[n] = {"id": None, "error": exc.message}
+                continue
+            obj = body.get(ep.wrap, body) if ep.wrap else body
+            out[n] = {"id": str(obj["id"])}
+        return out
 
-    def _results(self, sent: Any) -> dict[int, tuple[str | None, Any]]:
+    def _post(
+        self, ep: EndpointSpec, values: dict[str, Any], payload: Any, files: list[FilePush]
+    ) -> Any:
+        """A create with its attachments: multipart/form-data when the target takes them so."""
+        if not files or self.hooks.attachments != "multipart":
+            return self.ep.call(ep, values, payload)
+        parts = [
+            ("attachments[]", (f.filename, self.store.blobs.get(f.sha256), f.content_type))
+            for f in files
+        ]
+        self.report.created["attachment"] += len(files)
+        return self.ep.call(ep, values, None, data=self.hooks.form_fields(payload), files=parts)
+
+    def _results(self, sent: Any) -> dict[int, dict[str, Any]]:
         if not (isinstance(sent, tuple) and sent and sent[0] == "job"):
             return sent
         job = self._wait_job(sent[1])
-        return {r["index"]: (r["id"], r["error"]) for r in self.hooks.job_results(job)}
+        return {r["index"]: r for r in self.hooks.job_results(job)}
 
     def _wait_job(self, body: Any) -> dict[str, Any]:
         """Poll a job until it ends: at once (it ran while the next batch went out), then backing off."""
-        job_ep = self.t.job
+        job_ep = self.spec_target.job
         job = dig(body, job_ep.records) if job_ep else body
         delay = 0.0
         for _ in range(JOB_POLL_MAX):
@@ -307,145 +418,225 @@ class Push:
             if state != "running":
                 if state == "failed":
                     self.report.notes.append(
-                        f"a {self.a.spec.name} job failed: {job.get('message') or job.get('status')}"
+                        f"a {self.adapter.spec.name} job failed: {job.get('message') or job.get('status')}"
                     )
                 return job
-            self.a.client._sleep(delay)
+            self.adapter.client._sleep(delay)
             delay = min(max(delay * 2, 0.5), 10.0)
             job = dig(self.ep.call(job_ep, {"id": job["id"]}), job_ep.records)
         raise FatalRemoteError(
-            f"a {self.a.spec.name} job did not finish", "re-run later; finished items are kept"
+            f"a {self.adapter.spec.name} job did not finish",
+            "re-run later; finished items are kept",
         )
 
-    # -- tickets --------------------------------------------------------------------------------
+    # -- tickets ---------------------------------------------------------------------------
     def _tickets(self, chunk: list[dict[str, Any]]) -> None:
-        mids = [m["id"] for t in chunk for m in t["messages"]]
-        self.ids["message"] = self.store.id_map_for(self.conn, "message", mids)
-        self.ids["followup"] = self.store.id_map_for(
-            self.conn, "followup", [t["id"] for t in chunk]
-        )
-        todo = []
+        tids = [t["id"] for t in chunk]
+        msgs = [m for t in chunk for m in t["messages"]]
+        people = {t.get(k) for t in chunk for k in ("requester_id", "assignee_id")} | {
+            m.get("author_id") for m in msgs
+        }
+        self.ids.forget("ticket", "message", "followup", "person", "organization")
+        self.ids.load("ticket", tids)
+        self.ids.load("followup", tids)
+        self.ids.load("message", [m["id"] for m in msgs])
+        self.ids.load("person", people)
+        self.ids.load("organization", [t.get("organization_id") for t in chunk])
+        self.emails = pushread.emails(self.store, {p for p in people if p is not None})
+        todo: list[Record] = []
+        rest: dict[int, dict[str, Any]] = {}
         for t in chunk:
-            native = self._done("ticket", t["id"])
+            rec = self._ticket(t)
+            native = self.ids.resolved("ticket", t["id"])
             if native:
-                appended = self._append(t, native)
-                if self._sync_fields(t, native) or appended:
+                appended = self._append(t, rec, native)
+                if self._sync_fields(rec, native) or appended:
                     self.report.updated["ticket"] += 1
+                    self.left_out.update(set(rec.left_out))
                 else:
                     self.report.unchanged["ticket"] += 1
                 continue
-            todo.append((t["id"], self._ticket_item(t), self._fields_state(t)))
-        self._create("ticket", todo, self._ticket_payload)
-        if not self.dry and getattr(self.hooks, "INLINE_MESSAGES", None) is not None:
-            for t in chunk:  # the messages that did not go in with the ticket
-                native = self._done("ticket", t["id"])
-                if native and any(eid == t["id"] for eid, _i, _h in todo):
-                    self._append(t, native, created=True)
+            self.left_out.update(set(rec.left_out))
+            todo.append(rec)
+            rest[t["id"]] = t
+        todo = self._recover("ticket", todo)
+        if not self.dry and self.hooks.attachments == "upload":  # after recovery: never twice
+            self._upload([f for r in todo for m in getattr(r, "messages", []) for f in m.files])
+        self._create("ticket", todo)
+        if self.hooks.inline_messages is not None:
+            for eid, t in rest.items():  # the messages that did not go in with the ticket
+                native = self.ids.resolved("ticket", eid)
+                if native:
+                    self._append(t, self._ticket(t), native, created=True)
 
-    def _ticket_payload(self, it: dict[str, Any], ctx: Any) -> dict[str, Any]:
-        return self.hooks.ticket_payload(it, ctx)
+    def _ticket(self, t: dict[str, Any]) -> TicketPush:
+        """The typed record of one stored ticket, with the target's ids and values."""
+        left: list[str] = []
 
-    def _ticket_item(self, t: dict[str, Any]) -> dict[str, Any]:
-        inline = getattr(self.hooks, "INLINE_MESSAGES", None)
-        msgs = t["messages"] if inline is None else t["messages"][:inline]
-        it = {**t, "external_id": self._external_id("ticket", t["id"])}
-        for key, col in (("requester_id", "requester_id"), ("assignee_id", "assignee_id")):
-            it[key] = self._done("person", t[col]) if t.get(col) else None
-        it["organization_id"] = (
-            self._done("organization", t["organization_id"]) if t.get("organization_id") else None
-        )
-        it["group_id"] = None
-        it["messages"] = [self._message_item(m, it) for m in msgs]
-        if not it["requester_id"] and not self.dry:  # a helpdesk needs one: the first author
-            it["requester_id"] = next(
-                (m["author_id"] for m in it["messages"] if m["original_author"] is None), None
-            ) or self._fallback_author(it)
-        it["_pushed_messages"] = [m["id"] for m in msgs]
-        return it
+        def native(kind: str, value: Any) -> Any:
+            out, why = self.ctx.mapping.to_native(kind, value, self.index.allowed.get(kind))
+            if why:
+                left.append(why)
+            return out
 
-    def _message_item(self, m: dict[str, Any], ticket: dict[str, Any]) -> dict[str, Any]:
-        author = self._done("person", m["author_id"]) if m.get("author_id") else None
-        out = {**m, "author_id": author or self._fallback_author(ticket)}
-        out["original_author"] = None if author else m.get("author_id")
-        if m["attachments"] and not self.dry:
-            out["uploads"] = [self._upload(a) for a in m["attachments"]]
+        rec = TicketPush(
+            entity_id=t["id"], external_id=self._external_id("ticket", t["id"]), subject=t.get("subject"),
+            status=native("status", t.get("status")), priority=native("priority", t.get("priority")),
+            type=native("type", t.get("type")), channel=native("channel", t.get("channel")),
+            tags=list(t.get("tags") or []), custom_fields=dict(t.get("custom_fields") or {}),
+            created_at=t.get("created_at"), updated_at=t.get("updated_at"), solved_at=t.get("solved_at"),
+            canonical_status=t.get("status"), left_out=left,
+            organization=self._real(self.ids.resolved("organization", t.get("organization_id"))),
+        )  # fmt: skip
+        rec.requester = self._real(self.ids.resolved("person", t.get("requester_id")))
+        self.original_assignee = None
+        rec.assignee = self._assignee(t, left)
+        rec.original_assignee = self.original_assignee
+        if t.get("group_id") is not None:
+            rec.group = self.group_native.get(t["group_id"])
+            if rec.group is None:
+                left.append(f"group '{self.group_names.get(t['group_id'])}' is not in the target; "
+                            "left out (?groups=create creates it)")  # fmt: skip
+        budget = [self.hooks.attachment_limit]
+        inline = self.hooks.inline_messages
+        for n, m in enumerate(t["messages"]):
+            mp = self._message(m, rec, budget, left)
+            if inline is None or n < inline:
+                rec.messages.append(mp)
+        if not rec.requester:  # a helpdesk needs one: the first author it knows
+            rec.requester = (
+                next((m.author for m in rec.messages if not m.stand_in), None)
+                or self._fallback_author()
+            )
+        return rec
+
+    def _real(self, native: str | None) -> str | None:
+        return None if native == DRY_ID and not self.dry else native
+
+    def _assignee(self, t: dict[str, Any], left: list[str]) -> str | None:
+        pid = t.get("assignee_id")
+        if pid is None:
+            return None
+        email = self.emails.get(pid)
+        agent = self.index.agent(self.ctx.mapping.agent_email(email))
+        if agent is None:
+            label = pushread.labels(self.store, {pid}).get(pid, f"person {pid}")
+            left.append(f"assignee {label} is not an agent in the target; left unassigned "
+                        "(map them under `agents:` in the mapping file)")  # fmt: skip
+            self.original_assignee = label
+        return agent
+
+    def _message(
+        self, m: dict[str, Any], ticket: TicketPush, budget: list[int | None], left: list[str]
+    ) -> MessagePush:
+        author = self._real(self.ids.resolved("person", m.get("author_id")))
+        email = self.emails.get(m.get("author_id")) if m.get("author_id") else None
+        agent = self.index.agent(self.ctx.mapping.agent_email(email))
+        out = MessagePush(
+            entity_id=m["id"], author=author or self._fallback_author(), author_label=m.get("author_label"),
+            stand_in=author is None, public=bool(m.get("public", True)), direction=m.get("direction"),
+            created_at=m.get("created_at"), body_text=m.get("body_text"), body_html=m.get("body_html"),
+            author_is_agent=author is not None and agent == author,
+        )  # fmt: skip
+        for a in m.get("attachments") or []:
+            f = FilePush(a["sha256"], a.get("filename") or "attachment",
+                         a.get("content_type") or "application/octet-stream", int(a.get("size") or 0))  # fmt: skip
+            if budget[0] is not None and f.size > budget[0]:
+                out.files_left_out.append(f.filename)
+                left.append(f"attachment over the target's limit of {self.hooks.attachment_limit} "
+                            "bytes per ticket; named in the message body, not sent")  # fmt: skip
+                continue
+            if budget[0] is not None:
+                budget[0] -= f.size
+            out.files.append(f)
         return out
 
-    def _fallback_author(self, ticket: dict[str, Any]) -> str:
+    def _fallback_author(self) -> str:
         """Who signs a message whose author is not in the target: an option, else the API user."""
-        configured = self.a.option("fallback_author_id")
+        configured = self.adapter.option("fallback_author_id")
         if configured:
             return configured
         if self._fallback is None:
             ep = self.ep.get("person", "me")
-            me = self.a.me or None  # asked by check() before the run
-            if me is None and ep and not self.dry:
+            me = self.adapter.me or None  # asked by check() before the run
+            if me is None and ep:
                 me = dig(self.ep.call(ep, {}), ep.records)
-            self._fallback = str(me) if me else (ticket.get("requester_id") or "")
+            self._fallback = str(me) if me else ""
             self.report.notes.append(
                 "messages whose author is not in the target are signed by the API user"
             )
         return self._fallback
 
-    def _upload(self, att: dict[str, Any]) -> str:
-        ep = self.t.upload
-        assert ep is not None
-        data = self.store.blobs.get(att["sha256"])
-        values = {"filename": att.get("filename") or "attachment"}
-        params = {k: _fmt(v, values) for k, v in ep.params.items()}
-        _r, body = self.a.client.json(ep.method, _fmt(ep.path, values), params=params, content=data,
-                                      headers={"Content-Type": att.get("content_type") or "application/octet-stream"})  # fmt: skip
-        self.report.created["attachment"] += 1
-        return str(dig(body, ep.records))
+    def _upload(self, files: list[FilePush]) -> None:
+        ep = self.spec_target.upload
+        if not files:
+            return
+        if ep is None:
+            raise FatalRemoteError(
+                f"the {self.adapter.spec.name} spec cannot send attachments", "add target.upload"
+            )
+        for f in files:
+            values = {"filename": f.filename}
+            params = {k: fmt(v, values) for k, v in ep.params.items()}
+            _r, body = self.adapter.client.json(
+                ep.method, fmt(ep.path, values), params=params, content=self.store.blobs.get(f.sha256),
+                headers={"Content-Type": f.content_type},
+            )  # fmt: skip
+            f.token = str(dig(body, ep.records))
+            self.report.created["attachment"] += 1
 
-    def _append(self, t: dict[str, Any], native: str, created: bool = False) -> bool:
-        """A delta push: messages the target has not seen go onto the pushed ticket.
+    # -- delta: new messages, field changes ------------------------------------------------
+    def _append(
+        self, t: dict[str, Any], rec: TicketPush, native: str, created: bool = False
+    ) -> bool:
+        """Messages the target has not seen go onto the pushed ticket.
 
         A solved ticket is reopened by the update that carries a new inbound
         message; a closed one gets a follow-up ticket, where later messages go too.
         """
-        new = [m for m in t["messages"] if not self._done("message", m["id"])]
+        new = [m for m in t["messages"] if not self.ids.resolved("message", m["id"])]
         ep = self.ep.get("message", "append")
         if not new or ep is None:
             return False
-        item = {
-            **t,
-            "requester_id": self._done("person", t["requester_id"])
-            if t.get("requester_id")
-            else None,
-        }
+        budget = [self.hooks.attachment_limit]
+        pushes = {m["id"]: self._message(m, rec, budget, rec.left_out) for m in t["messages"]}
         if self.dry:
             self.report.created["message"] += len(new)
             return True
         native = self._current(t, native)
-        new = [m for m in new if not self._done("message", m["id"])]
+        new = [m for m in new if not self.ids.resolved("message", m["id"])]
         status = None if created else self._status(native)
-        reopen = status in getattr(self.hooks, "REOPEN_FROM", ())
+        reopen = status in self.hooks.reopen_from
         for m in new:
-            payload = self.hooks.append_payload(self._message_item(m, item), self.ctx)
-            hit = self.ids["message"].get(m["id"])
-            found = self._appended(native, payload) if hit and hit[2] == "pending" else None
+            mp = pushes[m["id"]]
+            if self.hooks.attachments == "upload":
+                self._upload(mp.files)
+            payload = self.hooks.append_payload(mp, self.ctx)
+            found = (
+                self._appended(native, payload)
+                if self.ids.state("message", m["id"]) == "pending"
+                else None
+            )
             if found:  # a crash came between the call and its id-map write: it is there
-                self._put("message", m["id"], found, None, "done")
+                self.ids.put_many([("message", m["id"], found, None)], "done")
                 self.report.unchanged["message"] += 1
                 continue
-            if status in getattr(self.hooks, "FOLLOWUP_FROM", ()):
-                native, status = self._followup(t, item, native, m, payload), None
+            if status in self.hooks.followup_from:
+                native, status = self._followup(t, rec, native, m, payload), None
                 continue
             if reopen and m.get("direction") == "inbound":
                 payload, reopen = self.hooks.reopen(payload), False
                 self.report.notes.append(f"ticket {t['id']} reopened in the target by a reply")
-            self._put("message", m["id"], None, None, "pending")
-            body = self.ep.call(ep, {"id": native}, payload)
-            self._put("message", m["id"], _message_id(body, native), None, "done")
+            self.ids.put_many([("message", m["id"], None, None)], "pending")
+            body = self._post(ep, {"id": native}, payload, mp.files)
+            self.ids.put_many([("message", m["id"], _message_id(body, native), None)], "done")
             self.report.created["message"] += 1
         return True
 
-    # -- active conversations: closed targets, field changes ---------------------------------
     def _status(self, native: str) -> str | None:
         """The target's status of a ticket, when the spec can reopen or follow one up."""
         show = self.ep.get("ticket", "show")
-        if show is None or not hasattr(self.hooks, "REOPEN_FROM"):
+        if show is None or not self.hooks.can_reopen:
             return None
         ticket = pick(self.ep.call(show, {"id": native}), show.records)
         return (ticket or {}).get("status")
@@ -459,65 +650,67 @@ class Push:
         A follow-up left ``pending`` (its native id is the closed ticket, its hash
         the message it carries) is looked up by external id after a crash.
         """
-        hit = self.ids["followup"].get(t["id"])
+        hit = self.ids.get("followup", t["id"])
         if not hit or hit[0] is None:
             return native
         if hit[2] == "done":
             return hit[0]
-        found = self.ep.find("ticket", {"external_id": self._followup_ext(t, hit[0])})
+        ext = self._followup_ext(t, hit[0])
+        ep = self.ep.get("ticket", "find")
+        found = next((str(r["id"]) for r in (self.ep.records(ep, {"external_id": ext}) if ep else [])
+                      if _carries(r, ext)), None)  # fmt: skip
         if not found:
             return hit[0]  # not created: the closed ticket still decides
         mid = int(hit[1]) if hit[1] else None
-        rows = [("followup", t["id"], found, None)]
+        rows: list[Row] = [("followup", t["id"], found, None)]
         rows += [("message", mid, f"{found}#{mid}", None)] if mid is not None else []
-        self._put_many(rows, "done")
+        self.ids.put_many(rows, "done")
         return found
 
-    def _followup(
-        self, t: dict[str, Any], item: dict[str, Any], closed: str, m: dict[str, Any],
-        payload: dict[str, Any],
-    ) -> str:  # fmt: skip
+    def _followup(self, t: dict[str, Any], rec: TicketPush, closed: str, m: dict[str, Any],
+                  payload: dict[str, Any]) -> str:  # fmt: skip
         """A closed ticket takes no update: a follow-up ticket carries the message."""
         ep = self.ep.get("ticket", "followup")
         if ep is None:
             raise FatalRemoteError(
-                f"ticket {closed} is closed in {self.a.spec.name} and the spec has no follow-up",
+                f"ticket {closed} is closed in {self.adapter.spec.name} and the spec has no follow-up",
                 "add target.ticket.followup to the spec",
             )
         ext = self._followup_ext(t, closed)
-        self._put_many([("followup", t["id"], closed, str(m["id"])),
-                        ("message", m["id"], None, None)], "pending")  # fmt: skip
+        self.ids.put_many(
+            [("followup", t["id"], closed, str(m["id"])), ("message", m["id"], None, None)],
+            "pending",
+        )
         body = self.ep.call(
-            ep, {}, self.hooks.followup_payload(payload, closed, {**item, "followup_external_id": ext}, self.ctx)
-        )  # fmt: skip
+            ep, {}, self.hooks.followup_payload(payload, closed, rec, ext, self.ctx)
+        )
         fid = str(dig(body, "ticket.id"))
-        self._put_many(
-            [("followup", t["id"], fid, None), ("message", m["id"], f"{fid}#{m['id']}", None)], "done"
-        )  # fmt: skip
+        self.ids.put_many(
+            [("followup", t["id"], fid, None), ("message", m["id"], f"{fid}#{m['id']}", None)],
+            "done",
+        )
         self.report.created["message"] += 1
         self.report.notes.append(
             f"ticket {t['id']}: {closed} is closed in the target; follow-up {fid} carries its new messages"
         )
         return fid
 
-    def _fields(self, t: dict[str, Any]) -> dict[str, Any] | None:
-        hook = getattr(self.hooks, "ticket_fields", None)
-        if hook is None:
-            return None
-        assignee = self._done("person", t["assignee_id"]) if t.get("assignee_id") else None
-        return hook({**t, "assignee_native": assignee}, self.ctx)
-
-    def _fields_state(self, t: dict[str, Any]) -> str:
+    def _fields_state(self, rec: TicketPush) -> str:
         """The pushed hash of a ticket: the fields a delta push keeps in step, as JSON."""
-        fields = self._fields(t)
-        return "" if fields is None else json.dumps(fields, sort_keys=True, separators=(",", ":"))
+        fn = getattr(self.hooks, "ticket_fields", None)
+        return (
+            ""
+            if fn is None
+            else json.dumps(fn(rec, self.ctx), sort_keys=True, separators=(",", ":"))
+        )
 
-    def _sync_fields(self, t: dict[str, Any], native: str) -> bool:
-        """Status, tags or assignee changed in the store: one update with only those fields."""
-        fields, ep = self._fields(t), self.ep.get("ticket", "update")
-        if fields is None or ep is None:
+    def _sync_fields(self, rec: TicketPush, native: str) -> bool:
+        """Status, tags, assignee or group changed in the store: one update with only those."""
+        fn, ep = getattr(self.hooks, "ticket_fields", None), self.ep.get("ticket", "update")
+        if fn is None or ep is None:
             return False
-        pushed = (self.ids["ticket"].get(t["id"]) or (None, None, ""))[1]
+        fields = fn(rec, self.ctx)
+        pushed = (self.ids.get("ticket", rec.entity_id) or (None, None, ""))[1]
         try:
             before = json.loads(pushed) if pushed else {}
         except ValueError:
@@ -527,56 +720,35 @@ class Push:
         if not diff:
             return False
         if not self.dry:
-            where = self._done("followup", t["id"]) or native
+            where = self.ids.resolved("followup", rec.entity_id) or native
             try:
                 self.ep.call(ep, {"id": where}, self.hooks.update_payload(diff, self.ctx))
             except RemoteFailure as exc:
                 if exc.status != 422:
                     raise
-                self.report.notes.append(f"ticket {t['id']}: the target refused {sorted(diff)}: "
-                                         f"{self.a.client.redact(exc.message)[:200]}")  # fmt: skip
-            self._set_pushed(t["id"], native, self._fields_state(t))
+                self.report.notes.append(f"ticket {rec.entity_id}: the target refused {sorted(diff)}: "
+                                         f"{self._redact(exc.message)}")  # fmt: skip
+            self.ids.set_hash("ticket", rec.entity_id, native, self._fields_state(rec))
         return True
 
-    def _set_pushed(self, eid: int, native: str, state: str) -> None:
-        """Only the pushed hash changes: the run that created the ticket stays its run."""
-        c = IdMap.__table__.c
-        with self.store.begin() as conn:
-            conn.execute(
-                IdMap.__table__.update()
-                .where(c.connection == self.conn, c.kind == "ticket", c.entity_id == eid)
-                .values(pushed_hash=state)
-            )
-        self.ids["ticket"][eid] = (native, state, "done")
-
     def _appended(self, native: str, payload: dict[str, Any]) -> str | None:
-        """The target's comment that an interrupted append made: same author, body and flag."""
+        """The target's message that an interrupted append made: same author, body and flag."""
         listing = self.ep.get("message", "list")
-        want = next(iter(payload.values())).get("comment", {}) if payload else {}
-        if listing is None or not want:
+        if listing is None or not payload:
             return None
-        taken = {v[0] for v in self.ids["message"].values() if v[2] == "done"}
-        for c in dig(self.ep.call(listing, {"id": native}), listing.records) or []:
-            same = str(c.get("author_id")) == str(want.get("author_id")) and bool(
-                c.get("public", True)
-            ) == bool(want.get("public", True))
-            text = want.get("html_body") or want.get("value")
-            if same and text in (c.get("html_body"), c.get("body")) and str(c["id"]) not in taken:
+        taken = {v[0] for v in self.ids.rows["message"].values() if v[2] == "done"}
+        for c in pick(self.ep.call(listing, {"id": native}), listing.records) or []:
+            if str(c["id"]) not in taken and self.hooks.same_message(c, payload):
                 return str(c["id"])
         return None
 
 
-def _fields(template: str) -> set[str]:
-    return {f for _t, f, _s, _c in string.Formatter().parse(template) if f}
-
-
-def _same(kind: str, rec: Any, it: dict[str, Any]) -> bool:
-    """A target record found by a lookup is the store's entity (lookups may match loosely)."""
-    if kind == "person":
-        return bool(it.get("email")) and it["email"].casefold() in {
-            e.casefold() for e in rec.emails
-        }
-    return (rec.name or "").strip().casefold() == (it.get("name") or "").strip().casefold()
+def _carries(raw: dict[str, Any], external_id: str) -> bool:
+    """A target record that holds this external id (a field, or the tag made of it)."""
+    tag = external_id.replace(":", "-")
+    return external_id in (raw.get("external_id"), raw.get("unique_external_id")) or tag in (
+        raw.get("tags") or []
+    )
 
 
 def _message_id(body: Any, ticket_native: str) -> str:
@@ -599,6 +771,10 @@ def fetch_ticket(adapter: RestTarget, native_id: str) -> RemoteTicket | None:
             return None
         raise
     messages: list[RemoteMessage] = []
+    first = getattr(adapter.hooks, "remote_description", None)
+    if first is not None and ticket:  # a ticket whose first message is its own body
+        desc = first(ticket)
+        messages += [desc] if desc is not None else []
     if listing is not None:
         for tid in [native_id, *_our_followups(ep, show, ticket, native_id)]:
             for raw in pick(ep.call(listing, {"id": tid}), listing.records) or []:
@@ -623,7 +799,7 @@ def delete(adapter: RestTarget, kind: str, native_id: str) -> None:
     if spec is None:
         raise NotSupported(f"the {adapter.spec.name} target cannot delete {kind}s")
     try:
-        adapter.client.request(spec.method, _fmt(spec.path, {"id": native_id}))
+        adapter.client.request(spec.method, fmt(spec.path, {"id": native_id}))
     except DeskmoveError as exc:
         if isinstance(exc, RemoteFailure) and exc.status == 404:
             return

@@ -302,6 +302,16 @@ class Store:
         """Whether a push to ``target`` has anything to do; one indexed query when idle."""
         return delta.has_push_work(self, target)
 
+    def map_set_hash(self, connection: str, kind: str, entity_id: int, pushed_hash: str) -> None:
+        """Only the pushed hash changes: the run that created the object stays its run."""
+        c = T_IDMAP.c
+        with self.begin() as conn:
+            conn.execute(
+                T_IDMAP.update()
+                .where(c.connection == connection, c.kind == kind, c.entity_id == entity_id)
+                .values(pushed_hash=pushed_hash, updated_at=utcnow())
+            )
+
     def map_delete(self, connection: str, kind: str, entity_id: int) -> None:
         with self.begin() as conn:
             c = T_IDMAP.c

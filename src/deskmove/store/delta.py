@@ -54,8 +54,9 @@ def set_push_watermark(store: Store, target: str, run_id: int | None) -> None:
 
 
 def _unfinished(target: str) -> sa.ColumnElement[bool]:
+    """Entries whose push did not finish ("matched": an object the target had, reused)."""
     c = T_IDMAP.c
-    return sa.and_(c.connection == target, c.state != "done")
+    return sa.and_(c.connection == target, c.state.not_in(("done", "matched")))
 
 
 def has_push_work(store: Store, target: str) -> bool:

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from deskmove.model import Attachment, Message, Organization, Person, Ticket
+from deskmove.model import Attachment, Group, Message, Organization, Person, Ticket
 from deskmove.store import people as people_q
 
 if TYPE_CHECKING:
     from deskmove.store import Store
 
-ORGS, PEOPLE = Organization.__table__, Person.__table__
+ORGS, PEOPLE, GROUPS = Organization.__table__, Person.__table__, Group.__table__
 TICKETS, MESSAGES, ATTACHMENTS = Ticket.__table__, Message.__table__, Attachment.__table__
 
 
@@ -107,3 +107,25 @@ def _labels(conn: sa.Connection, person_ids: set[int]) -> dict[int, str]:
         name, email = names.get(pid), emails.get(pid)
         out[pid] = f"{name} <{email}>" if name and email else (name or email or f"person {pid}")
     return out
+
+
+def group_names(store: Store, only: list[int] | None = None) -> dict[int, str]:
+    """group id -> name (all groups, or ``only`` these): a push matches them by name."""
+    g = GROUPS.c
+    query = sa.select(g.id, g.name)
+    if only is not None:
+        query = query.where(g.id.in_(sorted(only)))
+    with store.begin() as conn:
+        return dict(conn.execute(query).all())  # type: ignore[arg-type]
+
+
+def emails(store: Store, person_ids: set[int]) -> dict[int, str]:
+    """person id -> primary e-mail, for these people (assignees matched to target agents)."""
+    with store.begin() as conn:
+        return people_q.primary_emails(conn, {p for p in person_ids if p is not None})
+
+
+def labels(store: Store, person_ids: set[int]) -> dict[int, str]:
+    """person id -> "Name <email>", for reports and bodies that name a person."""
+    with store.begin() as conn:
+        return _labels(conn, {p for p in person_ids if p is not None})

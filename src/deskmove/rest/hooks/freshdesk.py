@@ -12,6 +12,7 @@ before anything is written (``deskmove migrate --dry-run`` shows it).
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from deskmove.records import (
@@ -25,6 +26,7 @@ from deskmove.rest.hooks import HookContext, MessageDraft, RemoteFile, iso, pars
 from deskmove.rest.hooks import group as group  # the engine calls hooks.group
 from deskmove.rest.hooks import native_id as _id
 from deskmove.rest.hooks import user_ref as _ref
+from deskmove.rest.pushrecords import GroupPush, MessagePush, OrgPush, PersonPush, TicketPush
 from deskmove.targets.base import RemoteMessage
 
 INLINE_MESSAGES = 1  # the first message is the ticket's description; the rest are notes
@@ -125,6 +127,12 @@ def message(
 
 
 # -- write side ---------------------------------------------------------------------------
+# Freshdesk takes attachments with the create call, as multipart/form-data ("attachments[]"),
+# and "The total size of these attachments cannot exceed 20MB" (a ticket's, notes included).
+ATTACHMENTS = "multipart"
+ATTACHMENT_LIMIT = 20 * 1024 * 1024
+
+
 def push_notes(ctx: HookContext) -> list[str]:
     return [
         "Freshdesk cannot set original time stamps: each ticket and note body starts with the "
@@ -134,80 +142,143 @@ def push_notes(ctx: HookContext) -> list[str]:
     ]
 
 
+ORIGIN = re.compile(r"Originally from (.*?) at (\S+) \(imported by deskmove\)")
+
+
 def _origin_line(author: str | None, when: Any) -> str:
     who = html.escape(author or "unknown")
     return f"<p><em>Originally from {who} at {iso(when) or 'an unknown time'} (imported by deskmove)</em></p>"
 
 
-def _body(c: dict[str, Any]) -> str:
-    body = c.get("body_html") or html.escape(c.get("body_text") or "").replace("\n", "<br>")
-    return _origin_line(c.get("author_label"), c.get("created_at")) + (
-        body or "<p>(empty message)</p>"
+def _body(c: MessagePush | None, when: Any = None, extra: list[str] | tuple[str, ...] = ()) -> str:
+    lines = [f"<p><em>{html.escape(x)}</em></p>" for x in extra]
+    if c is None:
+        return _origin_line(None, when) + "".join(lines) + "<p>(imported without messages)</p>"
+    if c.files_left_out:
+        lines.append("<p><em>Attachments not migrated (over Freshdesk's 20 MB per ticket): "
+                     f"{html.escape(', '.join(c.files_left_out))}</em></p>")  # fmt: skip
+    body = c.body_html or html.escape(c.body_text or "").replace("\n", "<br>")
+    return (
+        _origin_line(c.author_label, c.created_at)
+        + "".join(lines)
+        + (body or "<p>(empty message)</p>")
     )
 
 
-def organization_payload(org: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": org["name"]}
-    if org.get("domains"):
-        out["domains"] = org["domains"]
+def organization_payload(org: OrgPush, ctx: HookContext) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": org.name}
+    if org.domains:
+        out["domains"] = org.domains
     return out
 
 
-def person_payload(p: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
+def person_payload(p: PersonPush, ctx: HookContext) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "name": p.get("name") or (p.get("email") or "").split("@")[0] or f"person {p['id']}",
-        "unique_external_id": p["external_id"],
+        "name": p.name or (p.email or "").split("@")[0] or f"person {p.entity_id}",
+        "unique_external_id": p.external_id,
     }
-    if p.get("email"):
-        out["email"] = p["email"]
-    if p.get("phone"):
-        out["phone"] = p["phone"]
-    if p.get("organization_native"):
-        out["company_id"] = int(p["organization_native"])
+    if p.email:
+        out["email"] = p.email
+    if p.phone:
+        out["phone"] = p.phone
+    if p.organization:
+        out["company_id"] = int(p.organization)
     return out
 
 
-def ticket_payload(t: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
-    m = ctx.mapping
-    first = t["messages"][0] if t["messages"] else {"created_at": t.get("created_at")}
-    tag = t["external_id"].replace(":", "-")
+def group_payload(g: GroupPush, ctx: HookContext) -> dict[str, Any]:
+    return {"name": g.name}
+
+
+def ticket_payload(t: TicketPush, ctx: HookContext) -> dict[str, Any]:
+    first = t.messages[0] if t.messages else None
     import_tag = ctx.spec.target.import_tag if ctx.spec.target else "deskmove-import"
+    extra = [f"Originally assigned to {t.original_assignee}"] if t.original_assignee else []
     out: dict[str, Any] = {
-        "subject": t.get("subject") or "(no subject)",
-        "description": _body(first),
-        "status": m.native("status", t.get("status")) or 2,
-        "priority": m.native("priority", t.get("priority")) or 1,
-        "source": m.native("channel", t.get("channel")) or 2,
-        "tags": sorted({*t.get("tags", []), import_tag, tag}),
+        "subject": t.subject or "(no subject)",
+        "description": _body(first, t.created_at, extra),
+        "status": t.status or 2,
+        "priority": t.priority or 1,
+        "source": t.channel or 2,
+        "tags": sorted({*t.tags, import_tag, t.external_tag}),
     }
-    if t.get("requester_id"):
-        out["requester_id"] = int(t["requester_id"])
-    elif first.get("author_id"):
-        out["requester_id"] = int(first["author_id"])
-    if t.get("assignee_id"):
-        out["responder_id"] = int(t["assignee_id"])
-    if t.get("organization_id"):
-        out["company_id"] = int(t["organization_id"])
-    fields = {
-        name: v for name, v in (t.get("custom_fields") or {}).items() if name.startswith("cf_")
-    }
+    if t.requester:
+        out["requester_id"] = int(t.requester)
+    if t.assignee:  # an agent of the target (responder_id takes agents only)
+        out["responder_id"] = int(t.assignee)
+    if t.group:
+        out["group_id"] = int(t.group)
+    if t.organization:
+        out["company_id"] = int(t.organization)
+    if t.type:
+        out["type"] = t.type
+    fields = {name: v for name, v in t.custom_fields.items() if name.startswith("cf_")}
     if fields:
         out["custom_fields"] = fields
     return out
 
 
-def append_payload(c: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
+def append_payload(c: MessagePush, ctx: HookContext) -> dict[str, Any]:
     """A note (never a reply: a reply would e-mail the customer)."""
     out: dict[str, Any] = {
         "body": _body(c),
-        "private": not c.get("public", True),
-        "incoming": c.get("direction") == "inbound",
+        "private": not c.public,
+        "incoming": c.direction == "inbound",
     }
-    if c.get("author_id") and c.get("original_author") is None:
-        out["user_id"] = int(c["author_id"])
+    if c.author and c.author_is_agent and not c.stand_in:  # user_id must be an agent's id
+        out["user_id"] = int(c.author)
     return out
 
 
+def form_fields(payload: dict[str, Any]) -> dict[str, Any]:
+    """A JSON payload as multipart/form-data fields (``tags[]``, ``custom_fields[cf_x]``)."""
+    out: dict[str, Any] = {}
+    for key, value in payload.items():
+        if isinstance(value, dict):
+            out.update({f"{key}[{k}]": _text(v) for k, v in value.items()})
+        elif isinstance(value, list):
+            out[f"{key}[]"] = [_text(v) for v in value]
+        else:
+            out[key] = _text(value)
+    return out
+
+
+def _text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def same_message(c: dict[str, Any], payload: dict[str, Any]) -> bool:
+    return c.get("body") == payload.get("body") and bool(c.get("private")) == bool(
+        payload.get("private")
+    )
+
+
+def field_values(body: Any) -> dict[str, list[str]]:
+    """The values this account's ticket fields accept: statuses and ticket types."""
+    out: dict[str, list[str]] = {}
+    for f in body or []:
+        choices = f.get("choices")
+        if f.get("name") == "status" and isinstance(choices, dict):
+            out["status"] = [str(k) for k in choices]
+        elif f.get("name") == "ticket_type" and isinstance(choices, list):
+            out["type"] = [str(c) for c in choices]
+    return out
+
+
+def _origin(body: str | None) -> tuple[Any, bool]:
+    """The original time a body's first line keeps, and whether the line is there."""
+    hit = ORIGIN.search(body or "")
+    return (parse_time(hit.group(2)) if hit and hit.group(2) != "an" else None), hit is not None
+
+
+def remote_description(raw: dict[str, Any]) -> RemoteMessage | None:
+    """The ticket's description: its first message, with the time its first line keeps."""
+    when, ours = _origin(raw.get("description"))
+    return RemoteMessage(f"{raw['id']}-description", None if ours else _id(raw.get("requester_id")),
+                         when or parse_time(raw.get("created_at")), True)  # fmt: skip
+
+
 def remote_message(raw: dict[str, Any]) -> RemoteMessage:
-    return RemoteMessage(str(raw["id"]), _id(raw.get("user_id")), parse_time(raw.get("created_at")),
-                         not raw.get("private"))  # fmt: skip
+    when, ours = _origin(raw.get("body"))
+    return RemoteMessage(str(raw["id"]), None if ours else _id(raw.get("user_id")),
+                         when or parse_time(raw.get("created_at")), not raw.get("private"))  # fmt: skip

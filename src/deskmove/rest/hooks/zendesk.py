@@ -23,6 +23,7 @@ from deskmove.rest.hooks import HookContext, MessageDraft, RemoteFile, iso, pars
 from deskmove.rest.hooks import group as group  # the engine calls hooks.group
 from deskmove.rest.hooks import native_id as _id
 from deskmove.rest.hooks import user_ref as _ref
+from deskmove.rest.pushrecords import GroupPush, MessagePush, OrgPush, PersonPush, TicketPush
 from deskmove.targets.base import RemoteMessage
 
 AGENT_ROLES = {"agent", "admin"}
@@ -121,92 +122,96 @@ def message(
 
 
 # -- write side ---------------------------------------------------------------------------
-def external_id(kind: str, entity_id: int, ctx: HookContext) -> str:
-    return f"deskmove:{ctx.options.get('project_id', 'store')}:{kind}:{entity_id}"
-
-
-def organization_payload(org: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": org["name"], "external_id": org["external_id"]}
-    if org.get("domains"):
-        out["domain_names"] = org["domains"]
+def organization_payload(org: OrgPush, ctx: HookContext) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": org.name, "external_id": org.external_id}
+    if org.domains:
+        out["domain_names"] = org.domains
     return out
 
 
-def person_payload(p: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
+def person_payload(p: PersonPush, ctx: HookContext) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "name": p.get("name") or (p.get("email") or "").split("@")[0] or f"person {p['id']}",
-        "external_id": p["external_id"],
+        "name": p.name or (p.email or "").split("@")[0] or f"person {p.entity_id}",
+        "external_id": p.external_id,
         "verified": True,  # no verification mail: the import stays silent
         "skip_verify_email": True,
     }
-    if p.get("role") == "agent" and ctx.options.get("agents") == "create":
+    if p.role == "agent" and ctx.options.get("agents") == "create":
         out["role"] = "agent"  # otherwise no role: an existing agent matched by email stays one
-    if p.get("email"):
-        out["email"] = p["email"]
-    if p.get("phone"):
-        out["phone"] = p["phone"]
-    if p.get("organization_native"):
-        out["organization_id"] = int(p["organization_native"])
+    if p.email:
+        out["email"] = p.email
+    if p.phone:
+        out["phone"] = p.phone
+    if p.organization:
+        out["organization_id"] = int(p.organization)
     return out
 
 
-def ticket_payload(t: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
-    m = ctx.mapping
-    tags = _tags(t, ctx)
+def group_payload(g: GroupPush, ctx: HookContext) -> dict[str, Any]:
+    return {"name": g.name}
+
+
+def _status(t: TicketPush) -> str:
+    status = t.status or "open"
+    if status == "new" and t.messages:
+        return "open"  # Zendesk does not import "new" tickets with comments as new
+    return status
+
+
+def ticket_payload(t: TicketPush, ctx: HookContext) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "external_id": t["external_id"],
-        "subject": t.get("subject") or "(no subject)",
-        "status": m.native("status", t.get("status")) or "open",
-        "tags": tags,
-        "created_at": iso(t.get("created_at")),
-        "updated_at": iso(t.get("updated_at")),
-        "comments": [comment_payload(c, ctx) for c in t["messages"]],
+        "external_id": t.external_id,
+        "subject": t.subject or "(no subject)",
+        "status": _status(t),
+        "tags": _tags(t, ctx),
+        "created_at": iso(t.created_at),
+        "updated_at": iso(t.updated_at),
+        "comments": [comment_payload(c, ctx) for c in t.messages],
     }
-    if t.get("status") == "new" and out["status"] == "new" and t["messages"]:
-        out["status"] = "open"  # Zendesk does not import "new" tickets with comments as new
-    for key, native in (("priority", "priority"), ("type", "type")):
-        value = m.native(key, t.get(key))
+    if t.priority:
+        out["priority"] = t.priority
+    if t.type:
+        out["type"] = t.type
+    if t.solved_at:
+        out["solved_at"] = iso(t.solved_at)
+    for key, value in (("requester_id", t.requester), ("assignee_id", t.assignee),
+                       ("group_id", t.group), ("organization_id", t.organization)):  # fmt: skip
         if value:
-            out[native] = value
-    if t.get("solved_at"):
-        out["solved_at"] = iso(t["solved_at"])
-    for key in ("requester_id", "assignee_id", "group_id", "organization_id"):
-        if t.get(key):
-            out[key] = int(t[key])
+            out[key] = int(value)
     fields = [
         {"id": int(fid), "value": v}
-        for name, v in (t.get("custom_fields") or {}).items()
-        if (fid := m.field_id(name)) is not None
+        for name, v in t.custom_fields.items()
+        if (fid := ctx.mapping.field_id(name)) is not None
     ]
     if fields:
         out["custom_fields"] = fields
     if not out["comments"]:
-        out["description"] = t.get("subject") or "(imported without messages)"
+        out["description"] = t.subject or "(imported without messages)"
     return {k: v for k, v in out.items() if v is not None}
 
 
-def comment_payload(c: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "author_id": int(c["author_id"]),
-        "public": bool(c.get("public", True)),
-        "created_at": iso(c.get("created_at")),
-    }
-    if c.get("body_html"):
-        out["html_body"] = c["body_html"]
+def comment_payload(c: MessagePush, ctx: HookContext) -> dict[str, Any]:
+    out: dict[str, Any] = {"public": c.public, "created_at": iso(c.created_at)}
+    if c.author:
+        out["author_id"] = int(c.author)
+    lines = []
+    if c.stand_in:  # signed by the fallback author: keep who wrote it
+        lines.append(f"Originally from {c.author_label or 'an unknown author'}")
+    if c.files_left_out:
+        lines.append(
+            "Attachments not migrated (over the size limit): " + ", ".join(c.files_left_out)
+        )
+    if c.body_html:
+        out["html_body"] = "".join(f"<p><em>{html.escape(x)}</em></p>" for x in lines) + c.body_html
     else:
-        out["value"] = c.get("body_text") or "(empty message)"
-    if c.get("original_author") is not None:  # signed by the fallback author: keep who wrote it
-        line = f"Originally from {c.get('author_label') or 'an unknown author'}"
-        if "html_body" in out:
-            out["html_body"] = f"<p><em>{html.escape(line)}</em></p>" + out["html_body"]
-        else:
-            out["value"] = f"{line}\n\n{out['value']}"
-    if c.get("uploads"):
-        out["uploads"] = c["uploads"]
+        out["value"] = "".join(f"{x}\n\n" for x in lines) + (c.body_text or "(empty message)")
+    tokens = [f.token for f in c.files if f.token]
+    if tokens:
+        out["uploads"] = tokens
     return {k: v for k, v in out.items() if v is not None}
 
 
-def append_payload(c: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
+def append_payload(c: MessagePush, ctx: HookContext) -> dict[str, Any]:
     """A delta push: one new comment on an already-imported ticket.
 
     A ticket update cannot set a comment's time, so the original one leads the body.
@@ -222,26 +227,32 @@ def append_payload(c: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
     return {"ticket": {"comment": comment}}
 
 
+def same_message(c: dict[str, Any], payload: dict[str, Any]) -> bool:
+    """A comment of the target is the one ``payload`` made (same author, body and flag)."""
+    want = payload.get("ticket", {}).get("comment", {})
+    text = want.get("html_body") or want.get("value")
+    return (
+        str(c.get("author_id")) == str(want.get("author_id"))
+        and bool(c.get("public", True)) == bool(want.get("public", True))
+        and text in (c.get("html_body"), c.get("body"))
+    )
+
+
 # A solved Zendesk ticket still takes updates (one may reopen it); a closed one takes none,
 # only a follow-up ticket (POST /tickets.json with via_followup_source_id).
 REOPEN_FROM = frozenset({"solved"})
 FOLLOWUP_FROM = frozenset({"closed"})
 
 
-def _tags(t: dict[str, Any], ctx: HookContext) -> list[str]:
-    return sorted(
-        {*t.get("tags", []), ctx.spec.target.import_tag if ctx.spec.target else "deskmove"}
-    )
+def _tags(t: TicketPush, ctx: HookContext) -> list[str]:
+    return sorted({*t.tags, ctx.spec.target.import_tag if ctx.spec.target else "deskmove"})
 
 
-def ticket_fields(t: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
-    """What a delta push keeps in step: status, tags (with the import tag) and assignee."""
-    status = ctx.mapping.native("status", t.get("status")) or "open"
-    if status == "new" and t.get("messages"):
-        status = "open"
-    assignee = t.get("assignee_native")
-    return {"status": status, "tags": _tags(t, ctx),
-            "assignee_id": int(assignee) if assignee else None}  # fmt: skip
+def ticket_fields(t: TicketPush, ctx: HookContext) -> dict[str, Any]:
+    """What a delta push keeps in step: status, tags (with the import tag), assignee, group."""
+    return {"status": _status(t), "tags": _tags(t, ctx),
+            "assignee_id": int(t.assignee) if t.assignee else None,
+            "group_id": int(t.group) if t.group else None}  # fmt: skip
 
 
 def update_payload(fields: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
@@ -255,17 +266,17 @@ def reopen(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def followup_payload(
-    payload: dict[str, Any], closed_id: str, t: dict[str, Any], ctx: HookContext
+    payload: dict[str, Any], closed_id: str, t: TicketPush, external_id: str, ctx: HookContext
 ) -> dict[str, Any]:
     """A follow-up of a closed ticket carrying the new message (tags inherited from it)."""
     out: dict[str, Any] = {
         "via_followup_source_id": int(closed_id),
-        "subject": t.get("subject") or "(no subject)",
+        "subject": t.subject or "(no subject)",
         "comment": payload["ticket"]["comment"],
-        "external_id": t["followup_external_id"],
+        "external_id": external_id,
     }
-    if t.get("requester_id"):
-        out["requester_id"] = int(t["requester_id"])
+    if t.requester:
+        out["requester_id"] = int(t.requester)
     return {"ticket": out}
 
 
@@ -281,6 +292,7 @@ def job_results(job: dict[str, Any]) -> list[dict[str, Any]]:
             and r.get("id") is not None
         )
         out.append({"index": index, "id": _id(r.get("id")) if ok else None,
+                    "matched": ok and r.get("status") == "Updated",  # create_or_update found it
                     "error": None if ok else (r.get("details") or r.get("error") or "failed")})  # fmt: skip
     return out
 

@@ -1,0 +1,116 @@
+"""The calls a REST push makes besides creating: endpoints, lookups, the target's indexes.
+
+Everything here is read-only on the target except :meth:`Endpoints.call` with a
+create endpoint, so ``--dry-run`` runs the same lookups a real push does.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from deskmove.errors import DeskmoveError
+from deskmove.rest.http import RemoteFailure
+from deskmove.rest.paginate import pick
+from deskmove.rest.streams import read_stream
+
+if TYPE_CHECKING:
+    from deskmove.rest.adapter import RestTarget
+    from deskmove.rest.spec import EndpointSpec
+
+
+def fmt(template: Any, values: dict[str, Any]) -> str:
+    return str(template).format(**values)
+
+
+def placeholders(template: str) -> set[str]:
+    return {f for _t, f, _s, _c in string.Formatter().parse(template) if f}
+
+
+class Endpoints:
+    """Calls the target section's endpoints with {placeholders} filled in."""
+
+    def __init__(self, adapter: RestTarget) -> None:
+        self.adapter = adapter
+        assert adapter.spec.target is not None
+        self.target = adapter.spec.target
+
+    def get(self, kind: str, name: str) -> EndpointSpec | None:
+        return getattr(self.target, kind).get(name)
+
+    def lookups(self, kind: str, *, dry_run: bool) -> list[EndpointSpec]:
+        """The ``match_*`` lookups of a kind, in the spec's order."""
+        return [
+            ep
+            for name, ep in getattr(self.target, kind).items()
+            if name.startswith("match") and (dry_run or not ep.dry_run_only)
+        ]
+
+    def call(self, ep: EndpointSpec, values: dict[str, Any], body: Any = None, **kw: Any) -> Any:
+        params = {k: fmt(v, values) for k, v in ep.params.items()}
+        if body is not None:
+            kw["json"] = body
+        _resp, data = self.adapter.client.json(ep.method, fmt(ep.path, values), params=params, **kw)
+        return data
+
+    def records(self, ep: EndpointSpec, values: dict[str, Any]) -> list[dict[str, Any]]:
+        """A lookup's records; one whose placeholders have no value is not sent."""
+        used = placeholders(ep.path) | {f for v in ep.params.values() for f in placeholders(str(v))}
+        if any(values.get(f) in (None, "") for f in used):
+            return []
+        found = pick(self.call(ep, values), ep.records) or []
+        return [r for r in (found if isinstance(found, list) else [found]) if isinstance(r, dict)]
+
+
+@dataclass
+class TargetIndex:
+    """What the target already has that a push needs whole: agents and groups (few)."""
+
+    agents: dict[str, str] = field(default_factory=dict)  # e-mail (casefolded) -> agent id
+    groups: dict[str, str] = field(default_factory=dict)  # name (casefolded) -> group id
+    allowed: dict[str, set[str]] = field(default_factory=dict)  # kind -> native values
+    notes: list[str] = field(default_factory=list)
+
+    def agent(self, email: str | None) -> str | None:
+        return self.agents.get(email.casefold()) if email else None
+
+
+def read_index(adapter: RestTarget) -> TargetIndex:
+    """List the target's agents and groups and read its field values (all GETs)."""
+    index = TargetIndex()
+    target = adapter.spec.target
+    assert target is not None
+    hooks, ctx = adapter.hooks, adapter.ctx
+    for name, stream in target.lists.items():
+        try:
+            for page in read_stream(adapter.client, stream, None):
+                for raw in page.records:
+                    _index_one(index, name, hooks, raw, ctx)
+        except DeskmoveError as exc:
+            if not (isinstance(exc, RemoteFailure) and exc.status in (403, 404)):
+                raise
+            index.notes.append(f"cannot list the target's {name} ({exc.status}): none matched")
+    if target.fields is not None:
+        body = Endpoints(adapter).call(target.fields, {})
+        index.allowed = {k: {str(v) for v in vs} for k, vs in hooks.field_values(body).items()}
+    return index
+
+
+def _index_one(index: TargetIndex, name: str, hooks: Any, raw: dict[str, Any], ctx: Any) -> None:
+    if name.startswith("agents"):
+        rec = hooks.person(raw, ctx)
+        if rec is not None and rec.role == "agent":
+            for email in rec.emails:
+                index.agents.setdefault(email.casefold(), str(raw["id"]))
+    elif name.startswith("groups"):
+        rec = hooks.group(raw, ctx)
+        index.groups.setdefault(rec.name.strip().casefold(), str(raw["id"]))
+
+
+def same_person(rec: Any, email: str | None) -> bool:
+    return bool(email) and email.casefold() in {e.casefold() for e in rec.emails}
+
+
+def same_name(rec: Any, name: str | None) -> bool:
+    return bool(name) and (rec.name or "").strip().casefold() == name.strip().casefold()
