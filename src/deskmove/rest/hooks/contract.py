@@ -49,10 +49,12 @@ class WriteHooks(Protocol):
     def job_state(self, job: dict[str, Any]) -> str: ...
 
 
-def _needs(spec: Spec) -> Iterable[tuple[str, str]]:
+def _needs(spec: Spec, module: ModuleType) -> Iterable[tuple[str, str]]:
     """(function, what in the spec needs it)."""
+    history = callable(getattr(module, "ticket_history", None))
     for name, s in spec.streams.items():
-        yield s.hook or s.kind, f"streams.{name}"
+        if not (history and s.kind == "message" and s.per_ticket):  # ticket_history reads those
+            yield s.hook or s.kind, f"streams.{name}"
         for key, kind in s.sideloads.items():
             yield kind, f"streams.{name}.sideloads.{key}"
     t = spec.target
@@ -86,7 +88,7 @@ def _needs(spec: Spec) -> Iterable[tuple[str, str]]:
 def missing(spec: Spec, module: ModuleType) -> list[str]:
     """The functions ``spec`` needs that ``module`` lacks, as "name() (for what)"."""
     out: dict[str, str] = {}
-    for fn, why in _needs(spec):
+    for fn, why in _needs(spec, module):
         if not callable(getattr(module, fn, None)) and fn not in out:
             out[fn] = why
     return [f"{fn}() (for {why})" for fn, why in out.items()]
@@ -104,7 +106,8 @@ class Hooks:
     """A checked hooks module with the optional parts filled in.
 
     Optional: ``push_notes(ctx)``, ``ticket_messages(raw, ctx)`` (messages a ticket
-    record carries itself), ``INLINE_MESSAGES`` (how many messages go in with a
+    record carries itself), ``ticket_history(records, ctx, ticket_id)`` (every per-ticket
+    message stream of one ticket at once, instead of one function per stream), ``INLINE_MESSAGES`` (how many messages go in with a
     created ticket; None: all), ``REOPEN_FROM``/``FOLLOWUP_FROM`` (target statuses
     a reply reopens, or that need a follow-up ticket), ``reopen(payload)``,
     ``ATTACHMENTS`` ("upload": uploaded first, a token in the payload;
