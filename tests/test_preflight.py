@@ -64,15 +64,22 @@ def test_a_refused_token_fails_before_the_import(cli, no_secrets, monkeypatch, v
 def test_good_credentials_are_checked_with_one_read_then_the_dry_run_goes_on(
     cli, no_secrets, monkeypatch, vendor
 ):
+    from tests.rest.fakefreshdesk import FakeFreshdesk
+    from tests.rest.fakezendesk import FakeZendesk, respx_route
+
     spec, me, env, ok = VENDORS[vendor]
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     with respx.mock(assert_all_called=True) as mock:
-        route = mock.get(me).mock(return_value=httpx.Response(200, json=ok))
+        host = httpx.URL(me).host
+        fake = FakeZendesk(host=host) if vendor == "zendesk" else FakeFreshdesk(host=host)
+        side = respx_route(fake) if vendor == "zendesk" else fake.side_effect
+        mock.route(host=host).mock(side_effect=side)
         res = cli("migrate", f"csv:{HELPDESK}", spec, "--dry-run")
     assert res.exit_code == 0, res.output
     assert "read 1524 = 1524 imported" in res.stdout and "would push" in res.stdout
-    assert route.call_count == 1
+    # the credentials first, then the dry run's own lookups: reads only
+    assert fake.log[0] == ("GET", httpx.URL(me).path) and {m for m, _p in fake.log} == {"GET"}
 
 
 def test_sync_refuses_a_target_without_credentials_before_importing(cli, no_secrets, project_dir):
