@@ -172,3 +172,94 @@ def test_status_is_a_short_report_in_plain_words(cli, tmp_path):
     data = json.loads(cli("status", "--json").stdout)  # the detail stays in --json
     assert any(c["cursor"].get("offset") for c in data["cursors"])
     assert any(s["kind"] == "mail-thread" for s in data["sources"])
+
+
+# -- item 12: examples everywhere, every spec error said, unknown spec options refused ------
+def _groups():
+    import typer as _typer
+
+    root = _typer.main.get_command(app)
+    yield ()
+    for name, cmd in sorted(root.commands.items()):
+        if hasattr(cmd, "commands"):
+            yield (name,)
+
+
+@pytest.mark.parametrize("path", list(_groups()), ids=lambda p: " ".join(p) or "deskmove")
+def test_the_root_and_every_group_have_an_example(path):
+    res = run(*path, "--help")
+    assert res.exit_code == 0
+    assert "Example:" in res.stdout, f"`deskmove {' '.join(path)} --help` shows no example"
+    assert f"deskmove {' '.join(path)}".strip() in res.stdout.split("Example:", 1)[1]
+
+
+SPEC_OPTIONS = [
+    ("import", "csv:{helpdesk}?timout=3", "csv source", "delimiter, encoding, mapping, timezone"),
+    ("import", "csv:{helpdesk}?bogus=1", "csv source", "delimiter, encoding, mapping, timezone"),
+    ("export", "csv:{tmp}/out?bogus=1", "csv target", "formulas"),
+    ("import", "mbox:{tmp}/x.mbox?bogus=1", "mbox source", "none"),
+    ("import", "maildir:{tmp}?bogus=1", "maildir source", "full"),
+    ("import", "eml:{tmp}?bogus=1", "eml source", "full"),
+    ("import", "imap://u@127.0.0.1/INBOX?timout=3", "imap source", "batch, batch_mb, cafile"),
+    ("import", "zendesk://shop?bogus=1", "zendesk source", "agents, archive_immediately, base_url"),
+    (
+        "export",
+        "zendesk://shop?timout=3",
+        "zendesk target",
+        "agents, archive_immediately, base_url",
+    ),
+    ("import", "freshdesk://shop?bogus=1", "freshdesk source", "base_url"),
+    ("import", "rt://127.0.0.1/General?bogus=1", "rt source", "base_url"),
+]
+
+
+@pytest.mark.parametrize(("command", "spec", "what", "valid"), SPEC_OPTIONS,
+                         ids=[s[1].split("?")[0].split(":")[0] + "-" + s[0] + "-" + s[1].split("?")[1]
+                              for s in SPEC_OPTIONS])  # fmt: skip
+def test_an_unknown_spec_option_is_refused_with_the_valid_ones(
+    cli, tmp_path, command, spec, what, valid
+):
+    spec = spec.format(helpdesk=HELPDESK, tmp=tmp_path)
+    key = spec.split("?", 1)[1]
+    res = cli(command, spec)
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith(
+        f"Error: unknown option ?{key} for the {what} — valid options: {valid}"
+    )
+    assert json.loads(cli("--json", "status").stdout)["totals"]["tickets"] == 0
+
+
+def test_known_spec_options_still_work(cli):
+    res = cli("import", f"csv:{HELPDESK}?encoding=utf-8&delimiter=,")
+    assert res.exit_code == 0, res.output
+
+
+def _spec(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "mydesk.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_adapters_check_names_every_problem(tmp_path):
+    path = _spec(
+        tmp_path,
+        "name: mydesk\nbase_url: https://x.example\nauth: [{type: bearer, token: {env: T}}]\n",
+    )
+    res = run("adapters", "check", str(path))
+    assert res.exit_code == 2
+    line = res.stderr.strip()
+    assert "hooks: Field required" in line and "streams: Field required" in line, line
+    assert "more)" not in line and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_adapters_check_refuses_a_spec_whose_hooks_module_is_missing(tmp_path):
+    text = (EXAMPLES.parent / "adapters" / "zendesk.yaml").read_text(encoding="utf-8")
+    text = text.replace("hooks: deskmove.rest.hooks.zendesk", "hooks: mydesk_hooks_not_installed")
+    assert "mydesk_hooks_not_installed" in text
+    res = run("adapters", "check", str(_spec(tmp_path, text)))
+    assert res.exit_code == 2
+    assert res.stderr.startswith(
+        "Error: the hooks module 'mydesk_hooks_not_installed' cannot be imported"
+    )
+    good = run("adapters", "check", str(EXAMPLES.parent / "adapters" / "zendesk.yaml"))
+    assert good.exit_code == 0 and "valid (zendesk)" in good.stdout

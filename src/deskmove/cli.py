@@ -31,16 +31,25 @@ from deskmove.sync import export_target, import_source, open_store, push_summary
 
 app = typer.Typer(
     name="deskmove",
-    cls=GlobalOptionsGroup,
-    help="Move a support team's history between helpdesks, without losing a message.",
+    cls=GlobalOptionsGroup,  # its help is main_options' docstring, with examples
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-adapters_app = typer.Typer(
-    help="What adapters are installed, and whether a spec is valid.", no_args_is_help=True
-)
+adapters_app = typer.Typer(no_args_is_help=True)
+
+
+@adapters_app.callback()
+def adapters() -> None:
+    """What adapters are installed, and whether a REST spec is valid.
+
+    Example:
+
+    \b
+        deskmove adapters list
+        deskmove adapters check adapters/mydesk.yaml
+    """
 app.add_typer(adapters_app, name="adapters")
 app.add_typer(audit_app, name="audit")
 app.add_typer(quarantine_app, name="quarantine")
@@ -164,10 +173,10 @@ def main_options(
     Example:
 
     \b
-        deskmove init migration && cd migration
-        deskmove import csv:../examples/helpdesk
-        deskmove status --json
-        deskmove --project migration migrate csv:old-export zendesk://newshop --sample 20
+        deskmove init migration
+        deskmove --project migration import csv:examples/helpdesk
+        deskmove --project migration status --json
+        cd migration && deskmove migrate csv:old-export zendesk://newshop --sample 20
     """
     ctx.obj = Globals(project=project, json=json_out, quiet=quiet)
     from deskmove import deadline as run_deadline
@@ -552,7 +561,10 @@ def adapters_check(
         raise DeskmoveError(
             "the REST engine is not built in this version", "see the README's status"
         ) from exc
+    from deskmove.rest.hooks import load_hooks
+
     spec = load_spec(spec_file)
+    load_hooks(spec.hooks)  # a spec whose hooks module is missing is not valid
     g.emit(
         f"{spec_file}: valid ({spec.name})",
         {"file": str(spec_file), "valid": True, "name": spec.name},

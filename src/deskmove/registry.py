@@ -86,11 +86,25 @@ def _resolve(role: str, scheme: str) -> Any:
 
 
 def source_for(conn: Connection, project: Project) -> Source:
-    return _resolve("source", conn.scheme)(conn, project)
+    return _checked(_resolve("source", conn.scheme)(conn, project), conn, "source")
 
 
 def target_for(conn: Connection, project: Project) -> Target:
-    return _resolve("target", conn.scheme)(conn, project)
+    return _checked(_resolve("target", conn.scheme)(conn, project), conn, "target")
+
+
+def _checked(adapter: Any, conn: Connection, role: str) -> Any:
+    """Refuse a ?key=value the adapter does not take (a typo would be ignored silently)."""
+    valid = adapter.option_names()
+    unknown = sorted(set(conn.params) - valid) if valid is not None else []
+    if unknown:
+        key = unknown[0]
+        listed = ", ".join(sorted(valid)) if valid else "none"
+        raise UsageError(
+            f"unknown option ?{key}={conn.params[key]} for the {conn.scheme} {role}",
+            f"valid options: {listed}",
+        )
+    return adapter
 
 
 def adapters() -> list[AdapterInfo]:

@@ -33,6 +33,13 @@ def spec_for(scheme: str) -> Spec:
     return load_spec(specs[scheme])
 
 
+# What every REST spec takes, whatever its own ``options:`` add.
+ENGINE_OPTIONS = (
+    "base_url", "tls", "timeout", "requests_per_minute", "mapping", "external_id_prefix",
+    "fallback_author_id",
+)  # fmt: skip
+
+
 class RestAdapter:
     """What the source and target share: spec, hooks, mapping, client."""
 
@@ -64,6 +71,10 @@ class RestAdapter:
     def client(self) -> RestClient:
         return RestClient(self.spec, self.ctx.conn, transport=self._transport, sleep=self._sleep)
 
+    def option_names(self) -> set[str]:
+        """The engine's own options and the ones the spec declares (``options:``)."""
+        return set(ENGINE_OPTIONS) | set(self.spec.options)
+
     def option(self, key: str) -> str:
         return str(self.ctx.conn.option(key, self.spec.options.get(key, "")))
 
@@ -82,6 +93,7 @@ class RestAdapter:
 
 class RestSource(Source, RestAdapter):
     scheme = "rest"
+    option_names = RestAdapter.option_names  # the spec's options, not the code adapters' list
     description = "a REST helpdesk described by adapters/<scheme>.yaml"
     example = "zendesk://SUBDOMAIN"
 
@@ -105,6 +117,7 @@ class RestSource(Source, RestAdapter):
 
 class RestTarget(Target, RestAdapter):
     scheme = "rest"
+    option_names = RestAdapter.option_names  # the spec's options, not the code adapters' list
     description = "a REST helpdesk described by adapters/<scheme>.yaml"
     example = "zendesk://SUBDOMAIN"
 

@@ -201,14 +201,15 @@ def parse_spec_data(data: Any, origin: str) -> Spec:
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = _where(err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        problems = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            problems.append(f"{_where(err['loc'])}: {msg}")
+        which = "that key" if len(problems) == 1 else f"these {len(problems)} keys"
         raise ConfigError(
-            f"{origin}: {where}: {msg}{more}", "fix that key and run `deskmove adapters check`"
+            f"{origin}: {'; '.join(problems)}", f"fix {which} and run `deskmove adapters check`"
         ) from None
 
 

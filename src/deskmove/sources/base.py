@@ -31,6 +31,11 @@ class Source(ABC):
     example: ClassVar[str] = ""
     # Which records count as input items in "read = imported + unchanged + quarantined".
     item_kinds: ClassVar[tuple[str, ...]] = ("ticket", "message")
+    # The ?key=value options its spec takes; any other is refused (None: not declared).
+    spec_options: ClassVar[tuple[str, ...] | None] = None
+
+    def option_names(self) -> set[str] | None:
+        return None if self.spec_options is None else set(self.spec_options)
 
     def __init__(self, conn: Connection, project: Project) -> None:
         self.conn = conn

@@ -49,6 +49,7 @@ class CsvSource(Source):
     )
     example: ClassVar[str] = "deskmove import csv:examples/helpdesk"
     item_kinds: ClassVar[tuple[str, ...]] = ("ticket", "message", "person")
+    spec_options: ClassVar[tuple[str, ...]] = ("mapping", "encoding", "delimiter", "timezone")
 
     def __init__(self, conn: Any, project: Any) -> None:
         super().__init__(conn, project)

@@ -79,6 +79,7 @@ def plan_batches(
 
 
 class ImapSource(Source):
+    spec_options = ("tls", "cafile", "batch", "batch_mb", "timeout", "retries", "folders")
     scheme = "imap"
     description = "IMAP folders, read-only (EXAMINE + BODY.PEEK), incremental by UID"
     example = "imap://support@mail.example.com/INBOX,Sent"

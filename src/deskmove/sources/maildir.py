@@ -30,6 +30,7 @@ TRASHED_REASON = "marked as deleted in the Maildir (T flag), kept here instead o
 
 
 class _FileMailSource(Source):
+    spec_options: ClassVar[tuple[str, ...]] = ("full",)
     item_kinds: ClassVar[tuple[str, ...]] = ("message",)
     stream: ClassVar[str] = "files"
 

@@ -38,6 +38,7 @@ class MboxSource(Source):
     description = "an mbox file: Gmail Takeout, Thunderbird, mboxo/mboxrd (streamed, resumable)"
     example = "deskmove import mbox:~/Takeout/Mail/support.mbox"
     item_kinds: ClassVar[tuple[str, ...]] = ("message",)
+    spec_options: ClassVar[tuple[str, ...]] = ()
 
     @property
     def path(self) -> Path:

@@ -78,9 +78,15 @@ class Target(ABC):
     # the people a run created with its tickets; a helpdesk may have matched existing users.
     owns_people: ClassVar[bool] = False
 
+    # The ?key=value options its spec takes; any other is refused (None: not declared).
+    spec_options: ClassVar[tuple[str, ...] | None] = None
+
     def __init__(self, conn: Connection, project: Project) -> None:
         self.conn = conn
         self.project = project
+
+    def option_names(self) -> set[str] | None:
+        return None if self.spec_options is None else set(self.spec_options)
 
     def check(self) -> None:  # noqa: B027 - optional hook
         """Fail early with a clear error when the target cannot be written at all

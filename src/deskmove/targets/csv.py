@@ -59,6 +59,7 @@ def row_hash(values: list[str]) -> str:
 
 class CsvTarget(Target):
     scheme: ClassVar[str] = "csv"
+    spec_options: ClassVar[tuple[str, ...]] = ("formulas",)
     description: ClassVar[str] = "CSV: the store as a folder in the canonical layout"
     example: ClassVar[str] = "deskmove export csv:out/"
     owns_people: ClassVar[bool] = True
