@@ -21,7 +21,8 @@ def blobs(tmp_path: Path) -> BlobStore:
 
 
 def _parse_seconds(blobs: BlobStore, header: bytes) -> tuple[float, object]:
-    raw = HEAD + header + b"\r\n\r\nbody\r\n"
+    head = HEAD.replace(b"Subject: x\r\n", b"") if header.startswith(b"Subject:") else HEAD
+    raw = head + header + b"\r\n\r\nbody\r\n"
     start = time.perf_counter()
     parsed = parse_mail(raw, blobs)
     return time.perf_counter() - start, parsed
@@ -85,3 +86,31 @@ def test_embedded_raster_images_stay() -> None:
     html = '<img src="data:image/png;base64,iVBORw0KGgo=" alt="data: logo">'
     assert 'src="data:image/png;base64,iVBORw0KGgo="' in sanitise(html)
     assert 'alt="data: logo"' in sanitise(html)
+
+
+MIME_HOSTILE = {
+    "content-type-parameters": lambda n: b"Content-Type: text/plain; " + b"a=b; " * (n // 5),
+    "disposition-semicolons": lambda n: (
+        b"Content-Type: application/pdf\r\nContent-Disposition: attachment" + b"; " * (n // 2)
+    ),
+    "subject-prefixes": lambda n: b"Subject: " + b"Re: " * (n // 4),
+    "subject-blobs": lambda n: b"Subject: " + b"[x] " * (n // 4),
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", sorted(MIME_HOSTILE), ids=sorted(MIME_HOSTILE))
+def test_mime_parameters_and_subjects_are_capped(blobs: BlobStore, kind: str) -> None:
+    from deskmove.mail.subjects import strip_prefixes
+
+    def run(n: int) -> tuple[float, object]:
+        seconds, parsed = _parse_seconds(blobs, MIME_HOSTILE[kind](n))
+        start = time.perf_counter()
+        strip_prefixes(parsed.subject)  # what threading does with every subject
+        return seconds + time.perf_counter() - start, parsed
+
+    small, _ = run(100_000)
+    big, parsed = run(1_000_000)
+    assert big < 5, f"{kind}: {big:.1f}s for one megabyte"
+    assert big < 20 * small + 0.5
+    assert any("characters was cut" in n for n in parsed.notes)

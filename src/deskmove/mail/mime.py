@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 STREAM_THRESHOLD = 4 << 20  # attachments above this go to the blob store as a stream
 
 
+MAX_PARAMETERS = 16_384  # a Content-Type or Content-Disposition longer than this is cut
+CAPPED = frozenset({"content-type", "content-disposition"})
+
+
 class RawHeaders(EmailPolicy):
     """policy.default, but header values stay the strings the mail carried.
 
@@ -35,6 +39,8 @@ class RawHeaders(EmailPolicy):
     """
 
     def header_fetch_parse(self, name: str, value: str) -> str:  # type: ignore[override]
+        if len(value) > MAX_PARAMETERS and name.lower() in CAPPED:
+            return value[:MAX_PARAMETERS]  # the stdlib reads parameters in quadratic time
         return value
 
 

@@ -77,7 +77,7 @@ def parse_mail(
     skeleton, big = bigparts.extract(raw, blobs)
     notes: list[str] = []
     msg, headers = _parse_repaired(repair.strip_bom(skeleton, notes), notes)
-    with declared_charsets(_part_charsets(msg)):
+    with declared_charsets(_part_charsets(msg, notes)):
         return _parsed(raw, msg, headers, big, blobs, notes, fallback_date, now)
 
 
@@ -111,9 +111,15 @@ def _parse(data: bytes) -> Message:
         raise MailParseError("MIME structure nested too deeply to parse") from exc
 
 
-def _part_charsets(msg: Message) -> list[str]:
+def _part_charsets(msg: Message, notes: list[str]) -> list[str]:
+    """The charsets the parts declare; over-long Content-Type headers are noted (mime.CAPPED)."""
     labels = []
     for part in msg.walk():
+        for name, value in part.raw_items():
+            if len(value) > mime.MAX_PARAMETERS and name.lower() in mime.CAPPED:
+                note = f"a {name} header of {len(value):,} characters was cut"
+                if note not in notes:
+                    notes.append(note)
         try:
             label = part.get_param("charset")
         except Exception:  # noqa: BLE001 - a broken Content-Type names no charset
@@ -135,7 +141,7 @@ def _parsed(
 ) -> ParsedMail:
     date, tz = mail_date(headers, fallback_date, now or datetime.now(UTC), notes)
     sender = _author(headers, notes)
-    subject = decode_header_value(headers.get("subject", [""])[0]).strip()
+    subject = _subject(headers.get("subject", [""])[0], notes)
     text, html, attachments = mime.bodies(msg, mime.Sink(blobs, big), notes)
     message_id = _first_id(headers.get("message-id", []), notes)
     references = parse_ids(
@@ -200,6 +206,21 @@ def _author(headers: dict[str, list[str]], notes: list[str]) -> tuple[str, str] 
 
 
 _TITLE = {"reply-to": "Reply-To", "sender": "Sender", "return-path": "Return-Path"}
+
+
+MAX_SUBJECT = 10_000  # characters; a longer Subject is cut (with a note)
+
+
+def _subject(value: str, notes: list[str]) -> str:
+    if len(value) > MAX_SUBJECT * 4:  # before decoding: encoded words are longer than their text
+        notes.append(f"a Subject of {len(value):,} characters was cut")
+        value = value[: MAX_SUBJECT * 4]
+    subject = decode_header_value(value).strip()
+    if len(subject) > MAX_SUBJECT:
+        if not any(n.startswith("a Subject of") for n in notes):
+            notes.append(f"a Subject of {len(subject):,} characters was cut")
+        subject = subject[:MAX_SUBJECT]
+    return subject
 
 
 def _first(items: list[tuple[str, str]]) -> tuple[str, str] | None:

@@ -13,6 +13,7 @@ PREFIXES = (
     "απ", "σχετ", "πρθ", "回复", "答复", "转发", "轉寄", "回覆", "tr", "rép", "wtr", "odg",
 )  # fmt: skip
 _BLOB = r"\[[^\]]*\]"
+MAX_PREFIXES = 64  # "Re: " written 25,000 times is cut after this many, in linear time
 
 
 def _prefix_regex(prefixes: Iterable[str]) -> re.Pattern[str]:
@@ -43,7 +44,7 @@ def strip_prefixes(subject: str, extra: Iterable[str] = ()) -> tuple[str, bool]:
     rx = _prefix_regex([*PREFIXES, *extra]) if extra else _PREFIX
     text = _SPACE.sub(" ", subject or "").strip()
     marked = False
-    while True:
+    for _ in range(MAX_PREFIXES):
         before = text
         text = _TRAILER.sub("", text)
         m = rx.match(text)
