@@ -456,3 +456,24 @@ def test_changes_are_recorded_for_the_next_push(client, store, seeded):
     )
     assert r.status_code == 200
     assert delta.changed_ticket_ids(store, "new-desk") == [tid]
+
+
+def test_pages_follow_the_browser_language_then_the_account_setting(client):
+    r = client.get("/tickets", headers={"Accept-Language": "cs-CZ,cs;q=0.9"})
+    assert 'lang="cs"' in r.text and "Odhlásit" in r.text and "nevyřešené" in r.text
+    assert "3 zprávy" in r.text  # Czech plural forms
+    r = client.post(
+        "/settings", data={"csrf": csrf_of(r.text), "language": "ru", "timezone": "Europe/Warsaw"}
+    )
+    assert r.status_code == 200 and "Сохранено." in r.text
+    r = client.get("/tickets", headers={"Accept-Language": "cs"})
+    assert 'lang="ru"' in r.text and "Выйти" in r.text
+    r = client.post("/settings", data={"csrf": csrf_of(r.text), "timezone": "Mars/Olympus"})
+    assert r.status_code == 400 and "Mars/Olympus" in r.text
+
+
+def test_metrics_page_draws_svg(client):
+    r = client.get("/metrics")
+    assert r.status_code == 200
+    assert r.text.count('<svg class="chart"') == 5 and "<script>" not in r.text
+    assert "Backlog by status" in r.text and "Eva" in r.text

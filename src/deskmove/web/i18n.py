@@ -53,3 +53,33 @@ def negotiate(accept_language: str | None, preferred: str | None = None) -> str:
         if base in LANGUAGES:
             return base
     return DEFAULT
+
+
+# Messages that reach ``_()`` through a variable (statuses, notices, error titles …);
+# tests/test_web_i18n.py checks that each catalogue translates these and every
+# literal gettext call in the templates.
+DYNAMIC = (
+    "unsolved", "new", "open", "pending", "hold", "solved", "closed", "all",
+    "low", "normal", "high", "urgent",
+    "email", "web", "phone", "chat", "social", "forum", "review", "api", "other",
+    "recently updated", "least recently updated", "newest", "oldest", "highest number", "lowest number",
+    "Saved.", "The ticket is yours.", "Note added.", "Reply sent.",
+    "Your reply is held: read what arrived meanwhile, then send or discard it.",
+    "The reply could not be sent; it is kept as a draft below.",
+    "This reply was already submitted; it was not sent again.", "Draft discarded.",
+    "held until you confirm", "sending failed",
+    "sending was interrupted: check your sent mail before sending again",
+    "This page is for admins.", "Not found.", "Refused.", "The request was refused.",
+    "The form is not right.", "The store is busy; try again in a moment.", "Something went wrong.",
+    "The form's security token is missing or stale: reload the page and try again.",
+    "The form's security token is missing or stale: try again.",
+    "Too many failed logins. Wait {minutes} minutes and try again.", "Wrong e-mail or password.",
+    "Only the agent who wrote this reply can send it.", "Only the agent who wrote this reply can discard it.",
+    "There is no such draft.", "This message has no HTML body.",
+    "The original mail of this message is not in the store.", "This attachment is not in the store.",
+    "The current password is wrong.",
+)  # fmt: skip
+PLURALS = (
+    ("%(num)d message", "%(num)d messages"),
+    ("%(num)d remote image blocked", "%(num)d remote images blocked"),
+)

@@ -86,6 +86,7 @@ def ticket_view(request: Request, ticket_id: int, notice: str = "") -> Response:
         smtp=settings_of(request).smtp,
         notice=notice,
         presence_ms=int(settings_of(request).presence_seconds * 1000),
+        safe_name=safe_filename,
     )
     template = request.app.state.env.get_template("ticket.html")
     return StreamingResponse(
