@@ -129,9 +129,9 @@ def shot(page, name: str, tmp_path: Path) -> None:
 def log_in(page, url: str, email: str) -> None:
     page.goto(f"{url}/tickets")
     assert "/login" in page.url
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator(".login button[type=submit]").click()
     page.wait_for_url(f"{url}/tickets")
 
 
@@ -186,6 +186,9 @@ def test_agent_flow(browser, served, tmp_path):
     other = browser.new_context(viewport={"width": 360, "height": 740}, locale="cs-CZ")
     p2 = other.new_page()
     log_in(p2, s.url, "petr@shop.example")
+    assert (
+        p2.locator("header.top").get_by_role("button").inner_text() == "Odhlásit"
+    )  # Czech browser, Czech UI
     page.get_by_label("Message", exact=True).fill("Dobrý den,\nnový kůň je na cestě.\nEva")
     p2.goto(f"{s.url}/tickets/{s.ids['t-cz']}")
     p2.locator("#presence .who", has_text="Eva Nováková").wait_for(timeout=10_000)
