@@ -75,10 +75,10 @@ class Globals:
             typer.echo(line)
 
     @contextmanager
-    def opened(self) -> Iterator[tuple[Project, Store]]:
+    def opened(self, *, write: bool = True) -> Iterator[tuple[Project, Store]]:
         """The project and its store, closed again when the command is done."""
         project = self.load()
-        store = open_store(project)
+        store = open_store(project, write=write)
         try:
             yield project, store
         finally:
@@ -121,6 +121,12 @@ def handles_errors(fn: F) -> F:
             raise typer.Exit(130) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
+        except OSError as exc:  # a full disk, a read-only folder … on a path not wrapped yet
+            from deskmove.oserrors import explain
+
+            err = explain(exc, "read or write a file")
+            typer.echo(f"Error: {err}", err=True)
+            raise typer.Exit(err.exit_code) from None
         except Exception as exc:  # noqa: BLE001 - a bug must still not show a traceback to users
             if os.environ.get("DESKMOVE_DEBUG"):
                 raise
@@ -361,12 +367,13 @@ def status(
         deskmove --json status | jq .totals
     """
     from deskmove.store.delta import connections_overview
-    from deskmove.sync import sync_targets
+    from deskmove.sync import settle_running, sync_targets
 
     g = _globals(ctx)
-    with g.opened() as (project, store):
+    with g.opened(write=False) as (project, store):
         info = store.summary()
         info["cutover"] = connections_overview(store, sync_targets(project), active_days)
+        settle_running(project, store, info)
     if g.json or g.quiet:
         g.emit("", info)
         return

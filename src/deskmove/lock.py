@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from deskmove.errors import LockHeld, StoreError
+from deskmove.oserrors import explain
 
 LOCK_FILE = "deskmove.lock"
 # pg_try_advisory_lock takes a bigint; this one spells "deskmove" in ASCII.
@@ -119,10 +120,7 @@ def _file_lock(root: Path, _url: str, command: str) -> Iterator[Holder | None]:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise StoreError(
-            f"cannot create the lock file {path}: {exc.strerror}",
-            "check that the project folder is writable",
-        ) from exc
+        raise explain(exc, f"open the lock file {LOCK_FILE}") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -150,10 +148,53 @@ def _read_holder(fd: int) -> Holder:
 
 
 def _write(fd: int, text: str) -> None:
-    os.ftruncate(fd, 0)
-    os.lseek(fd, 0, os.SEEK_SET)
-    os.write(fd, text.encode("utf-8"))
-    os.fsync(fd)
+    """Record (or clear) the holder; best effort: the flock is the lock, this only names it.
+
+    On a full disk the holder cannot be written, but the run still holds the
+    lock and gets to the store's own, clearer error.
+    """
+    try:
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, text.encode("utf-8"))
+        os.fsync(fd)
+    except OSError:
+        try:
+            os.ftruncate(fd, 0)  # a half-written holder must not name a wrong process
+        except OSError:
+            pass
+
+
+def running_now(root: Path | str, store_url: str) -> bool:
+    """Whether some deskmove run holds the project's lock right now (writes nothing)."""
+    if store_url.startswith("postgresql"):
+        return _pg_running(store_url)
+    try:
+        fd = os.open(Path(root) / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return False  # never locked, or unreadable: no run could hold it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _pg_running(url: str) -> bool:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return _pg_holder(conn).pid is not None
+    except sa.exc.SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
 
 
 @contextmanager

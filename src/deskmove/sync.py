@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from tqdm import tqdm
 from deskmove import notify
 from deskmove.checkpoint import checkpoint
 from deskmove.config import Project
-from deskmove.errors import DeskmoveError
+from deskmove.errors import DeskmoveError, StoreError
 from deskmove.lock import is_held, project_lock
 from deskmove.registry import source_for, target_for
 from deskmove.store import IngestCounts, Store, delta
@@ -93,9 +94,53 @@ def progress_bar(total: int | None, desc: str, enabled: bool) -> Iterator[tqdm]:
         bar.close()
 
 
-def open_store(project: Project, *, create: bool = True) -> Store:
-    """The project's store (``deskmove init`` made the folder; nothing else creates one)."""
-    return Store.open(project.store_url, project.blob_root, create=create)
+def open_store(project: Project, *, create: bool = True, write: bool = True) -> Store:
+    """The project's store (``deskmove init`` made the folder; nothing else creates one).
+
+    A SQLite store in a folder deskmove cannot write is refused for commands that
+    write (with the advice that fits SQLite), and opened read-only for those that
+    only read (``status``).
+    """
+    from deskmove.store.engine import sqlite_folder, sqlite_read_only_url
+
+    folder = sqlite_folder(project.store_url)
+    if folder is not None and folder.is_dir() and not os.access(folder, os.W_OK):
+        if write:
+            raise StoreError(
+                f"the folder of the store, {folder}, is read-only",
+                "deskmove writes its SQLite store, lock file and blobs there: make it writable "
+                "or copy the project somewhere writable; `deskmove status` can still read it",
+            )
+        return Store.open(sqlite_read_only_url(project.store_url), project.blob_root, create=False)
+    try:
+        return Store.open(project.store_url, project.blob_root, create=create)
+    except StoreError:
+        if write or folder is None:
+            raise
+        # a full disk: reading needs no space, so show what the store holds
+        return Store.open(sqlite_read_only_url(project.store_url), project.blob_root, create=False)
+
+
+def settle_running(project: Project, store: Store, info: dict[str, Any]) -> dict[str, Any]:
+    """Runs the store calls "running" while no process holds the lock were cut short.
+
+    A run killed, or one that could not even record its end (a full disk), stays
+    "running" in the store until the next run marks it; the lock says the truth.
+    """
+    from deskmove.lock import running_now
+
+    if running_now(project.root, store.url):
+        return info
+
+    def fix(run: Any) -> None:
+        if isinstance(run, dict) and run.get("status") == "running":
+            run["status"] = "interrupted"
+
+    for run in info.get("runs") or []:
+        fix(run)
+    for c in (info.get("cutover") or {}).get("connections", {}).values():
+        fix(c.get("last_run"))
+    return info
 
 
 @contextmanager
@@ -137,9 +182,8 @@ def _import(project: Project, store: Store, source: str, progress: bool) -> Impo
                 checkpoint("ingest", f"after batch of {batch.read}")
                 bar.update(batch.read)
     except BaseException as exc:
-        store.finish_run(
-            run_id, "failed" if isinstance(exc, DeskmoveError) else "interrupted", report.as_dict()
-        )
+        status = "failed" if isinstance(exc, DeskmoveError) else "interrupted"
+        _end_failed_run(store, run_id, status, report.as_dict())
         raise
     if conn.scheme in ("mbox", "maildir", "eml", "imap", "imaps"):
         from deskmove.reclassify import support_hint
@@ -170,6 +214,18 @@ def check_target(project: Project, target: str, *, remote: bool = True) -> Targe
     return tgt
 
 
+def _end_failed_run(store: Store, run_id: int, status: str, counts: dict[str, Any]) -> None:
+    """Record a run's failure if the store still can; the failure itself is what to report.
+
+    On a full disk even this small update may not fit: the run then stays
+    "running" in the store, and ``status`` reads the lock to call it interrupted.
+    """
+    try:
+        store.finish_run(run_id, status, counts)
+    except StoreError:
+        pass
+
+
 def export_target(
     project: Project, store: Store, target: str, *, dry_run: bool = False, progress: bool = False,
     checked: Target | None = None,
@@ -192,7 +248,7 @@ def _export(
     try:
         report = tgt.push(store, run_id, dry_run=dry_run, progress=progress)
     except BaseException:
-        store.finish_run(run_id, "failed", {})
+        _end_failed_run(store, run_id, "failed", {})
         raise
     failed = sum(report.failed.values())
     if not failed and not dry_run:  # everything up to this run is in the target now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -33,17 +34,65 @@ def make_engine(url: str) -> Engine:
             f"the database driver for {redact_url(url)} is not installed ({exc.name})",
             "install it: pip install 'deskmove[postgres]'",
         ) from exc
+    event.listen(engine, "handle_error", _io_error)
     return engine
+
+
+def _io_error(ctx: sa.engine.ExceptionContext) -> None:
+    """A full disk or a read-only store is the user's to fix, on every path: say so."""
+    text = str(ctx.original_exception).lower()
+    if "disk is full" in text or "no space left on device" in text or "diskfull" in text:
+        raise StoreError(
+            "the disk is full: the store could not write, and rolled back what it was writing",
+            "free space on the disk that holds the store and re-run; nothing was lost",
+        ) from ctx.original_exception
+    if "readonly database" in text or "read-only file system" in text:
+        raise StoreError(
+            "the store is read-only: deskmove cannot write to it",
+            "make the store's folder (or file) writable, or copy the project somewhere "
+            "writable; `deskmove status` can still read it",
+        ) from ctx.original_exception
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     dbapi_conn.isolation_level = None  # autocommit at the driver; we issue BEGIN ourselves
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    try:
+        cur.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        pass  # a store opened read-only (status in a read-only folder) keeps its mode
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def sqlite_folder(url: str) -> Path | None:
+    """The folder of a SQLite store's file, None for other stores or in-memory ones."""
+    if not url.startswith("sqlite"):
+        return None
+    try:
+        database = sa.engine.make_url(url).database
+    except ArgumentError:
+        return None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).resolve().parent
+
+
+def sqlite_read_only_url(url: str) -> str:
+    """The same SQLite file, opened read-only.
+
+    With a write-ahead log beside it (a run that could not finish), SQLite must
+    read the log too: plain read-only mode. Without one (the last writer closed
+    cleanly) the file alone is the store, and ``immutable`` lets SQLite read it
+    from a folder where it cannot create its shared-memory file.
+    """
+    database = str(sa.engine.make_url(url).database)
+    wal = Path(database + "-wal")
+    if wal.exists() and wal.stat().st_size:
+        return f"sqlite:///file:{database}?mode=ro&uri=true"
+    return f"sqlite:///file:{database}?mode=ro&immutable=1&uri=true"
 
 
 def redact_url(url: str) -> str:
@@ -65,10 +114,28 @@ def upgrade(engine: Engine) -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except OperationalError as exc:
+        if engine.dialect.name == "sqlite":
+            raise _sqlite_open_error(engine, exc) from exc
         raise StoreError(
             f"cannot open the store at {redact_url(str(engine.url))}: {exc.orig}",
             "check that the database server is running and the URL is right",
         ) from exc
+
+
+def _sqlite_open_error(engine: Engine, exc: OperationalError) -> StoreError:
+    text = str(exc.orig).lower()
+    where = engine.url.database or "the store"
+    if "full" in text:
+        return StoreError(
+            f"the disk is full: cannot open {where}", "free space on that disk and re-run"
+        )
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return StoreError(
+            f"cannot open {where} for writing ({exc.orig})",
+            "check that its folder exists, is writable and has space; "
+            "`deskmove status` can read a store in a read-only folder",
+        )
+    return StoreError(f"cannot open {where}: {exc.orig}", "check the file and re-run")
 
 
 def current_revision(engine: Engine) -> str | None:
