@@ -8,7 +8,6 @@ because the bulk path builds hundreds of thousands of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -121,6 +120,27 @@ class TicketRec:
     thread_key: str | None = None
     # New or changed messages; messages already stored and not listed are kept.
     messages: list[MessageRec] = field(default_factory=list)
+    # Mail threading (deskmove.mail.resolve): keys that find this ticket again (a key the
+    # store already knows keeps its ticket), and subject keys that move to this ticket.
+    thread_keys: list[str] = field(default_factory=list)
+    subject_keys: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class StoredTicket:
+    """What the store tells mail threading about a ticket it holds."""
+
+    id: int
+    native_id: str | None  # this connection's id for it (None: another source made it)
+    subject: str | None
+    status: str
+    channel: str
+    thread_key: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    tags: list[str]
+    is_auto: bool
+    requester: PersonRef | None
 
 
 @dataclass(slots=True)
@@ -151,8 +171,3 @@ class Batch:
     quarantined: list[QuarantineRec] = field(default_factory=list)
     state: dict[str, dict[str, Any]] | None = None  # stream -> cursor, saved with the batch
     read: int = 0
-    # Optional steps run inside the batch's transaction, given its SQLAlchemy Connection:
-    # ``before`` ahead of the records (mail threading joins stored tickets here), ``after``
-    # once they are written. Both must only touch what the batch is about.
-    before: Callable[[Any], None] | None = None
-    after: Callable[[Any], None] | None = None

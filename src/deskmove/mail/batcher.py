@@ -3,7 +3,9 @@
 Every mail source (mbox, Maildir, eml, IMAP) hands its raw mails here. A mail
 that cannot be parsed becomes a :class:`QuarantineRec` with the reason; nothing
 raises on bad mail. Threading across runs (a reply imported before its parent)
-is finished inside the batch's transaction by :mod:`deskmove.store.threads`.
+is resolved against the store before the batch is returned, by
+:class:`deskmove.mail.resolve.ThreadResolver`: build each batch only once the one
+before it is ingested (every mail source yields them lazily).
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from typing import TYPE_CHECKING
 from deskmove.errors import DeskmoveError
 from deskmove.mail.blobwriter import BlobWriter
 from deskmove.mail.parse import MailParseError, ParsedMail, parse_mail
+from deskmove.mail.resolve import ThreadResolver, ThreadStore, TicketPlan, merge_headers
 from deskmove.mail.subjects import strip_prefixes
 from deskmove.mail.threading import ThreadItem, parents_of, thread
 from deskmove.records import Batch, MessageRec, PersonRec, PersonRef, QuarantineRec, TicketRec
 from deskmove.store.textclean import strip_nul_fields
-from deskmove.store.threads import ThreadResolver, TicketPlan
 
 if TYPE_CHECKING:
     from deskmove.config import Project
@@ -55,9 +57,17 @@ class _Mail:
 class MailBatcher:
     """Turns lists of raw mails into batches for one mail connection."""
 
-    def __init__(self, project: Project, store: Store, connection: str) -> None:
+    def __init__(
+        self,
+        project: Project,
+        store: Store,
+        connection: str,
+        *,
+        threads: ThreadStore | None = None,
+    ) -> None:
         self.store = store
         self.connection = connection
+        self.threads = threads or store.threads(connection)
         mail = project.section("mail")
         self.support_addresses = set(project.support_addresses)
         self.support_domains = set(project.support_domains)
@@ -92,17 +102,14 @@ class MailBatcher:
         finally:
             self.writer.wait()  # every blob on disk before the batch can be committed
         plans = self._plans(list(unique.values()))
-        batch = Batch(
-            tickets=[p.rec for p in plans],
+        resolver = ThreadResolver(self.threads, window=self.window)
+        return Batch(
+            tickets=resolver.resolve(plans),
             people=self._people(unique.values()),
             quarantined=quarantined,
             state=state,
             read=len(mails) if read is None else read,
         )
-        resolver = ThreadResolver(self.connection, plans, batch, window=self.window)
-        batch.before = resolver.before
-        batch.after = resolver.after
-        return batch
 
     def is_support(self, address: str | None) -> bool:
         if not address:
@@ -246,19 +253,6 @@ class MailBatcher:
             for addr, name in sorted(names.items())
             if not _is_form_sender(addr) or self.is_support(addr)
         ]
-
-
-def merge_headers(into: dict[str, object], other: dict[str, object]) -> None:
-    """Union of two copies' audit headers; "folder" stays the first, "folders" lists them all."""
-    for key, value in other.items():
-        mine = into.get(key)
-        if key == "folder" and mine is not None and mine != value:
-            folders = into.get("folders") or [mine]
-            into["folders"] = [*folders, value] if value not in folders else folders  # type: ignore[misc]
-        elif mine is None:
-            into[key] = value
-        elif isinstance(mine, list) and isinstance(value, list):
-            into[key] = mine + [v for v in value if v not in mine]
 
 
 def _message_native_id(p: ParsedMail) -> str:

@@ -31,6 +31,7 @@ from deskmove.store.scope import TicketScope
 if TYPE_CHECKING:
     from deskmove.store.audit import AuditQueries
     from deskmove.store.csvexport import CsvExport
+    from deskmove.store.threads import StoreThreads
 
 __all__ = ["Store", "BlobStore", "IngestCounts", "Ingestor", "TicketScope", "content_hash"]
 
@@ -190,6 +191,12 @@ class Store:
                 )
             )
             return {stream: dict(cursor or {}) for stream, cursor in rows}
+
+    def threads(self, connection: str) -> StoreThreads:
+        """What mail threading reads and merges through, for one source connection."""
+        from deskmove.store.threads import StoreThreads
+
+        return StoreThreads(self, connection)
 
     def ingestor(self, connection: str, run_id: int | None) -> Ingestor:
         return Ingestor(self.begin, self.blobs, connection, run_id)

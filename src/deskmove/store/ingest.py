@@ -45,7 +45,7 @@ from deskmove.records import (
     PersonRef,
     TicketRec,
 )
-from deskmove.store import quarantine, search
+from deskmove.store import quarantine, search, threads
 from deskmove.store.blobs import BlobStore
 from deskmove.store.textclean import strip_nul
 
@@ -319,8 +319,6 @@ class Ingestor:
             # large imports (the 2 MB default makes every batch re-read them from disk).
             conn.exec_driver_sql("PRAGMA cache_size=-65536")
             conn.info["deskmove_cache"] = True
-        if batch.before is not None:
-            batch.before(conn)
         for org in batch.organizations:
             self._upsert_named(conn, "organization", org, counts)
         for grp in batch.groups:
@@ -337,8 +335,6 @@ class Ingestor:
             quarantine.write(conn, self.blobs, self.connection, self.run_id, batch.quarantined)
             counts.quarantined += len(batch.quarantined)
             self._open_records = self._open_records or any(q.native_id for q in batch.quarantined)
-        if batch.after is not None:
-            batch.after(conn)
         if self._touched:
             search.index_tickets(conn, self._touched)
         if batch.state:
@@ -665,6 +661,9 @@ class Ingestor:
         self._add_provenance(conn, "ticket", new_prov)
         self._touch_provenance(conn, "ticket", touched)
         self._upsert_messages(conn, wave, ticket_ids, counts)
+        keyed = [(ticket_ids[t.native_id], t) for t in wave if t.thread_keys or t.subject_keys]
+        if keyed:  # mail threading's keys, committed with the tickets they find
+            threads.record_keys(conn, self.connection, keyed)
 
     def _ticket_row(self, conn: Connection, t: TicketRec) -> dict[str, Any]:
         return {
