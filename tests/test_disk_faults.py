@@ -92,3 +92,14 @@ def test_a_read_only_project_folder_gets_sqlite_advice_and_status_reads(cli, tmp
         assert json.loads(status.stdout)["totals"]["messages"] == 3
     finally:
         _remount(small_disk, "rw")
+
+
+def test_status_on_postgresql_reads_the_lock_to_settle_running_runs(
+    tmp_path, postgres_url, monkeypatch, cli
+):
+    from deskmove.lock import project_lock, running_now
+
+    assert running_now(tmp_path, postgres_url) is False
+    with project_lock(tmp_path, postgres_url, "import x"):
+        assert running_now(tmp_path, postgres_url) is True
+    assert running_now(tmp_path, postgres_url) is False

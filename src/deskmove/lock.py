@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from deskmove.errors import LockHeld, StoreError
+from deskmove.errors import LockHeld
 from deskmove.oserrors import explain
 
 LOCK_FILE = "deskmove.lock"
@@ -187,14 +187,9 @@ def running_now(root: Path | str, store_url: str) -> bool:
 
 
 def _pg_running(url: str) -> bool:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            return _pg_holder(conn).pid is not None
-    except sa.exc.SQLAlchemyError:
-        return False
-    finally:
-        engine.dispose()
+    from deskmove.store.pglock import lock_held
+
+    return lock_held(url, PG_LOCK_KEY)
 
 
 @contextmanager

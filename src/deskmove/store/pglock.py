@@ -62,3 +62,16 @@ def _holder(conn: sa.Connection, key: int) -> tuple[str, datetime | None]:
     ).first()
     conn.rollback()
     return (row[0] or "", row[1]) if row is not None else ("", None)
+
+
+def lock_held(url: str, key: int) -> bool:
+    """Whether some session holds advisory lock ``key`` now (reads pg_locks, takes nothing)."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            name, _started = _holder(conn, key)
+            return bool(name)
+    except sa.exc.SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
