@@ -22,6 +22,10 @@ import httpx
 @dataclass
 class FakeFreshdesk:
     host: str = "acme.freshdesk.com"
+    scheme: str = "https"  # "http" when served on 127.0.0.1
+    file_host: str = (
+        "s3.amazonaws.example"  # where attachment_url points (the host itself: served here)
+    )
     companies: dict[int, dict[str, Any]] = field(default_factory=dict)
     groups: dict[int, dict[str, Any]] = field(default_factory=dict)
     agents: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -45,7 +49,10 @@ class FakeFreshdesk:
         self._ids = itertools.count(50_000)
 
     def url(self, path: str, **params: Any) -> str:
-        return f"https://{self.host}{path}" + (f"?{urlencode(params)}" if params else "")
+        return f"{self.scheme}://{self.host}{path}" + (f"?{urlencode(params)}" if params else "")
+
+    def file_url(self, token: str) -> str:
+        return f"{self.scheme if self.file_host == self.host else 'https'}://{self.file_host}/fd/{token}"
 
     def side_effect(self, request: httpx.Request) -> httpx.Response:
         parts = urlsplit(str(request.url))
@@ -63,6 +70,8 @@ class FakeFreshdesk:
             "X-Ratelimit-Used-CurrentRequest": "1",
             **headers,
         }
+        if isinstance(body, bytes):
+            return httpx.Response(status, content=body, headers=headers)
         return httpx.Response(status, json=body, headers=headers)
 
     def _list(
@@ -79,6 +88,13 @@ class FakeFreshdesk:
         self, method: str, path: str, p: dict[str, str], body: bytes
     ) -> tuple[int, Any, dict[str, str]]:
         bits = path.strip("/").split("/")
+        if method == "GET" and path.startswith("/fd/"):  # attachment bytes, when served here
+            token = bits[-1]
+            return (
+                (200, self.files[token], {})
+                if token in self.files
+                else (404, {"code": "not_found"}, {})
+            )
         if method == "GET" and path == "/api/v2/tickets" and "requester_id" in p:
             # List All Tickets filtered by requester: read from the tickets themselves, so a
             # ticket is there as soon as it is created (unlike search, below).
@@ -223,7 +239,7 @@ class FakeFreshdesk:
             token = f"up{next(self._ids)}"
             self.files[token] = data
             out.append({"id": next(self._ids), "name": name, "size": len(data), "content_type": "application/octet-stream",
-                        "attachment_url": f"https://s3.amazonaws.example/fd/{token}"})  # fmt: skip
+                        "attachment_url": self.file_url(token)})  # fmt: skip
         return out
 
     def _create(self, path: str, bits: list[str], data: Any) -> tuple[int, Any, dict[str, str]]:
@@ -386,6 +402,6 @@ def seed(fake: FakeFreshdesk, tickets: int = 3, notes: int = 2) -> FakeFreshdesk
                           "to_emails": [f"k{i}@klient.example"], "from_email": "pomoc@sklep.example", "cc_emails": [], "bcc_emails": [],
                           "created_at": f"2021-03-0{i + 1}T11:0{j}:00Z", "updated_at": f"2021-03-0{i + 1}T11:0{j}:00Z",
                           "attachments": [{"id": 70 + j, "name": "skan.png", "content_type": "image/png", "size": 9,
-                                           "attachment_url": f"https://s3.amazonaws.example/fd/{token}", "created_at": "2021-03-01T11:00:00Z"}] if j == 0 else []})  # fmt: skip
+                                           "attachment_url": fake.file_url(token), "created_at": "2021-03-01T11:00:00Z"}] if j == 0 else []})  # fmt: skip
         fake.conversations[tid] = convs
     return fake

@@ -84,6 +84,9 @@ class FakeZendesk:
     uploads: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     limit: Limit | None = None
+    # Incremental Exports, Rate limits: "You can make up to 10 requests per minute to these
+    # endpoints." (per_window=10 enforces it; None leaves the exports unlimited)
+    export_limit: Limit | None = None
     fail_jobs_after: int | None = None  # a job stops (failed) after this many items
     fail_kind: str | None = None  # ... only jobs of this kind ("tickets", "users")
     me_id: int = 1
@@ -123,8 +126,13 @@ class FakeZendesk:
             self.log.append((method, parts.path))
             self.counts["requests"] = self.counts.get("requests", 0) + 1
             extra: dict[str, str] = {}
-            if self.limit is not None:
-                ok, extra = self.limit.check()
+            limits = [self.limit]
+            if parts.path.startswith("/api/v2/incremental/"):
+                limits.append(self.export_limit)
+            for limit in (x for x in limits if x is not None):
+                ok, more = limit.check()
+                if limit is self.limit or not ok:  # the export limit tells only when refusing
+                    extra = {**extra, **more}
                 if not ok:
                     self.counts["429"] = self.counts.get("429", 0) + 1
                     return 429, extra, b'{"error": "APIRateLimitExceeded"}'

@@ -214,3 +214,21 @@ def test_requests_per_minute_ceiling_paces_without_429(creds):
     for _ in range(3):
         c.json("GET", URL)
     assert slept == [0.5, 0.5]
+
+
+@respx.mock
+def test_a_long_retry_after_is_honoured_whole_and_said(client, capsys):
+    """Zendesk: the 429's "Retry-After header that tells you how many seconds to wait"."""
+    respx.get(URL).mock(side_effect=[httpx.Response(429, headers={"Retry-After": "900"}), OK])
+    _r, body = client.json("GET", URL)
+    assert body == {"groups": []} and client.slept == [900.0]  # not cut to max_wait (300)
+
+
+@respx.mock
+def test_a_retry_after_beyond_an_hour_stops_and_says_when_to_resume(client):
+    respx.get(URL).mock(side_effect=[httpx.Response(429, headers={"Retry-After": "7200"}), OK])
+    with pytest.raises(
+        RetriableError, match=r"asks to wait 7200 s \(until \d\d:\d\d UTC\)"
+    ) as info:
+        client.json("GET", URL)
+    assert "run the same command again after" in str(info.value.hint) and client.slept == []

@@ -65,3 +65,16 @@ def test_a_429_storm_without_remaining_headers_is_survived(api, project, store, 
     report = do_import(project, store)
     assert report.balanced and report.new == 4 + 4
     assert source.counts["429"] >= 1
+
+
+def test_incremental_exports_are_paced_to_ten_requests_a_minute(api, project, store, clock):
+    """Zendesk: "You can make up to 10 requests per minute to these endpoints"."""
+    limit = Limit(per_window=10, clock=lambda: clock[0])
+    source = seed(FakeZendesk(page_size=1, events_page_size=2, export_limit=limit), tickets=8, comments=1,
+                  attachments=False)  # fmt: skip
+    api.serve(source)
+    report = do_import(project, store)
+    assert report.balanced and report.new == 8 + 8
+    exports = sum(1 for _m, p in source.log if p.startswith("/api/v2/incremental/"))
+    assert exports > 20 and source.counts.get("429", 0) == 0  # paced, never refused
+    assert clock[0] >= 60 * (exports // 10 - 1)

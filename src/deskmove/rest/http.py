@@ -23,7 +23,7 @@ import json
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -143,6 +143,7 @@ class RestClient:
         self._interval = 60.0 / float(rpm) if rpm else 0.0
         self._next_at = 0.0
         self._paused_until = 0.0
+        self._lanes: dict[str, deque[float]] = {}  # lane -> when its last N requests went
         self._lock = threading.Lock()
         self.timeout = request_timeout(spec, conn)
         self.watch = _Watch(SLOW_AFTER)
@@ -236,12 +237,27 @@ class RestClient:
                 f"Waiting: {what} {reason}; retrying up to {attempts - 1} more times, "
                 f"for at most {limit}"
             )
+        asked = exc.wait if isinstance(exc, _Retry) else None
+        if asked is not None and asked > self.spec.retry.max_wait:  # a long Retry-After: say it
+            until = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + asked))
+            notify.say(f"Waiting: {self.spec.name} asks for {asked:.0f} s; resuming at {until}")
         notify.waiting(f"retry {state.attempt_number}/{attempts - 1}: {reason}")
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
+        """The pause before the next attempt: a server's Retry-After is honoured whole
+        (Zendesk: "a Retry-After header that tells you how many seconds to wait"), up to
+        ``retry.max_retry_after``; a longer one stops the run, saying when to resume."""
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _Retry) and exc.wait is not None:
-            return min(exc.wait, self.spec.retry.max_wait)
+            limit = self.spec.retry.max_retry_after
+            if exc.wait > limit:
+                until = time.strftime("%H:%M UTC", time.gmtime(time.time() + exc.wait))
+                raise RetriableError(
+                    f"{self.spec.name} asks to wait {exc.wait:.0f} s (until {until}) before the "
+                    f"next request, longer than the {limit:.0f} s deskmove waits",
+                    f"run the same command again after {until}; deskmove resumes where it stopped",
+                )
+            return exc.wait
         r = self.spec.retry
         return min(r.base_wait * 2 ** (state.attempt_number - 1), r.max_wait)
 
@@ -253,11 +269,18 @@ class RestClient:
             self.stats["slept"] += seconds
             self.sleep(seconds)
 
-    def _pace(self) -> None:
-        """Wait for our own ceiling and for a pause another request asked for (thread-safe)."""
+    def _pace(self, lane: tuple[str, float] | None = None) -> None:
+        """Wait for our own ceiling, for a pause another request asked for, and for the
+        request's lane (endpoints with a limit of their own, e.g. Zendesk's incremental
+        exports at 10 a minute) — thread-safe."""
         with self._lock:
             now = self.clock()
             start = max(now, self._next_at, self._paused_until)
+            if lane is not None:  # at most N requests in any minute: a burst, then spaced
+                sent = self._lanes.setdefault(lane[0], deque(maxlen=max(1, int(lane[1]))))
+                if len(sent) == sent.maxlen:
+                    start = max(start, sent[0] + 61.0)  # a second spare for clock skew
+                sent.append(start)
             if self._interval:
                 self._next_at = start + self._interval
         if start > now:
@@ -266,7 +289,7 @@ class RestClient:
     def _attempt(
         self, method: str, url: str, parse: bool, accept: str | None = None, **kw: Any
     ) -> tuple[httpx.Response, Any]:
-        self._pace()
+        self._pace(kw.pop("lane", None))
         headers = dict(kw.pop("headers", None) or {})
         if accept:
             headers["Accept"] = accept

@@ -61,7 +61,8 @@ class RateLimitSpec(_Model):
 class RetrySpec(_Model):
     attempts: int = Field(8, ge=1)
     base_wait: float = Field(1.0, ge=0)
-    max_wait: float = Field(300.0, ge=0)
+    max_wait: float = Field(300.0, ge=0)  # our own back-off's longest pause
+    max_retry_after: float = Field(3600.0, ge=0)  # a longer Retry-After stops the run instead
     timeout: float = Field(60.0, gt=0)
 
 
@@ -86,6 +87,13 @@ class PaginatorSpec(_Model):
             )
         PAGINATORS[self.type].validate_spec(self)
         return self
+
+
+class PaceSpec(_Model):
+    """Endpoints with a limit of their own: requests in one ``lane`` go ``per_minute``."""
+
+    lane: str
+    per_minute: float = Field(gt=0)
 
 
 class IncrementalSpec(_Model):
@@ -137,6 +145,7 @@ class StreamSpec(_Model):
     lookup: EndpointSpec | None = None  # tickets: fetch some by id ({ids}), for late messages
     joins: dict[str, str] = Field(default_factory=dict)  # side-loaded list -> its record id field
     only_if: dict[str, str] = Field(default_factory=dict)  # used when these options match
+    pace: PaceSpec | None = None  # this endpoint's own rate limit (shared by its lane)
 
     @model_validator(mode="after")
     def _per_ticket(self) -> StreamSpec:

@@ -94,7 +94,8 @@ def _pages(client, stream, path, params, state, inc, skip_pages=0):  # type: ign
     pager = make_paginator(stream.paginator)
     url, params = path, pager.first(params, skip_pages)
     while True:
-        resp, body = client.json("GET", url, params=params)
+        lane = (stream.pace.lane, stream.pace.per_minute) if stream.pace else None
+        resp, body = client.json("GET", url, params=params, lane=lane)
         records = body if stream.records == "" else dig(body, stream.records)
         if not isinstance(records, list):
             raise FatalRemoteError(
