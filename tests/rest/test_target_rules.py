@@ -256,3 +256,22 @@ def test_dry_run_reports_exactly_what_the_push_then_does(project, store, api, cr
     assert sorted(n for n in dry.notes if "tickets:" in n) == sorted(
         n for n in real.notes if "tickets:" in n
     )
+
+
+def test_rollback_never_deletes_what_was_matched(project, store, api, creds):
+    from deskmove.rollback import rollback
+
+    api.serve(seed(FakeZendesk(), tickets=2, comments=1, attachments=False))
+    target = _zendesk(api)
+    _agent(target, 41, "Jana Nováková", "jana@acme.example")
+    target.organizations[77] = {"id": 77, "name": "Pivovar Ostrava s.r.o.", "external_id": None,
+                                "domain_names": [], "created_at": ts(T0), "updated_at": ts(T0)}  # fmt: skip
+    do_import(project, store)
+    do_export(project, store, "zendesk://new")
+    report = rollback(project, store, "zendesk://new", include_people=True)
+    assert not report.failed and not target.tickets
+    assert 77 in target.organizations and 41 in target.users and target.me_id in target.users
+    assert {u["email"] for u in target.users.values()} == {
+        "admin@acme.example",
+        "jana@acme.example",
+    }

@@ -3,8 +3,10 @@
 A spec names its hooks module (``hooks: deskmove.rest.hooks.zendesk``). The
 engine calls, by stream kind, ``person(raw, ctx)``, ``organization(raw, ctx)``,
 ``group(raw, ctx)``, ``ticket(raw, ctx)`` and ``message(raw, ctx)``; the write
-side calls the ``*_payload`` functions its target section needs. Outside
-packages can ship a hooks module and name it the same way.
+side calls the ``*_payload`` functions its target section needs, with the typed
+records of :mod:`deskmove.rest.pushrecords`. Which functions a spec needs is
+spelled out in :mod:`deskmove.rest.hooks.contract` and checked when the spec is
+loaded. Outside packages can ship a hooks module and name it the same way.
 
 Optional read-side hooks: ``stream_values(ctx, client)`` returns placeholders
 for stream params and incremental templates (and ``format_start`` for
