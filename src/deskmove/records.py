@@ -171,3 +171,6 @@ class Batch:
     quarantined: list[QuarantineRec] = field(default_factory=list)
     state: dict[str, dict[str, Any]] | None = None  # stream -> cursor, saved with the batch
     read: int = 0
+    # "mail": ticket and message ids are content-derived and shared by every mail
+    # connection of the store (see deskmove.store.mailscope)
+    scope: str | None = None

@@ -109,6 +109,7 @@ class MailBatcher:
             quarantined=quarantined,
             state=state,
             read=len(mails) if read is None else read,
+            scope="mail",
         )
 
     def is_support(self, address: str | None) -> bool:

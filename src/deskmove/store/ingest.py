@@ -47,6 +47,7 @@ from deskmove.records import (
 )
 from deskmove.store import quarantine, search, threads
 from deskmove.store.blobs import BlobStore
+from deskmove.store.mailscope import SHARED_KINDS, mail_connections
 from deskmove.store.textclean import strip_nul
 
 T_TICKET = Ticket.__table__
@@ -301,6 +302,7 @@ class Ingestor:
         counts.nul_stripped = strip_nul(batch)  # one rule on every store: see textclean
         self._next_id: dict[str, int] = {}  # per transaction: see _new_ids
         self._touched: set[int] = set()  # tickets whose search document is rebuilt
+        self._shared: list[str] | None = [] if batch.scope != "mail" else None
         snapshot = (dict(self._emails), dict(self._refs), set(self._done))
         try:
             with self.begin() as conn:
@@ -387,6 +389,29 @@ class Ingestor:
             )
             for nid, eid, h in rows:
                 found[nid] = (eid, h)
+        if kind in SHARED_KINDS and len(found) < len(set(native_ids)):
+            found.update(self._adopt(conn, kind, [n for n in native_ids if n not in found]))
+        return found
+
+    def _adopt(
+        self, conn: Connection, kind: str, native_ids: list[str]
+    ) -> dict[str, tuple[int, str | None]]:
+        """Mail another mail connection already imported: the same entity, our provenance."""
+        if self._shared is None:
+            self._shared = mail_connections(conn, self.connection)
+        if not self._shared:
+            return {}
+        p = T_PROV.c
+        found: dict[str, tuple[int, str | None]] = {}
+        for part in _chunks(list(dict.fromkeys(native_ids))):
+            rows = conn.execute(
+                sa.select(p.native_id, p.entity_id, p.content_hash)
+                .where(p.connection.in_(self._shared), p.kind == kind, p.native_id.in_(part))
+                .order_by(p.id)
+            )
+            for nid, eid, h in rows:
+                found.setdefault(nid, (eid, h))
+        self._add_provenance(conn, kind, [(nid, eid, h) for nid, (eid, h) in found.items()])
         return found
 
     def _add_provenance(
@@ -569,7 +594,9 @@ class Ingestor:
             if pid is None:
                 if not pool:
                     missing = {
-                        (_person_key(r), r.email, r.name) for r in refs if self._person_id(r) is None
+                        (_person_key(r), r.email, r.name)
+                        for r in refs
+                        if self._person_id(r) is None
                     }
                     pool = self._new_ids(conn, T_PERSON, len(missing))[::-1]
                 pid = pool.pop()
