@@ -28,6 +28,8 @@ import json
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
+from deskmove.timestamps import offset_minutes, read_iso
+
 TICKETS = (
     "id", "source", "source_id", "subject", "status", "priority", "type", "channel",
     "requester_email", "assignee_email", "group", "organization", "tags", "created_at",
@@ -119,18 +121,12 @@ def parse_time(text: str, naive_tz: tzinfo | None = None) -> tuple[datetime | No
     text = text.strip()
     if not text:
         return None, None
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"'{text}' is not an ISO 8601 timestamp") from None
+    dt = read_iso(text)
     if dt.tzinfo is None:
         if naive_tz is None:
             raise ValueError(f"'{text}' has no UTC offset")
         return dt.replace(tzinfo=naive_tz), None
-    if text.endswith(("Z", "z")):
-        return dt, None
-    off = dt.utcoffset()
-    return dt, int(off.total_seconds() // 60) if off is not None else None
+    return dt, offset_minutes(text, dt)
 
 
 def parse_bool(text: str, default: bool) -> bool:

@@ -38,6 +38,7 @@ from pydantic import (
 from deskmove.errors import ConfigError
 from deskmove.model import CHANNELS, PRIORITIES, STATUSES
 from deskmove.resources import data_dir, load_yaml
+from deskmove.timestamps import parse_iso
 
 CANONICAL = {"status": STATUSES, "priority": PRIORITIES, "channel": CHANNELS}
 # Canonical ticket fields a column can map to ("description" becomes the first message).
@@ -180,19 +181,12 @@ class Mapping(_Strict):
         text = (raw or "").strip()
         if not text:
             return None
-        dt = None
         try:
-            dt = datetime.fromisoformat(text)
+            return parse_iso(
+                text, naive_tz=ZoneInfo(self.dates.timezone), formats=self.dates.formats
+            )
         except ValueError:
-            for fmt in self.dates.formats:
-                try:
-                    dt = datetime.strptime(text, fmt)
-                    break
-                except ValueError:
-                    continue
-        if dt is None:
-            raise ValueError(f"bad date '{text}'")
-        return dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(self.dates.timezone))
+            raise ValueError(f"bad date '{text}'") from None
 
     def split_tags(self, raw: str | None) -> list[str]:
         sep = self.tags.separator

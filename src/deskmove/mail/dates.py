@@ -11,6 +11,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from deskmove.timestamps import read_iso
+
 FUTURE_SLACK = timedelta(days=1)
 MAX_DATE = 998  # a Date header longer than a line is cut before parsing
 _COMMENT = re.compile(r"\([^()]*+\)")
@@ -86,7 +88,7 @@ def _parse_date(value: str) -> datetime | None:
         parsed = None
     if parsed is None:
         try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            parsed = read_iso(text)  # some mailers write ISO 8601
         except ValueError:
             return None
     if parsed.tzinfo is None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from deskmove.errors import FatalRemoteError
 from deskmove.rest.paginate import dig, make_paginator
+from deskmove.timestamps import parse_instant
 
 if TYPE_CHECKING:
     from deskmove.rest.http import RestClient
@@ -34,16 +35,11 @@ def to_epoch(value: Any) -> float | None:
         return None
     if isinstance(value, int | float):
         return float(value)
-    text = str(value)
-    if text.lstrip("-").isdigit():
-        return float(text)
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        dt = parse_instant(value)
+    except (ValueError, OverflowError, OSError):
         return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
+    return dt.timestamp() if dt is not None else None
 
 
 def _fmt(inc: IncrementalSpec, epoch: float, values: dict[str, Any] | None = None) -> Any:

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from deskmove.errors import ConfigError
 from deskmove.records import GroupRec, MessageRec, PersonRef
+from deskmove.timestamps import parse_instant, utc_iso
 
 if TYPE_CHECKING:
     from deskmove.config import Connection
@@ -81,18 +81,9 @@ def load_hooks(dotted: str) -> ModuleType:
         ) from None
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An aware UTC datetime from ISO 8601 or unix seconds (None stays None)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+# The hooks' names for deskmove.timestamps' readers: ISO 8601 or unix seconds, and back.
+parse_time = parse_instant
+iso = utc_iso
 
 
 # -- read-side helpers both built-in helpdesks share ------------------------------------
