@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from deskmove.config import Project
@@ -41,6 +41,14 @@ def _mbox(path: Path) -> Path:
             fh.write(b"From MAILER-DAEMON Mon Mar  3 09:00:00 2025\n")
             fh.write(raw.replace(b"\r\n", b"\n") + b"\n\n")
     return path
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request, monkeypatch, project_dir):
+    """The same run on SQLite and on a real PostgreSQL (after project_dir cleared the variable)."""
+    if request.param == "postgres":
+        monkeypatch.setenv("DESKMOVE_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    return request.param
 
 
 def _state(project_dir: Path) -> dict:
@@ -98,7 +106,7 @@ def test_import_without_support_addresses_names_the_likely_ones(cli, project_dir
     assert "no support address is set" not in result.stderr
 
 
-def test_reclassify_fixes_directions_without_the_source(cli, project_dir, tmp_path):
+def test_reclassify_fixes_directions_without_the_source(cli, project_dir, tmp_path, backend):
     box = _mbox(tmp_path / "inbox.mbox")
     assert cli("import", f"mbox:{box}").exit_code == 0
     before = _state(project_dir)
@@ -136,7 +144,9 @@ def test_reclassify_fixes_directions_without_the_source(cli, project_dir, tmp_pa
     )
 
 
-def test_reclassify_reports_what_was_pushed_and_pushes_nothing_twice(cli, project_dir, tmp_path):
+def test_reclassify_reports_what_was_pushed_and_pushes_nothing_twice(
+    cli, project_dir, tmp_path, backend
+):
     box = _mbox(tmp_path / "inbox.mbox")
     assert cli("import", f"mbox:{box}").exit_code == 0
     out = tmp_path / "export"
@@ -177,7 +187,6 @@ def test_reclassify_uses_the_fixed_parser_for_authors(cli, project_dir, tmp_path
     assert report["changed"]["authors"] == 1 and report["changed"]["requesters"] == 1
     state = _state(project_dir)
     assert [m.email for m in state["messages"]] == ["jan@example.cz"]
-    assert os.environ.get("DESKMOVE_DATABASE_URL") is None
 
 
 def test_reclassify_help_has_an_example(cli):

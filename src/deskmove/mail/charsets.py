@@ -273,5 +273,8 @@ def _unfold(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _has_surrogates(text: str) -> bool:
-    return any("\ud800" <= c <= "\udfff" for c in text)
+    return not text.isascii() and _SURROGATE.search(text) is not None

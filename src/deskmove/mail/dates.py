@@ -17,6 +17,7 @@ FUTURE_SLACK = timedelta(days=1)
 MAX_DATE = 998  # a Date header longer than a line is cut before parsing
 _COMMENT = re.compile(r"\([^()]*+\)")
 _SPACES = re.compile(r"\s+")
+_AM_PM = re.compile(r"\d\s*[AaPp]\.?[Mm]")
 _TWELVE_HOUR = re.compile(r"\b(\d{1,2})(:\d{2}(?::\d{2})?)\s*+([AaPp])\.?[Mm]\.?(?![A-Za-z])")
 
 
@@ -29,8 +30,10 @@ def normalise(value: str) -> str:
             if not found:
                 break
         text = text.partition("(")[0]  # an unclosed comment runs to the end
-    text = _SPACES.sub(" ", text).strip()
-    if "m" in text.lower():
+    if "  " in text or "\t" in text or "\n" in text or "\r" in text:
+        text = _SPACES.sub(" ", text)
+    text = text.strip()
+    if _AM_PM.search(text):
         text = _TWELVE_HOUR.sub(_to_24_hours, text)
     return text
 
@@ -54,7 +57,8 @@ def mail_date(
     """The Date header; else the newest Received date; else the caller's; future dates clamped."""
     received = _received_date(headers.get("received", []))
     for value in headers.get("date", []):
-        parsed = _parse_date(value)
+        text = normalise(value)
+        parsed = _parse_normalised(text)
         if parsed is None:
             notes.append(f"unreadable Date {value.strip()!r}")
             continue
@@ -64,7 +68,7 @@ def mail_date(
             notes.append(f"Date {value.strip()!r} lies in the future; clamped")
             return clamp.astimezone(UTC), None
         off = parsed.utcoffset()
-        naive = off is None or _naive(normalise(value))
+        naive = off is None or _naive(text)
         tz = None if naive else int(off.total_seconds() // 60)
         return parsed.astimezone(UTC), tz
     if headers.get("date"):
@@ -76,12 +80,18 @@ def mail_date(
     return now, None
 
 
+_ZONE = re.compile(r"[+-]\d{4}\s*(\(.*\))?\s*$|\b(?:GMT|UTC|UT|[ECMP][SD]T|Z)\b")
+
+
 def _naive(value: str) -> bool:
-    return re.search(r"[+-]\d{4}\s*(\(.*\))?\s*$|\b(?:GMT|UTC|UT|[ECMP][SD]T|Z)\b", value) is None
+    return _ZONE.search(value) is None
 
 
 def _parse_date(value: str) -> datetime | None:
-    text = normalise(value)
+    return _parse_normalised(normalise(value))
+
+
+def _parse_normalised(text: str) -> datetime | None:
     try:
         parsed = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):

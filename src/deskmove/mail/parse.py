@@ -9,6 +9,7 @@ Attachment and raw-mail bytes go to the blob store as they are met.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.errors import MissingHeaderBodySeparatorDefect
@@ -89,11 +90,12 @@ def _parse_repaired(data: bytes, notes: list[str]) -> tuple[Message, dict[str, l
         fixed = repair.skip_leading_lines(data, notes)
         if fixed is not None:
             data, msg = fixed, _parse(fixed)
-    if any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects):
+            headers = _headers(msg)
+    if msg.defects and any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in msg.defects):
         fixed = repair.join_bare_continuations(data, notes)
         if fixed is not None:
             data, msg = fixed, _parse(fixed)
-    headers = _headers(msg)
+            headers = _headers(msg)
     if not _looks_like_mail(headers):
         fixed = repair.obsolete_names(data)
         if fixed is not None:
@@ -116,17 +118,25 @@ def _part_charsets(msg: Message, notes: list[str]) -> list[str]:
     labels = []
     for part in msg.walk():
         for name, value in part.raw_items():
-            if len(value) > mime.MAX_PARAMETERS and name.lower() in mime.CAPPED:
-                note = f"a {name} header of {len(value):,} characters was cut"
-                if note not in notes:
-                    notes.append(note)
-        try:
-            label = part.get_param("charset")
-        except Exception:  # noqa: BLE001 - a broken Content-Type names no charset
-            continue
-        if isinstance(label, str):
-            labels.append(label)
+            if len(name) != 12 or name.lower() != "content-type":
+                if len(value) > mime.MAX_PARAMETERS and name.lower() in mime.CAPPED:
+                    _note_cut(name, value, notes)
+                continue
+            if len(value) > mime.MAX_PARAMETERS:
+                _note_cut(name, value, notes)
+            m = _CHARSET.search(value, 0, mime.MAX_PARAMETERS)
+            if m:
+                labels.append(m.group(1))
     return labels
+
+
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
+
+
+def _note_cut(name: str, value: str, notes: list[str]) -> None:
+    note = f"a {name} header of {len(value):,} characters was cut"
+    if note not in notes:
+        notes.append(note)
 
 
 def _parsed(
@@ -267,7 +277,10 @@ _CHUNK = 1 << 18
 
 def _squeezed_head(body: memoryview, size: int) -> bytes:
     """The first ``size`` bytes of the body with white space removed, read chunk by chunk."""
-    out, pos = bytearray(), 0
+    first = bytes(body[: size + size // 4]).translate(None, _WHITE)
+    if len(first) >= size or len(body) <= size + size // 4:
+        return first[:size]
+    out, pos = bytearray(first), size + size // 4
     while len(out) < size and pos < len(body):
         out += bytes(body[pos : pos + _CHUNK]).translate(None, _WHITE)
         pos += _CHUNK
@@ -278,8 +291,10 @@ def _squeezed_tail(body: memoryview, size: int) -> bytes:
     """The last ``size`` bytes of the body with white space removed, read from the end."""
     parts: list[bytes] = []
     total, end = 0, len(body)
+    step = size + size // 4
     while total < size and end > 0:
-        start = max(0, end - _CHUNK)
+        start = max(0, end - step)
+        step = _CHUNK
         part = bytes(body[start:end]).translate(None, _WHITE)
         parts.append(part)
         total, end = total + len(part), start
