@@ -190,7 +190,7 @@ def _import(project: Project, store: Store, source: str, progress: bool) -> Impo
 
         report.notes += [h for h in [support_hint(project, store, conn.name)] if h]
     if report.counts.nul_stripped:
-        from deskmove.store.textclean import describe
+        from deskmove.textclean import describe
 
         report.notes.append(describe(report.counts.nul_stripped))
     if not report.balanced:  # rule 1 is checked on every run, not assumed

@@ -23,7 +23,7 @@ from deskmove.mail.resolve import ThreadResolver, ThreadStore, TicketPlan, merge
 from deskmove.mail.subjects import strip_prefixes
 from deskmove.mail.threading import ThreadItem, parents_of, thread
 from deskmove.records import Batch, MessageRec, PersonRec, PersonRef, QuarantineRec, TicketRec
-from deskmove.store.textclean import strip_nul_fields
+from deskmove.textclean import strip_nul_fields
 
 if TYPE_CHECKING:
     from deskmove.config import Project

@@ -48,7 +48,7 @@ from deskmove.records import (
 from deskmove.store import quarantine, search, threads
 from deskmove.store.blobs import BlobStore
 from deskmove.store.mailscope import SHARED_KINDS, mail_connections
-from deskmove.store.textclean import strip_nul
+from deskmove.textclean import strip_nul
 
 T_TICKET = Ticket.__table__
 T_MESSAGE = Message.__table__
