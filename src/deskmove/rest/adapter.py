@@ -114,6 +114,19 @@ class RestSource(Source, RestAdapter):
         finally:
             self.close()
 
+    def retry(self, items: list[Any], store: Store) -> Iterator[tuple[list[int], Batch]]:
+        """Fetch quarantined attachments again and add them to their stored messages.
+
+        Other REST items (a deleted ticket) are read again by the next import.
+        """
+        from deskmove.rest.source import fetch_again
+
+        try:
+            for item in items:
+                yield [item.id], fetch_again(self, store, item)
+        finally:
+            self.close()
+
 
 class RestTarget(Target, RestAdapter):
     scheme = "rest"

@@ -21,7 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deskmove.errors import AuthError, DeskmoveError, FatalRemoteError
+from deskmove.errors import (
+    AuthError,
+    DeadlineExceeded,
+    DeskmoveError,
+    FatalRemoteError,
+    RetriableError,
+)
 from deskmove.records import AttachmentRec, Batch, QuarantineRec, TicketRec
 from deskmove.rest.hooks import MessageDraft, RemoteFile
 from deskmove.rest.http import RemoteFailure
@@ -232,10 +238,7 @@ class SourceRun:
             for (d, f), got in zip(files, results, strict=True):
                 if isinstance(got, DeskmoveError):
                     batch.read += 1
-                    batch.quarantined.append(
-                        QuarantineRec(f"attachment {f.filename} of message {d.message.native_id}",
-                                      f"could not download: {got.message}")
-                    )  # fmt: skip
+                    batch.quarantined.append(self._unfetched(d.message.native_id, f, got))
                     continue
                 d.message.attachments.append(
                     AttachmentRec(
@@ -244,6 +247,19 @@ class SourceRun:
                 )
         return batch
 
+    def _unfetched(self, message: str, f: RemoteFile, exc: DeskmoveError) -> QuarantineRec:
+        """An attachment that could not be downloaded: enough kept to fetch it again later."""
+        url = self.client.redact.url(f.url)
+        return QuarantineRec(
+            f"attachment {f.filename} of message {message}",
+            f"could not download {url}: {exc.message}",
+            kind="attachment",
+            native_id=f"{message}#{f.filename or ''}",
+            context={"message": message, "url": f.url, "filename": f.filename,
+                     "content_type": f.content_type, "content_id": f.content_id,
+                     "inline": f.inline, "json_field": f.json_field},
+        )  # fmt: skip
+
     def _fetch(self, f: RemoteFile) -> tuple[str, int] | DeskmoveError:
         try:
             if f.json_field:  # the bytes come base64-encoded in a JSON body (RT's attachments)
@@ -251,8 +267,10 @@ class SourceRun:
                 data = base64.b64decode(dig(body, f.json_field) or "")
             else:
                 data = self.client.download(f.url)
-        except (AuthError, RemoteFailure) as exc:
-            return exc
+        except DeadlineExceeded:
+            raise  # the run's --deadline: stop the run, do not quarantine everything after it
+        except (AuthError, RemoteFailure, RetriableError) as exc:
+            return exc  # this file only (a host that is down, a TLS error): the rest imports
         except (ValueError, TypeError):
             return FatalRemoteError(
                 f"{f.url}: the attachment is not valid base64", "re-run; report it if it stays"
@@ -335,3 +353,31 @@ def prefetched(make: Callable[[], Iterator[Batch]], depth: int = 2) -> Iterator[
     finally:
         stop.set()
         worker.join(timeout=30)
+
+
+def fetch_again(adapter: RestAdapter, store: Store, item: Any) -> Batch:
+    """One quarantined attachment, downloaded again; an empty batch when it is in the store."""
+    from deskmove.store.attachments import attach
+
+    ctx = item.context or {}
+    if item.kind != "attachment" or not ctx.get("url"):
+        return Batch(read=1, quarantined=[QuarantineRec(
+            item.native_ref, f"{item.reason} (read again by the next import of {adapter.conn.name})"
+        )])  # fmt: skip
+    f = RemoteFile(
+        url=ctx["url"], filename=ctx.get("filename"),
+        content_type=ctx.get("content_type") or "application/octet-stream",
+        inline=bool(ctx.get("inline")), content_id=ctx.get("content_id"),
+        json_field=ctx.get("json_field"),
+    )  # fmt: skip
+    run = SourceRun.__new__(SourceRun)  # only its download helpers, no stream state
+    run.a, run.client, run.store = adapter, adapter.client, store
+    got = run._fetch(f)
+    if isinstance(got, DeskmoveError):
+        return Batch(read=1, quarantined=[run._unfetched(ctx.get("message", ""), f, got)])
+    rec = AttachmentRec(got[0], got[1], f.filename, f.content_type, f.content_id, f.inline)
+    if not attach(store, adapter.conn.name, str(ctx.get("message")), rec):
+        return Batch(read=1, quarantined=[QuarantineRec(
+            item.native_ref, f"{item.reason} (its message is not in the store)"
+        )])  # fmt: skip
+    return Batch(read=1)
