@@ -263,3 +263,95 @@ def test_adapters_check_refuses_a_spec_whose_hooks_module_is_missing(tmp_path):
     )
     good = run("adapters", "check", str(EXAMPLES.parent / "adapters" / "zendesk.yaml"))
     assert good.exit_code == 0 and "valid (zendesk)" in good.stdout
+
+
+# -- item 13: a cron line that works with the quickstart's .venv ---------------------------
+def test_the_readme_cron_line_names_deskmove_by_its_full_path():
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    lines = [line for line in readme.splitlines() if line.startswith("*/5 * * * *")]
+    assert lines
+    for line in lines:
+        program = line.split("&&")[-1].split()[0]
+        assert program.startswith("/") and program.endswith("/.venv/bin/deskmove"), line
+
+
+def test_the_audits_cron_line_runs_under_crons_bare_path(cli, project_dir):
+    data = json.loads(cli("--json", "audit").stdout)
+    line = data["plan"]["active"]["cron"] if "active" in data["plan"] else None
+    if line is None:
+        line = next(v for v in _walk(data) if isinstance(v, str) and v.startswith("*/5 * * * *"))
+    command = line.split(" ", 5)[5]
+    proc = subprocess.run(["/bin/sh", "-c", command], env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode != 127, proc.stderr  # "command not found" under cron
+    assert "no [sync] plan" in proc.stderr  # deskmove itself ran, in the project
+
+
+def _walk(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _walk(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk(v)
+    else:
+        yield value
+
+
+# -- item 10: progress with a total and the time left -----------------------------------------
+def _on_a_terminal(project: Path, *args: str) -> str:
+    """Run deskmove with stderr on a pseudo-terminal, as a person watching would see it."""
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if k != "DESKMOVE_DATABASE_URL"}
+    env["COLUMNS"] = "160"
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    try:
+        proc = subprocess.run([sys.executable, "-m", "deskmove", "--project", str(project), *args],
+                              stdout=subprocess.PIPE, stderr=slave, env=env, timeout=180)  # fmt: skip
+        os.close(slave)
+        slave = -1
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    assert proc.returncode in (0, 3), proc.stdout
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("spec", ["csv:{helpdesk}", "csv:{zendesk}?mapping=zendesk-csv", "mbox:{mbox}"],
+                         ids=["csv-folder", "csv-mapped", "mbox"])  # fmt: skip
+def test_imports_show_a_total_and_the_time_left(project_dir, spec):
+    import re
+
+    spec = spec.format(helpdesk=HELPDESK, zendesk=EXAMPLES / "exports" / "zendesk-tickets.csv",
+                       mbox=EXAMPLES / "mailbox.mbox")  # fmt: skip
+    screen = _on_a_terminal(project_dir, "import", spec)
+    bar = [line for line in re.split(r"[\r\n]", screen) if line.startswith("import ")]
+    assert bar, screen
+    last = bar[-1]
+    assert "100%" in last and re.search(r"[\d.]+[kM]?/[\d.]+[kM]?B? \[", last), last
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d", last), last  # elapsed < time left
+
+
+def test_the_csv_export_shows_a_bar(project_dir, tmp_path):
+    import re
+
+    _on_a_terminal(project_dir, "import", f"csv:{HELPDESK}")
+    screen = _on_a_terminal(project_dir, "export", f"csv:{tmp_path / 'out'}")
+    bar = [line for line in re.split(r"[\r\n]", screen) if line.startswith("export csv")]
+    assert bar and "100%" in bar[-1] and re.search(r"\d+/\d+ \[", bar[-1]), screen

@@ -50,6 +50,8 @@ def adapters() -> None:
         deskmove adapters list
         deskmove adapters check adapters/mydesk.yaml
     """
+
+
 app.add_typer(adapters_app, name="adapters")
 app.add_typer(audit_app, name="audit")
 app.add_typer(quarantine_app, name="quarantine")
@@ -405,7 +407,7 @@ def sync(
     \b
         deskmove sync
         deskmove sync old-inbox new-desk --dry-run
-        */5 * * * * cd /srv/migration && deskmove --quiet sync
+        */5 * * * * cd /srv/migration && /srv/deskmove/.venv/bin/deskmove --quiet sync
     """
     from deskmove.errors import EXIT_LOCKED, LockHeld
     from deskmove.sync import sync_all

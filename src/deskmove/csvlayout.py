@@ -101,6 +101,7 @@ def cells_escaped(folder: Path) -> bool:
         return False
     return isinstance(data, dict) and data.get("formulas") == "escaped"
 
+
 # One field may hold a long HTML mail body; an unclosed quote stops at this size.
 FIELD_LIMIT = 16 * 1024 * 1024
 

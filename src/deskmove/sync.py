@@ -78,12 +78,17 @@ class ImportReport:
 
 
 @contextmanager
-def progress_bar(total: int | None, desc: str, enabled: bool) -> Iterator[tqdm]:
-    """A tqdm bar on stderr, shown only on a terminal and when not quiet."""
+def progress_bar(
+    total: int | None, desc: str, enabled: bool, *, unit: str = "item"
+) -> Iterator[tqdm]:
+    """A tqdm bar on stderr, shown only on a terminal and when not quiet; with a total it
+    shows how far and how long to go. ``unit="B"`` counts bytes (kB, MB …)."""
     bar = tqdm(
         total=total,
         desc=desc,
-        unit="item",
+        unit=unit,
+        unit_scale=unit == "B",
+        unit_divisor=1024 if unit == "B" else 1000,
         file=sys.stderr,
         disable=not (enabled and sys.stderr.isatty()),
     )
@@ -169,7 +174,9 @@ def _import(project: Project, store: Store, source: str, progress: bool) -> Impo
     report = ImportReport(conn.name, src.item_kinds, IngestCounts(), src.notes, run_id)
     ingestor = store.ingestor(conn.name, run_id)
     try:
-        with progress_bar(src.estimate(), f"import {conn.scheme}", progress) as bar:
+        size = src.size_bytes() if progress else None
+        total, unit = (size, "B") if size is not None else (src.estimate(), "item")
+        with progress_bar(total, f"import {conn.scheme}", progress, unit=unit) as bar:
             for batch in src.batches(store.get_state(conn.name), store):
                 for rec in batch.quarantined:  # how `quarantine retry` finds the source again
                     rec.context = {
@@ -180,7 +187,9 @@ def _import(project: Project, store: Store, source: str, progress: bool) -> Impo
                 checkpoint("ingest", f"before batch of {batch.read}")
                 report.counts.add(ingestor.ingest(batch))
                 checkpoint("ingest", f"after batch of {batch.read}")
-                bar.update(batch.read)
+                bar.update(src.bytes_read() - bar.n if size is not None else batch.read)
+            if size is not None:
+                bar.update(size - bar.n)  # all read
     except BaseException as exc:
         status = "failed" if isinstance(exc, DeskmoveError) else "interrupted"
         _end_failed_run(store, run_id, status, report.as_dict())

@@ -7,7 +7,6 @@ weekday-hour, or per ticket (for the duration percentiles).
 from __future__ import annotations
 
 import math
-import shlex
 from array import array
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,7 +39,9 @@ def activity(db: AuditQueries, now: datetime, root: Path) -> dict[str, Any]:
     p90 = _quantile(hours, 0.9)
     window_days = max(1, min(90, math.ceil((p90 or 0) / 24)))
     since = now - timedelta(days=window_days)
-    cron = f"*/5 * * * * cd {shlex.quote(str(root))} && deskmove --quiet sync"
+    from deskmove.crontab import cron_line
+
+    cron = cron_line(Path(root))
     return {
         "tickets_with_messages": tickets_with_messages,
         "conversations": len(hours),

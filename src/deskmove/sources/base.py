@@ -49,6 +49,16 @@ class Source(ABC):
         """How many items this run will read, when cheap to know (for the progress bar)."""
         return None
 
+    def size_bytes(self) -> int | None:
+        """How many bytes this run reads, for a progress bar with a total and a time left
+        (None: not known; the bar counts items). Sources that give it also give
+        :meth:`bytes_read`."""
+        return None
+
+    def bytes_read(self) -> int:
+        """How many of :meth:`size_bytes` are read so far."""
+        return 0
+
     @abstractmethod
     def batches(self, state: dict[str, dict[str, Any]], store: Store) -> Iterator[Batch]:
         """Yield batches from ``state`` on; ``store.blobs`` takes attachment bytes."""

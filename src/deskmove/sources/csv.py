@@ -107,6 +107,21 @@ class CsvSource(Source):
         """A deskmove export whose formula cells carry a leading ' (canonical layout only)."""
         return self.mapping_ref is None and L.cells_escaped(path.parent)
 
+    # -- progress ------------------------------------------------------------------
+    def size_bytes(self) -> int | None:
+        try:
+            tickets = self.tickets_file()
+            files = [tickets] if self.path.is_file() else [
+                p for n in ("tickets.csv", "messages.csv", "people.csv", "attachments.csv")
+                if (p := self.path / n).is_file()
+            ]  # fmt: skip
+            return sum(p.stat().st_size for p in files)
+        except (OSError, InputError):
+            return None
+
+    def bytes_read(self) -> int:
+        return self._progress() if getattr(self, "_progress", None) else 0
+
     # -- reading -------------------------------------------------------------------
     def batches(self, state: dict[str, dict[str, Any]], store: Store) -> Iterator[Batch]:
         if self.mapping is None and self.mapping_ref:
@@ -295,6 +310,7 @@ class Canonical:
 
     def people(self) -> Iterator[Batch]:
         reader, col = self.open("people.csv")
+        self.src._progress = reader.tell
         batch = Batch()
         with reader:
             for row in reader:
@@ -351,6 +367,7 @@ class Canonical:
                 )
         reader, _col = self.open("tickets.csv")
         self.header = reader.header
+        self.src._progress = self._joined_progress(reader)
         try:
             with reader:
                 chunk: list[Row] = []
@@ -365,6 +382,15 @@ class Canonical:
             for c in (messages, attachments):
                 if c is not None:
                     c.close()
+
+    def _joined_progress(self, tickets: RowReader) -> Any:
+        """Bytes read: people.csv (done before), then tickets.csv with the messages and
+        attachments joined to it, counted by how far tickets.csv is read."""
+        sizes = {n: p.stat().st_size for n, p in self.files.items()}
+        before = sizes.get("people.csv", 0)
+        joined = sum(sizes.values()) - before
+        own = sizes["tickets.csv"] or 1
+        return lambda: before + int(joined * min(1.0, tickets.tell() / own))
 
     def build(
         self, chunk: list[Row], messages: Children | None, attachments: Children | None

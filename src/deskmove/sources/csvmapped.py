@@ -25,6 +25,7 @@ def mapped_batches(src: CsvSource, mapping: Mapping) -> Iterator[Batch]:
 
     path = src.tickets_file()
     reader = src.reader(path)
+    src._progress = reader.tell
     header = reader.header
     index = {h: i for i, h in enumerate(header)}
     cols = {f: index[c] for f, c in mapping.columns.items() if c in index}

@@ -207,6 +207,13 @@ class RowReader:
     def close(self) -> None:
         self._f.close()
 
+    def tell(self) -> int:
+        """Bytes of the file read so far (for progress)."""
+        try:
+            return self._f.tell()
+        except (OSError, ValueError):  # closed: all of it
+            return self.path.stat().st_size
+
     def __enter__(self) -> RowReader:
         return self
 

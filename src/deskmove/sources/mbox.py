@@ -70,10 +70,20 @@ class MboxSource(Source):
     def estimate(self) -> int | None:
         return None
 
+    def size_bytes(self) -> int | None:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return None
+
+    def bytes_read(self) -> int:
+        return getattr(self, "_pos", 0)
+
     def batches(self, state: dict[str, dict[str, Any]], store: Store) -> Iterator[Batch]:
         batcher = MailBatcher(self.project, store, self.conn.name)
         with self.path.open("rb") as fh:
             cursor = self._resume(fh, state.get(STREAM) or {})
+            self._pos = cursor
             strict = self._strict(fh)
             mails: list[RawMail] = []
             skipped: list[QuarantineRec] = []
@@ -110,6 +120,7 @@ class MboxSource(Source):
         end: int, fh: BinaryIO,
     ) -> Batch:  # fmt: skip
         pos = fh.tell()
+        self._pos = end
         cursor = {"offset": end, "head": fingerprint(fh, end), "before": hash_before(fh, end)}
         fh.seek(pos)
         batch = batcher.batch(mails, state={STREAM: cursor}, read=len(mails) + len(skipped))

@@ -96,14 +96,24 @@ class CsvTarget(Target):
         progress: bool = False,
         only: TicketScope | None = None,
     ) -> PushReport:
+        from deskmove.sync import progress_bar
+
         report = PushReport(dry_run=dry_run)
-        with self._temporary() as tmp:
+        total = _rows_to_write(store) if progress and only is None else None
+        with (
+            self._temporary() as tmp,
+            progress_bar(total, "export csv", progress, unit="row") as bar,
+        ):
             with store.csv_export(self.conn.name, run_id, commit=not dry_run) as export:
-                writer = _Writer(_Files(tmp, dry_run, self.escape), store, export, report)
+                files = _Files(tmp, dry_run, self.escape)
+                files.bar = bar
+                writer = _Writer(files, store, export, report)
                 if only is None:
                     writer.snapshot()
                 else:
                     writer.merge(self.dest, only)
+                if bar.total:
+                    bar.total = bar.n  # people without an address are not written
                 if not dry_run:
                     self._swap(tmp)
         report.notes.append(f"{'would write' if dry_run else 'wrote'} {self.dest}")
@@ -201,6 +211,12 @@ class CsvTarget(Target):
         self._index = None
 
 
+def _rows_to_write(store: Store) -> int:
+    """The rows a full export writes: people, tickets, messages and attachments."""
+    t = store.summary()["totals"]
+    return t["people"] + t["tickets"] + t["messages"] + t["attachments"]
+
+
 def _read(folder: Path, name: str) -> Iterator[Row]:
     """The rows of one exported file as the store's values, in today's column order
     (formula escaping undone; columns an older export lacks are empty)."""
@@ -226,6 +242,8 @@ class _Files:
     values, not how they were written.
     """
 
+    bar: Any = None  # a progress bar that counts the rows written
+
     def __init__(self, folder: Path, dry_run: bool, escape: bool) -> None:
         self.folder, self.dry_run, self.escape = folder, dry_run, escape
         if not dry_run:
@@ -244,6 +262,8 @@ class _Files:
             while chunk := list(itertools.islice(rows, CHUNK)):
                 w.writerows(layout.cells_out(values, self.escape) for values in chunk)
                 n += len(chunk)
+                if self.bar is not None:
+                    self.bar.update(len(chunk))
             f.flush()
             if not self.dry_run:
                 os.fsync(f.fileno())
