@@ -1,9 +1,12 @@
-"""Which keys a connection may carry, per scheme: in deskmove.toml and as ``?key=value``.
+"""Which keys a connection may carry in deskmove.toml, per scheme.
 
-One table for the code adapters; a REST helpdesk's keys come from its spec
-(``options:`` and the ``key`` of each secret under ``auth:``) plus the ones the
-REST engine itself reads. A scheme deskmove does not know (an adapter from
-another package) returns None: its keys cannot be checked here.
+The plain keys are the ``?key=value`` options each adapter declares
+(``spec_options`` on its source and target classes; for a REST helpdesk the
+engine's options and its spec's ``options:``), so a spec and the project file
+accept exactly the same words. Secrets (``key = { env = "NAME" }``) are the
+IMAP password and the ``key`` of each secret under a REST spec's ``auth:``.
+A scheme whose adapters declare nothing (one from another package) returns
+None: its keys cannot be checked here.
 """
 
 from __future__ import annotations
@@ -17,42 +20,40 @@ class Options(NamedTuple):
     secrets: frozenset[str]  # key = { env = "NAME" } only
 
 
-_CSV = {"mapping", "encoding", "delimiter", "timezone", "formulas"}
-_IMAP = {"tls", "folders", "cafile", "batch", "batch_mb", "timeout", "retries"}
-CODE: dict[str, Options] = {
-    "csv": Options(frozenset(_CSV), frozenset()),
-    "mbox": Options(frozenset(), frozenset()),
-    "maildir": Options(frozenset({"full"}), frozenset()),
-    "eml": Options(frozenset({"full"}), frozenset()),
-    "imap": Options(frozenset(_IMAP), frozenset({"password"})),
-    "imaps": Options(frozenset(_IMAP), frozenset({"password"})),
+CODE_SECRETS: dict[str, frozenset[str]] = {
+    "imap": frozenset({"password"}),
+    "imaps": frozenset({"password"}),
 }
-# read by the REST engine for every spec (rest/http.py, rest/adapter.py, rest/target.py)
-REST_PLAIN = frozenset(
-    {
-        "base_url",
-        "requests_per_minute",
-        "mapping",
-        "timeout",
-        "deadline",
-        "external_id_prefix",
-        "fallback_author_id",
-    }
-)
 
 
 @cache
 def options_for(scheme: str) -> Options | None:
     """The keys a connection of this scheme may have, or None when they cannot be known."""
-    if scheme in CODE:
-        return CODE[scheme]
-    from deskmove.registry import rest_specs
+    from deskmove.registry import REST_SOURCE, REST_TARGET, _load, _table, rest_specs
 
-    path = rest_specs().get(scheme)
-    if path is None:
+    plain: set[str] = set()
+    declared = False
+    for role in ("source", "target"):
+        path = _table(role).get(scheme)
+        if path is None or path in (REST_SOURCE, REST_TARGET):
+            continue
+        try:
+            cls = _load(path)
+        except (ImportError, AttributeError):
+            continue
+        opts = getattr(cls, "spec_options", None)
+        if opts is None:
+            return None
+        plain |= set(opts)
+        declared = True
+    if declared:
+        return Options(frozenset(plain), CODE_SECRETS.get(scheme, frozenset()))
+    spec_path = rest_specs().get(scheme)
+    if spec_path is None:
         return None
+    from deskmove.rest.adapter import ENGINE_OPTIONS
     from deskmove.rest.spec import load_spec
 
-    spec = load_spec(path)
+    spec = load_spec(spec_path)
     secrets = {ref.key for a in spec.auth for ref in (a.user, a.secret) if ref and ref.key}
-    return Options(REST_PLAIN | set(spec.options), frozenset(secrets))
+    return Options(frozenset(ENGINE_OPTIONS) | frozenset(spec.options), frozenset(secrets))
