@@ -365,3 +365,15 @@ def test_copies_of_a_large_mail_differing_in_white_space_are_one(blobs: BlobStor
     prints = [parse_mail(raw, blobs, now=NOW).fingerprint for raw in (one, two, three)]
     assert prints[0] == prints[1]
     assert prints[0] != prints[2]
+
+
+def test_a_forward_quoted_right_after_the_headers_stays_body(blobs: BlobStore) -> None:
+    raw = (
+        b"From: Jan <jan@example.cz>\r\nTo: support@shop.example\r\nSubject: Fwd: faktura\r\n"
+        b"Message-ID: <fq@x>\r\nPlease see below.\r\n-----Original Message-----\r\n"
+        b"From: Eva <eva@example.pl>\r\nTo: jan@example.cz\r\nSubject: faktura\r\n\r\nDobry den\r\n"
+    )
+    parsed = parse_mail(raw, blobs, now=NOW)
+    assert (parsed.sender, parsed.subject) == (("Jan", "jan@example.cz"), "Fwd: faktura")
+    assert "Please see below." in parsed.body_text
+    assert "From: Eva <eva@example.pl>" in parsed.body_text

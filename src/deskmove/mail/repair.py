@@ -61,21 +61,27 @@ def skip_leading_lines(raw: bytes, notes: list[str]) -> bytes | None:
 def join_bare_continuations(raw: bytes, notes: list[str]) -> bytes | None:
     """Lines inside the header block that are neither headers nor folded: joined to the one above.
 
-    A line counts as inside the block when a known header follows it before
-    the first empty line; otherwise it is where a body without its blank line
-    begins, and stays so.
+    A line counts as inside the block when a known header that has not been
+    seen yet follows it before the first empty line. Otherwise it is where a
+    body without its blank line begins (a quoted "From: … To: …" of a forwarded
+    mail repeats headers already seen), and it stays so.
     """
     cut = _blank_line(raw)
     if cut == -1:
         return None
     lines = raw[:cut].split(b"\n")
+    first_seen: dict[bytes, int] = {}
+    for i, line in enumerate(lines):
+        m = _KNOWN.match(line)
+        if m:
+            first_seen.setdefault(m.group(0).lower(), i)
+    last_new = max(
+        first_seen.values(), default=-1
+    )  # the last header that appears for the first time
     fixed = 0
-    later_known = False
-    for i in range(len(lines) - 1, 0, -1):  # from the bottom: is a known header still to come?
+    for i in range(1, last_new):
         line = lines[i]
-        if _KNOWN.match(line):
-            later_known = True
-        elif later_known and line.strip() and not line[:1].isspace() and not _HEADER.match(line):
+        if line.strip() and not line[:1].isspace() and not _HEADER.match(line):
             lines[i] = b" " + line
             fixed += 1
     if not fixed:
