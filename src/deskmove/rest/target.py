@@ -246,10 +246,17 @@ class Push:
         """Crashed creates found again, then existing objects matched, then the rest created."""
         self._create(kind, self._match(kind, self._recover(kind, todo)))
 
-    def _match(self, kind: str, todo: list[Record]) -> list[Record]:
+    def _match(self, kind: str, todo: list[Record], *, refused: bool = False) -> list[Record]:
         """Reuse what the target already has: an agent or contact with the same e-mail, an
-        organization with the same name (the spec's ``match_*`` lookups, in order)."""
-        lookups = self.ep.lookups(kind, dry_run=self.dry)
+        organization with the same name (the spec's ``match_*`` lookups, in order).
+
+        A ``dry_run_only`` lookup runs before creating only in a dry run; in a push it
+        runs for what the target refused to create (``refused``: a name already taken), so
+        a fresh account costs no lookup per object.
+        """
+        lookups = self.ep.lookups(kind, dry_run=self.dry or refused)
+        if refused:
+            lookups = [ep for ep in lookups if ep.dry_run_only]
         convert = getattr(self.hooks, kind, None)
         left, found = [], []
         for rec in todo:
@@ -314,6 +321,7 @@ class Push:
         results = self._results(sent)
         done: list[Row] = []
         matched: list[Row] = []
+        refused: list[tuple[Record, Any]] = []
         for n, rec in enumerate(part):
             r = results.get(n) or {"id": None, "error": "the job stopped before this item"}
             if r.get("id") and r.get("matched"):  # a bulk create-or-update found it there
@@ -322,13 +330,17 @@ class Push:
             elif r.get("id"):
                 done += [(kind, rec.entity_id, r["id"], self._hash(rec)), *self._with(rec, r["id"])]
                 self.report.created[kind] += 1
-            else:  # left pending: the re-run looks it up, then creates it
-                self.report.failed[kind] += 1
-                self.report.notes.append(
-                    f"{kind} {rec.entity_id} was not created: {self._redact(r.get('error'))}"
-                )
+            else:
+                refused.append((rec, r.get("error")))
         self.ids.put_many(matched, "matched")
         self.ids.put_many(done, "done")
+        left = {id(r) for r in self._match(kind, [rec for rec, _e in refused], refused=True)}
+        for rec, error in refused:
+            if id(rec) in left:  # left pending: the re-run looks it up, then creates it
+                self.report.failed[kind] += 1
+                self.report.notes.append(
+                    f"{kind} {rec.entity_id} was not created: {self._redact(error)}"
+                )
 
     def _hash(self, rec: Record) -> str | None:
         return self._fields_state(rec) if isinstance(rec, TicketPush) else None
