@@ -275,3 +275,16 @@ def test_rollback_never_deletes_what_was_matched(project, store, api, creds):
         "admin@acme.example",
         "jana@acme.example",
     }
+
+
+def test_freshdesk_groups_matched_by_name_or_created_when_asked(project, store, api, fd_creds):
+    api.serve(seed(FakeZendesk(), tickets=2, comments=1, attachments=False))
+    fd = _freshdesk(api)
+    fd.groups[21] = {"id": 21, "name": "PODPORA"}
+    do_import(project, store)
+    report = do_export(project, store, "freshdesk://new")
+    assert report.matched["group"] == 1 and {t["group_id"] for t in fd.tickets.values()} == {21}
+    other = _freshdesk(api, "other.freshdesk.com")
+    made = do_export(project, store, "freshdesk://other?groups=create")
+    assert made.created["group"] == 1 and [g["name"] for g in other.groups.values()] == ["Podpora"]
+    assert {t["group_id"] for t in other.tickets.values()} == set(other.groups)
