@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from deskmove.errors import DeskmoveError
 from deskmove.mail.blobwriter import BlobWriter
@@ -86,21 +86,35 @@ class MailBatcher:
         read: int | None = None,
     ) -> Batch:
         """Parse, thread and convert mails; unparseable ones become QuarantineRec; never raises on bad mail."""
-        quarantined: list[QuarantineRec] = []
-        unique: dict[str, _Mail] = {}
         try:
-            for raw in mails:
-                mail = self._parse(raw, quarantined)
-                if mail is None:
-                    continue
-                first = unique.get(mail.rec.native_id)
-                if first is None:
-                    unique[mail.rec.native_id] = mail
-                else:  # the same mail seen twice (INBOX and Sent): one message, headers merged
-                    merge_headers(first.rec.headers, mail.rec.headers)
-                    first.copies += 1
+            parsed = [parse_raw(raw, self.writer, self.now) for raw in mails]
         finally:
             self.writer.wait()  # every blob on disk before the batch can be committed
+        return self.batch_parsed(mails, parsed, state=state, read=read)
+
+    def batch_parsed(
+        self,
+        mails: list[RawMail],
+        parsed: list[ParsedMail | str],
+        *,
+        state: dict[str, dict] | None = None,
+        read: int | None = None,
+    ) -> Batch:
+        """Like :meth:`batch`, for mails :func:`parse_raw` has parsed already (elsewhere, e.g. in
+        worker processes: their blobs must be on disk); a ``str`` is a quarantine reason."""
+        quarantined: list[QuarantineRec] = []
+        unique: dict[str, _Mail] = {}
+        for raw, result in zip(mails, parsed, strict=True):
+            if isinstance(result, str):
+                quarantined.append(QuarantineRec(raw.native_id, result, raw.raw))
+                continue
+            mail = self._accept(raw, result)
+            first = unique.get(mail.rec.native_id)
+            if first is None:
+                unique[mail.rec.native_id] = mail
+            else:  # the same mail seen twice (INBOX and Sent): one message, headers merged
+                merge_headers(first.rec.headers, mail.rec.headers)
+                first.copies += 1
         plans = self._plans(list(unique.values()))
         resolver = ThreadResolver(self.threads, window=self.window)
         return Batch(
@@ -124,20 +138,7 @@ class MailBatcher:
         return self._mail(raw, parsed)
 
     # -- parsing --------------------------------------------------------------------------
-    def _parse(self, raw: RawMail, quarantined: list[QuarantineRec]) -> _Mail | None:
-        try:
-            parsed = parse_mail(raw.raw, self.writer, fallback_date=raw.fallback_date, now=self.now)
-        except MailParseError as exc:
-            quarantined.append(QuarantineRec(raw.native_id, str(exc), raw.raw))
-            return None
-        except DeskmoveError:
-            raise  # the store itself failed (disk full): stop, nothing is lost
-        except Exception as exc:  # noqa: BLE001 - a parser bug must not lose a mail
-            reason = f"could not be parsed ({type(exc).__name__}: {str(exc)[:200]})"
-            quarantined.append(QuarantineRec(raw.native_id, reason, raw.raw))
-            return None
-        for name in strip_nul_fields(parsed):  # before any key is made from them
-            parsed.notes.append(f"NUL characters stripped from the {name.replace('_', ' ')}")
+    def _accept(self, raw: RawMail, parsed: ParsedMail) -> _Mail:
         for note in parsed.notes:
             self.notes[_QUOTED.sub("…", note)] += 1  # counted by kind, not by value
         return self._mail(raw, parsed)
@@ -254,6 +255,25 @@ class MailBatcher:
             for addr, name in sorted(names.items())
             if not _is_form_sender(addr) or self.is_support(addr)
         ]
+
+
+def parse_raw(raw: RawMail, blobs: Any, now: datetime) -> ParsedMail | str:
+    """One raw mail parsed, or the reason it is quarantined; raises only when the store fails.
+
+    ``blobs`` takes the mail's blobs (a :class:`BlobStore` or :class:`BlobWriter`). Runs in
+    the importing process or in a worker process (:mod:`deskmove.mail.parallel`).
+    """
+    try:
+        parsed = parse_mail(raw.raw, blobs, fallback_date=raw.fallback_date, now=now)
+    except MailParseError as exc:
+        return str(exc)
+    except DeskmoveError:
+        raise  # the store itself failed (disk full): stop, nothing is lost
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not lose a mail
+        return f"could not be parsed ({type(exc).__name__}: {str(exc)[:200]})"
+    for name in strip_nul_fields(parsed):  # before any key is made from them
+        parsed.notes.append(f"NUL characters stripped from the {name.replace('_', ' ')}")
+    return parsed
 
 
 def _message_native_id(p: ParsedMail) -> str:

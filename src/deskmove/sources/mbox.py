@@ -8,6 +8,7 @@ Takeout) is read again from the start, which provenance makes idempotent.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from deskmove.errors import InputError
 from deskmove.mail.batcher import MailBatcher, RawMail
 from deskmove.mail.charsets import decode_header_value
 from deskmove.mail.mboxfile import fingerprint, hash_before, is_from_line, iter_mbox
+from deskmove.mail.parallel import Pending, parse_batches, worker_count
 from deskmove.records import Batch, QuarantineRec
 from deskmove.sources.base import Retried, Source, retry_mail
 
@@ -84,25 +86,34 @@ class MboxSource(Source):
         with self.path.open("rb") as fh:
             cursor = self._resume(fh, state.get(STREAM) or {})
             self._pos = cursor
-            strict = self._strict(fh)
-            mails: list[RawMail] = []
-            skipped: list[QuarantineRec] = []
-            pending, end, saved = 0, cursor, cursor
-            for entry in iter_mbox(fh, cursor, strict=strict):
-                end = entry.end
-                raw = RawMail(entry.raw, f"offset:{entry.start}", fallback_date=entry.date,
-                              folder=self.path.stem, labels=_labels(entry.raw))  # fmt: skip
-                if _deleted(entry.raw):
-                    skipped.append(QuarantineRec(raw.native_id, DELETED_REASON, entry.raw))
-                else:
-                    mails.append(raw)
-                pending += len(entry.raw)
-                if len(mails) + len(skipped) >= BATCH_MAILS or pending >= BATCH_BYTES:
-                    yield self._batch(batcher, mails, skipped, end, fh)
-                    mails, skipped, pending, saved = [], [], 0, end
-            if mails or skipped or end != saved or not state.get(STREAM):
-                yield self._batch(batcher, mails, skipped, end, fh)
+            workers = worker_count(os.fstat(fh.fileno()).st_size - cursor)
+            pending = self._pending(fh, cursor, first=not state.get(STREAM))
+            for batch in parse_batches(batcher, pending, workers=workers):
+                if batch.state:  # progress: what is handed to the store, not what is read ahead
+                    self._pos = batch.state[STREAM]["offset"]
+                yield batch
         self._note(batcher)
+
+    def _pending(self, fh: BinaryIO, cursor: int, first: bool) -> Iterator[Pending]:
+        """The file from ``cursor`` on, in batches of raw mails with the offset after each."""
+        strict = self._strict(fh)
+        mails: list[RawMail] = []
+        skipped: list[QuarantineRec] = []
+        size, end, saved = 0, cursor, cursor
+        for entry in iter_mbox(fh, cursor, strict=strict):
+            end = entry.end
+            raw = RawMail(entry.raw, f"offset:{entry.start}", fallback_date=entry.date,
+                          folder=self.path.stem, labels=_labels(entry.raw))  # fmt: skip
+            if _deleted(entry.raw):
+                skipped.append(QuarantineRec(raw.native_id, DELETED_REASON, entry.raw))
+            else:
+                mails.append(raw)
+            size += len(entry.raw)
+            if len(mails) + len(skipped) >= BATCH_MAILS or size >= BATCH_BYTES:
+                yield self._batch(mails, skipped, end, fh)
+                mails, skipped, size, saved = [], [], 0, end
+        if mails or skipped or end != saved or first:
+            yield self._batch(mails, skipped, end, fh)
 
     def retry(self, items: list[Item], store: Store) -> Iterator[Retried]:
         """Each raw message again, as the mbox reader would hand it over."""
@@ -115,17 +126,14 @@ class MboxSource(Source):
         return retry_mail(self, items, store, make)
 
     # -- helpers ---------------------------------------------------------------------------
+    @staticmethod
     def _batch(
-        self, batcher: MailBatcher, mails: list[RawMail], skipped: list[QuarantineRec],
-        end: int, fh: BinaryIO,
-    ) -> Batch:  # fmt: skip
+        mails: list[RawMail], skipped: list[QuarantineRec], end: int, fh: BinaryIO
+    ) -> Pending:
         pos = fh.tell()
-        self._pos = end
         cursor = {"offset": end, "head": fingerprint(fh, end), "before": hash_before(fh, end)}
         fh.seek(pos)
-        batch = batcher.batch(mails, state={STREAM: cursor}, read=len(mails) + len(skipped))
-        batch.quarantined.extend(skipped)
-        return batch
+        return Pending(mails, {STREAM: cursor}, len(mails) + len(skipped), skipped)
 
     def _resume(self, fh: BinaryIO, cursor: dict[str, Any]) -> int:
         """Where to start: the saved offset when the file only grew, else 0."""

@@ -46,10 +46,25 @@ _FOLD = str.maketrans(
 _WORD = re.compile(r"\w+")
 
 
+class _Plain(dict):
+    """A translate table: the letters in ``_FOLD`` spelled out, combining marks dropped
+    (looked up once per code point; an import normalises every message it writes)."""
+
+    def __missing__(self, code: int) -> int | None:
+        value = None if unicodedata.combining(chr(code)) else code
+        self[code] = value
+        return value
+
+
+_PLAIN = _Plain(_FOLD)
+
+
 def normalise(text: str) -> str:
     """Lower case, no diacritics, words separated by single spaces."""
-    folded = unicodedata.normalize("NFKD", text.casefold()).translate(_FOLD)
-    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    if text.isascii():  # no marks to drop, nothing to decompose
+        plain = text.lower()
+    else:
+        plain = unicodedata.normalize("NFKD", text.casefold()).translate(_PLAIN)
     return " ".join(_WORD.findall(plain)).replace("_", " ")
 
 

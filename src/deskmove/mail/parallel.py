@@ -1,0 +1,270 @@
+"""Mail parsing on every core: worker processes parse, the importing process writes.
+
+A mail source reads its input in batches (:class:`Pending`: raw mails plus the
+state that follows them) and hands them to :func:`parse_batches`. The batches'
+mails go to worker processes in tasks of :data:`TASK_MAILS`; the importing
+process turns each batch's results, in input order, into a :class:`Batch`
+(threading, people, records) and the store writes it while the workers parse
+the next ones. At most :data:`AHEAD` batches are read ahead of the one being
+written, so memory stays flat however large the input.
+
+Crash safety is the same as parsing in one process: a worker writes a mail's
+blobs before it answers, and a batch (with the state after its last mail) is
+handed on only when all its mails are answered, so the state never advances
+past mail that is not committed. Workers die with the importing process.
+
+``DESKMOVE_WORKERS=N`` sets the number of worker processes (``1``: parse in
+the importing process); the default is one per core this process may use.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import deskmove
+from deskmove.errors import DeskmoveError, StoreError
+from deskmove.mail.batcher import MailBatcher, RawMail, parse_raw
+from deskmove.records import Batch, QuarantineRec
+
+if TYPE_CHECKING:
+    from deskmove.mail.parse import ParsedMail
+
+WORKERS_ENV = "DESKMOVE_WORKERS"
+TASK_MAILS = 40  # mails per task sent to a worker
+AHEAD = 2  # batches read and parsed ahead of the one being written
+MIN_PARALLEL_BYTES = 4 << 20  # less input than this is parsed faster without starting workers
+
+
+@dataclass(slots=True)
+class Pending:
+    """A batch as read: its raw mails, the state after them, what else it accounts for."""
+
+    mails: list[RawMail]
+    state: dict[str, dict[str, Any]] | None = None
+    read: int | None = None
+    quarantined: list[QuarantineRec] = field(default_factory=list)
+
+
+def worker_count(input_bytes: int | None = None) -> int:
+    """How many worker processes to parse with (1: none, parse in this process)."""
+    value = os.environ.get(WORKERS_ENV, "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            from deskmove.errors import ConfigError
+
+            raise ConfigError(
+                f"{WORKERS_ENV}={value} is not a number", f"e.g. {WORKERS_ENV}=2, or 1 for none"
+            ) from None
+    if input_bytes is not None and input_bytes < MIN_PARALLEL_BYTES:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return cores
+
+
+def parse_batches(
+    batcher: MailBatcher, pending: Iterable[Pending], *, workers: int
+) -> Iterator[Batch]:
+    """The batches of ``pending`` parsed (in ``workers`` processes when more than 1), in order."""
+    if workers <= 1:
+        for p in pending:
+            yield _finish(batcher.batch(p.mails, state=p.state, read=p.read), p)
+        return
+    pool = WorkerPool(workers, batcher.store.blobs.root)
+    window: deque[tuple[Pending, list[Future[list[Any]]]]] = deque()
+    try:
+        try:
+            for p in pending:
+                window.append((p, pool.submit_all(p.mails, batcher.now)))
+                while len(window) > AHEAD:
+                    yield _resolve(batcher, *window.popleft())
+        except Exception:
+            while window:  # what was read before the input failed is still imported
+                yield _resolve(batcher, *window.popleft())
+            raise
+        while window:
+            yield _resolve(batcher, *window.popleft())
+    finally:
+        pool.close()
+
+
+class WorkerPool:
+    """``python -m deskmove.mail.parallel`` processes, each fed by a thread of this one.
+
+    Plain child processes rather than :mod:`multiprocessing`: they never re-import the
+    caller's ``__main__`` (a script, the CLI) and are never forks of a process that holds
+    threads. A worker exits when its stdin closes, also when this process is killed.
+    """
+
+    def __init__(self, workers: int, blob_root: Path) -> None:
+        package_root = str(Path(deskmove.__file__).resolve().parents[1])
+        path = os.environ.get("PYTHONPATH")
+        env = {**os.environ, "PYTHONPATH": package_root + (os.pathsep + path if path else "")}
+        self._tasks: queue.SimpleQueue[tuple[bytes, Future[list[Any]]] | None] = queue.SimpleQueue()
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._closing = False
+        self._threads: list[threading.Thread] = []
+        for _ in range(workers):
+            proc = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(blob_root)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+            )  # fmt: skip
+            thread = threading.Thread(target=self._feed, args=(proc,), daemon=True,
+                                      name="deskmove-parse-feed")  # fmt: skip
+            thread.start()
+            self._procs.append(proc)
+            self._threads.append(thread)
+
+    def submit_all(self, mails: list[RawMail], now: datetime) -> list[Future[list[Any]]]:
+        futures = []
+        for i in range(0, len(mails), TASK_MAILS):
+            future: Future[list[Any]] = Future()
+            self._tasks.put((pickle.dumps((mails[i : i + TASK_MAILS], now), -1), future))
+            futures.append(future)
+        return futures
+
+    def _feed(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        while (task := self._tasks.get()) is not None:
+            data, future = task
+            if self._closing:
+                future.cancel()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                _send(proc.stdin, data)
+                future.set_result(pickle.loads(_receive(proc.stdout)))
+            except BaseException as exc:  # noqa: BLE001 - handed to the importing thread
+                future.set_exception(exc)
+                return
+
+    def close(self) -> None:
+        self._closing = True  # tasks still queued are cancelled, not parsed
+        for _ in self._threads:
+            self._tasks.put(None)
+        for proc in self._procs:
+            if proc.stdin:
+                try:
+                    proc.stdin.close()
+                except OSError:
+                    pass
+        for proc, thread in zip(self._procs, self._threads, strict=True):
+            thread.join(timeout=60)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+
+
+def _send(fh: IO[bytes], data: bytes) -> None:
+    fh.write(struct.pack("!Q", len(data)) + data)
+    fh.flush()
+
+
+def _receive(fh: IO[bytes]) -> bytes:
+    head = fh.read(8)
+    if len(head) < 8:
+        raise EOFError("the worker process ended")
+    size = struct.unpack("!Q", head)[0]
+    data = fh.read(size)
+    if len(data) < size:
+        raise EOFError("the worker process ended")
+    return data
+
+
+def _resolve(batcher: MailBatcher, p: Pending, futures: list[Future[list[Any]]]) -> Batch:
+    parsed: list[ParsedMail | str] = []
+    try:
+        for future in futures:
+            parsed.extend(_unwrap(future.result()))
+    except (EOFError, OSError) as exc:
+        raise StoreError(
+            "a mail-parsing worker process died (out of memory?)",
+            f"run the same command again; {WORKERS_ENV}=1 parses in one process",
+        ) from exc
+    return _finish(batcher.batch_parsed(p.mails, parsed, state=p.state, read=p.read), p)
+
+
+def _finish(batch: Batch, p: Pending) -> Batch:
+    batch.quarantined.extend(p.quarantined)
+    return batch
+
+
+def _unwrap(results: list[Any]) -> list[ParsedMail | str]:
+    if results and isinstance(results[-1], _Failure):
+        raise results[-1].error()
+    return results
+
+
+# -- in the worker processes ---------------------------------------------------------------
+@dataclass(slots=True)
+class _Failure:
+    """A DeskmoveError raised in a worker (exceptions lose their hint when pickled)."""
+
+    kind: type[DeskmoveError]
+    message: str
+    hint: str | None
+
+    def error(self) -> DeskmoveError:
+        exc = self.kind.__new__(self.kind)
+        DeskmoveError.__init__(exc, self.message, self.hint)
+        return exc
+
+
+def _parse_task(mails: list[RawMail], now: datetime, blobs: Any) -> list[Any]:
+    """Parse mails; every blob they wrote is on disk before the results are returned."""
+    out: list[Any] = []
+    try:
+        try:
+            for raw in mails:
+                out.append(parse_raw(raw, blobs, now))
+        finally:
+            blobs.wait()
+    except DeskmoveError as exc:
+        return [_Failure(type(exc), exc.message, exc.hint)]
+    return out
+
+
+def _worker(blob_root: str) -> None:
+    """A worker's life: tasks from stdin, results to the real stdout, until stdin closes."""
+    from deskmove.mail.blobwriter import BlobWriter
+    from deskmove.store.blobs import BlobStore
+
+    tasks = sys.stdin.buffer
+    results = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print cannot corrupt a result
+    blobs = BlobWriter(BlobStore(Path(blob_root)))
+    while True:
+        try:
+            data = _receive(tasks)
+        except EOFError:
+            break
+        mails, now = pickle.loads(data)
+        _send(results, pickle.dumps(_parse_task(mails, now, blobs), -1))
+    blobs.close()
+
+
+if __name__ == "__main__":  # run as the module itself, so results unpickle in the importer
+    from deskmove.mail import parallel
+
+    parallel._worker(sys.argv[1])

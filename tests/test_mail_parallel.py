@@ -1,0 +1,182 @@
+"""Mail parsed in worker processes (deskmove.mail.parallel): the same store, in the same order,
+with the same crash safety, as parsing in one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from deskmove.config import init_project
+from deskmove.mail import parallel
+from tests.launch import Launcher
+from tests.mailhelp import at, mail
+
+SUPPORT = '[mail]\nsupport_addresses = ["support@shop.example"]\n'
+
+
+def mailbox(path: Path, count: int) -> Path:
+    """Threads of 1-4 mails in Czech, Polish and Russian; one broken mail in every 50."""
+    out = []
+    for i in range(count):
+        thread, n = divmod(i, 4)
+        if i % 50 == 49:
+            raw = b"this is not a mail at all\n"
+        else:
+            raw = mail(
+                frm="support@shop.example"
+                if n % 2
+                else f"Zákazník {thread} <z{thread}@example.cz>",
+                to=f"z{thread}@example.cz" if n % 2 else "support@shop.example",
+                subject=("Re: " if n else "") + f"Objednávka č. {thread}",
+                mid=f"<m{i}@example.cz>",
+                irt=f"<m{i - 1}@example.cz>" if n else None,
+                date=at(i),
+                body=[
+                    "Dobrý den, žluťoučký kůň.\n",
+                    "Dzień dobry, zamówienie.\n",
+                    "Здравствуйте, заказ.\n",
+                ][i % 3]
+                * (1 + i % 7),  # fmt: skip
+            )
+        out.append(f"From z@example.cz Mon Mar  3 09:{i % 60:02d}:00 2025\n".encode() + raw + b"\n")
+    path.write_bytes(b"".join(out))
+    return path
+
+
+def import_with(workers: int, tmp_path: Path, box: Path, name: str, monkeypatch) -> dict[str, Any]:
+    from deskmove.config import Project
+    from deskmove.sync import import_source, open_store
+
+    monkeypatch.setenv(parallel.WORKERS_ENV, str(workers))
+    root = tmp_path / name
+    init_project(root)
+    (root / "deskmove.toml").write_text(SUPPORT, encoding="utf-8")
+    project = Project.load(root)
+    store = open_store(project)
+    try:
+        report = import_source(project, store, f"mbox:{box}")
+    finally:
+        store.close()
+    return {"report": report.as_dict(), "store": contents(root)}
+
+
+def contents(root: Path) -> dict[str, list]:
+    engine = sa.create_engine(f"sqlite:///{root / 'deskmove.db'}")
+    with engine.connect() as c:
+        out = {
+            "tickets": list(c.execute(sa.text("SELECT id, subject, status FROM tickets ORDER BY id"))),
+            "messages": list(c.execute(sa.text(
+                "SELECT id, ticket_id, message_id, direction, body_text, raw_sha256 FROM messages ORDER BY id"
+            ))),
+            "quarantine": list(c.execute(sa.text(
+                "SELECT native_ref, reason FROM quarantine ORDER BY id"
+            ))),
+            "state": list(c.execute(sa.text("SELECT connection, stream, cursor FROM sync_state"))),
+        }  # fmt: skip
+    engine.dispose()
+    return out
+
+
+def test_workers_give_the_store_one_process_gives(tmp_path: Path, monkeypatch) -> None:
+    box = mailbox(tmp_path / "support.mbox", 600)  # several batches, many tasks per batch
+    one = import_with(1, tmp_path, box, "one", monkeypatch)
+    two = import_with(2, tmp_path, box, "two", monkeypatch)
+    assert one["report"]["read"] == 600 and one["report"]["quarantined"] == 12
+    assert two["report"] == {**one["report"], "run_id": two["report"]["run_id"]}
+    assert two["store"] == one["store"]  # same ids: same order, same threads
+    blobs = {m[5] for m in one["store"]["messages"]}
+    assert all((tmp_path / "two" / "blobs" / sha[:2] / sha[2:]).exists() for sha in blobs)
+
+
+def test_small_input_is_parsed_without_workers(monkeypatch) -> None:
+    monkeypatch.delenv(parallel.WORKERS_ENV, raising=False)
+    assert parallel.worker_count(1000) == 1
+    assert parallel.worker_count(None) >= 1
+    monkeypatch.setenv(parallel.WORKERS_ENV, "3")
+    assert parallel.worker_count(1000) == 3
+    monkeypatch.setenv(parallel.WORKERS_ENV, "many")
+    with pytest.raises(Exception, match="DESKMOVE_WORKERS=many is not a number"):
+        parallel.worker_count(None)
+
+
+def test_a_store_failure_in_a_worker_stops_the_import_with_its_message(
+    tmp_path: Path, monkeypatch
+) -> None:
+    box = mailbox(tmp_path / "support.mbox", 60)
+    root = tmp_path / "p"
+    init_project(root)
+    (root / "deskmove.toml").write_text(SUPPORT, encoding="utf-8")
+    blobs = root / "blobs"
+    blobs.mkdir(exist_ok=True)
+    os.chmod(blobs, 0o500)  # the workers cannot write a blob
+    if os.access(blobs, os.W_OK):  # root ignores the mode bits: make the folder a file instead
+        os.chmod(blobs, 0o700)
+        blobs.rmdir()
+        blobs.write_text("not a folder")
+    monkeypatch.setenv(parallel.WORKERS_ENV, "2")
+    from typer.testing import CliRunner
+
+    from deskmove.cli import app
+
+    result = CliRunner().invoke(app, ["--project", str(root), "import", f"mbox:{box}"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: cannot write to the blob folder")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.timeout(300)
+def test_killed_while_workers_parse_then_rerun_equals_one_clean_run(tmp_path: Path) -> None:
+    box = mailbox(tmp_path / "support.mbox", 400)
+    env = {**os.environ, parallel.WORKERS_ENV: "2"}
+    env.pop("DESKMOVE_DATABASE_URL", None)
+    runs = Launcher(preload="import deskmove.sources.mbox as m; m.BATCH_MAILS = 50")
+    try:
+
+        def project(name: str) -> Path:
+            root = tmp_path / name
+            init_project(root)
+            (root / "deskmove.toml").write_text(SUPPORT, encoding="utf-8")
+            return root
+
+        clean = project("clean")
+        log = tmp_path / "clean.log"
+        done = runs.run(["--project", str(clean), "--json", "import", f"mbox:{box}"],
+                        env={**env, "DESKMOVE_CRASH_LOG": str(log)})  # fmt: skip
+        assert done.returncode == 3, done.stderr
+        want = contents(clean)
+        points = [k for k, line in enumerate(log.read_text().splitlines(), 1) if " before " in line]
+        assert len(points) >= 8
+        for k in (points[1], points[-2]):  # batch 1 committed / all but the last
+            root = project(f"kill-{k}")
+            killed = runs.run(["--project", str(root), "import", f"mbox:{box}"],
+                              env={**env, "DESKMOVE_CRASH_AT": f"ingest:{k}"})  # fmt: skip
+            assert killed.returncode == -signal.SIGKILL
+            assert _workers_exit(root / "blobs")
+            again = runs.run(["--project", str(root), "--json", "import", f"mbox:{box}"], env=env)
+            assert again.returncode in (0, 3), again.stderr
+            assert json.loads(again.stdout)["read"] < 400  # it resumed from the saved offset
+            got = contents(root)
+            assert [m[1:] for m in got["messages"]] == [m[1:] for m in want["messages"]]
+            assert got["quarantine"] == want["quarantine"] and got["state"] == want["state"]
+    finally:
+        runs.close()
+
+
+def _workers_exit(blob_root: Path, timeout: float = 30) -> bool:
+    """No worker of a killed import outlives it (they end when their stdin closes)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = subprocess.run(["pgrep", "-f", f"deskmove.mail.parallel {blob_root}$"],
+                               capture_output=True, text=True)  # fmt: skip
+        if found.returncode == 1:
+            return True
+        time.sleep(0.1)
+    return False
