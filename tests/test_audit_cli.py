@@ -133,9 +133,12 @@ def test_unknown_item_is_a_usage_error_with_suggestions(cli, store):
 
 
 def test_bad_format_and_unwritable_out_are_clear_errors(cli, store, tmp_path):
-    bad = cli("audit", "--format", "pdf")
+    bad = cli("audit", "--format", "docx")
     assert bad.exit_code == 2
-    assert bad.stderr == "Error: unknown format 'pdf' — use one of: md, html, json\n"
+    assert bad.stderr == "Error: unknown format 'docx' — use one of: md, html, json, pdf\n"
+    stdout_pdf = cli("audit", "--format", "pdf")
+    assert stdout_pdf.exit_code == 2
+    assert stdout_pdf.stderr == "Error: a PDF needs a file — add --out audit.pdf\n"
     nowhere = cli("audit", "--out", str(tmp_path / "missing" / "audit.md"))
     assert nowhere.exit_code == 2
     assert nowhere.stderr.startswith("Error: cannot write ")

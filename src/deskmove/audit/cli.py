@@ -42,7 +42,7 @@ def audit(
     fmt: Annotated[
         str | None,
         typer.Option(
-            "--format", "-f", help="md, html or json (default: from --out's suffix, else md)."
+            "--format", "-f", help="md, html, json or pdf (default: from --out's suffix, else md)."
         ),
     ] = None,
     out: Annotated[
@@ -61,6 +61,7 @@ def audit(
 
     \b
         deskmove audit --out audit.html
+        deskmove audit --out audit.pdf          # the HTML report, printed by Chromium
         deskmove audit --format md > audit.md
         deskmove --json audit | jq '.checklist[].id'
         deskmove audit check email:info@shop.example --note "forward set up"
@@ -73,15 +74,33 @@ def audit(
 
     g = _globals(ctx)
     chosen = fmt or ("json" if g.json and out is None else default_format(out))
-    if chosen not in FORMATS:
-        raise UsageError(f"unknown format '{chosen}'", f"use one of: {', '.join(FORMATS)}")
+    if chosen not in (*FORMATS, "pdf"):
+        raise UsageError(f"unknown format '{chosen}'", f"use one of: {', '.join(FORMATS)}, pdf")
+    if chosen == "pdf" and out is None:
+        raise UsageError("a PDF needs a file", "add --out audit.pdf")
     project = g.load()
     store = open_store(project)
     try:
         report = run_audit(project, store)
     finally:
         store.close()
-    text = render(report, chosen)
+    if chosen == "pdf":
+        from deskmove.audit.pdf import html_to_pdf
+
+        html_to_pdf(render(report, "html"), out)
+    else:
+        _write_text(render(report, chosen), out)
+    if out is None:
+        return
+    from deskmove.audit.formats import summary_line
+
+    g.emit(
+        f"Wrote {out} ({chosen}): {summary_line(report)}",
+        {"file": str(out), "format": chosen, **report.counts()},
+    )
+
+
+def _write_text(text: str, out: Path | None) -> None:
     if out is None:
         typer.echo(text, nl=False)
         return
@@ -91,12 +110,6 @@ def audit(
         raise InputError(
             f"cannot write {out}: {exc.strerror}", "choose another --out path"
         ) from exc
-    from deskmove.audit.formats import summary_line
-
-    g.emit(
-        f"Wrote {out} ({chosen}): {summary_line(report)}",
-        {"file": str(out), "format": chosen, **report.counts()},
-    )
 
 
 def _tick(ctx: typer.Context, item: str, checked: bool, note: str | None) -> None:

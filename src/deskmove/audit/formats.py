@@ -41,15 +41,28 @@ def evidence_line(item: Item) -> str:
 
 
 def months_line(item: Item, last: int = 12) -> str:
-    months = sorted(item.evidence.months.items())[-last:]
-    return " · ".join(f"{m}: {n}" for m, n in months)
+    """The last ``last`` months with mail, one by one; the months before them summed up
+    front, so the line adds up to the count and reaches back to "first seen"."""
+    months = sorted(item.evidence.months.items())
+    shown, earlier = months[-last:], months[:-last]
+    line = " · ".join(f"{m}: {n}" for m, n in shown)
+    if earlier:
+        total = sum(n for _m, n in earlier)
+        line = f"{earlier[0][0]} to {earlier[-1][0]}: {total} in {len(earlier)} months · {line}"
+    return line
 
 
 def summary_line(report: Report) -> str:
     c = report.counts()
+    n = len(SECTIONS)
+    if not c["not_seen"]:
+        seen = f"all {n} sections seen in the data"
+    elif c["not_seen"] == n:
+        seen = f"none of the {n} sections seen in the data (verify each by hand)"
+    else:
+        seen = f"{c['not_seen']} of {n} sections not seen in the data (verify those by hand)"
     return (
-        f"{c['items']} items, {c['checked']} ticked, {c['changed']} changed since ticked, "
-        f"{c['not_seen']} of {len(SECTIONS)} sections not seen in the data"
+        f"{c['items']} items, {c['checked']} ticked, {c['changed']} changed since ticked, {seen}"
     )
 
 

@@ -125,7 +125,7 @@ def _item_box(item: Item, line: str) -> str:
     return f"<div class='{cls}'>{''.join(rows)}</div>"
 
 
-def month_range(months: dict[str, int], last: int = 24) -> list[tuple[str, int]]:
+def month_range(months: dict[str, int], last: int | None = 24) -> list[tuple[str, int]]:
     """Every month from the first to the last seen (zeros included), the last ``last`` of them."""
     if not months:
         return []
@@ -136,14 +136,22 @@ def month_range(months: dict[str, int], last: int = 24) -> list[tuple[str, int]]
         key = f"{year:04d}-{month:02d}"
         out.append((key, months.get(key, 0)))
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return out[-last:]
+    return out[-last:] if last else out
 
 
 def sparkline(item: Item, width: int = 160, height: int = 34) -> str:
     """Volume per month (the last 24 months up to the last seen) as small SVG bars."""
-    months = month_range(item.evidence.months)
+    every = month_range(item.evidence.months, None)
+    months = every[-24:]
     if not months:
         return ""
+    earlier = every[: len(every) - len(months)]
+    before = (
+        f"<span class='meta'> + {sum(n for _m, n in earlier)} from {earlier[0][0]} to "
+        f"{earlier[-1][0]}</span>"
+        if earlier and any(n for _m, n in earlier)
+        else ""
+    )
     peak = max(n for _m, n in months) or 1
     bar = min(width / len(months), 14.0)
     top = height - 14
@@ -158,7 +166,7 @@ def sparkline(item: Item, width: int = 160, height: int = 34) -> str:
         label += (f"<text x='{max(bar * len(months), 80):.1f}' y='{height - 1}' font-size='9' fill='#5b6b7c' "
                   f"text-anchor='end'>{months[-1][0]}</text>")  # fmt: skip
     return (f"<svg width='{width}' height='{height}' viewBox='0 0 {width} {height}' role='img' "
-            f"aria-label='volume per month'>{base}{rects}{label}</svg>")  # fmt: skip
+            f"aria-label='volume per month'>{base}{rects}{label}</svg>{before}")  # fmt: skip
 
 
 def _plan(plan: dict[str, Any]) -> str:

@@ -102,7 +102,27 @@ def _region(settings: dict, ctx: Context, db: AuditQueries) -> str | None:
     return infer_region(addr.rpartition("@")[2] for addr in db.some_addresses(20000))
 
 
+SUFFIXES = {
+    "md": "md",
+    "markdown": "md",
+    "htm": "html",
+    "html": "html",
+    "json": "json",
+    "pdf": "pdf",
+}
+
+
 def default_format(out: Path | None) -> str:
-    """The format an output file's suffix asks for (Markdown otherwise)."""
-    suffix = out.suffix.lower().lstrip(".") if out else ""
-    return {"htm": "html", "html": "html", "json": "json"}.get(suffix, "md")
+    """The format an output file's suffix asks for (Markdown without --out); a suffix
+    that names no format is refused rather than filled with Markdown."""
+    if out is None:
+        return "md"
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix not in SUFFIXES:
+        from deskmove.errors import UsageError
+
+        raise UsageError(
+            f"cannot tell the format from --out {out.name}",
+            "end it in .md, .html, .json or .pdf, or add --format md|html|json|pdf",
+        )
+    return SUFFIXES[suffix]

@@ -161,6 +161,22 @@ class RestTarget(Target, RestAdapter):
     def check_config(self) -> None:
         _ = self.client  # the spec, the options and the credentials, no request
 
+    def carried(self) -> frozenset[str]:
+        """What a push through this spec writes: ticket fields and people, bodies and
+        internal notes; original times and authors when the API lets them be set
+        (``keeps_timestamps``, ``keeps_authors``); attachments with an upload endpoint
+        or sent with the create call (the hooks' ``ATTACHMENTS = "multipart"``)."""
+        t = self.spec.target
+        assert t is not None
+        kept = {"ticket.fields", "ticket.people", "message.bodies", "message.internal"}
+        if t.keeps_timestamps:
+            kept |= {"ticket.times", "message.time"}
+        if t.keeps_authors:
+            kept.add("message.author")
+        if t.upload is not None or self.hooks.attachments == "multipart":
+            kept.add("attachments")  # uploaded first, or sent with the create call
+        return frozenset(kept)
+
     def push(
         self,
         store: Store,

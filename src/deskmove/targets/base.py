@@ -64,6 +64,28 @@ class RemoteTicket:
     messages: list[RemoteMessage] = field(default_factory=list)
 
 
+# What the store holds that a target may or may not carry over, in the words the audit's
+# migration plan uses. Each target says which it writes (``carries``); the plan's "what is
+# lost" for a target is the rest of this list, so it cannot drift from the code.
+CONTENT: dict[str, str] = {
+    "ticket.fields": "ticket status, priority, type, tags and custom fields",
+    "ticket.people": "each ticket's requester, assignee, group and organization",
+    "ticket.times": "tickets' original created, updated and solved times",
+    "message.bodies": "message text and HTML",
+    "message.author": "each message's author",
+    "message.time": "each message's original time",
+    "message.internal": "internal notes kept internal",
+    "message.recipients": "To/Cc lists",
+    "message.threading": "In-Reply-To/References",
+    "message.headers": "the mail headers the audit reads (Delivered-To, Reply-To, X-Mailer, …)",
+    "message.raw": "the raw original mail",
+    "person.addresses": "a person's second and further addresses",
+    "person.phone": "people's phone numbers",
+    "attachments": "attachments and inline images",
+    "organization.domains": "organizations' mail domains",
+}
+
+
 class Target(ABC):
     """Takes the store's changes since its last push and writes them.
 
@@ -80,6 +102,17 @@ class Target(ABC):
 
     # The ?key=value options its spec takes; any other is refused (None: not declared).
     spec_options: ClassVar[tuple[str, ...] | None] = None
+    # Which of CONTENT this target writes.
+    carries: ClassVar[frozenset[str]] = frozenset()
+
+    def carried(self) -> frozenset[str]:
+        """What of the store this target writes (a REST target: what its spec allows)."""
+        return self.carries
+
+    def lost(self) -> list[str]:
+        """What of the store does not reach this target, in words (CONTENT order)."""
+        kept = self.carried()
+        return [words for key, words in CONTENT.items() if key not in kept]
 
     def __init__(self, conn: Connection, project: Project) -> None:
         self.conn = conn

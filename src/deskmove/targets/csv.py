@@ -31,7 +31,7 @@ from deskmove import csvlayout as layout
 from deskmove.errors import UsageError
 from deskmove.store import Store, TicketScope
 from deskmove.store.csvexport import CsvExport
-from deskmove.targets.base import PushReport, RemoteMessage, RemoteTicket, Target
+from deskmove.targets.base import CONTENT, PushReport, RemoteMessage, RemoteTicket, Target
 
 CHUNK = 1000
 Row = list[str]
@@ -60,6 +60,9 @@ def row_hash(values: list[str]) -> str:
 class CsvTarget(Target):
     scheme: ClassVar[str] = "csv"
     spec_options: ClassVar[tuple[str, ...]] = ("formulas",)
+    # The canonical layout's columns (deskmove.csvlayout); raw mail and organization
+    # domains have none.
+    carries: ClassVar[frozenset[str]] = frozenset(CONTENT) - {"message.raw", "organization.domains"}
     description: ClassVar[str] = "CSV: the store as a folder in the canonical layout"
     example: ClassVar[str] = "deskmove export csv:out/"
     owns_people: ClassVar[bool] = True
