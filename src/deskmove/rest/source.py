@@ -101,7 +101,7 @@ class SourceRun:
     def values(self) -> dict[str, Any]:
         """The hooks' ``stream_values(ctx, client)``: placeholders for params and templates."""
         if self._values is None:
-            make = getattr(self.hooks, "stream_values", None)
+            make = self.hooks.stream_values
             self._values = make(self.ctx, self.client) if make else {}
         return self._values
 
@@ -175,7 +175,7 @@ class SourceRun:
         listings, and a message is made of both.
         """
         drafts: list[MessageDraft] = []
-        history = getattr(self.hooks, "ticket_history", None)
+        history = self.hooks.ticket_history
         records: dict[str, list[dict[str, Any]]] = {}
         args = {"ticket_id": ticket_id}
         for name, s in self.a.streams().items():
@@ -216,7 +216,7 @@ class SourceRun:
                 rec.reason += f" ({len(dropped)} messages with it)"
             batch.quarantined.append(rec)
             return
-        drafts = list(getattr(self.hooks, "ticket_messages", _none)(raw, self.ctx))
+        drafts = list(self.hooks.ticket_messages(raw, self.ctx))
         drafts += self._per_ticket(rec.native_id) + self.spool.pop(rec.native_id)
         self._attach(batch, rec, drafts)
 
@@ -303,10 +303,6 @@ class SourceRun:
                     QuarantineRec(f"ticket {tid}", f"{n} messages whose ticket is gone (deleted?)")
                 )
         return self._download(batch)
-
-
-def _none(raw: Any, ctx: Any) -> list[MessageDraft]:
-    return []
 
 
 _DONE = object()

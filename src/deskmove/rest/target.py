@@ -709,7 +709,7 @@ class Push:
 
     def _fields_state(self, rec: TicketPush) -> str:
         """The pushed hash of a ticket: the fields a delta push keeps in step, as JSON."""
-        fn = getattr(self.hooks, "ticket_fields", None)
+        fn = self.hooks.ticket_fields
         return (
             ""
             if fn is None
@@ -718,7 +718,7 @@ class Push:
 
     def _sync_fields(self, rec: TicketPush, native: str) -> bool:
         """Status, tags, assignee or group changed in the store: one update with only those."""
-        fn, ep = getattr(self.hooks, "ticket_fields", None), self.ep.get("ticket", "update")
+        fn, ep = self.hooks.ticket_fields, self.ep.get("ticket", "update")
         if fn is None or ep is None:
             return False
         fields = fn(rec, self.ctx)
@@ -783,7 +783,7 @@ def fetch_ticket(adapter: RestTarget, native_id: str) -> RemoteTicket | None:
             return None
         raise
     messages: list[RemoteMessage] = []
-    first = getattr(adapter.hooks, "remote_description", None)
+    first = adapter.hooks.remote_description
     if first is not None and ticket:  # a ticket whose first message is its own body
         desc = first(ticket)
         messages += [desc] if desc is not None else []

@@ -112,7 +112,10 @@ class Hooks:
     a reply reopens, or that need a follow-up ticket), ``reopen(payload)``,
     ``ATTACHMENTS`` ("upload": uploaded first, a token in the payload;
     "multipart": sent with the create call; None: not supported) and
-    ``ATTACHMENT_LIMIT`` (bytes per ticket).
+    ``ATTACHMENT_LIMIT`` (bytes per ticket), ``stream_values(ctx, client)`` (values for
+    stream placeholders), ``ticket_fields(ticket, ctx)`` (what a delta push keeps in step;
+    needed with ``target.ticket.update``) and ``remote_description(raw)`` (a ticket's own
+    body as its first message, for verify).
     """
 
     def __init__(self, module: ModuleType) -> None:
@@ -121,6 +124,19 @@ class Hooks:
             module, "push_notes", _no_notes
         )
         self.ticket_messages = getattr(module, "ticket_messages", _no_messages)
+        # optional functions the engine calls only when the module has them (None: it has not)
+        self.ticket_history: Callable[..., list[MessageDraft]] | None = getattr(
+            module, "ticket_history", None
+        )
+        self.stream_values: Callable[..., dict[str, Any]] | None = getattr(
+            module, "stream_values", None
+        )
+        self.ticket_fields: Callable[..., dict[str, Any]] | None = getattr(
+            module, "ticket_fields", None
+        )
+        self.remote_description: Callable[..., RemoteMessage | None] | None = getattr(
+            module, "remote_description", None
+        )
         self.inline_messages: int | None = getattr(module, "INLINE_MESSAGES", None)
         self.reopen_from: frozenset[str] = frozenset(getattr(module, "REOPEN_FROM", ()))
         self.followup_from: frozenset[str] = frozenset(getattr(module, "FOLLOWUP_FROM", ()))
