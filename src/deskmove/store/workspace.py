@@ -187,6 +187,15 @@ def agents(store: Store) -> list[tuple[int, str]]:
         return [(pid, name or mail or f"#{pid}") for pid, name, mail in rows]
 
 
+def is_agent(store: Store, person_id: int) -> bool:
+    p = T_PERSON.c
+    with store.begin() as conn:
+        return (
+            conn.execute(sa.select(p.id).where(p.id == person_id, p.role == "agent")).first()
+            is not None
+        )
+
+
 # -- sessions -------------------------------------------------------------------------
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()

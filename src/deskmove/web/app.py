@@ -13,7 +13,8 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -64,6 +65,19 @@ class Settings:
     store: Store
     smtp: SmtpConfig | None
     presence_seconds: float = 5.0
+    _cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
+
+    def cached(self, key: str, fn: Any, ttl: float = 30.0) -> Any:
+        """Pickers' contents (agents, groups, channels, sources) are read at most every ``ttl`` s."""
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is None or now - hit[0] > ttl:
+            hit = (now, fn())
+            self._cache[key] = hit
+        return hit[1]
+
+    def forget(self) -> None:
+        self._cache.clear()
 
 
 def _static_version() -> str:

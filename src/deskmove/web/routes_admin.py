@@ -243,6 +243,7 @@ def users_remove(
             "ask another admin, or use `deskmove users remove`",
         )
     ws.remove_user(store_of(request), email)
+    settings_of(request).forget()
     return RedirectResponse("/admin/users", status_code=303)
 
 

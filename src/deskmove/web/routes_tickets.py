@@ -59,9 +59,11 @@ def ticket_list(request: Request, after: str = "", partial: int = 0) -> Response
     }  # fmt: skip
     if partial:
         return page(request, "_rows.html", **extra)
+    cache = settings_of(request).cached
     return page(
         request, "list.html", counts=worklist.status_counts(store, f),
-        options=worklist.filter_options(store), agents=ws.agents(store), **extra,
+        options=cache("options", lambda: worklist.filter_options(store)),
+        agents=cache("agents", lambda: ws.agents(store)), **extra,
     )  # fmt: skip
 
 
@@ -82,7 +84,7 @@ def ticket_view(request: Request, ticket_id: int, notice: str = "") -> Response:
         reply=ws.reply_headers(store, ticket_id),
         seen_upto=ws.latest_message_id(store, ticket_id),
         form_token=new_token(),
-        agents=ws.agents(store),
+        agents=settings_of(request).cached("agents", lambda: ws.agents(store)),
         smtp=settings_of(request).smtp,
         notice=notice,
         presence_ms=int(settings_of(request).presence_seconds * 1000),

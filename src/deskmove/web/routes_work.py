@@ -53,9 +53,7 @@ def update(
     if assignee:
         if assignee == "none":
             changes["assignee_id"] = None
-        elif assignee.isdigit() and any(
-            pid == int(assignee) for pid, _l in ws.agents(store_of(request))
-        ):
+        elif assignee.isdigit() and ws.is_agent(store_of(request), int(assignee)):
             changes["assignee_id"] = int(assignee)
         else:
             raise UsageError(f"assignee '{assignee}' is not an agent", "pick one from the list")
