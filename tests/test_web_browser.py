@@ -197,6 +197,8 @@ def test_agent_flow(browser, served, tmp_path):
         or "odpovídá" in p2.locator("#presence").inner_text()
     )
     page.locator("#presence .who", has_text="Petr Svoboda").wait_for(timeout=10_000)
+    if SHOTS:  # the README's picture: the ticket as the first agent sees it, a colleague there
+        page.screenshot(path=str(SHOTS / "workspace.png"))
     shot(p2, "ticket-360-cs", tmp_path)
     assert (
         p2.evaluate("document.documentElement.scrollWidth") <= 360

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from deskmove.config import Project
+from deskmove.store import delta
 from deskmove.store import workspace as ws
 from deskmove.web.auth import hash_password
 from tests.smtpserver import SmtpServer, free_port
@@ -437,3 +438,59 @@ def test_presence_shows_who_else_is_here(project_dir, store, ids, smtp, client):
     r = client.post(f"/tickets/{tid}/presence", headers={"X-CSRF-Token": csrf})
     assert r.json()["others"] == [{"name": "Petr Svoboda", "state": "viewing"}]
     assert client.post(f"/tickets/{tid}/presence").status_code == 403  # no token, no heartbeat
+
+
+def test_a_store_locked_by_a_sync_still_serves_pages_and_says_busy_on_writes(project, store, ids):
+    import sqlite3
+    import time
+
+    from deskmove.web.app import create_app
+
+    c = TestClient(create_app(project, store, write_wait=0.5))
+    page = c.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    c.post("/login", data={"email": "eva@shop.example", "password": PASSWORD, "csrf": token})
+    tid = ids["t-pl"]
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', c.get(f"/tickets/{tid}").text).group(1)
+    sync = sqlite3.connect(store.engine.url.database, isolation_level=None)
+    sync.execute("BEGIN IMMEDIATE")  # what an import holds while it writes a batch
+    try:
+        t0 = time.monotonic()
+        r = c.get(f"/tickets/{tid}")
+        assert r.status_code == 200 and "Zażółć" in r.text  # reads go on
+        r = c.post(f"/tickets/{tid}/note", data={"csrf": csrf, "body": "během synchronizace"})
+        assert (
+            r.status_code == 503
+            and "The store is busy" in r.text
+            and r.headers["retry-after"] == "5"
+        )
+        assert time.monotonic() - t0 < 10
+    finally:
+        sync.execute("ROLLBACK")
+        sync.close()
+    r = c.post(f"/tickets/{tid}/note", data={"csrf": csrf, "body": "po synchronizaci"})
+    assert r.status_code == 200 and "Note added." in r.text
+
+
+def test_workspace_replies_and_notes_reach_the_next_export(client, store, ids, smtp, cli, tmp_path):
+    out = tmp_path / "out"
+    first = cli("export", f"csv:{out}")
+    assert first.exit_code == 0, first.output
+    tid = ids["t-cz"]
+    r, page = reply(client, tid, "Odpověď z pracovního prostoru.")
+    assert "notice=sent" in r.headers["location"]
+    csrf = form_fields(page, f"/tickets/{tid}/note")["csrf"]
+    client.post(f"/tickets/{tid}/note", data={"csrf": csrf, "body": "Interní poznámka z prostoru."})
+    client.post(
+        f"/tickets/{tid}/update", data={"csrf": csrf, "status": "solved", "tags": "reklamace vip"}
+    )
+    assert delta.changed_ticket_ids(store, f"csv:{out.resolve()}") == [tid]
+    again = cli("export", f"csv:{out}")
+    assert again.exit_code == 0, again.output
+    messages = (out / "messages.csv").read_text(encoding="utf-8")
+    assert (
+        "Odpověď z pracovního prostoru." in messages and "Interní poznámka z prostoru." in messages
+    )
+    tickets = (out / "tickets.csv").read_text(encoding="utf-8")
+    assert any(line.startswith(f"{tid},") and ",solved," in line for line in tickets.splitlines())
+    assert delta.changed_ticket_ids(store, f"csv:{out.resolve()}") == []

@@ -14,9 +14,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 
-def parse_iso(
-    text: str, *, naive_tz: tzinfo | None = UTC, formats: Sequence[str] = ()
-) -> datetime:
+def parse_iso(text: str, *, naive_tz: tzinfo | None = UTC, formats: Sequence[str] = ()) -> datetime:
     """An aware datetime from ISO 8601 text, or from one of ``formats`` (strptime);
     a time without an offset is read in ``naive_tz`` (None: refused). Raises ValueError."""
     text = text.strip()

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from deskmove.errors import UsageError
+from deskmove.errors import StoreError, UsageError
 from deskmove.model import (
     PRIORITIES,
     STATUSES,
@@ -230,16 +230,19 @@ def session_user(store: Store, token: str) -> tuple[Account, str] | None:
         ).first()
         if row is None:
             return None
-        if row.expires_at < now or row.created_at + SESSION_MAX < now:
-            conn.execute(T_SESSION.delete().where(s.token_hash == _digest(token)))
-            return None
-        if now - row.seen_at > timedelta(minutes=5):
-            conn.execute(
-                T_SESSION.update()
-                .where(s.token_hash == _digest(token))
-                .values(seen_at=now, expires_at=now + SESSION_IDLE)
-            )
-        return _account(row), row.csrf
+    if row.expires_at < now or row.created_at + SESSION_MAX < now:
+        return None  # removed by the next login's clean-up
+    if now - row.seen_at > timedelta(minutes=5):
+        try:  # best effort: a store busy with a sync must not log the agent out
+            with store.begin() as conn:
+                conn.execute(
+                    T_SESSION.update()
+                    .where(s.token_hash == _digest(token))
+                    .values(seen_at=now, expires_at=now + SESSION_IDLE)
+                )
+        except StoreError:
+            pass
+    return _account(row), row.csrf
 
 
 def end_session(store: Store, token: str) -> None:

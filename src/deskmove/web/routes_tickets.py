@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 
+from deskmove.errors import StoreError
 from deskmove.store import worklist
 from deskmove.store import workspace as ws
 from deskmove.web import render
@@ -74,7 +75,10 @@ def ticket_view(request: Request, ticket_id: int, notice: str = "") -> Response:
     if t is None:
         raise HTTPException(404, f"There is no ticket #{ticket_id}.")
     user = request.state.user
-    ws.touch_presence(store, ticket_id, user.id, "viewing")
+    try:
+        ws.touch_presence(store, ticket_id, user.id, "viewing")
+    except StoreError:
+        pass  # a sync holds the store: the page is still shown, presence catches up
     ctx = context(
         request,
         t=t,
