@@ -144,7 +144,7 @@ def no_script_ran(page) -> None:
 def test_agent_flow(browser, served, tmp_path):
     s = served
     ctx = browser.new_context(
-        viewport={"width": 1200, "height": 900}, locale="en-US", timezone_id="Europe/Prague"
+        viewport={"width": 1000, "height": 760}, locale="en-US", timezone_id="Europe/Prague"
     )
     page = ctx.new_page()
     dialogs: list[str] = []
@@ -198,6 +198,7 @@ def test_agent_flow(browser, served, tmp_path):
     )
     page.locator("#presence .who", has_text="Petr Svoboda").wait_for(timeout=10_000)
     if SHOTS:  # the README's picture: the ticket as the first agent sees it, a colleague there
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(SHOTS / "workspace.png"))
     shot(p2, "ticket-360-cs", tmp_path)
     assert (
