@@ -430,6 +430,8 @@ class FakeZendesk:
                 "error": "RecordInvalid",
                 "details": f"Type: {item['type']} is invalid",
             }
+        # Rule: ids must name existing records (no documentation sentence retrieved to quote;
+        # Zendesk answers RecordInvalid for an unknown group, organization or user).
         for key, table in (("group_id", self.groups), ("organization_id", self.organizations),
                            ("assignee_id", self.users), ("requester_id", self.users)):  # fmt: skip
             if item.get(key) is not None and item[key] not in table:
