@@ -14,11 +14,17 @@ the exit code the CLI returns::
     │   ├── RemoteUnavailable      1  could not reach the server at all
     │   └── DeadlineExceeded       1  the run's --deadline passed: re-run later
     ├── FatalRemoteError           1  the remote system said no (4xx): retrying will not help
+    │   └── RemoteFailure          1  … with the HTTP status (404 = gone, 409 = conflict)
     ├── StoreError                 1  the store cannot be opened/written (disk full, locked, …)
     └── LockHeld                  75  another sync holds the lock: cron tries again later
 
 Messages follow the shape ``what happened — what to do`` and never contain a
 secret.
+
+Record-level problems never reach the CLI: they become a quarantine reason::
+
+    MailParseError      a mail that cannot become a message
+    UnknownValue        a native value a mapping has no canonical value for (a ValueError)
 """
 
 from __future__ import annotations
@@ -90,6 +96,22 @@ class DeadlineExceeded(RetriableError):
 
 class FatalRemoteError(DeskmoveError):
     pass
+
+
+class RemoteFailure(FatalRemoteError):
+    """A 4xx the API meant: retrying will not help."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message, "check the data or the spec; retrying will not help")
+        self.status = status
+
+
+class MailParseError(Exception):
+    """A mail that cannot become a message; the text is the quarantine reason."""
+
+
+class UnknownValue(ValueError):
+    """A native value the mapping has no canonical value for."""
 
 
 class StoreError(DeskmoveError):

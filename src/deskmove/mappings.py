@@ -35,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from deskmove.errors import ConfigError
+from deskmove.errors import ConfigError, UnknownValue  # noqa: F401 - UnknownValue re-exported
 from deskmove.model import CHANNELS, PRIORITIES, STATUSES
 from deskmove.resources import data_dir, load_yaml
 from deskmove.timestamps import parse_iso
@@ -47,10 +47,6 @@ TICKET_FIELDS = (
     "requester_name", "assignee_email", "assignee_name", "group", "organization", "tags",
     "created_at", "updated_at", "solved_at", "description", "description_html",
 )  # fmt: skip
-
-
-class UnknownValue(ValueError):
-    """A native value the mapping has no canonical value for."""
 
 
 class _Strict(BaseModel):

@@ -78,11 +78,23 @@ def _resolve(role: str, scheme: str) -> Any:
         )
     try:
         return _load(table[scheme])
-    except (ImportError, AttributeError) as exc:
-        raise UsageError(
+    except ImportError as exc:
+        raise _not_loadable(scheme, role, table[scheme], exc) from exc
+
+
+def _not_loadable(scheme: str, role: str, path: str, exc: ImportError) -> UsageError:
+    """The adapter's own module missing is "not built"; a package it needs, named."""
+    module = path.partition(":")[0]
+    if exc.name is not None and module.startswith(exc.name):
+        return UsageError(
             f"the {scheme} {role} is not built in this version of deskmove",
             "see `deskmove adapters list` for what is available",
-        ) from exc
+        )
+    package = (exc.name or "?").partition(".")[0]
+    return UsageError(
+        f"the {scheme} {role} needs the Python package '{package}', which is not installed",
+        f"install it (pip install {package}) and run again",
+    )
 
 
 def source_for(conn: Connection, project: Project) -> Source:
@@ -116,6 +128,7 @@ def adapters() -> list[AdapterInfo]:
             try:
                 cls = _load(path)
                 out.append(AdapterInfo(scheme, role, kind, True, getattr(cls, "description", "")))
-            except (ImportError, AttributeError) as exc:
-                out.append(AdapterInfo(scheme, role, kind, False, "", f"not built: {exc}"))
+            except ImportError as exc:
+                problem = _not_loadable(scheme, role, path, exc).message
+                out.append(AdapterInfo(scheme, role, kind, False, "", problem))
     return out

@@ -16,6 +16,7 @@ from email.errors import MissingHeaderBodySeparatorDefect
 from email.message import Message
 from typing import TYPE_CHECKING
 
+from deskmove.errors import MailParseError
 from deskmove.mail import bigparts, mime, repair
 from deskmove.mail.addresses import parse_addresses
 from deskmove.mail.autodetect import auto_kind
@@ -36,10 +37,6 @@ _KEEP = frozenset(AUDIT_HEADERS) | {
 
 
 _STORED = frozenset(AUDIT_HEADERS) | {"original-date"}  # the Date header, when it was replaced
-
-
-class MailParseError(Exception):
-    """A mail that cannot become a message; the text is the quarantine reason."""
 
 
 @dataclass(slots=True)

@@ -37,6 +37,7 @@ from deskmove.errors import (
     AuthError,
     DeskmoveError,
     FatalRemoteError,
+    RemoteFailure,
     RemoteUnavailable,
     RetriableError,
     UsageError,
@@ -432,14 +433,6 @@ class _Watch:
         self.stopped.set()
         if self.thread is not None:
             self.thread.join(2)
-
-
-class RemoteFailure(FatalRemoteError):
-    """A 4xx the API meant: retrying will not help."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message, "check the data or the spec; retrying will not help")
-        self.status = status
 
 
 def request_timeout(spec: Spec, conn: Connection) -> float:
