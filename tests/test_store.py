@@ -187,3 +187,23 @@ def test_utc_offset_is_normalised(any_store):
     with any_store.engine.connect() as c:
         created = c.execute(sa.select(Ticket.__table__.c.created_at)).scalar_one()
     assert created == datetime(2024, 6, 2, 4, 0, tzinfo=UTC)
+
+
+def test_opening_a_store_at_the_newest_migration_skips_alembic(tmp_path, monkeypatch) -> None:
+    from deskmove.store import Store
+    from deskmove.store import engine as store_engine
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    Store.open(url, tmp_path / "blobs").close()  # created by the migrations
+    assert store_engine.head_revision() == store_engine.current_revision(
+        store_engine.make_engine(url)
+    )
+    import alembic.command
+
+    def refuse(*_a, **_k):
+        raise AssertionError("Alembic ran on a store that is at the newest revision")
+
+    monkeypatch.setattr(alembic.command, "upgrade", refuse)
+    Store.open(url, tmp_path / "blobs").close()  # no Alembic: one SELECT
+    with pytest.raises(AssertionError, match="Alembic ran"):
+        Store.open(f"sqlite:///{tmp_path / 'new.db'}", tmp_path / "blobs")  # a new store still migrates

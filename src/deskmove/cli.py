@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -26,8 +26,17 @@ from deskmove.cli_support import (
 )
 from deskmove.config import PROJECT_FILE, Project, init_project
 from deskmove.errors import EXIT_FAILED, EXIT_QUARANTINED, DeskmoveError
-from deskmove.store import Store
-from deskmove.sync import export_target, import_source, open_store, push_summary
+
+if TYPE_CHECKING:
+    from deskmove.store import Store
+
+
+def _sync():  # noqa: ANN202 - the orchestration module, imported when a command runs
+    """deskmove.sync (and with it SQLAlchemy and the models): not needed for ``--help``."""
+    from deskmove import sync
+
+    return sync
+
 
 app = typer.Typer(
     name="deskmove",
@@ -80,7 +89,7 @@ class Globals:
     def opened(self, *, write: bool = True) -> Iterator[tuple[Project, Store]]:
         """The project and its store, closed again when the command is done."""
         project = self.load()
-        store = open_store(project, write=write)
+        store = _sync().open_store(project, write=write)
         try:
             yield project, store
         finally:
@@ -215,7 +224,7 @@ def init(
     existed = (root / PROJECT_FILE).is_file()
     path = init_project(root)
     project = Project.load(root)
-    open_store(project).close()
+    _sync().open_store(project).close()
     said = "Already a deskmove project, nothing changed:" if existed else "Initialised"
     g.emit(
         f"{said} {path} (store: {_store_label(project)})",
@@ -243,7 +252,7 @@ def import_cmd(
     """
     g = _globals(ctx)
     with g.opened() as (project, store):
-        report = import_source(project, store, source, progress=g.progress)
+        report = _sync().import_source(project, store, source, progress=g.progress)
     g.notes(report.notes)
     g.emit(report.summary(), report.as_dict())
     if report.quarantined:
@@ -271,8 +280,10 @@ def export_cmd(
     """
     g = _globals(ctx)
     with g.opened() as (project, store):
-        name, report = export_target(project, store, target, dry_run=dry_run, progress=g.progress)
-    g.emit(push_summary(name, report), {"target": name, **report.as_dict()})
+        name, report = _sync().export_target(
+            project, store, target, dry_run=dry_run, progress=g.progress
+        )
+    g.emit(_sync().push_summary(name, report), {"target": name, **report.as_dict()})
     if sum(report.failed.values()):
         raise typer.Exit(EXIT_FAILED)
 
@@ -313,9 +324,9 @@ def migrate(
     sampled: dict[str, Any] = {}
     with g.opened() as (project, store):
         checked = check_target(project, target)  # credentials fail before the import, not after
-        imported = import_source(project, store, source, progress=g.progress)
+        imported = _sync().import_source(project, store, source, progress=g.progress)
         if sample is None:
-            name, pushed = export_target(
+            name, pushed = _sync().export_target(
                 project, store, target, dry_run=dry_run, progress=g.progress, checked=checked
             )
         else:
@@ -327,7 +338,7 @@ def migrate(
             undo = None if dry_run else undo_command(g.project, target, run_id)
             sampled = {"sample": {"run_id": run_id, "tickets": ids, "undo": undo}}
     g.notes(imported.notes + pushed.notes)
-    line = f"{imported.summary()}; {push_summary(name, pushed)}"
+    line = f"{imported.summary()}; {_sync().push_summary(name, pushed)}"
     if sampled:
         s = sampled["sample"]
         line += f"; sample of {len(s['tickets'])} tickets is run #{s['run_id']}"

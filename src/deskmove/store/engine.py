@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 from pathlib import Path
 
@@ -107,9 +109,11 @@ def upgrade(engine: Engine) -> None:
     from alembic import command
     from alembic.config import Config
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
     try:
+        if _at_head(engine):
+            return  # the common case (every command on an existing store): no Alembic at all
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
@@ -120,6 +124,35 @@ def upgrade(engine: Engine) -> None:
             f"cannot open the store at {redact_url(str(engine.url))}: {exc.orig}",
             "check that the database server is running and the URL is right",
         ) from exc
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the store is at the newest revision already (one SELECT, no Alembic import)."""
+    head = head_revision()
+    if head is None:
+        return False
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return False
+        current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+    return current == [head]
+
+
+@functools.cache
+def head_revision() -> str | None:
+    """The newest migration, read from the files in migrations/versions (None if unclear,
+    e.g. two heads: then Alembic decides)."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        text = path.read_text("utf-8")
+        rev = re.search(r"^revision(?:\s*:[^=]*)?\s*=\s*[\"']([^\"']+)[\"']", text, re.M)
+        down = re.search(r"^down_revision(?:\s*:[^=]*)?\s*=\s*(.+)$", text, re.M)
+        if rev is None or down is None:
+            return None
+        revisions.add(rev.group(1))
+        parents.update(re.findall(r"[\"']([^\"']+)[\"']", down.group(1)))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
 
 
 def _sqlite_open_error(engine: Engine, exc: OperationalError) -> StoreError:
