@@ -161,3 +161,57 @@ def test_the_html_months_chart_says_what_is_before_it():
     months = {f"{2020 + (i // 12)}-{i % 12 + 1:02d}": 2 for i in range(30)}
     svg = sparkline(_item(months))
     assert "+ 12 from 2020-01 to 2020-06" in svg
+
+
+# -- item 16: the form's sender and software; the team's line from an agent's signature ------
+MAILS = [
+    ("a.customer@example.com", "support@shop.example", "Order 17", "<c1@example.com>", None, {},
+     "Hello, where is my order 17?\n\nAnna\n"),
+    ("support@shop.example", "a.customer@example.com", "Re: Order 17", "<r1@shop.example>", "<c1@example.com>", {},
+     "Dear Anna,\nit left today.\n\nJana Novakova\nShop support\n+420 222 333 444\n"),
+    ("noreply@shop.example", "support@shop.example", "New message from the contact form", "<f1@shop.example>", None,
+     {"Reply-To": "Petr <petr@example.org>", "X-Mailer": "WPMailSMTP/Mailer/smtp 4.0.1",
+      "X-PHP-Originating-Script": "33:class-phpmailer.php"},
+     "Name: Petr\nE-mail: petr@example.org\nMessage: do you ship to Slovakia?\n"),
+]  # fmt: skip
+
+
+def _mbox(path):
+    out = []
+    for i, (frm, to, subject, mid, irt, extra, body) in enumerate(MAILS):
+        head = [f"From {frm} Mon Jan  {i + 1} 10:00:00 2024", f"From: {frm}", f"To: {to}",
+                f"Subject: {subject}", f"Message-ID: {mid}", f"Date: Mon, {i + 1} Jan 2024 10:00:00 +0100"]  # fmt: skip
+        if irt:
+            head.append(f"In-Reply-To: {irt}")
+        head += [f"{k}: {v}" for k, v in extra.items()]
+        out.append("\n".join(head) + "\n\n" + body + "\n")
+    path.write_text("".join(out), encoding="utf-8")
+    return path
+
+
+def test_forms_name_their_sender_and_software_and_a_signed_number_is_the_teams(
+    cli, project_dir, tmp_path
+):
+    (project_dir / "deskmove.toml").write_text(
+        '[mail]\nsupport_addresses = ["support@shop.example"]\nsupport_domains = ["shop.example"]\n'
+        '[audit]\nregion = "CZ"\n',
+        encoding="utf-8",
+    )
+    res = cli("import", f"mbox:{_mbox(tmp_path / 'box.mbox')}")
+    assert res.exit_code == 0, res.output
+    data = json.loads(cli("--json", "audit").stdout)
+    sections = {s["section"]: s for s in data["checklist"]}
+    (form,) = [i for i in sections["forms"].get("items", []) if i["id"].startswith("form:")]
+    assert (
+        "sent from noreply@shop.example" in form["title"]
+        and "WPMailSMTP/Mailer/smtp 4.0.1" in form["title"]
+    )
+    assert "noreply@shop.example" in form["needs"] and "WPMailSMTP" in form["needs"]
+    phones = sections["phones"]
+    team = {i["id"]: i for i in phones.get("items", [])}
+    assert "phone:+420222333444" in team, phones
+    assert "in an agent's signature" in team["phone:+420222333444"]["title"]
+    examples = phones.get("extra", {}).get("customer_examples", [])
+    assert all(e["number"] != "+420 222 333 444" for e in examples)
+    md = cli("audit").stdout
+    assert "sent from noreply@shop.example by WPMailSMTP" in md

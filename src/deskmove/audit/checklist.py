@@ -143,7 +143,13 @@ def _phone_items(
     items = []
     for number, ph in sorted(team.items(), key=lambda kv: (-kv[1].team_evidence().count, kv[0])):
         ev = ph.team_evidence()
-        how = "quoted by the team" if len(ph.agent_tickets) >= 2 else "an agent's phone"
+        how = (
+            "quoted by the team"
+            if len(ph.agent_tickets) >= 2
+            else "in an agent's signature"
+            if ph.signed
+            else "an agent's phone"
+        )
         ev.facts.add(how)
         if ph.customer_quotes:
             ev.facts.add("quoted by customers too")

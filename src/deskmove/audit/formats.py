@@ -61,9 +61,7 @@ def summary_line(report: Report) -> str:
         seen = f"none of the {n} sections seen in the data (verify each by hand)"
     else:
         seen = f"{c['not_seen']} of {n} sections not seen in the data (verify those by hand)"
-    return (
-        f"{c['items']} items, {c['checked']} ticked, {c['changed']} changed since ticked, {seen}"
-    )
+    return f"{c['items']} items, {c['checked']} ticked, {c['changed']} changed since ticked, {seen}"
 
 
 def render_md(report: Report) -> str:

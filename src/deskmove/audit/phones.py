@@ -57,6 +57,21 @@ def own_text(body: str) -> str:
     return body[: m.start()] if m else body
 
 
+def signature_lines(text: str) -> list[str]:
+    """The lines of a message's signature that carry little but a number ("+420 …",
+    "tel. …", "T: …"): after a ``-- `` line, else in the last paragraph when the message
+    has more than one. A number said in a sentence ("I will call you at …") is not one."""
+    cut = text.rfind("\n-- \n")
+    if cut != -1:
+        block = text[cut + 4 :]
+    else:
+        paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+        if len(paragraphs) < 2:
+            return []
+        block = paragraphs[-1]
+    return [line for line in block.splitlines() if len(re.sub(r"[^\w]|\d", "", line)) <= 12]
+
+
 def candidates(text: str) -> list[str]:
     """Phone-like strings as written in ``text`` (not yet checked against numbering plans)."""
     found: list[str] = []

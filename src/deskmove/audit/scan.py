@@ -18,7 +18,13 @@ from typing import Any
 from deskmove.audit import signals as sig
 from deskmove.audit.evidence import Evidence
 from deskmove.audit.known import KnownSender, KnownSenders
-from deskmove.audit.phones import candidates, number_key, own_text, region_for_domain
+from deskmove.audit.phones import (
+    candidates,
+    number_key,
+    own_text,
+    region_for_domain,
+    signature_lines,
+)
 from deskmove.store.audit import AuditQueries
 
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -72,6 +78,7 @@ class Phone:
     agent_tickets: tuple[int, ...] = ()  # up to a few
     evidence: Evidence | None = None  # agents' quotes (and the people table)
     agents_own: bool = False  # an agent's phone in the people table
+    signed: bool = False  # in the signature block of an agent's own message
     customer_quotes: int = 0  # customers' messages quoting a team number
 
     def team_evidence(self) -> Evidence:
@@ -88,13 +95,15 @@ class Phone:
         self.agent_tickets = tuple(dict.fromkeys(self.agent_tickets + other.agent_tickets))[:3]
         self.authors = tuple(dict.fromkeys(self.authors + other.authors))[:5]
         self.agents_own = self.agents_own or other.agents_own
+        self.signed = self.signed or other.signed
         self.written = self.written or other.written
         self.customer_quotes += other.customer_quotes
 
     @property
     def by_team(self) -> bool:
-        """The team's own number: agents quote it in several tickets (a signature, a line)."""
-        return self.agents_own or len(self.agent_tickets) >= 2
+        """The team's own number: an agent signs with it, the people table has it, or agents
+        quote it in several tickets."""
+        return self.agents_own or self.signed or len(self.agent_tickets) >= 2
 
 
 @dataclass
@@ -251,31 +260,56 @@ def _form(
     if ctx.known.match([sender]) or sig.is_bounce(h, sender, row.subject):
         return False  # known services are classified by name; bounces are no channel
     script = sig.script_name(sig.first(h, "x-php-originating-script"))
+    software = sig.first(h, "x-mailer") or sig.first(h, "user-agent")
     customer = sig.form_customer(
         h, sender, row.body_text, ctx.support_addresses, ctx.support_domains
     )
     if customer:
-        key, title = (
-            sender,
-            f"Form submissions sent by {sender}" + (f" ({script})" if script else ""),
-        )
+        key, sends_as = sender, sender
+        title = f"Form submissions sent by {sender}" + (f" ({script})" if script else "")
     elif sig.form_by_customer(h, sender):
         customer = (sender, "Reply-To (the source made it the author)")
-        mailer = sig.first(h, "x-mailer")
-        key = script or slug(mailer)
-        title = f"Website contact form ({', '.join(x for x in (script, mailer) if x)})"
+        key = script or slug(software)
+        sends_as = _form_address(h)
+        title = "Website contact form" + (f" {script}" if script else "")
+        if sends_as:
+            title += f", sent from {sends_as}"
     else:
         return False
-    f = out.channel(
-        f"form:{key}", "forms", title,
-        "Point the form's recipient address at the new helpdesk (or keep this mailbox forwarding to it).",
-    )  # fmt: skip
+    if software:
+        title += f" by {software}"
+    needs = "Point the form's recipient address at the new helpdesk (or keep this mailbox forwarding to it)"
+    if sends_as or software:
+        where = " ".join(
+            x
+            for x in (
+                f"as {sends_as}" if sends_as else "",
+                f"through {software}" if software else "",
+            )
+            if x
+        )
+        needs += f"; the form sends {where}: that is where to change it"
+    f = out.channel(f"form:{key}", "forms", title, needs + ".")
     f.evidence.add(when, lambda: f"{example()} — customer {customer[0]} in {customer[1]}")
     f.evidence.facts.add(f"customer address in {customer[1]}")
     if script:
         f.evidence.facts.add(f"script {script}")
+    if sends_as:
+        f.evidence.facts.add(f"sent from {sends_as}")
+    if software:
+        f.evidence.facts.add("software " + re.sub(r"[\d.]+", "", software).strip())
     out.form_tickets.add(row.ticket_id)
     return True
+
+
+def _form_address(h: dict[str, Any]) -> str | None:
+    """The address a form's mail was sent from, when the source made the customer the
+    author: kept by the mail source (``form-from``), else Sender or Return-Path."""
+    for name in ("form-from", "sender", "return-path"):
+        found = sig.addresses(h, name)
+        if found:
+            return found[0]
+    return None
 
 
 def _known(k: KnownSender, out: Findings, sender: str, when: datetime | None, ex: Ex) -> None:
@@ -321,7 +355,9 @@ def _phones(row: Any, ctx: Context, out: Findings, agent: bool, sender: str, ex:
     else:
         regions = (ctx.region, own) if agent else (own, ctx.region)
     # Grouped by a cheap key here; numbering plans are checked once per distinct number later.
-    for raw in candidates(own_text(row.body_text)):
+    text = own_text(row.body_text)
+    signature = signature_lines(text) if agent else []
+    for raw in candidates(text):
         key = number_key(raw, regions)
         p = out.phones.get(key)
         if p is None:
@@ -331,6 +367,7 @@ def _phones(row: Any, ctx: Context, out: Findings, agent: bool, sender: str, ex:
             p = out.phones[key] = Phone(written=raw, regions=regions)
         p.count += 1
         if agent:
+            p.signed = p.signed or any(raw in line for line in signature)
             p.team_evidence().add(row.created_at, ex)
             if row.ticket_id not in p.agent_tickets and len(p.agent_tickets) < 3:
                 p.agent_tickets += (row.ticket_id,)

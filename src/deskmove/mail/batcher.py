@@ -163,6 +163,8 @@ class MailBatcher:
             headers["folder"] = raw.folder
         if raw.labels:
             headers["labels"] = list(raw.labels)
+        if web_form and sender:  # the form's own address, which the audit names
+            headers["form-from"] = sender
         rec = MessageRec(
             native_id=_message_native_id(p), created_at=p.date, author=author, public=True,
             direction="outbound" if outbound else "inbound", subject=p.subject or None,
