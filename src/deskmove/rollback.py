@@ -50,9 +50,14 @@ class RollbackReport:
         return f"{self.target}{scope}: deleted {what}; {len(self.failed)} failed{extra}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "run_id": self.run_id, "deleted": dict(self.deleted),
-                "messages_with_their_ticket": self.with_ticket, "unresolved": self.unresolved,
-                "failed": self.failed}  # fmt: skip
+        return {
+            "target": self.target,
+            "run_id": self.run_id,
+            "deleted": dict(self.deleted),
+            "messages_with_their_ticket": self.with_ticket,
+            "unresolved": self.unresolved,
+            "failed": self.failed,
+        }
 
 
 PEOPLE = ("person", "organization", "group")
@@ -74,9 +79,13 @@ def plan(
 
 
 def preview(
-    project: Project, store: Store, target: str, run_id: int | None = None, *,
+    project: Project,
+    store: Store,
+    target: str,
+    run_id: int | None = None,
+    *,
     include_people: bool = False,
-) -> list[Entry]:  # fmt: skip
+) -> list[Entry]:
     """What :func:`rollback` would remove (checked first: the target must support it)."""
     conn = project.connection(target)
     tgt = target_for(conn, project)
@@ -85,9 +94,13 @@ def preview(
 
 
 def rollback(
-    project: Project, store: Store, target: str, run_id: int | None = None, *,
+    project: Project,
+    store: Store,
+    target: str,
+    run_id: int | None = None,
+    *,
     include_people: bool = False,
-) -> RollbackReport:  # fmt: skip
+) -> RollbackReport:
     """Delete from TARGET what the id map says deskmove created there (in run ``run_id``)."""
     from deskmove.sync import locked
 

@@ -195,8 +195,14 @@ def _customer_numbers(customers: list[Phone], region: str | None) -> dict[str, A
             first = ph.example or (
                 ph.evidence.examples[0] if ph.evidence and ph.evidence.examples else None
             )
-            examples.append({"number": pretty(number), "messages": ph.count,
-                             "authors": len(ph.authors), "example": [first] if first else []})  # fmt: skip
+            examples.append(
+                {
+                    "number": pretty(number),
+                    "messages": ph.count,
+                    "authors": len(ph.authors),
+                    "example": [first] if first else [],
+                }
+            )
     return {
         "customer_numbers": valid,
         "customer_numbers_unchecked": max(0, len(ranked) - CHECK_CUSTOMER_NUMBERS),

@@ -20,8 +20,16 @@ from deskmove.store import Store
 from deskmove.store.audit import AuditQueries
 
 __all__ = [
-    "FORMATS", "NOT_SEEN", "SECTIONS", "Evidence", "Item", "Report", "check", "render", "run_audit",
-]  # fmt: skip
+    "FORMATS",
+    "NOT_SEEN",
+    "SECTIONS",
+    "Evidence",
+    "Item",
+    "Report",
+    "check",
+    "render",
+    "run_audit",
+]
 
 
 def run_audit(project: Project, store: Store, *, now: datetime | None = None) -> Report:

@@ -223,17 +223,25 @@ class Store:
             for i in range(0, len(entity_ids), 500):
                 rows = conn.execute(
                     sa.select(c.entity_id, c.native_id, c.pushed_hash, c.state).where(
-                        c.connection == connection, c.kind == kind,
+                        c.connection == connection,
+                        c.kind == kind,
                         c.entity_id.in_(entity_ids[i : i + 500]),
                     )
-                )  # fmt: skip
+                )
                 out.update({eid: (nid, h, st) for eid, nid, h, st in rows})
         return out
 
     def map_put(
-        self, connection: str, kind: str, entity_id: int, native_id: str | None, *,
-        pushed_hash: str | None, state: str = "done", run_id: int | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        connection: str,
+        kind: str,
+        entity_id: int,
+        native_id: str | None,
+        *,
+        pushed_hash: str | None,
+        state: str = "done",
+        run_id: int | None = None,
+    ) -> None:
         """Record (or update) where an entity went; committed at once."""
         c = T_IDMAP.c
         now = utcnow()
@@ -253,16 +261,27 @@ class Store:
             if not done:
                 conn.execute(
                     T_IDMAP.insert().values(
-                        connection=connection, kind=kind, entity_id=entity_id, native_id=native_id,
-                        pushed_hash=pushed_hash, state=state, run_id=run_id, created_at=now, updated_at=now,
+                        connection=connection,
+                        kind=kind,
+                        entity_id=entity_id,
+                        native_id=native_id,
+                        pushed_hash=pushed_hash,
+                        state=state,
+                        run_id=run_id,
+                        created_at=now,
+                        updated_at=now,
                     )
-                )  # fmt: skip
+                )
         checkpoint("push", f"after id map {kind} {entity_id} {state}")
 
     def map_put_many(
-        self, connection: str, rows: list[tuple[str, int, str | None, str | None]], *,
-        state: str, run_id: int | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        connection: str,
+        rows: list[tuple[str, int, str | None, str | None]],
+        *,
+        state: str,
+        run_id: int | None = None,
+    ) -> None:
         """Record many ``(kind, entity id, native id, pushed hash)`` in one transaction
         (a bulk create's pending marks before the call, its results after)."""
         if not rows:
@@ -275,9 +294,16 @@ class Store:
             for kind in {r[0] for r in rows}:
                 ids = [r[1] for r in rows if r[0] == kind]
                 for i in range(0, len(ids), 500):
-                    existing |= {(kind, eid) for eid in conn.execute(sa.select(c.entity_id).where(
-                        c.connection == connection, c.kind == kind, c.entity_id.in_(ids[i : i + 500])
-                    )).scalars()}  # fmt: skip
+                    existing |= {
+                        (kind, eid)
+                        for eid in conn.execute(
+                            sa.select(c.entity_id).where(
+                                c.connection == connection,
+                                c.kind == kind,
+                                c.entity_id.in_(ids[i : i + 500]),
+                            )
+                        ).scalars()
+                    }
             values = [{"k": k, "e": e, "n": n, "h": h} for k, e, n, h in rows]
             old = [v for v in values if (v["k"], v["e"]) in existing]
             new = [v for v in values if (v["k"], v["e"]) not in existing]
@@ -285,15 +311,30 @@ class Store:
             if old:
                 conn.execute(
                     T_IDMAP.update()
-                    .where(c.connection == connection, c.kind == sa.bindparam("k"), c.entity_id == sa.bindparam("e"))
+                    .where(
+                        c.connection == connection,
+                        c.kind == sa.bindparam("k"),
+                        c.entity_id == sa.bindparam("e"),
+                    )
                     .values(native_id=sa.bindparam("n"), pushed_hash=sa.bindparam("h"), **common),
                     old,
-                )  # fmt: skip
+                )
             if new:
-                conn.execute(T_IDMAP.insert(), [
-                    {"connection": connection, "kind": v["k"], "entity_id": v["e"], "native_id": v["n"],
-                     "pushed_hash": v["h"], "created_at": now, **common} for v in new
-                ])  # fmt: skip
+                conn.execute(
+                    T_IDMAP.insert(),
+                    [
+                        {
+                            "connection": connection,
+                            "kind": v["k"],
+                            "entity_id": v["e"],
+                            "native_id": v["n"],
+                            "pushed_hash": v["h"],
+                            "created_at": now,
+                            **common,
+                        }
+                        for v in new
+                    ],
+                )
         checkpoint("push", f"after id map {len(rows)} rows {state}")
 
     # delta sync, rollback (see deskmove.delta) ---------------------------------------
@@ -359,10 +400,17 @@ class Store:
                 )
             ]
             runs = [
-                {"id": r.id, "command": r.command, "connection": r.connection, "status": r.status,
-                 "started_at": _iso(r.started_at), "finished_at": _iso(r.finished_at), "counts": r.counts}
+                {
+                    "id": r.id,
+                    "command": r.command,
+                    "connection": r.connection,
+                    "status": r.status,
+                    "started_at": _iso(r.started_at),
+                    "finished_at": _iso(r.finished_at),
+                    "counts": r.counts,
+                }
                 for r in conn.execute(sa.select(T_RUN).order_by(T_RUN.c.id.desc()).limit(10))
-            ]  # fmt: skip
+            ]
             cursors = [
                 {
                     "connection": r.connection,

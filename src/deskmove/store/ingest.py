@@ -119,15 +119,15 @@ def content_hash(*parts: Any) -> str:
 
 # The two hot hashes build one tuple of plain values and hash its repr: a few C calls
 # per record instead of one Python call per field (this is the bulk import's hot path).
-def _t(v: datetime | None) -> str | None:
+def _time_key(v: datetime | None) -> str | None:
     return v.isoformat() if v is not None else None
 
 
-def _r(p: PersonRef | None) -> tuple[Any, ...] | None:
+def _ref_key(p: PersonRef | None) -> tuple[Any, ...] | None:
     return (p.native_id, p.email, p.name, p.role) if p is not None else None
 
 
-def _j(v: dict[str, Any]) -> str | None:
+def _json_key(v: dict[str, Any]) -> str | None:
     return json.dumps(v, sort_keys=True, default=str, ensure_ascii=False) if v else None
 
 
@@ -136,21 +136,55 @@ def _digest(key: tuple[Any, ...]) -> str:
 
 
 def ticket_hash(t: TicketRec) -> str:
-    return _digest((
-        t.subject, t.status, t.priority, t.type, t.channel, _r(t.requester), _r(t.assignee),
-        t.group, t.organization, t.tags, _j(t.custom_fields), _t(t.created_at),
-        _t(t.updated_at), _t(t.solved_at), t.is_auto, t.is_spam, t.origin_source, t.origin_id,
-        t.thread_key,
-    ))  # fmt: skip
+    return _digest(
+        (
+            t.subject,
+            t.status,
+            t.priority,
+            t.type,
+            t.channel,
+            _ref_key(t.requester),
+            _ref_key(t.assignee),
+            t.group,
+            t.organization,
+            t.tags,
+            _json_key(t.custom_fields),
+            _time_key(t.created_at),
+            _time_key(t.updated_at),
+            _time_key(t.solved_at),
+            t.is_auto,
+            t.is_spam,
+            t.origin_source,
+            t.origin_id,
+            t.thread_key,
+        )
+    )
 
 
 def message_hash(m: MessageRec, ticket_native_id: str) -> str:
-    return _digest((
-        ticket_native_id, _t(m.created_at), m.created_tz, _r(m.author), m.public, m.direction,
-        m.subject, m.body_text, m.body_html, m.to, m.cc, m.message_id, m.in_reply_to,
-        m.references, m.raw_sha256, _j(m.headers), m.is_auto, m.origin_id,
-        [(a.sha256, a.filename, a.content_type, a.content_id, a.inline) for a in m.attachments],
-    ))  # fmt: skip
+    return _digest(
+        (
+            ticket_native_id,
+            _time_key(m.created_at),
+            m.created_tz,
+            _ref_key(m.author),
+            m.public,
+            m.direction,
+            m.subject,
+            m.body_text,
+            m.body_html,
+            m.to,
+            m.cc,
+            m.message_id,
+            m.in_reply_to,
+            m.references,
+            m.raw_sha256,
+            _json_key(m.headers),
+            m.is_auto,
+            m.origin_id,
+            [(a.sha256, a.filename, a.content_type, a.content_id, a.inline) for a in m.attachments],
+        )
+    )
 
 
 # -- bulk inserts ------------------------------------------------------------------------
@@ -355,10 +389,12 @@ class Ingestor:
         if conn.dialect.name == "postgresql":
             return list(
                 conn.execute(
-                    sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                    sa.text(
+                        "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"
+                    ),
                     {"t": name, "n": n},
                 ).scalars()
-            )  # fmt: skip
+            )
         nxt = self._next_id.get(name)
         if nxt is None:
             conn.exec_driver_sql(f"DELETE FROM {name} WHERE 0")  # take the write lock now
@@ -430,11 +466,18 @@ class Ingestor:
             conn,
             T_PROV,
             [
-                {"connection": self.connection, "kind": kind, "native_id": nid, "entity_id": eid,
-                 "content_hash": h, "run_id": self.run_id, "updated_at": now}
+                {
+                    "connection": self.connection,
+                    "kind": kind,
+                    "native_id": nid,
+                    "entity_id": eid,
+                    "content_hash": h,
+                    "run_id": self.run_id,
+                    "updated_at": now,
+                }
                 for nid, eid, h in rows
             ],
-        )  # fmt: skip
+        )
 
     def _touch_provenance(self, conn: Connection, kind: str, rows: list[tuple[str, str]]) -> None:
         if not rows:
@@ -508,9 +551,13 @@ class Ingestor:
                 self._emails[email] = pid
 
     def _add_emails(
-        self, conn: Connection, person_id: int, emails: Iterable[str], primary_first: bool,
+        self,
+        conn: Connection,
+        person_id: int,
+        emails: Iterable[str],
+        primary_first: bool,
         sink: list[dict[str, Any]] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Give a person addresses nobody has yet; rows go to ``sink`` when one is given."""
         rows = []
         for i, email in enumerate(emails):
@@ -694,16 +741,26 @@ class Ingestor:
 
     def _ticket_row(self, conn: Connection, t: TicketRec) -> dict[str, Any]:
         return {
-            "subject": t.subject, "status": t.status, "priority": t.priority, "type": t.type,
-            "channel": t.channel, "requester_id": self._person_id(t.requester),
+            "subject": t.subject,
+            "status": t.status,
+            "priority": t.priority,
+            "type": t.type,
+            "channel": t.channel,
+            "requester_id": self._person_id(t.requester),
             "assignee_id": self._person_id(t.assignee),
             "group_id": self._resolve_named(conn, "group", t.group),
             "organization_id": self._resolve_named(conn, "organization", t.organization),
-            "tags": t.tags, "custom_fields": t.custom_fields, "created_at": t.created_at,
-            "updated_at": t.updated_at, "solved_at": t.solved_at, "is_auto": t.is_auto,
-            "is_spam": t.is_spam, "origin_source": t.origin_source, "origin_id": t.origin_id,
+            "tags": t.tags,
+            "custom_fields": t.custom_fields,
+            "created_at": t.created_at,
+            "updated_at": t.updated_at,
+            "solved_at": t.solved_at,
+            "is_auto": t.is_auto,
+            "is_spam": t.is_spam,
+            "origin_source": t.origin_source,
+            "origin_id": t.origin_id,
             "thread_key": t.thread_key,
-        }  # fmt: skip
+        }
 
     def _upsert_messages(
         self,
@@ -810,7 +867,14 @@ def _person_key(ref: PersonRef) -> str | None:
 
 def _attachment_rows(message_id: int, m: MessageRec) -> list[dict[str, Any]]:
     return [
-        {"message_id": message_id, "filename": a.filename, "content_type": a.content_type,
-         "size": a.size, "sha256": a.sha256, "content_id": a.content_id, "inline": a.inline}
+        {
+            "message_id": message_id,
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": a.size,
+            "sha256": a.sha256,
+            "content_id": a.content_id,
+            "inline": a.inline,
+        }
         for a in m.attachments
-    ]  # fmt: skip
+    ]
