@@ -13,7 +13,10 @@ fresh process so peak memory is its own:
   wire    deskmove's IMAP layer alone (STATUS, EXAMINE, UID listing, the same
           fetches, fingerprints, RawMail objects) — no parsing, no store
   import  ``deskmove import imap://…`` end to end: fetch, MIME parsing,
-          threading, blobs and SQLite writes
+          threading, blobs and SQLite writes (mail parsed in worker processes,
+          one per core; ``DESKMOVE_WORKERS=1`` for one process)
+  mbsync  the peer: isync's ``mbsync`` pulling the same folders into a Maildir
+          (Debian package ``isync``), a mature C IMAP client doing only the copy
 
 and prints messages/s, the ratio to the floor and peak RSS for each.
 """
@@ -204,18 +207,53 @@ def run_import(cfg: dict) -> int:
     return report.read
 
 
+def run_mbsync(cfg: dict) -> int:
+    import shutil
+
+    binary = shutil.which("mbsync")
+    if not binary:
+        raise SystemExit("mbsync not found (apt-get install isync)")
+    work = Path(cfg["dir"]) / "mbsync"
+    (work / "mail").mkdir(parents=True, exist_ok=True)
+    (work / "password").write_text(cfg["password"], "utf-8")
+    conf = work / "mbsyncrc"
+    conf.write_text(
+        f"IMAPAccount bench\nHost 127.0.0.1\nPort {cfg['port']}\nUser {cfg['user']}\n"
+        f'PassCmd "cat {work / "password"}"\nSSLType None\nAuthMechs PLAIN\n\n'
+        "IMAPStore remote\nAccount bench\n\n"
+        f"MaildirStore local\nPath {work / 'mail'}/\nInbox {work / 'mail' / 'INBOX'}\n"
+        "SubFolders Verbatim\n\n"
+        "Channel bench\nFar :remote:\nNear :local:\nPatterns INBOX Sent\nCreate Near\n"
+        f"Sync Pull\nExpunge None\nSyncState {work}/\n",
+        "utf-8",
+    )
+    subprocess.run([binary, "-q", "-c", str(conf), "bench"], check=True, timeout=3600)
+    return sum(
+        1 for p in (work / "mail").rglob("*") if p.is_file() and p.parent.name in ("cur", "new")
+    )
+
+
 def child(phase: str, cfg: dict) -> None:
     os.environ["DESKMOVE_IMAP_PASSWORD"] = cfg["password"]
-    fn = {"floor": run_floor, "wire": run_wire, "import": run_import}[phase]
+    fn = {"floor": run_floor, "wire": run_wire, "import": run_import, "mbsync": run_mbsync}[phase]
     if phase != "floor":  # load deskmove before the clock starts (the floor loads imaplib only)
         import deskmove.mail.batcher  # noqa: F401
         import deskmove.sources.imap  # noqa: F401
         import deskmove.sync  # noqa: F401
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     count = fn(cfg)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"count": count, "seconds": seconds, "peak_mb": peak}))
+    print(json.dumps({"count": count, "seconds": seconds, "cpu": cpu, "peak_mb": peak}))
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (worker processes, mbsync)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> None:
@@ -244,7 +282,7 @@ def main() -> None:
         }  # fmt: skip
         cfg["ranges"] = ranges(cfg)
         results = {}
-        for phase in ("floor", "wire", "import"):
+        for phase in ("floor", "mbsync", "wire", "import"):
             out = subprocess.run(
                 [sys.executable, __file__, "--phase", phase, "--cfg", json.dumps(cfg)],
                 capture_output=True, text=True, timeout=3600, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
@@ -255,15 +293,19 @@ def main() -> None:
         floor = results["floor"]["count"] / results["floor"]["seconds"]
         for phase, label in (
             ("floor", "floor: bare imaplib loop"),
+            ("mbsync", "peer: mbsync to a Maildir"),
             ("wire", "deskmove IMAP layer"),
             ("import", "deskmove import, end to end"),
         ):
             r = results[phase]
             rate = r["count"] / r["seconds"]
             print(
-                f"{label:<30} {r['count']:>6} msgs {r['seconds']:7.1f}s {rate:8.0f} msg/s "
-                f"{rate / floor:5.2f}x floor  peak RSS {r['peak_mb']:.0f} MB"
+                f"{label:<30} {r['count']:>6} msgs {r['seconds']:7.1f}s wall {r['cpu']:7.1f}s cpu "
+                f"{rate:8.0f} msg/s {rate / floor:5.2f}x floor  peak RSS {r['peak_mb']:.0f} MB"
             )  # fmt: skip
+        ours, peer = results["import"], results["mbsync"]
+        print(f"deskmove import / mbsync: {ours['seconds'] / peer['seconds']:.2f}x the time, "
+              f"{ours['cpu'] / peer['cpu']:.2f}x the CPU (mbsync's includes nothing of Dovecot's)")  # fmt: skip
     finally:
         server.cleanup()
 

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from deskmove.errors import RetriableError, UsageError
+from deskmove.mail.parallel import Pending, parse_batches, worker_count
 from deskmove.records import Batch
 from deskmove.sources.base import Retried, Source, retry_mail
 from deskmove.sources.imap_client import TLS_MODES, FolderStatus, ImapClient
@@ -37,6 +38,7 @@ PASSWORD_ENV = "DESKMOVE_IMAP_PASSWORD"
 DEFAULT_BATCH = 500  # messages per UID FETCH (and per store transaction)
 DEFAULT_BATCH_BYTES = 32 * 1024 * 1024  # …or fewer, when they are large
 DEFAULT_RETRIES = 3  # reconnects after a lost connection, 1 s, 2 s, 4 s apart
+PARALLEL_FROM = 200  # new UIDs in a folder from which its mail is parsed in worker processes
 REMATCH_BATCH = 2000  # header fingerprints per UID FETCH after a UIDVALIDITY change
 
 _FIELDS = [
@@ -181,7 +183,10 @@ class ImapSource(Source):
                 client = self._session()
                 if attempt:
                     status = client.status(folder) or status
-                for batch in self._folder(client, batcher, store, folder, status, prev):
+                pending = self._folder(client, batcher, store, folder, status, prev)
+                last = int((prev or {}).get("last_uid", 0))
+                workers = worker_count() if status.uidnext - last > PARALLEL_FROM else 1
+                for batch in parse_batches(batcher, pending, workers=workers):
                     if batch.state and folder in batch.state:
                         prev = batch.state[folder]
                     yield batch
@@ -208,7 +213,7 @@ class ImapSource(Source):
     def _folder(
         self, client: ImapClient, batcher: Any, store: Store, folder: str,
         status: FolderStatus, prev: dict[str, Any] | None,
-    ) -> Iterator[Batch]:  # fmt: skip
+    ) -> Iterator[Pending]:  # fmt: skip
         prev = prev or {}
         last = int(prev.get("last_uid", 0))
         same = prev.get("uidvalidity") == status.uidvalidity
@@ -226,11 +231,11 @@ class ImapSource(Source):
         for chunk in plan_batches(pending, self.batch_size, self.batch_bytes):
             mails = self._fetch(client, folder, uidvalidity, chunk)
             cursor = {**cursor, "last_uid": chunk[-1][0]}
-            yield batcher.batch(mails, state={folder: cursor}, read=len(mails))
+            yield Pending(mails, {folder: cursor}, len(mails))
         done = status.uidnext - 1 if uidvalidity == status.uidvalidity else cursor["last_uid"]
         if done > cursor["last_uid"] or not pending:
             # the tail was expunged, or nothing was new: save the cursor so the next run is a no-op
-            yield Batch(state={folder: {**cursor, "last_uid": max(done, cursor["last_uid"])}})
+            yield Pending([], {folder: {**cursor, "last_uid": max(done, cursor["last_uid"])}}, 0)
 
     def _fetch(
         self, client: ImapClient, folder: str, uidvalidity: int, chunk: list[tuple[int, int]]
