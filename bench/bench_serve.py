@@ -290,17 +290,20 @@ def load_postgres(root: Path, url: str, n_tickets: int, clients: int, seconds: f
         mix = [u for urls in pages(n_tickets, rng).values() for u in urls[:12]]
         results: list[tuple[float, int]] = []
         lock = threading.Lock()
-        ready = threading.Barrier(clients + 1)
+        ready = threading.Barrier(clients + 1, timeout=120)
         stop = time.monotonic() + 3600
+        # Sessions are made in the store: 50 argon2 logins at once would measure the hash.
+        from deskmove.store import Store
+        from deskmove.store import workspace as ws
+
+        store = Store.open(url, root / "blobs", create=False)
+        uid = ws.list_users(store)[0].id
+        tokens = [ws.create_session(store, uid)[0] for _ in range(clients)]
+        store.close()
 
         def worker(i: int) -> None:
-            with httpx.Client(base_url=base, timeout=30) as c:
-                page = c.get("/login")
-                token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-                c.post(
-                    "/login",
-                    data={"email": "agent0@shop.example", "password": PASSWORD, "csrf": token},
-                )
+            cookies = {"deskmove_session": tokens[i]}
+            with httpx.Client(base_url=base, timeout=30, cookies=cookies) as c:
                 ready.wait()
                 r = random.Random(i)
                 mine = []
@@ -314,7 +317,7 @@ def load_postgres(root: Path, url: str, n_tickets: int, clients: int, seconds: f
                 with lock:
                     results.extend(mine)
 
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+        threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
         for t in threads:
             t.start()
         ready.wait()

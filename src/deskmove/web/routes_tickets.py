@@ -76,15 +76,15 @@ def ticket_view(request: Request, ticket_id: int, notice: str = "") -> Response:
         raise HTTPException(404, f"There is no ticket #{ticket_id}.")
     user = request.state.user
     try:
-        ws.touch_presence(store, ticket_id, user.id, "viewing")
-    except StoreError:
-        pass  # a sync holds the store: the page is still shown, presence catches up
+        others = ws.touch_presence(store, ticket_id, user.id, "viewing")
+    except StoreError:  # a sync holds the store: the page is still shown, presence catches up
+        others = ws.others_present(store, ticket_id, user.id)
     ctx = context(
         request,
         t=t,
         messages=_with_text(worklist.messages(store, ticket_id)),
         drafts=ws.drafts_for(store, ticket_id),
-        others=ws.others_present(store, ticket_id, user.id),
+        others=others,
         reply=ws.reply_headers(store, ticket_id),
         seen_upto=ws.latest_message_id(store, ticket_id),
         form_token=new_token(),
