@@ -127,8 +127,20 @@ def adapters() -> list[AdapterInfo]:
             kind = "rest" if scheme in specs and path in (REST_SOURCE, REST_TARGET) else "code"
             try:
                 cls = _load(path)
-                out.append(AdapterInfo(scheme, role, kind, True, getattr(cls, "description", "")))
+                about = getattr(cls, "description", "")
+                if kind == "rest":  # the spec says what it is (RT, Zendesk…), not the engine
+                    about = _spec_description(specs[scheme]) or about
+                out.append(AdapterInfo(scheme, role, kind, True, about))
             except ImportError as exc:
                 problem = _not_loadable(scheme, role, path, exc).message
                 out.append(AdapterInfo(scheme, role, kind, False, "", problem))
     return out
+
+
+def _spec_description(path: Any) -> str:
+    try:
+        from deskmove.rest.spec import load_spec
+
+        return load_spec(path).description
+    except Exception:  # noqa: BLE001 - `adapters check` reports a broken spec
+        return ""

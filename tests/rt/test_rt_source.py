@@ -213,3 +213,11 @@ def test_rt_to_store_to_csv(cli, store, rt_server, rt_env, seeded, tmp_path):
     messages = (out / "messages.csv").read_text(encoding="utf-8")
     assert "zażółć gęślą jaźń" in messages and "мягких французских булок" in messages
     assert (out / "attachments.csv").read_text(encoding="utf-8").count("faktura č.1.pdf") == 1
+
+
+def test_adapters_list_shows_rt(cli):
+    r = cli("adapters", "list")
+    assert r.exit_code == 0
+    rows = [line.split()[:3] for line in r.output.splitlines()]
+    assert ["source", "rt", "rest"] in rows
+    assert "Request Tracker 5" in r.output

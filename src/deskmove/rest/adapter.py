@@ -69,7 +69,12 @@ class RestAdapter:
 
     @cached_property
     def client(self) -> RestClient:
-        return RestClient(self.spec, self.ctx.conn, transport=self._transport, sleep=self._sleep)
+        """The connection's client; the hooks' ``prepare_client`` may log in first (RT)."""
+        client = RestClient(self.spec, self.ctx.conn, transport=self._transport, sleep=self._sleep)
+        prepare = getattr(self.hooks, "prepare_client", None)
+        if prepare is not None:
+            prepare(client, self.ctx)
+        return client
 
     def option_names(self) -> set[str]:
         """The engine's own options and the ones the spec declares (``options:``)."""

@@ -118,6 +118,45 @@ def check_zone(client: Any, queues: str, tz: ZoneInfo) -> None:
     )
 
 
+# -- one login per run -------------------------------------------------------------------
+def prepare_client(client: Any, ctx: HookContext) -> None:
+    """Log in once and reuse RT's session: RT checks a password or token hash on every
+    request (two bcrypt checks for basic auth, ~0.4 s each here), a session cookie not.
+
+    Only with RT_USER + RT_PASSWORD (a token cannot open a web session). Every request
+    still carries the credentials: when the session ends or RT refuses the cookie
+    (its referrer check), RT falls back to them by itself.
+    """
+    if ctx.conn.optional_secret("token", "RT_TOKEN"):
+        return
+    user = ctx.conn.optional_secret("user", "RT_USER")
+    password = ctx.conn.optional_secret("password", "RT_PASSWORD")
+    if not (user and password):
+        return
+    base = client.base_url
+    try:
+        resp = client.http.post(
+            f"{base}/NoAuth/Login.html", data={"user": user, "pass": password},
+            timeout=client.spec.retry.timeout,
+        )  # fmt: skip
+        # RT answers a failed login with a session too: only one that REST2 accepts counts
+        ok = (
+            resp.status_code < 400
+            and client.http.get(
+                f"{base}/REST/2.0/rt", timeout=client.spec.retry.timeout
+            ).status_code
+            == 200
+        )
+    except Exception:  # noqa: BLE001 - the credentials still work on every request
+        ok = False
+    cookies = [c for c in client.http.cookies.jar if c.name.startswith("RT_SID_")]
+    if not ok or not cookies:
+        client.http.cookies.clear()
+        return
+    client.redact.add(*(c.value for c in cookies))
+    client.http.headers["Referer"] = base + "/"  # RT's CSRF check for POST/PUT with a session
+
+
 # -- people ------------------------------------------------------------------------------
 def privileged(name: str, ctx: HookContext) -> bool | None:
     """Whether an RT user is privileged (staff), looked up once per run; None if unknown."""
