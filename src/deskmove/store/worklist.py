@@ -18,11 +18,11 @@ from deskmove.model import (
     Group,
     Message,
     Person,
-    PersonEmail,
     Provenance,
     Ticket,
 )
 from deskmove.store import search
+from deskmove.store.people import primary_email
 
 if TYPE_CHECKING:
     from deskmove.store import Store
@@ -31,7 +31,6 @@ T_TICKET = Ticket.__table__
 T_MESSAGE = Message.__table__
 T_ATT = Attachment.__table__
 T_PERSON = Person.__table__
-T_EMAIL = PersonEmail.__table__
 T_GROUP = Group.__table__
 T_PROV = Provenance.__table__
 
@@ -153,18 +152,13 @@ def _keyset(column: str, desc: bool, cursor: tuple[Any, int] | None) -> tuple[li
 def list_tickets(store: Store, f: Filters, cursor: str | None = None, limit: int = 50) -> Page:
     """One page of the list in the chosen order, and the next page's cursor."""
     column, desc = SORTS.get(f.sort, SORTS["updated"])
-    t, e = T_TICKET.c, T_EMAIL.c
+    t = T_TICKET.c
     at = _decode(cursor, column) if cursor else None
     dialect = store.engine.dialect.name
     keyset, order = _keyset(column, desc, at)
     req = T_PERSON.alias("req")
     asg = T_PERSON.alias("asg")
-    req_email = (
-        sa.select(e.email)
-        .where(e.person_id == t.requester_id)
-        .order_by(e.primary.desc(), e.id)
-        .limit(1)
-    ).scalar_subquery()
+    req_email = primary_email(t.requester_id)
     n_messages = (
         sa.select(sa.func.count()).select_from(T_MESSAGE).where(T_MESSAGE.c.ticket_id == t.id)
     ).scalar_subquery()
@@ -224,15 +218,10 @@ def filter_options(store: Store) -> dict[str, list[Any]]:
 
 # -- one ticket ------------------------------------------------------------------------
 def ticket(store: Store, ticket_id: int) -> Any | None:
-    t, e = T_TICKET.c, T_EMAIL.c
+    t = T_TICKET.c
     req = T_PERSON.alias("req")
     asg = T_PERSON.alias("asg")
-    req_email = (
-        sa.select(e.email)
-        .where(e.person_id == t.requester_id)
-        .order_by(e.primary.desc(), e.id)
-        .limit(1)
-    ).scalar_subquery()
+    req_email = primary_email(t.requester_id)
     q = (
         sa.select(
             T_TICKET, req.c.name.label("requester_name"), req_email.label("requester_email"),
@@ -254,13 +243,8 @@ def ticket(store: Store, ticket_id: int) -> Any | None:
 def messages(store: Store, ticket_id: int, page: int = 50) -> Iterator[dict[str, Any]]:
     """The conversation in order, read ``page`` messages at a time (a 1,000-message ticket
     streams instead of loading at once); each with its author and attachments."""
-    m, p, e = T_MESSAGE.c, T_PERSON.c, T_EMAIL.c
-    email = (
-        sa.select(e.email)
-        .where(e.person_id == m.author_id)
-        .order_by(e.primary.desc(), e.id)
-        .limit(1)
-    ).scalar_subquery()
+    m, p = T_MESSAGE.c, T_PERSON.c
+    email = primary_email(m.author_id)
     after: tuple[Any, int] | None = None
     while True:
         q = (

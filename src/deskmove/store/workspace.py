@@ -32,6 +32,7 @@ from deskmove.model import (
     utcnow,
 )
 from deskmove.store import search
+from deskmove.store.people import primary_email
 from deskmove.store.webmodel import (
     ACCOUNT_ROLES,
     WebDraft,
@@ -176,10 +177,8 @@ def set_preferences(
 
 def agents(store: Store) -> list[tuple[int, str]]:
     """(person id, label) of every person with the agent role, for the assignee pickers."""
-    p, e = T_PERSON.c, T_EMAIL.c
-    email = (
-        sa.select(e.email).where(e.person_id == p.id).order_by(e.primary.desc(), e.id).limit(1)
-    ).scalar_subquery()
+    p = T_PERSON.c
+    email = primary_email(p.id)
     with store.begin() as conn:
         rows = conn.execute(
             sa.select(p.id, p.name, email).where(p.role == "agent").order_by(p.name, p.id)
@@ -435,7 +434,7 @@ def latest_message_id(store: Store, ticket_id: int) -> int:
 
 def reply_headers(store: Store, ticket_id: int) -> dict[str, Any]:
     """Whom a reply goes to and what it answers: the newest mail's Message-ID and references."""
-    m, t, e = T_MESSAGE.c, T_TICKET.c, T_EMAIL.c
+    m, t = T_MESSAGE.c, T_TICKET.c
     with store.begin() as conn:
         ticket = conn.execute(sa.select(t.subject, t.requester_id).where(t.id == ticket_id)).first()
         if ticket is None:
@@ -446,10 +445,11 @@ def reply_headers(store: Store, ticket_id: int) -> dict[str, Any]:
             .order_by(m.created_at.desc(), m.id.desc())
             .limit(1)
         ).first()
-        to = conn.execute(
-            sa.select(e.email).where(e.person_id == ticket.requester_id)
-            .order_by(e.primary.desc(), e.id).limit(1)
-        ).scalar() if ticket.requester_id else None  # fmt: skip
+        to = (
+            conn.execute(sa.select(primary_email(ticket.requester_id))).scalar()
+            if ticket.requester_id
+            else None
+        )
     refs = list(last.references or []) + [last.message_id] if last else []
     return {
         "to": [to] if to else [],
