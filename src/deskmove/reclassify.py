@@ -32,14 +32,11 @@ from deskmove.mail.batcher import MailBatcher, RawMail, _is_form_sender
 from deskmove.mail.parse import MailParseError, ParsedMail, parse_mail
 from deskmove.mail.subjects import strip_prefixes
 from deskmove.mail.threading import ThreadItem, parents_of
-from deskmove.model import Message, Ticket
 from deskmove.store import reclassify as q
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
     from deskmove.config import Project
-    from deskmove.store import Store
+    from deskmove.store import Store, Transaction
 
 AUTO_TAGS = {"bounce", "auto-reply", "bulk"}
 TICKETS_PER_BATCH = 200
@@ -124,7 +121,7 @@ class _RollBack(Exception):
 class _Pass:
     """One batch of tickets: read, derive, compare, write (in the caller's transaction)."""
 
-    def __init__(self, project: Project, store: Store, conn: Connection, report: ReclassifyReport):
+    def __init__(self, project: Project, store: Store, conn: Transaction, report: ReclassifyReport):
         self.store, self.conn, self.report = store, conn, report
         self.batchers: dict[str, MailBatcher] = {}
         self.project = project
@@ -243,7 +240,7 @@ class _Pass:
             if notes:
                 what[s.id] = "; ".join(notes)
         if rows:
-            q.update_rows(self.conn, Message.__table__, rows)
+            q.update_messages(self.conn, rows)
         for mid, targets in q.pushed(self.conn, "message", what).items():
             for target, native in targets:
                 self._pushed(target, "message", mid, native, what[mid])
@@ -286,7 +283,7 @@ class _Pass:
             if notes:
                 what[tid] = "; ".join(notes)
         if rows:
-            q.update_rows(self.conn, Ticket.__table__, rows)
+            q.update_tickets(self.conn, rows)
         for tid, targets in q.pushed(self.conn, "ticket", what).items():
             for target, native in targets:
                 self._pushed(target, "ticket", tid, native, what[tid])

@@ -11,14 +11,10 @@ the streams it finishes, so a re-run resumes where the last commit stopped.
 from __future__ import annotations
 
 import base64
-import pickle
 import queue
-import sqlite3
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deskmove.errors import (
@@ -42,42 +38,6 @@ if TYPE_CHECKING:
 ENTITY_KINDS = ("organization", "group", "person")
 
 
-class Spool:
-    """Message drafts waiting for their ticket, on disk (memory stays flat)."""
-
-    def __init__(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="deskmove-spool-")
-        # autocommit: each page of drafts is written out at once, not held in one
-        # ever-growing transaction in memory
-        self.db = sqlite3.connect(Path(self._dir.name) / "spool.db", isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=OFF")
-        self.db.execute("PRAGMA synchronous=OFF")  # a scratch file: a crash just re-reads
-        self.db.execute("CREATE TABLE m (seq INTEGER PRIMARY KEY, ticket TEXT, data BLOB)")
-        self.db.execute("CREATE INDEX m_ticket ON m (ticket)")
-
-    def add(self, drafts: list[MessageDraft]) -> None:
-        self.db.execute("BEGIN")
-        self.db.executemany(
-            "INSERT INTO m (ticket, data) VALUES (?, ?)",
-            [(d.ticket_id, pickle.dumps(d)) for d in drafts],
-        )
-        self.db.execute("COMMIT")
-
-    def pop(self, ticket_id: str) -> list[MessageDraft]:
-        rows = self.db.execute("SELECT data FROM m WHERE ticket = ? ORDER BY seq", (ticket_id,))
-        drafts = [pickle.loads(r[0]) for r in rows]  # noqa: S301 - our own temporary file
-        if drafts:
-            self.db.execute("DELETE FROM m WHERE ticket = ?", (ticket_id,))
-        return drafts
-
-    def tickets(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT DISTINCT ticket FROM m ORDER BY ticket")]
-
-    def close(self) -> None:
-        self.db.close()
-        self._dir.cleanup()
-
-
 class SourceRun:
     """One import run of a REST source."""
 
@@ -90,7 +50,7 @@ class SourceRun:
         self.ctx = adapter.ctx
         self.state = state
         self.store = store
-        self.spool = Spool()
+        self.spool = store.spool("deskmove-spool-")  # message drafts waiting for their ticket
         self.bulk_state: dict[str, dict[str, Any]] = {}
         self._files: list[tuple[MessageDraft, RemoteFile]] = []
         self.ctx.agents |= store.agent_native_ids(adapter.ctx.conn.name)
@@ -165,7 +125,7 @@ class SourceRun:
         hook = getattr(self.hooks, s.hook or "message")
         for page in read_stream(self.client, s, self.state.get(name), values=self.values):
             drafts = [d for raw in page.records for d in hook(raw, self.ctx)]
-            self.spool.add(drafts)
+            self.spool.add((d.ticket_id, d) for d in drafts)
             self.bulk_state[name] = page.state
 
     def _per_ticket(self, ticket_id: str) -> list[MessageDraft]:
@@ -280,7 +240,7 @@ class SourceRun:
     def _leftovers(self, s: StreamSpec) -> Batch:
         """Messages whose ticket was not in this run's ticket pages, with their tickets."""
         batch = Batch(state=dict(self.bulk_state))
-        waiting = self.spool.tickets()
+        waiting = self.spool.keys()
         if not waiting:
             return batch
         found: dict[str, dict[str, Any]] = {}
@@ -353,8 +313,6 @@ def prefetched(make: Callable[[], Iterator[Batch]], depth: int = 2) -> Iterator[
 
 def fetch_again(adapter: RestAdapter, store: Store, item: Any) -> Batch:
     """One quarantined attachment, downloaded again; an empty batch when it is in the store."""
-    from deskmove.store.attachments import attach
-
     ctx = item.context or {}
     if item.kind != "attachment" or not ctx.get("url"):
         return Batch(read=1, quarantined=[QuarantineRec(
@@ -372,7 +330,7 @@ def fetch_again(adapter: RestAdapter, store: Store, item: Any) -> Batch:
     if isinstance(got, DeskmoveError):
         return Batch(read=1, quarantined=[run._unfetched(ctx.get("message", ""), f, got)])
     rec = AttachmentRec(got[0], got[1], f.filename, f.content_type, f.content_id, f.inline)
-    if not attach(store, adapter.conn.name, str(ctx.get("message")), rec):
+    if not store.attach(adapter.conn.name, str(ctx.get("message")), rec):
         return Batch(read=1, quarantined=[QuarantineRec(
             item.native_ref, f"{item.reason} (its message is not in the store)"
         )])  # fmt: skip

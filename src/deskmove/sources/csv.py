@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from deskmove import csvlayout as L
@@ -35,8 +35,10 @@ from deskmove.records import (
 from deskmove.sources.base import Retried, Source
 from deskmove.sources.csvjoin import Children, MergedChildren, SpilledChildren, follows
 from deskmove.sources.csvrows import Dialect, Row, RowReader, detect
-from deskmove.store import Store
-from deskmove.store.quarantine import Item
+
+if TYPE_CHECKING:
+    from deskmove.store import Store
+    from deskmove.store.quarantine import Item
 
 BATCH_TICKETS = 2000
 BATCH_PEOPLE = 2000
@@ -354,7 +356,7 @@ class Canonical:
         self.src.notes.append(
             f"{name} is not in {parent[0]} order: joined through a temporary index (slower)"
         )
-        return SpilledChildren(rows(), key)
+        return SpilledChildren(rows(), key, self.store.spool("deskmove-join-"))
 
     def tickets(self) -> Iterator[Batch]:
         messages = attachments = None

@@ -3,20 +3,20 @@ without holding either in memory.
 
 When the child rows come grouped by parent and in the parent file's order (what
 ``deskmove export csv`` writes), one forward pass over both files suffices
-(:class:`MergedChildren`). Otherwise the child rows are spilled into a temporary
-SQLite file indexed by parent key (:class:`SpilledChildren`): slower, still flat
-in memory.
+(:class:`MergedChildren`). Otherwise the child rows are parked in the store's
+scratch spool by parent key (:class:`SpilledChildren`): slower, still flat in
+memory.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deskmove.sources.csvrows import Row
+
+if TYPE_CHECKING:
+    from deskmove.store.spool import KeyedSpool
 
 KeyFn = Callable[[Row], str | None]
 
@@ -87,51 +87,36 @@ class MergedChildren(Children):
 
 
 class SpilledChildren(Children):
-    def __init__(self, rows: Iterable[Row], key: KeyFn, tmp_dir: Path | None = None) -> None:
+    """Child rows parked in a scratch spool by parent key (any order, flat memory)."""
+
+    def __init__(self, rows: Iterable[Row], key: KeyFn, spool: KeyedSpool) -> None:
         super().__init__()
-        self._tmp = tempfile.TemporaryDirectory(prefix="deskmove-join-", dir=tmp_dir)
-        self._db = sqlite3.connect(Path(self._tmp.name) / "join.db")
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute(
-            "CREATE TABLE c (seq INTEGER PRIMARY KEY, k TEXT, line INTEGER, raw BLOB, v TEXT, e TEXT)"
-        )
-        batch: list[tuple[str, int, bytes, str, str | None]] = []
+        self._spool = spool
+        try:
+            self._fill(rows, key)
+        except BaseException:
+            spool.close()
+            raise
+
+    def _fill(self, rows: Iterable[Row], key: KeyFn) -> None:
+        batch: list[tuple[str, tuple[int, list[str], bytes, str | None]]] = []
         for row in rows:
             k = key(row)
             if k is None:
                 self.bad.append(row)
                 continue
-            batch.append(
-                (k, row.line, row.raw, json.dumps(row.values, ensure_ascii=False), row.error)
-            )
+            batch.append((k, (row.line, row.values, row.raw, row.error)))
             if len(batch) >= 5000:
-                self._insert(batch)
-        self._insert(batch)
-        self._db.execute("CREATE INDEX c_k ON c (k)")
-        self._db.commit()
-
-    def _insert(self, batch: list[tuple[str, int, bytes, str, str | None]]) -> None:
-        self._db.executemany("INSERT INTO c (k, line, raw, v, e) VALUES (?, ?, ?, ?, ?)", batch)
-        batch.clear()
+                self._spool.add(batch)
+                batch.clear()
+        self._spool.add(batch)
 
     def take(self, keys: list[str]) -> dict[str, list[Row]]:
-        out: dict[str, list[Row]] = {}
-        uniq = sorted(set(keys))
-        for i in range(0, len(uniq), 500):
-            part = uniq[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for k, line, raw, v, e in self._db.execute(
-                f"SELECT k, line, raw, v, e FROM c WHERE k IN ({marks}) ORDER BY seq", part
-            ):
-                out.setdefault(k, []).append(Row(line, json.loads(v), raw, e))
-            self._db.execute(f"DELETE FROM c WHERE k IN ({marks})", part)
-        return out
+        return {k: [Row(*v) for v in vs] for k, vs in self._spool.take(keys).items()}
 
     def leftovers(self) -> Iterator[Row]:
-        for line, raw, v, e in self._db.execute("SELECT line, raw, v, e FROM c ORDER BY seq"):
-            yield Row(line, json.loads(v), raw, e)
+        for _key, v in self._spool.remaining():
+            yield Row(*v)
 
     def close(self) -> None:
-        self._db.close()
-        self._tmp.cleanup()
+        self._spool.close()

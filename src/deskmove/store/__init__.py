@@ -24,16 +24,28 @@ from deskmove.model import (
 )
 from deskmove.store import delta, idmap, scope
 from deskmove.store.blobs import BlobStore
-from deskmove.store.engine import make_engine, redact_url, upgrade
+from deskmove.store.engine import limit_lock_wait, make_engine, redact_url, upgrade
 from deskmove.store.ingest import IngestCounts, Ingestor, content_hash
 from deskmove.store.scope import TicketScope
 
 if TYPE_CHECKING:
+    from deskmove.records import AttachmentRec
     from deskmove.store.audit import AuditQueries
     from deskmove.store.csvexport import CsvExport
+    from deskmove.store.spool import KeyedSpool
     from deskmove.store.threads import StoreThreads
 
-__all__ = ["Store", "BlobStore", "IngestCounts", "Ingestor", "TicketScope", "content_hash"]
+__all__ = [
+    "Store",
+    "BlobStore",
+    "IngestCounts",
+    "Ingestor",
+    "TicketScope",
+    "Transaction",
+    "content_hash",
+]
+
+Transaction = sa.Connection  # what ``Store.begin()`` yields; callers hand it back to store/
 
 T_RUN = Run.__table__
 T_STATE = SyncState.__table__
@@ -60,6 +72,15 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        """The kind of database: ``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    def limit_lock_wait(self, seconds: float) -> None:
+        """Writes wait at most ``seconds`` for another writer (SQLite; the workspace's pages)."""
+        limit_lock_wait(self.engine, seconds)
 
     def __repr__(self) -> str:
         return f"Store({redact_url(self.url)!r})"
@@ -110,6 +131,20 @@ class Store:
 
         with self.begin() as conn:
             return agent_native_ids(conn, connection)
+
+    def attach(self, connection: str, message_native_id: str, rec: AttachmentRec) -> bool:
+        """Add an attachment downloaded later to a message ``connection`` imported (False:
+        that message is not in the store); see :func:`deskmove.store.attachments.attach`."""
+        from deskmove.store.attachments import attach
+
+        return attach(self, connection, message_native_id, rec)
+
+    def spool(self, prefix: str = "deskmove-spool-") -> KeyedSpool:
+        """A scratch spool for one run: records parked until their parent comes by (a
+        temporary file, not the store; see :mod:`deskmove.store.spool`)."""
+        from deskmove.store.spool import KeyedSpool
+
+        return KeyedSpool(prefix)
 
     # verify and rollback -------------------------------------------------------------
     def verify_tickets(

@@ -69,6 +69,24 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
+def limit_lock_wait(engine: Engine, seconds: float) -> None:
+    """On SQLite, every connection of ``engine`` waits at most ``seconds`` for another
+    writer's lock (not the 30 s of a batch import), then fails as "locked"; reads never
+    wait (WAL). Other databases wait on their own terms: nothing changes."""
+    if engine.dialect.name != "sqlite" or getattr(engine, "_deskmove_lock_wait", None):
+        return
+    ms = int(seconds * 1000)
+
+    def pragma(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={ms}")
+        cur.close()
+
+    event.listen(engine, "connect", pragma)
+    engine._deskmove_lock_wait = ms  # type: ignore[attr-defined]
+    engine.dispose()  # connections opened before get the shorter wait too
+
+
 def sqlite_folder(url: str) -> Path | None:
     """The folder of a SQLite store's file, None for other stores or in-memory ones."""
     if not url.startswith("sqlite"):

@@ -189,7 +189,17 @@ def _rehash_mail_people(conn: Connection, roles: dict[int, str]) -> None:
             conn.execute(T_PROV.update().where(p.id == prov_id).values(content_hash=h))
 
 
-def update_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+def update_messages(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Messages' changed columns: rows of ``{"_id": message id, column: value, …}``."""
+    _update_rows(conn, Message.__table__, rows)
+
+
+def update_tickets(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Tickets' changed columns: rows of ``{"_id": ticket id, column: value, …}``."""
+    _update_rows(conn, Ticket.__table__, rows)
+
+
+def _update_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """Rows of ``{"_id": id, column: value, …}``, one statement per set of columns."""
     by_cols: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:

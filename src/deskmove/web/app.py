@@ -92,7 +92,7 @@ def create_app(
     write_wait: float = 5.0,
 ) -> FastAPI:  # fmt: skip
     store = store or Store.open(project.store_url, project.blob_root)
-    _wait_briefly(store, write_wait)
+    store.limit_lock_wait(write_wait)  # a page that writes says "busy" soon, not in 30 s
     settings = Settings(project, store, smtp_config(project), presence_seconds)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
@@ -168,26 +168,6 @@ def create_app(
             module.router, dependencies=[Depends(require_user), Depends(require_csrf)]
         )
     return app
-
-
-def _wait_briefly(store: Store, seconds: float) -> None:
-    """On SQLite a page that writes waits ``seconds`` for a running sync's lock (not the
-    30 s a batch import waits), then says the store is busy; reads never wait (WAL)."""
-    if store.engine.dialect.name != "sqlite":
-        return
-    from sqlalchemy import event
-
-    ms = int(seconds * 1000)
-
-    def pragma(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout={ms}")
-        cur.close()
-
-    if not getattr(store.engine, "_deskmove_web_wait", None):
-        event.listen(store.engine, "connect", pragma)
-        store.engine._deskmove_web_wait = ms  # type: ignore[attr-defined]
-        store.engine.dispose()  # connections opened before get the shorter wait too
 
 
 def factory() -> FastAPI:

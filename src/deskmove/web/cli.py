@@ -77,7 +77,7 @@ def serve(
         smtp_config(project)  # a bad [smtp] section stops here, not at the first reply
         with store.begin() as conn:
             indexed = search.index_missing(conn)
-        if workers > 1 and store.engine.dialect.name == "sqlite":
+        if workers > 1 and store.dialect == "sqlite":
             typer.echo(
                 "Note: SQLite serialises writes; several workers are meant for PostgreSQL.",
                 err=True,
