@@ -288,3 +288,91 @@ def test_freshdesk_groups_matched_by_name_or_created_when_asked(project, store, 
     made = do_export(project, store, "freshdesk://other?groups=create")
     assert made.created["group"] == 1 and [g["name"] for g in other.groups.values()] == ["Podpora"]
     assert {t["group_id"] for t in other.tickets.values()} == set(other.groups)
+
+
+def _org(
+    fake: FakeZendesk, oid: int, name: str, domains: list[str], external_id: str | None = None
+) -> None:
+    fake.organizations[oid] = {"id": oid, "name": name, "external_id": external_id, "domain_names": domains,
+                               "created_at": ts(T0), "updated_at": ts(T0)}  # fmt: skip
+
+
+def _store_org(store) -> int:  # noqa: ANN001
+    from deskmove.store import pushread
+
+    return next(o["id"] for chunk in pushread.organizations(store) for o in chunk)
+
+
+def test_zendesk_organization_matched_by_domain_when_its_name_differs(project, store, api, creds):
+    """Renamed in the new account, found by its domain: reused, not created a second time."""
+    api.serve(seed(FakeZendesk(), tickets=2, comments=1, attachments=False))
+    target = _zendesk(api)
+    _org(target, 77, "Pivovar Ostrava a.s.", ["PIVOVAR.example"])
+    _org(target, 78, "Jiná firma", ["jina.example"])
+    do_import(project, store)
+    dry = do_export(project, store, "zendesk://new", dry_run=True)
+    assert dry.matched["organization"] == 1 and dry.created["organization"] == 0
+    report = do_export(project, store, "zendesk://new")
+    assert report.matched["organization"] == 1 and report.created["organization"] == 0
+    assert not sum(report.failed.values())
+    assert {t["organization_id"] for t in target.tickets.values()} == {77}
+    assert sorted(target.organizations) == [77, 78]
+    assert sum(do_export(project, store, "zendesk://new").created.values()) == 0
+
+
+def test_zendesk_organization_matched_by_external_id_first(project, store, api, creds):
+    """External id, then name, then domain: the organization carrying deskmove's external id
+    wins over one with the same name and one with the same domain."""
+    api.serve(seed(FakeZendesk(), tickets=2, comments=1, attachments=False))
+    target = _zendesk(api)
+    do_import(project, store)
+    ours = f"DESKMOVE:organization:{_store_org(store)}"  # external ids are case-insensitive
+    _org(target, 76, "Pivovar (dříve Ostrava)", [], external_id=ours)
+    _org(target, 77, "Pivovar Ostrava s.r.o.", [])
+    _org(target, 78, "Pivovary CZ", ["pivovar.example"])
+    report = do_export(project, store, "zendesk://new")
+    assert report.matched["organization"] == 1 and not sum(report.failed.values())
+    assert {t["organization_id"] for t in target.tickets.values()} == {76}
+    assert len(target.organizations) == 3
+
+
+def test_zendesk_organization_name_beats_domain(project, store, api, creds):
+    api.serve(seed(FakeZendesk(), tickets=2, comments=1, attachments=False))
+    target = _zendesk(api)
+    _org(target, 77, "PIVOVAR OSTRAVA S.R.O.", [])
+    _org(target, 78, "Pivovary CZ", ["pivovar.example"])
+    do_import(project, store)
+    report = do_export(project, store, "zendesk://new")
+    assert report.matched["organization"] == 1
+    assert {t["organization_id"] for t in target.tickets.values()} == {77}
+
+
+def test_zendesk_organization_external_id_taken_is_matched_after_the_refusal(
+    project, store, api, creds
+):
+    """A fresh push asks nothing before creating an organization without domains; when Zendesk
+    refuses its external id (unique), the one carrying it is found and reused."""
+    source = seed(FakeZendesk(), tickets=2, comments=1, attachments=False)
+    source.organizations[501]["domain_names"] = []
+    api.serve(source)
+    target = _zendesk(api)
+    do_import(project, store)
+    _org(target, 76, "Renamed", [], external_id=f"deskmove:organization:{_store_org(store)}")
+    report = do_export(project, store, "zendesk://new")
+    assert report.matched["organization"] == 1 and not sum(report.failed.values())
+    assert {t["organization_id"] for t in target.tickets.values()} == {76}
+    searches = [p for m, p in target.log if p.endswith("/search.json")]
+    assert searches == ["/api/v2/organizations/search.json"]  # after the refusal only
+
+
+def test_zendesk_domain_shared_by_two_organizations_matches_neither(project, store, api, creds):
+    api.serve(seed(FakeZendesk(), tickets=2, comments=1, attachments=False))
+    target = _zendesk(api)
+    _org(target, 77, "Pivovar Brno", ["pivovar.example"])
+    _org(target, 78, "Pivovar Praha", ["pivovar.example"])
+    do_import(project, store)
+    report = do_export(project, store, "zendesk://new")
+    assert report.matched["organization"] == 0 and report.created["organization"] == 1
+    assert any("domain pivovar.example belongs to 2 organizations" in n for n in report.notes)
+    made = next(o for o in target.organizations.values() if o["id"] not in (77, 78))
+    assert {t["organization_id"] for t in target.tickets.values()} == {made["id"]}

@@ -127,7 +127,9 @@ class EndpointSpec(_Model):
     wrap: str | None = None  # bulk: {wrap: [items]}; single: {wrap: item}
     batch: int = Field(1, ge=1, le=1000)
     job: bool = False  # the response is a job to poll
-    dry_run_only: bool = False  # a lookup used by --dry-run only (a bulk create matches itself)
+    # a lookup run before creating only by --dry-run; a push asks it for what the target
+    # refused to create (a bulk create matches by itself, or refuses a taken unique value)
+    dry_run_only: bool = False
 
 
 class StreamSpec(_Model):

@@ -248,33 +248,23 @@ class Push:
 
     def _match(self, kind: str, todo: list[Record], *, refused: bool = False) -> list[Record]:
         """Reuse what the target already has: an agent or contact with the same e-mail, an
-        organization with the same name (the spec's ``match_*`` lookups, in order).
+        organization with the same external id, name or domain (the spec's ``match_*``
+        lookups, tried in the spec's order; the first that finds one object wins).
 
-        A ``dry_run_only`` lookup runs before creating only in a dry run; in a push it
-        runs for what the target refused to create (``refused``: a name already taken), so
-        a fresh account costs no lookup per object.
+        A ``dry_run_only`` lookup runs before creating in a dry run, and in a push for what
+        the target refused to create (an e-mail, external id or name already taken), so a
+        fresh account costs no lookup per object. A record that one of the other lookups
+        applies to (an organization with a domain) gets all of them, in order, before it
+        is created: the order decides, not which lookups are cheap.
         """
-        lookups = self.ep.lookups(kind, dry_run=self.dry or refused)
-        if refused:
-            lookups = [ep for ep in lookups if ep.dry_run_only]
-        convert = getattr(self.hooks, kind, None)
+        lookups = self.ep.lookups(kind, dry_run=True)
         left, found = [], []
         for rec in todo:
             native = None
             if isinstance(rec, PersonPush):
                 native = self.index.agent(self.ctx.mapping.agent_email(rec.email))
-            for ep in [] if native else lookups:
-                values = {"email": getattr(rec, "email", None) or "", "name": getattr(rec, "name", None) or "",
-                          "external_id": rec.external_id}  # fmt: skip
-                for raw in self.ep.records(ep, values):
-                    other = convert(raw, self.ctx) if convert else None
-                    if other is not None and (
-                        same_person(other, rec.email) if isinstance(rec, PersonPush) else same_name(other, rec.name)
-                    ):  # fmt: skip
-                        native = str(raw["id"])
-                        break
-                if native:
-                    break
+            if not native:
+                native = self._look_up(kind, rec, self._lookups_for(rec, lookups, refused))
             if native:
                 found.append((kind, rec.entity_id, native, None))
                 self.report.matched[kind] += 1
@@ -282,6 +272,68 @@ class Push:
                 left.append(rec)
         self.ids.put_many(found, "matched")
         return left
+
+    def _lookups_for(
+        self, rec: Record, lookups: list[EndpointSpec], refused: bool
+    ) -> list[EndpointSpec]:
+        if self.dry:
+            return lookups
+        if refused:
+            return [ep for ep in lookups if ep.dry_run_only]
+        before = any(
+            not ep.dry_run_only and self.ep.applies(ep, v)
+            for ep in lookups
+            for v in self._lookup_values(rec)
+        )
+        return lookups if before else []
+
+    def _lookup_values(self, rec: Record) -> list[dict[str, Any]]:
+        """The values a lookup fills in: one set per domain of an organization."""
+        base = {"email": getattr(rec, "email", None) or "", "name": getattr(rec, "name", None) or "",
+                "external_id": rec.external_id, "domain": ""}  # fmt: skip
+        domains = [d for d in getattr(rec, "domains", None) or [] if d]
+        return [{**base, "domain": d} for d in domains] or [base]
+
+    def _look_up(self, kind: str, rec: Record, lookups: list[EndpointSpec]) -> str | None:
+        """The target's id of the one object a lookup finds for ``rec``, by the field it asks."""
+        for ep in lookups:
+            asks = self.ep.asks(ep)
+            sets = self._lookup_values(rec)
+            for values in sets if "domain" in asks else sets[:1]:
+                hits = {
+                    str(raw["id"]): None
+                    for raw in self.ep.records(ep, values)
+                    if self._is_it(kind, asks, raw, rec, values["domain"])
+                }
+                if "domain" in asks and len(hits) > 1:  # a domain is not unique: ambiguous
+                    self.report.notes.append(
+                        f"{kind} {rec.entity_id}: domain {values['domain']} belongs to "
+                        f"{len(hits)} {kind}s in the target; matched by none of them"
+                    )
+                elif hits:
+                    return next(iter(hits))
+        return None
+
+    def _is_it(
+        self, kind: str, asks: set[str], raw: dict[str, Any], rec: Record, domain: str
+    ) -> bool:
+        """A lookup's record is ``rec``'s by the value the lookup asked for, not by its say-so."""
+        if "external_id" in asks:
+            return _carries(raw, rec.external_id)
+        convert = getattr(self.hooks, kind, None)
+        other = convert(raw, self.ctx) if convert else None
+        if other is None:
+            return False
+        if "email" in asks:
+            return same_person(other, getattr(rec, "email", None))
+        if "domain" in asks:  # and never one that deskmove made for another of the store's
+            theirs = str(raw.get("external_id") or "").casefold()
+            prefix = f"{self.adapter.option('external_id_prefix') or 'deskmove'}:{kind}:".casefold()
+            mine = not theirs.startswith(prefix) or theirs == rec.external_id.casefold()
+            return mine and domain.casefold() in {
+                d.casefold() for d in getattr(other, "domains", [])
+            }
+        return same_name(other, getattr(rec, "name", None))
 
     # -- creating, crash-safe --------------------------------------------------------------
     def _create(self, kind: str, todo: list[Record]) -> None:
@@ -758,9 +810,8 @@ class Push:
 def _carries(raw: dict[str, Any], external_id: str) -> bool:
     """A target record that holds this external id (a field, or the tag made of it)."""
     tag = external_id.replace(":", "-")
-    return external_id in (raw.get("external_id"), raw.get("unique_external_id")) or tag in (
-        raw.get("tags") or []
-    )
+    held = {str(raw.get(k) or "").casefold() for k in ("external_id", "unique_external_id")}
+    return external_id.casefold() in held or tag in (raw.get("tags") or [])
 
 
 def _message_id(body: Any, ticket_native: str) -> str:

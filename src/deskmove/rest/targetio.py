@@ -54,10 +54,18 @@ class Endpoints:
         _resp, data = self.adapter.client.json(ep.method, fmt(ep.path, values), params=params, **kw)
         return data
 
+    @staticmethod
+    def asks(ep: EndpointSpec) -> set[str]:
+        """The values an endpoint's path and parameters are filled with."""
+        return placeholders(ep.path) | {f for v in ep.params.values() for f in placeholders(str(v))}
+
+    def applies(self, ep: EndpointSpec, values: dict[str, Any]) -> bool:
+        """A lookup is sent only when every value it asks for has one."""
+        return all(values.get(f) not in (None, "") for f in self.asks(ep))
+
     def records(self, ep: EndpointSpec, values: dict[str, Any]) -> list[dict[str, Any]]:
         """A lookup's records; one whose placeholders have no value is not sent."""
-        used = placeholders(ep.path) | {f for v in ep.params.values() for f in placeholders(str(v))}
-        if any(values.get(f) in (None, "") for f in used):
+        if not self.applies(ep, values):
             return []
         found = pick(self.call(ep, values), ep.records) or []
         return [r for r in (found if isinstance(found, list) else [found]) if isinstance(r, dict)]
