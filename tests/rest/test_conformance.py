@@ -33,6 +33,7 @@ FILLED = {
     "external_tag",
     "email",
     "name",
+    "domain",
     "filename",
     "ticket_id",
     "requester",
