@@ -80,6 +80,7 @@ def contents(root: Path) -> dict[str, list]:
                 "SELECT native_ref, reason FROM quarantine ORDER BY id"
             ))),
             "state": list(c.execute(sa.text("SELECT connection, stream, cursor FROM sync_state"))),
+            "search": list(c.execute(sa.text("SELECT rowid, doc FROM search_fts ORDER BY rowid"))),
         }  # fmt: skip
     engine.dispose()
     return out
@@ -94,6 +95,25 @@ def test_workers_give_the_store_one_process_gives(tmp_path: Path, monkeypatch) -
     assert two["store"] == one["store"]  # same ids: same order, same threads
     blobs = {m[5] for m in one["store"]["messages"]}
     assert all((tmp_path / "two" / "blobs" / sha[:2] / sha[2:]).exists() for sha in blobs)
+
+
+def test_search_documents_appended_batch_by_batch_equal_ones_rebuilt_from_the_store(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from deskmove.sources import mbox
+    from deskmove.store import search
+
+    monkeypatch.setattr(mbox, "BATCH_MAILS", 7)  # threads continue across many batches
+    box = mailbox(tmp_path / "support.mbox", 300)
+    appended = import_with(2, tmp_path, box, "two", monkeypatch)["store"]["search"]
+    assert len(appended) > 60 and all("\n" in doc for _rowid, doc in appended)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'two' / 'deskmove.db'}")
+    with engine.begin() as conn:
+        ids = list(conn.execute(sa.text("SELECT id FROM tickets")).scalars())
+        search.index_tickets(conn, ids)
+        rebuilt = list(conn.execute(sa.text("SELECT rowid, doc FROM search_fts ORDER BY rowid")))
+    engine.dispose()
+    assert appended == rebuilt
 
 
 def test_small_input_is_parsed_without_workers(monkeypatch) -> None:
@@ -166,6 +186,7 @@ def test_killed_while_workers_parse_then_rerun_equals_one_clean_run(tmp_path: Pa
             got = contents(root)
             assert [m[1:] for m in got["messages"]] == [m[1:] for m in want["messages"]]
             assert got["quarantine"] == want["quarantine"] and got["state"] == want["state"]
+            assert got["search"] == want["search"]
     finally:
         runs.close()
 

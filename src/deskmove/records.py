@@ -94,6 +94,9 @@ class MessageRec:
     is_auto: bool = False
     created_tz: int | None = None
     origin_id: str | None = None
+    # The subject and text folded for the search index (deskmove.textfold.fold_message),
+    # when the source folded them already (mail: in the parsing worker processes).
+    folded: tuple[str, str] | None = None
 
 
 @dataclass(slots=True)

@@ -24,6 +24,7 @@ from deskmove.mail.subjects import strip_prefixes
 from deskmove.mail.threading import ThreadItem, parents_of, thread
 from deskmove.records import Batch, MessageRec, PersonRec, PersonRef, QuarantineRec, TicketRec
 from deskmove.textclean import strip_nul_fields
+from deskmove.textfold import fold_message
 
 if TYPE_CHECKING:
     from deskmove.config import Project
@@ -172,6 +173,7 @@ class MailBatcher:
             cc=[a[1] for a in p.cc], message_id=p.message_id, in_reply_to=p.in_reply_to,
             references=p.references, raw_sha256=p.raw_sha256, headers=headers,
             attachments=p.attachments, is_auto=p.auto is not None, created_tz=p.date_tz,
+            folded=p.folded,
         )  # fmt: skip
         return _Mail(raw, p, rec, customer, web_form)
 
@@ -275,6 +277,8 @@ def parse_raw(raw: RawMail, blobs: Any, now: datetime) -> ParsedMail | str:
         return f"could not be parsed ({type(exc).__name__}: {str(exc)[:200]})"
     for name in strip_nul_fields(parsed):  # before any key is made from them
         parsed.notes.append(f"NUL characters stripped from the {name.replace('_', ' ')}")
+    # folded here, in the worker processes, so the importing process only appends it
+    parsed.folded = fold_message(parsed.subject or None, parsed.body_text, parsed.body_html)
     return parsed
 
 

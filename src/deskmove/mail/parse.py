@@ -60,6 +60,7 @@ class ParsedMail:
     auto: str | None = None  # "auto-reply", "bounce" or "bulk"
     notes: list[str] = field(default_factory=list)
     secondary_keys: list[str] = field(default_factory=list)  # gm:…, ti:…, tn:…
+    folded: tuple[str, str] | None = None  # subject and text for the search index (textfold)
 
 
 def parse_mail(

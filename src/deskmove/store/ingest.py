@@ -335,7 +335,8 @@ class Ingestor:
         counts = IngestCounts(read=batch.read)
         counts.nul_stripped = strip_nul(batch)  # one rule on every store: see textclean
         self._next_id: dict[str, int] = {}  # per transaction: see _new_ids
-        self._touched: set[int] = set()  # tickets whose search document is rebuilt
+        self._index: dict[int, search.NewText] = {}  # tickets whose search document changes
+        self._rebuild: set[int] = set()  # of those, the ones rebuilt from the store
         self._shared: list[str] | None = [] if batch.scope != "mail" else None
         snapshot = (dict(self._emails), dict(self._refs), set(self._done))
         try:
@@ -371,8 +372,12 @@ class Ingestor:
             quarantine.write(conn, self.blobs, self.connection, self.run_id, batch.quarantined)
             counts.quarantined += len(batch.quarantined)
             self._open_records = self._open_records or any(q.native_id for q in batch.quarantined)
-        if self._touched:
-            search.index_tickets(conn, self._touched)
+        if self._rebuild:  # a changed message: its old text is somewhere in the document
+            search.index_tickets(conn, self._rebuild)
+            for tid in self._rebuild:
+                del self._index[tid]
+        if self._index:
+            search.index_added(conn, self._index)
         if batch.state:
             self._save_state(conn, batch.state)
 
@@ -722,11 +727,15 @@ class Ingestor:
                 counts.new["ticket"] += 1
         if inserts:
             ids = self._insert_new(conn, T_TICKET, [row for _n, _h, row in inserts])
-            for (nid, h, _row), eid in zip(inserts, ids, strict=True):
+            for (nid, h, row), eid in zip(inserts, ids, strict=True):
                 ticket_ids[nid] = eid
                 new_prov.append((nid, eid, h))
-            self._touched.update(ids)
-        self._touched.update(u["_id"] for u in updates)
+                self._index[eid] = search.NewText(True, (row["subject"], row["requester_id"]))
+        for u in updates:
+            self._index.setdefault(u["_id"], search.NewText()).head = (
+                u["subject"],
+                u["requester_id"],
+            )
         if updates:
             conn.execute(
                 T_TICKET.update().where(T_TICKET.c.id == sa.bindparam("_id")),
@@ -790,8 +799,9 @@ class Ingestor:
                 counts.unchanged["message"] += 1
                 continue
             values = _message_values(m, ticket_ids[tnid], person_id(m.author))
-            self._touched.add(values[0])
             if hit:
+                self._index.setdefault(values[0], search.NewText())
+                self._rebuild.add(values[0])
                 updates.append((hit[0], dict(zip(_MSG_COLS, values, strict=True)), m))
                 touched.append((m.native_id, h))
                 counts.changed["message"] += 1
@@ -802,8 +812,10 @@ class Ingestor:
         if inserts:
             ids = self._new_ids(conn, T_MESSAGE, len(inserts))
             self._insert_messages(conn, ids, [v for _n, _h, v, _m in inserts])
-            for (nid, h, _v, m), eid in zip(inserts, ids, strict=True):
+            index = self._index
+            for (nid, h, v, m), eid in zip(inserts, ids, strict=True):
                 new_prov.append((nid, eid, h))
+                index.setdefault(v[0], search.NewText()).messages.append((eid, v[1], m))
                 if m.attachments:
                     att_rows += _attachment_rows(eid, m)
         if updates:

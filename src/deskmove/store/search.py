@@ -9,23 +9,25 @@ single spaces. So ``zlutoucky`` finds ``Žluťoučký`` on both stores:
 - PostgreSQL: ``search_docs`` with a generated ``tsvector`` ('simple' config)
   under a GIN index.
 
-Imports keep it current: the ingestor calls :func:`index_tickets` for the
-tickets a batch touched, in the batch's transaction; the workspace does the
-same for its notes and replies. :func:`index_missing` catches up a store
+Imports keep it current: the ingestor calls :func:`index_added` for the
+tickets a batch touched, in the batch's transaction, with the text the batch
+wrote (mail arrives folded by the parsing worker processes); the workspace
+calls :func:`index_tickets` for its notes and replies. :func:`index_missing` catches up a store
 imported before the index existed.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from deskmove.model import Message, Person, PersonEmail, Ticket
+from deskmove.records import MessageRec
+from deskmove.textfold import fold_message, message_text, normalise
 
 T_TICKET = Ticket.__table__
 T_MESSAGE = Message.__table__
@@ -34,38 +36,8 @@ T_EMAIL = PersonEmail.__table__
 
 PARTS = 16  # documents per ticket at most (SQLite rowid = ticket id * PARTS + part)
 PART_CHARS = 200_000  # a tsvector must stay under 1 MB
-MESSAGE_CHARS = 20_000  # of one message's text
 MAX_TERMS = 8
 CHUNK = 200
-
-# Letters Unicode does not decompose into a base letter plus a mark.
-_FOLD = str.maketrans(
-    {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "ß": "ss", "æ": "ae", "œ": "oe",
-     "ı": "i", "ħ": "h", "ŧ": "t", "ŀ": "l"}
-)  # fmt: skip
-_WORD = re.compile(r"\w+")
-
-
-class _Plain(dict):
-    """A translate table: the letters in ``_FOLD`` spelled out, combining marks dropped
-    (looked up once per code point; an import normalises every message it writes)."""
-
-    def __missing__(self, code: int) -> int | None:
-        value = None if unicodedata.combining(chr(code)) else code
-        self[code] = value
-        return value
-
-
-_PLAIN = _Plain(_FOLD)
-
-
-def normalise(text: str) -> str:
-    """Lower case, no diacritics, words separated by single spaces."""
-    if text.isascii():  # no marks to drop, nothing to decompose
-        plain = text.lower()
-    else:
-        plain = unicodedata.normalize("NFKD", text.casefold()).translate(_PLAIN)
-    return " ".join(_WORD.findall(plain)).replace("_", " ")
 
 
 def terms(query: str) -> list[str]:
@@ -74,6 +46,20 @@ def terms(query: str) -> list[str]:
 
 
 # -- indexing ------------------------------------------------------------------------
+# A document is its header (the ticket's subject and people), a line break, and its body:
+# each message's subject where it differs from the ticket's, and its text, in the order
+# the messages were stored. Every part repeats the header; the line break lets an import
+# append a batch's messages to a document without reading the ticket's messages again.
+@dataclass(slots=True)
+class NewText:
+    """What one batch wrote for one ticket, so its document is brought up to date from memory."""
+
+    fresh: bool = False  # created by this batch: ``messages`` are all it has
+    head: tuple[str | None, int | None] | None = None  # (subject, requester id), when written
+    messages: list[tuple[int, int | None, MessageRec]] = field(default_factory=list)
+    # ^ the batch's new messages: (message id, author id, record)
+
+
 def index_tickets(conn: Connection, ticket_ids: Iterable[int]) -> int:
     """(Re)build the documents of these tickets; a ticket that no longer exists loses its own."""
     ids = sorted(set(ticket_ids))
@@ -87,6 +73,89 @@ def index_tickets(conn: Connection, ticket_ids: Iterable[int]) -> int:
             _insert(conn, rows)
         done += len(docs)
     return done
+
+
+def index_added(conn: Connection, added: dict[int, NewText]) -> None:
+    """Bring the documents of the tickets a batch touched up to date.
+
+    A new ticket's document is made from the batch alone; a stored ticket's gets the
+    batch's messages appended to the body it has. Only a document that cannot be
+    extended (none yet, several parts, or written before the header had its own line)
+    is rebuilt from the ticket's messages.
+    """
+    ids = sorted(added)
+    for i in range(0, len(ids), CHUNK):
+        _index_added(conn, {tid: added[tid] for tid in ids[i : i + CHUNK]})
+
+
+def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
+    stored: dict[int, list[str]] = {tid: [] for tid, new in added.items() if not new.fresh}
+    for tid, doc in _stored_docs(conn, list(stored)):
+        stored[tid].append(doc)
+    rebuild = {tid for tid, docs in stored.items() if len(docs) != 1 or "\n" not in docs[0]}
+    if rebuild:
+        index_tickets(conn, rebuild)
+    todo = {tid: new for tid, new in added.items() if tid not in rebuild}
+    if not todo:
+        return
+    heads = {tid: new.head for tid, new in todo.items() if new.head is not None}
+    people: dict[int, set[int]] = {
+        tid: {a for _m, a, _r in new.messages if a} for tid, new in todo.items()
+    }
+    unknown = [tid for tid in todo if tid not in heads]
+    t, m = T_TICKET.c, T_MESSAGE.c
+    if unknown:
+        q = sa.select(t.id, t.subject, t.requester_id).where(t.id.in_(unknown))
+        heads.update((tid, (subject, req)) for tid, subject, req in conn.execute(q))
+    older = [tid for tid in todo if not todo[tid].fresh]
+    if older:  # the people of the messages stored before
+        q = sa.select(m.ticket_id, m.author_id).where(m.ticket_id.in_(older)).distinct()
+        for tid, author in conn.execute(q):
+            if author:
+                people[tid].add(author)
+    for tid, head in heads.items():
+        if head[1]:
+            people[tid].add(head[1])
+    names = _people_text(conn, {p for s in people.values() for p in s})
+    rows = []
+    for tid, new in todo.items():
+        if tid not in heads:  # the ticket is gone: so is its document
+            continue
+        subject = heads[tid][0]
+        header = normalise(
+            " ".join([subject or ""] + [names.get(p, "") for p in sorted(people[tid])])
+        )
+        pieces = [stored[tid][0].partition("\n")[2]] if tid in stored else []
+        for _mid, _author, rec in sorted(new.messages, key=_first):
+            folded = rec.folded or fold_message(rec.subject, rec.body_text, rec.body_html)
+            if rec.subject and rec.subject != (subject or ""):
+                pieces.append(folded[0])
+            pieces.append(folded[1])
+        body = " ".join(p for p in pieces if p)
+        rows += [(tid, n, text) for n, text in enumerate(_split(header, body))]
+    _delete(conn, list(todo))
+    if rows:
+        _insert(conn, rows)
+
+
+def _first(item: tuple[Any, ...]) -> Any:
+    return item[0]
+
+
+def _stored_docs(conn: Connection, ids: list[int]) -> Iterator[tuple[int, str]]:
+    """The document parts of these tickets, in part order."""
+    if not ids:
+        return
+    if conn.dialect.name == "sqlite":
+        sql = "SELECT rowid, doc FROM search_fts WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
+        for tid in ids:
+            for _rowid, doc in conn.exec_driver_sql(sql, (tid * PARTS, tid * PARTS + PARTS - 1)):
+                yield tid, doc
+        return
+    q = sa.text(
+        "SELECT ticket_id, doc FROM search_docs WHERE ticket_id = ANY(:ids) ORDER BY ticket_id, part"
+    )
+    yield from conn.execute(q, {"ids": list(ids)})
 
 
 def index_missing(conn: Connection, limit: int | None = None) -> int:
@@ -115,20 +184,17 @@ def _documents(conn: Connection, ids: list[int]) -> Iterator[tuple[int, list[str
     for tid, author, subject, text, html in conn.execute(
         sa.select(m.ticket_id, m.author_id, m.subject, m.body_text, m.body_html)
         .where(m.ticket_id.in_(ids))
-        .order_by(m.ticket_id, m.created_at, m.id)
+        .order_by(m.ticket_id, m.id)  # the order an import appends in (index_added)
     ):
         if tid not in heads:
             continue
         if author:
             people[tid].add(author)
-        if not text and html:
-            from deskmove.mail.html import to_text
-
-            text = to_text(html)
         if subject and subject != heads[tid][0]:
             bodies[tid].append(subject)
+        text = message_text(text, html)
         if text:
-            bodies[tid].append(text[:MESSAGE_CHARS])
+            bodies[tid].append(text)
     names = _people_text(conn, {p for s in people.values() for p in s})
     for tid, head in heads.items():
         header = normalise(" ".join(head + [names.get(p, "") for p in sorted(people[tid])]))
@@ -156,7 +222,7 @@ def _split(header: str, body: str) -> list[str]:
     """The header (subject, people) goes into every part, so each part matches on its own."""
     room = max(PART_CHARS - len(header), 1000)
     if len(body) <= room:
-        return [f"{header} {body}".strip()]
+        return [f"{header}\n{body}"]
     parts: list[str] = []
     start = 0
     while start < len(body) and len(parts) < PARTS:
@@ -164,7 +230,7 @@ def _split(header: str, body: str) -> list[str]:
         if end < len(body):
             cut = body.rfind(" ", start, end)
             end = cut if cut > start else end
-        parts.append(f"{header} {body[start:end]}".strip())
+        parts.append(f"{header}\n{body[start:end]}")
         start = end + 1
     return parts
 
