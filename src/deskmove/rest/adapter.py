@@ -194,7 +194,7 @@ class RestTarget(Target, RestAdapter):
         from deskmove.rest.target import Push
 
         try:
-            return Push(self, store, run_id, dry_run=dry_run, only=only).run()
+            return Push(self, store, run_id, dry_run=dry_run, only=only, progress=progress).run()
         finally:
             self.close()
 

@@ -126,8 +126,10 @@ class Push:
         *,
         dry_run: bool,
         only: TicketScope | None = None,
+        progress: bool = False,
     ) -> None:
         self.adapter = adapter
+        self.progress = progress  # a bar on a terminal (quiet with --json or off one)
         self.only = only  # a sample: these tickets and what they refer to, nothing else
         self.hooks = adapter.hooks
         self.ctx = adapter.ctx
@@ -148,17 +150,30 @@ class Push:
         self._fallback: str | None = None
 
     def run(self) -> PushReport:
+        from deskmove.sync import progress_bar
+
         self.report.notes += self.hooks.push_notes(self.ctx)
         scope = self.only
-        for chunk in pushread.organizations(self.store, only=scope and scope.organizations):
-            self._orgs(chunk)
-        for chunk in pushread.people(self.store, only=scope and scope.people):
-            self._people(chunk)
-        self._groups()
         # A sample pushes its tickets; otherwise only what moved since the last push (delta).
         only = scope.tickets if scope else self.store.changed_ticket_ids(self.conn)
-        for chunk in pushread.tickets(self.store, max(self._batch("ticket"), 50), only):
-            self._tickets(chunk)
+        total = None
+        if self.progress:
+            total = len(only) if only is not None else pushread.ticket_count(self.store)
+        name = f"export {self.adapter.spec.name}"
+        with progress_bar(total, name, self.progress, unit="ticket") as bar:
+            bar.set_postfix_str("organizations")
+            for chunk in pushread.organizations(self.store, only=scope and scope.organizations):
+                self._orgs(chunk)
+            bar.set_postfix_str("people")
+            for chunk in pushread.people(self.store, only=scope and scope.people):
+                self._people(chunk)
+            bar.set_postfix_str("groups")
+            self._groups()
+            bar.set_postfix_str("tickets")
+            for chunk in pushread.tickets(self.store, max(self._batch("ticket"), 50), only):
+                self._tickets(chunk)
+                bar.update(len(chunk))
+            bar.set_postfix_str("")
         self._summarize()
         return self.report
 

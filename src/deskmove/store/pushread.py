@@ -64,6 +64,12 @@ def people(
         yield chunk
 
 
+def ticket_count(store: Store) -> int:
+    """How many tickets the store holds (a full push goes through each once)."""
+    with store.begin() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(TICKETS)).scalar_one())
+
+
 def tickets(
     store: Store, size: int = 100, only: list[int] | None = None
 ) -> Iterator[list[dict[str, Any]]]:
