@@ -1,7 +1,8 @@
 """Benchmark: IMAP import of N realistic messages from a local Dovecot.
 
-    /work/venv/bin/python bench/bench_imap_import.py            # 20,000 messages
-    /work/venv/bin/python bench/bench_imap_import.py -n 5000
+    python bench/bench_imap_import.py                    # 20,000 messages
+    python bench/bench_imap_import.py -n 4000 --runs 3   # median of 3 runs of each
+    python bench/bench_imap_import.py --mbox             # also the same mail from an mbox
 
 Starts a throwaway Dovecot (tests/servers/dovecot.py), seeds INBOX and Sent by
 writing Maildir files (mixed sizes: short replies, HTML mail, attachments, a
@@ -17,8 +18,12 @@ fresh process so peak memory is its own:
           one per core; ``DESKMOVE_WORKERS=1`` for one process)
   mbsync  the peer: isync's ``mbsync`` pulling the same folders into a Maildir
           (Debian package ``isync``), a mature C IMAP client doing only the copy
+  mbox    (``--mbox``) ``deskmove import mbox:…`` of the very same mails written
+          to one mbox file in date order, as an export of both folders would be
 
-and prints messages/s, the ratio to the floor and peak RSS for each.
+and prints messages/s, the ratio to the floor and peak RSS for each: the median
+of ``--runs`` runs (phases interleaved, so a busy machine weighs on each alike),
+with the load average beside each figure.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ import base64
 import json
 import os
 import random
+import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -106,7 +113,8 @@ def make_mail(i: int, rng: random.Random) -> tuple[str, bytes, float]:
     return folder, b"".join(out), when
 
 
-def seed(server, n: int) -> int:
+def seed(server, n: int, mbox: Path | None = None) -> int:
+    """Write ``n`` mails into the server's Maildir (and, with ``mbox``, the same into an mbox)."""
     import pwd
 
     owner = pwd.getpwnam("dovecot") if os.geteuid() == 0 else None
@@ -117,12 +125,21 @@ def seed(server, n: int) -> int:
             (d / sub).mkdir(parents=True, exist_ok=True)
     (dirs["Sent"] / "maildirfolder").touch()
     total = 0
+    out = mbox.open("wb") if mbox else None
     for i in range(n):
         folder, raw, when = make_mail(i, rng)
         path = dirs[folder] / "cur" / f"{when}.M{i}P1.bench,S={len(raw)}:2,S"
         path.write_bytes(raw)
         os.utime(path, (when, when))
         total += len(raw)
+        if out:  # mboxrd, LF line ends, as an mbox export writes them
+            stamp = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(when))
+            out.write(f"From MAILER-DAEMON {stamp}\n".encode())
+            body = raw.replace(b"\r\n", b"\n")
+            body = re.sub(rb"^(>*From )", rb">\1", body, flags=re.M)
+            out.write(body + (b"\n" if body.endswith(b"\n") else b"\n\n"))
+    if out:
+        out.close()
     if owner:
         for p in [server.maildir, *server.maildir.rglob("*")]:
             os.chown(p, owner.pw_uid, owner.pw_gid)
@@ -186,11 +203,11 @@ def run_wire(cfg: dict) -> int:
     return count
 
 
-def run_import(cfg: dict) -> int:
+def run_import(cfg: dict, spec: str | None = None) -> int:
     from deskmove.config import Project, init_project
     from deskmove.sync import import_source, open_store
 
-    root = Path(cfg["dir"]) / "project"
+    root = Path(tempfile.mkdtemp(prefix="project-", dir=cfg["dir"]))
     init_project(root)
     toml = root / "deskmove.toml"
     toml.write_text(
@@ -201,19 +218,21 @@ def run_import(cfg: dict) -> int:
     project = Project.load(root)
     store = open_store(project)
     try:
-        report = import_source(project, store, cfg["spec"])
+        report = import_source(project, store, spec or cfg["spec"])
     finally:
         store.close()
     return report.read
 
 
-def run_mbsync(cfg: dict) -> int:
-    import shutil
+def run_mbox(cfg: dict) -> int:
+    return run_import(cfg, f"mbox:{cfg['mbox']}")
 
+
+def run_mbsync(cfg: dict) -> int:
     binary = shutil.which("mbsync")
     if not binary:
         raise SystemExit("mbsync not found (apt-get install isync)")
-    work = Path(cfg["dir"]) / "mbsync"
+    work = Path(tempfile.mkdtemp(prefix="mbsync-", dir=cfg["dir"]))
     (work / "mail").mkdir(parents=True, exist_ok=True)
     (work / "password").write_text(cfg["password"], "utf-8")
     conf = work / "mbsyncrc"
@@ -235,7 +254,8 @@ def run_mbsync(cfg: dict) -> int:
 
 def child(phase: str, cfg: dict) -> None:
     os.environ["DESKMOVE_IMAP_PASSWORD"] = cfg["password"]
-    fn = {"floor": run_floor, "wire": run_wire, "import": run_import, "mbsync": run_mbsync}[phase]
+    fn = {"floor": run_floor, "wire": run_wire, "import": run_import, "mbsync": run_mbsync,
+          "mbox": run_mbox}[phase]  # fmt: skip
     if phase != "floor":  # load deskmove before the clock starts (the floor loads imaplib only)
         import deskmove.mail.batcher  # noqa: F401
         import deskmove.sources.imap  # noqa: F401
@@ -256,9 +276,39 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+PHASES = (
+    ("floor", "floor: bare imaplib loop"),
+    ("mbsync", "peer: mbsync to a Maildir"),
+    ("wire", "deskmove IMAP layer"),
+    ("import", "deskmove import, end to end"),
+    ("mbox", "same mail from an mbox"),
+)
+
+
+def _run(phase: str, cfg: dict) -> dict:
+    load = os.getloadavg()[0]
+    out = subprocess.run(
+        [sys.executable, __file__, "--phase", phase, "--cfg", json.dumps(cfg)],
+        capture_output=True, text=True, timeout=3600, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )  # fmt: skip
+    if out.returncode:
+        sys.exit(f"{phase} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["load"] = (load + os.getloadavg()[0]) / 2
+    return result
+
+
+def _median(runs: list[dict]) -> dict:
+    """The run with the median wall time (its own CPU, memory and load beside it)."""
+    return sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", "--messages", type=int, default=20_000)
+    ap.add_argument("--runs", type=int, default=1, help="runs of each phase; the median is shown")
+    ap.add_argument("--mbox", action="store_true", help="also import the same mail from an mbox")
+    ap.add_argument("--phases", default="", help="comma-separated subset, e.g. import,mbox")
     ap.add_argument("--phase", help=argparse.SUPPRESS)
     ap.add_argument("--cfg", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -267,47 +317,56 @@ def main() -> None:
         return
     from tests.servers.dovecot import DovecotServer
 
+    names = [p for p, _ in PHASES if p != "mbox" or args.mbox]
+    if args.phases:
+        names = [p for p in args.phases.split(",") if p]
     server = DovecotServer()
+    work = tempfile.mkdtemp(prefix="deskmove-bench-imap-")
     try:
         server.start()
         t = time.perf_counter()
-        size = seed(server, args.messages)
+        mbox = Path(work) / "same.mbox" if "mbox" in names else None
+        size = seed(server, args.messages, mbox)
         print(
             f"seeded {args.messages} messages, {size / 2**20:.0f} MB, in {time.perf_counter() - t:.1f}s"
         )
-        work = tempfile.mkdtemp(prefix="deskmove-bench-imap-")
         cfg = {
             "port": server.port, "user": server.user, "password": server.password, "dir": work,
             "spec": f"imap://support%40shop.example@127.0.0.1:{server.port}/INBOX,Sent?tls=none",
+            "mbox": str(mbox),
         }  # fmt: skip
         cfg["ranges"] = ranges(cfg)
-        results = {}
-        for phase in ("floor", "mbsync", "wire", "import"):
-            out = subprocess.run(
-                [sys.executable, __file__, "--phase", phase, "--cfg", json.dumps(cfg)],
-                capture_output=True, text=True, timeout=3600, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-            )  # fmt: skip
-            if out.returncode:
-                sys.exit(f"{phase} failed:\n{out.stderr[-3000:]}")
-            results[phase] = json.loads(out.stdout.strip().splitlines()[-1])
-        floor = results["floor"]["count"] / results["floor"]["seconds"]
-        for phase, label in (
-            ("floor", "floor: bare imaplib loop"),
-            ("mbsync", "peer: mbsync to a Maildir"),
-            ("wire", "deskmove IMAP layer"),
-            ("import", "deskmove import, end to end"),
-        ):
+        runs: dict[str, list[dict]] = {p: [] for p in names}
+        for _ in range(args.runs):
+            for phase in names:
+                runs[phase].append(_run(phase, cfg))
+        results = {p: _median(r) for p, r in runs.items()}
+        base = results.get("floor") or next(iter(results.values()))
+        floor = base["count"] / base["seconds"]
+        print(f"median of {args.runs} run(s); load = the 1-minute load average during the run")
+        for phase, label in PHASES:
+            if phase not in results:
+                continue
             r = results[phase]
             rate = r["count"] / r["seconds"]
+            walls = "/".join(f"{x['seconds']:.1f}" for x in runs[phase])
             print(
                 f"{label:<30} {r['count']:>6} msgs {r['seconds']:7.1f}s wall {r['cpu']:7.1f}s cpu "
-                f"{rate:8.0f} msg/s {rate / floor:5.2f}x floor  peak RSS {r['peak_mb']:.0f} MB"
+                f"{rate:8.0f} msg/s {rate / floor:5.2f}x floor  peak RSS {r['peak_mb']:.0f} MB  "
+                f"load {r['load']:.1f}  (walls {walls})"
             )  # fmt: skip
-        ours, peer = results["import"], results["mbsync"]
-        print(f"deskmove import / mbsync: {ours['seconds'] / peer['seconds']:.2f}x the time, "
-              f"{ours['cpu'] / peer['cpu']:.2f}x the CPU (mbsync's includes nothing of Dovecot's)")  # fmt: skip
+        ours, peer = results.get("import"), results.get("mbsync")
+        if ours and peer:
+            print(f"deskmove import / mbsync: {ours['seconds'] / peer['seconds']:.2f}x the time, "
+                  f"{ours['cpu'] / peer['cpu']:.2f}x the CPU (mbsync's includes nothing of Dovecot's)")  # fmt: skip
+        other = results.get("mbox")
+        if ours and other:
+            print(f"IMAP {ours['count'] / ours['seconds']:.0f} msg/s vs mbox "
+                  f"{other['count'] / other['seconds']:.0f} msg/s for the same mail "
+                  f"(CPU {ours['cpu']:.1f} vs {other['cpu']:.1f} s)")  # fmt: skip
     finally:
         server.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -589,3 +589,58 @@ def test_a_lost_connection_is_reopened_and_the_folder_resumed(
         "INBOX: lost the connection" in n and "reconnected and resumed" in n
         for n in report["notes"]
     )
+
+
+def test_folders_share_one_set_of_parsing_workers(dovecot, cli, project, monkeypatch) -> None:
+    """Worker processes start once per run, not once per folder (each start costs an import)."""
+    from deskmove.mail import parallel
+    from deskmove.sources import imap
+
+    dovecot.create("Sent")
+    dovecot.create(CZECH)
+    dovecot.append("INBOX", [mail(i) for i in range(6)])
+    dovecot.append("Sent", [mail(i, subject="Re: Objednávka") for i in range(4)])
+    dovecot.append(CZECH, [mail(i, subject=CZECH) for i in range(3)])
+    started = []
+    original = parallel.WorkerPool.__init__
+
+    def init(self, workers, root) -> None:
+        started.append(workers)
+        original(self, workers, root)
+
+    monkeypatch.setattr(parallel.WorkerPool, "__init__", init)
+    monkeypatch.setattr(imap, "PARALLEL_FROM", 0)
+    monkeypatch.setenv("DESKMOVE_WORKERS", "2")
+    result, report = run(cli, dovecot, spec(dovecot, "INBOX,Sent," + CZECH, batch="4"))
+    assert result.exit_code == 0, result.stderr
+    assert report["read"] == 13 and message_count(project) == 13
+    assert started == [2]
+
+
+def test_a_lost_connection_in_a_later_folder_resumes_there(
+    own_dovecot, cli, project, store, monkeypatch
+) -> None:
+    dovecot = own_dovecot
+    dovecot.deliver("INBOX", [mail(i, size=20_000) for i in range(12)])
+    dovecot.deliver("Sent", [mail(100 + i, size=20_000) for i in range(12)])
+    literals = 0
+    original = imaplib.IMAP4.read
+
+    def read(self, size: int) -> bytes:
+        nonlocal literals
+        literals += 1
+        if literals == 12 + 8:  # INBOX's 12 bodies, then the third of Sent's second batch
+            kill_mid_response(dovecot, self)
+            dovecot.start()
+        return original(self, size)
+
+    monkeypatch.setattr(imaplib.IMAP4, "read", read)
+    result, report = run(cli, dovecot, spec(dovecot, "INBOX,Sent", batch="5"))
+    assert result.exit_code == 0, result.stderr
+    assert report["read"] == 24 and report["new"] == 24 and message_count(project) == 24
+    assert any(
+        n.startswith("Sent: lost the connection") and "reconnected and resumed" in n
+        for n in report["notes"]
+    ), report["notes"]
+    cursors = store.get_state(next(iter(_connections(store))))
+    assert cursors["INBOX"]["last_uid"] == 12 and cursors["Sent"]["last_uid"] == 12

@@ -127,3 +127,30 @@ def test_root_is_stable_for_every_order() -> None:
     for perm in itertools.permutations(base):
         roots = [t.root for t in thread(list(perm))]
         assert roots == ["root"]
+
+
+def _replies_to_unseen_parents(n: int) -> list[ThreadItem]:
+    """``n`` conversations whose first mail here answers a parent the batch does not hold
+    (the usual case in a batch of an import: the parent came in an earlier batch)."""
+    return [
+        item(f"m{i}", f"Re: Order {i}", i, refs=[f"<parent{i}@x>"], customer=f"c{i}@example.cz")
+        for i in range(n)
+    ]
+
+
+@pytest.mark.timeout(120)
+def test_threading_replies_to_unseen_parents_is_linear() -> None:
+    import time
+
+    def seconds(n: int) -> float:
+        items = _replies_to_unseen_parents(n)
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            threads = thread(items)
+            best = min(best, time.perf_counter() - start)
+        assert len(threads) == n and all(t.root == t.items[0].id for t in threads)
+        return best
+
+    small, big = seconds(1000), seconds(8000)
+    assert big < 20 * small + 0.2, f"8x the mails took {big / max(small, 1e-6):.0f}x the time"

@@ -92,10 +92,12 @@ def thread(
     for item in items:
         groups.setdefault(uf.find(node[item.id]), []).append(item)
     by_node = {node[i.id]: i for i in items}
+    children: dict[str, list[str]] = {}  # the parent map inverted, once, when a root needs it
     out = []
     for members in groups.values():
         members.sort(key=lambda i: (i.date, i.id))
-        out.append(Thread(_root(members, node, up, by_node, prune_phantoms), members))
+        root = _root(members, node, up, by_node, children, prune_phantoms)
+        out.append(Thread(root, members))
     out.sort(key=lambda t: (t.items[0].date, t.items[0].id))
     return out
 
@@ -178,17 +180,21 @@ def _root(
     node: dict[str, str],
     up: dict[str, str],
     by_node: dict[str, ThreadItem],
+    children: dict[str, list[str]],
     prune: bool,
 ) -> str:
-    """The JWZ root of the earliest message's tree; placeholders pruned to their one child."""
+    """The JWZ root of the earliest message's tree; placeholders pruned to their one child.
+
+    ``children`` is filled from ``up`` by the first root that needs it and shared by the
+    rest, so a batch whose conversations hang off unseen parents stays linear."""
     top = _top(up, node[members[0].id])
     if top in by_node:
         return by_node[top].id
     if not prune:
         return top.strip("<>")
-    children: dict[str, list[str]] = {}
-    for child, parent in up.items():
-        children.setdefault(parent, []).append(child)
+    if not children and up:
+        for child, parent in up.items():
+            children.setdefault(parent, []).append(child)
     while top not in by_node:
         kids = children.get(top, [])
         if len(kids) != 1:
