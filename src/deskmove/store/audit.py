@@ -24,6 +24,8 @@ from deskmove.model import (
     Ticket,
     utcnow,
 )
+from deskmove.store import people
+from deskmove.store.people import PRIMARY_FIRST
 
 TICKETS, MESSAGES, ATTACHMENTS = Ticket.__table__, Message.__table__, Attachment.__table__
 PEOPLE, EMAILS, QUARANTINE = Person.__table__, PersonEmail.__table__, Quarantine.__table__
@@ -42,12 +44,11 @@ class AuditQueries:
 
     # people -----------------------------------------------------------------------
     def person_addresses(self) -> Iterator[tuple[int, str]]:
-        """``(person id, address)``, each person's primary address first."""
+        """``(person id, address)``, each person's primary address first (store.people)."""
         e = EMAILS.c
-        rows = self._conn.execute(
-            sa.select(e.person_id, e.email).order_by(e.person_id, e.primary.desc(), e.email)
+        yield from self._conn.execute(
+            sa.select(e.person_id, e.email).order_by(e.person_id, *PRIMARY_FIRST)
         )
-        yield from rows
 
     def agent_ids(self) -> set[int]:
         p = PEOPLE.c
@@ -245,12 +246,10 @@ class AuditQueries:
         many = sa.select(e.person_id).group_by(e.person_id).having(sa.func.count() > 1).subquery()
         n = self._conn.execute(sa.select(sa.func.count()).select_from(many)).scalar_one()
         first = sa.select(many.c.person_id).order_by(many.c.person_id).limit(examples)
-        out = []
-        for pid in self._conn.execute(first).scalars().all():
-            name = self._conn.execute(sa.select(PEOPLE.c.name).where(PEOPLE.c.id == pid)).scalar()
-            addresses = sa.select(e.email).where(e.person_id == pid).order_by(e.email)
-            out.append((pid, name, list(self._conn.execute(addresses).scalars())))
-        return n, out
+        ids = list(self._conn.execute(first).scalars())
+        names = people.names(self._conn, ids)
+        emails = people.addresses(self._conn, ids)  # primary first, as everywhere (store.people)
+        return n, [(pid, names.get(pid), emails.get(pid, [])) for pid in ids]
 
     def people_sharing_a_name(self, examples: int) -> tuple[int, list[tuple[str, int]]]:
         """How many people share a (case- and space-insensitive) name; ``(name, n)`` of a few."""

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from deskmove.model import IdMap, Message, Person, PersonEmail, Provenance, Ticket, utcnow
 from deskmove.store.ingest import content_hash
+from deskmove.store.people import primary_emails
 from deskmove.store.threads import KEY_KIND
 
 if TYPE_CHECKING:
@@ -96,19 +97,8 @@ def tickets_of(conn: Connection, ids: Iterable[int]) -> dict[int, Any]:
 
 
 def emails_of(conn: Connection, person_ids: Iterable[int]) -> dict[int, str]:
-    """Each person's primary address (else the first one)."""
-    e = T_EMAIL.c
-    out: dict[int, str] = {}
-    ids = sorted(set(person_ids))
-    for part in _chunks(ids):
-        rows = conn.execute(
-            sa.select(e.person_id, e.email, e.primary)
-            .where(e.person_id.in_(list(part)))
-            .order_by(e.person_id, e.primary.desc(), e.email)
-        )
-        for pid, email, _primary in rows:
-            out.setdefault(pid, email)
-    return out
+    """Each person's primary address (the one definition: :mod:`deskmove.store.people`)."""
+    return primary_emails(conn, person_ids)
 
 
 def people_by_email(conn: Connection, emails: Iterable[str]) -> dict[str, tuple[int, str]]:
