@@ -163,40 +163,49 @@ class ImapSource(Source):
             missing = [f for f, st in statuses.items() if st is None]
             if missing:
                 raise self._missing(client, missing[0])
-            for folder in self.folders:
-                status = statuses[folder]
-                assert status is not None
-                yield from self._resumable(batcher, store, folder, status, state.get(folder))
+            yield from self._resumable(batcher, store, statuses, state)  # type: ignore[arg-type]
             for note, n in batcher.notes.most_common(5):  # charsets guessed, dates repaired …
                 self.notes.append(f"{n} mail(s): {note}")
         finally:
             self.close()
 
     def _resumable(
-        self, batcher: Any, store: Store, folder: str, status: FolderStatus,
-        prev: dict[str, Any] | None,
+        self, batcher: Any, store: Store, statuses: dict[str, FolderStatus],
+        state: dict[str, dict[str, Any]],
     ) -> Iterator[Batch]:  # fmt: skip
-        """One folder; a lost connection is re-opened (``?retries=N``) and the folder resumed
-        from the last committed cursor (each batch is committed before the next is asked for)."""
+        """Every folder, in order, through one parsing pipeline (one set of worker processes
+        for the whole run). A lost connection is re-opened (``?retries=N``) and each folder
+        resumed from its last committed cursor (a batch is committed before the next is
+        asked for, so the cursors seen here are the committed ones)."""
+        committed = {folder: state.get(folder) for folder in self.folders}
+        reading = [self.folders[0]]  # the folder being fetched, for the note on a reconnect
         for attempt in itertools.count():
             try:
                 client = self._session()
                 if attempt:
-                    status = client.status(folder) or status
-                pending = self._folder(client, batcher, store, folder, status, prev)
-                last = int((prev or {}).get("last_uid", 0))
-                workers = worker_count() if status.uidnext - last > PARALLEL_FROM else 1
+                    statuses = {f: client.status(f) or statuses[f] for f in self.folders}
+                new = sum(_new(st, committed[f]) for f, st in statuses.items())
+                workers = worker_count() if new > PARALLEL_FROM else 1
+                pending = self._pending(client, batcher, store, statuses, committed, reading)
                 for batch in parse_batches(batcher, pending, workers=workers):
-                    if batch.state and folder in batch.state:
-                        prev = batch.state[folder]
+                    committed.update(batch.state or {})
                     yield batch
                 return
             except RetriableError as exc:
                 if attempt >= self.retries:
                     raise
-                self.notes.append(f"{folder}: {exc.message}; reconnected and resumed")
+                self.notes.append(f"{reading[0]}: {exc.message}; reconnected and resumed")
                 self.close()
                 time.sleep(min(2**attempt, 30))
+
+    def _pending(
+        self, client: ImapClient, batcher: Any, store: Store, statuses: dict[str, FolderStatus],
+        committed: dict[str, Any], reading: list[str],
+    ) -> Iterator[Pending]:  # fmt: skip
+        for folder in self.folders:
+            reading[0] = folder
+            yield from self._folder(client, batcher, store, folder, statuses[folder],
+                                    committed[folder])  # fmt: skip
 
     def _missing(self, client: ImapClient, folder: str) -> UsageError:
         special = {"\\sent", "\\archive", "\\drafts", "\\junk", "\\trash", "\\all"}
@@ -271,6 +280,13 @@ class ImapSource(Source):
             f"{len(pending) - len(keep)} messages matched by fingerprint, {len(keep)} to import"
         )
         return keep
+
+
+def _new(status: FolderStatus, prev: dict[str, Any] | None) -> int:
+    """About how many messages of a folder are new since ``prev``."""
+    if not prev or prev.get("uidvalidity") != status.uidvalidity:
+        return status.messages
+    return max(0, status.uidnext - 1 - int(prev.get("last_uid", 0)))
 
 
 def stored_fingerprints(store: Store, connection: str) -> set[str]:
