@@ -120,12 +120,20 @@ class RestSource(Source, RestAdapter):
             self.close()
 
     def retry(self, items: list[Any], store: Store) -> Iterator[tuple[list[int], Batch]]:
-        """Fetch quarantined attachments again and add them to their stored messages.
+        """Read quarantined items again, one by one: a ticket (deleted, or gone while its
+        messages were read) through the ticket stream's ``lookup``, imported with its
+        messages when the account has it again; an attachment downloaded again and added
+        to its stored message. A spec without a ticket lookup refuses before any work."""
+        from deskmove.rest.source import fetch_again, quarantined_ticket, ticket_stream
 
-        Other REST items (a deleted ticket) are read again by the next import.
-        """
-        from deskmove.rest.source import fetch_again
-
+        tickets = [i for i in items if quarantined_ticket(i) is not None]
+        if tickets and ticket_stream(self) is None:
+            raise UsageError(
+                f"item #{tickets[0].id} ({tickets[0].native_ref}) cannot be read again on its "
+                f"own: the {self.spec.name} spec has no ticket lookup",
+                f"import {self.conn.name} again (a restored ticket comes back with it), or "
+                f"review it and use `deskmove quarantine drop {tickets[0].id} --why TEXT`",
+            )
         try:
             for item in items:
                 yield [item.id], fetch_again(self, store, item)

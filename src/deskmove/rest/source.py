@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -128,7 +129,7 @@ class SourceRun:
             self.spool.add((d.ticket_id, d) for d in drafts)
             self.bulk_state[name] = page.state
 
-    def _per_ticket(self, ticket_id: str) -> list[MessageDraft]:
+    def _per_ticket(self, ticket_id: str, every: bool = False) -> list[MessageDraft]:
         """The per-ticket message streams; a ``ticket_history`` hook gets them all at once.
 
         RT needs that: a ticket's transactions and its attachments come from two
@@ -138,7 +139,8 @@ class SourceRun:
         history = self.hooks.ticket_history
         records: dict[str, list[dict[str, Any]]] = {}
         args = {"ticket_id": ticket_id}
-        for name, s in self.a.streams().items():
+        streams = self.a.spec.streams if every else self.a.streams()
+        for name, s in streams.items():
             if s.kind == "message" and s.per_ticket:
                 hook = None if history else getattr(self.hooks, s.hook or "message")
                 for page in read_stream(self.client, s, None, path_args=args, values=self.values):
@@ -167,17 +169,20 @@ class SourceRun:
                 self._add_ticket(batch, raw)
             yield self._download(batch)
 
-    def _add_ticket(self, batch: Batch, raw: dict[str, Any]) -> None:
+    def _add_ticket(self, batch: Batch, raw: dict[str, Any], *, alone: bool = False) -> None:
+        """One ticket with its messages; ``alone``: read again by itself (a quarantine retry),
+        its messages from every per-ticket stream of the spec, whatever ``?comments=`` says."""
         rec = self.hooks.ticket(raw, self.ctx)
         batch.read += 1
         if isinstance(rec, QuarantineRec):
+            rec.kind, rec.native_id = "ticket", str(raw.get("id"))  # restored later: it leaves
             dropped = self.spool.pop(str(raw.get("id")))
             if dropped:
                 rec.reason += f" ({len(dropped)} messages with it)"
             batch.quarantined.append(rec)
             return
         drafts = list(self.hooks.ticket_messages(raw, self.ctx))
-        drafts += self._per_ticket(rec.native_id) + self.spool.pop(rec.native_id)
+        drafts += self._per_ticket(rec.native_id, alone) + self.spool.pop(rec.native_id)
         self._attach(batch, rec, drafts)
 
     def _attach(self, batch: Batch, rec: TicketRec, drafts: list[MessageDraft]) -> None:
@@ -243,16 +248,7 @@ class SourceRun:
         waiting = self.spool.keys()
         if not waiting:
             return batch
-        found: dict[str, dict[str, Any]] = {}
-        if s.lookup is not None:
-            for i in range(0, len(waiting), s.lookup.batch):
-                ids = ",".join(waiting[i : i + s.lookup.batch])
-                params = {k: str(v).format(ids=ids) for k, v in s.lookup.params.items()}
-                _resp, body = self.client.json(
-                    s.lookup.method, s.lookup.path.format(ids=ids), params=params
-                )
-                for raw in dig(body, s.lookup.records) or []:
-                    found[str(raw.get("id"))] = raw
+        found = self.look_up(s, waiting)
         for tid in waiting:
             if tid in found:
                 self._add_ticket(batch, found[tid])
@@ -260,8 +256,51 @@ class SourceRun:
                 n = len(self.spool.pop(tid))
                 batch.read += 1
                 batch.quarantined.append(
-                    QuarantineRec(f"ticket {tid}", f"{n} messages whose ticket is gone (deleted?)")
+                    QuarantineRec(
+                        f"ticket {tid}",
+                        f"{n} messages whose ticket is gone (deleted?)",
+                        kind="ticket",
+                        native_id=tid,
+                    )  # fmt: skip
                 )
+        return self._download(batch)
+
+    def look_up(self, s: StreamSpec, ticket_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Tickets by id through the stream's ``lookup``; one the account does not have
+        (deleted, or never there: 404 for a lookup of one) is not in the answer."""
+        found: dict[str, dict[str, Any]] = {}
+        if s.lookup is None:
+            return found
+        for i in range(0, len(ticket_ids), s.lookup.batch):
+            ids = ",".join(ticket_ids[i : i + s.lookup.batch])
+            params = {k: str(v).format(ids=ids) for k, v in s.lookup.params.items()}
+            try:
+                _resp, body = self.client.json(
+                    s.lookup.method, s.lookup.path.format(ids=ids), params=params
+                )
+            except RemoteFailure as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            got = dig(body, s.lookup.records) if s.lookup.records else body
+            for raw in [got] if isinstance(got, dict) else got or []:
+                found[str(raw.get("id"))] = raw
+        return found
+
+    def ticket_again(self, s: StreamSpec, item: Any, ticket_id: str) -> Batch:
+        """A quarantined ticket read again by itself: imported with its messages when the
+        account has it (restored), else still quarantined, saying so."""
+        batch = Batch()
+        raw = self.look_up(s, [ticket_id]).get(ticket_id)
+        if raw is None:
+            reason = item.reason.split(" (")[0]
+            batch.read = 1
+            batch.quarantined.append(QuarantineRec(
+                item.native_ref, f"{reason} (not in {self.a.spec.name} when retried either)",
+                kind="ticket", native_id=ticket_id,
+            ))  # fmt: skip
+            return batch
+        self._add_ticket(batch, raw, alone=True)
         return self._download(batch)
 
 
@@ -311,9 +350,42 @@ def prefetched(make: Callable[[], Iterator[Batch]], depth: int = 2) -> Iterator[
         worker.join(timeout=30)
 
 
+def quarantined_ticket(item: Any) -> str | None:
+    """The native id of the ticket a quarantine item stands for (a deleted ticket, or the
+    messages of one that was gone), from its record or, for older items, its reference."""
+    if item.kind == "ticket" and item.native_id:
+        return str(item.native_id)
+    ref = str(item.native_ref or "")
+    return (
+        ref.removeprefix("ticket ")
+        if item.kind is None and re.fullmatch(r"ticket \S+", ref)
+        else None
+    )
+
+
+def ticket_stream(adapter: RestAdapter) -> StreamSpec | None:
+    """The spec's ticket stream that can fetch tickets by id (its ``lookup``)."""
+    return next((s for s in adapter.spec.streams.values() if s.kind == "ticket" and s.lookup), None)
+
+
+def fetch_ticket_again(adapter: RestAdapter, store: Store, item: Any, ticket_id: str) -> Batch:
+    stream = ticket_stream(adapter)
+    assert stream is not None  # RestSource.retry refuses before any work otherwise
+    run = SourceRun(adapter, {}, store)
+    try:
+        return run.ticket_again(stream, item, ticket_id)
+    finally:
+        run.spool.close()
+
+
 def fetch_again(adapter: RestAdapter, store: Store, item: Any) -> Batch:
-    """One quarantined attachment, downloaded again; an empty batch when it is in the store."""
+    """One quarantined item read again: a ticket (deleted, or gone while its messages came)
+    through the spec's ticket lookup, an attachment downloaded again (an empty batch when
+    it is in the store)."""
     ctx = item.context or {}
+    ticket_id = quarantined_ticket(item)
+    if ticket_id is not None:
+        return fetch_ticket_again(adapter, store, item, ticket_id)
     if item.kind != "attachment" or not ctx.get("url"):
         return Batch(read=1, quarantined=[QuarantineRec(
             item.native_ref, f"{item.reason} (read again by the next import of {adapter.conn.name})"
