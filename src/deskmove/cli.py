@@ -379,14 +379,20 @@ def status(
         deskmove status --active-days 30
         deskmove --json status | jq .totals
     """
-    from deskmove.store.delta import connections_overview
-    from deskmove.sync import settle_running, sync_targets
+    from deskmove.store.quick import status_info
+    from deskmove.syncplan import settle_running, sync_targets
 
     g = _globals(ctx)
-    with g.opened(write=False) as (project, store):
-        info = store.summary()
-        info["cutover"] = connections_overview(store, sync_targets(project), active_days)
-        settle_running(project, store, info)
+    project = g.load()
+    # A SQLite store at the newest revision is read with sqlite3 alone (no SQLAlchemy).
+    info = status_info(project.store_url, sync_targets(project), active_days)
+    if info is None:
+        from deskmove.store.delta import connections_overview
+
+        with g.opened(write=False) as (project, store):
+            info = store.summary()
+            info["cutover"] = connections_overview(store, sync_targets(project), active_days)
+    settle_running(project, project.store_url, info)
     if g.json or g.quiet:
         g.emit("", info)
         return
@@ -592,6 +598,10 @@ def adapters_check(
 
 
 def _store_label(project: Project) -> str:
+    from deskmove.store.quick import sqlite_path
+
+    if sqlite_path(project.store_url) is not None:  # no password to hide
+        return project.store_url
     from deskmove.store.engine import redact_url
 
     return redact_url(project.store_url)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import re
 import sqlite3
 from pathlib import Path
 
@@ -13,8 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from deskmove.errors import ConfigError, StoreError
-
-MIGRATIONS = Path(__file__).parent / "migrations"
+from deskmove.store.revision import MIGRATIONS, head_revision
 
 
 def make_engine(url: str) -> Engine:
@@ -154,23 +151,6 @@ def _at_head(engine: Engine) -> bool:
             return False
         current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
     return current == [head]
-
-
-@functools.cache
-def head_revision() -> str | None:
-    """The newest migration, read from the files in migrations/versions (None if unclear,
-    e.g. two heads: then Alembic decides)."""
-    revisions, parents = set(), set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        text = path.read_text("utf-8")
-        rev = re.search(r"^revision(?:\s*:[^=]*)?\s*=\s*[\"']([^\"']+)[\"']", text, re.M)
-        down = re.search(r"^down_revision(?:\s*:[^=]*)?\s*=\s*(.+)$", text, re.M)
-        if rev is None or down is None:
-            return None
-        revisions.add(rev.group(1))
-        parents.update(re.findall(r"[\"']([^\"']+)[\"']", down.group(1)))
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
 
 
 def _sqlite_open_error(engine: Engine, exc: OperationalError) -> StoreError:
