@@ -2,8 +2,9 @@
 
 It enforces the rules of the Freshdesk API v2 documentation
 (https://developers.freshdesk.com/api/) that a migration meets; each rule is
-quoted next to its code. Where the sentence could not be retrieved to quote it,
-the rule says so and describes the behaviour real accounts show.
+quoted next to its code (several sentences as the reference words them, found
+reproduced in API clients' documentation). Where no sentence was found, the rule
+says so and describes the behaviour real accounts show.
 """
 
 from __future__ import annotations
@@ -123,8 +124,10 @@ class FakeFreshdesk:
                 {},
             )
         if method == "GET" and path in ("/api/v2/contacts", "/api/v2/agents") and "email" in p:
-            # List All Contacts / List All Agents take an ``email`` filter (documented as a
-            # filter of both lists; the exact sentence could not be retrieved to quote it).
+            # List All Contacts: "Use filters to view only specific contacts (those which
+            # match the criteria that you choose)", the filters being email, mobile and phone.
+            # List All Agents takes the same ``email`` filter; no Freshdesk sentence saying so
+            # was found (clients of the API list email, mobile, phone and state for it).
             table = self.contacts if path.endswith("contacts") else self.agents
             want = p["email"].casefold()
             return 200, [r for r in table.values() if _email(r).casefold() == want], {}
@@ -155,9 +158,9 @@ class FakeFreshdesk:
                 {},
             )
         if method == "GET" and path == "/api/v2/search/tickets":
-            # Rule: search reads an index that catches up minutes after a write, so a ticket
-            # just created is not found yet (only ``searchable`` ones are). The Freshdesk
-            # documentation sentence could not be retrieved here to quote it.
+            # Filter Tickets: "Please note that the updates will take a few minutes to get
+            # indexed, after which it will be available through API": a ticket just created
+            # is not found yet (only ``searchable`` ones are).
             tag = p["query"].strip('"').split("'")[1]
             hits = [
                 t
@@ -170,13 +173,22 @@ class FakeFreshdesk:
         if method == "POST":
             return self._create(path, bits, body if isinstance(body, dict) else json.loads(body))
         if len(bits) == 4 and method == "GET":
+            # View a Ticket (and a contact, company …) by id. A deleted ticket is still there,
+            # ``deleted`` set: Delete a Ticket, "When deleted, tickets are not cast into the
+            # fiery volcanoes of Mount Doom. You can retrieve them using the Restore Ticket
+            # API." ``include=stats`` "Will return the ticket's closed_at, resolved_at and
+            # first_responded_at time" (the fake's tickets carry their stats always).
             table = getattr(self, bits[2])
             oid = int(bits[3])
             return (200, table[oid], {}) if oid in table else (404, {"code": "access_denied"}, {})
         return 404, {"description": "not found", "errors": []}, {}
 
     def _ticket_fields(self) -> list[dict[str, Any]]:
-        """List All Ticket Fields: the status field's choices are this account's statuses."""
+        """List All Ticket Fields: the status field's choices are this account's statuses.
+
+        No Freshdesk sentence describing the ``choices`` of the default fields was found;
+        the shape follows the API's own example answers (status: id -> [agent label,
+        customer label]; ticket_type: a list of names)."""
         return [
             {"id": 1, "name": "status", "label": "Status", "type": "default_status", "default": True,
              "choices": {str(k): [v, v] for k, v in self.statuses.items()}},
@@ -189,9 +201,12 @@ class FakeFreshdesk:
     def _invalid_ticket(self, data: dict[str, Any]) -> dict[str, Any] | None:
         """Create a Ticket validates status, type and responder against the account.
 
-        The Freshdesk documentation's sentences for these checks could not be retrieved to
-        quote them; the fake answers as Freshdesk does, 400 "Validation failed" naming the
-        field (for status: "It should be one of these values: '2,3,4,5'")."""
+        Create a Ticket, responder_id: "ID of the agent to whom the ticket has been
+        assigned" (a contact's id is no agent's). For status and type, the values are the
+        account's own (List All Ticket Fields); no Freshdesk sentence was found that says a
+        value outside them is refused. The fake answers as Freshdesk does, 400 "Validation
+        failed" naming the field (for status: "It should be one of these values:
+        '2,3,4,5'")."""
         if int(data.get("status", 2)) not in self.statuses:
             allowed = ",".join(str(k) for k in self.statuses)
             return {
@@ -249,10 +264,13 @@ class FakeFreshdesk:
             self.companies[oid] = {"id": oid, **data, "created_at": now, "updated_at": now}
             return 201, self.companies[oid], {}
         if path == "/api/v2/contacts":
-            # Rule: creating a contact with an e-mail that already belongs to a user (a
-            # contact or an agent: agents are users too) answers 409 Conflict. The Freshdesk
-            # error table describes 409 as an inconsistent or conflicting state; its exact
-            # sentence could not be retrieved here to quote it.
+            # Error codes, 409 Inconsistent/Conflicting State: "The resource that is being
+            # created/updated is in an inconsistent or conflicting state. For example, if you
+            # attempt to Create a Contact with an email that is already associated with an
+            # existing user, this code will be returned." (An agent is a user too.) And
+            # duplicate_value: "Indicates that this value already exists. This error is
+            # applicable to fields that require unique values such as the email address in a
+            # contact or the name in a company."
             taken = {_email(u).casefold() for u in [*self.contacts.values(), *self.agents.values()]}
             if data.get("email") and data["email"].casefold() in taken:
                 return (
