@@ -4,7 +4,10 @@ The floor is the standard library doing the least comparable work: ``mailbox.mbo
 iteration plus ``BytesParser(policy=default)`` reading each body and attachment.
 deskmove runs ``import_source`` into a fresh SQLite project. Each side runs in its
 own process so peak memory (max RSS) is its own; deskmove also runs on half the
-mailbox to show memory stays flat as the file grows.
+mailbox to show memory stays flat as the file grows. Both sides run ``--runs`` times,
+alternately, and the medians are printed: wall seconds, and CPU seconds of the
+importing process and of its parsing worker processes (how busy each side kept a
+core), beside the machine's load average.
 
     python bench/bench_mbox_import.py                  # 50,000 messages
     python bench/bench_mbox_import.py --messages 2000  # a quick run
@@ -15,8 +18,10 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,7 +111,7 @@ def run_floor(path: str) -> dict:
 
     parser = BytesParser(policy=policy.default)
     box = mailbox.mbox(path, create=False)
-    start, n = time.perf_counter(), 0
+    start, cpu, n = time.perf_counter(), time.process_time(), 0
     for key in box.iterkeys():
         msg = parser.parsebytes(box.get_bytes(key))
         body = msg.get_body(preferencelist=("plain", "html"))
@@ -115,7 +120,7 @@ def run_floor(path: str) -> dict:
         for att in msg.iter_attachments():
             att.get_payload(decode=True)
         n += 1
-    return {"messages": n, "seconds": time.perf_counter() - start}
+    return {"messages": n, "seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu}
 
 
 def run_deskmove(path: str, project: str) -> dict:
@@ -127,11 +132,19 @@ def run_deskmove(path: str, project: str) -> dict:
     (root / "deskmove.toml").write_text('[mail]\nsupport_addresses = ["support@shop.example"]\n')
     proj = Project.load(root)
     store = open_store(proj)
-    start = time.perf_counter()
+    start, cpu, workers = time.perf_counter(), time.process_time(), _children_cpu()
     report = import_source(proj, store, f"mbox:{path}")
     seconds = time.perf_counter() - start
+    cpu, workers = time.process_time() - cpu, _children_cpu() - workers
     store.close()
-    return {"messages": report.read, "seconds": seconds, "new": report.new}
+    return {"messages": report.read, "seconds": seconds, "new": report.new, "cpu": cpu,
+            "workers_cpu": workers}  # fmt: skip
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the finished child processes (the parsing workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _child(kind: str, path: str, project: str) -> dict:
@@ -142,9 +155,14 @@ def _child(kind: str, path: str, project: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _median(runs: list[dict]) -> dict:
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0] if k != "new"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=50_000)
+    ap.add_argument("--runs", type=int, default=3, help="runs of each side; medians are printed")
     ap.add_argument("--child", choices=["floor", "deskmove"])
     ap.add_argument("--path")
     ap.add_argument("--project")
@@ -156,6 +174,7 @@ def main() -> None:
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
         return
+    load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="deskmove-bench-") as tmp:
         big, half = Path(tmp) / "big.mbox", Path(tmp) / "half.mbox"
         t = time.perf_counter()
@@ -165,21 +184,31 @@ def main() -> None:
         print(
             f"generated {args.messages} messages ({size:.0f} MB) in {time.perf_counter() - t:.0f}s"
         )
-        floor = _child("floor", str(big), "")
-        ours = _child("deskmove", str(big), str(Path(tmp) / "p1"))
-        ours_half = _child("deskmove", str(half), str(Path(tmp) / "p2"))
+        floors, ours_runs = [], []
+        for i in range(args.runs):
+            floors.append(_child("floor", str(big), ""))
+            ours_runs.append(_child("deskmove", str(big), str(Path(tmp) / f"p{i}")))
+            load.append(os.getloadavg()[0])
+        ours_half = _child("deskmove", str(half), str(Path(tmp) / "half"))
+    floor, ours = _median(floors), _median(ours_runs)
     rate = lambda r: r["messages"] / r["seconds"]  # noqa: E731
+    print(f"medians of {args.runs} runs each; load average (1 min) {min(load):.1f}-{max(load):.1f} "
+          f"on {os.cpu_count()} cores")  # fmt: skip
     print("floor (mailbox.mbox + BytesParser(policy=default), bodies and attachments read):")
-    print(
-        f"  {floor['messages']} messages, {rate(floor):,.0f} msg/s, peak RSS {floor['peak_rss_mb']:.0f} MB"
-    )
-    print("deskmove import_source (parse, thread, blobs, SQLite writes):")
-    print(
-        f"  {ours['messages']} messages, {rate(ours):,.0f} msg/s, peak RSS {ours['peak_rss_mb']:.0f} MB"
-    )
+    print(f"  {floor['messages']:.0f} messages, {floor['seconds']:.2f} s, {rate(floor):,.0f} msg/s, "
+          f"{floor['cpu']:.2f} CPU s, peak RSS {floor['peak_rss_mb']:.0f} MB")  # fmt: skip
+    print("deskmove import_source (parse, thread, blobs, search index, SQLite writes):")
+    print(f"  {ours['messages']:.0f} messages, {ours['seconds']:.2f} s, {rate(ours):,.0f} msg/s, "
+          f"peak RSS {ours['peak_rss_mb']:.0f} MB")  # fmt: skip
+    print(f"  CPU: importing process {ours['cpu']:.2f} s ({ours['cpu'] / ours['seconds']:.0%} of a "
+          f"core), parsing workers {ours['workers_cpu']:.2f} s "
+          f"({ours['workers_cpu'] / ours['seconds']:.0%} of a core)")  # fmt: skip
     print(f"  half the mailbox: {ours_half['messages']} messages, {rate(ours_half):,.0f} msg/s, "
           f"peak RSS {ours_half['peak_rss_mb']:.0f} MB")  # fmt: skip
-    print(f"speed vs floor: {rate(ours) / rate(floor):.2f}x; "
+    pairs = ", ".join(
+        f"{f['seconds'] / o['seconds']:.2f}x" for f, o in zip(floors, ours_runs, strict=True)
+    )
+    print(f"speed vs floor: {rate(ours) / rate(floor):.2f}x (each run beside its floor: {pairs}); "
           f"memory growth for 2x the input: {ours['peak_rss_mb'] / ours_half['peak_rss_mb']:.2f}x")  # fmt: skip
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,19 @@ def test_search_documents_appended_batch_by_batch_equal_ones_rebuilt_from_the_st
         rebuilt = list(conn.execute(sa.text("SELECT rowid, doc FROM search_fts ORDER BY rowid")))
     engine.dispose()
     assert appended == rebuilt
+
+
+def test_a_worker_process_starts_without_the_database_libraries(tmp_path: Path) -> None:
+    """Each import starts its workers anew: they load the mail parser and the blob folder only."""
+    code = (
+        "import sys; from deskmove.mail import parallel; parallel._worker(sys.argv[1]); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'sqlmodel', "
+        "'pydantic', 'alembic'}), [m for m in sys.modules if m.startswith('deskmove.store')], "
+        "file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert out.stderr.strip() == "[] []"
 
 
 def test_small_input_is_parsed_without_workers(monkeypatch) -> None:

@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
-    from deskmove.store.blobs import BlobStore
+    from deskmove.blobs import BlobStore
 
 THREADS = 4
 
@@ -33,7 +33,7 @@ class BlobWriter:
             self._queued.add(sha)
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="deskmove-blobs")
-            self._pending.append(self._pool.submit(self.blobs.put, data))
+            self._pending.append(self._pool.submit(self.blobs.put, data, sha))
         return sha
 
     def put_stream(self, stream: BinaryIO) -> tuple[str, int]:

@@ -247,8 +247,8 @@ def _parse_task(mails: list[RawMail], now: datetime, blobs: Any) -> list[Any]:
 
 def _worker(blob_root: str) -> None:
     """A worker's life: tasks from stdin, results to the real stdout, until stdin closes."""
+    from deskmove.blobs import BlobStore  # the files only: the worker never loads the store
     from deskmove.mail.blobwriter import BlobWriter
-    from deskmove.store.blobs import BlobStore
 
     tasks = sys.stdin.buffer
     results = os.fdopen(os.dup(sys.stdout.fileno()), "wb")

@@ -1,0 +1,109 @@
+"""Content-addressed blob folder: ``blobs/ab/cdef…`` keyed by sha256, written atomically.
+
+The store keeps one beside its database (``Store.blobs``); a mail-parsing worker
+process opens the same folder on its own, without the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+from deskmove.errors import StoreError
+
+CHUNK = 1 << 20
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256[2:]
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).exists()
+
+    def put(self, data: bytes, sha256: str | None = None) -> str:
+        """Store bytes, return their sha256 (``sha256``: already computed by the caller);
+        a blob already present is not rewritten."""
+        sha = sha256 or hashlib.sha256(data).hexdigest()
+        if not self.exists(sha):
+            self._write(sha, [data])
+        return sha
+
+    def put_stream(self, stream: BinaryIO) -> tuple[str, int]:
+        """Store a stream without holding it in memory; return (sha256, size)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha = digest.hexdigest()
+            target = self.path(sha)
+            if target.exists():
+                os.unlink(tmp)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, target)
+            return sha, size
+        except OSError as exc:
+            _cleanup(tmp)
+            raise _store_error(exc) from exc
+
+    def get(self, sha256: str) -> bytes:
+        try:
+            return self.path(sha256).read_bytes()
+        except FileNotFoundError as exc:
+            raise StoreError(
+                f"blob {sha256[:12]}… is missing from {self.root}",
+                "restore the blobs folder from a backup, or re-import the source",
+            ) from exc
+
+    def open(self, sha256: str) -> BinaryIO:
+        return self.path(sha256).open("rb")
+
+    def _write(self, sha: str, chunks: Iterable[bytes]) -> None:
+        target = self.path(sha)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        except OSError as exc:
+            raise _store_error(exc) from exc
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+            os.replace(tmp, target)
+        except OSError as exc:
+            _cleanup(tmp)
+            raise _store_error(exc) from exc
+
+
+def _cleanup(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+
+
+def _store_error(exc: OSError) -> StoreError:
+    if exc.errno == 28:  # ENOSPC
+        return StoreError(
+            "the disk is full while writing attachments", "free space and re-run; nothing was lost"
+        )
+    return StoreError(
+        f"cannot write to the blob folder: {exc.strerror}",
+        "check the folder's permissions and space",
+    )
