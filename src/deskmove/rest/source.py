@@ -45,7 +45,7 @@ class SourceRun:
     def __init__(
         self, adapter: RestAdapter, state: dict[str, dict[str, Any]], store: Store
     ) -> None:
-        self.a = adapter
+        self.adapter = adapter
         self.client = adapter.client
         self.hooks = adapter.hooks
         self.ctx = adapter.ctx
@@ -68,7 +68,7 @@ class SourceRun:
 
     def batches(self) -> Iterator[Batch]:
         try:
-            streams = self.a.streams()
+            streams = self.adapter.streams()
             for kind in ENTITY_KINDS:
                 for name, s in streams.items():
                     if s.kind == kind:
@@ -139,7 +139,7 @@ class SourceRun:
         history = self.hooks.ticket_history
         records: dict[str, list[dict[str, Any]]] = {}
         args = {"ticket_id": ticket_id}
-        streams = self.a.spec.streams if every else self.a.streams()
+        streams = self.adapter.spec.streams if every else self.adapter.streams()
         for name, s in streams.items():
             if s.kind == "message" and s.per_ticket:
                 hook = None if history else getattr(self.hooks, s.hook or "message")
@@ -197,7 +197,7 @@ class SourceRun:
     def _download(self, batch: Batch) -> Batch:
         """The batch's attachments, a few at a time (``rate_limit.concurrency``), into the blobs."""
         files, self._files = self._files, []
-        workers = max(1, self.a.spec.rate_limit.concurrency)
+        workers = max(1, self.adapter.spec.rate_limit.concurrency)
         with ThreadPoolExecutor(workers, thread_name_prefix="deskmove-download") as pool:
             results = pool.map(self._fetch, [f for _d, f in files])
             for (d, f), got in zip(files, results, strict=True):
@@ -296,7 +296,7 @@ class SourceRun:
             reason = item.reason.split(" (")[0]
             batch.read = 1
             batch.quarantined.append(QuarantineRec(
-                item.native_ref, f"{reason} (not in {self.a.spec.name} when retried either)",
+                item.native_ref, f"{reason} (not in {self.adapter.spec.name} when retried either)",
                 kind="ticket", native_id=ticket_id,
             ))  # fmt: skip
             return batch
@@ -397,7 +397,7 @@ def fetch_again(adapter: RestAdapter, store: Store, item: Any) -> Batch:
         json_field=ctx.get("json_field"),
     )  # fmt: skip
     run = SourceRun.__new__(SourceRun)  # only its download helpers, no stream state
-    run.a, run.client, run.store = adapter, adapter.client, store
+    run.adapter, run.client, run.store = adapter, adapter.client, store
     got = run._fetch(f)
     if isinstance(got, DeskmoveError):
         return Batch(read=1, quarantined=[run._unfetched(ctx.get("message", ""), f, got)])

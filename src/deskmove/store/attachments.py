@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from deskmove.model import Attachment, Provenance
 from deskmove.records import AttachmentRec
 
-T_ATT, T_PROV = Attachment.__table__, Provenance.__table__
+ATTACHMENTS, PROVENANCE = Attachment.__table__, Provenance.__table__
 
 
 def attach(store, connection: str, message_native_id: str, rec: AttachmentRec) -> bool:  # noqa: ANN001
@@ -16,7 +16,7 @@ def attach(store, connection: str, message_native_id: str, rec: AttachmentRec) -
     False when that message is not in the store (never imported, or gone). The
     same bytes under the same name are added once, so a retry run twice adds nothing.
     """
-    p, a = T_PROV.c, T_ATT.c
+    p, a = PROVENANCE.c, ATTACHMENTS.c
     with store.begin() as conn:
         message_id = conn.execute(
             sa.select(p.entity_id).where(
@@ -32,7 +32,7 @@ def attach(store, connection: str, message_native_id: str, rec: AttachmentRec) -
         ).first()
         if there is None:
             conn.execute(
-                T_ATT.insert().values(
+                ATTACHMENTS.insert().values(
                     message_id=message_id, filename=rec.filename, content_type=rec.content_type,
                     size=rec.size, sha256=rec.sha256, content_id=rec.content_id, inline=rec.inline,
                 )

@@ -47,9 +47,9 @@ __all__ = [
 
 Transaction = sa.Connection  # what ``Store.begin()`` yields; callers hand it back to store/
 
-T_RUN = Run.__table__
-T_STATE = SyncState.__table__
-T_IDMAP = IdMap.__table__
+RUNS = Run.__table__
+SYNC_STATE = SyncState.__table__
+IDMAP = IdMap.__table__
 
 
 class Store:
@@ -198,7 +198,7 @@ class Store:
     def begin_run(self, command: str, connection: str | None) -> int:
         with self.begin() as conn:
             return conn.execute(
-                T_RUN.insert()
+                RUNS.insert()
                 .values(
                     command=command,
                     connection=connection,
@@ -206,14 +206,14 @@ class Store:
                     status="running",
                     counts={},
                 )
-                .returning(T_RUN.c.id)
+                .returning(RUNS.c.id)
             ).scalar_one()
 
     def finish_run(self, run_id: int, status: str, counts: dict[str, Any]) -> None:
         with self.begin() as conn:
             conn.execute(
-                T_RUN.update()
-                .where(T_RUN.c.id == run_id)
+                RUNS.update()
+                .where(RUNS.c.id == run_id)
                 .values(status=status, counts=counts, finished_at=utcnow())
             )
 
@@ -221,8 +221,8 @@ class Store:
     def get_state(self, connection: str) -> dict[str, dict[str, Any]]:
         with self.begin() as conn:
             rows = conn.execute(
-                sa.select(T_STATE.c.stream, T_STATE.c.cursor).where(
-                    T_STATE.c.connection == connection
+                sa.select(SYNC_STATE.c.stream, SYNC_STATE.c.cursor).where(
+                    SYNC_STATE.c.connection == connection
                 )
             )
             return {stream: dict(cursor or {}) for stream, cursor in rows}
@@ -239,7 +239,7 @@ class Store:
     # id map -------------------------------------------------------------------------
     def id_map(self, connection: str, kind: str) -> dict[int, tuple[str | None, str | None, str]]:
         """entity id -> (native id in the target, pushed hash, state) for one target and kind."""
-        c = T_IDMAP.c
+        c = IDMAP.c
         with self.begin() as conn:
             rows = conn.execute(
                 sa.select(c.entity_id, c.native_id, c.pushed_hash, c.state).where(
@@ -252,7 +252,7 @@ class Store:
         self, connection: str, kind: str, entity_ids: list[int]
     ) -> dict[int, tuple[str | None, str | None, str]]:
         """Like :meth:`id_map`, for these entities only (a push reads it chunk by chunk)."""
-        c = T_IDMAP.c
+        c = IDMAP.c
         out: dict[int, tuple[str | None, str | None, str]] = {}
         with self.begin() as conn:
             for i in range(0, len(entity_ids), 500):
@@ -278,12 +278,12 @@ class Store:
         run_id: int | None = None,
     ) -> None:
         """Record (or update) where an entity went; committed at once."""
-        c = T_IDMAP.c
+        c = IDMAP.c
         now = utcnow()
         checkpoint("push", f"before id map {kind} {entity_id} {state}")
         with self.begin() as conn:
             done = conn.execute(
-                T_IDMAP.update()
+                IDMAP.update()
                 .where(c.connection == connection, c.kind == kind, c.entity_id == entity_id)
                 .values(
                     native_id=native_id,
@@ -295,7 +295,7 @@ class Store:
             ).rowcount
             if not done:
                 conn.execute(
-                    T_IDMAP.insert().values(
+                    IDMAP.insert().values(
                         connection=connection,
                         kind=kind,
                         entity_id=entity_id,
@@ -321,7 +321,7 @@ class Store:
         (a bulk create's pending marks before the call, its results after)."""
         if not rows:
             return
-        c = T_IDMAP.c
+        c = IDMAP.c
         now = utcnow()
         checkpoint("push", f"before id map {len(rows)} rows {state}")
         with self.begin() as conn:
@@ -345,7 +345,7 @@ class Store:
             common = {"state": state, "run_id": run_id, "updated_at": now}
             if old:
                 conn.execute(
-                    T_IDMAP.update()
+                    IDMAP.update()
                     .where(
                         c.connection == connection,
                         c.kind == sa.bindparam("k"),
@@ -356,7 +356,7 @@ class Store:
                 )
             if new:
                 conn.execute(
-                    T_IDMAP.insert(),
+                    IDMAP.insert(),
                     [
                         {
                             "connection": connection,
@@ -387,19 +387,19 @@ class Store:
 
     def map_set_hash(self, connection: str, kind: str, entity_id: int, pushed_hash: str) -> None:
         """Only the pushed hash changes: the run that created the object stays its run."""
-        c = T_IDMAP.c
+        c = IDMAP.c
         with self.begin() as conn:
             conn.execute(
-                T_IDMAP.update()
+                IDMAP.update()
                 .where(c.connection == connection, c.kind == kind, c.entity_id == entity_id)
                 .values(pushed_hash=pushed_hash, updated_at=utcnow())
             )
 
     def map_delete(self, connection: str, kind: str, entity_id: int) -> None:
         with self.begin() as conn:
-            c = T_IDMAP.c
+            c = IDMAP.c
             conn.execute(
-                T_IDMAP.delete().where(
+                IDMAP.delete().where(
                     c.connection == connection, c.kind == kind, c.entity_id == entity_id
                 )
             )
@@ -444,7 +444,7 @@ class Store:
                     "finished_at": _iso(r.finished_at),
                     "counts": r.counts,
                 }
-                for r in conn.execute(sa.select(T_RUN).order_by(T_RUN.c.id.desc()).limit(10))
+                for r in conn.execute(sa.select(RUNS).order_by(RUNS.c.id.desc()).limit(10))
             ]
             cursors = [
                 {
@@ -454,7 +454,7 @@ class Store:
                     "updated_at": _iso(r.updated_at),
                 }
                 for r in conn.execute(
-                    sa.select(T_STATE).order_by(T_STATE.c.connection, T_STATE.c.stream)
+                    sa.select(SYNC_STATE).order_by(SYNC_STATE.c.connection, SYNC_STATE.c.stream)
                 )
             ]
         from deskmove.store.quarantine import open_by_reason

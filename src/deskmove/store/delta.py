@@ -23,16 +23,16 @@ if TYPE_CHECKING:
     from deskmove.store import Store
 
 PUSH_STREAM = "@push"
-T_PROV = Provenance.__table__
-T_IDMAP = IdMap.__table__
-T_STATE = SyncState.__table__
-T_MSG = Message.__table__
-T_TICKET = Ticket.__table__
-T_RUN = Run.__table__
+PROVENANCE = Provenance.__table__
+IDMAP = IdMap.__table__
+SYNC_STATE = SyncState.__table__
+MESSAGES = Message.__table__
+TICKETS = Ticket.__table__
+RUNS = Run.__table__
 
 
 def push_watermark(store: Store, target: str) -> int | None:
-    s = T_STATE.c
+    s = SYNC_STATE.c
     with store.begin() as conn:
         cursor = conn.execute(
             sa.select(s.cursor).where(s.connection == target, s.stream == PUSH_STREAM)
@@ -42,20 +42,22 @@ def push_watermark(store: Store, target: str) -> int | None:
 
 def set_push_watermark(store: Store, target: str, run_id: int | None) -> None:
     """Record that everything up to ``run_id`` is in ``target``; None forgets it (full push)."""
-    s = T_STATE.c
+    s = SYNC_STATE.c
     where = (s.connection == target, s.stream == PUSH_STREAM)
     with store.begin() as conn:
         if run_id is None:
-            conn.execute(T_STATE.delete().where(*where))
+            conn.execute(SYNC_STATE.delete().where(*where))
             return
         values = {"cursor": {"run_id": run_id}, "updated_at": utcnow()}
-        if not conn.execute(T_STATE.update().where(*where).values(**values)).rowcount:
-            conn.execute(T_STATE.insert().values(connection=target, stream=PUSH_STREAM, **values))
+        if not conn.execute(SYNC_STATE.update().where(*where).values(**values)).rowcount:
+            conn.execute(
+                SYNC_STATE.insert().values(connection=target, stream=PUSH_STREAM, **values)
+            )
 
 
 def _unfinished(target: str) -> sa.ColumnElement[bool]:
     """Entries whose push did not finish ("matched": an object the target had, reused)."""
-    c = T_IDMAP.c
+    c = IDMAP.c
     return sa.and_(c.connection == target, c.state.not_in(("done", "matched")))
 
 
@@ -63,8 +65,8 @@ def has_push_work(store: Store, target: str) -> bool:
     mark = push_watermark(store, target)
     with store.begin() as conn:
         if mark is None:
-            return conn.execute(sa.select(sa.exists().select_from(T_TICKET))).scalar_one()
-        changed = sa.exists().where(T_PROV.c.run_id > mark)
+            return conn.execute(sa.select(sa.exists().select_from(TICKETS))).scalar_one()
+        changed = sa.exists().where(PROVENANCE.c.run_id > mark)
         unfinished = sa.exists().where(_unfinished(target))
         return conn.execute(sa.select(sa.or_(changed, unfinished))).scalar_one()
 
@@ -74,15 +76,15 @@ def changed_ticket_ids(store: Store, target: str) -> list[int] | None:
     mark = push_watermark(store, target)
     if mark is None:
         return None
-    p, m, i = T_PROV.c, T_MSG.c, T_IDMAP.c
+    p, m, i = PROVENANCE.c, MESSAGES.c, IDMAP.c
     queries = [
         sa.select(p.entity_id).where(p.run_id > mark, p.kind == "ticket"),
         sa.select(m.ticket_id)
-        .join(T_PROV, sa.and_(p.entity_id == m.id, p.kind == "message"))
+        .join(PROVENANCE, sa.and_(p.entity_id == m.id, p.kind == "message"))
         .where(p.run_id > mark),
         sa.select(i.entity_id).where(_unfinished(target), i.kind == "ticket"),
         sa.select(m.ticket_id)
-        .join(T_IDMAP, sa.and_(i.entity_id == m.id, i.kind == "message"))
+        .join(IDMAP, sa.and_(i.entity_id == m.id, i.kind == "message"))
         .where(_unfinished(target)),
     ]
     with store.begin() as conn:
@@ -94,27 +96,27 @@ def pending_count(store: Store, target: str) -> int:
     ids = changed_ticket_ids(store, target)
     if ids is not None:
         return len(ids)
-    i = T_IDMAP.c
+    i = IDMAP.c
     done = sa.select(i.entity_id).where(
         i.connection == target, i.kind == "ticket", i.state == "done"
     )
     with store.begin() as conn:
         return conn.execute(
-            sa.select(sa.func.count()).select_from(T_TICKET).where(T_TICKET.c.id.not_in(done))
+            sa.select(sa.func.count()).select_from(TICKETS).where(TICKETS.c.id.not_in(done))
         ).scalar_one()
 
 
 def latest_run_id(store: Store) -> int:
     with store.begin() as conn:
-        return conn.execute(sa.select(sa.func.coalesce(sa.func.max(T_RUN.c.id), 0))).scalar_one()
+        return conn.execute(sa.select(sa.func.coalesce(sa.func.max(RUNS.c.id), 0))).scalar_one()
 
 
 def mark_interrupted(store: Store) -> int:
     """Runs still "running" while we hold the lock were killed; say so in their status."""
     with store.begin() as conn:
         return conn.execute(
-            T_RUN.update()
-            .where(T_RUN.c.status == "running")
+            RUNS.update()
+            .where(RUNS.c.status == "running")
             .values(status="interrupted", finished_at=utcnow())
         ).rowcount
 
@@ -125,7 +127,7 @@ def connections_overview(store: Store, targets: list[str], active_days: int) -> 
 
     from deskmove.model import Quarantine
 
-    q, r, s, i = Quarantine.__table__.c, T_RUN.c, T_STATE.c, T_IDMAP.c
+    q, r, s, i = Quarantine.__table__.c, RUNS.c, SYNC_STATE.c, IDMAP.c
     with store.begin() as conn:
         names = set(targets)
         names |= set(conn.execute(sa.select(s.connection).distinct()).scalars())
@@ -166,8 +168,8 @@ def connections_overview(store: Store, targets: list[str], active_days: int) -> 
             }  # fmt: skip
         since = utcnow() - timedelta(days=active_days)
         active = conn.execute(
-            sa.select(sa.func.count(sa.distinct(T_MSG.c.ticket_id))).where(
-                T_MSG.c.created_at >= since
+            sa.select(sa.func.count(sa.distinct(MESSAGES.c.ticket_id))).where(
+                MESSAGES.c.created_at >= since
             )
         ).scalar_one()
     for name in out:

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from deskmove.store import Store
     from deskmove.store.blobs import BlobStore
 
-T_QUAR = Quarantine.__table__
-C = T_QUAR.c
+QUARANTINE = Quarantine.__table__
+C = QUARANTINE.c
 CHUNK = 500
 
 
@@ -104,7 +104,7 @@ def write(
                      "reason": q.reason, "raw_sha256": sha, "created_at": now, "resolved": False,
                      "kind": q.kind, "native_id": q.native_id, "context": q.context})  # fmt: skip
     if rows:
-        conn.execute(T_QUAR.insert(), rows)
+        conn.execute(QUARANTINE.insert(), rows)
 
 
 def has_open_records(conn: Connection, connection: str) -> bool:
@@ -134,7 +134,7 @@ def clear_imported(conn: Connection, connection: str, run_id: int | None, batch:
     for kind, ids in keys.items():
         for part in _chunks(sorted(ids)):
             done += conn.execute(
-                T_QUAR.update()
+                QUARANTINE.update()
                 .where(C.connection == connection, C.resolved.is_(False), C.kind == kind,
                        C.native_id.in_(part))
                 .values(resolved=True, resolution="imported", resolved_at=now,
@@ -149,7 +149,7 @@ def items(
     connection: str | None = None,
 ) -> list[Item]:  # fmt: skip
     """Quarantined items, oldest first: these ids, or all (open ones unless ``open_only=False``)."""
-    q = sa.select(T_QUAR).order_by(C.id)
+    q = sa.select(QUARANTINE).order_by(C.id)
     if open_only:
         q = q.where(C.resolved.is_(False))
     if connection is not None:
@@ -178,7 +178,7 @@ def resolve(
         for part in _chunks(sorted(set(ids))):
             where = [C.id.in_(part)] + ([C.resolved.is_(False)] if only_open else [])
             done += conn.execute(
-                T_QUAR.update()
+                QUARANTINE.update()
                 .where(*where)
                 .values(resolved=True, resolution=resolution, note=note, resolved_at=now)
             ).rowcount
@@ -188,7 +188,9 @@ def resolve(
 def requarantined(store: Store, item_id: int, reason: str, run_id: int | None) -> None:
     """A retried item that failed again stays open, with today's reason."""
     with store.begin() as conn:
-        conn.execute(T_QUAR.update().where(C.id == item_id).values(reason=reason, run_id=run_id))
+        conn.execute(
+            QUARANTINE.update().where(C.id == item_id).values(reason=reason, run_id=run_id)
+        )
 
 
 def open_by_reason(store: Store, limit: int = 20) -> list[dict[str, Any]]:

@@ -24,12 +24,12 @@ from deskmove.store.threads import KEY_KIND
 if TYPE_CHECKING:
     from deskmove.store import Store
 
-T_MSG = Message.__table__
-T_TICKET = Ticket.__table__
-T_PROV = Provenance.__table__
-T_IDMAP = IdMap.__table__
-T_PERSON = Person.__table__
-T_EMAIL = PersonEmail.__table__
+MESSAGES = Message.__table__
+TICKETS = Ticket.__table__
+PROVENANCE = Provenance.__table__
+IDMAP = IdMap.__table__
+PEOPLE = Person.__table__
+EMAILS = PersonEmail.__table__
 CHUNK = 500
 SUBJECT_PREFIXES = ("subj:", "orphan-subj:")
 
@@ -58,7 +58,7 @@ def _chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
 
 def mail_ticket_ids(store: Store) -> list[int]:
     """Tickets holding at least one message with its raw mail kept."""
-    m = T_MSG.c
+    m = MESSAGES.c
     with store.begin() as conn:
         q = sa.select(m.ticket_id).where(m.raw_sha256.is_not(None)).distinct()
         return sorted(conn.execute(q).scalars())
@@ -66,7 +66,7 @@ def mail_ticket_ids(store: Store) -> list[int]:
 
 def messages_of(conn: Connection, ticket_ids: Sequence[int]) -> list[StoredMessage]:
     """The mail messages of these tickets, in conversation order, with their source."""
-    m, p = T_MSG.c, T_PROV.c
+    m, p = MESSAGES.c, PROVENANCE.c
     q = (
         sa.select(
             m.id,
@@ -83,7 +83,7 @@ def messages_of(conn: Connection, ticket_ids: Sequence[int]) -> list[StoredMessa
             m.headers,
             m.created_at,
         )  # fmt: skip
-        .join(T_PROV, sa.and_(p.kind == "message", p.entity_id == m.id))
+        .join(PROVENANCE, sa.and_(p.kind == "message", p.entity_id == m.id))
         .where(m.ticket_id.in_(list(ticket_ids)), m.raw_sha256.is_not(None))
         .order_by(m.ticket_id, m.created_at, m.id)
     )
@@ -91,7 +91,7 @@ def messages_of(conn: Connection, ticket_ids: Sequence[int]) -> list[StoredMessa
 
 
 def tickets_of(conn: Connection, ids: Iterable[int]) -> dict[int, Any]:
-    t = T_TICKET.c
+    t = TICKETS.c
     q = sa.select(t.id, t.requester_id, t.status, t.tags, t.is_auto, t.channel, t.thread_key)
     return {r.id: r for r in conn.execute(q.where(t.id.in_(list(ids))))}
 
@@ -103,12 +103,12 @@ def emails_of(conn: Connection, person_ids: Iterable[int]) -> dict[int, str]:
 
 def people_by_email(conn: Connection, emails: Iterable[str]) -> dict[str, tuple[int, str]]:
     """address -> (person id, role)."""
-    e, pe = T_EMAIL.c, T_PERSON.c
+    e, pe = EMAILS.c, PEOPLE.c
     out: dict[str, tuple[int, str]] = {}
     for part in _chunks(sorted(set(emails))):
         q = (
             sa.select(e.email, pe.id, pe.role)
-            .join(T_PERSON, pe.id == e.person_id)
+            .join(PEOPLE, pe.id == e.person_id)
             .where(e.email.in_(list(part)))
         )
         out.update({email: (pid, role) for email, pid, role in conn.execute(q)})
@@ -122,10 +122,10 @@ def add_people(
     out: dict[str, int] = {}
     now = utcnow()
     for email, name, role in people:
-        pid = conn.execute(T_PERSON.insert().values(name=name, role=role)).inserted_primary_key[0]
-        conn.execute(T_EMAIL.insert().values(person_id=pid, email=email, primary=True))
+        pid = conn.execute(PEOPLE.insert().values(name=name, role=role)).inserted_primary_key[0]
+        conn.execute(EMAILS.insert().values(person_id=pid, email=email, primary=True))
         conn.execute(
-            T_PROV.insert().values(
+            PROVENANCE.insert().values(
                 connection=connection,
                 kind="person",
                 native_id=f"mailto:{email}",
@@ -140,7 +140,7 @@ def add_people(
 
 def mail_only_people(conn: Connection, person_ids: Iterable[int]) -> set[int]:
     """People every provenance of whom is a mail address (``mailto:``): roles mail may decide."""
-    p = T_PROV.c
+    p = PROVENANCE.c
     ids = sorted(set(person_ids))
     other: set[int] = set()
     seen: set[int] = set()
@@ -161,22 +161,22 @@ def set_roles(conn: Connection, roles: dict[int, str]) -> None:
     for role in set(roles.values()):
         ids = [pid for pid, r in roles.items() if r == role]
         for part in _chunks(ids):
-            conn.execute(T_PERSON.update().where(T_PERSON.c.id.in_(list(part))).values(role=role))
+            conn.execute(PEOPLE.update().where(PEOPLE.c.id.in_(list(part))).values(role=role))
     _rehash_mail_people(conn, roles)
 
 
 def _rehash_mail_people(conn: Connection, roles: dict[int, str]) -> None:
     """A re-import of the same mail then finds its people unchanged."""
-    p, pe = T_PROV.c, T_PERSON.c
+    p, pe = PROVENANCE.c, PEOPLE.c
     for part in _chunks(sorted(roles)):
         rows = conn.execute(
             sa.select(p.id, p.native_id, pe.name, pe.role)
-            .join(T_PERSON, pe.id == p.entity_id)
+            .join(PEOPLE, pe.id == p.entity_id)
             .where(p.kind == "person", p.entity_id.in_(list(part)), p.native_id.like("mailto:%"))
         ).all()
         for prov_id, nid, name, role in rows:
             h = content_hash(name, [nid[len("mailto:") :]], None, role, None)
-            conn.execute(T_PROV.update().where(p.id == prov_id).values(content_hash=h))
+            conn.execute(PROVENANCE.update().where(p.id == prov_id).values(content_hash=h))
 
 
 def update_messages(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -201,7 +201,7 @@ def _update_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) 
 
 def pushed(conn: Connection, kind: str, ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
     """entity id -> [(target connection, native id there)] for what a push created."""
-    i = T_IDMAP.c
+    i = IDMAP.c
     out: dict[int, list[tuple[str, str]]] = {}
     for part in _chunks(sorted(set(ids))):
         rows = conn.execute(
@@ -217,7 +217,7 @@ def pushed(conn: Connection, kind: str, ids: Iterable[int]) -> dict[int, list[tu
 def thread_keys(
     conn: Connection, connection: str, ticket_ids: Iterable[int]
 ) -> dict[int, set[str]]:
-    p = T_PROV.c
+    p = PROVENANCE.c
     out: dict[int, set[str]] = {}
     for part in _chunks(sorted(set(ticket_ids))):
         rows = conn.execute(
@@ -235,11 +235,13 @@ def set_thread_keys(
 ) -> None:
     """Register ``keys`` for the ticket (a key another ticket holds stays there; subject keys
     move); drop its ``stale`` subject keys."""
-    p = T_PROV.c
+    p = PROVENANCE.c
     where = (p.connection == connection, p.kind == KEY_KIND)
     if stale:
         conn.execute(
-            T_PROV.delete().where(*where, p.entity_id == ticket_id, p.native_id.in_(sorted(stale)))
+            PROVENANCE.delete().where(
+                *where, p.entity_id == ticket_id, p.native_id.in_(sorted(stale))
+            )
         )
     have = dict(
         conn.execute(
@@ -255,13 +257,13 @@ def set_thread_keys(
         for k in sorted(keys) if k not in have
     ]  # fmt: skip
     if new:
-        conn.execute(T_PROV.insert(), new)
+        conn.execute(PROVENANCE.insert(), new)
     moved = [
         k for k in keys if k.startswith(SUBJECT_PREFIXES) and have.get(k, ticket_id) != ticket_id
     ]
     if moved:
         conn.execute(
-            T_PROV.update()
+            PROVENANCE.update()
             .where(*where, p.native_id.in_(sorted(moved)))
             .values(entity_id=ticket_id, updated_at=now)
         )
@@ -271,12 +273,12 @@ def top_recipients(
     store: Store, connection: str, limit: int = 3
 ) -> tuple[int, list[tuple[str, int]]]:
     """(mails read, the addresses that received most of them) for one mail connection."""
-    m, p = T_MSG.c, T_PROV.c
+    m, p = MESSAGES.c, PROVENANCE.c
     counts: Counter[str] = Counter()
     total = 0
     q = (
         sa.select(m.to, m.cc)
-        .join(T_PROV, sa.and_(p.kind == "message", p.entity_id == m.id))
+        .join(PROVENANCE, sa.and_(p.kind == "message", p.entity_id == m.id))
         .where(p.connection == connection, m.raw_sha256.is_not(None))
     )
     with store.begin() as conn:
