@@ -20,9 +20,7 @@ SQL_TEXT = re.compile(
     r"|CREATE\s+(UNIQUE\s+)?(TABLE|INDEX|VIEW|TRIGGER)|DROP\s+(TABLE|INDEX)|ALTER\s+TABLE"
     r"|PRAGMA\s+\w+)\b"
 )
-# the blob folder is files, not the database: a mail worker process opens its own
 THROUGH_INTERFACES = {"mail", "sources"}
-RUNTIME_STORE_IMPORTS_ALLOWED = {"deskmove.store.blobs"}
 
 
 def _modules() -> list[Path]:
@@ -108,7 +106,6 @@ def test_mail_and_sources_import_the_store_for_types_only(path: Path) -> None:
         for node, name in _imports(tree)
         if (name == "deskmove.store" or name.startswith("deskmove.store."))
         and id(node) not in types_only
-        and not any(name == ok or name.startswith(ok + ".") for ok in RUNTIME_STORE_IMPORTS_ALLOWED)
     ]
     assert runtime == [], "call a Store method instead (add one in store/ if it is missing)"
 
