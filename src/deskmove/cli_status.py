@@ -10,9 +10,12 @@ from typing import Any
 from deskmove.cli_support import local_minute
 
 KIND_WORDS = {
-    "ticket": "tickets", "message": "messages", "person": "people",
-    "organization": "organizations", "group": "groups",
-}  # fmt: skip
+    "ticket": "tickets",
+    "message": "messages",
+    "person": "people",
+    "organization": "organizations",
+    "group": "groups",
+}
 
 
 def status_lines(store_label: str, info: dict[str, Any]) -> list[str]:

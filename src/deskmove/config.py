@@ -115,9 +115,15 @@ def parse_spec(spec: str, *, name: str | None = None, base: Path | None = None) 
             )
         folders = [unquote(f) for f in parts.path.lstrip("/").split(",") if f]
         return Connection(
-            name=name or _redacted(spec), scheme=scheme, spec=spec, location=parts.hostname or "",
-            user=unquote(parts.username) if parts.username else None, port=port, folders=folders, params=params,
-        )  # fmt: skip
+            name=name or _redacted(spec),
+            scheme=scheme,
+            spec=spec,
+            location=parts.hostname or "",
+            user=unquote(parts.username) if parts.username else None,
+            port=port,
+            folders=folders,
+            params=params,
+        )
     path, _, query = rest.partition("?")
     if not path:
         raise UsageError(f"'{spec}' names no path", f"write it as {scheme}:PATH")

@@ -31,19 +31,59 @@ from pathlib import Path
 from deskmove.timestamps import offset_minutes, read_iso
 
 TICKETS = (
-    "id", "source", "source_id", "subject", "status", "priority", "type", "channel",
-    "requester_email", "assignee_email", "group", "organization", "tags", "created_at",
-    "updated_at", "solved_at", "message_count", "custom_fields", "flags", "thread_key",
-)  # fmt: skip
+    "id",
+    "source",
+    "source_id",
+    "subject",
+    "status",
+    "priority",
+    "type",
+    "channel",
+    "requester_email",
+    "assignee_email",
+    "group",
+    "organization",
+    "tags",
+    "created_at",
+    "updated_at",
+    "solved_at",
+    "message_count",
+    "custom_fields",
+    "flags",
+    "thread_key",
+)
 MESSAGES = (
-    "id", "ticket_id", "source_id", "message_id", "author_email", "author_name", "direction",
-    "public", "created_at", "subject", "body_text", "body_html", "attachment_count",
-    "to", "cc", "in_reply_to", "references", "headers", "flags",
-)  # fmt: skip
+    "id",
+    "ticket_id",
+    "source_id",
+    "message_id",
+    "author_email",
+    "author_name",
+    "direction",
+    "public",
+    "created_at",
+    "subject",
+    "body_text",
+    "body_html",
+    "attachment_count",
+    "to",
+    "cc",
+    "in_reply_to",
+    "references",
+    "headers",
+    "flags",
+)
 PEOPLE = ("email", "name", "role", "organization", "phone", "other_emails")
 ATTACHMENTS = (
-    "message_id", "filename", "content_type", "size", "sha256", "path", "content_id", "inline",
-)  # fmt: skip
+    "message_id",
+    "filename",
+    "content_type",
+    "size",
+    "sha256",
+    "path",
+    "content_id",
+    "inline",
+)
 
 FILES = {
     "tickets.csv": TICKETS,

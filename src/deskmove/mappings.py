@@ -43,10 +43,25 @@ from deskmove.timestamps import parse_iso
 CANONICAL = {"status": STATUSES, "priority": PRIORITIES, "channel": CHANNELS}
 # Canonical ticket fields a column can map to ("description" becomes the first message).
 TICKET_FIELDS = (
-    "id", "subject", "status", "priority", "type", "channel", "requester_email",
-    "requester_name", "assignee_email", "assignee_name", "group", "organization", "tags",
-    "created_at", "updated_at", "solved_at", "description", "description_html",
-)  # fmt: skip
+    "id",
+    "subject",
+    "status",
+    "priority",
+    "type",
+    "channel",
+    "requester_email",
+    "requester_name",
+    "assignee_email",
+    "assignee_name",
+    "group",
+    "organization",
+    "tags",
+    "created_at",
+    "updated_at",
+    "solved_at",
+    "description",
+    "description_html",
+)
 
 
 class _Strict(BaseModel):

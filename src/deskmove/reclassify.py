@@ -68,21 +68,33 @@ class ReclassifyReport:
         if not self.changed and not self.thread_keys and not self.statuses:
             return f"{head}; nothing {verb[:-1] + 's' if self.dry_run else 'changed'}"
         parts = [
-            f"{self.directions} directions", f"{self.authors} authors",
-            f"{self.requesters} requesters", f"{self.roles} people's roles",
-            f"{self.flags} auto flags", f"{self.statuses} ticket statuses",
+            f"{self.directions} directions",
+            f"{self.authors} authors",
+            f"{self.requesters} requesters",
+            f"{self.roles} people's roles",
+            f"{self.flags} auto flags",
+            f"{self.statuses} ticket statuses",
             f"{self.thread_keys} tickets' thread keys",
-        ]  # fmt: skip
+        ]
         return f"{head}; {verb} " + ", ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "dry_run": self.dry_run, "tickets": self.tickets, "messages": self.messages,
-            "changed": {"directions": self.directions, "authors": self.authors,
-                        "requesters": self.requesters, "roles": self.roles, "flags": self.flags,
-                        "statuses": self.statuses, "thread_keys": self.thread_keys},
-            "unreadable": self.unreadable, "pushed": self.pushed,
-        }  # fmt: skip
+            "dry_run": self.dry_run,
+            "tickets": self.tickets,
+            "messages": self.messages,
+            "changed": {
+                "directions": self.directions,
+                "authors": self.authors,
+                "requesters": self.requesters,
+                "roles": self.roles,
+                "flags": self.flags,
+                "statuses": self.statuses,
+                "thread_keys": self.thread_keys,
+            },
+            "unreadable": self.unreadable,
+            "pushed": self.pushed,
+        }
 
 
 @dataclass
@@ -214,15 +226,21 @@ class _Pass:
             s, p = d.stored, d.parsed
             author_id = people.get(d.author) if d.author else None
             new = {
-                "direction": d.direction, "author_id": author_id, "is_auto": p.auto is not None,
-                "message_id": p.message_id, "in_reply_to": p.in_reply_to,
+                "direction": d.direction,
+                "author_id": author_id,
+                "is_auto": p.auto is not None,
+                "message_id": p.message_id,
+                "in_reply_to": p.in_reply_to,
                 "references": p.references,
-            }  # fmt: skip
+            }
             old = {
-                "direction": s.direction, "author_id": s.author_id, "is_auto": s.is_auto,
-                "message_id": s.message_id, "in_reply_to": s.in_reply_to,
+                "direction": s.direction,
+                "author_id": s.author_id,
+                "is_auto": s.is_auto,
+                "message_id": s.message_id,
+                "in_reply_to": s.in_reply_to,
                 "references": s.references,
-            }  # fmt: skip
+            }
             diff = {k: v for k, v in new.items() if old[k] != v}
             if not diff:
                 continue
@@ -323,10 +341,15 @@ class _Pass:
 def _item(d: _Derived) -> ThreadItem:
     p = d.parsed
     return ThreadItem(
-        id=d.stored.native_id, message_id=p.message_id, in_reply_to=p.in_reply_to,
-        references=p.references, subject=p.subject, date=p.date, customer=d.customer,
+        id=d.stored.native_id,
+        message_id=p.message_id,
+        in_reply_to=p.in_reply_to,
+        references=p.references,
+        subject=p.subject,
+        date=p.date,
+        customer=d.customer,
         keys=p.secondary_keys,
-    )  # fmt: skip
+    )
 
 
 def _keys_of(members: list[_Derived]) -> set[str]:

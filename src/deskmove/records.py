@@ -62,12 +62,30 @@ class AttachmentRec:
 # reads. Mail sources keep these headers, lower-cased name -> list of decoded
 # values, when present; nothing else (the raw mail is in the blob store):
 AUDIT_HEADERS = (
-    "delivered-to", "x-original-to", "x-forwarded-to", "x-forwarded-for", "resent-to",
-    "envelope-to", "reply-to", "sender", "return-path", "x-mailer", "user-agent",
-    "x-php-originating-script", "list-id", "list-unsubscribe", "auto-submitted",
-    "precedence", "x-autoreply", "x-autorespond", "x-auto-response-suppress",
-    "x-gm-thrid", "x-gmail-labels", "thread-index", "content-type",
-)  # fmt: skip
+    "delivered-to",
+    "x-original-to",
+    "x-forwarded-to",
+    "x-forwarded-for",
+    "resent-to",
+    "envelope-to",
+    "reply-to",
+    "sender",
+    "return-path",
+    "x-mailer",
+    "user-agent",
+    "x-php-originating-script",
+    "list-id",
+    "list-unsubscribe",
+    "auto-submitted",
+    "precedence",
+    "x-autoreply",
+    "x-autorespond",
+    "x-auto-response-suppress",
+    "x-gm-thrid",
+    "x-gmail-labels",
+    "thread-index",
+    "content-type",
+)
 # Sources add, where they know them: "folder" (str, IMAP folder / Maildir folder),
 # "via" (dict, a REST source's channel record, e.g. Zendesk's ``via``), and
 # "recipient" (str, the support address a REST ticket was sent to).

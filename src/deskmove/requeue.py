@@ -48,9 +48,10 @@ def open_items(store: Store, ids: list[int] | None) -> list[q.Item]:
                 )
             raise UsageError(
                 f"item #{gone.id} already left the quarantine ({gone.state}"
-                + (f": {gone.note}" if gone.note else "") + ")",
+                + (f": {gone.note}" if gone.note else "")
+                + ")",
                 "see `deskmove quarantine list --all`",
-            )  # fmt: skip
+            )
     return found
 
 
@@ -95,8 +96,11 @@ def retry(project: Project, store: Store, ids: list[int] | None = None) -> Retry
             report.notes += src.notes
             after = {i.id: i for i in q.items(store, [i.id for i in group], open_only=False)}
             done = [after[i.id] for i in group]
-            store.finish_run(run_id, "done", {"retried": len(group),
-                             "imported": sum(1 for i in done if i.resolved)})  # fmt: skip
+            store.finish_run(
+                run_id,
+                "done",
+                {"retried": len(group), "imported": sum(1 for i in done if i.resolved)},
+            )
             report.imported += [i for i in done if i.resolved]
             report.still += [i for i in done if not i.resolved]
     return report
@@ -119,8 +123,12 @@ def _retry_group(store: Store, src: Any, name: str, group: list[q.Item], run_id:
         ingestor.ingest(batch)
         for item_id, reason in again.items():
             q.requarantined(store, item_id, reason, run_id)
-        q.resolve(store, [i for i in accounted if i not in again], "imported",
-                  f"imported by retry run #{run_id}")  # fmt: skip
+        q.resolve(
+            store,
+            [i for i in accounted if i not in again],
+            "imported",
+            f"imported by retry run #{run_id}",
+        )
 
 
 def drop(store: Store, ids: list[int], why: str) -> list[q.Item]:

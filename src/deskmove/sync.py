@@ -72,11 +72,17 @@ class ImportReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "connection": self.connection, "run_id": self.run_id, "read": self.read,
-            "imported": self.imported, "new": self.new, "changed": self.changed,
-            "unchanged": self.unchanged, "quarantined": self.quarantined,
-            "by_kind": self.counts.as_dict()["kinds"], "notes": self.notes,
-        }  # fmt: skip
+            "connection": self.connection,
+            "run_id": self.run_id,
+            "read": self.read,
+            "imported": self.imported,
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "quarantined": self.quarantined,
+            "by_kind": self.counts.as_dict()["kinds"],
+            "notes": self.notes,
+        }
 
 
 @contextmanager
@@ -221,9 +227,14 @@ def _end_failed_run(store: Store, run_id: int, status: str, counts: dict[str, An
 
 
 def export_target(
-    project: Project, store: Store, target: str, *, dry_run: bool = False, progress: bool = False,
+    project: Project,
+    store: Store,
+    target: str,
+    *,
+    dry_run: bool = False,
+    progress: bool = False,
     checked: Target | None = None,
-) -> tuple[str, PushReport]:  # fmt: skip
+) -> tuple[str, PushReport]:
     """Push the store's changes since the last push to one target (``checked``: already
     made and checked by :func:`check_target`)."""
     with locked(project, store, f"export {target}"):
@@ -231,9 +242,13 @@ def export_target(
 
 
 def _export(
-    project: Project, store: Store, target: str, dry_run: bool, progress: bool,
+    project: Project,
+    store: Store,
+    target: str,
+    dry_run: bool,
+    progress: bool,
     checked: Target | None = None,
-) -> tuple[str, PushReport]:  # fmt: skip
+) -> tuple[str, PushReport]:
     conn = project.connection(target)
     tgt = checked or target_for(conn, project)
     if checked is None:
@@ -303,9 +318,11 @@ class SyncReport:
             "imports": [r.as_dict() for r in self.imports],
             "pushes": [{"target": n, **p.as_dict()} for n, p in self.pushes],
             "up_to_date": self.skipped,
-            "errors": [{"connection": n, "error": str(e), "exit_code": e.exit_code} for n, e in self.errors],
+            "errors": [
+                {"connection": n, "error": str(e), "exit_code": e.exit_code} for n, e in self.errors
+            ],
             "recovered_from": self.interrupted,
-        }  # fmt: skip
+        }
 
 
 def sync_all(

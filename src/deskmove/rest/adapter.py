@@ -35,9 +35,14 @@ def spec_for(scheme: str) -> Spec:
 
 # What every REST spec takes, whatever its own ``options:`` add.
 ENGINE_OPTIONS = (
-    "base_url", "tls", "timeout", "requests_per_minute", "mapping", "external_id_prefix",
+    "base_url",
+    "tls",
+    "timeout",
+    "requests_per_minute",
+    "mapping",
+    "external_id_prefix",
     "fallback_author_id",
-)  # fmt: skip
+)
 
 
 class RestAdapter:

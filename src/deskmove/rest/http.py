@@ -332,9 +332,15 @@ class RestClient:
             raise _Retry("the answer was not complete JSON (truncated?)") from None
 
     def _send(
-        self, method: str, url: str, headers: dict[str, str], params: dict[str, str],
-        kw: dict[str, Any], *, download: bool,
-    ) -> httpx.Response:  # fmt: skip
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        params: dict[str, str],
+        kw: dict[str, Any],
+        *,
+        download: bool,
+    ) -> httpx.Response:
         """One request, its answer read whole; a download may take longer when it is big."""
         req = self.http.build_request(method, url, headers=headers, params=params or None, **kw)
         resp = self.http.send(req, stream=True)

@@ -220,10 +220,16 @@ class SourceRun:
             f"could not download {url}: {exc.message}",
             kind="attachment",
             native_id=f"{message}#{f.filename or ''}",
-            context={"message": message, "url": f.url, "filename": f.filename,
-                     "content_type": f.content_type, "content_id": f.content_id,
-                     "inline": f.inline, "json_field": f.json_field},
-        )  # fmt: skip
+            context={
+                "message": message,
+                "url": f.url,
+                "filename": f.filename,
+                "content_type": f.content_type,
+                "content_id": f.content_id,
+                "inline": f.inline,
+                "json_field": f.json_field,
+            },
+        )
 
     def _fetch(self, f: RemoteFile) -> tuple[str, int] | DeskmoveError:
         try:
@@ -261,7 +267,7 @@ class SourceRun:
                         f"{n} messages whose ticket is gone (deleted?)",
                         kind="ticket",
                         native_id=tid,
-                    )  # fmt: skip
+                    )
                 )
         return self._download(batch)
 
@@ -295,10 +301,14 @@ class SourceRun:
         if raw is None:
             reason = item.reason.split(" (")[0]
             batch.read = 1
-            batch.quarantined.append(QuarantineRec(
-                item.native_ref, f"{reason} (not in {self.adapter.spec.name} when retried either)",
-                kind="ticket", native_id=ticket_id,
-            ))  # fmt: skip
+            batch.quarantined.append(
+                QuarantineRec(
+                    item.native_ref,
+                    f"{reason} (not in {self.adapter.spec.name} when retried either)",
+                    kind="ticket",
+                    native_id=ticket_id,
+                )
+            )
             return batch
         self._add_ticket(batch, raw, alone=True)
         return self._download(batch)
@@ -387,15 +397,23 @@ def fetch_again(adapter: RestAdapter, store: Store, item: Any) -> Batch:
     if ticket_id is not None:
         return fetch_ticket_again(adapter, store, item, ticket_id)
     if item.kind != "attachment" or not ctx.get("url"):
-        return Batch(read=1, quarantined=[QuarantineRec(
-            item.native_ref, f"{item.reason} (read again by the next import of {adapter.conn.name})"
-        )])  # fmt: skip
+        return Batch(
+            read=1,
+            quarantined=[
+                QuarantineRec(
+                    item.native_ref,
+                    f"{item.reason} (read again by the next import of {adapter.conn.name})",
+                )
+            ],
+        )
     f = RemoteFile(
-        url=ctx["url"], filename=ctx.get("filename"),
+        url=ctx["url"],
+        filename=ctx.get("filename"),
         content_type=ctx.get("content_type") or "application/octet-stream",
-        inline=bool(ctx.get("inline")), content_id=ctx.get("content_id"),
+        inline=bool(ctx.get("inline")),
+        content_id=ctx.get("content_id"),
         json_field=ctx.get("json_field"),
-    )  # fmt: skip
+    )
     run = SourceRun.__new__(SourceRun)  # only its download helpers, no stream state
     run.adapter, run.client, run.store = adapter, adapter.client, store
     got = run._fetch(f)
@@ -403,7 +421,10 @@ def fetch_again(adapter: RestAdapter, store: Store, item: Any) -> Batch:
         return Batch(read=1, quarantined=[run._unfetched(ctx.get("message", ""), f, got)])
     rec = AttachmentRec(got[0], got[1], f.filename, f.content_type, f.content_id, f.inline)
     if not store.attach(adapter.conn.name, str(ctx.get("message")), rec):
-        return Batch(read=1, quarantined=[QuarantineRec(
-            item.native_ref, f"{item.reason} (its message is not in the store)"
-        )])  # fmt: skip
+        return Batch(
+            read=1,
+            quarantined=[
+                QuarantineRec(item.native_ref, f"{item.reason} (its message is not in the store)")
+            ],
+        )
     return Batch(read=1)

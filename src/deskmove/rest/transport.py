@@ -62,7 +62,9 @@ class _Stream(httpcore.NetworkStream):
     def close(self) -> None:
         self.inner.close()
 
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> httpcore.NetworkStream:  # fmt: skip
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
         t = _left(timeout, httpcore.ConnectTimeout)
         return _Stream(self.inner.start_tls(ssl_context, server_hostname, t))
 
@@ -74,11 +76,20 @@ class _Backend(httpcore.NetworkBackend):
     def __init__(self) -> None:
         self.inner = httpcore.SyncBackend()
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None, socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:  # fmt: skip
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
         t = _left(timeout, httpcore.ConnectTimeout)
         return _Stream(self.inner.connect_tcp(host, port, t, local_address, socket_options))
 
-    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:  # fmt: skip
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
         t = _left(timeout, httpcore.ConnectTimeout)
         return _Stream(self.inner.connect_unix_socket(path, t, socket_options))
 

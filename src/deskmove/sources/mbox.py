@@ -102,8 +102,13 @@ class MboxSource(Source):
         size, end, saved = 0, cursor, cursor
         for entry in iter_mbox(fh, cursor, strict=strict):
             end = entry.end
-            raw = RawMail(entry.raw, f"offset:{entry.start}", fallback_date=entry.date,
-                          folder=self.path.stem, labels=_labels(entry.raw))  # fmt: skip
+            raw = RawMail(
+                entry.raw,
+                f"offset:{entry.start}",
+                fallback_date=entry.date,
+                folder=self.path.stem,
+                labels=_labels(entry.raw),
+            )
             if _deleted(entry.raw):
                 skipped.append(QuarantineRec(raw.native_id, DELETED_REASON, entry.raw))
             else:

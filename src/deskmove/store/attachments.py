@@ -33,8 +33,13 @@ def attach(store, connection: str, message_native_id: str, rec: AttachmentRec) -
         if there is None:
             conn.execute(
                 ATTACHMENTS.insert().values(
-                    message_id=message_id, filename=rec.filename, content_type=rec.content_type,
-                    size=rec.size, sha256=rec.sha256, content_id=rec.content_id, inline=rec.inline,
+                    message_id=message_id,
+                    filename=rec.filename,
+                    content_type=rec.content_type,
+                    size=rec.size,
+                    sha256=rec.sha256,
+                    content_id=rec.content_id,
+                    inline=rec.inline,
                 )
-            )  # fmt: skip
+            )
         return True

@@ -155,17 +155,24 @@ def connections_overview(store: Store, targets: list[str], active_days: int) -> 
             out[name] = {
                 "cursor": {k: v for k, v in cursors.items() if k != PUSH_STREAM},
                 "pushed_up_to_run": (cursors.get(PUSH_STREAM) or {}).get("run_id"),
-                "last_run": None if last is None else {
-                    "id": last.id, "command": last.command, "status": last.status,
-                    "started_at": _iso(last.started_at), "finished_at": _iso(last.finished_at),
+                "last_run": None
+                if last is None
+                else {
+                    "id": last.id,
+                    "command": last.command,
+                    "status": last.status,
+                    "started_at": _iso(last.started_at),
+                    "finished_at": _iso(last.finished_at),
                 },
                 "quarantined": conn.execute(
                     sa.select(sa.func.count()).where(q.connection == name, q.resolved.is_(False))
                 ).scalar_one(),
                 "in_target": conn.execute(
-                    sa.select(sa.func.count()).where(i.connection == name, i.kind == "ticket", i.state == "done")
+                    sa.select(sa.func.count()).where(
+                        i.connection == name, i.kind == "ticket", i.state == "done"
+                    )
                 ).scalar_one(),
-            }  # fmt: skip
+            }
         since = utcnow() - timedelta(days=active_days)
         active = conn.execute(
             sa.select(sa.func.count(sa.distinct(MESSAGES.c.ticket_id))).where(

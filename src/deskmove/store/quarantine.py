@@ -52,12 +52,18 @@ class Item:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "source": self.connection, "reference": self.native_ref,
-            "reason": self.reason, "when": _iso(self.created_at), "run_id": self.run_id,
+            "id": self.id,
+            "source": self.connection,
+            "reference": self.native_ref,
+            "reason": self.reason,
+            "when": _iso(self.created_at),
+            "run_id": self.run_id,
             "record": f"{self.kind} {self.native_id}" if self.kind and self.native_id else None,
-            "state": self.state, "note": self.note, "resolved_at": _iso(self.resolved_at),
+            "state": self.state,
+            "note": self.note,
+            "resolved_at": _iso(self.resolved_at),
             "raw_sha256": self.raw_sha256,
-        }  # fmt: skip
+        }
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -66,11 +72,21 @@ def _iso(value: datetime | None) -> str | None:
 
 def _item(row: Any) -> Item:
     return Item(
-        id=row.id, connection=row.connection, native_ref=row.native_ref, reason=row.reason,
-        raw_sha256=row.raw_sha256, created_at=row.created_at, run_id=row.run_id, kind=row.kind,
-        native_id=row.native_id, context=dict(row.context or {}), resolved=bool(row.resolved),
-        resolution=row.resolution, note=row.note, resolved_at=row.resolved_at,
-    )  # fmt: skip
+        id=row.id,
+        connection=row.connection,
+        native_ref=row.native_ref,
+        reason=row.reason,
+        raw_sha256=row.raw_sha256,
+        created_at=row.created_at,
+        run_id=row.run_id,
+        kind=row.kind,
+        native_id=row.native_id,
+        context=dict(row.context or {}),
+        resolved=bool(row.resolved),
+        resolution=row.resolution,
+        note=row.note,
+        resolved_at=row.resolved_at,
+    )
 
 
 def _chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -80,9 +96,12 @@ def _chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
 
 # -- written by the ingestor, inside a batch's transaction ----------------------------------
 def write(
-    conn: Connection, blobs: BlobStore, connection: str, run_id: int | None,
+    conn: Connection,
+    blobs: BlobStore,
+    connection: str,
+    run_id: int | None,
     recs: list[QuarantineRec],
-) -> None:  # fmt: skip
+) -> None:
     """Keep what could not be imported; the same item quarantined again is kept once."""
     now = utcnow()
     held = set()
@@ -100,9 +119,20 @@ def write(
         if (q.native_ref, q.reason, sha) in held:
             continue
         held.add((q.native_ref, q.reason, sha))
-        rows.append({"run_id": run_id, "connection": connection, "native_ref": q.native_ref,
-                     "reason": q.reason, "raw_sha256": sha, "created_at": now, "resolved": False,
-                     "kind": q.kind, "native_id": q.native_id, "context": q.context})  # fmt: skip
+        rows.append(
+            {
+                "run_id": run_id,
+                "connection": connection,
+                "native_ref": q.native_ref,
+                "reason": q.reason,
+                "raw_sha256": sha,
+                "created_at": now,
+                "resolved": False,
+                "kind": q.kind,
+                "native_id": q.native_id,
+                "context": q.context,
+            }
+        )
     if rows:
         conn.execute(QUARANTINE.insert(), rows)
 
@@ -135,19 +165,30 @@ def clear_imported(conn: Connection, connection: str, run_id: int | None, batch:
         for part in _chunks(sorted(ids)):
             done += conn.execute(
                 QUARANTINE.update()
-                .where(C.connection == connection, C.resolved.is_(False), C.kind == kind,
-                       C.native_id.in_(part))
-                .values(resolved=True, resolution="imported", resolved_at=now,
-                        note=f"imported by run #{run_id}" if run_id else "imported")
-            ).rowcount  # fmt: skip
+                .where(
+                    C.connection == connection,
+                    C.resolved.is_(False),
+                    C.kind == kind,
+                    C.native_id.in_(part),
+                )
+                .values(
+                    resolved=True,
+                    resolution="imported",
+                    resolved_at=now,
+                    note=f"imported by run #{run_id}" if run_id else "imported",
+                )
+            ).rowcount
     return done
 
 
 # -- read and reviewed by `deskmove quarantine` ---------------------------------------------
 def items(
-    store: Store, ids: Sequence[int] | None = None, *, open_only: bool = True,
+    store: Store,
+    ids: Sequence[int] | None = None,
+    *,
+    open_only: bool = True,
     connection: str | None = None,
-) -> list[Item]:  # fmt: skip
+) -> list[Item]:
     """Quarantined items, oldest first: these ids, or all (open ones unless ``open_only=False``)."""
     q = sa.select(QUARANTINE).order_by(C.id)
     if open_only:

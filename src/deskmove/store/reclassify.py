@@ -82,7 +82,7 @@ def messages_of(conn: Connection, ticket_ids: Sequence[int]) -> list[StoredMessa
             m.references,
             m.headers,
             m.created_at,
-        )  # fmt: skip
+        )
         .join(PROVENANCE, sa.and_(p.kind == "message", p.entity_id == m.id))
         .where(m.ticket_id.in_(list(ticket_ids)), m.raw_sha256.is_not(None))
         .order_by(m.ticket_id, m.created_at, m.id)
@@ -132,7 +132,7 @@ def add_people(
                 entity_id=pid,
                 content_hash=content_hash(name, [email], None, role, None),
                 updated_at=now,
-            )  # fmt: skip
+            )
         )
         out[email] = pid
     return out
@@ -252,10 +252,17 @@ def set_thread_keys(
     )
     now = utcnow()
     new = [
-        {"connection": connection, "kind": KEY_KIND, "native_id": k, "entity_id": ticket_id,
-         "content_hash": None, "updated_at": now}
-        for k in sorted(keys) if k not in have
-    ]  # fmt: skip
+        {
+            "connection": connection,
+            "kind": KEY_KIND,
+            "native_id": k,
+            "entity_id": ticket_id,
+            "content_hash": None,
+            "updated_at": now,
+        }
+        for k in sorted(keys)
+        if k not in have
+    ]
     if new:
         conn.execute(PROVENANCE.insert(), new)
     moved = [

@@ -38,12 +38,17 @@ class PushReport:
         return {
             "dry_run": self.dry_run,
             "kinds": {
-                k: {"created": self.created[k], "matched": self.matched[k], "updated": self.updated[k],
-                    "unchanged": self.unchanged[k], "failed": self.failed[k]}
+                k: {
+                    "created": self.created[k],
+                    "matched": self.matched[k],
+                    "updated": self.updated[k],
+                    "unchanged": self.unchanged[k],
+                    "failed": self.failed[k],
+                }
                 for k in kinds
             },
             "notes": self.notes,
-        }  # fmt: skip
+        }
 
 
 @dataclass
