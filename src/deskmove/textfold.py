@@ -15,9 +15,21 @@ MESSAGE_CHARS = 20_000  # of one message's text go into the index
 
 # Letters Unicode does not decompose into a base letter plus a mark.
 _FOLD = str.maketrans(
-    {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "ß": "ss", "æ": "ae", "œ": "oe",
-     "ı": "i", "ħ": "h", "ŧ": "t", "ŀ": "l"}
-)  # fmt: skip
+    {
+        "ł": "l",
+        "ø": "o",
+        "đ": "d",
+        "ð": "d",
+        "þ": "th",
+        "ß": "ss",
+        "æ": "ae",
+        "œ": "oe",
+        "ı": "i",
+        "ħ": "h",
+        "ŧ": "t",
+        "ŀ": "l",
+    }
+)
 _WORD = re.compile(r"\w+")
 
 

@@ -30,8 +30,20 @@ if TYPE_CHECKING:
     from deskmove.config import Project
     from deskmove.store import Store
 
-_FORM_SENDERS = ("noreply", "no-reply", "donotreply", "do-not-reply", "wordpress", "webform",
-                 "forms", "form", "contact", "web", "website", "mailer")  # fmt: skip
+_FORM_SENDERS = (
+    "noreply",
+    "no-reply",
+    "donotreply",
+    "do-not-reply",
+    "wordpress",
+    "webform",
+    "forms",
+    "form",
+    "contact",
+    "web",
+    "website",
+    "mailer",
+)
 _QUOTED = re.compile(r"'[^']*'")
 _SKIP_LABELS = {"opened", "unread", "inbox", "sent", "important", "starred", "archived"}
 
@@ -167,14 +179,26 @@ class MailBatcher:
         if web_form and sender:  # the form's own address, which the audit names
             headers["form-from"] = sender
         rec = MessageRec(
-            native_id=_message_native_id(p), created_at=p.date, author=author, public=True,
-            direction="outbound" if outbound else "inbound", subject=p.subject or None,
-            body_text=p.body_text, body_html=p.body_html, to=[a[1] for a in p.to],
-            cc=[a[1] for a in p.cc], message_id=p.message_id, in_reply_to=p.in_reply_to,
-            references=p.references, raw_sha256=p.raw_sha256, headers=headers,
-            attachments=p.attachments, is_auto=p.auto is not None, created_tz=p.date_tz,
+            native_id=_message_native_id(p),
+            created_at=p.date,
+            author=author,
+            public=True,
+            direction="outbound" if outbound else "inbound",
+            subject=p.subject or None,
+            body_text=p.body_text,
+            body_html=p.body_html,
+            to=[a[1] for a in p.to],
+            cc=[a[1] for a in p.cc],
+            message_id=p.message_id,
+            in_reply_to=p.in_reply_to,
+            references=p.references,
+            raw_sha256=p.raw_sha256,
+            headers=headers,
+            attachments=p.attachments,
+            is_auto=p.auto is not None,
+            created_tz=p.date_tz,
             folded=p.folded,
-        )  # fmt: skip
+        )
         return _Mail(raw, p, rec, customer, web_form)
 
     # -- tickets ----------------------------------------------------------------------------
@@ -190,7 +214,7 @@ class MailBatcher:
                 date=m.parsed.date,
                 customer=m.customer,
                 keys=m.parsed.secondary_keys,
-            )  # fmt: skip
+            )
             for m in mails
         ]
         threads = thread(items, window=self.window, prefixes=self.prefixes)
@@ -235,10 +259,14 @@ class MailBatcher:
         base, marked = strip_prefixes(first.parsed.subject, self.prefixes)
         headerless = not parents_of(items[0]) and not items[0].keys
         return TicketPlan(
-            rec=rec, keys=keys, own_ids={m.rec.message_id: m.rec.native_id for m in members if m.rec.message_id},
-            customer=first.customer, base_subject=base.casefold(), first_marked=marked,
+            rec=rec,
+            keys=keys,
+            own_ids={m.rec.message_id: m.rec.native_id for m in members if m.rec.message_id},
+            customer=first.customer,
+            base_subject=base.casefold(),
+            first_marked=marked,
             first_headerless=headerless,
-        )  # fmt: skip
+        )
 
     def _people(self, mails: object) -> list[PersonRec]:
         names: dict[str, str | None] = {}
@@ -255,7 +283,7 @@ class MailBatcher:
                 name=name,
                 emails=[addr],
                 role="agent" if self.is_support(addr) else "customer",
-            )  # fmt: skip
+            )
             for addr, name in sorted(names.items())
             if not _is_form_sender(addr) or self.is_support(addr)
         ]

@@ -22,19 +22,52 @@ from deskmove.mail.jis import decode_iso2022jp, looks_iso2022jp
 
 # Labels senders write that Python does not know, or knows under another name.
 ALIASES = {
-    "x-unknown": "", "unknown-8bit": "", "unknown": "", "x-user-defined": "",
-    "iso-8859-8-i": "iso-8859-8", "cp-850": "cp850", "win-1250": "windows-1250",
-    "win-1251": "windows-1251", "x-cp1250": "windows-1250", "x-cp1251": "windows-1251",
-    "ks_c_5601-1987": "cp949", "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
-    "iso-2022-jp": "iso2022_jp_ext", "shift-jis": "cp932", "shift_jis": "cp932",
-    "x-sjis": "cp932", "big5": "big5hkscs", "utf8": "utf-8", "ansi_x3.4-1968": "us-ascii",
-    "ascii": "us-ascii", "unicode-1-1-utf-7": "utf-7", "unicode-2-0-utf-7": "utf-7",
-    "x-unicode-2-0-utf-7": "utf-7", "latin-2": "iso-8859-2", "iso-8859-1": "windows-1252",
-    "latin1": "windows-1252", "us-ascii": "us-ascii", "_iso-2022-jp$esc": "iso2022_jp_ext",
-}  # fmt: skip
+    "x-unknown": "",
+    "unknown-8bit": "",
+    "unknown": "",
+    "x-user-defined": "",
+    "iso-8859-8-i": "iso-8859-8",
+    "cp-850": "cp850",
+    "win-1250": "windows-1250",
+    "win-1251": "windows-1251",
+    "x-cp1250": "windows-1250",
+    "x-cp1251": "windows-1251",
+    "ks_c_5601-1987": "cp949",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "iso-2022-jp": "iso2022_jp_ext",
+    "shift-jis": "cp932",
+    "shift_jis": "cp932",
+    "x-sjis": "cp932",
+    "big5": "big5hkscs",
+    "utf8": "utf-8",
+    "ansi_x3.4-1968": "us-ascii",
+    "ascii": "us-ascii",
+    "unicode-1-1-utf-7": "utf-7",
+    "unicode-2-0-utf-7": "utf-7",
+    "x-unicode-2-0-utf-7": "utf-7",
+    "latin-2": "iso-8859-2",
+    "iso-8859-1": "windows-1252",
+    "latin1": "windows-1252",
+    "us-ascii": "us-ascii",
+    "_iso-2022-jp$esc": "iso2022_jp_ext",
+}
 # Labels whose bytes are often something else: worth a plausibility check.
-SUSPECT = {codecs.lookup(n).name for n in ("us-ascii", "cp1252", "latin-1", "iso-8859-2",
-           "cp1250", "cp1251", "koi8-r", "iso-8859-5", "iso-8859-15")}  # fmt: skip
+SUSPECT = {
+    codecs.lookup(n).name
+    for n in (
+        "us-ascii",
+        "cp1252",
+        "latin-1",
+        "iso-8859-2",
+        "cp1250",
+        "cp1251",
+        "koi8-r",
+        "iso-8859-5",
+        "iso-8859-15",
+    )
+}
 # Characters that show a wrong single-byte guess (C1 controls, box drawing, odd symbols).
 _IMPLAUSIBLE = re.compile("[\x80-\x9f\u2500-\u25ff\ufffd¦±µ¶¬¤˘˛˝]")
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
@@ -161,8 +194,17 @@ def decode_bytes(data: bytes, label: str | None = None) -> tuple[str, str | None
 _STATEFUL = {
     codecs.lookup(n).name for n in ("utf-7", "iso2022_jp", "iso2022_jp_ext", "utf-16", "hz")
 }
-_JIS = {codecs.lookup(n).name for n in ("iso2022_jp", "iso2022_jp_ext", "iso2022_jp_2004",
-        "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_3")}  # fmt: skip
+_JIS = {
+    codecs.lookup(n).name
+    for n in (
+        "iso2022_jp",
+        "iso2022_jp_ext",
+        "iso2022_jp_2004",
+        "iso2022_jp_1",
+        "iso2022_jp_2",
+        "iso2022_jp_3",
+    )
+}
 _WESTERN = {codecs.lookup(n).name for n in ("cp1252", "latin-1", "iso-8859-15", "us-ascii")}
 # cp1250 letters that, read as cp1252, look Western (ě->ì, č->è, ř->ø, ů->ù, ą->¹, ł->³, …)
 _CE_STRONG = set("ěčřůňťďąęłśźżĺľŕĚČŘŮŇŤĎĄĘŁŚŹŻĹĽŔ")

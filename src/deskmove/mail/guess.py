@@ -23,9 +23,23 @@ from collections.abc import Iterable
 _CYRILLIC_CODECS = {codecs.lookup(n).name for n in ("cp1251", "koi8-r", "koi8-u", "iso-8859-5")}
 _MULTIBYTE = {
     codecs.lookup(n).name
-    for n in ("gb18030", "gbk", "gb2312", "big5", "big5hkscs", "cp950", "cp932", "shift_jis",
-              "euc_jp", "euc_jis_2004", "cp949", "euc_kr", "iso2022_jp", "iso2022_jp_ext")
-}  # fmt: skip
+    for n in (
+        "gb18030",
+        "gbk",
+        "gb2312",
+        "big5",
+        "big5hkscs",
+        "cp950",
+        "cp932",
+        "shift_jis",
+        "euc_jp",
+        "euc_jis_2004",
+        "cp949",
+        "euc_kr",
+        "iso2022_jp",
+        "iso2022_jp_ext",
+    )
+}
 _RUSSIAN_VOWELS = set("аеёиоуыэюяАЕЁИОУЫЭЮЯ")
 _CYRILLIC_WORD = re.compile("[\u0400-\u04ff]{2,}")
 _WORD = re.compile(r"\w+")

@@ -12,13 +12,41 @@ import nh3
 # data: is allowed by the scheme list only so that embedded images survive;
 # _keep_attribute drops it everywhere else (a data:text/html link runs script).
 _URL_SCHEMES = {"http", "https", "mailto", "cid", "tel", "data"}
-_DATA_IMAGES = ("data:image/png", "data:image/jpeg", "data:image/jpg", "data:image/gif",
-                "data:image/webp", "data:image/bmp")  # fmt: skip
+_DATA_IMAGES = (
+    "data:image/png",
+    "data:image/jpeg",
+    "data:image/jpg",
+    "data:image/gif",
+    "data:image/webp",
+    "data:image/bmp",
+)
 _TEXT_ATTRIBUTES = {"alt", "title"}
 _URL_NOISE = re.compile(r"[\x00-\x20]+")  # browsers ignore these inside a URL: "da\tta:"
-_BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table",
-          "blockquote", "pre", "hr", "ul", "ol", "dd", "dt", "section", "article", "header",
-          "footer"}  # fmt: skip
+_BLOCK = {
+    "p",
+    "div",
+    "br",
+    "tr",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "blockquote",
+    "pre",
+    "hr",
+    "ul",
+    "ol",
+    "dd",
+    "dt",
+    "section",
+    "article",
+    "header",
+    "footer",
+}
 _SKIP = {"script", "style", "head", "title", "noscript", "template"}
 
 

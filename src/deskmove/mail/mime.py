@@ -316,9 +316,13 @@ def _attachment(
     content_id = _content_id(part)
     inline = disposition == "inline" or (bool(content_id) and disposition != "attachment")
     return AttachmentRec(
-        sha256=sha, size=size, filename=filename, content_type=clean(ctype),
-        content_id=clean(content_id) if content_id else None, inline=inline,
-    )  # fmt: skip
+        sha256=sha,
+        size=size,
+        filename=filename,
+        content_type=clean(ctype),
+        content_id=clean(content_id) if content_id else None,
+        inline=inline,
+    )
 
 
 def _inner_subject(part: Message) -> str | None:

@@ -31,9 +31,20 @@ if TYPE_CHECKING:
 
 
 _KEEP = frozenset(AUDIT_HEADERS) | {
-    "from", "to", "cc", "subject", "date", "message-id", "in-reply-to", "references",
-    "received", "content-type", "x-mozilla-status", "x-forwarded-to", "x-original-from",
-}  # fmt: skip
+    "from",
+    "to",
+    "cc",
+    "subject",
+    "date",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "received",
+    "content-type",
+    "x-mozilla-status",
+    "x-forwarded-to",
+    "x-original-from",
+}
 
 
 _STORED = frozenset(AUDIT_HEADERS) | {"original-date"}  # the Date header, when it was replaced
@@ -170,13 +181,15 @@ def _parsed(
         body_text=text,
         body_html=html,
         attachments=attachments,
-        headers={k: [decode_header_value(v) for v in vs] for k, vs in headers.items() if k in _STORED},
+        headers={
+            k: [decode_header_value(v) for v in vs] for k, vs in headers.items() if k in _STORED
+        },
         raw_sha256=blobs.put(raw),
         fingerprint=_fingerprint(raw, message_id, headers),
         auto=auto_kind(headers, msg.get_content_type(), sender, subject),
         notes=notes,
         secondary_keys=_secondary_keys(headers, subject),
-    )  # fmt: skip
+    )
 
 
 # -- headers ------------------------------------------------------------------------------
