@@ -376,3 +376,18 @@ def test_zendesk_domain_shared_by_two_organizations_matches_neither(project, sto
     assert any("domain pivovar.example belongs to 2 organizations" in n for n in report.notes)
     made = next(o for o in target.organizations.values() if o["id"] not in (77, 78))
     assert {t["organization_id"] for t in target.tickets.values()} == {made["id"]}
+
+
+def test_zendesk_fresh_account_costs_one_lookup_per_domain(project, store, api, creds):
+    """Nothing there with its domain: no name or external id lookup before creating (both
+    are unique, so Zendesk would refuse a taken one); a re-run asks nothing."""
+    api.serve(seed(FakeZendesk(), tickets=2, comments=1, attachments=False))
+    target = _zendesk(api)
+    do_import(project, store)
+    report = do_export(project, store, "zendesk://new")
+    assert report.created["organization"] == 1
+    searches = [p for m, p in target.log if "search" in p and "users" not in p]
+    assert searches == ["/api/v2/search.json"]
+    target.log.clear()
+    do_export(project, store, "zendesk://new")
+    assert not [p for m, p in target.log if "search" in p]

@@ -265,12 +265,6 @@ class Push:
         """Reuse what the target already has: an agent or contact with the same e-mail, an
         organization with the same external id, name or domain (the spec's ``match_*``
         lookups, tried in the spec's order; the first that finds one object wins).
-
-        A ``dry_run_only`` lookup runs before creating in a dry run, and in a push for what
-        the target refused to create (an e-mail, external id or name already taken), so a
-        fresh account costs no lookup per object. A record that one of the other lookups
-        applies to (an organization with a domain) gets all of them, in order, before it
-        is created: the order decides, not which lookups are cheap.
         """
         lookups = self.ep.lookups(kind, dry_run=True)
         left, found = [], []
@@ -279,7 +273,7 @@ class Push:
             if isinstance(rec, PersonPush):
                 native = self.index.agent(self.ctx.mapping.agent_email(rec.email))
             if not native:
-                native = self._look_up(kind, rec, self._lookups_for(rec, lookups, refused))
+                native = self._existing(kind, rec, lookups, refused)
             if native:
                 found.append((kind, rec.entity_id, native, None))
                 self.report.matched[kind] += 1
@@ -288,19 +282,27 @@ class Push:
         self.ids.put_many(found, "matched")
         return left
 
-    def _lookups_for(
-        self, rec: Record, lookups: list[EndpointSpec], refused: bool
-    ) -> list[EndpointSpec]:
+    def _existing(
+        self, kind: str, rec: Record, lookups: list[EndpointSpec], refused: bool
+    ) -> str | None:
+        """The target's object ``rec`` is, with as few lookups as the order allows.
+
+        A ``dry_run_only`` lookup asks for a value the target keeps unique (an e-mail, an
+        external id, a name): a push need not ask it before creating, since the create is
+        refused when the value is taken, and then it asks (``refused``). The other lookups
+        (an organization's domain) run before creating; only when one of them finds
+        something do all run, in the spec's order, so that the order decides. A dry run
+        asks all of them, in order.
+        """
         if self.dry:
-            return lookups
+            return self._look_up(kind, rec, lookups, {})
         if refused:
-            return [ep for ep in lookups if ep.dry_run_only]
-        before = any(
-            not ep.dry_run_only and self.ep.applies(ep, v)
-            for ep in lookups
-            for v in self._lookup_values(rec)
-        )
-        return lookups if before else []
+            return self._look_up(kind, rec, [ep for ep in lookups if ep.dry_run_only], {})
+        probes = [ep for ep in lookups if not ep.dry_run_only]
+        asked: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        if not probes or self._look_up(kind, rec, probes, asked) is None:
+            return None  # created; a taken unique value is refused, then looked up
+        return self._look_up(kind, rec, lookups, asked)
 
     def _lookup_values(self, rec: Record) -> list[dict[str, Any]]:
         """The values a lookup fills in: one set per domain of an organization."""
@@ -309,22 +311,32 @@ class Push:
         domains = [d for d in getattr(rec, "domains", None) or [] if d]
         return [{**base, "domain": d} for d in domains] or [base]
 
-    def _look_up(self, kind: str, rec: Record, lookups: list[EndpointSpec]) -> str | None:
-        """The target's id of the one object a lookup finds for ``rec``, by the field it asks."""
+    def _look_up(
+        self,
+        kind: str,
+        rec: Record,
+        lookups: list[EndpointSpec],
+        asked: dict[tuple[int, str], list[dict[str, Any]]],
+    ) -> str | None:
+        """The target's id of the one object a lookup finds for ``rec``, by the field it asks
+        (``asked``: answers already had for this record, not asked twice)."""
         for ep in lookups:
             asks = self.ep.asks(ep)
             sets = self._lookup_values(rec)
             for values in sets if "domain" in asks else sets[:1]:
+                key = (id(ep), values["domain"])
+                if key not in asked:
+                    asked[key] = self.ep.records(ep, values)
                 hits = {
                     str(raw["id"]): None
-                    for raw in self.ep.records(ep, values)
+                    for raw in asked[key]
                     if self._is_it(kind, asks, raw, rec, values["domain"])
                 }
                 if "domain" in asks and len(hits) > 1:  # a domain is not unique: ambiguous
-                    self.report.notes.append(
-                        f"{kind} {rec.entity_id}: domain {values['domain']} belongs to "
-                        f"{len(hits)} {kind}s in the target; matched by none of them"
-                    )
+                    note = (f"{kind} {rec.entity_id}: domain {values['domain']} belongs to "
+                            f"{len(hits)} {kind}s in the target; matched by none of them")  # fmt: skip
+                    if note not in self.report.notes:
+                        self.report.notes.append(note)
                 elif hits:
                     return next(iter(hits))
         return None
