@@ -45,7 +45,7 @@ from deskmove.records import (
     PersonRef,
     TicketRec,
 )
-from deskmove.store import quarantine, search, threads
+from deskmove.store import changes, quarantine, search, threads
 from deskmove.store.blobs import BlobStore
 from deskmove.store.mailscope import SHARED_KINDS, mail_connections
 from deskmove.textclean import strip_nul
@@ -380,6 +380,8 @@ class Ingestor:
             search.index_added(conn, self._index)
         if batch.state:
             self._save_state(conn, batch.state)
+        if batch.tickets or self._touched:
+            changes.bump(conn)  # last: see deskmove.store.changes
 
     def _new_ids(self, conn: Connection, table: sa.Table, n: int) -> list[int]:
         """Ids for ``n`` new rows, so inserts need no RETURNING (plain, fast executemany).

@@ -274,3 +274,14 @@ def matching_ids(dialect: str, words: list[str]) -> Any:
         .bindparams(query=query)
         .columns(ticket_id=sa.Integer)
     )
+
+
+def match_count(conn: Connection, words: list[str]) -> int:
+    """How many documents hold every word, on SQLite (FTS5 counts them from its index
+    without reading a ticket); 0 on PostgreSQL, whose planner weighs that itself."""
+    if not words or conn.dialect.name != "sqlite":
+        return 0
+    match = " ".join(f'"{w}"*' for w in words)
+    return conn.exec_driver_sql(
+        "SELECT count(*) FROM search_fts WHERE search_fts MATCH ?", (match,)
+    ).scalar_one()

@@ -97,3 +97,12 @@ class WebDraft(SQLModel, table=True):
     message_row_id: int | None = None  # the stored outbound message, once sent
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
+
+
+class StoreChange(SQLModel, table=True):
+    """A counter raised at the end of every transaction that changes tickets (an import
+    batch, a workspace change), so the workspace knows when what it cached went stale."""
+
+    __tablename__ = "store_changes"
+    name: str = Field(primary_key=True)
+    n: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False))

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from deskmove.model import (
     STATUSES,
@@ -21,7 +25,7 @@ from deskmove.model import (
     Provenance,
     Ticket,
 )
-from deskmove.store import search
+from deskmove.store import changes, search
 from deskmove.store.people import primary_email
 
 if TYPE_CHECKING:
@@ -35,6 +39,7 @@ T_GROUP = Group.__table__
 T_PROV = Provenance.__table__
 
 UNSOLVED = ("new", "open", "pending", "hold")
+BROAD_SEARCH = 2000  # matching documents past which a search walks the list's order
 SORTS = {
     "updated": ("updated_at", True),
     "-updated": ("updated_at", False),
@@ -57,7 +62,12 @@ class Filters:
     sort: str = "updated"
     me: int | None = None  # the viewer's person id, for "mine"
 
-    def conditions(self, dialect: str, *, with_status: bool = True) -> list[Any]:
+    def conditions(
+        self, dialect: str, *, with_status: bool = True, broad: bool = False
+    ) -> list[Any]:
+        """WHERE terms; ``broad``: the search matches many tickets, so SQLite walks the
+        list's order and checks each ticket against the matches (``+id IN``) instead of
+        sorting every match to show the first page."""
         t = T_TICKET.c
         where: list[Any] = []
         if with_status:
@@ -92,12 +102,26 @@ class Filters:
             )
         words = search.terms(self.q) if self.q else []
         if words:
-            where.append(
-                t.id.in_(sa.select(search.matching_ids(dialect, words).subquery().c.ticket_id))
-            )
+            ids = sa.select(search.matching_ids(dialect, words).subquery().c.ticket_id)
+            # "+id" keeps SQLite from driving the query by the matches' rowids
+            tid = (t.id + sa.literal_column("0")) if broad and dialect == "sqlite" else t.id
+            where.append(tid.in_(ids))
         elif self.q:
             where.append(sa.false())  # a query of punctuation only finds nothing
         return where
+
+    def count_key(self) -> tuple[Any, ...]:
+        """What the counts per status depend on (every filter but the status and order)."""
+        assignee = f"={self.me}" if self.assignee == "mine" else self.assignee
+        return (
+            assignee,
+            self.group,
+            self.tag,
+            self.channel,
+            self.source,
+            tuple(search.terms(self.q)),
+            self.q.strip() != "",
+        )
 
 
 @dataclass
@@ -174,11 +198,12 @@ def list_tickets(store: Store, f: Filters, cursor: str | None = None, limit: int
             .outerjoin(asg, asg.c.id == t.assignee_id)
             .outerjoin(T_GROUP, T_GROUP.c.id == t.group_id)
         )
-        .where(*f.conditions(dialect), *keyset)
         .order_by(*order)
         .limit(limit + 1)
     )  # fmt: skip
     with store.begin() as conn:
+        broad = bool(f.q) and search.match_count(conn, search.terms(f.q)) > BROAD_SEARCH
+        q = q.where(*f.conditions(dialect, broad=broad), *keyset)
         rows = list(conn.execute(q))
     more = len(rows) > limit
     rows = rows[:limit]
@@ -188,18 +213,56 @@ def list_tickets(store: Store, f: Filters, cursor: str | None = None, limit: int
 
 def status_counts(store: Store, f: Filters) -> dict[str, int]:
     """Tickets per status under every filter but the status one (plus unsolved and all)."""
+    with store.begin() as conn:
+        return _status_counts(conn, f)
+
+
+def _status_counts(conn: Connection, f: Filters) -> dict[str, int]:
     t = T_TICKET.c
     q = (
         sa.select(t.status, sa.func.count())
-        .where(*f.conditions(store.engine.dialect.name, with_status=False))
+        .where(*f.conditions(conn.dialect.name, with_status=False))
         .group_by(t.status)
     )
-    with store.begin() as conn:
-        counts = {s: 0 for s in STATUSES} | dict(conn.execute(q).all())
+    counts = {s: 0 for s in STATUSES} | dict(conn.execute(q).all())
     total = sum(counts.values())
     counts["unsolved"] = sum(counts.get(s, 0) for s in UNSOLVED)
     counts["all"] = total
     return counts
+
+
+class CountCache:
+    """Counts per status by filter, kept while the store's change counter stays the same
+    (deskmove.store.changes: every import batch and workspace change raises it), and at
+    most ``ttl`` seconds, for changes made around deskmove (SQL by hand).
+
+    Counting is a scan of every ticket the filters leave (100,000 for the "all" tab);
+    with the cache a list page costs one small read of the counter instead.
+    """
+
+    def __init__(self, ttl: float = 60.0, size: int = 256) -> None:
+        self.ttl, self.size = ttl, size
+        self._entries: OrderedDict[tuple[Any, ...], tuple[int, float, dict[str, int]]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def counts(self, store: Store, f: Filters) -> dict[str, int]:
+        key = f.count_key()
+        with store.begin() as conn:
+            stamp = changes.stamp(conn)  # read first: a change committed after it recounts
+            with self._lock:
+                hit = self._entries.get(key)
+                if hit and hit[0] == stamp and time.monotonic() - hit[1] < self.ttl:
+                    self._entries.move_to_end(key)
+                    return dict(hit[2])
+            counts = _status_counts(conn, f)
+        with self._lock:
+            self._entries[key] = (stamp, time.monotonic(), counts)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return dict(counts)
 
 
 def filter_options(store: Store) -> dict[str, list[Any]]:

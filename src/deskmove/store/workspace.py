@@ -31,6 +31,7 @@ from deskmove.model import (
     Ticket,
     utcnow,
 )
+from deskmove.store import changes as change_counter
 from deskmove.store import search
 from deskmove.store.people import primary_email
 from deskmove.store.webmodel import (
@@ -400,6 +401,7 @@ def update_ticket(store: Store, ticket_id: int, changes: dict[str, Any]) -> bool
             values["updated_at"] = now
             conn.execute(T_TICKET.update().where(t.id == ticket_id).values(**values))
             record_change(conn, "ticket", ticket_id)
+            change_counter.bump(conn)  # last: see deskmove.store.changes
         return True
 
 
@@ -419,6 +421,7 @@ def add_note(store: Store, ticket_id: int, account: Account, body: str) -> int |
         conn.execute(T_TICKET.update().where(T_TICKET.c.id == ticket_id).values(updated_at=now))
         record_change(conn, "message", mid)
         search.index_tickets(conn, [ticket_id])
+        change_counter.bump(conn)
         return mid
 
 
@@ -600,4 +603,5 @@ def sent_draft(
         record_change(conn, "message", mid)
         record_change(conn, "ticket", draft.ticket_id)
         search.index_tickets(conn, [draft.ticket_id])
+        change_counter.bump(conn)
         return mid

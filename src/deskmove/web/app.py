@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deskmove.config import Project
 from deskmove.errors import DeskmoveError, StoreError, UsageError
-from deskmove.store import Store
+from deskmove.store import Store, worklist
 from deskmove.store import workspace as ws
 from deskmove.web import i18n, render
 from deskmove.web.mailout import SmtpConfig, smtp_config
@@ -65,6 +65,7 @@ class Settings:
     store: Store
     smtp: SmtpConfig | None
     presence_seconds: float = 5.0
+    counts: worklist.CountCache = field(default_factory=worklist.CountCache)
     _cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
 
     def cached(self, key: str, fn: Any, ttl: float = 30.0) -> Any:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import nh3
@@ -145,7 +147,16 @@ def local_time(value: datetime | None, tz: ZoneInfo | timezone, lang: str) -> st
         return ""
     from babel.dates import format_datetime
 
-    return format_datetime(value.astimezone(tz), "medium", locale=lang)
+    return format_datetime(value.astimezone(tz), "medium", locale=_locale(lang))
+
+
+@cache
+def _locale(lang: str) -> Any:
+    """Babel's locale, parsed once: given as a string, Babel loads its data on every call
+    (a third of a millisecond, 50 times on a list page)."""
+    from babel import Locale
+
+    return Locale.parse(lang)
 
 
 def original_time(value: datetime | None, offset_minutes: int | None) -> str:

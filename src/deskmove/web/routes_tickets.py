@@ -60,9 +60,10 @@ def ticket_list(request: Request, after: str = "", partial: int = 0) -> Response
     }  # fmt: skip
     if partial:
         return page(request, "_rows.html", **extra)
-    cache = settings_of(request).cached
+    settings = settings_of(request)
+    cache = settings.cached
     return page(
-        request, "list.html", counts=worklist.status_counts(store, f),
+        request, "list.html", counts=settings.counts.counts(store, f),
         options=cache("options", lambda: worklist.filter_options(store)),
         agents=cache("agents", lambda: ws.agents(store)), **extra,
     )  # fmt: skip
