@@ -380,7 +380,7 @@ class Ingestor:
             search.index_added(conn, self._index)
         if batch.state:
             self._save_state(conn, batch.state)
-        if batch.tickets or self._touched:
+        if batch.tickets or self._index or self._rebuild:
             changes.bump(conn)  # last: see deskmove.store.changes
 
     def _new_ids(self, conn: Connection, table: sa.Table, n: int) -> list[int]:

@@ -276,12 +276,21 @@ def matching_ids(dialect: str, words: list[str]) -> Any:
     )
 
 
-def match_count(conn: Connection, words: list[str]) -> int:
-    """How many documents hold every word, on SQLite (FTS5 counts them from its index
-    without reading a ticket); 0 on PostgreSQL, whose planner weighs that itself."""
-    if not words or conn.dialect.name != "sqlite":
-        return 0
-    match = " ".join(f'"{w}"*' for w in words)
-    return conn.exec_driver_sql(
-        "SELECT count(*) FROM search_fts WHERE search_fts MATCH ?", (match,)
-    ).scalar_one()
+def first_matches(conn: Connection, words: list[str], limit: int) -> list[int]:
+    """Ticket ids of up to ``limit`` documents holding every word (as a prefix)."""
+    if conn.dialect.name == "sqlite":
+        match = " ".join(f'"{w}"*' for w in words)
+        rows = conn.exec_driver_sql(
+            "SELECT rowid FROM search_fts WHERE search_fts MATCH ? LIMIT ?", (match, limit)
+        ).scalars()
+        return [rowid // PARTS for rowid in rows]
+    query = " & ".join(f"{w}:*" for w in words)
+    return list(
+        conn.execute(
+            sa.text(
+                "SELECT ticket_id FROM search_docs WHERE tsv @@ to_tsquery('simple', :query) "
+                "LIMIT :n"
+            ),
+            {"query": query, "n": limit},
+        ).scalars()
+    )

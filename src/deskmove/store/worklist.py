@@ -39,7 +39,7 @@ T_GROUP = Group.__table__
 T_PROV = Provenance.__table__
 
 UNSOLVED = ("new", "open", "pending", "hold")
-BROAD_SEARCH = 2000  # matching documents past which a search walks the list's order
+BROAD_SEARCH = 2000  # matching documents past which a search is broad (Filters.find)
 SORTS = {
     "updated": ("updated_at", True),
     "-updated": ("updated_at", False),
@@ -61,12 +61,25 @@ class Filters:
     q: str = ""
     sort: str = "updated"
     me: int | None = None  # the viewer's person id, for "mine"
+    hits: list[int] | None = field(default=None, repr=False)  # what a narrow search found
+    broad: bool = False  # the search found more than BROAD_SEARCH documents
 
-    def conditions(
-        self, dialect: str, *, with_status: bool = True, broad: bool = False
-    ) -> list[Any]:
-        """WHERE terms; ``broad``: the search matches many tickets, so SQLite walks the
-        list's order and checks each ticket against the matches (``+id IN``) instead of
+    def find(self, conn: Connection) -> None:
+        """Run the search once for this request: up to ``BROAD_SEARCH`` matches become a
+        list of ticket ids the page and the counts reuse; more make the search *broad*."""
+        if self.hits is not None or self.broad or not self.q:
+            return
+        words = search.terms(self.q)
+        if words:
+            found = search.first_matches(conn, words, BROAD_SEARCH + 1)
+            if len(found) > BROAD_SEARCH:
+                self.broad = True
+            else:
+                self.hits = sorted(set(found))
+
+    def conditions(self, dialect: str, *, with_status: bool = True) -> list[Any]:
+        """WHERE terms. A broad search stays a subquery, and on SQLite the list's order is
+        walked with each ticket checked against the matches (``+id IN``) instead of
         sorting every match to show the first page."""
         t = T_TICKET.c
         where: list[Any] = []
@@ -101,11 +114,13 @@ class Filters:
                 )
             )
         words = search.terms(self.q) if self.q else []
-        if words:
+        if words and self.hits is not None:
+            where.append(t.id.in_(self.hits))
+        elif words:
             ids = sa.select(search.matching_ids(dialect, words).subquery().c.ticket_id)
             # "+id" keeps SQLite from driving the query by the matches' rowids
-            tid = (t.id + sa.literal_column("0")) if broad and dialect == "sqlite" else t.id
-            where.append(tid.in_(ids))
+            broad = self.broad and dialect == "sqlite"
+            where.append((t.id + sa.literal_column("0") if broad else t.id).in_(ids))
         elif self.q:
             where.append(sa.false())  # a query of punctuation only finds nothing
         return where
@@ -202,8 +217,8 @@ def list_tickets(store: Store, f: Filters, cursor: str | None = None, limit: int
         .limit(limit + 1)
     )  # fmt: skip
     with store.begin() as conn:
-        broad = bool(f.q) and search.match_count(conn, search.terms(f.q)) > BROAD_SEARCH
-        q = q.where(*f.conditions(dialect, broad=broad), *keyset)
+        f.find(conn)
+        q = q.where(*f.conditions(dialect), *keyset)
         rows = list(conn.execute(q))
     more = len(rows) > limit
     rows = rows[:limit]
@@ -218,6 +233,7 @@ def status_counts(store: Store, f: Filters) -> dict[str, int]:
 
 
 def _status_counts(conn: Connection, f: Filters) -> dict[str, int]:
+    f.find(conn)
     t = T_TICKET.c
     q = (
         sa.select(t.status, sa.func.count())
@@ -256,6 +272,7 @@ class CountCache:
                 if hit and hit[0] == stamp and time.monotonic() - hit[1] < self.ttl:
                     self._entries.move_to_end(key)
                     return dict(hit[2])
+            f.find(conn)
             counts = _status_counts(conn, f)
         with self._lock:
             self._entries[key] = (stamp, time.monotonic(), counts)
