@@ -28,63 +28,103 @@ _MAIL_LOST = [
 # exports / export_lost: reading from it; imports / import_lost: writing to it.
 CAPABILITIES: dict[str, dict[str, Any]] = {
     "csv": {
-        "label": "CSV (canonical layout)", "source": True, "target": True,
-        "exports": ["tickets with status, priority, type, channel, tags, custom fields, dates",
-                    "messages (text and HTML) with author, direction, public/internal",
-                    "people with name, role, organization, phone", "attachments (files beside the CSV)"],
-        "export_lost": ["a helpdesk's own CSV export (read through a mapping) has no To/Cc, "
-                        "threading headers or mail headers, so the channel audit sees less; the "
-                        "canonical layout keeps them"],
+        "label": "CSV (canonical layout)",
+        "source": True,
+        "target": True,
+        "exports": [
+            "tickets with status, priority, type, channel, tags, custom fields, dates",
+            "messages (text and HTML) with author, direction, public/internal",
+            "people with name, role, organization, phone",
+            "attachments (files beside the CSV)",
+        ],
+        "export_lost": [
+            "a helpdesk's own CSV export (read through a mapping) has no To/Cc, "
+            "threading headers or mail headers, so the channel audit sees less; the "
+            "canonical layout keeps them"
+        ],
         "imports": ["everything the canonical layout holds, read back without loss"],
         "import_notes": [],
     },
     "mbox": {
-        "label": "mbox file", "source": True, "target": True,
-        "exports": _MAIL_EXPORTS, "export_lost": _MAIL_LOST,
-        "imports": [], "import_notes": [],
+        "label": "mbox file",
+        "source": True,
+        "target": True,
+        "exports": _MAIL_EXPORTS,
+        "export_lost": _MAIL_LOST,
+        "imports": [],
+        "import_notes": [],
     },
     "maildir": {
-        "label": "Maildir / .eml folder", "source": True, "target": False,
-        "exports": _MAIL_EXPORTS + ["the folder each message was in"], "export_lost": _MAIL_LOST,
-        "imports": [], "import_notes": [],
+        "label": "Maildir / .eml folder",
+        "source": True,
+        "target": False,
+        "exports": _MAIL_EXPORTS + ["the folder each message was in"],
+        "export_lost": _MAIL_LOST,
+        "imports": [],
+        "import_notes": [],
     },
     "imap": {
-        "label": "IMAP mailbox (read-only)", "source": True, "target": False,
-        "exports": _MAIL_EXPORTS + ["the IMAP folder of each message; new mail by UID for delta sync"],
+        "label": "IMAP mailbox (read-only)",
+        "source": True,
+        "target": False,
+        "exports": _MAIL_EXPORTS
+        + ["the IMAP folder of each message; new mail by UID for delta sync"],
         "export_lost": _MAIL_LOST + ["flags (read, answered) are not carried over"],
-        "imports": [], "import_notes": [],
+        "imports": [],
+        "import_notes": [],
     },
     "zendesk": {
-        "label": "Zendesk-style REST API", "source": True, "target": True,
-        "exports": ["tickets with status, priority, type, tags, custom fields, via channel",
-                    "public comments and internal notes with authors and dates",
-                    "users (several identities), organizations, groups", "attachments"],
-        "export_lost": ["configuration (triggers, macros, views, SLAs) is not part of the history",
-                        "satisfaction ratings and side conversations are not read",
-                        "the raw mail of e-mail tickets"],
-        "imports": ["tickets through the Ticket Import API: created_at, updated_at, solved_at and each "
-                    "comment's created_at are kept",
-                    "comments with author and public/internal flag", "attachments (uploaded first, then linked)",
-                    "users, organizations, groups"],
-        "import_notes": ["the original channel: imported tickets show as created through the API",
-                        "dates before 1970 are raised to 1970",
-                        "triggers may run on imported tickets that are not closed: import them closed or "
-                        "turn customer-facing triggers off during the import"],
+        "label": "Zendesk-style REST API",
+        "source": True,
+        "target": True,
+        "exports": [
+            "tickets with status, priority, type, tags, custom fields, via channel",
+            "public comments and internal notes with authors and dates",
+            "users (several identities), organizations, groups",
+            "attachments",
+        ],
+        "export_lost": [
+            "configuration (triggers, macros, views, SLAs) is not part of the history",
+            "satisfaction ratings and side conversations are not read",
+            "the raw mail of e-mail tickets",
+        ],
+        "imports": [
+            "tickets through the Ticket Import API: created_at, updated_at, solved_at and each "
+            "comment's created_at are kept",
+            "comments with author and public/internal flag",
+            "attachments (uploaded first, then linked)",
+            "users, organizations, groups",
+        ],
+        "import_notes": [
+            "the original channel: imported tickets show as created through the API",
+            "dates before 1970 are raised to 1970",
+            "triggers may run on imported tickets that are not closed: import them closed or "
+            "turn customer-facing triggers off during the import",
+        ],
     },
     "freshdesk": {
-        "label": "Freshdesk REST API v2", "source": True, "target": True,
-        "exports": ["tickets with status, priority, source channel, tags, custom fields",
-                    "conversations (replies and private notes) with authors and dates",
-                    "contacts, companies, groups", "attachments"],
-        "export_lost": ["configuration (automations, canned responses) is not part of the history",
-                        "the raw mail of e-mail tickets"],
+        "label": "Freshdesk REST API v2",
+        "source": True,
+        "target": True,
+        "exports": [
+            "tickets with status, priority, source channel, tags, custom fields",
+            "conversations (replies and private notes) with authors and dates",
+            "contacts, companies, groups",
+            "attachments",
+        ],
+        "export_lost": [
+            "configuration (automations, canned responses) is not part of the history",
+            "the raw mail of e-mail tickets",
+        ],
         "imports": ["tickets, replies and notes, contacts, companies, attachments"],
-        "import_notes": ["the public API stamps tickets and replies with the time of the call: "
-                        "deskmove writes the original date and author at the top of each text",
-                        "automations and e-mail notifications can fire on API-created tickets: turn "
-                        "them off for the import"],
+        "import_notes": [
+            "the public API stamps tickets and replies with the time of the call: "
+            "deskmove writes the original date and author at the top of each text",
+            "automations and e-mail notifications can fire on API-created tickets: turn "
+            "them off for the import",
+        ],
     },
-}  # fmt: skip
+}
 ALIASES = {"imaps": "imap", "eml": "maildir"}
 
 

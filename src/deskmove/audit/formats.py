@@ -82,8 +82,11 @@ def render_md(report: Report) -> str:
     orphans = report.extras.get("orphans") or []
     if orphans:
         out += ["", "### Ticked earlier, no longer in the data", ""]
-        out += [f"- [{'x' if o['checked'] else ' '}] `{o['id']}`" + (f" — note: {o['note']}" if o["note"] else "")
-                for o in orphans]  # fmt: skip
+        out += [
+            f"- [{'x' if o['checked'] else ' '}] `{o['id']}`"
+            + (f" — note: {o['note']}" if o["note"] else "")
+            for o in orphans
+        ]
     out += _md_plan(report.plan)
     return "\n".join(out) + "\n"
 
@@ -94,8 +97,10 @@ def _box(item: Item) -> str:
 
 def _md_item(item: Item, indent: str = "") -> list[str]:
     flag = " **CHANGED** — the evidence changed since it was ticked" if item.changed else ""
-    lines = [f"{indent}{_box(item)} **{item.title}** `{item.id}`{flag}",
-             f"{indent}  - {evidence_line(item)}"]  # fmt: skip
+    lines = [
+        f"{indent}{_box(item)} **{item.title}** `{item.id}`{flag}",
+        f"{indent}  - {evidence_line(item)}",
+    ]
     if item.evidence.months:
         lines.append(f"{indent}  - per month: {months_line(item)}")
     for ex in item.evidence.examples:
@@ -138,14 +143,21 @@ def _md_plan(plan: dict[str, Any]) -> list[str]:
     v, a, c = plan["volume"], plan["activity"], plan["cutover"]
     out = ["", "## Migration plan", "", "### Volume", ""]
     out.append(f"Date range: {_day(v['first'])} to {_day(v['last'])}.")
-    out += ["", "| year | tickets | messages | attachments | size | people writing |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    out += [
+        "",
+        "| year | tickets | messages | attachments | size | people writing |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in v["per_year"]:
-        out.append(f"| {r['year']} | {r['tickets']} | {r['messages']} | {r['attachments']} | "
-                   f"{size(r['attachment_bytes'])} | {r['people']} |")  # fmt: skip
+        out.append(
+            f"| {r['year']} | {r['tickets']} | {r['messages']} | {r['attachments']} | "
+            f"{size(r['attachment_bytes'])} | {r['people']} |"
+        )
     t = v["totals"]
-    out.append(f"| **all** | {t['tickets']} | {t['messages']} | {t['attachments']} | "
-               f"{size(t['attachment_bytes'])} | {t['people']} people |")  # fmt: skip
+    out.append(
+        f"| **all** | {t['tickets']} | {t['messages']} | {t['attachments']} | "
+        f"{size(t['attachment_bytes'])} | {t['people']} people |"
+    )
     out += ["", "### Data quality", "", "| check | count | examples |", "| --- | ---: | --- |"]
     for q in plan["quality"]:
         examples = "; ".join(q["examples"]).replace("|", "\\|") or "—"
@@ -153,15 +165,23 @@ def _md_plan(plan: dict[str, Any]) -> list[str]:
     out += _md_capabilities(plan["capabilities"])
     out += ["", "### Active conversations and the delta plan", ""]
     if a["conversations"]:
-        out.append(f"- {a['conversations']} conversations with a reply (of {a['tickets_with_messages']} "
-                   "tickets); from first to last message: median "
-                   f"{_dur(a['median_hours'])}, 90th percentile {_dur(a['p90_hours'])}.")  # fmt: skip
+        out.append(
+            f"- {a['conversations']} conversations with a reply (of {a['tickets_with_messages']} "
+            "tickets); from first to last message: median "
+            f"{_dur(a['median_hours'])}, 90th percentile {_dur(a['p90_hours'])}."
+        )
     else:
         out.append("- No conversation with a dated reply: conversation length unknown.")
-    out += [f"- Active now (not solved, a message in the last {days(a['delta_window_days'])}): "
-            f"{a['active_now']}; not solved at all: {a['open_not_solved']}.",
-            f"- Keep delta sync running for at least **{days(a['delta_window_days'])}** after the "
-            "switch, every 5 minutes during the cutover:", "", "```", a["cron"], "```"]  # fmt: skip
+    out += [
+        f"- Active now (not solved, a message in the last {days(a['delta_window_days'])}): "
+        f"{a['active_now']}; not solved at all: {a['open_not_solved']}.",
+        f"- Keep delta sync running for at least **{days(a['delta_window_days'])}** after the "
+        "switch, every 5 minutes during the cutover:",
+        "",
+        "```",
+        a["cron"],
+        "```",
+    ]
     out += ["", "### Quietest cutover window", ""]
     out += _md_heatmap(c)
     cust = plan["customers"]
@@ -197,10 +217,14 @@ def _md_heatmap(c: dict[str, Any]) -> list[str]:
     if not c["inbound"]:
         return ["No dated inbound messages: the quietest window cannot be told from the data."]
     w = c["window"]
-    out = [f"Recommended: **{w['start']} – {w['end']}** (customers' local time): {w['messages']} of "
-           f"{c['inbound']} inbound messages ({w['share_percent']} %) arrived in those hours.",
-           offset_note(c), "",
-           "```", "      " + _ruler()]  # fmt: skip
+    out = [
+        f"Recommended: **{w['start']} – {w['end']}** (customers' local time): {w['messages']} of "
+        f"{c['inbound']} inbound messages ({w['share_percent']} %) arrived in those hours.",
+        offset_note(c),
+        "",
+        "```",
+        "      " + _ruler(),
+    ]
     peak = max(max(row) for row in c["grid"]) or 1
     for day, row in zip(c["weekdays"], c["grid"], strict=True):
         cells = "".join(SHADES[min(9, round(9 * n / peak))] if n else " " for n in row)
@@ -213,8 +237,10 @@ def offset_note(c: dict[str, Any]) -> str:
     """How local time was told: the senders' own offsets, and what was assumed where missing."""
     text = "Times are the senders' local time (the UTC offset each message was sent with)"
     if c["without_offset"]:
-        text += (f"; {c['without_offset']} messages without an offset are placed at "
-                 f"UTC{c['assumed_offset_minutes'] / 60:+g}, the most common offset")  # fmt: skip
+        text += (
+            f"; {c['without_offset']} messages without an offset are placed at "
+            f"UTC{c['assumed_offset_minutes'] / 60:+g}, the most common offset"
+        )
     return text + "."
 
 

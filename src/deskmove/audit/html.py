@@ -50,9 +50,10 @@ def render_html(report: Report) -> str:
     if orphans:
         lis = "".join(
             f"<li>{'☑' if o['checked'] else '☐'} <span class='id'>{escape(o['id'])}</span>"
-            + (f" — {escape(o['note'])}" if o["note"] else "") + "</li>"
+            + (f" — {escape(o['note'])}" if o["note"] else "")
+            + "</li>"
             for o in orphans
-        )  # fmt: skip
+        )
         parts.append(f"<h3>Ticked earlier, no longer in the data</h3><ul>{lis}</ul>")
     parts.append(_plan(report.plan))
     parts.append("</main></body></html>")
@@ -64,11 +65,13 @@ def _cards(report: Report) -> str:
     a = report.plan["activity"]
     w = report.plan["cutover"]["window"]
     cards = [
-        (v["tickets"], "tickets"), (v["messages"], "messages"), (v["people"], "people"),
+        (v["tickets"], "tickets"),
+        (v["messages"], "messages"),
+        (v["people"], "people"),
         (size(v["attachment_bytes"]), "attachments"),
         (a["active_now"], "active conversations now"),
         (w["start"] if w else "—", "quietest cutover start"),
-    ]  # fmt: skip
+    ]
     body = "".join(
         f"<div class='card'><b>{escape(str(n))}</b><span>{label}</span></div>" for n, label in cards
     )
@@ -163,10 +166,14 @@ def sparkline(item: Item, width: int = 160, height: int = 34) -> str:
     base = f"<line x1='0' y1='{height - 12}' x2='{bar * len(months):.1f}' y2='{height - 12}' stroke='#c5ced8'/>"
     label = f"<text x='0' y='{height - 1}' font-size='9' fill='#5b6b7c'>{months[0][0]}</text>"
     if len(months) > 1:
-        label += (f"<text x='{max(bar * len(months), 80):.1f}' y='{height - 1}' font-size='9' fill='#5b6b7c' "
-                  f"text-anchor='end'>{months[-1][0]}</text>")  # fmt: skip
-    return (f"<svg width='{width}' height='{height}' viewBox='0 0 {width} {height}' role='img' "
-            f"aria-label='volume per month'>{base}{rects}{label}</svg>{before}")  # fmt: skip
+        label += (
+            f"<text x='{max(bar * len(months), 80):.1f}' y='{height - 1}' font-size='9' fill='#5b6b7c' "
+            f"text-anchor='end'>{months[-1][0]}</text>"
+        )
+    return (
+        f"<svg width='{width}' height='{height}' viewBox='0 0 {width} {height}' role='img' "
+        f"aria-label='volume per month'>{base}{rects}{label}</svg>{before}"
+    )
 
 
 def _plan(plan: dict[str, Any]) -> str:

@@ -8,8 +8,9 @@ from deskmove.audit.evidence import Item
 from deskmove.audit.formats import days as days_text
 
 
-def customer_impact(items: list[Item], activity: dict[str, Any], window: dict[str, Any] | None,
-                    rest_source: bool) -> dict[str, Any]:  # fmt: skip
+def customer_impact(
+    items: list[Item], activity: dict[str, Any], window: dict[str, Any] | None, rest_source: bool
+) -> dict[str, Any]:
     """Points customers will notice, built from the channels found, and a draft notice."""
     emails = [i.id.partition(":")[2] for i in items if i.section == "emails"]
     forms = [i for i in items if i.section == "forms"]

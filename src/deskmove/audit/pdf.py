@@ -46,11 +46,20 @@ def html_to_pdf(html: str, out: Path, *, timeout: float = TIMEOUT) -> None:
         page.write_text(html, encoding="utf-8")
         pdf = Path(tmp) / "audit.pdf"
         argv = [
-            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-extensions", f"--user-data-dir={Path(tmp) / 'profile'}",
-            "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri(),
-        ]  # fmt: skip
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            f"--user-data-dir={Path(tmp) / 'profile'}",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={pdf}",
+            page.as_uri(),
+        ]
         try:
             proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
