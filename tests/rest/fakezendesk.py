@@ -319,13 +319,19 @@ class FakeZendesk:
         exactly match the value provided (case insensitive)", and likewise "its name must
         exactly match the value provided (case insensitive)"."""
         if ("external_id" in p) == ("name" in p):
-            return 400, {"error": "InvalidParameter",
-                         "description": "search by external_id or name, but not both"}  # fmt: skip
+            return 400, {
+                "error": "InvalidParameter",
+                "description": "search by external_id or name, but not both",
+            }
         key = "external_id" if "external_id" in p else "name"
         want = p[key].casefold()
         found = [o for o in self.organizations.values() if str(o.get(key) or "").casefold() == want]
-        return 200, {"organizations": found, "count": len(found), "next_page": None,
-                     "previous_page": None}  # fmt: skip
+        return 200, {
+            "organizations": found,
+            "count": len(found),
+            "next_page": None,
+            "previous_page": None,
+        }
 
     def _search(self, p: dict[str, str]) -> tuple[int, Any]:
         """List Search Results, GET /api/v2/search.json?query=…, for organizations.
@@ -366,8 +372,15 @@ class FakeZendesk:
             return 422, {"error": "InsufficientResourceError"}
         part = found[(page - 1) * per_page : page * per_page]
         more = len(found) > page * per_page and page * per_page < 1000
-        return 200, {"results": part, "count": len(found), "facets": None, "previous_page": None,
-                     "next_page": self.url("/api/v2/search.json", query=p["query"], page=page + 1) if more else None}  # fmt: skip
+        return 200, {
+            "results": part,
+            "count": len(found),
+            "facets": None,
+            "previous_page": None,
+            "next_page": self.url("/api/v2/search.json", query=p["query"], page=page + 1)
+            if more
+            else None,
+        }
 
     def index_for_search(self) -> None:
         """Minutes have passed: what was created is found by the Search API too."""
@@ -444,8 +457,12 @@ class FakeZendesk:
         if ext and any(
             str(o.get("external_id") or "").casefold() == ext for o in self.organizations.values()
         ):
-            return {"index": index, "error": "OrganizationCreateFailed", "status": "Failed",
-                    "details": f"External: {item['external_id']} has already been taken"}  # fmt: skip
+            return {
+                "index": index,
+                "error": "OrganizationCreateFailed",
+                "status": "Failed",
+                "details": f"External: {item['external_id']} has already been taken",
+            }
         oid = self.next_id()
         self.unindexed.add(oid)  # the Search API finds it minutes later (see _search)
         now = ts(2_000_000_000)

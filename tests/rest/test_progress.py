@@ -82,8 +82,13 @@ def _on_a_terminal(project: Path, env: dict[str, str], *args: str) -> tuple[int,
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
     try:
-        proc = subprocess.run([sys.executable, "-m", "deskmove", "--project", str(project), *args],
-                              stdout=subprocess.PIPE, stderr=slave, env=env, timeout=180)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-m", "deskmove", "--project", str(project), *args],
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            env=env,
+            timeout=180,
+        )
         os.close(slave)
         slave = -1
         chunks = []
@@ -105,8 +110,13 @@ def _on_a_terminal(project: Path, env: dict[str, str], *args: str) -> tuple[int,
 @pytest.mark.parametrize("json_out", [False, True], ids=["terminal", "json"])
 def test_the_cli_push_shows_a_bar_on_a_terminal_and_none_with_json(project_dir, json_out):
     env = {k: v for k, v in os.environ.items() if k != "DESKMOVE_DATABASE_URL"}
-    env.update({"ZENDESK_EMAIL": "admin@acme.example", "ZENDESK_API_TOKEN": "s3cr3t-t0ken-value",
-                "COLUMNS": "160"})  # fmt: skip
+    env.update(
+        {
+            "ZENDESK_EMAIL": "admin@acme.example",
+            "ZENDESK_API_TOKEN": "s3cr3t-t0ken-value",
+            "COLUMNS": "160",
+        }
+    )
     env.pop("ZENDESK_OAUTH_TOKEN", None)
 
     def fake(seeded: bool):  # noqa: ANN202

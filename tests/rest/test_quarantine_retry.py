@@ -28,9 +28,10 @@ def _subjects(store) -> dict[str, int]:  # noqa: ANN001
     t, m = Ticket.__table__.c, Message.__table__.c
     with store.begin() as c:
         rows = c.execute(
-            sa.select(t.subject, sa.func.count(m.id)).join(Message.__table__, m.ticket_id == t.id)
+            sa.select(t.subject, sa.func.count(m.id))
+            .join(Message.__table__, m.ticket_id == t.id)
             .group_by(t.subject)
-        ).all()  # fmt: skip
+        ).all()
     return {s: n for s, n in rows}
 
 

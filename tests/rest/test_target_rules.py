@@ -293,8 +293,14 @@ def test_freshdesk_groups_matched_by_name_or_created_when_asked(project, store, 
 def _org(
     fake: FakeZendesk, oid: int, name: str, domains: list[str], external_id: str | None = None
 ) -> None:
-    fake.organizations[oid] = {"id": oid, "name": name, "external_id": external_id, "domain_names": domains,
-                               "created_at": ts(T0), "updated_at": ts(T0)}  # fmt: skip
+    fake.organizations[oid] = {
+        "id": oid,
+        "name": name,
+        "external_id": external_id,
+        "domain_names": domains,
+        "created_at": ts(T0),
+        "updated_at": ts(T0),
+    }
 
 
 def _store_org(store) -> int:  # noqa: ANN001

@@ -306,8 +306,12 @@ class Push:
 
     def _lookup_values(self, rec: Record) -> list[dict[str, Any]]:
         """The values a lookup fills in: one set per domain of an organization."""
-        base = {"email": getattr(rec, "email", None) or "", "name": getattr(rec, "name", None) or "",
-                "external_id": rec.external_id, "domain": ""}  # fmt: skip
+        base = {
+            "email": getattr(rec, "email", None) or "",
+            "name": getattr(rec, "name", None) or "",
+            "external_id": rec.external_id,
+            "domain": "",
+        }
         domains = [d for d in getattr(rec, "domains", None) or [] if d]
         return [{**base, "domain": d} for d in domains] or [base]
 
@@ -333,8 +337,10 @@ class Push:
                     if self._is_it(kind, asks, raw, rec, values["domain"])
                 }
                 if "domain" in asks and len(hits) > 1:  # a domain is not unique: ambiguous
-                    note = (f"{kind} {rec.entity_id}: domain {values['domain']} belongs to "
-                            f"{len(hits)} {kind}s in the target; matched by none of them")  # fmt: skip
+                    note = (
+                        f"{kind} {rec.entity_id}: domain {values['domain']} belongs to "
+                        f"{len(hits)} {kind}s in the target; matched by none of them"
+                    )
                     if note not in self.report.notes:
                         self.report.notes.append(note)
                 elif hits:
