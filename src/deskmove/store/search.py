@@ -133,9 +133,19 @@ def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
             pieces.append(folded[1])
         body = " ".join(p for p in pieces if p)
         rows += [(tid, n, text) for n, text in enumerate(_split(header, body))]
-    _delete(conn, list(todo))
+    top = _last_ticket_indexed(conn)  # a new ticket past it has no document to replace
+    _delete(conn, [tid for tid, new in todo.items() if not new.fresh or tid <= top])
     if rows:
         _insert(conn, rows)
+
+
+def _last_ticket_indexed(conn: Connection) -> int:
+    if conn.dialect.name == "sqlite":
+        q = "SELECT rowid FROM search_fts ORDER BY rowid DESC LIMIT 1"
+        rowid = conn.exec_driver_sql(q).scalar()
+        return -1 if rowid is None else rowid // PARTS
+    top = conn.execute(sa.text("SELECT max(ticket_id) FROM search_docs")).scalar()
+    return -1 if top is None else top
 
 
 def _first(item: tuple[Any, ...]) -> Any:
@@ -236,6 +246,8 @@ def _split(header: str, body: str) -> list[str]:
 
 
 def _delete(conn: Connection, ids: list[int]) -> None:
+    if not ids:
+        return
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(
             "DELETE FROM search_fts WHERE rowid BETWEEN ? AND ?",

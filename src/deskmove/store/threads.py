@@ -43,6 +43,25 @@ def _lookup(conn: Connection, connection: str, kind: str, keys: Iterable[str]) -
     return out
 
 
+def _owners(
+    conn: Connection, connection: str, kind: str, ids: Sequence[int]
+) -> list[tuple[int, str]]:
+    """(entity id, native id) of this connection's provenance for these entities, oldest first.
+
+    Found through the entity-id index: filtering on the connection in SQL would let SQLite
+    pick the (connection, kind, native id) index and read every row of the kind instead,
+    once per batch, so a large import would slow down as it grows.
+    """
+    p = PROVENANCE.c
+    found: list[tuple[int, int, str]] = []
+    for part in _chunks(list(ids)):
+        query = sa.select(p.id, p.entity_id, p.native_id, p.connection).where(
+            p.kind == kind, p.entity_id.in_(part)
+        )
+        found += [(pid, eid, nid) for pid, eid, nid, c in conn.execute(query) if c == connection]
+    return [(eid, nid) for _pid, eid, nid in sorted(found)]
+
+
 class StoreThreads:
     """:class:`deskmove.mail.resolve.ThreadStore` over a real store, for one connection."""
 
@@ -56,19 +75,13 @@ class StoreThreads:
             return _lookup(conn, self.connection, KEY_KIND, keys)
 
     def tickets(self, ids: set[int]) -> dict[int, StoredTicket]:
-        t, p = TICKETS.c, PROVENANCE.c
+        t = TICKETS.c
         out: dict[int, StoredTicket] = {}
         with self.store.begin() as conn:
             for part in _chunks(sorted(ids)):
                 rows = conn.execute(sa.select(TICKETS).where(t.id.in_(part))).all()
                 natives: dict[int, str] = {}
-                query = (
-                    sa.select(p.entity_id, p.native_id)
-                    .where(p.connection == self.connection, p.kind == "ticket")
-                    .where(p.entity_id.in_(part))
-                    .order_by(p.id)
-                )
-                for eid, nid in conn.execute(query):
+                for eid, nid in _owners(conn, self.connection, "ticket", part):
                     natives.setdefault(eid, nid)  # the first one: the ticket's own
                 emails = primary_emails(conn, {r.requester_id for r in rows if r.requester_id})
                 for r in rows:
@@ -89,21 +102,16 @@ class StoreThreads:
         return out
 
     def message_id_owners(self, message_ids: set[str]) -> dict[str, set[str]]:
-        m, p = MESSAGES.c, PROVENANCE.c
+        m = MESSAGES.c
         owners: dict[str, set[str]] = {}
         if not message_ids:
             return owners
         with self.store.begin() as conn:
             for part in _chunks(sorted(message_ids)):
-                query = (
-                    sa.select(m.message_id, p.native_id)
-                    .join_from(
-                        MESSAGES, PROVENANCE, sa.and_(p.entity_id == m.id, p.kind == "message")
-                    )
-                    .where(m.message_id.in_(part), p.connection == self.connection)
-                )
-                for mid, nid in conn.execute(query):
-                    owners.setdefault(mid, set()).add(nid)
+                rows = conn.execute(sa.select(m.id, m.message_id).where(m.message_id.in_(part)))
+                by_id = dict(rows.all())
+                for eid, nid in _owners(conn, self.connection, "message", sorted(by_id)):
+                    owners.setdefault(by_id[eid], set()).add(nid)
         return owners
 
     def stored_copies(self, native_ids: set[str]) -> dict[str, tuple[str | None, dict[str, Any]]]:
