@@ -644,3 +644,96 @@ def test_a_lost_connection_in_a_later_folder_resumes_there(
     ), report["notes"]
     cursors = store.get_state(next(iter(_connections(store))))
     assert cursors["INBOX"]["last_uid"] == 12 and cursors["Sent"]["last_uid"] == 12
+
+
+def test_the_next_batch_is_on_the_wire_before_this_one_is_written(
+    dovecot, cli, project, monkeypatch, tmp_path
+) -> None:
+    """Fetching overlaps parsing and writing: batch k+1's UID FETCH goes out before batch k
+    is committed (and its errors still surface in order, see the kill tests)."""
+    log = tmp_path / "order.log"
+    monkeypatch.setenv("DESKMOVE_CRASH_LOG", str(log))
+    original = imaplib.IMAP4.send
+
+    def send(self, data: bytes) -> None:
+        m = re.match(rb"[A-Z]{4}\d+ UID FETCH (\S+) \(UID RFC822\.SIZE INTERNALDATE BODY", data)
+        if m:
+            with log.open("a") as fh:
+                fh.write(f"fetch {m.group(1).decode()}\n")
+        return original(self, data)
+
+    monkeypatch.setattr(imaplib.IMAP4, "send", send)
+    dovecot.append("INBOX", [mail(i) for i in range(9)])
+    result, report = run(cli, dovecot, spec(dovecot, batch="3"))
+    assert result.exit_code == 0 and report["read"] == 9
+    events = [
+        line.split()[0] + " " + line.split()[1].split(":")[0]
+        for line in log.read_text().splitlines()
+    ]
+    assert events[:2] == ["fetch 1", "fetch 4"]
+    assert events.index("fetch 4") < events.index("ingest:1 before")
+    assert events.index("fetch 7") < events.index("ingest:3 before")
+    assert message_count(project) == 9
+
+
+CONTENTS = {
+    "messages": "SELECT ticket_id, message_id, direction, body_text, raw_sha256 FROM messages ORDER BY id",
+    "tickets": "SELECT id, subject, status FROM tickets ORDER BY id",
+    "state": "SELECT connection, stream, cursor FROM sync_state ORDER BY stream",
+    "search": "SELECT rowid, doc FROM search_fts ORDER BY rowid",
+}
+
+
+def _contents(root) -> dict[str, list]:
+    engine = sa.create_engine(f"sqlite:///{root / 'deskmove.db'}")
+    with engine.connect() as c:
+        out = {k: [tuple(r) for r in c.execute(sa.text(q))] for k, q in CONTENTS.items()}
+    engine.dispose()
+    return out
+
+
+@pytest.mark.timeout(600)
+def test_killed_while_fetching_ahead_and_parsing_then_rerun_equals_one_clean_run(
+    dovecot, tmp_path
+) -> None:
+    """kill -9 at commit points of a two-folder import with worker processes and the fetch
+    run ahead: the re-run resumes from the saved UIDs and leaves the store a clean run leaves."""
+    import os
+    import signal
+
+    from deskmove.config import init_project
+    from tests.launch import Launcher
+
+    dovecot.deliver("INBOX", [mail(i) for i in range(36)])
+    dovecot.deliver("Sent", [mail(100 + i, subject="Re: Objednávka") for i in range(24)])
+    source = spec(dovecot, "INBOX,Sent", batch="8")
+    env = {**os.environ, "DESKMOVE_IMAP_PASSWORD": dovecot.password, "DESKMOVE_WORKERS": "2"}
+    env.pop("DESKMOVE_DATABASE_URL", None)
+    runs = Launcher(preload="import deskmove.sources.imap as i; i.PARALLEL_FROM = 0")
+    try:
+
+        def project(name: str):
+            root = tmp_path / name
+            init_project(root)
+            return root
+
+        clean = project("clean")
+        log = tmp_path / "clean.log"
+        done = runs.run(["--project", str(clean), "--json", "import", source],
+                        env={**env, "DESKMOVE_CRASH_LOG": str(log)})  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        want = _contents(clean)
+        assert len(want["messages"]) == 60
+        points = [k for k, line in enumerate(log.read_text().splitlines(), 1) if " before " in line]
+        assert len(points) >= 8
+        for k in (points[1], points[len(points) // 2], points[-1]):
+            root = project(f"kill-{k}")
+            killed = runs.run(["--project", str(root), "import", source],
+                              env={**env, "DESKMOVE_CRASH_AT": f"ingest:{k}"})  # fmt: skip
+            assert killed.returncode == -signal.SIGKILL, killed.stderr
+            again = runs.run(["--project", str(root), "--json", "import", source], env=env)
+            assert again.returncode == 0, again.stderr
+            assert json.loads(again.stdout)["read"] < 60  # resumed from the committed UIDs
+            assert _contents(root) == want, f"killed at ingest:{k}"
+    finally:
+        runs.close()

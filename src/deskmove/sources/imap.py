@@ -15,12 +15,14 @@ ones the store does not hold are fetched.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import itertools
 import os
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from deskmove.errors import RetriableError, UsageError
@@ -35,8 +37,8 @@ if TYPE_CHECKING:
     from deskmove.store.quarantine import Item
 
 PASSWORD_ENV = "DESKMOVE_IMAP_PASSWORD"
-DEFAULT_BATCH = 500  # messages per UID FETCH (and per store transaction)
-DEFAULT_BATCH_BYTES = 32 * 1024 * 1024  # …or fewer, when they are large
+DEFAULT_BATCH = 250  # messages per UID FETCH (and per store transaction), as an mbox batch
+DEFAULT_BATCH_BYTES = 16 * 1024 * 1024  # …or fewer, when they are large
 DEFAULT_RETRIES = 3  # reconnects after a lost connection, 1 s, 2 s, 4 s apart
 PARALLEL_FROM = 200  # new UIDs in a folder from which its mail is parsed in worker processes
 REMATCH_BATCH = 2000  # header fingerprints per UID FETCH after a UIDVALIDITY change
@@ -113,6 +115,9 @@ class ImapSource(Source):
             str(ref["env"]) if isinstance(ref, dict) and "env" in ref else PASSWORD_ENV
         )
         self.client: ImapClient | None = None
+        self._ahead: ThreadPoolExecutor | None = None  # the one fetch run ahead (see _folder)
+        self._inflight: Future[list[Any]] | None = None
+        self._inflight_chunk: list[tuple[int, int]] | None = None
 
     # session ----------------------------------------------------------------------------
     def _session(self) -> ImapClient:
@@ -139,6 +144,10 @@ class ImapSource(Source):
         self._session()
 
     def close(self) -> None:
+        self._settle()
+        if self._ahead is not None:
+            self._ahead.shutdown(wait=False)
+            self._ahead = None
         if self.client is not None:
             self.client.close()
             self.client = None
@@ -237,14 +246,47 @@ class ImapSource(Source):
             pending = self._rematch(client, store, folder, pending, prev, uidvalidity)
         cursor: dict[str, Any] = {"uidvalidity": uidvalidity, "last_uid": last,
                                   "uidnext": status.uidnext, "highestmodseq": status.highestmodseq}  # fmt: skip
-        for chunk in plan_batches(pending, self.batch_size, self.batch_bytes):
-            mails = self._fetch(client, folder, uidvalidity, chunk)
+        chunks = list(plan_batches(pending, self.batch_size, self.batch_bytes))
+        for i, chunk in enumerate(chunks):
+            mails = self._fetched(client, folder, uidvalidity, chunk)
+            if i + 1 < len(chunks):  # on the wire while this batch is parsed and written
+                self._fetch_ahead(client, folder, uidvalidity, chunks[i + 1])
             cursor = {**cursor, "last_uid": chunk[-1][0]}
             yield Pending(mails, {folder: cursor}, len(mails))
         done = status.uidnext - 1 if uidvalidity == status.uidvalidity else cursor["last_uid"]
         if done > cursor["last_uid"] or not pending:
             # the tail was expunged, or nothing was new: save the cursor so the next run is a no-op
             yield Pending([], {folder: {**cursor, "last_uid": max(done, cursor["last_uid"])}}, 0)
+
+    # fetching one batch ahead -----------------------------------------------------------
+    # The next UID FETCH runs in a thread while the importing thread hands the current
+    # batch on, so the network and the server's reading overlap our parsing and writing.
+    # The session is never used by two threads at once: nothing else is sent until that
+    # fetch is collected (its errors surface there, where a plain fetch would raise them),
+    # and close() waits for it, each socket wait bounded by ?timeout as always.
+    def _fetch_ahead(
+        self, client: ImapClient, folder: str, uidvalidity: int, chunk: list[tuple[int, int]]
+    ) -> None:
+        if self._ahead is None:
+            self._ahead = ThreadPoolExecutor(1, thread_name_prefix="deskmove-imap-fetch")
+        self._inflight = self._ahead.submit(self._fetch, client, folder, uidvalidity, chunk)
+        self._inflight_chunk = chunk
+
+    def _fetched(
+        self, client: ImapClient, folder: str, uidvalidity: int, chunk: list[tuple[int, int]]
+    ) -> list[Any]:
+        future, self._inflight = self._inflight, None
+        if future is None or self._inflight_chunk is not chunk:
+            self._settle(future)
+            return self._fetch(client, folder, uidvalidity, chunk)
+        return future.result()
+
+    def _settle(self, future: Future[list[Any]] | None = None) -> None:
+        """Let a fetch still on the wire finish (its result or error is not wanted)."""
+        future, self._inflight = future or self._inflight, None
+        if future is not None:
+            concurrent.futures.wait([future])
+            future.exception()
 
     def _fetch(
         self, client: ImapClient, folder: str, uidvalidity: int, chunk: list[tuple[int, int]]
