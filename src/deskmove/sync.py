@@ -16,6 +16,7 @@ from deskmove import notify
 from deskmove.checkpoint import checkpoint
 from deskmove.config import Project
 from deskmove.errors import DeskmoveError, StoreError
+from deskmove.gcpause import fewer_collections
 from deskmove.lock import is_held, project_lock
 from deskmove.registry import source_for, target_for
 from deskmove.store import IngestCounts, Store, delta
@@ -167,7 +168,10 @@ def _import(project: Project, store: Store, source: str, progress: bool) -> Impo
     try:
         size = src.size_bytes() if progress else None
         total, unit = (size, "B") if size is not None else (src.estimate(), "item")
-        with progress_bar(total, f"import {conn.scheme}", progress, unit=unit) as bar:
+        with (
+            progress_bar(total, f"import {conn.scheme}", progress, unit=unit) as bar,
+            fewer_collections(),
+        ):
             for batch in src.batches(store.get_state(conn.name), store):
                 for rec in batch.quarantined:  # how `quarantine retry` finds the source again
                     rec.context = {

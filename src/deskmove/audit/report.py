@@ -16,6 +16,7 @@ from deskmove.audit.phones import infer_region
 from deskmove.audit.scan import Context, load_context, scan_messages
 from deskmove.config import Project
 from deskmove.errors import ConfigError
+from deskmove.gcpause import fewer_collections
 from deskmove.store import Store
 from deskmove.store.audit import AuditQueries
 
@@ -35,7 +36,7 @@ __all__ = [
 def run_audit(project: Project, store: Store, *, now: datetime | None = None) -> Report:
     """Read the store and build the checklist and plan (with saved ticks and notes)."""
     now = now or datetime.now(UTC)
-    with store.audit() as db:
+    with store.audit() as db, fewer_collections():
         ctx = _context(project, db)
         found = scan_messages(db, ctx)
         sections, items, extras = checklist.build(db, ctx, found)
