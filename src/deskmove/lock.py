@@ -26,10 +26,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deskmove.errors import LockHeld
 from deskmove.oserrors import explain
+
+if TYPE_CHECKING:
+    from deskmove.config import Project
+    from deskmove.store import Store
 
 LOCK_FILE = "deskmove.lock"
 # pg_try_advisory_lock takes a bigint; this one spells "deskmove" in ASCII.
@@ -217,3 +221,14 @@ def _parse_label(name: str, started: Any) -> Holder:
     return Holder(
         int(pid) if pid.isdigit() else None, host, parts[2] if len(parts) > 2 else None, since
     )
+
+
+@contextmanager
+def locked(project: Project, store: Store, command: str) -> Iterator[None]:
+    """Hold the project lock for ``command``; the first holder marks the runs a killed
+    process left "running" as interrupted."""
+    outermost = not is_held(project.root, store.url)
+    with project_lock(project.root, store.url, command):
+        if outermost:
+            store.mark_interrupted()
+        yield

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from deskmove.lock import locked
 from deskmove.mail.batcher import MailBatcher, RawMail, _is_form_sender
 from deskmove.mail.parse import MailParseError, ParsedMail, parse_mail
 from deskmove.mail.subjects import strip_prefixes
@@ -109,8 +110,6 @@ class _Derived:
 
 def reclassify(project: Project, store: Store, *, dry_run: bool = False) -> ReclassifyReport:
     """Re-derive direction, people, requester, flags and thread keys; ``dry_run`` writes nothing."""
-    from deskmove.sync import locked
-
     report = ReclassifyReport(dry_run=dry_run)
     with locked(project, store, "reclassify"):
         ids = q.mail_ticket_ids(store)

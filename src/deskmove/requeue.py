@@ -8,6 +8,7 @@ from typing import Any
 
 from deskmove.config import Connection, Project, parse_spec
 from deskmove.errors import DeskmoveError, UsageError
+from deskmove.lock import locked
 from deskmove.registry import source_for
 from deskmove.store import Store
 from deskmove.store import quarantine as q
@@ -73,8 +74,6 @@ def connection_of(project: Project, item: q.Item) -> Connection:
 
 def retry(project: Project, store: Store, ids: list[int] | None = None) -> RetryReport:
     """Run open items again through the source that quarantined them."""
-    from deskmove.sync import locked
-
     items = open_items(store, ids)
     report = RetryReport()
     by_conn: dict[str, list[q.Item]] = {}

@@ -19,6 +19,7 @@ from typing import Any
 
 from deskmove.config import Project
 from deskmove.errors import DeskmoveError
+from deskmove.lock import locked
 from deskmove.registry import target_for
 from deskmove.store import Store, delta
 from deskmove.targets.base import Target
@@ -102,8 +103,6 @@ def rollback(
     include_people: bool = False,
 ) -> RollbackReport:
     """Delete from TARGET what the id map says deskmove created there (in run ``run_id``)."""
-    from deskmove.sync import locked
-
     conn = project.connection(target)
     with locked(project, store, f"rollback {target}"):
         tgt = target_for(conn, project)

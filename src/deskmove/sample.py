@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from deskmove.config import Project
 from deskmove.errors import UsageError
+from deskmove.lock import locked
 from deskmove.registry import target_for
 from deskmove.store import Store
 from deskmove.targets.base import PushReport
@@ -51,8 +52,6 @@ def push_sample(
     progress: bool = False,
 ) -> tuple[str, PushReport, int, list[int]]:
     """Push N representative tickets to TARGET; returns (target, report, run id, ticket ids)."""
-    from deskmove.sync import locked
-
     conn = project.connection(target)
     with locked(project, store, f"sample {target}"):
         ids = choose(store, n)

@@ -17,7 +17,7 @@ from deskmove.checkpoint import checkpoint
 from deskmove.config import Project
 from deskmove.errors import DeskmoveError, StoreError
 from deskmove.gcpause import fewer_collections
-from deskmove.lock import is_held, project_lock
+from deskmove.lock import locked, project_lock
 from deskmove.registry import source_for, target_for
 from deskmove.store import IngestCounts, Store, delta
 from deskmove.syncplan import settle_running as _settle
@@ -138,16 +138,6 @@ def open_store(project: Project, *, create: bool = True, write: bool = True) -> 
 def settle_running(project: Project, store: Store, info: dict[str, Any]) -> dict[str, Any]:
     """See :func:`deskmove.syncplan.settle_running`."""
     return _settle(project, store.url, info)
-
-
-@contextmanager
-def locked(project: Project, store: Store, command: str) -> Iterator[None]:
-    """Hold the project lock; the first holder marks runs a killed process left "running"."""
-    outermost = not is_held(project.root, store.url)
-    with project_lock(project.root, store.url, command):
-        if outermost:
-            delta.mark_interrupted(store)
-        yield
 
 
 def import_source(
@@ -350,7 +340,7 @@ def sync_all(
     with project_lock(project.root, store.url, "sync") as stale:
         if stale is not None:
             report.interrupted.append(stale.describe())
-        delta.mark_interrupted(store)
+        store.mark_interrupted()
         for name in sources:
             try:
                 report.imports.append(import_source(project, store, name, progress=progress))

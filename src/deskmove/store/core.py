@@ -195,6 +195,11 @@ class Store:
             return scope.sample_candidates(conn, n)
 
     # runs -------------------------------------------------------------------------
+    def mark_interrupted(self) -> int:
+        """Runs still "running" while this process holds the project lock were killed:
+        say so in their status (how many)."""
+        return delta.mark_interrupted(self)
+
     def begin_run(self, command: str, connection: str | None) -> int:
         with self.begin() as conn:
             return conn.execute(
