@@ -193,3 +193,32 @@ def test_reclassify_help_has_an_example(cli):
     result = cli("reclassify", "--help")
     assert result.exit_code == 0
     assert "Example:" in result.stdout and "--dry-run" in result.stdout
+
+
+def test_reclassify_derives_the_same_thread_keys_the_import_wrote(cli, project_dir, tmp_path):
+    """One rule for thread and subject keys (mail.resolve): right after an import with the
+    support address set, reclassify finds every key already there, orphan subject keys too."""
+    _set_support(project_dir)
+    box = _mbox(tmp_path / "inbox.mbox")
+    with box.open("ab") as fh:  # a header-less "Re:" from a customer: subject and orphan keys
+        raw = mail(
+            frm="Olga <olga@example.ru>",
+            mid="<o1@example.ru>",
+            subject="Re: Заказ 5",
+            date=BASE + timedelta(hours=5),
+        )
+        fh.write(b"From MAILER-DAEMON Mon Mar  3 09:00:00 2025\n")
+        fh.write(raw.replace(b"\r\n", b"\n") + b"\n\n")
+    assert cli("import", f"mbox:{box}").exit_code == 0
+    project = Project.load(project_dir)
+    store = Store.open(project.store_url, project.blob_root)
+    try:
+        with store.begin() as conn:
+            p = Provenance.__table__.c
+            keys = set(conn.execute(sa.select(p.native_id).where(p.kind == "mail-thread")).scalars())
+    finally:
+        store.close()
+    assert "orphan-subj:olga@example.ru:заказ 5" in keys and "<c1@example.cz>" in keys
+    result = cli("--json", "reclassify")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["changed"]["thread_keys"] == 0

@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any
 from deskmove.lock import locked
 from deskmove.mail.batcher import MailBatcher, RawMail, _is_form_sender
 from deskmove.mail.parse import MailParseError, ParsedMail, parse_mail
+from deskmove.mail.resolve import conversation_keys, headerless, subject_keys
 from deskmove.mail.subjects import strip_prefixes
-from deskmove.mail.threading import ThreadItem, parents_of
+from deskmove.mail.threading import ThreadItem
 from deskmove.store import reclassify as q
 
 if TYPE_CHECKING:
@@ -315,15 +316,18 @@ class _Pass:
             batcher = self.batcher(connection)
             for tid in tids:
                 members = by_ticket[tid]
-                keys = _keys_of(members)
+                items = [_item(d) for d in members]
+                keys = conversation_keys(items)
                 first = members[0]
                 base, marked = strip_prefixes(first.parsed.subject, batcher.prefixes)
-                subject: set[str] = set()
-                if base:
-                    skey = f"subj:{first.customer or ''}:{base.casefold()}"
-                    subject.add(skey)
-                    if marked and not parents_of(_item(first)) and not first.parsed.secondary_keys:
-                        subject.add("orphan-" + skey)
+                subject = set(
+                    subject_keys(
+                        first.customer,
+                        base.casefold(),
+                        first_marked=marked,
+                        first_headerless=headerless(items[0]),
+                    )
+                )
                 old = have.get(tid, set())
                 stale = {k for k in old if k.startswith(q.SUBJECT_PREFIXES)} - subject
                 missing = (keys | subject) - old
@@ -349,16 +353,6 @@ def _item(d: _Derived) -> ThreadItem:
         customer=d.customer,
         keys=p.secondary_keys,
     )
-
-
-def _keys_of(members: list[_Derived]) -> set[str]:
-    keys: set[str] = set()
-    for d in members:
-        keys.update(parents_of(_item(d)))
-        keys.update(d.parsed.secondary_keys)
-        if d.parsed.message_id:
-            keys.add(d.parsed.message_id)
-    return keys
 
 
 def support_hint(project: Project, store: Store, connection: str) -> str | None:

@@ -19,9 +19,16 @@ from typing import TYPE_CHECKING, Any
 from deskmove.errors import DeskmoveError
 from deskmove.mail.blobwriter import BlobWriter
 from deskmove.mail.parse import MailParseError, ParsedMail, parse_mail
-from deskmove.mail.resolve import ThreadResolver, ThreadStore, TicketPlan, merge_headers
+from deskmove.mail.resolve import (
+    ThreadResolver,
+    ThreadStore,
+    TicketPlan,
+    conversation_keys,
+    headerless,
+    merge_headers,
+)
 from deskmove.mail.subjects import strip_prefixes
-from deskmove.mail.threading import ThreadItem, parents_of, thread
+from deskmove.mail.threading import ThreadItem, thread
 from deskmove.records import Batch, MessageRec, PersonRec, PersonRef, QuarantineRec, TicketRec
 from deskmove.textclean import strip_nul_fields
 from deskmove.textfold import fold_message
@@ -250,22 +257,15 @@ class MailBatcher:
             thread_key=root.rec.message_id or root.rec.native_id,
             messages=[m.rec for m in members for _ in range(m.copies)],
         )
-        keys: set[str] = set()
-        for m, item in zip(members, items, strict=True):
-            keys.update(parents_of(item))
-            keys.update(item.keys)
-            if m.rec.message_id:
-                keys.add(m.rec.message_id)
         base, marked = strip_prefixes(first.parsed.subject, self.prefixes)
-        headerless = not parents_of(items[0]) and not items[0].keys
         return TicketPlan(
             rec=rec,
-            keys=keys,
+            keys=conversation_keys(items),
             own_ids={m.rec.message_id: m.rec.native_id for m in members if m.rec.message_id},
             customer=first.customer,
             base_subject=base.casefold(),
             first_marked=marked,
-            first_headerless=headerless,
+            first_headerless=headerless(items[0]),
         )
 
     def _people(self, mails: object) -> list[PersonRec]:

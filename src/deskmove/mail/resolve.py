@@ -20,10 +20,12 @@ its own: ``deskmove reclassify`` and tests can drive it with any implementation.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from deskmove.mail.threading import ThreadItem, parents_of
 from deskmove.records import StoredTicket, TicketRec
 
 
@@ -60,9 +62,41 @@ class TicketPlan:
 
     @property
     def subject_key(self) -> str | None:
-        if not self.base_subject:
-            return None
-        return f"subj:{self.customer or ''}:{self.base_subject}"
+        keys = subject_keys(self.customer, self.base_subject)
+        return keys[0] if keys else None
+
+
+def conversation_keys(items: Iterable[ThreadItem]) -> set[str]:
+    """The thread keys a conversation is known by: its mails' Message-IDs, the ids they
+    reference and their secondary keys (Gmail thread ids, Thread-Index roots, ticket numbers)."""
+    keys: set[str] = set()
+    for item in items:
+        keys.update(parents_of(item))
+        keys.update(item.keys)
+        if item.message_id:
+            keys.add(item.message_id)
+    return keys
+
+
+def headerless(item: ThreadItem) -> bool:
+    """A mail with nothing to thread by but its subject."""
+    return not parents_of(item) and not item.keys
+
+
+def subject_keys(
+    customer: str | None,
+    base_subject: str,
+    *,
+    first_marked: bool = False,
+    first_headerless: bool = False,
+) -> list[str]:
+    """The subject keys of a conversation: ``subj:<customer>:<base subject>``, and its
+    ``orphan-`` twin when the first mail says Re:/Fwd: without threading headers (a reply
+    whose parent may come later)."""
+    if not base_subject:
+        return []
+    key = f"subj:{customer or ''}:{base_subject}"
+    return [key, "orphan-" + key] if first_marked and first_headerless else [key]
 
 
 class ThreadResolver:
@@ -221,11 +255,13 @@ def _attach_keys(plan: TicketPlan) -> None:
     """The keys the store records for the ticket, with the batch (see ``TicketRec``)."""
     rec = plan.rec
     rec.thread_keys = sorted(set(rec.thread_keys) | plan.keys)
-    subject = plan.subject_key
-    if subject:
-        moved = [subject]
-        if plan.first_marked and plan.first_headerless:
-            moved.append("orphan-" + subject)
+    moved = subject_keys(
+        plan.customer,
+        plan.base_subject,
+        first_marked=plan.first_marked,
+        first_headerless=plan.first_headerless,
+    )
+    if moved:
         rec.subject_keys = sorted(set(rec.subject_keys) | set(moved))
 
 

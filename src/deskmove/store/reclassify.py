@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from deskmove.model import IdMap, Message, Person, PersonEmail, Provenance, Ticket, utcnow
 from deskmove.store.ingest import content_hash
 from deskmove.store.people import primary_emails
-from deskmove.store.threads import KEY_KIND
+from deskmove.store.threads import KEY_KIND, write_keys
 
 if TYPE_CHECKING:
     from deskmove.store import Store
@@ -243,37 +243,13 @@ def set_thread_keys(
                 *where, p.entity_id == ticket_id, p.native_id.in_(sorted(stale))
             )
         )
-    have = dict(
-        conn.execute(
-            sa.select(p.native_id, p.entity_id).where(*where, p.native_id.in_(sorted(keys)))
-        )
-        .tuples()
-        .all()
+    subject = {k for k in keys if k.startswith(SUBJECT_PREFIXES)}
+    write_keys(
+        conn,
+        connection,
+        dict.fromkeys(sorted(keys - subject), ticket_id),
+        dict.fromkeys(sorted(subject), ticket_id),
     )
-    now = utcnow()
-    new = [
-        {
-            "connection": connection,
-            "kind": KEY_KIND,
-            "native_id": k,
-            "entity_id": ticket_id,
-            "content_hash": None,
-            "updated_at": now,
-        }
-        for k in sorted(keys)
-        if k not in have
-    ]
-    if new:
-        conn.execute(PROVENANCE.insert(), new)
-    moved = [
-        k for k in keys if k.startswith(SUBJECT_PREFIXES) and have.get(k, ticket_id) != ticket_id
-    ]
-    if moved:
-        conn.execute(
-            PROVENANCE.update()
-            .where(*where, p.native_id.in_(sorted(moved)))
-            .values(entity_id=ticket_id, updated_at=now)
-        )
 
 
 def top_recipients(

@@ -169,6 +169,14 @@ def record_keys(conn: Connection, connection: str, tickets: list[tuple[int, Tick
             wanted.setdefault(key, tid)
         for key in rec.subject_keys:
             subject_keys[key] = tid
+    write_keys(conn, connection, wanted, subject_keys)
+
+
+def write_keys(
+    conn: Connection, connection: str, wanted: dict[str, int], subject_keys: dict[str, int]
+) -> None:
+    """Key -> ticket: a thread key already known keeps its ticket; a subject key moves to
+    the one given (a customer's latest conversation with that subject)."""
     if not wanted and not subject_keys:
         return
     have = _lookup(conn, connection, KEY_KIND, [*wanted, *subject_keys])
