@@ -124,10 +124,13 @@ class WorkerPool:
         for _ in range(workers):
             proc = subprocess.Popen(
                 [sys.executable, "-m", __name__, str(blob_root)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-            )  # fmt: skip
-            thread = threading.Thread(target=self._feed, args=(proc,), daemon=True,
-                                      name="deskmove-parse-feed")  # fmt: skip
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+            thread = threading.Thread(
+                target=self._feed, args=(proc,), daemon=True, name="deskmove-parse-feed"
+            )
             thread.start()
             self._procs.append(proc)
             self._threads.append(thread)

@@ -113,10 +113,15 @@ class CsvSource(Source):
     def size_bytes(self) -> int | None:
         try:
             tickets = self.tickets_file()
-            files = [tickets] if self.path.is_file() else [
-                p for n in ("tickets.csv", "messages.csv", "people.csv", "attachments.csv")
-                if (p := self.path / n).is_file()
-            ]  # fmt: skip
+            files = (
+                [tickets]
+                if self.path.is_file()
+                else [
+                    p
+                    for n in ("tickets.csv", "messages.csv", "people.csv", "attachments.csv")
+                    if (p := self.path / n).is_file()
+                ]
+            )
             return sum(p.stat().st_size for p in files)
         except (OSError, InputError):
             return None
@@ -148,8 +153,10 @@ class CsvSource(Source):
         alone = [i for i in items if "header" in i.context and i.raw_sha256]
         joined = [i for i in items if i not in alone]
         if alone:
-            rows = [(str(i.context["file"]), _reread(i, store), list(i.context["header"]))
-                    for i in alone]  # fmt: skip
+            rows = [
+                (str(i.context["file"]), _reread(i, store), list(i.context["header"]))
+                for i in alone
+            ]
             if self.mapping is not None:
                 from deskmove.sources.csvmapped import mapped_retry
 
@@ -216,9 +223,15 @@ def _zone(name: str | None) -> ZoneInfo | None:
 
 
 def quarantine(
-    name: str, row: Row, reason: str, *, kind: str | None = None, native_id: str | None = None,
-    header: list[str] | None = None, dialect: Dialect | None = None,
-) -> QuarantineRec:  # fmt: skip
+    name: str,
+    row: Row,
+    reason: str,
+    *,
+    kind: str | None = None,
+    native_id: str | None = None,
+    header: list[str] | None = None,
+    dialect: Dialect | None = None,
+) -> QuarantineRec:
     """A row kept with its file and line; with the record it would have become when its key
     column reads (so importing that record later takes it out of the quarantine), and what
     ``retry`` needs to read the row again on its own."""
@@ -226,9 +239,13 @@ def quarantine(
     if header is not None and dialect is not None:
         context.update(header=header, encoding=dialect.encoding, delimiter=dialect.delimiter)
     return QuarantineRec(
-        native_ref=f"{name} line {row.line}", reason=reason, raw=row.raw,
-        kind=kind if native_id else None, native_id=native_id or None, context=context,
-    )  # fmt: skip
+        native_ref=f"{name} line {row.line}",
+        reason=reason,
+        raw=row.raw,
+        kind=kind if native_id else None,
+        native_id=native_id or None,
+        context=context,
+    )
 
 
 def row_key(row: Row, header: list[str], column: str, lower: bool = False) -> str | None:
@@ -410,10 +427,16 @@ class Canonical:
                 t = _ticket(d, self.src.naive_tz)
             except ValueError as exc:
                 batch.quarantined.append(
-                    quarantine(self.files["tickets.csv"].name, row, str(exc), kind="ticket", native_id=k,
-                               header=self.header if self.single else None,
-                               dialect=self.src._dialects[self.files["tickets.csv"]])
-                )  # fmt: skip
+                    quarantine(
+                        self.files["tickets.csv"].name,
+                        row,
+                        str(exc),
+                        kind="ticket",
+                        native_id=k,
+                        header=self.header if self.single else None,
+                        dialect=self.src._dialects[self.files["tickets.csv"]],
+                    )
+                )
                 self.quarantine_children(batch, row, mrows, msg_header, attachments)
                 continue
             self.add_messages(batch, t, mrows, msg_header, attachments)
@@ -463,11 +486,16 @@ class Canonical:
             key = _key(header.index("id"), len(header))
             groups = attachments.take([k for m in mrows if (k := key(m))])
             batch.quarantined += [
-                quarantine("attachments.csv", a, f"its message was quarantined ({why})",
-                           kind="message", native_id=mid)
+                quarantine(
+                    "attachments.csv",
+                    a,
+                    f"its message was quarantined ({why})",
+                    kind="message",
+                    native_id=mid,
+                )
                 for mid, rows in groups.items()
                 for a in rows
-            ]  # fmt: skip
+            ]
 
     def _msg_order(self, header: list[str]) -> list[int] | None:
         """Where each canonical messages.csv column is in this file (-1: absent); None
@@ -540,11 +568,13 @@ class Canonical:
         if declared and declared.isdigit() and int(declared) != size:
             raise ValueError(f"{rel}: size is {size} bytes, the row says {declared}")
         return AttachmentRec(
-            sha256=sha, size=size, filename=d.get("filename") or None,
+            sha256=sha,
+            size=size,
+            filename=d.get("filename") or None,
             content_type=d.get("content_type") or "application/octet-stream",
             content_id=d.get("content_id") or None,
             inline=L.parse_bool(d.get("inline", ""), False),
-        )  # fmt: skip
+        )
 
     def orphans(self, messages: Children | None, attachments: Children | None) -> Iterator[Batch]:
         batch = Batch()
@@ -608,19 +638,27 @@ def _ticket(d: dict[str, str], tz: Any) -> TicketRec:
         raise ValueError("missing id")
     flags = L.words(d.get("flags", ""))
     return TicketRec(
-        native_id=nid, subject=d.get("subject") or None,
+        native_id=nid,
+        subject=d.get("subject") or None,
         status=_enum(d, "status", STATUSES, "open") or "open",
-        priority=_enum(d, "priority", PRIORITIES, None), type=d.get("type") or None,
+        priority=_enum(d, "priority", PRIORITIES, None),
+        type=d.get("type") or None,
         channel=_enum(d, "channel", CHANNELS, "other") or "other",
         requester=_ref(d.get("requester_email", "")),
         assignee=_ref(d.get("assignee_email", ""), role="agent"),
-        group=d.get("group") or None, organization=d.get("organization") or None,
-        tags=L.words(d.get("tags", "")), custom_fields=_json(d, "custom_fields", dict),
-        created_at=_time(d, "created_at", tz)[0], updated_at=_time(d, "updated_at", tz)[0],
-        solved_at=_time(d, "solved_at", tz)[0], is_auto="auto" in flags, is_spam="spam" in flags,
-        origin_source=d.get("source") or None, origin_id=d.get("source_id") or None,
+        group=d.get("group") or None,
+        organization=d.get("organization") or None,
+        tags=L.words(d.get("tags", "")),
+        custom_fields=_json(d, "custom_fields", dict),
+        created_at=_time(d, "created_at", tz)[0],
+        updated_at=_time(d, "updated_at", tz)[0],
+        solved_at=_time(d, "solved_at", tz)[0],
+        is_auto="auto" in flags,
+        is_spam="spam" in flags,
+        origin_source=d.get("source") or None,
+        origin_id=d.get("source_id") or None,
         thread_key=d.get("thread_key") or None,
-    )  # fmt: skip
+    )
 
 
 # The columns _message reads, by name: the layout decides where each one is.
@@ -655,14 +693,24 @@ def _message(v: list[str], tz: Any) -> MessageRec:
     if direction not in DIRECTIONS:
         raise ValueError(f"unknown direction '{direction}' (valid: {', '.join(DIRECTIONS)})")
     return MessageRec(
-        native_id=nid, created_at=created, created_tz=offset,
-        author=_ref(author_email, author_name or None), public=is_public, direction=direction,
-        subject=subject or None, body_text=body_text or None, body_html=body_html or None,
-        to=to.split() if to else [], cc=cc.split() if cc else [], message_id=message_id or None,
-        in_reply_to=in_reply_to or None, references=references.split() if references else [],
+        native_id=nid,
+        created_at=created,
+        created_tz=offset,
+        author=_ref(author_email, author_name or None),
+        public=is_public,
+        direction=direction,
+        subject=subject or None,
+        body_text=body_text or None,
+        body_html=body_html or None,
+        to=to.split() if to else [],
+        cc=cc.split() if cc else [],
+        message_id=message_id or None,
+        in_reply_to=in_reply_to or None,
+        references=references.split() if references else [],
         headers=_json({"headers": headers}, "headers", dict) if headers else {},
-        is_auto="auto" in flags.split() if flags else False, origin_id=source_id or None,
-    )  # fmt: skip
+        is_auto="auto" in flags.split() if flags else False,
+        origin_id=source_id or None,
+    )
 
 
 def _person(d: dict[str, str], col: dict[str, int]) -> PersonRec:

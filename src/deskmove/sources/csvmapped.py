@@ -45,9 +45,16 @@ def mapped_batches(src: CsvSource, mapping: Mapping) -> Iterator[Batch]:
             except (ValueError, UnknownValue) as exc:
                 nid = row_key(row, header, mapping.columns.get("id", ""))
                 batch.quarantined.append(
-                    quarantine(path.name, row, str(exc), kind="ticket", native_id=nid,
-                               header=header, dialect=src._dialects[path])
-                )  # fmt: skip
+                    quarantine(
+                        path.name,
+                        row,
+                        str(exc),
+                        kind="ticket",
+                        native_id=nid,
+                        header=header,
+                        dialect=src._dialects[path],
+                    )
+                )
             if len(batch.tickets) + len(batch.quarantined) >= BATCH:
                 yield _counted(batch)
                 batch = Batch()
@@ -99,16 +106,20 @@ def _ticket(row: Row, cols: dict[str, int], custom: dict[int, str], m: Mapping) 
             raise ValueError(f"{exc} in {m.columns[name]}") from None
     requester = _ref(get("requester_email"), get("requester_name"))
     t = TicketRec(
-        native_id=nid, subject=get("subject") or None,
+        native_id=nid,
+        subject=get("subject") or None,
         status=m.value("status", get("status")) or "open",
-        priority=m.value("priority", get("priority")), type=get("type") or None,
-        channel=m.value("channel", get("channel")) or "other", requester=requester,
+        priority=m.value("priority", get("priority")),
+        type=get("type") or None,
+        channel=m.value("channel", get("channel")) or "other",
+        requester=requester,
         assignee=_ref(get("assignee_email"), get("assignee_name"), "agent"),
-        group=get("group") or None, organization=get("organization") or None,
+        group=get("group") or None,
+        organization=get("organization") or None,
         tags=m.split_tags(get("tags")),
         custom_fields={k: v[i] for i, k in custom.items() if v[i].strip()},
         **dates,
-    )  # fmt: skip
+    )
     text, html = get("description"), get("description_html")
     if text or html:
         t.messages.append(
@@ -121,7 +132,7 @@ def _ticket(row: Row, cols: dict[str, int], custom: dict[int, str], m: Mapping) 
                 subject=t.subject,
                 body_text=text or None,
                 body_html=html or None,
-            )  # fmt: skip
+            )
         )
     return t
 

@@ -126,9 +126,12 @@ class ImapSource(Source):
                 "password", default_env=PASSWORD_ENV, what=f"the IMAP password for {self.conn.user}"
             )
             client = ImapClient(
-                self.conn.location, self.port, tls=self.tls, timeout=self.timeout,
+                self.conn.location,
+                self.port,
+                tls=self.tls,
+                timeout=self.timeout,
                 cafile=self.conn.option("cafile"),
-            )  # fmt: skip
+            )
             client.connect()
             try:
                 client.login(self.conn.user or "", password, self.password_env)
@@ -179,9 +182,12 @@ class ImapSource(Source):
             self.close()
 
     def _resumable(
-        self, batcher: Any, store: Store, statuses: dict[str, FolderStatus],
+        self,
+        batcher: Any,
+        store: Store,
+        statuses: dict[str, FolderStatus],
         state: dict[str, dict[str, Any]],
-    ) -> Iterator[Batch]:  # fmt: skip
+    ) -> Iterator[Batch]:
         """Every folder, in order, through one parsing pipeline (one set of worker processes
         for the whole run). A lost connection is re-opened (``?retries=N``) and each folder
         resumed from its last committed cursor (a batch is committed before the next is
@@ -208,13 +214,19 @@ class ImapSource(Source):
                 time.sleep(min(2**attempt, 30))
 
     def _pending(
-        self, client: ImapClient, batcher: Any, store: Store, statuses: dict[str, FolderStatus],
-        committed: dict[str, Any], reading: list[str],
-    ) -> Iterator[Pending]:  # fmt: skip
+        self,
+        client: ImapClient,
+        batcher: Any,
+        store: Store,
+        statuses: dict[str, FolderStatus],
+        committed: dict[str, Any],
+        reading: list[str],
+    ) -> Iterator[Pending]:
         for folder in self.folders:
             reading[0] = folder
-            yield from self._folder(client, batcher, store, folder, statuses[folder],
-                                    committed[folder])  # fmt: skip
+            yield from self._folder(
+                client, batcher, store, folder, statuses[folder], committed[folder]
+            )
 
     def _missing(self, client: ImapClient, folder: str) -> UsageError:
         special = {"\\sent", "\\archive", "\\drafts", "\\junk", "\\trash", "\\all"}
@@ -229,9 +241,14 @@ class ImapSource(Source):
         )
 
     def _folder(
-        self, client: ImapClient, batcher: Any, store: Store, folder: str,
-        status: FolderStatus, prev: dict[str, Any] | None,
-    ) -> Iterator[Pending]:  # fmt: skip
+        self,
+        client: ImapClient,
+        batcher: Any,
+        store: Store,
+        folder: str,
+        status: FolderStatus,
+        prev: dict[str, Any] | None,
+    ) -> Iterator[Pending]:
         prev = prev or {}
         last = int(prev.get("last_uid", 0))
         same = prev.get("uidvalidity") == status.uidvalidity
@@ -244,8 +261,12 @@ class ImapSource(Source):
         pending = client.uid_sizes(folder, last)
         if rematch:
             pending = self._rematch(client, store, folder, pending, prev, uidvalidity)
-        cursor: dict[str, Any] = {"uidvalidity": uidvalidity, "last_uid": last,
-                                  "uidnext": status.uidnext, "highestmodseq": status.highestmodseq}  # fmt: skip
+        cursor: dict[str, Any] = {
+            "uidvalidity": uidvalidity,
+            "last_uid": last,
+            "uidnext": status.uidnext,
+            "highestmodseq": status.highestmodseq,
+        }
         chunks = list(plan_batches(pending, self.batch_size, self.batch_bytes))
         for i, chunk in enumerate(chunks):
             mails = self._fetched(client, folder, uidvalidity, chunk)
@@ -301,15 +322,20 @@ class ImapSource(Source):
                 fallback_date=f.internaldate,
                 folder=folder,
                 native_id=f"{folder}/{uidvalidity}/{f.uid}",
-            )  # fmt: skip
+            )
             for f in fetched
             if f.uid in wanted  # expunged meanwhile: gone; `N:*` extras: not ours
         ]
 
     def _rematch(
-        self, client: ImapClient, store: Store, folder: str, pending: list[tuple[int, int]],
-        prev: dict[str, Any], uidvalidity: int,
-    ) -> list[tuple[int, int]]:  # fmt: skip
+        self,
+        client: ImapClient,
+        store: Store,
+        folder: str,
+        pending: list[tuple[int, int]],
+        prev: dict[str, Any],
+        uidvalidity: int,
+    ) -> list[tuple[int, int]]:
         """After a UIDVALIDITY change: keep only the messages the store does not hold yet."""
         known = stored_fingerprints(store, self.conn.name)
         keep: list[tuple[int, int]] = []

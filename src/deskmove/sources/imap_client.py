@@ -138,9 +138,14 @@ class ImapClient:
     """One logged-in, read-only IMAP session."""
 
     def __init__(
-        self, host: str, port: int, *, tls: str, timeout: float = 60.0,
+        self,
+        host: str,
+        port: int,
+        *,
+        tls: str,
+        timeout: float = 60.0,
         cafile: str | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.host, self.port, self.tls, self.timeout = host, port, tls, timeout
         self.cafile = cafile
         self.where = f"{host}:{port}"
@@ -311,9 +316,11 @@ class ImapClient:
         line = data[-1] if isinstance(data[-1], bytes) else b" ".join(data[-1])
         values = {k.decode(): int(v) for k, v in _STATUS_ITEM.findall(line.rpartition(b"(")[2])}
         return FolderStatus(
-            values.get("UIDVALIDITY", 0), values.get("UIDNEXT", 0), values.get("MESSAGES", 0),
+            values.get("UIDVALIDITY", 0),
+            values.get("UIDNEXT", 0),
+            values.get("MESSAGES", 0),
             values.get("HIGHESTMODSEQ"),
-        )  # fmt: skip
+        )
 
     def examine(self, folder: str) -> int:
         """Open a folder read-only (EXAMINE); returns its UIDVALIDITY."""

@@ -277,7 +277,13 @@ def matching_ids(dialect: str, words: list[str]) -> Any:
     """A SELECT of ticket ids whose document holds every word (as a prefix)."""
     if dialect == "sqlite":
         match = " ".join(f'"{w}"*' for w in words)
-        return sa.text("SELECT DISTINCT rowid / 16 AS ticket_id FROM search_fts WHERE search_fts MATCH :match").bindparams(match=match).columns(ticket_id=sa.Integer)  # fmt: skip
+        return (
+            sa.text(
+                "SELECT DISTINCT rowid / 16 AS ticket_id FROM search_fts WHERE search_fts MATCH :match"
+            )
+            .bindparams(match=match)
+            .columns(ticket_id=sa.Integer)
+        )
     query = " & ".join(f"{w}:*" for w in words)
     return (
         sa.text(

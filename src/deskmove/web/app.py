@@ -89,9 +89,12 @@ def _static_version() -> str:
 
 
 def create_app(
-    project: Project, store: Store | None = None, *, presence_seconds: float = 5.0,
+    project: Project,
+    store: Store | None = None,
+    *,
+    presence_seconds: float = 5.0,
     write_wait: float = 5.0,
-) -> FastAPI:  # fmt: skip
+) -> FastAPI:
     store = store or Store.open(project.store_url, project.blob_root)
     store.limit_lock_wait(write_wait)  # a page that writes says "busy" soon, not in 30 s
     settings = Settings(project, store, smtp_config(project), presence_seconds)

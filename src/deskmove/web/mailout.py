@@ -55,10 +55,15 @@ class SmtpConfig:
     def describe(self) -> dict[str, Any]:
         """What the settings page shows: everything but the password itself."""
         return {
-            "host": self.host, "port": self.port, "tls": self.tls, "user": self.user or "",
-            "password": f"from ${self.password_env}" + ("" if os.environ.get(self.password_env) else " (not set)"),
-            "from": self.sender, "timeout": self.timeout,
-        }  # fmt: skip
+            "host": self.host,
+            "port": self.port,
+            "tls": self.tls,
+            "user": self.user or "",
+            "password": f"from ${self.password_env}"
+            + ("" if os.environ.get(self.password_env) else " (not set)"),
+            "from": self.sender,
+            "timeout": self.timeout,
+        }
 
 
 def smtp_config(project: Project) -> SmtpConfig | None:
@@ -113,9 +118,17 @@ def new_message_id(config: SmtpConfig | None, fallback_domain: str = "deskmove.i
 
 
 def build_reply(
-    config: SmtpConfig, *, agent_name: str | None, to: list[str], cc: list[str], subject: str,
-    body: str, message_id: str, in_reply_to: str | None, references: list[str],
-) -> EmailMessage:  # fmt: skip
+    config: SmtpConfig,
+    *,
+    agent_name: str | None,
+    to: list[str],
+    cc: list[str],
+    subject: str,
+    body: str,
+    message_id: str,
+    in_reply_to: str | None,
+    references: list[str],
+) -> EmailMessage:
     msg = EmailMessage()
     name, addr = parseaddr(config.sender)
     msg["From"] = formataddr((agent_name or name or "", addr)) if (agent_name or name) else addr

@@ -81,18 +81,27 @@ def compute(store: Store, since: datetime, weeks: int) -> Metrics:
             agent["open"] += 1
     for w in range(weeks + 1):
         b = per_week.get(w, {"first": [], "res": [], "created": []})
-        out.weeks.append({
-            "label": (start + timedelta(weeks=w)).strftime("%d.%m."),
-            "created": len(b["created"]), "first_h": _med(b["first"]), "res_h": _med(b["res"]),
-        })  # fmt: skip
+        out.weeks.append(
+            {
+                "label": (start + timedelta(weeks=w)).strftime("%d.%m."),
+                "created": len(b["created"]),
+                "first_h": _med(b["first"]),
+                "res_h": _med(b["res"]),
+            }
+        )
     names = dict(ws.agents(store))
     for pid, a in sorted(
         per_agent.items(), key=lambda kv: (kv[0] is None, names.get(kv[0] or 0, ""))
     ):
-        out.agents.append({
-            "name": names.get(pid, f"#{pid}") if pid else None, "open": a["open"], "solved": a["solved"],
-            "first_h": _med(a["first"]), "res_h": _med(a["res"]),
-        })  # fmt: skip
+        out.agents.append(
+            {
+                "name": names.get(pid, f"#{pid}") if pid else None,
+                "open": a["open"],
+                "solved": a["solved"],
+                "first_h": _med(a["first"]),
+                "res_h": _med(a["res"]),
+            }
+        )
     out.first_response_h = _med(all_first)
     out.resolution_h = _med(all_res)
     return out

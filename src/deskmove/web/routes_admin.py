@@ -114,9 +114,14 @@ def login(
     token, _csrf = ws.create_session(store, found[0])
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request),
-        max_age=int(ws.SESSION_MAX.total_seconds()), path="/",
-    )  # fmt: skip
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        max_age=int(ws.SESSION_MAX.total_seconds()),
+        path="/",
+    )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
@@ -253,6 +258,9 @@ def admin_settings(
 ) -> Response:
     s = settings_of(request)
     return page(
-        request, "admin_settings.html", smtp=s.smtp.describe() if s.smtp else None,
-        store_url=redact_url(s.project.store_url), root=str(s.project.root),
-    )  # fmt: skip
+        request,
+        "admin_settings.html",
+        smtp=s.smtp.describe() if s.smtp else None,
+        store_url=redact_url(s.project.store_url),
+        root=str(s.project.root),
+    )

@@ -49,8 +49,11 @@ def person(raw: dict[str, Any], ctx: HookContext) -> PersonRec | None:
 
 
 def organization(raw: dict[str, Any], ctx: HookContext) -> OrgRec:
-    return OrgRec(str(raw["id"]), raw.get("name") or f"company {raw['id']}",
-                  [d.lower() for d in raw.get("domains") or []])  # fmt: skip
+    return OrgRec(
+        str(raw["id"]),
+        raw.get("name") or f"company {raw['id']}",
+        [d.lower() for d in raw.get("domains") or []],
+    )
 
 
 def ticket(raw: dict[str, Any], ctx: HookContext) -> TicketRec | QuarantineRec:
@@ -85,10 +88,15 @@ def ticket(raw: dict[str, Any], ctx: HookContext) -> TicketRec | QuarantineRec:
 
 def _files(obj: dict[str, Any]) -> list[RemoteFile]:
     return [
-        RemoteFile(a["attachment_url"], a.get("name"), a.get("content_type") or "application/octet-stream", a.get("size"))
+        RemoteFile(
+            a["attachment_url"],
+            a.get("name"),
+            a.get("content_type") or "application/octet-stream",
+            a.get("size"),
+        )
         for a in obj.get("attachments") or []
         if a.get("attachment_url")
-    ]  # fmt: skip
+    ]
 
 
 def ticket_messages(raw: dict[str, Any], ctx: HookContext) -> list[MessageDraft]:
@@ -155,8 +163,10 @@ def _body(c: MessagePush | None, when: Any = None, extra: list[str] | tuple[str,
     if c is None:
         return _origin_line(None, when) + "".join(lines) + "<p>(imported without messages)</p>"
     if c.files_left_out:
-        lines.append("<p><em>Attachments not migrated (over Freshdesk's 20 MB per ticket): "
-                     f"{html.escape(', '.join(c.files_left_out))}</em></p>")  # fmt: skip
+        lines.append(
+            "<p><em>Attachments not migrated (over Freshdesk's 20 MB per ticket): "
+            f"{html.escape(', '.join(c.files_left_out))}</em></p>"
+        )
     body = c.body_html or html.escape(c.body_text or "").replace("\n", "<br>")
     return (
         _origin_line(c.author_label, c.created_at)
@@ -274,11 +284,19 @@ def _origin(body: str | None) -> tuple[Any, bool]:
 def remote_description(raw: dict[str, Any]) -> RemoteMessage | None:
     """The ticket's description: its first message, with the time its first line keeps."""
     when, ours = _origin(raw.get("description"))
-    return RemoteMessage(f"{raw['id']}-description", None if ours else _id(raw.get("requester_id")),
-                         when or parse_time(raw.get("created_at")), True)  # fmt: skip
+    return RemoteMessage(
+        f"{raw['id']}-description",
+        None if ours else _id(raw.get("requester_id")),
+        when or parse_time(raw.get("created_at")),
+        True,
+    )
 
 
 def remote_message(raw: dict[str, Any]) -> RemoteMessage:
     when, ours = _origin(raw.get("body"))
-    return RemoteMessage(str(raw["id"]), None if ours else _id(raw.get("user_id")),
-                         when or parse_time(raw.get("created_at")), not raw.get("private"))  # fmt: skip
+    return RemoteMessage(
+        str(raw["id"]),
+        None if ours else _id(raw.get("user_id")),
+        when or parse_time(raw.get("created_at")),
+        not raw.get("private"),
+    )

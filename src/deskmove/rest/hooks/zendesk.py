@@ -43,8 +43,11 @@ def person(raw: dict[str, Any], ctx: HookContext) -> PersonRec | None:
 
 
 def organization(raw: dict[str, Any], ctx: HookContext) -> OrgRec:
-    return OrgRec(str(raw["id"]), raw.get("name") or f"organization {raw['id']}",
-                  [d.lower() for d in raw.get("domain_names") or []])  # fmt: skip
+    return OrgRec(
+        str(raw["id"]),
+        raw.get("name") or f"organization {raw['id']}",
+        [d.lower() for d in raw.get("domain_names") or []],
+    )
 
 
 def ticket(raw: dict[str, Any], ctx: HookContext) -> TicketRec | QuarantineRec:
@@ -79,11 +82,16 @@ def ticket(raw: dict[str, Any], ctx: HookContext) -> TicketRec | QuarantineRec:
 
 def _files(comment: dict[str, Any]) -> list[RemoteFile]:
     return [
-        RemoteFile(a["content_url"], a.get("file_name"), a.get("content_type") or "application/octet-stream",
-                   a.get("size"), bool(a.get("inline")))
+        RemoteFile(
+            a["content_url"],
+            a.get("file_name"),
+            a.get("content_type") or "application/octet-stream",
+            a.get("size"),
+            bool(a.get("inline")),
+        )
         for a in comment.get("attachments") or []
         if a.get("content_url")
-    ]  # fmt: skip
+    ]
 
 
 def _comment(
@@ -112,10 +120,16 @@ def message(
     if "child_events" in raw:
         tid = str(raw["ticket_id"])
         return [
-            _comment(ev, tid, raw.get("created_at") or raw.get("timestamp"), ev.get("via") or raw.get("via"), ctx)
+            _comment(
+                ev,
+                tid,
+                raw.get("created_at") or raw.get("timestamp"),
+                ev.get("via") or raw.get("via"),
+                ctx,
+            )
             for ev in raw["child_events"]
             if (ev.get("event_type") or ev.get("type")) == "Comment"
-        ]  # fmt: skip
+        ]
     if raw.get("type", "Comment") != "Comment":
         return []
     return [_comment(raw, str(ticket_id), raw.get("created_at"), raw.get("via"), ctx)]
@@ -174,8 +188,12 @@ def ticket_payload(t: TicketPush, ctx: HookContext) -> dict[str, Any]:
         out["type"] = t.type
     if t.solved_at:
         out["solved_at"] = iso(t.solved_at)
-    for key, value in (("requester_id", t.requester), ("assignee_id", t.assignee),
-                       ("group_id", t.group), ("organization_id", t.organization)):  # fmt: skip
+    for key, value in (
+        ("requester_id", t.requester),
+        ("assignee_id", t.assignee),
+        ("group_id", t.group),
+        ("organization_id", t.organization),
+    ):
         if value:
             out[key] = int(value)
     fields = [
@@ -250,9 +268,12 @@ def _tags(t: TicketPush, ctx: HookContext) -> list[str]:
 
 def ticket_fields(t: TicketPush, ctx: HookContext) -> dict[str, Any]:
     """What a delta push keeps in step: status, tags (with the import tag), assignee, group."""
-    return {"status": _status(t), "tags": _tags(t, ctx),
-            "assignee_id": int(t.assignee) if t.assignee else None,
-            "group_id": int(t.group) if t.group else None}  # fmt: skip
+    return {
+        "status": _status(t),
+        "tags": _tags(t, ctx),
+        "assignee_id": int(t.assignee) if t.assignee else None,
+        "group_id": int(t.group) if t.group else None,
+    }
 
 
 def update_payload(fields: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
@@ -291,9 +312,14 @@ def job_results(job: dict[str, Any]) -> list[dict[str, Any]]:
             and r.get("status") != "Failed"
             and r.get("id") is not None
         )
-        out.append({"index": index, "id": _id(r.get("id")) if ok else None,
-                    "matched": ok and r.get("status") == "Updated",  # create_or_update found it
-                    "error": None if ok else (r.get("details") or r.get("error") or "failed")})  # fmt: skip
+        out.append(
+            {
+                "index": index,
+                "id": _id(r.get("id")) if ok else None,
+                "matched": ok and r.get("status") == "Updated",  # create_or_update found it
+                "error": None if ok else (r.get("details") or r.get("error") or "failed"),
+            }
+        )
     return out
 
 
@@ -309,5 +335,9 @@ def job_state(job: dict[str, Any]) -> str:
 
 def remote_message(raw: dict[str, Any]) -> RemoteMessage:
     """One comment as the target holds it, for ``deskmove verify``."""
-    return RemoteMessage(str(raw["id"]), _id(raw.get("author_id")), parse_time(raw.get("created_at")),
-                         bool(raw.get("public", True)))  # fmt: skip
+    return RemoteMessage(
+        str(raw["id"]),
+        _id(raw.get("author_id")),
+        parse_time(raw.get("created_at")),
+        bool(raw.get("public", True)),
+    )
