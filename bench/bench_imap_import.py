@@ -3,6 +3,7 @@
     python bench/bench_imap_import.py                    # 20,000 messages
     python bench/bench_imap_import.py -n 4000 --runs 3   # median of 3 runs of each
     python bench/bench_imap_import.py --mbox             # also the same mail from an mbox
+    python bench/bench_imap_import.py --tls              # every client over implicit TLS
 
 Starts a throwaway Dovecot (tests/servers/dovecot.py), seeds INBOX and Sent by
 writing Maildir files (mixed sizes: short replies, HTML mail, attachments, a
@@ -155,7 +156,8 @@ def ranges(cfg: dict) -> dict[str, list[tuple[int, int]]]:
     from deskmove.sources.imap import DEFAULT_BATCH, DEFAULT_BATCH_BYTES, plan_batches
     from deskmove.sources.imap_client import ImapClient
 
-    c = ImapClient("127.0.0.1", cfg["port"], tls="none", timeout=60)
+    tls = "implicit" if cfg.get("cafile") else "none"
+    c = ImapClient("127.0.0.1", cfg["port"], tls=tls, timeout=60, cafile=cfg.get("cafile"))
     c.connect()
     c.login(cfg["user"], cfg["password"], "x")
     out = {}
@@ -173,7 +175,13 @@ def run_floor(cfg: dict) -> int:
     import imaplib
 
     plan = {k: [tuple(r) for r in v] for k, v in cfg["ranges"].items()}
-    imap = imaplib.IMAP4("127.0.0.1", cfg["port"], timeout=60)
+    if cfg.get("cafile"):
+        import ssl
+
+        ctx = ssl.create_default_context(cafile=cfg["cafile"])
+        imap = imaplib.IMAP4_SSL("127.0.0.1", cfg["port"], ssl_context=ctx, timeout=60)
+    else:
+        imap = imaplib.IMAP4("127.0.0.1", cfg["port"], timeout=60)
     cred = f"\0{cfg['user']}\0{cfg['password']}".encode()
     imap.authenticate("PLAIN", lambda _: cred)
     count = 0
@@ -236,9 +244,12 @@ def run_mbsync(cfg: dict) -> int:
     (work / "mail").mkdir(parents=True, exist_ok=True)
     (work / "password").write_text(cfg["password"], "utf-8")
     conf = work / "mbsyncrc"
+    tls, host = "SSLType None\n", "127.0.0.1"
+    if cfg.get("cafile"):  # mbsync matches the certificate by name, not by IP address
+        tls, host = f"SSLType IMAPS\nCertificateFile {cfg['cafile']}\n", "localhost"
     conf.write_text(
-        f"IMAPAccount bench\nHost 127.0.0.1\nPort {cfg['port']}\nUser {cfg['user']}\n"
-        f'PassCmd "cat {work / "password"}"\nSSLType None\nAuthMechs PLAIN\n\n'
+        f"IMAPAccount bench\nHost {host}\nPort {cfg['port']}\nUser {cfg['user']}\n"
+        f'PassCmd "cat {work / "password"}"\n{tls}AuthMechs PLAIN\n\n'
         "IMAPStore remote\nAccount bench\n\n"
         f"MaildirStore local\nPath {work / 'mail'}/\nInbox {work / 'mail' / 'INBOX'}\n"
         "SubFolders Verbatim\n\n"
@@ -308,6 +319,7 @@ def main() -> None:
     ap.add_argument("-n", "--messages", type=int, default=20_000)
     ap.add_argument("--runs", type=int, default=1, help="runs of each phase; the median is shown")
     ap.add_argument("--mbox", action="store_true", help="also import the same mail from an mbox")
+    ap.add_argument("--tls", action="store_true", help="over implicit TLS (port 993's way)")
     ap.add_argument("--phases", default="", help="comma-separated subset, e.g. import,mbox")
     ap.add_argument("--phase", help=argparse.SUPPRESS)
     ap.add_argument("--cfg", help=argparse.SUPPRESS)
@@ -330,10 +342,13 @@ def main() -> None:
         print(
             f"seeded {args.messages} messages, {size / 2**20:.0f} MB, in {time.perf_counter() - t:.1f}s"
         )
+        port, query = server.port, "tls=none"
+        if args.tls:
+            port, query = server.tls_port, f"tls=implicit&cafile={server.cafile}"
         cfg = {
-            "port": server.port, "user": server.user, "password": server.password, "dir": work,
-            "spec": f"imap://support%40shop.example@127.0.0.1:{server.port}/INBOX,Sent?tls=none",
-            "mbox": str(mbox),
+            "port": port, "user": server.user, "password": server.password, "dir": work,
+            "spec": f"imap://support%40shop.example@127.0.0.1:{port}/INBOX,Sent?{query}",
+            "mbox": str(mbox), "cafile": str(server.cafile) if args.tls else None,
         }  # fmt: skip
         cfg["ranges"] = ranges(cfg)
         runs: dict[str, list[dict]] = {p: [] for p in names}
