@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -16,17 +17,21 @@ from typing import BinaryIO
 from deskmove.errors import StoreError
 
 CHUNK = 1 << 20
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._root = str(self.root)
+        self._folders: set[str] = set()  # ab/ folders this process made or found
+        self._count = 0
 
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:]
 
     def exists(self, sha256: str) -> bool:
-        return self.path(sha256).exists()
+        return os.path.exists(os.path.join(self._root, sha256[:2], sha256[2:]))
 
     def put(self, data: bytes, sha256: str | None = None) -> str:
         """Store bytes, return their sha256 (``sha256``: already computed by the caller);
@@ -75,16 +80,37 @@ class BlobStore:
         return self.path(sha256).open("rb")
 
     def _write(self, sha: str, chunks: Iterable[bytes]) -> None:
-        target = self.path(sha)
+        """Write a blob under a temporary name in its folder, then rename it into place.
+
+        Plain system calls, about half the CPU of ``mkstemp`` + a file object: a mail
+        import writes one blob per mail. The temporary name is unique to this process and
+        thread (``O_EXCL`` refuses a leftover); owner-only, like ``mkstemp``'s.
+        """
+        folder = os.path.join(self._root, sha[:2])
+        target = os.path.join(folder, sha[2:])
+        self._count += 1
+        tmp = os.path.join(folder, f".tmp-{os.getpid()}-{threading.get_ident()}-{self._count}")
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            if folder not in self._folders:
+                os.makedirs(folder, exist_ok=True)
+                self._folders.add(folder)
+            try:
+                fd = os.open(tmp, _CREATE, 0o600)
+            except FileNotFoundError:  # the folder was removed since
+                os.makedirs(folder, exist_ok=True)
+                fd = os.open(tmp, _CREATE, 0o600)
+            except FileExistsError:  # left by a killed process whose pid this one has now
+                fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         except OSError as exc:
             raise _store_error(exc) from exc
         try:
-            with os.fdopen(fd, "wb") as out:
+            try:
                 for chunk in chunks:
-                    out.write(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
             os.replace(tmp, target)
         except OSError as exc:
             _cleanup(tmp)
