@@ -57,29 +57,57 @@ TRANSLIT = str.maketrans(
     "acdeeinorstuuyzacelnszzabvgdeezzijklmnoprstufhccss_y_eyaACDEEINORSTUUYZACELNSZZ_",
 )
 SUBJECTS = {
-    "cs": ["Objednávka č. {n} nedorazila", "Reklamace: rozbitá zásilka", "Faktura {n} — špatná částka",
-           "Změna doručovací adresy", "Dotaz k vrácení zboží, prosím o radu"],
-    "pl": ["Zamówienie nr {n} nie dotarło", "Reklamacja: uszkodzona paczka", "Faktura {n} — zła kwota",
-           "Zmiana adresu dostawy", "Pytanie o zwrot towaru"],
-    "ru": ["Заказ № {n} не пришёл", "Претензия: повреждённая посылка", "Счёт {n} — неверная сумма",
-           "Изменение адреса доставки", "Вопрос о возврате товара"],
-    "en": ["Order #{n} has not arrived", "Complaint: parcel arrived damaged", "Invoice {n}: wrong amount",
-           "Change of delivery address", "Question about returns, \"30 days\"?"],
-}  # fmt: skip
+    "cs": [
+        "Objednávka č. {n} nedorazila",
+        "Reklamace: rozbitá zásilka",
+        "Faktura {n} — špatná částka",
+        "Změna doručovací adresy",
+        "Dotaz k vrácení zboží, prosím o radu",
+    ],
+    "pl": [
+        "Zamówienie nr {n} nie dotarło",
+        "Reklamacja: uszkodzona paczka",
+        "Faktura {n} — zła kwota",
+        "Zmiana adresu dostawy",
+        "Pytanie o zwrot towaru",
+    ],
+    "ru": [
+        "Заказ № {n} не пришёл",
+        "Претензия: повреждённая посылка",
+        "Счёт {n} — неверная сумма",
+        "Изменение адреса доставки",
+        "Вопрос о возврате товара",
+    ],
+    "en": [
+        "Order #{n} has not arrived",
+        "Complaint: parcel arrived damaged",
+        "Invoice {n}: wrong amount",
+        "Change of delivery address",
+        'Question about returns, "30 days"?',
+    ],
+}
 BODIES = {
-    "cs": ["Dobrý den,\nobjednávka č. {n} stále nedorazila. Můžete to prosím ověřit?\n\nS pozdravem\n{name}",
-           "Zásilka přišla poškozená, přikládám fotku. Chci výměnu, ne vrácení peněz.",
-           "Na faktuře je 1 250,50 Kč, ale v košíku bylo 1 150,50 Kč; prosím o opravu."],
-    "pl": ["Dzień dobry,\nzamówienie nr {n} wciąż nie dotarło. Proszę o sprawdzenie.\n\nPozdrawiam\n{name}",
-           "Paczka przyszła uszkodzona, w załączniku zdjęcie. Proszę o wymianę.",
-           "Na fakturze jest 1 250,50 zł, a w koszyku było 1 150,50 zł; proszę o korektę."],
-    "ru": ["Здравствуйте!\nЗаказ № {n} до сих пор не пришёл. Проверьте, пожалуйста.\n\nС уважением,\n{name}",
-           "Посылка пришла повреждённой, фото во вложении. Прошу замену, а не возврат.",
-           "В счёте 1 250,50 ₽, а в корзине было 1 150,50 ₽; исправьте, пожалуйста."],
-    "en": ["Hello,\norder #{n} still hasn't arrived. Could you check, please?\n\nThanks,\n{name}",
-           "The parcel came damaged, photo attached. I'd like a replacement, not a refund.",
-           "The invoice says £1,250.50 but the basket was £1,150.50; \"please\" fix it 🙏"],
-}  # fmt: skip
+    "cs": [
+        "Dobrý den,\nobjednávka č. {n} stále nedorazila. Můžete to prosím ověřit?\n\nS pozdravem\n{name}",
+        "Zásilka přišla poškozená, přikládám fotku. Chci výměnu, ne vrácení peněz.",
+        "Na faktuře je 1 250,50 Kč, ale v košíku bylo 1 150,50 Kč; prosím o opravu.",
+    ],
+    "pl": [
+        "Dzień dobry,\nzamówienie nr {n} wciąż nie dotarło. Proszę o sprawdzenie.\n\nPozdrawiam\n{name}",
+        "Paczka przyszła uszkodzona, w załączniku zdjęcie. Proszę o wymianę.",
+        "Na fakturze jest 1 250,50 zł, a w koszyku było 1 150,50 zł; proszę o korektę.",
+    ],
+    "ru": [
+        "Здравствуйте!\nЗаказ № {n} до сих пор не пришёл. Проверьте, пожалуйста.\n\nС уважением,\n{name}",
+        "Посылка пришла повреждённой, фото во вложении. Прошу замену, а не возврат.",
+        "В счёте 1 250,50 ₽, а в корзине было 1 150,50 ₽; исправьте, пожалуйста.",
+    ],
+    "en": [
+        "Hello,\norder #{n} still hasn't arrived. Could you check, please?\n\nThanks,\n{name}",
+        "The parcel came damaged, photo attached. I'd like a replacement, not a refund.",
+        'The invoice says £1,250.50 but the basket was £1,150.50; "please" fix it 🙏',
+    ],
+}
 REPLIES = {
     "cs": "Dobrý den, děkujeme za zprávu. Zásilku jsme dohledali a posíláme ji znovu.",
     "pl": "Dzień dobry, dziękujemy za wiadomość. Paczkę odnaleźliśmy i wysyłamy ponownie.",
@@ -118,15 +146,23 @@ def png(rng: random.Random) -> bytes:
             struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
         )
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))  # fmt: skip
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def pdf(text: str) -> bytes:
     body = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode("latin-1", "replace")
-    return (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-            b"3 0 obj<</Type/Page/Parent 2 0 R/Contents 4 0 R>>endobj\n"
-            + f"4 0 obj<</Length {len(body)}>>stream\n".encode() + body + b"\nendstream endobj\n%%EOF\n")  # fmt: skip
+    return (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+        b"3 0 obj<</Type/Page/Parent 2 0 R/Contents 4 0 R>>endobj\n"
+        + f"4 0 obj<</Length {len(body)}>>stream\n".encode()
+        + body
+        + b"\nendstream endobj\n%%EOF\n"
+    )
 
 
 def iso(dt: datetime, minutes: int | None) -> str:
@@ -156,8 +192,14 @@ class Helpdesk:
     def make_people(self) -> None:
         rng = self.rng
         for name, email, phone in AGENTS:
-            self.people[email] = {"email": email, "name": name, "role": "agent", "organization": "",
-                                  "phone": phone, "other_emails": ""}  # fmt: skip
+            self.people[email] = {
+                "email": email,
+                "name": name,
+                "role": "agent",
+                "organization": "",
+                "phone": phone,
+                "other_emails": "",
+            }
         for i in range(140):
             org, domain, lang = (
                 ORGS[(i * 5) % len(ORGS)] if i % 3 else (None, None, rng.choice(list(FIRST)))
@@ -171,8 +213,14 @@ class Helpdesk:
             if i % 19 == 0:
                 others.append(f"{local}{i}@outlook.com")
             phone = f"+420 7{rng.randrange(10**7, 10**8)}" if lang == "cs" and i % 2 else ""
-            self.people[email] = {"email": email, "name": f"{first} {last}", "role": "customer",
-                                  "organization": org or "", "phone": phone, "other_emails": " ".join(others)}  # fmt: skip
+            self.people[email] = {
+                "email": email,
+                "name": f"{first} {last}",
+                "role": "customer",
+                "organization": org or "",
+                "phone": phone,
+                "other_emails": " ".join(others),
+            }
             self.customers.append((email, f"{first} {last}", lang))
 
     def make_tickets(self) -> None:
@@ -191,26 +239,59 @@ class Helpdesk:
             updated = t
             solved = updated if status in ("solved", "closed") else None
             org = self.people[email]["organization"]
-            tags = sorted({lang, rng.choice(["vip", "b2b", "eshop", "doprava", "zwrot", "возврат"]),
-                           rng.choice(["", "urgent", "faktura"])} - {""})  # fmt: skip
-            custom = {"order_number": str(order), "product": rng.choice(["Chléb", "Kłódka", "Самовар", "Book"]),
-                      "rating": rng.choice([None, 3, 4, 5])}  # fmt: skip
+            tags = sorted(
+                {
+                    lang,
+                    rng.choice(["vip", "b2b", "eshop", "doprava", "zwrot", "возврат"]),
+                    rng.choice(["", "urgent", "faktura"]),
+                }
+                - {""}
+            )
+            custom = {
+                "order_number": str(order),
+                "product": rng.choice(["Chléb", "Kłódka", "Самовар", "Book"]),
+                "rating": rng.choice([None, 3, 4, 5]),
+            }
             custom = {k: v for k, v in custom.items() if v is not None}
             flags = "spam" if n % 97 == 0 else ("auto" if n % 89 == 0 else "")
-            self.tickets.append([
-                str(n), "legacy-desk" if n % 5 == 0 else "", f"LD-{n}" if n % 5 == 0 else "", subject,
-                status, pick(rng, [("low", 2), ("normal", 8), ("high", 3), ("urgent", 1)]),
-                rng.choice(["question", "incident", "problem", ""]), pick(rng, CHANNEL_W), email,
-                agent[1] if status != "new" else "", GROUPS[lang], org, " ".join(tags),
-                iso(created, 0), iso(updated, 0), iso(solved, 0) if solved else "", str(len(msgs)),
-                json.dumps(custom, ensure_ascii=False, sort_keys=True), flags, "",
-            ])  # fmt: skip
+            self.tickets.append(
+                [
+                    str(n),
+                    "legacy-desk" if n % 5 == 0 else "",
+                    f"LD-{n}" if n % 5 == 0 else "",
+                    subject,
+                    status,
+                    pick(rng, [("low", 2), ("normal", 8), ("high", 3), ("urgent", 1)]),
+                    rng.choice(["question", "incident", "problem", ""]),
+                    pick(rng, CHANNEL_W),
+                    email,
+                    agent[1] if status != "new" else "",
+                    GROUPS[lang],
+                    org,
+                    " ".join(tags),
+                    iso(created, 0),
+                    iso(updated, 0),
+                    iso(solved, 0) if solved else "",
+                    str(len(msgs)),
+                    json.dumps(custom, ensure_ascii=False, sort_keys=True),
+                    flags,
+                    "",
+                ]
+            )
             self.messages += msgs
 
     def make_messages(
-        self, n: int, mid: int, lang: str, email: str, name: str, agent: tuple[str, str, str],
-        subject: str, created: datetime, order: int,
-    ) -> tuple[list[list[str]], datetime]:  # fmt: skip
+        self,
+        n: int,
+        mid: int,
+        lang: str,
+        email: str,
+        name: str,
+        agent: tuple[str, str, str],
+        subject: str,
+        created: datetime,
+        order: int,
+    ) -> tuple[list[list[str]], datetime]:
         rng = self.rng
         out: list[list[str]] = []
         t = created
@@ -231,14 +312,29 @@ class Helpdesk:
             html = f"<p>{body.replace(chr(10), '<br>')}</p>" if kind == "out" and i % 2 else ""
             msg_id = first_id if i == 0 else f"<m{mid}@shop.example>"
             n_att = self.add_attachments(mid, lang) if kind == "in" and rng.random() < 0.22 else 0
-            out.append([
-                str(mid), str(n), "", msg_id if kind != "note" else "", author, aname,
-                "inbound" if kind == "in" else "outbound", "false" if kind == "note" else "true",
-                iso(t, off), subject if i == 0 else f"Re: {subject}", body, html, str(n_att),
-                "support@shop.example" if kind == "in" else (email if kind == "out" else ""),
-                "", first_id if i and kind != "note" else "", first_id if i and kind != "note" else "",
-                "", "",
-            ])  # fmt: skip
+            out.append(
+                [
+                    str(mid),
+                    str(n),
+                    "",
+                    msg_id if kind != "note" else "",
+                    author,
+                    aname,
+                    "inbound" if kind == "in" else "outbound",
+                    "false" if kind == "note" else "true",
+                    iso(t, off),
+                    subject if i == 0 else f"Re: {subject}",
+                    body,
+                    html,
+                    str(n_att),
+                    "support@shop.example" if kind == "in" else (email if kind == "out" else ""),
+                    "",
+                    first_id if i and kind != "note" else "",
+                    first_id if i and kind != "note" else "",
+                    "",
+                    "",
+                ]
+            )
             t += timedelta(minutes=rng.randrange(5, 60 * 48))
         return out, t
 
@@ -283,12 +379,29 @@ class Helpdesk:
 
 
 # -- helpdesk-style exports ------------------------------------------------------------
-ZENDESK_STATUS = {"new": "New", "open": "Open", "pending": "Pending", "hold": "On-hold",
-                  "solved": "Solved", "closed": "Closed"}  # fmt: skip
-ZENDESK_VIA = {"email": "Mail", "web": "Web form", "phone": "Phone call (incoming)",
-               "chat": "Chat", "social": "Facebook Post"}  # fmt: skip
-FRESH_STATUS = {"new": "Open", "open": "Open", "pending": "Pending", "hold": "Waiting on Third Party",
-                "solved": "Resolved", "closed": "Closed"}  # fmt: skip
+ZENDESK_STATUS = {
+    "new": "New",
+    "open": "Open",
+    "pending": "Pending",
+    "hold": "On-hold",
+    "solved": "Solved",
+    "closed": "Closed",
+}
+ZENDESK_VIA = {
+    "email": "Mail",
+    "web": "Web form",
+    "phone": "Phone call (incoming)",
+    "chat": "Chat",
+    "social": "Facebook Post",
+}
+FRESH_STATUS = {
+    "new": "Open",
+    "open": "Open",
+    "pending": "Pending",
+    "hold": "Waiting on Third Party",
+    "solved": "Resolved",
+    "closed": "Closed",
+}
 FRESH_SOURCE = {
     "email": "Email",
     "web": "Portal",
@@ -300,12 +413,37 @@ FRESH_PRIORITY = {"low": "Low", "normal": "Medium", "high": "High", "urgent": "U
 
 
 def zendesk_export(desk: Helpdesk, path: Path) -> None:
-    header = ("Summation column", "Id", "Requester", "Requester id", "Requester external id",
-              "Requester email", "Requester domain", "Submitter", "Assignee", "Group", "Subject",
-              "Tags", "Status", "Priority", "Via", "Ticket type", "Created at", "Updated at",
-              "Assigned at", "Organization", "Due date", "Initially assigned at", "Solved at",
-              "Resolution time", "Satisfaction Score", "Reopens", "Replies",
-              "Order number [txt]", "Product [list]")  # fmt: skip
+    header = (
+        "Summation column",
+        "Id",
+        "Requester",
+        "Requester id",
+        "Requester external id",
+        "Requester email",
+        "Requester domain",
+        "Submitter",
+        "Assignee",
+        "Group",
+        "Subject",
+        "Tags",
+        "Status",
+        "Priority",
+        "Via",
+        "Ticket type",
+        "Created at",
+        "Updated at",
+        "Assigned at",
+        "Organization",
+        "Due date",
+        "Initially assigned at",
+        "Solved at",
+        "Resolution time",
+        "Satisfaction Score",
+        "Reopens",
+        "Replies",
+        "Order number [txt]",
+        "Product [list]",
+    )
     rows = []
     for t in desk.tickets[:60]:
         tid, subj, status, prio, ttype, channel, req, asg = (
@@ -328,16 +466,72 @@ def zendesk_export(desk: Helpdesk, path: Path) -> None:
             .strftime("%Y-%m-%d %H:%M:%S %z")
         )
         solved = datetime.fromisoformat(t[15]).strftime("%Y-%m-%d %H:%M:%S %z") if t[15] else ""
-        rows.append([
-            "", str(1000 + int(tid)), p["name"], str(500000 + int(tid)), "", req, req.split("@")[1],
-            p["name"], desk.people[asg]["name"] if asg else "", t[10], subj, t[12],
-            ZENDESK_STATUS[status], prio.capitalize() if prio else "", ZENDESK_VIA[channel],
-            ttype.capitalize(), stamp, upd, "", p["organization"], "", "", solved,
-            "", "Not Offered", "0", "1", cf.get("order_number", ""), cf.get("product", ""),
-        ])  # fmt: skip
-    rows.append(["", "1999", "Broken Row", "", "", "broken@example.com", "example.com", "", "", "",
-                 "Ticket with an unknown status", "", "Archived", "Low", "Mail", "", "2025-03-01 10:00:00 +0100",
-                 "", "", "", "", "", "", "", "", "", "", "", ""])  # fmt: skip
+        rows.append(
+            [
+                "",
+                str(1000 + int(tid)),
+                p["name"],
+                str(500000 + int(tid)),
+                "",
+                req,
+                req.split("@")[1],
+                p["name"],
+                desk.people[asg]["name"] if asg else "",
+                t[10],
+                subj,
+                t[12],
+                ZENDESK_STATUS[status],
+                prio.capitalize() if prio else "",
+                ZENDESK_VIA[channel],
+                ttype.capitalize(),
+                stamp,
+                upd,
+                "",
+                p["organization"],
+                "",
+                "",
+                solved,
+                "",
+                "Not Offered",
+                "0",
+                "1",
+                cf.get("order_number", ""),
+                cf.get("product", ""),
+            ]
+        )
+    rows.append(
+        [
+            "",
+            "1999",
+            "Broken Row",
+            "",
+            "",
+            "broken@example.com",
+            "example.com",
+            "",
+            "",
+            "",
+            "Ticket with an unknown status",
+            "",
+            "Archived",
+            "Low",
+            "Mail",
+            "",
+            "2025-03-01 10:00:00 +0100",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(header)
@@ -346,13 +540,38 @@ def zendesk_export(desk: Helpdesk, path: Path) -> None:
 
 
 def freshdesk_export(desk: Helpdesk, path: Path) -> None:
-    header = ("Ticket ID", "Subject", "Description", "Status", "Priority", "Source", "Type", "Agent",
-              "Group", "Created time", "Due by Time", "Resolved time", "Closed time",
-              "Last update time", "Initial response time", "Time tracked",
-              "First response time (in hrs)", "Resolution time (in hrs)", "Agent interactions",
-              "Customer interactions", "Resolution status", "First response status", "Tags",
-              "Survey results", "Product", "Full name", "Email", "Contact ID", "Company Name",
-              "Order number")  # fmt: skip
+    header = (
+        "Ticket ID",
+        "Subject",
+        "Description",
+        "Status",
+        "Priority",
+        "Source",
+        "Type",
+        "Agent",
+        "Group",
+        "Created time",
+        "Due by Time",
+        "Resolved time",
+        "Closed time",
+        "Last update time",
+        "Initial response time",
+        "Time tracked",
+        "First response time (in hrs)",
+        "Resolution time (in hrs)",
+        "Agent interactions",
+        "Customer interactions",
+        "Resolution status",
+        "First response status",
+        "Tags",
+        "Survey results",
+        "Product",
+        "Full name",
+        "Email",
+        "Contact ID",
+        "Company Name",
+        "Order number",
+    )
     rows = []
     first = {m[1]: m for m in reversed(desk.messages)}
     picked = [t for t in desk.tickets if _cp1250(t, first[t[0]][10], desk)][:50]
@@ -365,15 +584,60 @@ def freshdesk_export(desk: Helpdesk, path: Path) -> None:
             return datetime.fromisoformat(v).astimezone(local).strftime(fmt) if v else ""
 
         cf = json.loads(t[17])
-        rows.append([
-            str(t[0]), t[3], first[t[0]][10], FRESH_STATUS[t[4]], FRESH_PRIORITY.get(t[5], "Low"),
-            FRESH_SOURCE[t[7]], t[6].capitalize(), desk.people[t[9]]["name"] if t[9] else "",
-            t[10], d(t[13]), "", d(t[15]) if t[4] == "solved" else "", d(t[15]) if t[4] == "closed" else "",
-            d(t[14]), "", "00:00", "", "", "1", "1", "", "", ",".join(t[12].split()), "", "",
-            p["name"], p["email"], str(700 + int(t[0])), p["organization"], cf.get("order_number", ""),
-        ])  # fmt: skip
-    rows.append(["2001", "Chybné datum", "", "Open", "Low", "Email", "", "", "", "31.02.2025 25:61",
-                 *[""] * 15, "Jan Chybný", "jan@chybny.cz", "", "", ""])  # fmt: skip
+        rows.append(
+            [
+                str(t[0]),
+                t[3],
+                first[t[0]][10],
+                FRESH_STATUS[t[4]],
+                FRESH_PRIORITY.get(t[5], "Low"),
+                FRESH_SOURCE[t[7]],
+                t[6].capitalize(),
+                desk.people[t[9]]["name"] if t[9] else "",
+                t[10],
+                d(t[13]),
+                "",
+                d(t[15]) if t[4] == "solved" else "",
+                d(t[15]) if t[4] == "closed" else "",
+                d(t[14]),
+                "",
+                "00:00",
+                "",
+                "",
+                "1",
+                "1",
+                "",
+                "",
+                ",".join(t[12].split()),
+                "",
+                "",
+                p["name"],
+                p["email"],
+                str(700 + int(t[0])),
+                p["organization"],
+                cf.get("order_number", ""),
+            ]
+        )
+    rows.append(
+        [
+            "2001",
+            "Chybné datum",
+            "",
+            "Open",
+            "Low",
+            "Email",
+            "",
+            "",
+            "",
+            "31.02.2025 25:61",
+            *[""] * 15,
+            "Jan Chybný",
+            "jan@chybny.cz",
+            "",
+            "",
+            "",
+        ]
+    )
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
     w.writerow(header)
@@ -399,8 +663,10 @@ def main() -> None:
     exports.mkdir(exist_ok=True)
     zendesk_export(desk, exports / "zendesk-tickets.csv")
     freshdesk_export(desk, exports / "freshdesk-tickets.csv")
-    print(f"{len(desk.tickets)} tickets, {len(desk.messages)} messages, {len(desk.people)} people, "
-          f"{len(desk.attachments)} attachments -> {HERE}")  # fmt: skip
+    print(
+        f"{len(desk.tickets)} tickets, {len(desk.messages)} messages, {len(desk.people)} people, "
+        f"{len(desk.attachments)} attachments -> {HERE}"
+    )
 
 
 if __name__ == "__main__":

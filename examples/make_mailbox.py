@@ -42,49 +42,117 @@ AGENTS = [
     ("Tom Harris", "+44 20 7946 0958", "en"),
 ]
 CUSTOMERS = {
-    "cs": [("Jan Novák", "jan.novak@seznam.example"), ("Petra Dvořáková", "petra.dvorakova@email.example"),
-           ("Tomáš Černý", "tomas.cerny@centrum.example"), ("Lucie Procházková", "lucie@prochazkova.example"),
-           ("Jiří Kučera", "jiri.kucera@firma.example"), ("Eva Veselá", "eva.vesela@post.example")],
-    "pl": [("Agnieszka Wiśniewska", "agnieszka.w@wp.example"), ("Paweł Zieliński", "pawel.zielinski@onet.example"),
-           ("Małgorzata Wójcik", "m.wojcik@interia.example"), ("Łukasz Kamiński", "lukasz@kaminski.example")],
-    "ru": [("Дмитрий Смирнов", "d.smirnov@yandex.example"), ("Ольга Кузнецова", "olga.k@mail.example"),
-           ("Сергей Попов", "s.popov@rambler.example")],
-    "en": [("Sarah Miller", "sarah.miller@gmail.example"), ("James O'Brien", "james@obrien.example"),
-           ("Priya Patel", "priya.patel@outlook.example")],
-}  # fmt: skip
+    "cs": [
+        ("Jan Novák", "jan.novak@seznam.example"),
+        ("Petra Dvořáková", "petra.dvorakova@email.example"),
+        ("Tomáš Černý", "tomas.cerny@centrum.example"),
+        ("Lucie Procházková", "lucie@prochazkova.example"),
+        ("Jiří Kučera", "jiri.kucera@firma.example"),
+        ("Eva Veselá", "eva.vesela@post.example"),
+    ],
+    "pl": [
+        ("Agnieszka Wiśniewska", "agnieszka.w@wp.example"),
+        ("Paweł Zieliński", "pawel.zielinski@onet.example"),
+        ("Małgorzata Wójcik", "m.wojcik@interia.example"),
+        ("Łukasz Kamiński", "lukasz@kaminski.example"),
+    ],
+    "ru": [
+        ("Дмитрий Смирнов", "d.smirnov@yandex.example"),
+        ("Ольга Кузнецова", "olga.k@mail.example"),
+        ("Сергей Попов", "s.popov@rambler.example"),
+    ],
+    "en": [
+        ("Sarah Miller", "sarah.miller@gmail.example"),
+        ("James O'Brien", "james@obrien.example"),
+        ("Priya Patel", "priya.patel@outlook.example"),
+    ],
+}
 CHARSETS = {
     "cs": ["windows-1250", "iso-8859-2", "utf-8", "windows-1250"],
     "pl": ["iso-8859-2", "utf-8", "windows-1250"],
     "ru": ["koi8-r", "windows-1251", "utf-8"],
     "en": ["us-ascii", "utf-8"],
 }
-PHONES = {"cs": "+420 777 123 4{:02d}", "pl": "+48 22 123 45 {:02d}", "ru": "+7 (495) 123-45-{:02d}",
-          "en": "+44 7700 900{:03d}"}  # fmt: skip
+PHONES = {
+    "cs": "+420 777 123 4{:02d}",
+    "pl": "+48 22 123 45 {:02d}",
+    "ru": "+7 (495) 123-45-{:02d}",
+    "en": "+44 7700 900{:03d}",
+}
 TOPICS = {
-    "cs": [("Objednávka č. {n} nedorazila", "Dobrý den,\nmoje objednávka č. {n} stále nedorazila. Můžete prosím zjistit, kde je?"),
-           ("Reklamace – rozbitý hrnek", "Dobrý den,\nhrnek z objednávky {n} přišel rozbitý. Posílám fotku. Prosím o výměnu."),
-           ("Faktura na firmu", "Dobrý den,\npotřeboval bych fakturu na firmu, IČO 2745{n}. Děkuji."),
-           ("Změna doručovací adresy", "Dobrý den,\nmůžete prosím změnit adresu doručení u objednávky {n}? Přestěhovali jsme se do Brna.")],
-    "pl": [("Zamówienie nr {n} – brak przesyłki", "Dzień dobry,\nzamówienie nr {n} jeszcze nie dotarło. Proszę o sprawdzenie."),
-           ("Zwrot towaru", "Dzień dobry,\nchciałbym zwrócić towar z zamówienia {n}. Jak mam to zrobić?"),
-           ("Płatność nie przeszła", "Dzień dobry,\npłatność za zamówienie {n} została pobrana dwa razy. Proszę o zwrot.")],
-    "ru": [("Заказ №{n} не пришёл", "Здравствуйте!\nМой заказ №{n} до сих пор не пришёл. Подскажите, пожалуйста, где он?"),
-           ("Возврат денег", "Здравствуйте!\nПрошу вернуть деньги за заказ {n}, товар не подошёл."),
-           ("Вопрос по доставке", "Здравствуйте!\nДоставляете ли вы в Калининград? Заказ {n}.")],
-    "en": [("Order #{n} has not arrived", "Hi,\nmy order #{n} still hasn't arrived. Could you check where it is?"),
-           ("Wrong size", "Hello,\nI received the wrong size for order {n}. Can I swap it?"),
-           ("Invoice request", "Hi,\ncould you send me a VAT invoice for order {n}?")],
-}  # fmt: skip
-REPLY = {"cs": ("Re", "Dobrý den,\nděkujeme za zprávu, objednávku {n} jsme prověřili a ozveme se.\n\nS pozdravem"),
-         "pl": ("Odp", "Dzień dobry,\ndziękujemy za wiadomość, sprawdzamy zamówienie {n}.\n\nPozdrawiamy"),
-         "ru": ("Отв", "Здравствуйте!\nСпасибо за обращение, мы проверяем заказ {n}.\n\nС уважением"),
-         "en": ("Re", "Hi,\nthanks for getting in touch, we are looking into order {n}.\n\nBest regards")}  # fmt: skip
-THANKS = {"cs": "Děkuji, už to dorazilo.", "pl": "Dziękuję, wszystko dotarło.",
-          "ru": "Спасибо, всё получил.", "en": "Thanks, it arrived today."}  # fmt: skip
-LATER = {"cs": "Dobrý den, píšu znovu k této objednávce – stejný problém se opakuje.",
-         "pl": "Dzień dobry, wracam do tej sprawy – problem się powtórzył.",
-         "ru": "Здравствуйте, пишу снова по этому заказу – проблема повторилась.",
-         "en": "Hi, writing again about this order - the same problem happened again."}  # fmt: skip
+    "cs": [
+        (
+            "Objednávka č. {n} nedorazila",
+            "Dobrý den,\nmoje objednávka č. {n} stále nedorazila. Můžete prosím zjistit, kde je?",
+        ),
+        (
+            "Reklamace – rozbitý hrnek",
+            "Dobrý den,\nhrnek z objednávky {n} přišel rozbitý. Posílám fotku. Prosím o výměnu.",
+        ),
+        ("Faktura na firmu", "Dobrý den,\npotřeboval bych fakturu na firmu, IČO 2745{n}. Děkuji."),
+        (
+            "Změna doručovací adresy",
+            "Dobrý den,\nmůžete prosím změnit adresu doručení u objednávky {n}? Přestěhovali jsme se do Brna.",
+        ),
+    ],
+    "pl": [
+        (
+            "Zamówienie nr {n} – brak przesyłki",
+            "Dzień dobry,\nzamówienie nr {n} jeszcze nie dotarło. Proszę o sprawdzenie.",
+        ),
+        (
+            "Zwrot towaru",
+            "Dzień dobry,\nchciałbym zwrócić towar z zamówienia {n}. Jak mam to zrobić?",
+        ),
+        (
+            "Płatność nie przeszła",
+            "Dzień dobry,\npłatność za zamówienie {n} została pobrana dwa razy. Proszę o zwrot.",
+        ),
+    ],
+    "ru": [
+        (
+            "Заказ №{n} не пришёл",
+            "Здравствуйте!\nМой заказ №{n} до сих пор не пришёл. Подскажите, пожалуйста, где он?",
+        ),
+        ("Возврат денег", "Здравствуйте!\nПрошу вернуть деньги за заказ {n}, товар не подошёл."),
+        ("Вопрос по доставке", "Здравствуйте!\nДоставляете ли вы в Калининград? Заказ {n}."),
+    ],
+    "en": [
+        (
+            "Order #{n} has not arrived",
+            "Hi,\nmy order #{n} still hasn't arrived. Could you check where it is?",
+        ),
+        ("Wrong size", "Hello,\nI received the wrong size for order {n}. Can I swap it?"),
+        ("Invoice request", "Hi,\ncould you send me a VAT invoice for order {n}?"),
+    ],
+}
+REPLY = {
+    "cs": (
+        "Re",
+        "Dobrý den,\nděkujeme za zprávu, objednávku {n} jsme prověřili a ozveme se.\n\nS pozdravem",
+    ),
+    "pl": (
+        "Odp",
+        "Dzień dobry,\ndziękujemy za wiadomość, sprawdzamy zamówienie {n}.\n\nPozdrawiamy",
+    ),
+    "ru": ("Отв", "Здравствуйте!\nСпасибо за обращение, мы проверяем заказ {n}.\n\nС уважением"),
+    "en": (
+        "Re",
+        "Hi,\nthanks for getting in touch, we are looking into order {n}.\n\nBest regards",
+    ),
+}
+THANKS = {
+    "cs": "Děkuji, už to dorazilo.",
+    "pl": "Dziękuję, wszystko dotarło.",
+    "ru": "Спасибо, всё получил.",
+    "en": "Thanks, it arrived today.",
+}
+LATER = {
+    "cs": "Dobrý den, píšu znovu k této objednávce – stejný problém se opakuje.",
+    "pl": "Dzień dobry, wracam do tej sprawy – problem się powtórzył.",
+    "ru": "Здравствуйте, пишу снова по этому заказу – проблема повторилась.",
+    "en": "Hi, writing again about this order - the same problem happened again.",
+}
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
@@ -140,8 +208,17 @@ def subject_header(text: str, charset: str) -> str:
 
 
 def headers(**fields: str | None) -> list[str]:
-    names = {"frm": "From", "to": "To", "cc": "Cc", "subject": "Subject", "date": "Date",
-             "mid": "Message-ID", "irt": "In-Reply-To", "refs": "References", "reply_to": "Reply-To"}  # fmt: skip
+    names = {
+        "frm": "From",
+        "to": "To",
+        "cc": "Cc",
+        "subject": "Subject",
+        "date": "Date",
+        "mid": "Message-ID",
+        "irt": "In-Reply-To",
+        "refs": "References",
+        "reply_to": "Reply-To",
+    }
     return [f"{names.get(k, k)}: {v}" for k, v in fields.items() if v]
 
 
@@ -174,11 +251,16 @@ def with_attachment(
 ) -> tuple[list[str], bytes]:
     b = f"----=_Part_{n}_shop"
     parts = (
-        f"--{b}\r\n".encode() + "\r\n".join(ct).encode() + b"\r\n\r\n" + body + b"\r\n"
-        + f"--{b}\r\nContent-Type: {ctype}; name=\"{name}\"\r\n".encode()
-        + f"Content-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n".encode()
-        + base64.encodebytes(data).replace(b"\n", b"\r\n") + f"--{b}--\r\n".encode()
-    )  # fmt: skip
+        f"--{b}\r\n".encode()
+        + "\r\n".join(ct).encode()
+        + b"\r\n\r\n"
+        + body
+        + b"\r\n"
+        + f'--{b}\r\nContent-Type: {ctype}; name="{name}"\r\n'.encode()
+        + f'Content-Disposition: attachment; filename="{name}"\r\nContent-Transfer-Encoding: base64\r\n\r\n'.encode()
+        + base64.encodebytes(data).replace(b"\n", b"\r\n")
+        + f"--{b}--\r\n".encode()
+    )
     return [f'Content-Type: multipart/mixed; boundary="{b}"'], parts
 
 
@@ -208,8 +290,13 @@ def conversations(w: Writer) -> None:
             )
         elif i % 11 == 4:
             ct, data = with_attachment(ct, data, f"faktura-{order}.pdf", "application/pdf", PDF, i)
-        head = headers(frm=addr(name, email, charset), to=alias, subject=subject_header(subj, charset),
-                       date=format_datetime(when), mid=q_id)  # fmt: skip
+        head = headers(
+            frm=addr(name, email, charset),
+            to=alias,
+            subject=subject_header(subj, charset),
+            date=format_datetime(when),
+            mid=q_id,
+        )
         extra = (
             ["X-Mailer: Microsoft Outlook 16.0"]
             if i % 3 == 0
@@ -228,9 +315,15 @@ def conversations(w: Writer) -> None:
             )
             a_charset = "utf-8"
             ct, data = text_body(a_body, a_charset, cte="quoted-printable")
-            head = headers(frm=addr(f"{agent} (Shop)", SUPPORT, a_charset), to=addr(name, email, a_charset),
-                           subject=subject_header(f"{prefix}: {subj}", a_charset), date=format_datetime(t),
-                           mid=a_id, irt=refs[-1], refs=" ".join(refs))  # fmt: skip
+            head = headers(
+                frm=addr(f"{agent} (Shop)", SUPPORT, a_charset),
+                to=addr(name, email, a_charset),
+                subject=subject_header(f"{prefix}: {subj}", a_charset),
+                date=format_datetime(t),
+                mid=a_id,
+                irt=refs[-1],
+                refs=" ".join(refs),
+            )
             w.add(t, SUPPORT, build(head, ct, data, ["X-Mailer: Shop Helpdesk Mailer 2.1"]))
             refs.append(a_id)
             if round_ == 0 and i % 13 == 6:  # the customer is away
@@ -247,8 +340,15 @@ def conversations(w: Writer) -> None:
                     else f"{ooo}: out of office.",
                     "utf-8",
                 )
-                head = headers(frm=addr(name, email, "utf-8"), to=SUPPORT, subject=subject_header(f"{ooo}: {prefix}: {subj}", "utf-8"),
-                               date=format_datetime(t2), mid=w.mid(email.split("@")[1]), irt=a_id, refs=" ".join(refs))  # fmt: skip
+                head = headers(
+                    frm=addr(name, email, "utf-8"),
+                    to=SUPPORT,
+                    subject=subject_header(f"{ooo}: {prefix}: {subj}", "utf-8"),
+                    date=format_datetime(t2),
+                    mid=w.mid(email.split("@")[1]),
+                    irt=a_id,
+                    refs=" ".join(refs),
+                )
                 w.add(
                     t2,
                     email,
@@ -260,15 +360,29 @@ def conversations(w: Writer) -> None:
             ct, data = text_body(
                 f"{c_text}\n\n{name}\n{phone}\n\n> {reply.format(n=order).splitlines()[0]}", charset
             )
-            head = headers(frm=addr(name, email, charset), to=SUPPORT, subject=subject_header(f"{prefix}: {subj}", charset),
-                           date=format_datetime(t), mid=c_id, irt=a_id, refs=" ".join(refs))  # fmt: skip
+            head = headers(
+                frm=addr(name, email, charset),
+                to=SUPPORT,
+                subject=subject_header(f"{prefix}: {subj}", charset),
+                date=format_datetime(t),
+                mid=c_id,
+                irt=a_id,
+                refs=" ".join(refs),
+            )
             w.add(t, email, build(head, ct, data))
             refs.append(c_id)
         if i % 9 == 2:  # the customer comes back to the old thread months later
             t += timedelta(days=rng.randint(60, 200))
             ct, data = text_body(LATER[lang] + f"\n\n{name}", charset)
-            head = headers(frm=addr(name, email, charset), to=SUPPORT, subject=subject_header(f"{prefix}: {subj}", charset),
-                           date=format_datetime(t), mid=w.mid(email.split("@")[1]), irt=refs[-1], refs=" ".join(refs))  # fmt: skip
+            head = headers(
+                frm=addr(name, email, charset),
+                to=SUPPORT,
+                subject=subject_header(f"{prefix}: {subj}", charset),
+                date=format_datetime(t),
+                mid=w.mid(email.split("@")[1]),
+                irt=refs[-1],
+                refs=" ".join(refs),
+            )
             w.add(t, email, build(head, ct, data))
 
 
@@ -281,9 +395,14 @@ def specials(w: Writer) -> None:
         t = day + timedelta(days=k * 20, hours=3)
         body = f"Nový dotaz z kontaktního formuláře\n\nJméno: {name}\nE-mail: {email}\nTelefon: +420 603 555 1{k}1\nZpráva: Dobrý den, máte skladem model X200?\n"
         ct, data = text_body(body, "utf-8", cte="quoted-printable")
-        head = headers(frm="Web shop.example <noreply@shop.example>", to=SUPPORT, reply_to=addr(name, email, "utf-8"),
-                       subject=subject_header("Nový dotaz z kontaktního formuláře", "utf-8"), date=format_datetime(t),
-                       mid=w.mid("web.shop.example"))  # fmt: skip
+        head = headers(
+            frm="Web shop.example <noreply@shop.example>",
+            to=SUPPORT,
+            reply_to=addr(name, email, "utf-8"),
+            subject=subject_header("Nový dotaz z kontaktního formuláře", "utf-8"),
+            date=format_datetime(t),
+            mid=w.mid("web.shop.example"),
+        )
         w.add(
             t,
             "noreply@shop.example",
@@ -295,10 +414,18 @@ def specials(w: Writer) -> None:
             ),
         )
     # app-store review notifications
-    for k, (store_from, subj) in enumerate([
-        ("App Store Connect <no_reply@email.apple.com>", "A customer left a 2-star review of Shop for iOS"),
-        ("Google Play Console <noreply-play-console@google.com>", "New review for Shop (cz.shop.app): ★★☆☆☆"),
-    ]):  # fmt: skip
+    for k, (store_from, subj) in enumerate(
+        [
+            (
+                "App Store Connect <no_reply@email.apple.com>",
+                "A customer left a 2-star review of Shop for iOS",
+            ),
+            (
+                "Google Play Console <noreply-play-console@google.com>",
+                "New review for Shop (cz.shop.app): ★★☆☆☆",
+            ),
+        ]
+    ):
         t = day + timedelta(days=30 + k * 7)
         ct, data = text_body(
             f'{subj}\n\n"Aplikace padá při platbě kartou." — Petr, Czech Republic\n\nReply to this review in the console.',
@@ -330,11 +457,28 @@ def specials(w: Writer) -> None:
         "Dobrý den,\npíšu na starou adresu, platí ještě záruka na kávovar? Objednávka 19877.\n\nKarel Svoboda\n+420 731 000 222\n",
         "windows-1250",
     )
-    head = headers(frm=addr("Karel Svoboda", "karel.svoboda@volny.example", "windows-1250"), to="objednavky@eshop-stary.example",
-                   subject=subject_header("Záruka na kávovar", "windows-1250"), date=format_datetime(t), mid=w.mid("volny.example"))  # fmt: skip
-    w.add(t, "karel.svoboda@volny.example", build(head, ct, data, [
-        "Delivered-To: support@shop.example", "X-Forwarded-To: support@shop.example",
-        "X-Forwarded-For: objednavky@eshop-stary.example support@shop.example", "X-Original-To: objednavky@eshop-stary.example"]))  # fmt: skip
+    head = headers(
+        frm=addr("Karel Svoboda", "karel.svoboda@volny.example", "windows-1250"),
+        to="objednavky@eshop-stary.example",
+        subject=subject_header("Záruka na kávovar", "windows-1250"),
+        date=format_datetime(t),
+        mid=w.mid("volny.example"),
+    )
+    w.add(
+        t,
+        "karel.svoboda@volny.example",
+        build(
+            head,
+            ct,
+            data,
+            [
+                "Delivered-To: support@shop.example",
+                "X-Forwarded-To: support@shop.example",
+                "X-Forwarded-For: objednavky@eshop-stary.example support@shop.example",
+                "X-Original-To: objednavky@eshop-stary.example",
+            ],
+        ),
+    )
     # a bounce of an agent reply
     t = day + timedelta(days=40)
     b = "bounce-boundary-1"
@@ -346,8 +490,13 @@ def specials(w: Writer) -> None:
         f"--{b}\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: support@shop.example\r\nTo: jan.novak@seznam.invalid\r\nSubject: Re: Objednavka\r\n"
         f"--{b}--\r\n"
     ).encode()
-    head = headers(frm="Mail Delivery System <MAILER-DAEMON@mx.shop.example>", to=SUPPORT,
-                   subject="Undelivered Mail Returned to Sender", date=format_datetime(t), mid=w.mid("mx.shop.example"))  # fmt: skip
+    head = headers(
+        frm="Mail Delivery System <MAILER-DAEMON@mx.shop.example>",
+        to=SUPPORT,
+        subject="Undelivered Mail Returned to Sender",
+        date=format_datetime(t),
+        mid=w.mid("mx.shop.example"),
+    )
     w.add(
         t,
         "MAILER-DAEMON",
@@ -365,11 +514,17 @@ def specials(w: Writer) -> None:
     body = (
         f"--{b}\r\nContent-Type: text/html; charset=koi8-r\r\nContent-Transfer-Encoding: base64\r\n\r\n".encode()
         + base64.encodebytes(html.encode("koi8-r")).replace(b"\n", b"\r\n")
-        + f"--{b}\r\nContent-Type: image/png\r\nContent-ID: <photo1@mail.example>\r\nContent-Disposition: inline; filename=\"upakovka.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\n".encode()
-        + base64.encodebytes(PNG).replace(b"\n", b"\r\n") + f"--{b}--\r\n".encode()
-    )  # fmt: skip
-    head = headers(frm=addr("Ольга Кузнецова", "olga.k@mail.example", "koi8-r"), to=ALIASES[2],
-                   subject=subject_header("Повреждённая упаковка", "koi8-r"), date=format_datetime(t), mid=w.mid("mail.example"))  # fmt: skip
+        + f'--{b}\r\nContent-Type: image/png\r\nContent-ID: <photo1@mail.example>\r\nContent-Disposition: inline; filename="upakovka.png"\r\nContent-Transfer-Encoding: base64\r\n\r\n'.encode()
+        + base64.encodebytes(PNG).replace(b"\n", b"\r\n")
+        + f"--{b}--\r\n".encode()
+    )
+    head = headers(
+        frm=addr("Ольга Кузнецова", "olga.k@mail.example", "koi8-r"),
+        to=ALIASES[2],
+        subject=subject_header("Повреждённая упаковка", "koi8-r"),
+        date=format_datetime(t),
+        mid=w.mid("mail.example"),
+    )
     w.add(
         t,
         "olga.k@mail.example",

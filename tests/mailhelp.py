@@ -30,8 +30,11 @@ def mail(
         lines.append(f"References: {refs}")
     if date is not None:
         lines.append(f"Date: {format_datetime(date)}")
-    lines += ["MIME-Version: 1.0", f"Content-Type: text/plain; charset={charset}",
-              "Content-Transfer-Encoding: 8bit"]  # fmt: skip
+    lines += [
+        "MIME-Version: 1.0",
+        f"Content-Type: text/plain; charset={charset}",
+        "Content-Transfer-Encoding: 8bit",
+    ]
     if extra:
         lines.append(extra.strip("\n"))
     head = "\r\n".join(lines).encode("utf-8")

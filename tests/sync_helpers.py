@@ -36,13 +36,28 @@ def register() -> None:
     registry.TARGETS["jsondesk"] = "tests.sync_helpers:JsonDesk"
 
 
-def mail_line(ticket: str, n: int, *, day: int = 1, note: bool = False, attach: str | None = None,
-              author: str = "zakaznik@example.cz") -> str:  # fmt: skip
-    return json.dumps({
-        "ticket": ticket, "id": f"{ticket}-{n}", "from": author, "note": note, "attach": attach,
-        "at": f"2026-0{1 + day // 28}-{1 + day % 28:02d}T10:{n % 60:02d}:00+00:00",
-        "subject": f"Objednávka {ticket} — žluťoučký kůň", "body": f"zpráva {n} pro {ticket}",
-    }, ensure_ascii=False)  # fmt: skip
+def mail_line(
+    ticket: str,
+    n: int,
+    *,
+    day: int = 1,
+    note: bool = False,
+    attach: str | None = None,
+    author: str = "zakaznik@example.cz",
+) -> str:
+    return json.dumps(
+        {
+            "ticket": ticket,
+            "id": f"{ticket}-{n}",
+            "from": author,
+            "note": note,
+            "attach": attach,
+            "at": f"2026-0{1 + day // 28}-{1 + day % 28:02d}T10:{n % 60:02d}:00+00:00",
+            "subject": f"Objednávka {ticket} — žluťoučký kůň",
+            "body": f"zpráva {n} pro {ticket}",
+        },
+        ensure_ascii=False,
+    )
 
 
 class JsonlSource(Source):
@@ -76,11 +91,24 @@ def _ticket(d: dict[str, Any], store: Store) -> TicketRec:
         data = d["attach"].encode()
         atts.append(AttachmentRec(store.blobs.put(data), len(data), "příloha.txt", "text/plain"))
     who = PersonRef(email=d["from"], role="agent" if d["from"].endswith("@shop.example") else None)
-    msg = MessageRec(d["id"], at, who, public=not d.get("note"), body_text=d["body"],
-                     subject=d["subject"], attachments=atts)  # fmt: skip
+    msg = MessageRec(
+        d["id"],
+        at,
+        who,
+        public=not d.get("note"),
+        body_text=d["body"],
+        subject=d["subject"],
+        attachments=atts,
+    )
     # A ticket record carries only its new messages; the store keeps the earlier ones.
-    return TicketRec(d["ticket"], subject=d["subject"], channel="email", requester=who,
-                     created_at=at, messages=[msg])  # fmt: skip
+    return TicketRec(
+        d["ticket"],
+        subject=d["subject"],
+        channel="email",
+        requester=who,
+        created_at=at,
+        messages=[msg],
+    )
 
 
 class JsonDesk(Target):
@@ -103,7 +131,12 @@ class JsonDesk(Target):
         os.replace(tmp, self.path)
 
     def push(
-        self, store: Store, run_id: int, *, dry_run: bool = False, progress: bool = False,
+        self,
+        store: Store,
+        run_id: int,
+        *,
+        dry_run: bool = False,
+        progress: bool = False,
         only: TicketScope | None = None,
     ) -> PushReport:
         report = PushReport(dry_run=dry_run)
@@ -148,7 +181,7 @@ class JsonDesk(Target):
                     cid = self._comment(native, key, m, store)
                     report.created["message"] += 1
                 store.map_put(name, "message", m["id"], cid, pushed_hash=None, run_id=run_id)
-        return report  # fmt: skip
+        return report
 
     def _find(self, external_id: str) -> str | None:
         for nid, t in self.load()["tickets"].items():
@@ -172,11 +205,16 @@ class JsonDesk(Target):
         data = self.load()
         t = data["tickets"][native]
         cid = f"{native}.{len(t['comments']) + 1}"
-        t["comments"].append({
-            "id": cid, "key": key, "author": m["author"], "public": m["public"],
-            "created_at": m["created_at"].isoformat() if m["created_at"] else None,
-            "attachments": [hashlib.sha256(store.blobs.get(s)).hexdigest() for s in m["shas"]],
-        })  # fmt: skip
+        t["comments"].append(
+            {
+                "id": cid,
+                "key": key,
+                "author": m["author"],
+                "public": m["public"],
+                "created_at": m["created_at"].isoformat() if m["created_at"] else None,
+                "attachments": [hashlib.sha256(store.blobs.get(s)).hexdigest() for s in m["shas"]],
+            }
+        )
         self.save(data)
         return cid
 
@@ -185,10 +223,15 @@ class JsonDesk(Target):
         if t is None:
             return None
         msgs = [
-            RemoteMessage(c["id"], c["author"], datetime.fromisoformat(c["created_at"]) if c["created_at"] else None,
-                          c["public"], c["attachments"])
+            RemoteMessage(
+                c["id"],
+                c["author"],
+                datetime.fromisoformat(c["created_at"]) if c["created_at"] else None,
+                c["public"],
+                c["attachments"],
+            )
             for c in t["comments"]
-        ]  # fmt: skip
+        ]
         return RemoteTicket(native_id, "open", msgs)
 
     def delete(self, kind: str, native_id: str) -> None:
@@ -222,10 +265,16 @@ def _store_tickets(
             shas.setdefault(mid, []).append(sha)
     out: dict[int, list[dict[str, Any]]] = {}
     for r in rows:
-        out.setdefault(r.ticket_id, []).append({
-            "id": r.id, "public": r.public, "created_at": r.created_at, "subject": r.subject,
-            "author": r.email, "shas": shas.get(r.id, []),
-        })  # fmt: skip
+        out.setdefault(r.ticket_id, []).append(
+            {
+                "id": r.id,
+                "public": r.public,
+                "created_at": r.created_at,
+                "subject": r.subject,
+                "author": r.email,
+                "shas": shas.get(r.id, []),
+            }
+        )
     yield from out.items()
 
 
@@ -233,10 +282,16 @@ def desk_state(path: Path) -> list[tuple[str, str | None, list[tuple[Any, ...]]]
     """The helpdesk's content without its ids: what two runs must agree on."""
     data = json.loads(path.read_text(encoding="utf-8"))
     return sorted(
-        (t["external_id"], t["subject"],
-         sorted((c["key"], c["author"], c["public"], c["created_at"], tuple(c["attachments"])) for c in t["comments"]))
+        (
+            t["external_id"],
+            t["subject"],
+            sorted(
+                (c["key"], c["author"], c["public"], c["created_at"], tuple(c["attachments"]))
+                for c in t["comments"]
+            ),
+        )
         for t in data["tickets"].values()
-    )  # fmt: skip
+    )
 
 
 def store_state(store: Store) -> list[Any]:

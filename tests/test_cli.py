@@ -114,23 +114,50 @@ def test_adapters_list_shows_csv_both_ways(cli):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["import", "csv:{tmp}/nowhere.csv"],
-         "Error: {tmp}/nowhere.csv does not exist — check the path; csv: takes a folder in the canonical layout or a tickets CSV file"),
-        (["import", "csv:{tmp}/utf16.csv"],
-         "Error: utf16.csv is UTF-16, which the csv source does not read — save it as UTF-8 (or pass ?encoding=NAME)"),
-        (["import", "csv:{tmp}/binary.csv"],
-         "Error: binary.csv does not look like a text file — check the path; give a CSV file"),
-        (["import", "csv:{tmp}/t.csv?mapping=nope"], "Error: unknown mapping 'nope' — valid mappings: "),
-        (["import", "csv:{tmp}/t.csv?mapping={tmp}/bad.yaml"],
-         "Error: {tmp}/bad.yaml: columns: unknown field 'subjekt'; valid fields: id, subject,"),
-        (["import", "csv:{tmp}/t.csv?mapping={tmp}/broken.yaml"],
-         "Error: {tmp}/broken.yaml: line 3 is not valid YAML — fix the line it names"),
-        (["import", "nonsense"], "Error: 'nonsense' is neither a connection in deskmove.toml nor a spec"),
-        (["export", "csv:{tmp}/t.csv"], "Error: {tmp}/t.csv is a file — the csv target writes a folder: give a folder path"),
+        (
+            ["import", "csv:{tmp}/nowhere.csv"],
+            "Error: {tmp}/nowhere.csv does not exist — check the path; csv: takes a folder in the canonical layout or a tickets CSV file",
+        ),
+        (
+            ["import", "csv:{tmp}/utf16.csv"],
+            "Error: utf16.csv is UTF-16, which the csv source does not read — save it as UTF-8 (or pass ?encoding=NAME)",
+        ),
+        (
+            ["import", "csv:{tmp}/binary.csv"],
+            "Error: binary.csv does not look like a text file — check the path; give a CSV file",
+        ),
+        (
+            ["import", "csv:{tmp}/t.csv?mapping=nope"],
+            "Error: unknown mapping 'nope' — valid mappings: ",
+        ),
+        (
+            ["import", "csv:{tmp}/t.csv?mapping={tmp}/bad.yaml"],
+            "Error: {tmp}/bad.yaml: columns: unknown field 'subjekt'; valid fields: id, subject,",
+        ),
+        (
+            ["import", "csv:{tmp}/t.csv?mapping={tmp}/broken.yaml"],
+            "Error: {tmp}/broken.yaml: line 3 is not valid YAML — fix the line it names",
+        ),
+        (
+            ["import", "nonsense"],
+            "Error: 'nonsense' is neither a connection in deskmove.toml nor a spec",
+        ),
+        (
+            ["export", "csv:{tmp}/t.csv"],
+            "Error: {tmp}/t.csv is a file — the csv target writes a folder: give a folder path",
+        ),
     ],
-    ids=["missing-file", "utf16", "unreadable-encoding", "unknown-mapping", "bad-mapping-key",
-         "broken-yaml", "not-a-spec", "export-onto-a-file"],
-)  # fmt: skip
+    ids=[
+        "missing-file",
+        "utf16",
+        "unreadable-encoding",
+        "unknown-mapping",
+        "bad-mapping-key",
+        "broken-yaml",
+        "not-a-spec",
+        "export-onto-a-file",
+    ],
+)
 def test_bad_input_is_one_error_line_and_exit_2(cli, tmp_path, args, expected):
     write_csv(tmp_path / "t.csv", TICKET_HEADER, [ticket_row("1")])
     (tmp_path / "utf16.csv").write_bytes("id,subject\n".encode("utf-16"))

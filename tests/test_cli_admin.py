@@ -98,8 +98,13 @@ def filled_project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("pipe") / "p"
     env = {k: v for k, v in os.environ.items() if k != "DESKMOVE_DATABASE_URL"}
     for args in (["init", str(root)], ["--project", str(root), "import", f"csv:{HELPDESK}"]):
-        subprocess.run([sys.executable, "-m", "deskmove", *args], env=env, check=True,
-                       capture_output=True, timeout=120)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "deskmove", *args],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
     return root
 
 
@@ -112,8 +117,11 @@ def test_a_closed_pipe_ends_every_command_quietly(filled_project, args):
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "deskmove", "--project", str(filled_project), *args],
-            stdout=write_end, stderr=subprocess.PIPE, env=env, timeout=120,
-        )  # fmt: skip
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=120,
+        )
     finally:
         os.close(write_end)
     said = proc.stderr.decode()
@@ -213,9 +221,14 @@ SPEC_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("command", "spec", "what", "valid"), SPEC_OPTIONS,
-                         ids=[s[1].split("?")[0].split(":")[0] + "-" + s[0] + "-" + s[1].split("?")[1]
-                              for s in SPEC_OPTIONS])  # fmt: skip
+@pytest.mark.parametrize(
+    ("command", "spec", "what", "valid"),
+    SPEC_OPTIONS,
+    ids=[
+        s[1].split("?")[0].split(":")[0] + "-" + s[0] + "-" + s[1].split("?")[1]
+        for s in SPEC_OPTIONS
+    ],
+)
 def test_an_unknown_spec_option_is_refused_with_the_valid_ones(
     cli, tmp_path, command, spec, what, valid
 ):
@@ -281,8 +294,13 @@ def test_the_audits_cron_line_runs_under_crons_bare_path(cli, project_dir):
     if line is None:
         line = next(v for v in _walk(data) if isinstance(v, str) and v.startswith("*/5 * * * *"))
     command = line.split(" ", 5)[5]
-    proc = subprocess.run(["/bin/sh", "-c", command], env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        ["/bin/sh", "-c", command],
+        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 127, proc.stderr  # "command not found" under cron
     assert "no [sync] plan" in proc.stderr  # deskmove itself ran, in the project
 
@@ -312,8 +330,13 @@ def _on_a_terminal(project: Path, *args: str) -> str:
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
     try:
-        proc = subprocess.run([sys.executable, "-m", "deskmove", "--project", str(project), *args],
-                              stdout=subprocess.PIPE, stderr=slave, env=env, timeout=180)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-m", "deskmove", "--project", str(project), *args],
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            env=env,
+            timeout=180,
+        )
         os.close(slave)
         slave = -1
         chunks = []
@@ -333,13 +356,19 @@ def _on_a_terminal(project: Path, *args: str) -> str:
     return b"".join(chunks).decode("utf-8", "replace")
 
 
-@pytest.mark.parametrize("spec", ["csv:{helpdesk}", "csv:{zendesk}?mapping=zendesk-csv", "mbox:{mbox}"],
-                         ids=["csv-folder", "csv-mapped", "mbox"])  # fmt: skip
+@pytest.mark.parametrize(
+    "spec",
+    ["csv:{helpdesk}", "csv:{zendesk}?mapping=zendesk-csv", "mbox:{mbox}"],
+    ids=["csv-folder", "csv-mapped", "mbox"],
+)
 def test_imports_show_a_total_and_the_time_left(project_dir, spec):
     import re
 
-    spec = spec.format(helpdesk=HELPDESK, zendesk=EXAMPLES / "exports" / "zendesk-tickets.csv",
-                       mbox=EXAMPLES / "mailbox.mbox")  # fmt: skip
+    spec = spec.format(
+        helpdesk=HELPDESK,
+        zendesk=EXAMPLES / "exports" / "zendesk-tickets.csv",
+        mbox=EXAMPLES / "mailbox.mbox",
+    )
     screen = _on_a_terminal(project_dir, "import", spec)
     bar = [line for line in re.split(r"[\r\n]", screen) if line.startswith("import ")]
     assert bar, screen

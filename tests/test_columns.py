@@ -45,18 +45,41 @@ def _fields(table, skip: set[str]) -> list[str]:  # noqa: ANN001
 
 
 MESSAGE = MessageRec(
-    "m1", datetime(2024, 1, 2, 3, 4, tzinfo=UTC), PersonRef(email="jana@example.cz"),
-    subject="s", body_text="b", body_html="<p>b</p>", to=["a@x"], cc=["c@x"], message_id="<m>",
-    in_reply_to="<p>", references=["<r>"], raw_sha256="ab", headers={"h": ["v"]}, created_tz=60,
-    origin_id="o", attachments=[AttachmentRec("cd", 1, "f.pdf")],
-)  # fmt: skip
+    "m1",
+    datetime(2024, 1, 2, 3, 4, tzinfo=UTC),
+    PersonRef(email="jana@example.cz"),
+    subject="s",
+    body_text="b",
+    body_html="<p>b</p>",
+    to=["a@x"],
+    cc=["c@x"],
+    message_id="<m>",
+    in_reply_to="<p>",
+    references=["<r>"],
+    raw_sha256="ab",
+    headers={"h": ["v"]},
+    created_tz=60,
+    origin_id="o",
+    attachments=[AttachmentRec("cd", 1, "f.pdf")],
+)
 TICKET = TicketRec(
-    "t1", subject="s", priority="low", type="question", requester=PersonRef(email="r@x"),
-    assignee=PersonRef(email="a@x"), group="g", organization="o", tags=["t"],
-    custom_fields={"k": "v"}, created_at=datetime(2024, 1, 1, tzinfo=UTC),
-    updated_at=datetime(2024, 1, 2, tzinfo=UTC), solved_at=datetime(2024, 1, 3, tzinfo=UTC),
-    origin_source="csv", origin_id="9", thread_key="k",
-)  # fmt: skip
+    "t1",
+    subject="s",
+    priority="low",
+    type="question",
+    requester=PersonRef(email="r@x"),
+    assignee=PersonRef(email="a@x"),
+    group="g",
+    organization="o",
+    tags=["t"],
+    custom_fields={"k": "v"},
+    created_at=datetime(2024, 1, 1, tzinfo=UTC),
+    updated_at=datetime(2024, 1, 2, tzinfo=UTC),
+    solved_at=datetime(2024, 1, 3, tzinfo=UTC),
+    origin_source="csv",
+    origin_id="9",
+    thread_key="k",
+)
 
 
 @pytest.mark.parametrize("name", _fields(Message.__table__, {"id", "ticket_id"}))

@@ -56,8 +56,13 @@ def launcher() -> Any:
     _launcher = None
 
 
-def deskmove(project: Path, *args: str, crash: str | None = None, log: Path | None = None,
-             expect: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def deskmove(
+    project: Path,
+    *args: str,
+    crash: str | None = None,
+    log: Path | None = None,
+    expect: tuple[int, ...] = (0,),
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "ZENDESK_EMAIL": "admin@acme.example",
@@ -103,7 +108,7 @@ def subset(dst: Path, tickets: set[int], hold_back: set[int] = frozenset()) -> P
     for a in a_rows:
         (dst / a["path"]).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(EXAMPLES / a["path"], dst / a["path"])
-    return dst  # fmt: skip
+    return dst
 
 
 def _read(name: str) -> list[dict[str, str]]:
@@ -132,19 +137,33 @@ def snapshot(project: Path) -> dict[str, Any]:
             )
 
         out = {
-            "tickets": rows(sa.select(t.c.subject, t.c.status, t.c.created_at, t.c.tags, e.c.email)
-                            .outerjoin(e, sa.and_(e.c.person_id == t.c.requester_id, e.c.primary.is_(True)))),
-            "messages": rows(sa.select(t.c.subject, m.c.body_text, m.c.created_at, m.c.public, e.c.email)
-                             .join(t, t.c.id == m.c.ticket_id)
-                             .outerjoin(e, sa.and_(e.c.person_id == m.c.author_id, e.c.primary.is_(True)))),
-            "attachments": rows(sa.select(a.c.sha256, a.c.filename, m.c.body_text).join(m, m.c.id == a.c.message_id)),
+            "tickets": rows(
+                sa.select(t.c.subject, t.c.status, t.c.created_at, t.c.tags, e.c.email).outerjoin(
+                    e, sa.and_(e.c.person_id == t.c.requester_id, e.c.primary.is_(True))
+                )
+            ),
+            "messages": rows(
+                sa.select(t.c.subject, m.c.body_text, m.c.created_at, m.c.public, e.c.email)
+                .join(t, t.c.id == m.c.ticket_id)
+                .outerjoin(e, sa.and_(e.c.person_id == m.c.author_id, e.c.primary.is_(True)))
+            ),
+            "attachments": rows(
+                sa.select(a.c.sha256, a.c.filename, m.c.body_text).join(m, m.c.id == a.c.message_id)
+            ),
             "people": rows(sa.select(p.c.name, p.c.role, p.c.phone)),
             "emails": rows(sa.select(e.c.email)),
             "organizations": rows(sa.select(Organization.__table__.c.name)),
-            "id_map": rows(sa.select(IdMap.__table__.c.connection, IdMap.__table__.c.kind, IdMap.__table__.c.state,
-                                     sa.func.count()).group_by(IdMap.__table__.c.connection, IdMap.__table__.c.kind,
-                                                               IdMap.__table__.c.state)),
-        }  # fmt: skip
+            "id_map": rows(
+                sa.select(
+                    IdMap.__table__.c.connection,
+                    IdMap.__table__.c.kind,
+                    IdMap.__table__.c.state,
+                    sa.func.count(),
+                ).group_by(
+                    IdMap.__table__.c.connection, IdMap.__table__.c.kind, IdMap.__table__.c.state
+                )
+            ),
+        }
     store.close()
     return out
 

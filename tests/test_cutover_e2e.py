@@ -29,8 +29,15 @@ from tests.zendesk_server import Running
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def mail(sender: str, subject: str, body: str, n: int, *, reply_to: str | None = None,
-         attach: bytes | None = None) -> tuple[bytes, str]:  # fmt: skip
+def mail(
+    sender: str,
+    subject: str,
+    body: str,
+    n: int,
+    *,
+    reply_to: str | None = None,
+    attach: bytes | None = None,
+) -> tuple[bytes, str]:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = "support@shop.example"
@@ -66,7 +73,8 @@ def cutover(tmp_path: Path, dovecot, zendesk, launcher) -> dict[str, Any]:
     root = tmp_path / "project"
     user = quote(dovecot.user, safe="")
     (root).mkdir()
-    (root / "deskmove.toml").write_text(f"""
+    (root / "deskmove.toml").write_text(
+        f"""
 [mail]
 support_addresses = ["support@shop.example"]
 support_domains = ["shop.example"]
@@ -83,15 +91,21 @@ token = {{ env = "ZENDESK_API_TOKEN" }}
 [sync]
 sources = ["old-inbox"]
 targets = ["new-desk"]
-""", encoding="utf-8")  # fmt: skip
+""",
+        encoding="utf-8",
+    )
     return {"root": root, "imap": dovecot, "desk": zendesk, "launcher": launcher}
 
 
 def deskmove(
     c: dict[str, Any], *args: str, crash: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OLD_INBOX_PASSWORD": c["imap"].password, "ZENDESK_EMAIL": "admin@shop.example",
-           "ZENDESK_API_TOKEN": "t0ken-for-tests"}  # fmt: skip
+    env = {
+        **os.environ,
+        "OLD_INBOX_PASSWORD": c["imap"].password,
+        "ZENDESK_EMAIL": "admin@shop.example",
+        "ZENDESK_API_TOKEN": "t0ken-for-tests",
+    }
     env.pop("DESKMOVE_DATABASE_URL", None)
     if crash:
         env["DESKMOVE_CRASH_AT"] = crash

@@ -26,8 +26,12 @@ def small_disk(tmp_path: Path):
     point.mkdir()
     if os.geteuid() != 0:
         unavailable("mounting a small tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0755", "tmpfs", str(point)],
-                          capture_output=True, text=True, timeout=30)  # fmt: skip
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0755", "tmpfs", str(point)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if done.returncode:
         unavailable(f"cannot mount a tmpfs: {done.stderr.strip()}")
     try:

@@ -35,10 +35,15 @@ def test_reply_joins_ticket_and_directions_and_people(project_dir, store):
     project = _project(project_dir)
     question = mail(mid="<q@example.cz>", date=at(0))
     answer = mail(
-        frm="Podpora <support@shop.example>", to="jan@example.cz", subject="Re: Objednávka",
-        mid="<a@shop.example>", irt="<q@example.cz>", refs="<q@example.cz>", date=at(30),
+        frm="Podpora <support@shop.example>",
+        to="jan@example.cz",
+        subject="Re: Objednávka",
+        mid="<a@shop.example>",
+        irt="<q@example.cz>",
+        refs="<q@example.cz>",
+        date=at(30),
         body="Dobrý den, posíláme znovu.\n",
-    )  # fmt: skip
+    )
     counts = _ingest(project, store, RawMail(question, "offset:0"), RawMail(answer, "offset:900"))
     assert counts.new["message"] == 2 and counts.read == 2
     tickets = _rows(store, "select id, subject, channel, status, requester_id from tickets")
@@ -81,8 +86,12 @@ def test_unparseable_mail_is_quarantined_with_reason(project_dir, store):
 def test_same_mail_twice_is_one_message_and_balanced(project_dir, store):
     project = _project(project_dir)
     raw = mail()
-    counts = _ingest(project, store, RawMail(raw, "INBOX/1/1", folder="INBOX"),
-                     RawMail(b"Received: by mx\r\n" + raw, "Sent/1/7", folder="Sent"))  # fmt: skip
+    counts = _ingest(
+        project,
+        store,
+        RawMail(raw, "INBOX/1/1", folder="INBOX"),
+        RawMail(b"Received: by mx\r\n" + raw, "Sent/1/7", folder="Sent"),
+    )
     assert counts.read == 2
     assert counts.new["message"] + counts.unchanged["message"] == 2
     assert _rows(store, "select count(*) from messages")[0][0] == 1
@@ -101,8 +110,15 @@ def test_same_id_different_content_is_two_messages(project_dir, store):
 
 def test_reply_before_parent_across_runs_ends_in_one_ticket(project_dir, store):
     project = _project(project_dir)
-    reply = mail(frm="support@shop.example", to="jan@example.cz", subject="Re: Objednávka",
-                 mid="<r@shop.example>", irt="<p@example.cz>", refs="<p@example.cz>", date=at(30))  # fmt: skip
+    reply = mail(
+        frm="support@shop.example",
+        to="jan@example.cz",
+        subject="Re: Objednávka",
+        mid="<r@shop.example>",
+        irt="<p@example.cz>",
+        refs="<p@example.cz>",
+        date=at(30),
+    )
     _ingest(project, store, RawMail(reply, "2"))
     other = mail(frm="eva@example.pl", subject="Faktura", mid="<x@example.pl>", date=at(5))
     _ingest(project, store, RawMail(other, "3"))
@@ -127,8 +143,14 @@ def test_two_stored_tickets_merge_when_a_mail_links_them(project_dir, store):
     _ingest(project, store, RawMail(a, "1"))
     _ingest(project, store, RawMail(b, "2"))
     assert _rows(store, "select count(*) from tickets")[0][0] == 2
-    link = mail(frm="support@shop.example", to="jan@example.cz", subject="Re: Dotaz A",
-                mid="<c@shop.example>", refs="<a@example.cz> <b@example.cz>", date=at(20))  # fmt: skip
+    link = mail(
+        frm="support@shop.example",
+        to="jan@example.cz",
+        subject="Re: Dotaz A",
+        mid="<c@shop.example>",
+        refs="<a@example.cz> <b@example.cz>",
+        date=at(20),
+    )
     _ingest(project, store, RawMail(link, "3"))
     tickets = _rows(store, "select id, subject from tickets")
     assert [t.subject for t in tickets] == ["Dotaz A"]
@@ -166,8 +188,14 @@ def test_subject_fallback_across_runs_is_per_customer_and_windowed(project_dir, 
 def test_cross_run_merge_on_sqlite_and_postgresql(project_dir, any_store):
     project = _project(project_dir)
     store = any_store
-    reply = mail(frm="support@shop.example", to="jan@example.cz", subject="Re: Dotaz",
-                 mid="<pg-r@shop.example>", refs="<pg-a@example.cz> <pg-b@example.cz>", date=at(30))  # fmt: skip
+    reply = mail(
+        frm="support@shop.example",
+        to="jan@example.cz",
+        subject="Re: Dotaz",
+        mid="<pg-r@shop.example>",
+        refs="<pg-a@example.cz> <pg-b@example.cz>",
+        date=at(30),
+    )
     _ingest(project, store, RawMail(mail(mid="<pg-a@example.cz>", subject="Dotaz"), "1"))
     _ingest(
         project, store, RawMail(mail(mid="<pg-b@example.cz>", subject="Dotaz 2", date=at(5)), "2")

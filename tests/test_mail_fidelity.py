@@ -60,15 +60,21 @@ def test_encoded_words_mail_clients_decode(raw: str, text: str) -> None:
 @pytest.mark.parametrize(
     ("value", "pair"),
     [
-        ("jan@example.cz via Helpdesk <noreply@helpdesk.example>", ("jan@example.cz via Helpdesk", "noreply@helpdesk.example")),
+        (
+            "jan@example.cz via Helpdesk <noreply@helpdesk.example>",
+            ("jan@example.cz via Helpdesk", "noreply@helpdesk.example"),
+        ),
         ('"jan@example.cz" <real@example.cz>', ("jan@example.cz", "real@example.cz")),
         ("Jan@Novak <jan@example.cz>", ("Jan@Novak", "jan@example.cz")),
-        ("=?utf-8?Q?Nov=C3=A1k,_Jan_(jan@old.example)?= <jan@example.cz>", ("Novák, Jan (jan@old.example)", "jan@example.cz")),
+        (
+            "=?utf-8?Q?Nov=C3=A1k,_Jan_(jan@old.example)?= <jan@example.cz>",
+            ("Novák, Jan (jan@old.example)", "jan@example.cz"),
+        ),
         ("jan@example.cz (Jan Novák)", ("Jan Novák", "jan@example.cz")),
         ("Jan Novák jan@example.cz", ("Jan Novák", "jan@example.cz")),
     ],
     ids=["via", "quoted", "bare-at", "encoded-with-comma", "comment", "unbracketed"],
-)  # fmt: skip
+)
 def test_display_name_with_at_is_the_name(value: str, pair: tuple[str, str]) -> None:
     assert parse_addresses([value]) == [pair]
 
@@ -96,10 +102,14 @@ def test_from_with_at_in_name_gives_the_real_author(blobs: BlobStore) -> None:
         ("Tue, 4 Mar 2025 12:29:13 AM -0000", datetime(2025, 3, 4, 0, 29, 13, tzinfo=UTC), 0),
         ("Tue, 4 Mar 2025 12:29:13 PM +0100", datetime(2025, 3, 4, 11, 29, 13, tzinfo=UTC), 60),
         ("Tue, 4 Mar 2025 1:05:00 p.m. +0100", datetime(2025, 3, 4, 12, 5, tzinfo=UTC), 60),
-        ("Tue, 4 Mar 2025 (a comment) 10:00:00 +0200 (CEST)", datetime(2025, 3, 4, 8, 0, tzinfo=UTC), 120),
+        (
+            "Tue, 4 Mar 2025 (a comment) 10:00:00 +0200 (CEST)",
+            datetime(2025, 3, 4, 8, 0, tzinfo=UTC),
+            120,
+        ),
     ],
     ids=["comment-before-zone", "midnight-am", "noon-pm", "pm-dots", "comments-anywhere"],
-)  # fmt: skip
+)
 def test_dates_with_comments_and_twelve_hour_clock(
     blobs: BlobStore, date: str, utc: datetime, tz: int
 ) -> None:
@@ -112,15 +122,24 @@ def test_dates_with_comments_and_twelve_hour_clock(
 @pytest.mark.parametrize(
     ("headers", "author", "note"),
     [
-        ("From: Jan Novak\nReply-To: jan@example.cz\nSender: list@lists.example\nReturn-Path: <bounce@mta.example>",
-         ("Jan Novak", "jan@example.cz"), "author taken from Reply-To (From has no address)"),
-        ("Sender: Eva <eva@example.pl>\nReturn-Path: <bounce@mta.example>",
-         ("Eva", "eva@example.pl"), "author taken from Sender (no From header)"),
-        ("From: =?utf-8?q?Pan_Nov=C3=A1k?=\nReturn-Path: <bounce@mta.example>",
-         ("Pan Novák", "bounce@mta.example"), "author taken from Return-Path (From has no address)"),
+        (
+            "From: Jan Novak\nReply-To: jan@example.cz\nSender: list@lists.example\nReturn-Path: <bounce@mta.example>",
+            ("Jan Novak", "jan@example.cz"),
+            "author taken from Reply-To (From has no address)",
+        ),
+        (
+            "Sender: Eva <eva@example.pl>\nReturn-Path: <bounce@mta.example>",
+            ("Eva", "eva@example.pl"),
+            "author taken from Sender (no From header)",
+        ),
+        (
+            "From: =?utf-8?q?Pan_Nov=C3=A1k?=\nReturn-Path: <bounce@mta.example>",
+            ("Pan Novák", "bounce@mta.example"),
+            "author taken from Return-Path (From has no address)",
+        ),
     ],
     ids=["reply-to", "sender", "return-path"],
-)  # fmt: skip
+)
 def test_author_fallbacks_in_mail_client_order(
     blobs: BlobStore, headers: str, author: tuple[str, str], note: str
 ) -> None:
@@ -282,14 +301,28 @@ ORIGINAL = "From: support@shop.example\r\nTo: eva@example.pl\r\nSubject: Faktura
 @pytest.mark.parametrize(
     ("ctype", "inner", "shown"),
     [
-        ("message/delivery-status", DSN, ["Action: failed", "Diagnostic-Code: smtp; 550 5.1.1 mailbox unknown"]),
+        (
+            "message/delivery-status",
+            DSN,
+            ["Action: failed", "Diagnostic-Code: smtp; 550 5.1.1 mailbox unknown"],
+        ),
         ("message/global-delivery-status", DSN, ["Action: failed"]),
-        ("message/disposition-notification", "Final-Recipient: rfc822; eva@example.pl\r\nDisposition: manual-action/MDN-sent-manually; displayed", ["Disposition: manual-action/MDN-sent-manually; displayed"]),
+        (
+            "message/disposition-notification",
+            "Final-Recipient: rfc822; eva@example.pl\r\nDisposition: manual-action/MDN-sent-manually; displayed",
+            ["Disposition: manual-action/MDN-sent-manually; displayed"],
+        ),
         ("text/rfc822-headers", ORIGINAL, ["Subject: Faktura 17", "To: eva@example.pl"]),
         ("message/global-headers", ORIGINAL, ["Subject: Faktura 17"]),
     ],
-    ids=["delivery-status", "global-delivery-status", "disposition-notification", "rfc822-headers", "global-headers"],
-)  # fmt: skip
+    ids=[
+        "delivery-status",
+        "global-delivery-status",
+        "disposition-notification",
+        "rfc822-headers",
+        "global-headers",
+    ],
+)
 def test_reports_stay_readable_in_the_body(
     blobs: BlobStore, ctype: str, inner: str, shown: list[str]
 ) -> None:
@@ -302,9 +335,12 @@ def test_reports_stay_readable_in_the_body(
 
 @pytest.mark.parametrize(
     ("ctype", "name"),
-    [("message/global", "Faktura č. 5.eml"), ('message/partial; id="p@x"; number=2; total=3', "partial-2-of-3.eml")],
+    [
+        ("message/global", "Faktura č. 5.eml"),
+        ('message/partial; id="p@x"; number=2; total=3', "partial-2-of-3.eml"),
+    ],
     ids=["global", "partial"],
-)  # fmt: skip
+)
 def test_attached_global_and_partial_messages_are_eml_files(
     blobs: BlobStore, ctype: str, name: str
 ) -> None:

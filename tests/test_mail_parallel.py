@@ -45,7 +45,7 @@ def mailbox(path: Path, count: int) -> Path:
                     "Dzień dobry, zamówienie.\n",
                     "Здравствуйте, заказ.\n",
                 ][i % 3]
-                * (1 + i % 7),  # fmt: skip
+                * (1 + i % 7),
             )
         out.append(f"From z@example.cz Mon Mar  3 09:{i % 60:02d}:00 2025\n".encode() + raw + b"\n")
     path.write_bytes(b"".join(out))
@@ -73,16 +73,22 @@ def contents(root: Path) -> dict[str, list]:
     engine = sa.create_engine(f"sqlite:///{root / 'deskmove.db'}")
     with engine.connect() as c:
         out = {
-            "tickets": list(c.execute(sa.text("SELECT id, subject, status FROM tickets ORDER BY id"))),
-            "messages": list(c.execute(sa.text(
-                "SELECT id, ticket_id, message_id, direction, body_text, raw_sha256 FROM messages ORDER BY id"
-            ))),
-            "quarantine": list(c.execute(sa.text(
-                "SELECT native_ref, reason FROM quarantine ORDER BY id"
-            ))),
+            "tickets": list(
+                c.execute(sa.text("SELECT id, subject, status FROM tickets ORDER BY id"))
+            ),
+            "messages": list(
+                c.execute(
+                    sa.text(
+                        "SELECT id, ticket_id, message_id, direction, body_text, raw_sha256 FROM messages ORDER BY id"
+                    )
+                )
+            ),
+            "quarantine": list(
+                c.execute(sa.text("SELECT native_ref, reason FROM quarantine ORDER BY id"))
+            ),
             "state": list(c.execute(sa.text("SELECT connection, stream, cursor FROM sync_state"))),
             "search": list(c.execute(sa.text("SELECT rowid, doc FROM search_fts ORDER BY rowid"))),
-        }  # fmt: skip
+        }
     engine.dispose()
     return out
 
@@ -125,8 +131,13 @@ def test_a_worker_process_starts_without_the_database_libraries(tmp_path: Path) 
         "'pydantic', 'alembic'}), [m for m in sys.modules if m.startswith('deskmove.store')], "
         "file=sys.stderr)"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], stdin=subprocess.DEVNULL,
-                         capture_output=True, text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stderr.strip() == "[] []"
 
 
@@ -182,16 +193,20 @@ def test_killed_while_workers_parse_then_rerun_equals_one_clean_run(tmp_path: Pa
 
         clean = project("clean")
         log = tmp_path / "clean.log"
-        done = runs.run(["--project", str(clean), "--json", "import", f"mbox:{box}"],
-                        env={**env, "DESKMOVE_CRASH_LOG": str(log)})  # fmt: skip
+        done = runs.run(
+            ["--project", str(clean), "--json", "import", f"mbox:{box}"],
+            env={**env, "DESKMOVE_CRASH_LOG": str(log)},
+        )
         assert done.returncode == 3, done.stderr
         want = contents(clean)
         points = [k for k, line in enumerate(log.read_text().splitlines(), 1) if " before " in line]
         assert len(points) >= 8
         for k in (points[1], points[-2]):  # batch 1 committed / all but the last
             root = project(f"kill-{k}")
-            killed = runs.run(["--project", str(root), "import", f"mbox:{box}"],
-                              env={**env, "DESKMOVE_CRASH_AT": f"ingest:{k}"})  # fmt: skip
+            killed = runs.run(
+                ["--project", str(root), "import", f"mbox:{box}"],
+                env={**env, "DESKMOVE_CRASH_AT": f"ingest:{k}"},
+            )
             assert killed.returncode == -signal.SIGKILL
             assert _workers_exit(root / "blobs")
             again = runs.run(["--project", str(root), "--json", "import", f"mbox:{box}"], env=env)
@@ -209,8 +224,9 @@ def _workers_exit(blob_root: Path, timeout: float = 30) -> bool:
     """No worker of a killed import outlives it (they end when their stdin closes)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = subprocess.run(["pgrep", "-f", f"deskmove.mail.parallel {blob_root}$"],
-                               capture_output=True, text=True)  # fmt: skip
+        found = subprocess.run(
+            ["pgrep", "-f", f"deskmove.mail.parallel {blob_root}$"], capture_output=True, text=True
+        )
         if found.returncode == 1:
             return True
         time.sleep(0.1)

@@ -29,7 +29,11 @@ def blobs(tmp_path: Path) -> BlobStore:
         ("Dobrý den, nefunguje mi objednávka. Děkuji, Jan Novák", "cp1250", "windows-1250"),
         ("Dobrý den, nefunguje mi objednávka. Děkuji, Jan Novák", "cp1250", "iso-8859-1"),
         ("Dobrý den, nefunguje mi objednávka. Děkuji, Jan Novák", "iso-8859-2", None),
-        ("Dzień dobry, proszę o pomoc z zamówieniem, płatność nie przeszła", "iso-8859-2", "iso-8859-2"),
+        (
+            "Dzień dobry, proszę o pomoc z zamówieniem, płatność nie przeszła",
+            "iso-8859-2",
+            "iso-8859-2",
+        ),
         ("Dzień dobry, proszę o pomoc z zamówieniem, płatność nie przeszła", "cp1250", "us-ascii"),
         ("Здравствуйте, у меня не работает заказ номер 15", "koi8-r", "koi8-r"),
         ("Здравствуйте, у меня не работает заказ номер 15", "koi8-r", "windows-1251"),
@@ -41,7 +45,7 @@ def blobs(tmp_path: Path) -> BlobStore:
         ("Zażółć gęślą jaźń", "utf-8", "iso-8859-2"),
         ("Grüße aus München", "cp1252", "iso-8859-1"),
     ],
-)  # fmt: skip
+)
 def test_body_charsets_including_mislabelled(text: str, codec: str, label: str | None) -> None:
     assert decode_bytes(text.encode(codec), label)[0] == text
 

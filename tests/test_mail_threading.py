@@ -14,14 +14,27 @@ from deskmove.mail.threading import ThreadItem, thread
 T0 = datetime(2025, 5, 1, 9, 0, tzinfo=UTC)
 
 
-def item(id_: str, subject: str, minutes: int = 0, *, customer: str | None = "jan@example.cz",
-         refs: list[str] | None = None, irt: str | None = None, keys: list[str] | None = None,
-         mid: str | None = "auto") -> ThreadItem:  # fmt: skip
+def item(
+    id_: str,
+    subject: str,
+    minutes: int = 0,
+    *,
+    customer: str | None = "jan@example.cz",
+    refs: list[str] | None = None,
+    irt: str | None = None,
+    keys: list[str] | None = None,
+    mid: str | None = "auto",
+) -> ThreadItem:
     return ThreadItem(
-        id=id_, message_id=f"<{id_}@x>" if mid == "auto" else mid, in_reply_to=irt,
-        references=refs or [], subject=subject, date=T0 + timedelta(minutes=minutes),
-        customer=customer, keys=keys or [],
-    )  # fmt: skip
+        id=id_,
+        message_id=f"<{id_}@x>" if mid == "auto" else mid,
+        in_reply_to=irt,
+        references=refs or [],
+        subject=subject,
+        date=T0 + timedelta(minutes=minutes),
+        customer=customer,
+        keys=keys or [],
+    )
 
 
 def groups(items: list[ThreadItem], **kw) -> list[list[str]]:
@@ -30,11 +43,34 @@ def groups(items: list[ThreadItem], **kw) -> list[list[str]]:
 
 @pytest.mark.parametrize(
     "subject",
-    ["Re: Plan", "RE: Plan", "Re[2]: Plan", "Re(3): Plan", "Re: Re: Plan", "Fwd: Plan", "FW: Plan",
-     "AW: Plan", "WG: Plan", "SV: Plan", "VS: Plan", "Antw: Plan", "Odp: Plan", "PD: Plan",
-     "RV: Plan", "TR: Plan", "Отв: Plan", "Ответ: Plan", "Пересл: Plan", "Odp: RE: Fwd: Plan",
-     "[support] Re: Plan", "Re: [support] Plan", "Plan (fwd)", "[Fwd: Plan]", "Re : Plan"],
-)  # fmt: skip
+    [
+        "Re: Plan",
+        "RE: Plan",
+        "Re[2]: Plan",
+        "Re(3): Plan",
+        "Re: Re: Plan",
+        "Fwd: Plan",
+        "FW: Plan",
+        "AW: Plan",
+        "WG: Plan",
+        "SV: Plan",
+        "VS: Plan",
+        "Antw: Plan",
+        "Odp: Plan",
+        "PD: Plan",
+        "RV: Plan",
+        "TR: Plan",
+        "Отв: Plan",
+        "Ответ: Plan",
+        "Пересл: Plan",
+        "Odp: RE: Fwd: Plan",
+        "[support] Re: Plan",
+        "Re: [support] Plan",
+        "Plan (fwd)",
+        "[Fwd: Plan]",
+        "Re : Plan",
+    ],
+)
 def test_reply_prefixes_in_many_languages(subject: str) -> None:
     base, marked = strip_prefixes(subject)
     assert base == "Plan" and marked

@@ -40,8 +40,14 @@ def make_maildir(root: Path) -> Path:
         for sub in ("cur", "new", "tmp"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
     question = mail(mid="<q@example.cz>", date=at(0))
-    answer = mail(frm="support@shop.example", to="jan@example.cz", subject="Re: Objednávka",
-                  mid="<a@shop.example>", refs="<q@example.cz>", date=at(20))  # fmt: skip
+    answer = mail(
+        frm="support@shop.example",
+        to="jan@example.cz",
+        subject="Re: Objednávka",
+        mid="<a@shop.example>",
+        refs="<q@example.cz>",
+        date=at(20),
+    )
     (root / "new" / "1700000000.M1P1.host").write_bytes(question)
     (root / ".Sent" / "cur" / "1700000100.M2P1.host:2,S").write_bytes(answer)
     (root / "cur" / "1700000200.M3P1.host:2,ST").write_bytes(mail(mid="<t@example.cz>"))

@@ -120,8 +120,14 @@ def test_gmail_takeout_labels_and_thread_ids(tmp_path, setup):
         subject="Reklamace",
         extra="X-GM-THRID: 1790001\nX-Gmail-Labels: Inbox,Opened,Reklamace,Category Updates",
     )
-    b = mail(frm="support@shop.example", to="jan@example.cz", mid="<gb@shop.example>",
-             subject="Reklamace - odpověď", date=at(40), extra="X-GM-THRID: 1790001\nX-Gmail-Labels: Sent")  # fmt: skip
+    b = mail(
+        frm="support@shop.example",
+        to="jan@example.cz",
+        mid="<gb@shop.example>",
+        subject="Reklamace - odpověď",
+        date=at(40),
+        extra="X-GM-THRID: 1790001\nX-Gmail-Labels: Sent",
+    )
     gmail_from = b"From 1790001234567890123@xxx Mon Mar 03 09:00:00 +0000 2025\n"
     data = b"".join(gmail_from + m.replace(b"\r\n", b"\n") + b"\n\n" for m in (a, b))
     path = tmp_path / "All mail Including Spam and Trash.mbox"

@@ -43,8 +43,12 @@ def _mbox(tmp_path, n: int = 5):
 def _texts(store: Store) -> list[str]:
     out: list[str] = []
     with store.engine.connect() as c:
-        for table, cols in ((Ticket, ("subject",)), (Message, ("subject", "body_text")),
-                            (Person, ("name",)), (PersonEmail, ("email",))):  # fmt: skip
+        for table, cols in (
+            (Ticket, ("subject",)),
+            (Message, ("subject", "body_text")),
+            (Person, ("name",)),
+            (PersonEmail, ("email",)),
+        ):
             t = table.__table__
             out += [v for row in c.execute(sa.select(*(t.c[x] for x in cols))) for v in row if v]
     return out

@@ -12,12 +12,19 @@ from tests.csvhelp import EXAMPLES
 
 HELPDESK = EXAMPLES / "helpdesk"
 VENDORS = {
-    "zendesk": ("zendesk://newshop", "https://newshop.zendesk.com/api/v2/users/me.json",
-                {"ZENDESK_EMAIL": "admin@newshop.example", "ZENDESK_API_TOKEN": "t0ken"},
-                {"user": {"id": 7}}),
-    "freshdesk": ("freshdesk://newshop", "https://newshop.freshdesk.com/api/v2/agents/me",
-                  {"FRESHDESK_API_KEY": "k3y"}, {"id": 7}),
-}  # fmt: skip
+    "zendesk": (
+        "zendesk://newshop",
+        "https://newshop.zendesk.com/api/v2/users/me.json",
+        {"ZENDESK_EMAIL": "admin@newshop.example", "ZENDESK_API_TOKEN": "t0ken"},
+        {"user": {"id": 7}},
+    ),
+    "freshdesk": (
+        "freshdesk://newshop",
+        "https://newshop.freshdesk.com/api/v2/agents/me",
+        {"FRESHDESK_API_KEY": "k3y"},
+        {"id": 7},
+    ),
+}
 SECRETS = ("ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "ZENDESK_OAUTH_TOKEN", "FRESHDESK_API_KEY")
 
 

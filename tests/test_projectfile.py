@@ -10,21 +10,40 @@ from deskmove.config import Project
 from deskmove.errors import ConfigError
 
 CASES = {
-    "mail": ('[mail]\nsupport_adresses = ["a@x.example"]\n', "support_adresses", "[mail]", "support_addresses"),
+    "mail": (
+        '[mail]\nsupport_adresses = ["a@x.example"]\n',
+        "support_adresses",
+        "[mail]",
+        "support_addresses",
+    ),
     "store": ('[store]\nuri = "postgresql://x/y"\n', "uri", "[store]", "url"),
     "sync": ('[sync]\ntargts = ["new"]\n', "targts", "[sync]", "targets"),
     "audit": ('[audit]\nregoin = "CZ"\n', "regoin", "[audit]", "region"),
     "imap-password": (
         '[connections.x]\nspec = "imap://u@h/INBOX"\npasword = { env = "P" }\n',
-        "pasword", "[connections.x]", "password",
+        "pasword",
+        "[connections.x]",
+        "password",
     ),
-    "csv": ('[connections.c]\nspec = "csv:in"\nencodng = "cp1250"\n', "encodng", "[connections.c]", "encoding"),
+    "csv": (
+        '[connections.c]\nspec = "csv:in"\nencodng = "cp1250"\n',
+        "encodng",
+        "[connections.c]",
+        "encoding",
+    ),
     "zendesk": (
         '[connections.z]\nspec = "zendesk://shop"\ntokn = { env = "T" }\n',
-        "tokn", "[connections.z]", "token",
+        "tokn",
+        "[connections.z]",
+        "token",
     ),
-    "mbox": ('[connections.m]\nspec = "mbox:a.mbox"\nfull = "1"\n', "full", "[connections.m]", "spec"),
-}  # fmt: skip
+    "mbox": (
+        '[connections.m]\nspec = "mbox:a.mbox"\nfull = "1"\n',
+        "full",
+        "[connections.m]",
+        "spec",
+    ),
+}
 
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))

@@ -95,8 +95,9 @@ def test_re_importing_with_a_fixed_mapping_empties_the_quarantine(cli, tmp_path)
 
 
 def test_drop_keeps_the_item_as_reviewed_with_the_reason(cli, tmp_path):
-    path = write_csv(tmp_path / "t.csv", TICKET_HEADER,
-                     [ticket_row("1"), ticket_row("2", created_at="včera")])  # fmt: skip
+    path = write_csv(
+        tmp_path / "t.csv", TICKET_HEADER, [ticket_row("1"), ticket_row("2", created_at="včera")]
+    )
     assert cli("import", f"csv:{path}").exit_code == 3
     (item,) = json.loads(cli("quarantine", "list", "--json").stdout)["items"]
     assert item["reference"] == "t.csv line 3"
@@ -121,8 +122,9 @@ def test_drop_keeps_the_item_as_reviewed_with_the_reason(cli, tmp_path):
 
 
 def test_a_canonical_single_file_row_is_retried_on_its_own(cli, tmp_path):
-    path = write_csv(tmp_path / "t.csv", TICKET_HEADER,
-                     [ticket_row("1"), ticket_row("2", status="Archived")])  # fmt: skip
+    path = write_csv(
+        tmp_path / "t.csv", TICKET_HEADER, [ticket_row("1"), ticket_row("2", status="Archived")]
+    )
     assert cli("import", f"csv:{path}").exit_code == 3
     path.unlink()  # the retry reads the kept bytes, not the file
     res = cli("quarantine", "retry")
@@ -137,9 +139,11 @@ def test_mail_is_retried_from_its_raw_bytes(cli, tmp_path):
         b"Message-ID: <x1@example.com>\nX-Mozilla-Status: 0009\n\nbody\n"
     )
     mb.add(deleted)
-    mb.add(mailbox.mboxMessage(
-        b"From: b@example.com\nTo: support@shop.example\nSubject: hi\nMessage-ID: <x2@example.com>\n\nhello\n"
-    ))  # fmt: skip
+    mb.add(
+        mailbox.mboxMessage(
+            b"From: b@example.com\nTo: support@shop.example\nSubject: hi\nMessage-ID: <x2@example.com>\n\nhello\n"
+        )
+    )
     mb.flush()
     mb.close()
     assert cli("import", f"mbox:{box}").exit_code == 3

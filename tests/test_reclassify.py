@@ -22,20 +22,39 @@ def _mbox(path: Path) -> Path:
     mails = [
         mail(frm="Jan Novák <jan@example.cz>", mid="<c1@example.cz>", subject="Objednávka 17"),
         mail(
-            frm=f"Shop Support <{SUPPORT}>", to="Jan Novák <jan@example.cz>", mid="<a1@shop.example>",
-            irt="<c1@example.cz>", refs="<c1@example.cz>", subject="Re: Objednávka 17",
-            date=BASE + timedelta(hours=1), body="Dobrý den, posíláme znovu.\n",
+            frm=f"Shop Support <{SUPPORT}>",
+            to="Jan Novák <jan@example.cz>",
+            mid="<a1@shop.example>",
+            irt="<c1@example.cz>",
+            refs="<c1@example.cz>",
+            subject="Re: Objednávka 17",
+            date=BASE + timedelta(hours=1),
+            body="Dobrý den, posíláme znovu.\n",
         ),
-        mail(frm="Eva <eva@example.pl>", mid="<c2@example.pl>", subject="Faktura",
-             date=BASE + timedelta(hours=2)),
-        mail(frm="Petr <petr@example.cz>", mid="<c3@example.cz>", subject="Reklamace",
-             date=BASE + timedelta(hours=3), to=f"Info <info@shop.example>, {SUPPORT}"),
         mail(
-            frm=f"Shop Support <{SUPPORT}>", to="Petr <petr@example.cz>", mid="<a3@shop.example>",
-            irt="<c3@example.cz>", refs="<c3@example.cz>", subject="Re: Reklamace",
-            date=BASE + timedelta(hours=4), body="Reklamaci jsme přijali.\n",
+            frm="Eva <eva@example.pl>",
+            mid="<c2@example.pl>",
+            subject="Faktura",
+            date=BASE + timedelta(hours=2),
         ),
-    ]  # fmt: skip
+        mail(
+            frm="Petr <petr@example.cz>",
+            mid="<c3@example.cz>",
+            subject="Reklamace",
+            date=BASE + timedelta(hours=3),
+            to=f"Info <info@shop.example>, {SUPPORT}",
+        ),
+        mail(
+            frm=f"Shop Support <{SUPPORT}>",
+            to="Petr <petr@example.cz>",
+            mid="<a3@shop.example>",
+            irt="<c3@example.cz>",
+            refs="<c3@example.cz>",
+            subject="Re: Reklamace",
+            date=BASE + timedelta(hours=4),
+            body="Reklamaci jsme přijali.\n",
+        ),
+    ]
     with path.open("wb") as fh:
         for raw in mails:
             fh.write(b"From MAILER-DAEMON Mon Mar  3 09:00:00 2025\n")
@@ -81,8 +100,13 @@ def _state(project_dir: Path) -> dict:
                 .where(Provenance.__table__.c.kind != "mail-thread")
                 .order_by(Provenance.__table__.c.id)
             ).all()
-        return {"messages": msgs, "tickets": tickets, "roles": roles, "idmap": idmap,
-                "provenance": provenance}  # fmt: skip
+        return {
+            "messages": msgs,
+            "tickets": tickets,
+            "roles": roles,
+            "idmap": idmap,
+            "provenance": provenance,
+        }
     finally:
         store.close()
 
@@ -125,8 +149,12 @@ def test_reclassify_fixes_directions_without_the_source(cli, project_dir, tmp_pa
     assert "2 directions" in result.stdout
     after = _state(project_dir)
     directions = {m.email: m.direction for m in after["messages"]}
-    assert directions == {"jan@example.cz": "inbound", SUPPORT: "outbound",
-                          "eva@example.pl": "inbound", "petr@example.cz": "inbound"}  # fmt: skip
+    assert directions == {
+        "jan@example.cz": "inbound",
+        SUPPORT: "outbound",
+        "eva@example.pl": "inbound",
+        "petr@example.cz": "inbound",
+    }
     assert after["roles"][SUPPORT] == "agent"
     assert after["roles"]["jan@example.cz"] == "customer"
     # same tickets, same messages in them, the customer stays the requester
@@ -215,7 +243,9 @@ def test_reclassify_derives_the_same_thread_keys_the_import_wrote(cli, project_d
     try:
         with store.begin() as conn:
             p = Provenance.__table__.c
-            keys = set(conn.execute(sa.select(p.native_id).where(p.kind == "mail-thread")).scalars())
+            keys = set(
+                conn.execute(sa.select(p.native_id).where(p.kind == "mail-thread")).scalars()
+            )
     finally:
         store.close()
     assert "orphan-subj:olga@example.ru:заказ 5" in keys and "<c1@example.cz>" in keys

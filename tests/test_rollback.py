@@ -21,8 +21,20 @@ def add_foreign_ticket(path: Path) -> None:
     """A ticket the team made by hand in the new helpdesk: rollback must never touch it."""
 
     def add(t: dict) -> None:
-        t["999"] = {"external_id": None, "subject": "ruční", "comments": [{"id": "999.1", "key": "x",
-                    "author": "agent@shop.example", "public": True, "created_at": None, "attachments": []}]}  # fmt: skip
+        t["999"] = {
+            "external_id": None,
+            "subject": "ruční",
+            "comments": [
+                {
+                    "id": "999.1",
+                    "key": "x",
+                    "author": "agent@shop.example",
+                    "public": True,
+                    "created_at": None,
+                    "attachments": [],
+                }
+            ],
+        }
 
     edit_desk(path, add)
 

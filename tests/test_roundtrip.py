@@ -71,14 +71,29 @@ EDGE_BODIES = [
 )
 def test_edge_case_bodies_survive(project, store, tmp_path, body):
     folder = tmp_path / "in"
-    write_csv(folder / "tickets.csv", TICKET_HEADER, [
-        ticket_row("1", subject=body[:300], tags="a b", custom_fields=json.dumps({"poznámka": body[:50], "n": 1.5, "seznam": [1, "dva"]})),
-        ticket_row("2", subject="", priority="", created_at="", requester_email=""),
-    ])  # fmt: skip
-    write_csv(folder / "messages.csv", MESSAGE_HEADER, [
-        message_row("10", "1", body=body, body_html=f"<p>{body[:100]}</p>"),
-        message_row("20", "2", body="", author_email="", author_name="Bez adresy", created_at=""),
-    ])  # fmt: skip
+    write_csv(
+        folder / "tickets.csv",
+        TICKET_HEADER,
+        [
+            ticket_row(
+                "1",
+                subject=body[:300],
+                tags="a b",
+                custom_fields=json.dumps({"poznámka": body[:50], "n": 1.5, "seznam": [1, "dva"]}),
+            ),
+            ticket_row("2", subject="", priority="", created_at="", requester_email=""),
+        ],
+    )
+    write_csv(
+        folder / "messages.csv",
+        MESSAGE_HEADER,
+        [
+            message_row("10", "1", body=body, body_html=f"<p>{body[:100]}</p>"),
+            message_row(
+                "20", "2", body="", author_email="", author_name="Bez adresy", created_at=""
+            ),
+        ],
+    )
     rep = import_source(project, store, f"csv:{folder}")
     assert rep.quarantined == 0
     before = dump(store)

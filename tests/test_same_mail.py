@@ -24,9 +24,17 @@ def _mbox(path, n: int = 6):
                 frm=f"Zákazník {i} <c{i}@example.cz>",
             )
         )
-        box.add(mail(mid=f"<r{i}@shop.example>", irt=f"<q{i}@example.cz>", refs=f"<q{i}@example.cz>",
-                     subject=f"Re: Dotaz {i}", date=at(i + 60), frm="Podpora <support@shop.example>",
-                     to=f"c{i}@example.cz"))  # fmt: skip
+        box.add(
+            mail(
+                mid=f"<r{i}@shop.example>",
+                irt=f"<q{i}@example.cz>",
+                refs=f"<q{i}@example.cz>",
+                subject=f"Re: Dotaz {i}",
+                date=at(i + 60),
+                frm="Podpora <support@shop.example>",
+                to=f"c{i}@example.cz",
+            )
+        )
     box.close()
     return path
 

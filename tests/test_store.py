@@ -39,10 +39,16 @@ def ticket(
         for i in range(n_messages)
     ]
     return TicketRec(
-        native_id=nid, subject=subject, requester=PersonRef(email="jana@zakaznik.cz"),
-        tags=["vip", "cz"], custom_fields={"order": 42}, created_at=T0, updated_at=T0,
-        messages=msgs, **kw,
-    )  # fmt: skip
+        native_id=nid,
+        subject=subject,
+        requester=PersonRef(email="jana@zakaznik.cz"),
+        tags=["vip", "cz"],
+        custom_fields={"order": 42},
+        created_at=T0,
+        updated_at=T0,
+        messages=msgs,
+        **kw,
+    )
 
 
 def count(store, model) -> int:
@@ -126,9 +132,11 @@ def test_attachments_follow_a_changed_message(any_store):
 
 def test_quarantine_and_state_commit_with_the_batch(any_store):
     batch = Batch(
-        tickets=[ticket("1")], quarantined=[QuarantineRec("line 7", "bad date '32.13.2024'", b"7,x,32.13.2024")],
-        state={"tickets.csv": {"offset": 1234}}, read=4,
-    )  # fmt: skip
+        tickets=[ticket("1")],
+        quarantined=[QuarantineRec("line 7", "bad date '32.13.2024'", b"7,x,32.13.2024")],
+        state={"tickets.csv": {"offset": 1234}},
+        read=4,
+    )
     res = any_store.ingestor("c", 5).ingest(batch)
     assert res.quarantined == 1
     assert any_store.get_state("c") == {"tickets.csv": {"offset": 1234}}
@@ -206,4 +214,6 @@ def test_opening_a_store_at_the_newest_migration_skips_alembic(tmp_path, monkeyp
     monkeypatch.setattr(alembic.command, "upgrade", refuse)
     Store.open(url, tmp_path / "blobs").close()  # no Alembic: one SELECT
     with pytest.raises(AssertionError, match="Alembic ran"):
-        Store.open(f"sqlite:///{tmp_path / 'new.db'}", tmp_path / "blobs")  # a new store still migrates
+        Store.open(
+            f"sqlite:///{tmp_path / 'new.db'}", tmp_path / "blobs"
+        )  # a new store still migrates

@@ -158,8 +158,9 @@ with project_lock(sys.argv[1], sys.argv[2], "sync"):
 def test_a_second_sync_exits_75_while_one_runs(cli, plan, project: Project) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", LOCKER, str(plan["root"]), project.store_url],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
         arrive(plan["src"], mail_line("A", 1))

@@ -32,19 +32,35 @@ def dump(fake: FakeZendesk) -> dict[str, Any]:
     tickets = []
     for tid, t in fake.tickets.items():
         comments = [
-            [email.get(c["author_id"]), c["created_at"], c["public"], c["body"],
-             sorted(a["file_name"] for a in c["attachments"])]
+            [
+                email.get(c["author_id"]),
+                c["created_at"],
+                c["public"],
+                c["body"],
+                sorted(a["file_name"] for a in c["attachments"]),
+            ]
             for c in fake.comments.get(tid, [])
-        ]  # fmt: skip
-        tickets.append({"external_id": t.get("external_id"), "subject": t.get("subject"),
-                        "status": t.get("status"), "requester": email.get(t.get("requester_id")),
-                        "comments": comments})  # fmt: skip
+        ]
+        tickets.append(
+            {
+                "external_id": t.get("external_id"),
+                "subject": t.get("subject"),
+                "status": t.get("status"),
+                "requester": email.get(t.get("requester_id")),
+                "comments": comments,
+            }
+        )
     tickets.sort(key=lambda t: json.dumps(t, sort_keys=True, ensure_ascii=False))
     return {
         "tickets": tickets,
-        "users": sorted(json.dumps([u.get("email"), u.get("name"), u.get("external_id")]) for u in fake.users.values()),
-        "organizations": sorted(json.dumps([o.get("name"), o.get("external_id")]) for o in fake.organizations.values()),
-    }  # fmt: skip
+        "users": sorted(
+            json.dumps([u.get("email"), u.get("name"), u.get("external_id")])
+            for u in fake.users.values()
+        ),
+        "organizations": sorted(
+            json.dumps([o.get("name"), o.get("external_id")]) for o in fake.organizations.values()
+        ),
+    }
 
 
 class Server(ThreadingHTTPServer):
@@ -108,8 +124,10 @@ class Running:
         port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.zendesk_server", str(port), "--instant-jobs"],
-            cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            cwd=Path(__file__).resolve().parents[1],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
         self.url = f"http://127.0.0.1:{port}"
         self.spec = f"zendesk://target?base_url={self.url}"

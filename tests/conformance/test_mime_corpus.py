@@ -32,16 +32,43 @@ ACCEPTED: dict[tuple[str, str], str] = {
     ("multipart_report_emails/multipart_report_multiple_status.eml", "attachments"): INNER_EML
     + "; its two delivery-status parts become body text",
     ("error_emails/missing_content_disposition.eml", "attachments"): UNNAMED_PART,
-    ("text_with_content_id.eml", "attachments"): "a text/plain part with a Content-ID is still the body text for a helpdesk",
-    ("error_emails/invalid_subject_characters.eml", "subject"): "raw 8-bit subject: deskmove decodes it (windows-1252: 'Formação', 'Verão'); imap_tools drops the bytes",
-    ("plain_emails/raw_email_bad_time.eml", "date"): "the Date says year 3609: a future date is clamped to the Received date (the original is kept in headers)",
-    ("rfc2822/example14.eml", "subject"): "folding white space before an encoded word is kept (RFC 5322 unfolding removes only the line breaks); imap_tools drops it",
-    ("rfc2822/example13.eml", "from"): "RFC 2822 obsolete syntax (spaces before the colon, comments): deskmove reads the address; imap_tools gives up",
-    ("plain_emails/raw_email_with_at_display_name.eml", "to"): "a display name holding an @ (Mikel@Lindsaar <raasdnil@gmail.com>) is the name, as mail clients show it; imap_tools adds it as a second address",
-    ("plain_emails/mix_caps_content_type.eml", "from"): "an address written after an unbracketed display name (Big Bug bb@bug.com) is read as the address; imap_tools glues the name to it",
-    ("error_emails/missing_body.eml", "to"): "<Undisclosed-Recipient:@mailman.enron.com;> is a group with no address; imap_tools keeps '@mailman.enron.com'",
-    **{("plain_emails/raw_email_incorrect_header.eml", f): BARE_LINE for f in ("subject", "from", "to")},
-}  # fmt: skip
+    (
+        "text_with_content_id.eml",
+        "attachments",
+    ): "a text/plain part with a Content-ID is still the body text for a helpdesk",
+    (
+        "error_emails/invalid_subject_characters.eml",
+        "subject",
+    ): "raw 8-bit subject: deskmove decodes it (windows-1252: 'Formação', 'Verão'); imap_tools drops the bytes",
+    (
+        "plain_emails/raw_email_bad_time.eml",
+        "date",
+    ): "the Date says year 3609: a future date is clamped to the Received date (the original is kept in headers)",
+    (
+        "rfc2822/example14.eml",
+        "subject",
+    ): "folding white space before an encoded word is kept (RFC 5322 unfolding removes only the line breaks); imap_tools drops it",
+    (
+        "rfc2822/example13.eml",
+        "from",
+    ): "RFC 2822 obsolete syntax (spaces before the colon, comments): deskmove reads the address; imap_tools gives up",
+    (
+        "plain_emails/raw_email_with_at_display_name.eml",
+        "to",
+    ): "a display name holding an @ (Mikel@Lindsaar <raasdnil@gmail.com>) is the name, as mail clients show it; imap_tools adds it as a second address",
+    (
+        "plain_emails/mix_caps_content_type.eml",
+        "from",
+    ): "an address written after an unbracketed display name (Big Bug bb@bug.com) is read as the address; imap_tools glues the name to it",
+    (
+        "error_emails/missing_body.eml",
+        "to",
+    ): "<Undisclosed-Recipient:@mailman.enron.com;> is a group with no address; imap_tools keeps '@mailman.enron.com'",
+    **{
+        ("plain_emails/raw_email_incorrect_header.eml", f): BARE_LINE
+        for f in ("subject", "from", "to")
+    },
+}
 
 
 def _emails(items: list[tuple[str, str]]) -> list[str]:

@@ -38,9 +38,13 @@ def _item(raw: dict) -> ThreadItem:
     irt = parse_ids(raw.get("in_reply_to") or "")
     refs = [r for ref in raw.get("references", []) for r in parse_ids(ref)]
     return ThreadItem(
-        id=raw["id"], message_id=mid, in_reply_to=irt[0] if irt else None, references=refs,
-        subject=raw["subject"], date=datetime.fromisoformat(raw["date"].replace("Z", "+00:00")),
-    )  # fmt: skip
+        id=raw["id"],
+        message_id=mid,
+        in_reply_to=irt[0] if irt else None,
+        references=refs,
+        subject=raw["subject"],
+        date=datetime.fromisoformat(raw["date"].replace("Z", "+00:00")),
+    )
 
 
 def _run(case: dict) -> list[dict]:
