@@ -50,15 +50,15 @@ from deskmove.store.blobs import BlobStore
 from deskmove.store.mailscope import SHARED_KINDS, mail_connections
 from deskmove.textclean import strip_nul
 
-T_TICKET = Ticket.__table__
-T_MESSAGE = Message.__table__
-T_ATT = Attachment.__table__
-T_PERSON = Person.__table__
-T_EMAIL = PersonEmail.__table__
-T_ORG = Organization.__table__
-T_GROUP = Group.__table__
-T_PROV = Provenance.__table__
-T_STATE = SyncState.__table__
+TICKETS = Ticket.__table__
+MESSAGES = Message.__table__
+ATTACHMENTS = Attachment.__table__
+PEOPLE = Person.__table__
+EMAILS = PersonEmail.__table__
+ORGS = Organization.__table__
+GROUPS = Group.__table__
+PROVENANCE = Provenance.__table__
+SYNC_STATE = SyncState.__table__
 
 CHUNK = 500  # ids per IN (...) lookup
 
@@ -231,7 +231,7 @@ _MSG_RESOLVED = ("ticket_id", "author_id")
 _MSG_SENT_FROM = ("author_email",)
 _MSG_PLAIN = tuple(
     c.name
-    for c in T_MESSAGE.columns
+    for c in MESSAGES.columns
     if c.name != "id" and c.name not in _MSG_RESOLVED + _MSG_SENT_FROM
 )
 _MSG_COLS = _MSG_RESOLVED + _MSG_PLAIN + _MSG_SENT_FROM  # the order values are built in
@@ -240,7 +240,7 @@ _MSG_INSERT = 'INSERT INTO "messages" ("id", {}) VALUES ({})'.format(
     ", ".join(f'"{c}"' for c in _MSG_COLS), ", ".join("?" * (len(_MSG_COLS) + 1))
 )
 # Per column, the conversion SQLite's driver needs (None: the value as it is).
-_MSG_SQLITE = tuple(_converter(T_MESSAGE.c[c]) for c in _MSG_COLS)
+_MSG_SQLITE = tuple(_converter(MESSAGES.c[c]) for c in _MSG_COLS)
 
 
 def _message_values(m: MessageRec, ticket_id: int, author_id: int | None) -> tuple[Any, ...]:
@@ -423,7 +423,7 @@ class Ingestor:
         self, conn: Connection, kind: str, native_ids: Sequence[str]
     ) -> dict[str, tuple[int, str | None]]:
         found: dict[str, tuple[int, str | None]] = {}
-        p = T_PROV.c
+        p = PROVENANCE.c
         for part in _chunks(list(native_ids)):
             rows = conn.execute(
                 sa.select(p.native_id, p.entity_id, p.content_hash).where(
@@ -444,7 +444,7 @@ class Ingestor:
             self._shared = mail_connections(conn, self.connection)
         if not self._shared:
             return {}
-        p = T_PROV.c
+        p = PROVENANCE.c
         found: dict[str, tuple[int, str | None]] = {}
         for part in _chunks(list(dict.fromkeys(native_ids))):
             rows = conn.execute(
@@ -471,7 +471,7 @@ class Ingestor:
             return
         bulk_insert(
             conn,
-            T_PROV,
+            PROVENANCE,
             [
                 {
                     "connection": self.connection,
@@ -489,9 +489,9 @@ class Ingestor:
     def _touch_provenance(self, conn: Connection, kind: str, rows: list[tuple[str, str]]) -> None:
         if not rows:
             return
-        p = T_PROV.c
+        p = PROVENANCE.c
         conn.execute(
-            T_PROV.update()
+            PROVENANCE.update()
             .where(
                 p.connection == self.connection, p.kind == kind, p.native_id == sa.bindparam("nid")
             )
@@ -503,7 +503,7 @@ class Ingestor:
     def _upsert_named(
         self, conn: Connection, kind: str, rec: OrgRec | GroupRec, counts: IngestCounts
     ) -> None:
-        table = T_ORG if kind == "organization" else T_GROUP
+        table = ORGS if kind == "organization" else GROUPS
         values: dict[str, Any] = {"name": rec.name}
         if isinstance(rec, OrgRec):
             values["domains"] = rec.domains
@@ -536,7 +536,7 @@ class Ingestor:
         key = (kind, ref)
         if key in self._refs:
             return self._refs[key]
-        table = T_ORG if kind == "organization" else T_GROUP
+        table = ORGS if kind == "organization" else GROUPS
         hit = self._lookup(conn, kind, [ref]).get(ref)
         eid = hit[0] if hit else self._by_name(conn, table, ref)
         if eid is None:
@@ -550,7 +550,7 @@ class Ingestor:
     # people -------------------------------------------------------------------------
     def _load_emails(self, conn: Connection, emails: Iterable[str]) -> None:
         missing = sorted({e for e in emails if e and e not in self._emails})
-        e = T_EMAIL.c
+        e = EMAILS.c
         for part in _chunks(missing):
             for email, pid in conn.execute(
                 sa.select(e.email, e.person_id).where(e.email.in_(part))
@@ -576,7 +576,7 @@ class Ingestor:
         if sink is not None:
             sink += rows
         elif rows:
-            conn.execute(T_EMAIL.insert(), rows)
+            conn.execute(EMAILS.insert(), rows)
 
     def _upsert_people(self, conn: Connection, wave: list[PersonRec], counts: IngestCounts) -> None:
         known = self._lookup(conn, "person", [p.native_id for p in wave])
@@ -600,7 +600,7 @@ class Ingestor:
                 pid = hit[0]
             elif hit:
                 pid = hit[0]
-                conn.execute(T_PERSON.update().where(T_PERSON.c.id == pid).values(**values))
+                conn.execute(PEOPLE.update().where(PEOPLE.c.id == pid).values(**values))
                 self._add_emails(conn, pid, rec.emails, False)
                 touched.append((rec.native_id, h))
                 counts.changed["person"] += 1
@@ -608,7 +608,7 @@ class Ingestor:
                 pid = next((self._emails[e] for e in rec.emails if e in self._emails), None)
                 if pid is None:
                     if not pool:
-                        pool = self._new_ids(conn, T_PERSON, len(wave))[::-1]
+                        pool = self._new_ids(conn, PEOPLE, len(wave))[::-1]
                     pid = pool.pop()
                     fresh[pid] = {"id": pid, **values}
                 else:  # the same person met before by address: fill in what this source knows
@@ -618,15 +618,15 @@ class Ingestor:
                     if pid in fresh:
                         fresh[pid].update(fill)
                     elif fill:
-                        conn.execute(T_PERSON.update().where(T_PERSON.c.id == pid).values(**fill))
+                        conn.execute(PEOPLE.update().where(PEOPLE.c.id == pid).values(**fill))
                 self._add_emails(conn, pid, rec.emails, True, sink=new_emails)
                 new_prov.append((rec.native_id, pid, h))
                 counts.new["person"] += 1
             self._refs[("person", rec.native_id)] = pid
         if fresh:
-            bulk_insert(conn, T_PERSON, list(fresh.values()))
+            bulk_insert(conn, PEOPLE, list(fresh.values()))
         if new_emails:
-            bulk_insert(conn, T_EMAIL, new_emails)
+            bulk_insert(conn, EMAILS, new_emails)
         self._add_provenance(conn, "person", new_prov)
         self._touch_provenance(conn, "person", touched)
 
@@ -652,7 +652,7 @@ class Ingestor:
                         for r in refs
                         if self._person_id(r) is None
                     }
-                    pool = self._new_ids(conn, T_PERSON, len(missing))[::-1]
+                    pool = self._new_ids(conn, PEOPLE, len(missing))[::-1]
                 pid = pool.pop()
                 fresh.append({"id": pid, "name": ref.name, "role": ref.role or "customer"})
                 if ref.email:
@@ -672,20 +672,20 @@ class Ingestor:
                 names.setdefault(pid, ref.name)
                 self._done.add(("named", pid))
         if fresh:
-            bulk_insert(conn, T_PERSON, fresh)
+            bulk_insert(conn, PEOPLE, fresh)
         if new_emails:
-            bulk_insert(conn, T_EMAIL, new_emails)
+            bulk_insert(conn, EMAILS, new_emails)
         self._add_provenance(conn, "person", new_prov)
         if agents:
             conn.execute(
-                T_PERSON.update()
-                .where(T_PERSON.c.id.in_(sorted(agents)), T_PERSON.c.role != "agent")
+                PEOPLE.update()
+                .where(PEOPLE.c.id.in_(sorted(agents)), PEOPLE.c.role != "agent")
                 .values(role="agent")
             )
         if names:  # a person first met without a name takes the first name a source gives
             conn.execute(
-                T_PERSON.update()
-                .where(T_PERSON.c.id == sa.bindparam("_id"), T_PERSON.c.name.is_(None))
+                PEOPLE.update()
+                .where(PEOPLE.c.id == sa.bindparam("_id"), PEOPLE.c.name.is_(None))
                 .values(name=sa.bindparam("_name")),
                 [{"_id": pid, "_name": n} for pid, n in names.items()],
             )
@@ -728,7 +728,7 @@ class Ingestor:
                 inserts.append((t.native_id, h, row))
                 counts.new["ticket"] += 1
         if inserts:
-            ids = self._insert_new(conn, T_TICKET, [row for _n, _h, row in inserts])
+            ids = self._insert_new(conn, TICKETS, [row for _n, _h, row in inserts])
             for (nid, h, row), eid in zip(inserts, ids, strict=True):
                 ticket_ids[nid] = eid
                 new_prov.append((nid, eid, h))
@@ -740,7 +740,7 @@ class Ingestor:
             )
         if updates:
             conn.execute(
-                T_TICKET.update().where(T_TICKET.c.id == sa.bindparam("_id")),
+                TICKETS.update().where(TICKETS.c.id == sa.bindparam("_id")),
                 updates,
             )
         self._add_provenance(conn, "ticket", new_prov)
@@ -812,7 +812,7 @@ class Ingestor:
         counts.new["message"] += len(inserts)
         att_rows: list[dict[str, Any]] = []
         if inserts:
-            ids = self._new_ids(conn, T_MESSAGE, len(inserts))
+            ids = self._new_ids(conn, MESSAGES, len(inserts))
             self._insert_messages(conn, ids, [v for _n, _h, v, _m in inserts])
             index = self._index
             for (nid, h, v, m), eid in zip(inserts, ids, strict=True):
@@ -822,16 +822,18 @@ class Ingestor:
                     att_rows += _attachment_rows(eid, m)
         if updates:
             conn.execute(
-                T_MESSAGE.update().where(T_MESSAGE.c.id == sa.bindparam("_id")),
+                MESSAGES.update().where(MESSAGES.c.id == sa.bindparam("_id")),
                 [{"_id": eid, **row} for eid, row, _m in updates],
             )
             conn.execute(
-                T_ATT.delete().where(T_ATT.c.message_id.in_([eid for eid, _r, _m in updates]))
+                ATTACHMENTS.delete().where(
+                    ATTACHMENTS.c.message_id.in_([eid for eid, _r, _m in updates])
+                )
             )
             for eid, _row, m in updates:
                 att_rows += _attachment_rows(eid, m)
         if att_rows:
-            bulk_insert(conn, T_ATT, att_rows)
+            bulk_insert(conn, ATTACHMENTS, att_rows)
         self._add_provenance(conn, "message", new_prov)
         self._touch_provenance(conn, "message", touched)
 
@@ -842,7 +844,7 @@ class Ingestor:
                 {"id": eid, **dict(zip(_MSG_COLS, v, strict=True))}
                 for eid, v in zip(ids, values, strict=True)
             ]
-            bulk_insert(conn, T_MESSAGE, rows)
+            bulk_insert(conn, MESSAGES, rows)
             return
         try:
             params = list(map(_sqlite_message, ids, values))
@@ -853,16 +855,16 @@ class Ingestor:
     # state ---------------------------------------------------------------------
     def _save_state(self, conn: Connection, state: dict[str, dict[str, Any]]) -> None:
         now = utcnow()
-        s = T_STATE.c
+        s = SYNC_STATE.c
         for stream, cursor in state.items():
             done = conn.execute(
-                T_STATE.update()
+                SYNC_STATE.update()
                 .where(s.connection == self.connection, s.stream == stream)
                 .values(cursor=cursor, updated_at=now)
             ).rowcount
             if not done:
                 conn.execute(
-                    T_STATE.insert().values(
+                    SYNC_STATE.insert().values(
                         connection=self.connection, stream=stream, cursor=cursor, updated_at=now
                     )
                 )

@@ -29,10 +29,10 @@ from deskmove.model import Message, Person, PersonEmail, Ticket
 from deskmove.records import MessageRec
 from deskmove.textfold import fold_message, message_text, normalise
 
-T_TICKET = Ticket.__table__
-T_MESSAGE = Message.__table__
-T_PERSON = Person.__table__
-T_EMAIL = PersonEmail.__table__
+TICKETS = Ticket.__table__
+MESSAGES = Message.__table__
+PEOPLE = Person.__table__
+EMAILS = PersonEmail.__table__
 
 PARTS = 16  # documents per ticket at most (SQLite rowid = ticket id * PARTS + part)
 PART_CHARS = 200_000  # a tsvector must stay under 1 MB
@@ -103,7 +103,7 @@ def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
         tid: {a for _m, a, _r in new.messages if a} for tid, new in todo.items()
     }
     unknown = [tid for tid in todo if tid not in heads]
-    t, m = T_TICKET.c, T_MESSAGE.c
+    t, m = TICKETS.c, MESSAGES.c
     if unknown:
         q = sa.select(t.id, t.subject, t.requester_id).where(t.id.in_(unknown))
         heads.update((tid, (subject, req)) for tid, subject, req in conn.execute(q))
@@ -170,7 +170,7 @@ def _stored_docs(conn: Connection, ids: list[int]) -> Iterator[tuple[int, str]]:
 
 def index_missing(conn: Connection, limit: int | None = None) -> int:
     """Index tickets that have no document yet (a store imported before search existed)."""
-    t = T_TICKET.c
+    t = TICKETS.c
     if conn.dialect.name == "sqlite":
         have = sa.select(sa.literal_column("rowid / 16")).select_from(sa.table("search_fts"))
     else:
@@ -182,7 +182,7 @@ def index_missing(conn: Connection, limit: int | None = None) -> int:
 
 
 def _documents(conn: Connection, ids: list[int]) -> Iterator[tuple[int, list[str]]]:
-    t, m = T_TICKET.c, T_MESSAGE.c
+    t, m = TICKETS.c, MESSAGES.c
     heads: dict[int, list[str]] = {}
     people: dict[int, set[int]] = {}
     for tid, subject, req in conn.execute(
@@ -215,7 +215,7 @@ def _people_text(conn: Connection, ids: set[int]) -> dict[int, str]:
     out: dict[int, list[str]] = {}
     if not ids:
         return {}
-    p, e = T_PERSON.c, T_EMAIL.c
+    p, e = PEOPLE.c, EMAILS.c
     pids = sorted(ids)
     for i in range(0, len(pids), 500):
         chunk = pids[i : i + 500]
