@@ -63,7 +63,7 @@ def test_schema_is_at_the_newest_migration(any_store):
 
     heads = ScriptDirectory(str(MIGRATIONS)).get_heads()
     assert len(heads) == 1, f"migrations have several heads: {heads}"
-    assert current_revision(any_store.engine) == heads[0] == "0005"
+    assert current_revision(any_store.engine) == heads[0]
 
 
 def test_ingest_twice_changes_nothing_the_second_time(any_store):
