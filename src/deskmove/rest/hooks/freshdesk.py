@@ -22,10 +22,16 @@ from deskmove.records import (
     QuarantineRec,
     TicketRec,
 )
-from deskmove.rest.hooks import HookContext, MessageDraft, RemoteFile, iso, parse_time
+from deskmove.rest.hooks import (
+    HookContext,
+    MessageDraft,
+    RemoteFile,
+    iso,
+    native_id,
+    parse_time,
+    user_ref,
+)
 from deskmove.rest.hooks import group as group  # the engine calls hooks.group
-from deskmove.rest.hooks import native_id as _id
-from deskmove.rest.hooks import user_ref as _ref
 from deskmove.rest.pushrecords import GroupPush, MessagePush, OrgPush, PersonPush, TicketPush
 from deskmove.targets.base import RemoteMessage
 
@@ -44,7 +50,7 @@ def person(raw: dict[str, Any], ctx: HookContext) -> PersonRec | None:
         emails=list(dict.fromkeys(emails)),
         phone=c.get("phone") or c.get("mobile") or None,
         role="agent" if agent else "customer",
-        organization=_id(c.get("company_id")),
+        organization=native_id(c.get("company_id")),
     )
 
 
@@ -73,10 +79,10 @@ def ticket(raw: dict[str, Any], ctx: HookContext) -> TicketRec | QuarantineRec:
         priority=m.canonical("priority", raw.get("priority")),
         type=m.canonical("type", raw.get("type")),
         channel=m.canonical("channel", raw.get("source")) or "other",
-        requester=_ref(raw.get("requester_id"), ctx),
-        assignee=_ref(raw.get("responder_id"), ctx),
-        group=_id(raw.get("group_id")),
-        organization=_id(raw.get("company_id")),
+        requester=user_ref(raw.get("requester_id"), ctx),
+        assignee=user_ref(raw.get("responder_id"), ctx),
+        group=native_id(raw.get("group_id")),
+        organization=native_id(raw.get("company_id")),
         tags=list(raw.get("tags") or []),
         custom_fields=custom,
         created_at=parse_time(raw.get("created_at")),
@@ -106,7 +112,7 @@ def ticket_messages(raw: dict[str, Any], ctx: HookContext) -> list[MessageDraft]
     msg = MessageRec(
         native_id=f"{raw['id']}-description",
         created_at=parse_time(raw.get("created_at")),
-        author=_ref(raw.get("requester_id"), ctx),
+        author=user_ref(raw.get("requester_id"), ctx),
         direction="inbound",
         body_text=raw.get("description_text"),
         body_html=raw.get("description"),
@@ -122,7 +128,7 @@ def message(
     msg = MessageRec(
         native_id=str(raw["id"]),
         created_at=parse_time(raw.get("created_at")),
-        author=_ref(raw.get("user_id"), ctx),
+        author=user_ref(raw.get("user_id"), ctx),
         public=not private,
         direction="inbound" if raw.get("incoming") else "outbound",
         body_text=raw.get("body_text"),
@@ -286,7 +292,7 @@ def remote_description(raw: dict[str, Any]) -> RemoteMessage | None:
     when, ours = _origin(raw.get("description"))
     return RemoteMessage(
         f"{raw['id']}-description",
-        None if ours else _id(raw.get("requester_id")),
+        None if ours else native_id(raw.get("requester_id")),
         when or parse_time(raw.get("created_at")),
         True,
     )
@@ -296,7 +302,7 @@ def remote_message(raw: dict[str, Any]) -> RemoteMessage:
     when, ours = _origin(raw.get("body"))
     return RemoteMessage(
         str(raw["id"]),
-        None if ours else _id(raw.get("user_id")),
+        None if ours else native_id(raw.get("user_id")),
         when or parse_time(raw.get("created_at")),
         not raw.get("private"),
     )

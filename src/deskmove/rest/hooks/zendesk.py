@@ -19,10 +19,16 @@ from deskmove.records import (
     QuarantineRec,
     TicketRec,
 )
-from deskmove.rest.hooks import HookContext, MessageDraft, RemoteFile, iso, parse_time
+from deskmove.rest.hooks import (
+    HookContext,
+    MessageDraft,
+    RemoteFile,
+    iso,
+    native_id,
+    parse_time,
+    user_ref,
+)
 from deskmove.rest.hooks import group as group  # the engine calls hooks.group
-from deskmove.rest.hooks import native_id as _id
-from deskmove.rest.hooks import user_ref as _ref
 from deskmove.rest.pushrecords import GroupPush, MessagePush, OrgPush, PersonPush, TicketPush
 from deskmove.targets.base import RemoteMessage
 
@@ -38,7 +44,7 @@ def person(raw: dict[str, Any], ctx: HookContext) -> PersonRec | None:
         emails=[email] if email else [],
         phone=raw.get("phone") or None,
         role="agent" if raw.get("role") in AGENT_ROLES else "customer",
-        organization=_id(raw.get("organization_id")),
+        organization=native_id(raw.get("organization_id")),
     )
 
 
@@ -67,10 +73,10 @@ def ticket(raw: dict[str, Any], ctx: HookContext) -> TicketRec | QuarantineRec:
         priority=m.canonical("priority", raw.get("priority")),
         type=m.canonical("type", raw.get("type")),
         channel=m.canonical("channel", via.get("channel")) or "other",
-        requester=_ref(raw.get("requester_id"), ctx),
-        assignee=_ref(raw.get("assignee_id"), ctx),
-        group=_id(raw.get("group_id")),
-        organization=_id(raw.get("organization_id")),
+        requester=user_ref(raw.get("requester_id"), ctx),
+        assignee=user_ref(raw.get("assignee_id"), ctx),
+        group=native_id(raw.get("group_id")),
+        organization=native_id(raw.get("organization_id")),
         tags=list(raw.get("tags") or []),
         custom_fields=custom,
         created_at=parse_time(raw.get("created_at")),
@@ -97,7 +103,7 @@ def _files(comment: dict[str, Any]) -> list[RemoteFile]:
 def _comment(
     c: dict[str, Any], ticket_id: str, when: Any, via: Any, ctx: HookContext
 ) -> MessageDraft:
-    author = _ref(c.get("author_id"), ctx)
+    author = user_ref(c.get("author_id"), ctx)
     public = bool(c.get("public", True))
     agent = author is not None and author.role == "agent"
     msg = MessageRec(
@@ -315,7 +321,7 @@ def job_results(job: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(
             {
                 "index": index,
-                "id": _id(r.get("id")) if ok else None,
+                "id": native_id(r.get("id")) if ok else None,
                 "matched": ok and r.get("status") == "Updated",  # create_or_update found it
                 "error": None if ok else (r.get("details") or r.get("error") or "failed"),
             }
@@ -337,7 +343,7 @@ def remote_message(raw: dict[str, Any]) -> RemoteMessage:
     """One comment as the target holds it, for ``deskmove verify``."""
     return RemoteMessage(
         str(raw["id"]),
-        _id(raw.get("author_id")),
+        native_id(raw.get("author_id")),
         parse_time(raw.get("created_at")),
         bool(raw.get("public", True)),
     )
