@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from deskmove.lock import locked
-from deskmove.mail.batcher import MailBatcher, RawMail, _is_form_sender
+from deskmove.mail.batcher import MailBatcher, RawMail, is_form_sender
 from deskmove.mail.parse import MailParseError, ParsedMail, parse_mail
 from deskmove.mail.resolve import conversation_keys, headerless, subject_keys
 from deskmove.mail.subjects import strip_prefixes
@@ -185,7 +185,7 @@ class _Pass:
         support = self.batcher(derived[0].stored.connection).is_support if derived else None
         fresh: dict[str, list[tuple[str, str | None, str]]] = {}
         for addr, (name, connection) in names.items():
-            if addr in known or (_is_form_sender(addr) and not (support and support(addr))):
+            if addr in known or (is_form_sender(addr) and not (support and support(addr))):
                 continue
             role = "agent" if support and support(addr) else "customer"
             fresh.setdefault(connection, []).append((addr, name, role))

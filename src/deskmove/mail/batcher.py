@@ -169,7 +169,7 @@ class MailBatcher:
         web_form = False
         author = PersonRef(email=sender, role="agent" if outbound else None) if sender else None
         external_reply_to = [a for a in p.reply_to if not self.is_support(a[1])]
-        if external_reply_to and (outbound or _is_form_sender(sender)):
+        if external_reply_to and (outbound or is_form_sender(sender)):
             # a web contact form: sent by the site (or as the support address), the customer in Reply-To
             outbound, web_form = False, True
             author = PersonRef(email=external_reply_to[0][1])
@@ -285,7 +285,7 @@ class MailBatcher:
                 role="agent" if self.is_support(addr) else "customer",
             )
             for addr, name in sorted(names.items())
-            if not _is_form_sender(addr) or self.is_support(addr)
+            if not is_form_sender(addr) or self.is_support(addr)
         ]
 
 
@@ -314,7 +314,8 @@ def _message_native_id(p: ParsedMail) -> str:
     return f"{p.message_id}/{p.fingerprint}" if p.message_id else f"nomid/{p.fingerprint}"
 
 
-def _is_form_sender(address: str | None) -> bool:
+def is_form_sender(address: str | None) -> bool:
+    """A web form's or a no-reply sender (its mail speaks for a customer named inside)."""
     if not address:
         return False
     local = address.partition("@")[0]
