@@ -25,6 +25,8 @@ _KEYWORD = re.compile(
     r"телефон|моб)[a-zа-я.]*\s*[:.]?\s*$",
     re.IGNORECASE,
 )
+# A candidate holds only \d digits and separators, so this leaves what isdigit() would.
+_NON_DIGITS = re.compile(r"\D")
 _DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 _QUOTE_MARKERS = re.compile(
     r"^[ \t]*(?:>|On .+ wrote:|Dne .+ napsal|W dniu .+ napisał|[^\n]+ пишет:|-----Original Message-----|"
@@ -84,7 +86,7 @@ def candidates(text: str) -> list[str]:
 
 def number_key(raw: str, regions: tuple[str | None, ...]) -> str:
     """A cheap grouping key: ``+`` and the digits when international, else region and digits."""
-    digits = "".join(c for c in raw if c.isdigit())
+    digits = _NON_DIGITS.sub("", raw)
     if raw.startswith("+"):
         return "+" + digits
     if raw.startswith("00"):
@@ -118,7 +120,7 @@ def national_digits(e164: str) -> str:
 def _plausible(raw: str, before: str) -> bool:
     if _DATE.match(raw):
         return False
-    digits = sum(c.isdigit() for c in raw)
+    digits = len(_NON_DIGITS.sub("", raw))
     if not 7 <= digits <= 15:
         return False
     if raw.startswith(("+", "00")):

@@ -78,8 +78,13 @@ def values(headers: dict[str, Any], name: str) -> list[str]:
 
 
 def first(headers: dict[str, Any], name: str) -> str:
-    vs = values(headers, name)
-    return vs[0].strip() if vs else ""
+    """A header's first value, stripped ("" when there is none)."""
+    v = headers.get(name)  # the scan asks for absent headers millions of times: no list made
+    if v is None:
+        return ""
+    if isinstance(v, list):
+        return next((str(x).strip() for x in v if x is not None), "")
+    return str(v).strip()
 
 
 def addresses(headers: dict[str, Any], name: str) -> list[str]:
@@ -141,8 +146,7 @@ def form_customer(
     mailer = first(headers, "x-mailer").lower()
     # A website script or form plugin (webmail runs on PHP too: it must also look like a form).
     machine = bool(script) or any(m in mailer for m in _FORM_MAILERS)
-    site = sender_domain in our_domains or len(_FORM_LABELS.findall((body or "")[:4000])) >= 2
-    if not (_NOREPLY.match(local) or (machine and site)):
+    if not (_NOREPLY.match(local) or (machine and _site(sender_domain, body, our_domains))):
         return None
 
     def customer(addr: str) -> bool:
@@ -157,6 +161,12 @@ def form_customer(
             if customer(addr.lower()):
                 return addr.lower(), "the body"
     return None
+
+
+def _site(sender_domain: str, body: str | None, our_domains: set[str]) -> bool:
+    """Sent from the team's own domain, or a body of form fields (looked at only for
+    machine-sent mail: the scan would otherwise search every message's body)."""
+    return sender_domain in our_domains or len(_FORM_LABELS.findall((body or "")[:4000])) >= 2
 
 
 def form_by_customer(headers: dict[str, Any], sender: str) -> bool:

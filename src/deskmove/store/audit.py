@@ -7,9 +7,10 @@ it runs in one read transaction, opened by :meth:`deskmove.store.Store.audit`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -33,6 +34,55 @@ CHECKS, PROVENANCE = AuditCheck.__table__, Provenance.__table__
 CLOSED = ("solved", "closed")
 REPLACEMENT = "\ufffd"
 VOLUME_COUNTS = ("tickets", "messages", "attachments", "attachment_bytes", "people")
+
+
+class ScanRow(NamedTuple):
+    """One message as the channel scan reads it."""
+
+    ticket_id: int
+    author_id: int | None
+    direction: str
+    created_at: datetime | None
+    to: list[str]
+    cc: list[str]
+    headers: dict[str, Any]
+    is_auto: bool
+    subject: str | None
+    body_text: str | None
+    channel: str
+    ticket_subject: str | None
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value: text on SQLite (decoded here), already decoded on PostgreSQL."""
+    if value.__class__ is not str:
+        return value
+    if value == "[]":
+        return []
+    if value == "{}":
+        return {}
+    return json.loads(value)
+
+
+class _Stamps:
+    """A timestamp column's value as the model's UTCDateTime gives it, read fast when it is
+    the store's own SQLite text (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC)."""
+
+    def __init__(self, dialect: Any) -> None:
+        column_type = MESSAGES.c.created_at.type
+        self._slow = column_type.dialect_impl(dialect).result_processor(dialect, None)
+
+    def __call__(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.__class__ is str and len(value) == 26:
+            try:
+                stamp = datetime.fromisoformat(value)
+            except ValueError:
+                return self._slow(value)
+            if stamp.tzinfo is None:
+                return stamp.replace(tzinfo=UTC)
+        return self._slow(value)
 
 
 class AuditQueries:
@@ -70,18 +120,24 @@ class AuditQueries:
         return list(self._conn.execute(query).scalars())
 
     # the message scan ---------------------------------------------------------------
-    def messages_to_scan(self, batch: int = 2000) -> Iterator[Any]:
-        """Every message with the columns the channel scan reads, ``batch`` rows at a time."""
+    def messages_to_scan(self, batch: int = 2000) -> Iterator[ScanRow]:
+        """Every message with the columns the channel scan reads, ``batch`` rows at a time.
+
+        The JSON and timestamp columns come as the driver gives them and are decoded
+        here, with a fast path for what most rows hold (``[]``, ``{}``, the store's own
+        UTC timestamps): the same values the model's column types would give.
+        """
         m, t = MESSAGES.c, TICKETS.c
+        raw = sa.type_coerce
         query = (
             sa.select(
                 m.ticket_id,
                 m.author_id,
                 m.direction,
-                m.created_at,
-                m.to,
-                m.cc,
-                m.headers,
+                raw(m.created_at, sa.String).label("created_at"),
+                raw(m.to, sa.String).label("to"),
+                raw(m.cc, sa.String).label("cc"),
+                raw(m.headers, sa.String).label("headers"),
                 m.is_auto,
                 m.subject,
                 m.body_text,
@@ -91,7 +147,12 @@ class AuditQueries:
             .join(TICKETS, t.id == m.ticket_id)
             .execution_options(yield_per=batch)
         )
-        yield from self._conn.execute(query)
+        stamp = _Stamps(self._conn.dialect)
+        make = ScanRow._make
+        for tid, aid, direction, at, to, cc, headers, *rest in self._conn.execute(query):
+            yield make(
+                (tid, aid, direction, stamp(at), _json(to), _json(cc), _json(headers), *rest)
+            )
 
     def non_email_tickets(self) -> Iterator[tuple[int, str, datetime | None, str | None]]:
         """``(id, channel, created_at, subject)`` of tickets whose channel is not e-mail."""
