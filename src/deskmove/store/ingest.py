@@ -45,7 +45,7 @@ from deskmove.records import (
     PersonRef,
     TicketRec,
 )
-from deskmove.store import changes, quarantine, search, threads
+from deskmove.store import changes, provenance, quarantine, search, threads
 from deskmove.store.blobs import BlobStore
 from deskmove.store.mailscope import SHARED_KINDS, mail_connections
 from deskmove.textclean import strip_nul
@@ -423,15 +423,8 @@ class Ingestor:
         self, conn: Connection, kind: str, native_ids: Sequence[str]
     ) -> dict[str, tuple[int, str | None]]:
         found: dict[str, tuple[int, str | None]] = {}
-        p = PROVENANCE.c
-        for part in _chunks(list(native_ids)):
-            rows = conn.execute(
-                sa.select(p.native_id, p.entity_id, p.content_hash).where(
-                    p.connection == self.connection, p.kind == kind, p.native_id.in_(part)
-                )
-            )
-            for nid, eid, h in rows:
-                found[nid] = (eid, h)
+        for nid, eid, h in provenance.by_native_id(conn, self.connection, kind, list(native_ids)):
+            found[nid] = (eid, h)
         if kind in SHARED_KINDS and len(found) < len(set(native_ids)):
             found.update(self._adopt(conn, kind, [n for n in native_ids if n not in found]))
         return found

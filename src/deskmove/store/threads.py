@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from deskmove.model import Message, Provenance, Ticket, utcnow
 from deskmove.records import PersonRef, StoredTicket, TicketRec
-from deskmove.store import search
+from deskmove.store import provenance, search
 from deskmove.store.people import primary_emails
 
 if TYPE_CHECKING:
@@ -33,14 +33,8 @@ def _chunks(seq: Sequence[Any]) -> Iterable[Sequence[Any]]:
 
 
 def _lookup(conn: Connection, connection: str, kind: str, keys: Iterable[str]) -> dict[str, int]:
-    p = PROVENANCE.c
-    out: dict[str, int] = {}
-    for part in _chunks(sorted(keys)):
-        query = sa.select(p.native_id, p.entity_id).where(
-            p.connection == connection, p.kind == kind, p.native_id.in_(part)
-        )
-        out.update(dict(conn.execute(query).all()))
-    return out
+    found = provenance.by_native_id(conn, connection, kind, sorted(keys))
+    return {nid: eid for nid, eid, _h in found}
 
 
 def _owners(

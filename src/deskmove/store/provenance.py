@@ -1,0 +1,43 @@
+"""Provenance found by native id: the look-up every import batch makes for each record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from deskmove.model import Provenance
+
+PROVENANCE = Provenance.__table__
+CHUNK = 500  # native ids per IN (...)
+
+
+@lru_cache(maxsize=64)
+def _sqlite_sql(n: int) -> str:
+    return (
+        "SELECT native_id, entity_id, content_hash FROM provenance "
+        f"WHERE connection = ? AND kind = ? AND native_id IN ({', '.join('?' * n)})"
+    )
+
+
+def by_native_id(
+    conn: Connection, connection: str, kind: str, native_ids: Sequence[str]
+) -> Iterator[tuple[str, int, str | None]]:
+    """(native id, entity id, content hash) of the connection's provenance for these ids.
+
+    On SQLite the statement goes to the driver as it is: SQLAlchemy would expand the IN
+    list's parameters again on every call, which costs more than the look-up itself.
+    """
+    p = PROVENANCE.c
+    sqlite = conn.dialect.name == "sqlite"
+    for i in range(0, len(native_ids), CHUNK):
+        part = native_ids[i : i + CHUNK]
+        if sqlite:
+            yield from conn.exec_driver_sql(_sqlite_sql(len(part)), (connection, kind, *part))
+        else:
+            query = sa.select(p.native_id, p.entity_id, p.content_hash).where(
+                p.connection == connection, p.kind == kind, p.native_id.in_(part)
+            )
+            yield from conn.execute(query)
