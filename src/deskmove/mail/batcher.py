@@ -315,7 +315,7 @@ def _message_native_id(p: ParsedMail) -> str:
 
 
 def is_form_sender(address: str | None) -> bool:
-    """A web form's or a no-reply sender (its mail speaks for a customer named inside)."""
+    """A web form's or a no-reply sender address: no person (a form's customer is in Reply-To)."""
     if not address:
         return False
     local = address.partition("@")[0]
