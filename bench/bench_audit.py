@@ -59,21 +59,47 @@ def generate(url: str, blobs: Path, n_tickets: int, seed: int = 11) -> int:
     start = datetime(2023, 1, 1, tzinfo=UTC)
     n_msgs = 0
     with store.begin() as conn:
-        conn.execute(Person.__table__.insert(), [
-            {"id": i + 1, "name": f"Zákazník {i}", "role": "agent" if i < 10 else "customer"}
-            for i in range(people)])  # fmt: skip
-        conn.execute(PersonEmail.__table__.insert(), [
-            {"person_id": i + 1, "primary": True, "email": f"agent{i}@shop.cz" if i < 10 else
-             "noreply@shop.cz" if i == 10 else f"c{i}@firma{i % 400}.cz"} for i in range(people)])  # fmt: skip
+        conn.execute(
+            Person.__table__.insert(),
+            [
+                {"id": i + 1, "name": f"Zákazník {i}", "role": "agent" if i < 10 else "customer"}
+                for i in range(people)
+            ],
+        )
+        conn.execute(
+            PersonEmail.__table__.insert(),
+            [
+                {
+                    "person_id": i + 1,
+                    "primary": True,
+                    "email": f"agent{i}@shop.cz"
+                    if i < 10
+                    else "noreply@shop.cz"
+                    if i == 10
+                    else f"c{i}@firma{i % 400}.cz",
+                }
+                for i in range(people)
+            ],
+        )
     for lo in range(0, n_tickets, 5000):
         tickets, messages = [], []
         for tid in range(lo + 1, min(n_tickets, lo + 5000) + 1):
             when = start + timedelta(minutes=rng.randrange(0, 60 * 24 * 900))
             rest = rng.random() < 0.2
             channel = rng.choice(["chat", "web", "phone", "social", "api"]) if rest else "email"
-            tickets.append({"id": tid, "subject": f"Objednávka {tid}", "status": rng.choice(
-                ["open", "pending", "solved", "closed"]), "channel": channel, "tags": [], "custom_fields": {},
-                "requester_id": rng.randrange(12, people + 1), "created_at": when, "updated_at": when})  # fmt: skip
+            tickets.append(
+                {
+                    "id": tid,
+                    "subject": f"Objednávka {tid}",
+                    "status": rng.choice(["open", "pending", "solved", "closed"]),
+                    "channel": channel,
+                    "tags": [],
+                    "custom_fields": {},
+                    "requester_id": rng.randrange(12, people + 1),
+                    "created_at": when,
+                    "updated_at": when,
+                }
+            )
             for k in range(rng.choice((1, 2, 3, 3, 4, 5))):
                 messages.append(_message(rng, tid, k, when + timedelta(hours=7 * k), rest, people))
         n_msgs += len(messages)
@@ -109,13 +135,22 @@ def _message(rng: random.Random, tid: int, k: int, when: datetime, rest: bool, p
     else:
         body = f"Dobrý den, zásilku {tid} jsme dohledali a posíláme ji znovu." + SIGNATURE
     return {
-        "ticket_id": tid, "author_id": author,
-        "direction": "inbound" if inbound else "outbound", "created_at": when,
-        "created_tz": rng.choice((60, 120, 180, None)), "subject": None,
-        "body_text": body, "to": ["podpora@shop.cz"] if inbound else [],
-        "cc": [], "references": [], "headers": headers, "public": True, "is_auto": False,
-        "message_id": f"<{tid}.{k}@mail>", "in_reply_to": f"<{tid}.{k - 1}@mail>" if k else None,
-    }  # fmt: skip
+        "ticket_id": tid,
+        "author_id": author,
+        "direction": "inbound" if inbound else "outbound",
+        "created_at": when,
+        "created_tz": rng.choice((60, 120, 180, None)),
+        "subject": None,
+        "body_text": body,
+        "to": ["podpora@shop.cz"] if inbound else [],
+        "cc": [],
+        "references": [],
+        "headers": headers,
+        "public": True,
+        "is_auto": False,
+        "message_id": f"<{tid}.{k}@mail>",
+        "in_reply_to": f"<{tid}.{k - 1}@mail>" if k else None,
+    }
 
 
 def step_floor(db: Path) -> None:
@@ -160,8 +195,13 @@ def step_deskmove(root: Path, profile: bool) -> None:
         prof.disable()
         pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
     store.close()
-    child_report(time.perf_counter() - t0, report.plan["volume"]["totals"]["tickets"], cpu=time.process_time() - c0,
-                 checklist_items=len(report.items), **{f"{k}_bytes": v for k, v in sizes.items()})  # fmt: skip
+    child_report(
+        time.perf_counter() - t0,
+        report.plan["volume"]["totals"]["tickets"],
+        cpu=time.process_time() - c0,
+        checklist_items=len(report.items),
+        **{f"{k}_bytes": v for k, v in sizes.items()},
+    )
 
 
 def main() -> None:
@@ -189,8 +229,11 @@ def main() -> None:
         root = tmp / "project"
         init_project(root)
         # Built in a child too, so the measured children do not inherit this process's peak RSS.
-        made = run_child(Path(__file__), ["--root", str(root), "--tickets", str(args.tickets),
-                                          "--step", "generate"], "generate")  # fmt: skip
+        made = run_child(
+            Path(__file__),
+            ["--root", str(root), "--tickets", str(args.tickets), "--step", "generate"],
+            "generate",
+        )
         print(
             f"generated {made.items:,} tickets, {made.extra['messages']:,} messages in {made.seconds:.1f}s"
         )
@@ -203,11 +246,16 @@ def main() -> None:
 def measure(root: Path, profile: bool) -> None:
     base = ["--root", str(root)]
     fl = run_child(Path(__file__), [*base, "--step", "floor"], "floor (sqlite3 + json)")
-    dm = run_child(Path(__file__), [*base, "--step", "deskmove"] + (["--profile"] if profile else []),
-                   "deskmove audit (md+html+json)")  # fmt: skip
+    dm = run_child(
+        Path(__file__),
+        [*base, "--step", "deskmove"] + (["--profile"] if profile else []),
+        "deskmove audit (md+html+json)",
+    )
     print(table([fl, dm], fl, "ticket"))
-    print(f"checklist items: {dm.extra['checklist_items']}; output bytes: md {dm.extra['md_bytes']:,}, "
-          f"html {dm.extra['html_bytes']:,}, json {dm.extra['json_bytes']:,}")  # fmt: skip
+    print(
+        f"checklist items: {dm.extra['checklist_items']}; output bytes: md {dm.extra['md_bytes']:,}, "
+        f"html {dm.extra['html_bytes']:,}, json {dm.extra['json_bytes']:,}"
+    )
     print("peak RSS: ru_maxrss of each step's own process")
 
 

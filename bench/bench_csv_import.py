@@ -79,19 +79,56 @@ def generate(folder: Path, n_tickets: int, n_messages: int, seed: int = 7) -> No
             req, agent = rng.choice(customers), rng.choice(agents)
             created = t0 + timedelta(seconds=rng.randrange(3 * 10**7))
             k = per + (1 if n <= extra else 0)
-            wt.writerow([
-                n, "", "", f"Objednávka {n}: dotaz", rng.choice(("open", "solved", "pending")),
-                "normal", "", "email", req, agent, "Podpora", "", "cz vip", created.isoformat(),
-                (created + timedelta(hours=k)).isoformat(), "", k, json.dumps({"order": n}), "", "",
-            ])  # fmt: skip
+            wt.writerow(
+                [
+                    n,
+                    "",
+                    "",
+                    f"Objednávka {n}: dotaz",
+                    rng.choice(("open", "solved", "pending")),
+                    "normal",
+                    "",
+                    "email",
+                    req,
+                    agent,
+                    "Podpora",
+                    "",
+                    "cz vip",
+                    created.isoformat(),
+                    (created + timedelta(hours=k)).isoformat(),
+                    "",
+                    k,
+                    json.dumps({"order": n}),
+                    "",
+                    "",
+                ]
+            )
             for j in range(k):
                 mid += 1
                 inbound = j % 2 == 0
-                wm.writerow([
-                    mid, n, "", f"<m{mid}@example>", req if inbound else agent, "",
-                    "inbound" if inbound else "outbound", "true", (created + timedelta(hours=j)).isoformat(),
-                    "", rng.choice(TEXTS).format(n=n) * rng.choice((1, 2, 3)), "", 0, "", "", "", "", "", "",
-                ])  # fmt: skip
+                wm.writerow(
+                    [
+                        mid,
+                        n,
+                        "",
+                        f"<m{mid}@example>",
+                        req if inbound else agent,
+                        "",
+                        "inbound" if inbound else "outbound",
+                        "true",
+                        (created + timedelta(hours=j)).isoformat(),
+                        "",
+                        rng.choice(TEXTS).format(n=n) * rng.choice((1, 2, 3)),
+                        "",
+                        0,
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                    ]
+                )
 
 
 def floor(folder: Path, db: Path) -> None:
@@ -174,9 +211,25 @@ def floor_schema(folder: Path, project_dir: Path) -> None:
         rows = [(len(tickets) + i + 1, r) for i, r in enumerate(chunk)]
         tickets.update((r[0], tid) for tid, r in rows)
         con.execute("BEGIN")
-        con.executemany(ticket_sql, [
-            (tid, r[3], r[4], r[5] or None, r[6] or None, r[7], people.get(r[8]), people.get(r[9]),
-             r[17] or "{}", r[13], r[14]) for tid, r in rows])  # fmt: skip
+        con.executemany(
+            ticket_sql,
+            [
+                (
+                    tid,
+                    r[3],
+                    r[4],
+                    r[5] or None,
+                    r[6] or None,
+                    r[7],
+                    people.get(r[8]),
+                    people.get(r[9]),
+                    r[17] or "{}",
+                    r[13],
+                    r[14],
+                )
+                for tid, r in rows
+            ],
+        )
         con.executemany(prov, [("ticket", r[0], tid) for tid, r in rows])
         con.execute("COMMIT")
     n_messages = 0
@@ -184,9 +237,13 @@ def floor_schema(folder: Path, project_dir: Path) -> None:
         rows = [(n_messages + i + 1, r) for i, r in enumerate(chunk)]
         n_messages += len(rows)
         con.execute("BEGIN")
-        con.executemany(msg_sql, [
-            (mid, tickets[r[1]], people.get(r[4]), r[6], r[8], r[9] or None, r[10], r[3])
-            for mid, r in rows])  # fmt: skip
+        con.executemany(
+            msg_sql,
+            [
+                (mid, tickets[r[1]], people.get(r[4]), r[6], r[8], r[9] or None, r[10], r[3])
+                for mid, r in rows
+            ],
+        )
         con.executemany(prov, [("message", r[0], mid) for mid, r in rows])
         con.executemany(fts_sql, [(mid, r[10]) for mid, r in rows])
         con.execute("COMMIT")
@@ -240,8 +297,10 @@ def main() -> None:
         started = time.perf_counter()
         generate(work / "data", args.tickets, args.messages)
         size = sum(p.stat().st_size for p in (work / "data").iterdir()) / 2**20
-        print(f"generated {args.tickets:,} tickets, {args.messages:,} messages "
-              f"({size:.0f} MB of CSV) in {time.perf_counter() - started:.1f}s")  # fmt: skip
+        print(
+            f"generated {args.tickets:,} tickets, {args.messages:,} messages "
+            f"({size:.0f} MB of CSV) in {time.perf_counter() - started:.1f}s"
+        )
         base = [
             "--dir",
             str(work),

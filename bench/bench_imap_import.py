@@ -69,11 +69,14 @@ def make_mail(i: int, rng: random.Random) -> tuple[str, bytes, float]:
     charset = rng.choice(list(LOREM))
     thread = rng.randint(0, i // 3 + 1)
     head = [
-        f"From: {frm}", f"To: {to}", f"Subject: {'Re: ' if sent else ''}Objednávka {thread}",
+        f"From: {frm}",
+        f"To: {to}",
+        f"Subject: {'Re: ' if sent else ''}Objednávka {thread}",
         f"Date: {format_datetime(datetime.fromtimestamp(when).astimezone())}",
-        f"Message-ID: <bench{i}@{'shop' if sent else 'example'}.cz>", "MIME-Version: 1.0",
+        f"Message-ID: <bench{i}@{'shop' if sent else 'example'}.cz>",
+        "MIME-Version: 1.0",
         "Received: from mx.example.cz (mx.example.cz [192.0.2.1]) by mail.shop.example",
-    ]  # fmt: skip
+    ]
     if thread and thread < i:
         head.append(f"In-Reply-To: <bench{thread}@example.cz>")
         head.append(f"References: <bench{thread}@example.cz>")
@@ -265,8 +268,13 @@ def run_mbsync(cfg: dict) -> int:
 
 def child(phase: str, cfg: dict) -> None:
     os.environ["DESKMOVE_IMAP_PASSWORD"] = cfg["password"]
-    fn = {"floor": run_floor, "wire": run_wire, "import": run_import, "mbsync": run_mbsync,
-          "mbox": run_mbox}[phase]  # fmt: skip
+    fn = {
+        "floor": run_floor,
+        "wire": run_wire,
+        "import": run_import,
+        "mbsync": run_mbsync,
+        "mbox": run_mbox,
+    }[phase]
     if phase != "floor":  # load deskmove before the clock starts (the floor loads imaplib only)
         import deskmove.mail.batcher  # noqa: F401
         import deskmove.sources.imap  # noqa: F401
@@ -300,8 +308,11 @@ def _run(phase: str, cfg: dict) -> dict:
     load = os.getloadavg()[0]
     out = subprocess.run(
         [sys.executable, __file__, "--phase", phase, "--cfg", json.dumps(cfg)],
-        capture_output=True, text=True, timeout=3600, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
     if out.returncode:
         sys.exit(f"{phase} failed:\n{out.stderr[-3000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -346,10 +357,14 @@ def main() -> None:
         if args.tls:
             port, query = server.tls_port, f"tls=implicit&cafile={server.cafile}"
         cfg = {
-            "port": port, "user": server.user, "password": server.password, "dir": work,
+            "port": port,
+            "user": server.user,
+            "password": server.password,
+            "dir": work,
             "spec": f"imap://support%40shop.example@127.0.0.1:{port}/INBOX,Sent?{query}",
-            "mbox": str(mbox), "cafile": str(server.cafile) if args.tls else None,
-        }  # fmt: skip
+            "mbox": str(mbox),
+            "cafile": str(server.cafile) if args.tls else None,
+        }
         cfg["ranges"] = ranges(cfg)
         runs: dict[str, list[dict]] = {p: [] for p in names}
         for _ in range(args.runs):
@@ -369,16 +384,20 @@ def main() -> None:
                 f"{label:<30} {r['count']:>6} msgs {r['seconds']:7.1f}s wall {r['cpu']:7.1f}s cpu "
                 f"{rate:8.0f} msg/s {rate / floor:5.2f}x floor  peak RSS {r['peak_mb']:.0f} MB  "
                 f"load {r['load']:.1f}  (walls {walls})"
-            )  # fmt: skip
+            )
         ours, peer = results.get("import"), results.get("mbsync")
         if ours and peer:
-            print(f"deskmove import / mbsync: {ours['seconds'] / peer['seconds']:.2f}x the time, "
-                  f"{ours['cpu'] / peer['cpu']:.2f}x the CPU (mbsync's includes nothing of Dovecot's)")  # fmt: skip
+            print(
+                f"deskmove import / mbsync: {ours['seconds'] / peer['seconds']:.2f}x the time, "
+                f"{ours['cpu'] / peer['cpu']:.2f}x the CPU (mbsync's includes nothing of Dovecot's)"
+            )
         other = results.get("mbox")
         if ours and other:
-            print(f"IMAP {ours['count'] / ours['seconds']:.0f} msg/s vs mbox "
-                  f"{other['count'] / other['seconds']:.0f} msg/s for the same mail "
-                  f"(CPU {ours['cpu']:.1f} vs {other['cpu']:.1f} s)")  # fmt: skip
+            print(
+                f"IMAP {ours['count'] / ours['seconds']:.0f} msg/s vs mbox "
+                f"{other['count'] / other['seconds']:.0f} msg/s for the same mail "
+                f"(CPU {ours['cpu']:.1f} vs {other['cpu']:.1f} s)"
+            )
     finally:
         server.cleanup()
         shutil.rmtree(work, ignore_errors=True)

@@ -32,13 +32,38 @@ from email.utils import format_datetime
 from pathlib import Path
 
 TEXTS = [
-    ("cs", "windows-1250", "Objednávka č. {n} nedorazila", "Dobrý den,\nobjednávka č. {n} stále nedorazila, prosím o kontrolu. Děkuji.\n"),
-    ("cs", "iso-8859-2", "Reklamace zboží {n}", "Dobrý den,\nzboží z objednávky {n} je poškozené. Přikládám fotografii.\n"),
-    ("pl", "iso-8859-2", "Zamówienie {n}", "Dzień dobry,\nzamówienie {n} nie dotarło. Proszę o sprawdzenie przesyłki.\n"),
-    ("ru", "koi8-r", "Заказ номер {n}", "Здравствуйте!\nЗаказ №{n} до сих пор не пришёл, подскажите, пожалуйста.\n"),
+    (
+        "cs",
+        "windows-1250",
+        "Objednávka č. {n} nedorazila",
+        "Dobrý den,\nobjednávka č. {n} stále nedorazila, prosím o kontrolu. Děkuji.\n",
+    ),
+    (
+        "cs",
+        "iso-8859-2",
+        "Reklamace zboží {n}",
+        "Dobrý den,\nzboží z objednávky {n} je poškozené. Přikládám fotografii.\n",
+    ),
+    (
+        "pl",
+        "iso-8859-2",
+        "Zamówienie {n}",
+        "Dzień dobry,\nzamówienie {n} nie dotarło. Proszę o sprawdzenie przesyłki.\n",
+    ),
+    (
+        "ru",
+        "koi8-r",
+        "Заказ номер {n}",
+        "Здравствуйте!\nЗаказ №{n} до сих пор не пришёл, подскажите, пожалуйста.\n",
+    ),
     ("ru", "windows-1251", "Возврат {n}", "Здравствуйте!\nПрошу оформить возврат по заказу {n}.\n"),
-    ("en", "utf-8", "Order #{n} is late", "Hi,\norder #{n} has not arrived yet, could you check?\n"),
-]  # fmt: skip
+    (
+        "en",
+        "utf-8",
+        "Order #{n} is late",
+        "Hi,\norder #{n} has not arrived yet, could you check?\n",
+    ),
+]
 FILLER = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\n"
 
 
@@ -53,9 +78,13 @@ def _mail(
     subj = Header(("Re: " if parent else "") + subject.format(n=n), charset).encode()
     text = body.format(n=n) + FILLER * rng.choice([1, 3, 8, 30, 80])
     head = [
-        f"From: {sender}", "To: support@shop.example", f"Subject: {subj}",
-        f"Date: {format_datetime(when)}", f"Message-ID: {mid}", "MIME-Version: 1.0",
-    ]  # fmt: skip
+        f"From: {sender}",
+        "To: support@shop.example",
+        f"Subject: {subj}",
+        f"Date: {format_datetime(when)}",
+        f"Message-ID: {mid}",
+        "MIME-Version: 1.0",
+    ]
     if parent:
         head += [f"In-Reply-To: {parent}", f"References: {' '.join(refs)}"]
     part = (
@@ -68,18 +97,25 @@ def _mail(
         b = f"=_b{i}"
         head.append(f'Content-Type: multipart/mixed; boundary="{b}"')
         body_bytes = (
-            f"--{b}\r\n".encode() + part + f"\r\n--{b}\r\nContent-Type: application/pdf; name=\"doc{i}.pdf\"\r\n"
+            f"--{b}\r\n".encode()
+            + part
+            + f'\r\n--{b}\r\nContent-Type: application/pdf; name="doc{i}.pdf"\r\n'
             "Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment\r\n\r\n".encode()
-            + base64.encodebytes(blob) + f"--{b}--\r\n".encode()
-        )  # fmt: skip
+            + base64.encodebytes(blob)
+            + f"--{b}--\r\n".encode()
+        )
     elif kind == 7:  # HTML with a plain alternative
         b = f"=_a{i}"
         head.append(f'Content-Type: multipart/alternative; boundary="{b}"')
         html = "<html><body><p>" + text.replace("\n", "<br>") + "</p></body></html>"
         body_bytes = (
-            f"--{b}\r\n".encode() + part + f"\r\n--{b}\r\nContent-Type: text/html; charset=utf-8\r\n"
-            "Content-Transfer-Encoding: 8bit\r\n\r\n".encode() + html.encode() + f"\r\n--{b}--\r\n".encode()
-        )  # fmt: skip
+            f"--{b}\r\n".encode()
+            + part
+            + f"\r\n--{b}\r\nContent-Type: text/html; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n".encode()
+            + html.encode()
+            + f"\r\n--{b}--\r\n".encode()
+        )
     else:
         head_part, _, payload = part.partition(b"\r\n\r\n")
         head += head_part.decode().split("\r\n")
@@ -137,8 +173,13 @@ def run_deskmove(path: str, project: str) -> dict:
     seconds = time.perf_counter() - start
     cpu, workers = time.process_time() - cpu, _children_cpu() - workers
     store.close()
-    return {"messages": report.read, "seconds": seconds, "new": report.new, "cpu": cpu,
-            "workers_cpu": workers}  # fmt: skip
+    return {
+        "messages": report.read,
+        "seconds": seconds,
+        "new": report.new,
+        "cpu": cpu,
+        "workers_cpu": workers,
+    }
 
 
 def _children_cpu() -> float:
@@ -150,8 +191,10 @@ def _children_cpu() -> float:
 def _child(kind: str, path: str, project: str) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--child", kind, "--path", path, "--project", project],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -192,24 +235,36 @@ def main() -> None:
         ours_half = _child("deskmove", str(half), str(Path(tmp) / "half"))
     floor, ours = _median(floors), _median(ours_runs)
     rate = lambda r: r["messages"] / r["seconds"]  # noqa: E731
-    print(f"medians of {args.runs} runs each; load average (1 min) {min(load):.1f}-{max(load):.1f} "
-          f"on {os.cpu_count()} cores")  # fmt: skip
+    print(
+        f"medians of {args.runs} runs each; load average (1 min) {min(load):.1f}-{max(load):.1f} "
+        f"on {os.cpu_count()} cores"
+    )
     print("floor (mailbox.mbox + BytesParser(policy=default), bodies and attachments read):")
-    print(f"  {floor['messages']:.0f} messages, {floor['seconds']:.2f} s, {rate(floor):,.0f} msg/s, "
-          f"{floor['cpu']:.2f} CPU s, peak RSS {floor['peak_rss_mb']:.0f} MB")  # fmt: skip
+    print(
+        f"  {floor['messages']:.0f} messages, {floor['seconds']:.2f} s, {rate(floor):,.0f} msg/s, "
+        f"{floor['cpu']:.2f} CPU s, peak RSS {floor['peak_rss_mb']:.0f} MB"
+    )
     print("deskmove import_source (parse, thread, blobs, search index, SQLite writes):")
-    print(f"  {ours['messages']:.0f} messages, {ours['seconds']:.2f} s, {rate(ours):,.0f} msg/s, "
-          f"peak RSS {ours['peak_rss_mb']:.0f} MB")  # fmt: skip
-    print(f"  CPU: importing process {ours['cpu']:.2f} s ({ours['cpu'] / ours['seconds']:.0%} of a "
-          f"core), parsing workers {ours['workers_cpu']:.2f} s "
-          f"({ours['workers_cpu'] / ours['seconds']:.0%} of a core)")  # fmt: skip
-    print(f"  half the mailbox: {ours_half['messages']} messages, {rate(ours_half):,.0f} msg/s, "
-          f"peak RSS {ours_half['peak_rss_mb']:.0f} MB")  # fmt: skip
+    print(
+        f"  {ours['messages']:.0f} messages, {ours['seconds']:.2f} s, {rate(ours):,.0f} msg/s, "
+        f"peak RSS {ours['peak_rss_mb']:.0f} MB"
+    )
+    print(
+        f"  CPU: importing process {ours['cpu']:.2f} s ({ours['cpu'] / ours['seconds']:.0%} of a "
+        f"core), parsing workers {ours['workers_cpu']:.2f} s "
+        f"({ours['workers_cpu'] / ours['seconds']:.0%} of a core)"
+    )
+    print(
+        f"  half the mailbox: {ours_half['messages']} messages, {rate(ours_half):,.0f} msg/s, "
+        f"peak RSS {ours_half['peak_rss_mb']:.0f} MB"
+    )
     pairs = ", ".join(
         f"{f['seconds'] / o['seconds']:.2f}x" for f, o in zip(floors, ours_runs, strict=True)
     )
-    print(f"speed vs floor: {rate(ours) / rate(floor):.2f}x (each run beside its floor: {pairs}); "
-          f"memory growth for 2x the input: {ours['peak_rss_mb'] / ours_half['peak_rss_mb']:.2f}x")  # fmt: skip
+    print(
+        f"speed vs floor: {rate(ours) / rate(floor):.2f}x (each run beside its floor: {pairs}); "
+        f"memory growth for 2x the input: {ours['peak_rss_mb'] / ours_half['peak_rss_mb']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -67,8 +67,19 @@ class ScaledLimit(Limit):
 
 
 def build_source(fake: FakeZendesk, tickets: int, comments: int, attachments: int) -> None:
-    fake.organizations.update({5000 + i: {"id": 5000 + i, "name": f"Firma {i} s.r.o.", "domain_names": [f"firma{i}.example"],
-                                          "external_id": None, "created_at": ts(T0), "updated_at": ts(T0 + i)} for i in range(50)})  # fmt: skip
+    fake.organizations.update(
+        {
+            5000 + i: {
+                "id": 5000 + i,
+                "name": f"Firma {i} s.r.o.",
+                "domain_names": [f"firma{i}.example"],
+                "external_id": None,
+                "created_at": ts(T0),
+                "updated_at": ts(T0 + i),
+            }
+            for i in range(50)
+        }
+    )
     fake.groups.update(
         {
             600 + i: {
@@ -83,13 +94,29 @@ def build_source(fake: FakeZendesk, tickets: int, comments: int, attachments: in
     )
     agents = [700 + i for i in range(20)]
     for a in agents:
-        fake.users[a] = {"id": a, "name": f"Agent Novák {a}", "email": f"agent{a}@acme.example", "role": "agent",
-                         "organization_id": None, "phone": None, "created_at": ts(T0), "updated_at": ts(T0 + a)}  # fmt: skip
+        fake.users[a] = {
+            "id": a,
+            "name": f"Agent Novák {a}",
+            "email": f"agent{a}@acme.example",
+            "role": "agent",
+            "organization_id": None,
+            "phone": None,
+            "created_at": ts(T0),
+            "updated_at": ts(T0 + a),
+        }
     customers = max(1, tickets // 5)
     for c in range(customers):
         uid = 100_000 + c
-        fake.users[uid] = {"id": uid, "name": f"Zákazník Dvořák {c}", "email": f"c{c}@example.cz", "role": "end-user",
-                           "organization_id": 5000 + c % 50, "phone": None, "created_at": ts(T0), "updated_at": ts(T0 + c)}  # fmt: skip
+        fake.users[uid] = {
+            "id": uid,
+            "name": f"Zákazník Dvořák {c}",
+            "email": f"c{c}@example.cz",
+            "role": "end-user",
+            "organization_id": 5000 + c % 50,
+            "phone": None,
+            "created_at": ts(T0),
+            "updated_at": ts(T0 + c),
+        }
     per = comments / tickets
     made = 0
     every = max(1, tickets // attachments) if attachments else 0
@@ -97,21 +124,46 @@ def build_source(fake: FakeZendesk, tickets: int, comments: int, attachments: in
         tid = 1_000_000 + i
         start = T0 + i * 600
         req = 100_000 + i % customers
-        fake.tickets[tid] = {"id": tid, "external_id": None, "via": {"channel": "email", "source": {"from": {}, "to": {}, "rel": None}},
-                             "created_at": ts(start), "updated_at": ts(start + 500), "type": "question",
-                             "subject": f"Dotaz {i}: žluťoučký kůň", "raw_subject": f"Dotaz {i}", "description": "…",
-                             "priority": "normal", "status": "closed" if i % 3 else "solved", "recipient": "support@acme.example",
-                             "requester_id": req, "submitter_id": req, "assignee_id": agents[i % 20], "organization_id": 5000 + i % 50,
-                             "group_id": 600 + i % 5, "collaborator_ids": [], "tags": ["bench"], "custom_fields": [],
-                             "is_public": True, "generated_timestamp": start + 500}  # fmt: skip
+        fake.tickets[tid] = {
+            "id": tid,
+            "external_id": None,
+            "via": {"channel": "email", "source": {"from": {}, "to": {}, "rel": None}},
+            "created_at": ts(start),
+            "updated_at": ts(start + 500),
+            "type": "question",
+            "subject": f"Dotaz {i}: žluťoučký kůň",
+            "raw_subject": f"Dotaz {i}",
+            "description": "…",
+            "priority": "normal",
+            "status": "closed" if i % 3 else "solved",
+            "recipient": "support@acme.example",
+            "requester_id": req,
+            "submitter_id": req,
+            "assignee_id": agents[i % 20],
+            "organization_id": 5000 + i % 50,
+            "group_id": 600 + i % 5,
+            "collaborator_ids": [],
+            "tags": ["bench"],
+            "custom_fields": [],
+            "is_public": True,
+            "generated_timestamp": start + 500,
+        }
         n = int((i + 1) * per) - made
         for j in range(n):
             files = []
             if every and j == 0 and i % every == 0 and len(fake.files) < attachments:
                 token = f"a{tid}"
                 fake.files[token] = f"příloha {tid} ".encode() * 20
-                files = [{"id": tid, "file_name": "faktura.pdf", "content_type": "application/pdf", "size": len(fake.files[token]),
-                          "inline": False, "content_url": fake.url(f"/attachments/token/{token}/", name="faktura.pdf")}]  # fmt: skip
+                files = [
+                    {
+                        "id": tid,
+                        "file_name": "faktura.pdf",
+                        "content_type": "application/pdf",
+                        "size": len(fake.files[token]),
+                        "inline": False,
+                        "content_url": fake.url(f"/attachments/token/{token}/", name="faktura.pdf"),
+                    }
+                ]
             author = req if j % 2 == 0 else agents[i % 20]
             fake.add_comment(
                 tid,
@@ -190,8 +242,14 @@ def _handler(name: str, fakes: dict[str, FakeZendesk]) -> type[BaseHTTPRequestHa
 # -- the measured side ------------------------------------------------------------------------------
 def floors(args: argparse.Namespace) -> dict[str, int]:
     users = 20 + max(1, args.tickets // 5) + 1  # agents, customers, the admin
-    export = (math.ceil(args.tickets / 1000) + math.ceil(args.comments / 1000) + math.ceil(users / 1000)
-              + 1 + 1 + args.attachments)  # fmt: skip
+    export = (
+        math.ceil(args.tickets / 1000)
+        + math.ceil(args.comments / 1000)
+        + math.ceil(users / 1000)
+        + 1
+        + 1
+        + args.attachments
+    )
     imports = (
         2 * (math.ceil(50 / 100) + math.ceil(users / 100) + math.ceil(args.tickets / 100))
         + args.attachments
@@ -221,8 +279,12 @@ def stats(port: int) -> dict[str, int]:
 
 
 def run(args: argparse.Namespace) -> None:
-    server = subprocess.Popen([sys.executable, __file__, "--serve", *sys.argv[1:]], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", *sys.argv[1:]],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = server.stdout.readline().split()
         assert line and line[0] == "ready", f"the simulated API did not start: {line}"
@@ -323,8 +385,18 @@ def measure(args: argparse.Namespace, src_port: int, dst_port: int) -> None:
     for name, st, wall, floor_req, paced, cpu, srv in rows:
         floor_s = floor_seconds(floor_req, paced, args.limit, minute)
         n = st.get("requests", 0)
-        cells = (name, n, floor_req, f"{n / args.tickets:.3f}", f"{wall:.1f}", f"{floor_s:.1f}",
-                 f"{wall / floor_s:.2f}", st.get("429", 0), f"{cpu:.1f}", f"{srv:.1f}")  # fmt: skip
+        cells = (
+            name,
+            n,
+            floor_req,
+            f"{n / args.tickets:.3f}",
+            f"{wall:.1f}",
+            f"{floor_s:.1f}",
+            f"{wall / floor_s:.2f}",
+            st.get("429", 0),
+            f"{cpu:.1f}",
+            f"{srv:.1f}",
+        )
         print(
             "".join(
                 f"{c:<{w}}" if i == 0 else f"{c!s:>{w}}"

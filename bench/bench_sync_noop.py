@@ -182,7 +182,7 @@ def build(root: Path, url: str, tickets: int, per: int) -> None:
     delta.set_push_watermark(store, "new-desk", push)  # as after a finished migration
     with store.begin() as conn:
         conn.execute(sa.text("ANALYZE"))
-    store.close()  # fmt: skip
+    store.close()
 
 
 def child_floor(root: str, url: str) -> None:
@@ -269,8 +269,13 @@ def run(args: list[str], name: str, repeat: int, env: dict[str, str]) -> Result:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1].startswith("child-"):
-        steps = {"child-floor": child_floor, "child-inprocess": child_inprocess,
-                 "child-scan": child_scan, "child-build": child_build, "child-cli": child_cli}  # fmt: skip
+        steps = {
+            "child-floor": child_floor,
+            "child-inprocess": child_inprocess,
+            "child-scan": child_scan,
+            "child-build": child_build,
+            "child-cli": child_cli,
+        }
         steps[sys.argv[1]](*sys.argv[2:])
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -284,8 +289,12 @@ def main() -> None:
     from tests.servers.postgres import free_port
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "tests.zendesk_server", str(port), "--instant-jobs"],
-                              cwd=REPO, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.zendesk_server", str(port), "--instant-jobs"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
         url = f"http://127.0.0.1:{port}"
@@ -298,8 +307,10 @@ def main() -> None:
             env,
         )
         size = (tmp / "project" / "deskmove.db").stat().st_size / 2**20
-        print(f"store: {a.tickets:,} tickets, {a.tickets * a.messages_per_ticket:,} messages, "
-              f"{size:.0f} MB SQLite, built in {time.perf_counter() - t:.1f} s")  # fmt: skip
+        print(
+            f"store: {a.tickets:,} tickets, {a.tickets * a.messages_per_ticket:,} messages, "
+            f"{size:.0f} MB SQLite, built in {time.perf_counter() - t:.1f} s"
+        )
         root = str(tmp / "project")
         floor = run(["child-floor", root, url], "floor (sqlite3 + 1 GET)", a.repeat, env)
         inproc = run(["child-inprocess", root], "sync_all (in-process)", a.repeat, env)

@@ -90,9 +90,21 @@ def test_phone_numbers_team_lines_and_customers_own(project, store):
         ("PSČ 110 00 Praha 1", ("CZ",), []),
         ("+420 123", ("CZ",), []),
     ],
-    ids=["cz-intl", "cz-keyword", "pl-local", "ru-intl", "ru-tollfree", "pl-00", "order-no",
-         "date-time", "iban", "tracking", "postcode", "too-short"],
-)  # fmt: skip
+    ids=[
+        "cz-intl",
+        "cz-keyword",
+        "pl-local",
+        "ru-intl",
+        "ru-tollfree",
+        "pl-00",
+        "order-no",
+        "date-time",
+        "iban",
+        "tracking",
+        "postcode",
+        "too-short",
+    ],
+)
 def test_find_numbers(text, regions, expected):
     assert [n for n, _raw in find_numbers(text, regions)] == expected
 
@@ -133,8 +145,16 @@ def test_empty_store_lists_every_section_as_not_seen(project, store):
 def test_without_envelope_headers_an_address_needs_several_senders(project, store):
     def mail(n: int, sender: str, to: list[str]) -> TicketRec:
         when = datetime(2024, 5, n, 10, tzinfo=UTC)
-        return TicketRec(native_id=f"t{n}", channel="email", created_at=when, messages=[MessageRec(
-            native_id=f"t{n}/1", created_at=when, author=PersonRef(email=sender), to=to)])  # fmt: skip
+        return TicketRec(
+            native_id=f"t{n}",
+            channel="email",
+            created_at=when,
+            messages=[
+                MessageRec(
+                    native_id=f"t{n}/1", created_at=when, author=PersonRef(email=sender), to=to
+                )
+            ],
+        )
 
     tickets = [mail(i + 1, f"customer{i}@example.org", ["help@desk.example"]) for i in range(3)]
     tickets.append(mail(9, "customer0@example.org", ["help@desk.example", "boss@customer.example"]))
@@ -173,10 +193,21 @@ def test_plan_volume_quality_and_activity(project, store):
 
 def test_future_and_undated_messages_are_counted(project, store):
     future = datetime.now(UTC) + timedelta(days=400)
-    store.ingestor("csv:x", None).ingest(Batch(tickets=[TicketRec(
-        native_id="f", channel="email", messages=[
-            MessageRec(native_id="f1", created_at=future, body_text="from the future"),
-            MessageRec(native_id="f2", created_at=None, body_text="no date")])], read=1))  # fmt: skip
+    store.ingestor("csv:x", None).ingest(
+        Batch(
+            tickets=[
+                TicketRec(
+                    native_id="f",
+                    channel="email",
+                    messages=[
+                        MessageRec(native_id="f1", created_at=future, body_text="from the future"),
+                        MessageRec(native_id="f2", created_at=None, body_text="no date"),
+                    ],
+                )
+            ],
+            read=1,
+        )
+    )
     quality = {q["key"]: q["count"] for q in run_audit(project, store).plan["quality"]}
     assert quality["dates_in_future"] == 1 and quality["messages_without_date"] == 1
 
@@ -184,11 +215,19 @@ def test_future_and_undated_messages_are_counted(project, store):
 def test_heatmap_is_in_the_senders_local_time(project, any_store):
     new_york = timezone(timedelta(hours=-5))
     msgs = [
-        MessageRec(native_id="a", created_at=datetime(2024, 3, 4, 9, 30, tzinfo=new_york), created_tz=-300),
-        MessageRec(native_id="b", created_at=datetime(2024, 3, 4, 23, 30, tzinfo=new_york), created_tz=-300),
-        MessageRec(native_id="c", created_at=datetime(2024, 3, 10, 8, 0, tzinfo=UTC), created_tz=None),
-        MessageRec(native_id="d", created_at=datetime(2024, 3, 5, 9, 0, tzinfo=UTC), direction="outbound"),
-    ]  # fmt: skip
+        MessageRec(
+            native_id="a", created_at=datetime(2024, 3, 4, 9, 30, tzinfo=new_york), created_tz=-300
+        ),
+        MessageRec(
+            native_id="b", created_at=datetime(2024, 3, 4, 23, 30, tzinfo=new_york), created_tz=-300
+        ),
+        MessageRec(
+            native_id="c", created_at=datetime(2024, 3, 10, 8, 0, tzinfo=UTC), created_tz=None
+        ),
+        MessageRec(
+            native_id="d", created_at=datetime(2024, 3, 5, 9, 0, tzinfo=UTC), direction="outbound"
+        ),
+    ]
     any_store.ingestor("csv:x", None).ingest(
         Batch(tickets=[TicketRec(native_id="t", messages=msgs)], read=1)
     )
@@ -210,9 +249,25 @@ def test_known_senders_file_extends_the_list(project_dir, store):
     )
     _append(project_dir, '\n[audit]\nknown_senders = "mine.yaml"\n')
     when = datetime(2024, 4, 1, 8, tzinfo=UTC)
-    store.ingestor("mbox:x", None).ingest(Batch(tickets=[TicketRec(native_id="f", messages=[
-        MessageRec(native_id="f1", created_at=when, author=PersonRef(email="notify@forum-kolo.cz"),
-                   subject="Nový příspěvek", headers={"delivered-to": ["podpora@kolo-shop.cz"]})])], read=1))  # fmt: skip
+    store.ingestor("mbox:x", None).ingest(
+        Batch(
+            tickets=[
+                TicketRec(
+                    native_id="f",
+                    messages=[
+                        MessageRec(
+                            native_id="f1",
+                            created_at=when,
+                            author=PersonRef(email="notify@forum-kolo.cz"),
+                            subject="Nový příspěvek",
+                            headers={"delivered-to": ["podpora@kolo-shop.cz"]},
+                        )
+                    ],
+                )
+            ],
+            read=1,
+        )
+    )
     report = run_audit(Project.load(project_dir), store)
     item = report.item("forum:kolo-forum")
     assert item.section == "listings" and item.needs == "Změnit adresu pro upozornění."
@@ -245,11 +300,26 @@ def test_a_bad_known_senders_file_is_reported_with_its_path(project_dir, store, 
 def test_region_from_the_project_file_wins(project_dir, store):
     _append(project_dir, '\n[audit]\nregion = "pl"\n')
     when = datetime(2024, 4, 1, 8, tzinfo=UTC)
-    store.ingestor("x:y", None).ingest(Batch(tickets=[TicketRec(native_id=f"p{i}", messages=[
-        MessageRec(native_id=f"p{i}/1", created_at=when, direction="outbound",
-                   author=PersonRef(email="agent@shop.cz", role="agent"),
-                   body_text=f"Dzień dobry {i}\n--\nZadzwoń: 22 123 45 67")]) for i in (1, 2)],
-        read=2))  # fmt: skip
+    store.ingestor("x:y", None).ingest(
+        Batch(
+            tickets=[
+                TicketRec(
+                    native_id=f"p{i}",
+                    messages=[
+                        MessageRec(
+                            native_id=f"p{i}/1",
+                            created_at=when,
+                            direction="outbound",
+                            author=PersonRef(email="agent@shop.cz", role="agent"),
+                            body_text=f"Dzień dobry {i}\n--\nZadzwoń: 22 123 45 67",
+                        )
+                    ],
+                )
+                for i in (1, 2)
+            ],
+            read=2,
+        )
+    )
     report = run_audit(Project.load(project_dir), store)
     assert report.extras["phones"]["region"] == "PL"
     assert found_ids(report)["phones"] == {"phone:+48221234567"}

@@ -19,12 +19,23 @@ def more_mail(store, to: str, n: int, original: str | None = None) -> None:
     if original:
         headers["x-original-to"] = [original]
     tickets = [
-        TicketRec(native_id=f"later{i}-{to}", channel="email", messages=[MessageRec(
-            native_id=f"later{i}-{to}/1", created_at=datetime(2024, 4, 2 + i, 10, tzinfo=CET),
-            created_tz=60, author=PersonRef(email=f"zakaznik{i}@email.cz"), to=[original or to],
-            headers=headers, body_text="Dobrý den")])
+        TicketRec(
+            native_id=f"later{i}-{to}",
+            channel="email",
+            messages=[
+                MessageRec(
+                    native_id=f"later{i}-{to}/1",
+                    created_at=datetime(2024, 4, 2 + i, 10, tzinfo=CET),
+                    created_tz=60,
+                    author=PersonRef(email=f"zakaznik{i}@email.cz"),
+                    to=[original or to],
+                    headers=headers,
+                    body_text="Dobrý den",
+                )
+            ],
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
     store.ingestor("mbox:/data/later.mbox", None).ingest(Batch(tickets=tickets, read=n))
 
 
@@ -33,10 +44,18 @@ def test_audit_prints_markdown_with_every_section(cli, store):
     result = cli("audit")
     assert result.exit_code == 0, result.stderr
     md = result.stdout
-    for title in ("Email addresses the team receives on", "Website contact forms", "Phone numbers",
-                  "Forums, communities and external listings", "Chat and social channels",
-                  "Integrations and plugins", "## Migration plan", "### Data quality",
-                  "### Quietest cutover window", "### What customers will notice"):  # fmt: skip
+    for title in (
+        "Email addresses the team receives on",
+        "Website contact forms",
+        "Phone numbers",
+        "Forums, communities and external listings",
+        "Chat and social channels",
+        "Integrations and plugins",
+        "## Migration plan",
+        "### Data quality",
+        "### Quietest cutover window",
+        "### What customers will notice",
+    ):
         assert title in md
     for ids in PLANTED.values():
         for item_id in ids:

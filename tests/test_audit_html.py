@@ -38,11 +38,28 @@ def test_html_is_self_contained(project, store):
 
 def test_customer_text_is_escaped(project, store):
     when = at(2, 10)
-    store.ingestor("mbox:x", None).ingest(Batch(tickets=[TicketRec(
-        native_id="x", subject="<script>alert(1)</script>", channel="email", messages=[MessageRec(
-            native_id="x1", created_at=when, author=PersonRef(email="eve@example.org"),
-            subject="<img src=x onerror=alert(1)>", to=["podpora@kolo-shop.cz"],
-            headers={"delivered-to": ["podpora@kolo-shop.cz"]})])], read=1))  # fmt: skip
+    store.ingestor("mbox:x", None).ingest(
+        Batch(
+            tickets=[
+                TicketRec(
+                    native_id="x",
+                    subject="<script>alert(1)</script>",
+                    channel="email",
+                    messages=[
+                        MessageRec(
+                            native_id="x1",
+                            created_at=when,
+                            author=PersonRef(email="eve@example.org"),
+                            subject="<img src=x onerror=alert(1)>",
+                            to=["podpora@kolo-shop.cz"],
+                            headers={"delivered-to": ["podpora@kolo-shop.cz"]},
+                        )
+                    ],
+                )
+            ],
+            read=1,
+        )
+    )
     page = render(run_audit(project, store), "html")
     assert "<script>alert(1)</script>" not in page and "<img src=x" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
@@ -50,11 +67,23 @@ def test_customer_text_is_escaped(project, store):
 
 def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run",
-         f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=90, check=False,
-    )  # fmt: skip
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
 
 
 def _png_pixels(path: Path) -> tuple[int, int, bytes]:
@@ -80,8 +109,12 @@ def test_chromium_renders_the_report(project, store, tmp_path):
     page = tmp_path / "audit.html"
     page.write_text(html_report(project, store), encoding="utf-8")
     shot = tmp_path / "audit.png"
-    result = _chromium("--window-size=1200,1600", f"--screenshot={shot}", page.as_uri(),
-                       profile=tmp_path / "profile")  # fmt: skip
+    result = _chromium(
+        "--window-size=1200,1600",
+        f"--screenshot={shot}",
+        page.as_uri(),
+        profile=tmp_path / "profile",
+    )
     if not shot.exists():
         unavailable(f"chromium did not start: {result.stderr[-300:]}")
     width, height, pixels = _png_pixels(shot)

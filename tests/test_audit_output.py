@@ -34,8 +34,9 @@ def test_audit_out_pdf_is_a_pdf_printed_from_the_html_report(filled, tmp_path):
     data = out.read_bytes()
     assert data.startswith(b"%PDF-") and b"# Channel audit" not in data
     if shutil.which("pdftotext"):
-        text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True,
-                              timeout=60, check=True).stdout  # fmt: skip
+        text = subprocess.run(
+            ["pdftotext", str(out), "-"], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
         assert "Channel audit and migration plan" in text and "Export and import" in text
     assert filled("audit", "--format", "pdf", "--out", str(tmp_path / "x.bin")).exit_code == 0
     assert (tmp_path / "x.bin").read_bytes().startswith(b"%PDF-")
@@ -63,8 +64,15 @@ def test_an_out_suffix_that_names_no_format_is_refused(filled, tmp_path, name):
     assert not out.exists()
 
 
-@pytest.mark.parametrize(("name", "start"), [("a.md", "# Channel audit"), ("a.markdown", "# Channel audit"),
-                                              ("a.html", "<!DOCTYPE html>"), ("a.json", "{")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "start"),
+    [
+        ("a.md", "# Channel audit"),
+        ("a.markdown", "# Channel audit"),
+        ("a.html", "<!DOCTYPE html>"),
+        ("a.json", "{"),
+    ],
+)
 def test_known_suffixes_pick_their_format(filled, tmp_path, name, start):
     assert filled("audit", "--out", str(tmp_path / name)).exit_code == 0
     assert (tmp_path / name).read_text(encoding="utf-8").lstrip().lower().startswith(start.lower())
@@ -165,22 +173,51 @@ def test_the_html_months_chart_says_what_is_before_it():
 
 # -- item 16: the form's sender and software; the team's line from an agent's signature ------
 MAILS = [
-    ("a.customer@example.com", "support@shop.example", "Order 17", "<c1@example.com>", None, {},
-     "Hello, where is my order 17?\n\nAnna\n"),
-    ("support@shop.example", "a.customer@example.com", "Re: Order 17", "<r1@shop.example>", "<c1@example.com>", {},
-     "Dear Anna,\nit left today.\n\nJana Novakova\nShop support\n+420 222 333 444\n"),
-    ("noreply@shop.example", "support@shop.example", "New message from the contact form", "<f1@shop.example>", None,
-     {"Reply-To": "Petr <petr@example.org>", "X-Mailer": "WPMailSMTP/Mailer/smtp 4.0.1",
-      "X-PHP-Originating-Script": "33:class-phpmailer.php"},
-     "Name: Petr\nE-mail: petr@example.org\nMessage: do you ship to Slovakia?\n"),
-]  # fmt: skip
+    (
+        "a.customer@example.com",
+        "support@shop.example",
+        "Order 17",
+        "<c1@example.com>",
+        None,
+        {},
+        "Hello, where is my order 17?\n\nAnna\n",
+    ),
+    (
+        "support@shop.example",
+        "a.customer@example.com",
+        "Re: Order 17",
+        "<r1@shop.example>",
+        "<c1@example.com>",
+        {},
+        "Dear Anna,\nit left today.\n\nJana Novakova\nShop support\n+420 222 333 444\n",
+    ),
+    (
+        "noreply@shop.example",
+        "support@shop.example",
+        "New message from the contact form",
+        "<f1@shop.example>",
+        None,
+        {
+            "Reply-To": "Petr <petr@example.org>",
+            "X-Mailer": "WPMailSMTP/Mailer/smtp 4.0.1",
+            "X-PHP-Originating-Script": "33:class-phpmailer.php",
+        },
+        "Name: Petr\nE-mail: petr@example.org\nMessage: do you ship to Slovakia?\n",
+    ),
+]
 
 
 def _mbox(path):
     out = []
     for i, (frm, to, subject, mid, irt, extra, body) in enumerate(MAILS):
-        head = [f"From {frm} Mon Jan  {i + 1} 10:00:00 2024", f"From: {frm}", f"To: {to}",
-                f"Subject: {subject}", f"Message-ID: {mid}", f"Date: Mon, {i + 1} Jan 2024 10:00:00 +0100"]  # fmt: skip
+        head = [
+            f"From {frm} Mon Jan  {i + 1} 10:00:00 2024",
+            f"From: {frm}",
+            f"To: {to}",
+            f"Subject: {subject}",
+            f"Message-ID: {mid}",
+            f"Date: Mon, {i + 1} Jan 2024 10:00:00 +0100",
+        ]
         if irt:
             head.append(f"In-Reply-To: {irt}")
         head += [f"{k}: {v}" for k, v in extra.items()]

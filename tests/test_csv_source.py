@@ -44,11 +44,17 @@ def test_the_sample_helpdesk_imports_completely_and_twice_changes_nothing(projec
 
 
 def test_a_changed_row_is_changed_not_duplicated(project, store, tmp_path):
-    folder = canonical_folder(tmp_path / "in", [ticket_row("1"), ticket_row("2")],
-                              [message_row("10", "1"), message_row("20", "2")])  # fmt: skip
+    folder = canonical_folder(
+        tmp_path / "in",
+        [ticket_row("1"), ticket_row("2")],
+        [message_row("10", "1"), message_row("20", "2")],
+    )
     import_source(project, store, f"csv:{folder}")
-    canonical_folder(folder, [ticket_row("1", subject="Nový předmět"), ticket_row("2")],
-                     [message_row("10", "1"), message_row("20", "2", body="upraveno")])  # fmt: skip
+    canonical_folder(
+        folder,
+        [ticket_row("1", subject="Nový předmět"), ticket_row("2")],
+        [message_row("10", "1"), message_row("20", "2", body="upraveno")],
+    )
     rep = import_source(project, store, f"csv:{folder}")
     assert (rep.new, rep.changed, rep.unchanged) == (0, 2, 2)
     assert rows(store, Ticket, "subject") == [("Nový předmět",), ("Objednávka č. 42",)]
@@ -100,8 +106,14 @@ def test_encoding_and_delimiter_are_detected(
     project, store, tmp_path, encoding, delimiter, bom, label, text
 ):
     tickets = [ticket_row(str(i), subject=f"{text} {i}") for i in range(1, 30)]
-    path = write_csv(tmp_path / "tickets.csv", TICKET_HEADER, tickets, encoding=encoding,
-                     delimiter=delimiter, bom=bom)  # fmt: skip
+    path = write_csv(
+        tmp_path / "tickets.csv",
+        TICKET_HEADER,
+        tickets,
+        encoding=encoding,
+        delimiter=delimiter,
+        bom=bom,
+    )
     rep = import_source(project, store, f"csv:{path}")
     shown = "\\t" if delimiter == "\t" else delimiter
     assert rep.notes == [f"tickets.csv: {label}, delimiter '{shown}'"]
@@ -153,9 +165,10 @@ def test_messages_in_any_order_are_joined_to_their_tickets(project, store, tmp_p
 
 def test_a_quarantined_ticket_takes_its_messages_along(project, store, tmp_path):
     folder = canonical_folder(
-        tmp_path / "in", [ticket_row("1", created_at="yesterday"), ticket_row("2")],
+        tmp_path / "in",
+        [ticket_row("1", created_at="yesterday"), ticket_row("2")],
         [message_row("10", "1"), message_row("11", "1"), message_row("20", "2")],
-    )  # fmt: skip
+    )
     rep = import_source(project, store, f"csv:{folder}")
     assert (rep.imported, rep.quarantined, rep.read) == (2, 3, 5)
     reasons = sorted(r for _ref, r, _s in quarantined(store))
@@ -170,18 +183,24 @@ def test_attachments_are_stored_and_checked(project, store, tmp_path):
     (folder / "files").mkdir()
     (folder / "files/faktura.pdf").write_bytes(pdf)
     sha = hashlib.sha256(pdf).hexdigest()
-    write_csv(folder / "attachments.csv", ["message_id", "filename", "content_type", "size", "sha256", "path"], [
-        ["10", "faktura.pdf", "application/pdf", str(len(pdf)), sha, "files/faktura.pdf"],
-        ["10", "chybí.png", "image/png", "", "", "files/missing.png"],
-        ["11", "jiná.pdf", "application/pdf", "", "0" * 64, "files/faktura.pdf"],
-    ])  # fmt: skip
+    write_csv(
+        folder / "attachments.csv",
+        ["message_id", "filename", "content_type", "size", "sha256", "path"],
+        [
+            ["10", "faktura.pdf", "application/pdf", str(len(pdf)), sha, "files/faktura.pdf"],
+            ["10", "chybí.png", "image/png", "", "", "files/missing.png"],
+            ["11", "jiná.pdf", "application/pdf", "", "0" * 64, "files/faktura.pdf"],
+        ],
+    )
     rep = import_source(project, store, f"csv:{folder}")
     assert rep.quarantined == 2 and rep.counts.new["message"] == 2 and rep.balanced
     assert rows(store, Attachment, "filename", "sha256", "size") == [("faktura.pdf", sha, len(pdf))]
     assert store.blobs.get(sha) == pdf
     reasons = sorted(r for _ref, r, _s in quarantined(store))
-    assert reasons == ["attachment file 'files/missing.png' is missing",
-                       "files/faktura.pdf: the bytes do not match sha256 000000000000…"]  # fmt: skip
+    assert reasons == [
+        "attachment file 'files/missing.png' is missing",
+        "files/faktura.pdf: the bytes do not match sha256 000000000000…",
+    ]
 
 
 def test_zendesk_style_export_through_its_mapping(project, store):
@@ -236,10 +255,16 @@ def test_a_bad_mapping_key_is_reported_with_its_path(project, store, tmp_path):
 
 
 def test_a_users_own_mapping_file(project, store, tmp_path):
-    path = write_csv(tmp_path / "export.csv", ["Číslo", "Předmět", "Stav", "Založeno"], [
-        ["A-1", "Reklamace", "Vyřízeno", "01.03.2024 09:30"],
-        ["A-2", "Dotaz", "Otevřeno", "02.03.2024 10:00"],
-    ], encoding="cp1250", delimiter=";")  # fmt: skip
+    path = write_csv(
+        tmp_path / "export.csv",
+        ["Číslo", "Předmět", "Stav", "Založeno"],
+        [
+            ["A-1", "Reklamace", "Vyřízeno", "01.03.2024 09:30"],
+            ["A-2", "Dotaz", "Otevřeno", "02.03.2024 10:00"],
+        ],
+        encoding="cp1250",
+        delimiter=";",
+    )
     mine = tmp_path / "muj.yaml"
     mine.write_text(
         "name: muj\ncolumns: {id: Číslo, subject: Předmět, status: Stav, created_at: Založeno}\n"
@@ -305,19 +330,28 @@ def test_an_unreadable_ticket_row_takes_its_messages_and_attachments_along(
     folder = canonical_folder(
         tmp_path / "in",
         [ticket_row("1"), ticket_row("2", subject="BAD"), ticket_row("3")],
-        [message_row("10", "1"), message_row("20", "2"), message_row("21", "2"), message_row("30", "3")],
-    )  # fmt: skip
+        [
+            message_row("10", "1"),
+            message_row("20", "2"),
+            message_row("21", "2"),
+            message_row("30", "3"),
+        ],
+    )
     tickets = folder / "tickets.csv"
     tickets.write_bytes(tickets.read_bytes().replace(b"BAD", b"Chybn\xe9"))  # latin-1, not UTF-8
     (folder / "a").mkdir()
     for name in ("x", "y", "z"):
         (folder / "a" / name).write_bytes(name.encode() * 10)
     header = ["message_id", "filename", "content_type", "size", "sha256", "path"]
-    write_csv(folder / "attachments.csv", header, [
-        ["10", "x.txt", "text/plain", "", "", "a/x"],
-        ["21", "y.txt", "text/plain", "", "", "a/y"],
-        ["30", "z.txt", "text/plain", "", "", "a/z"],
-    ])  # fmt: skip
+    write_csv(
+        folder / "attachments.csv",
+        header,
+        [
+            ["10", "x.txt", "text/plain", "", "", "a/x"],
+            ["21", "y.txt", "text/plain", "", "", "a/y"],
+            ["30", "z.txt", "text/plain", "", "", "a/z"],
+        ],
+    )
     rep = import_source(project, store, f"csv:{folder}?encoding=utf-8")
     assert not any("temporary index" in n for n in rep.notes)  # the fast, merged join
     assert (rep.counts.new["ticket"], rep.counts.new["message"], rep.quarantined) == (2, 2, 4)

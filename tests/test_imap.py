@@ -43,15 +43,22 @@ def mail(i: int, *, subject: str = "Objednávka", size: int = 0, extra: str = ""
     )
     text = f"Dobrý den,\r\nposílám dotaz číslo {i}. Žluťoučký kůň.\r\n"
     if not size:
-        return (head + "Content-Type: text/plain; charset=utf-8\r\n"
-                "Content-Transfer-Encoding: 8bit\r\n\r\n" + text).encode()  # fmt: skip
+        return (
+            head + "Content-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n" + text
+        ).encode()
     blob = base64.encodebytes(bytes(range(256)) * (size // 256 + 1))[:size]
     return (
-        head + 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\n'
-        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-        + text + "--b1\r\nContent-Type: application/pdf; name=\"faktura.pdf\"\r\n"
-        "Content-Transfer-Encoding: base64\r\n\r\n"
-    ).encode() + blob.replace(b"\n", b"\r\n") + b"\r\n--b1--\r\n"  # fmt: skip
+        (
+            head + 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\n'
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            + text
+            + '--b1\r\nContent-Type: application/pdf; name="faktura.pdf"\r\n'
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+        ).encode()
+        + blob.replace(b"\n", b"\r\n")
+        + b"\r\n--b1--\r\n"
+    )
 
 
 # `dovecot` (an account of the test's own on the module's server) and `own_dovecot`
@@ -154,7 +161,13 @@ def test_non_ascii_folder_names(dovecot) -> None:
 
 def test_header_fingerprint_matches_the_full_message(dovecot) -> None:
     folded = "X-Note: a\r\nSubject: =?utf-8?q?Dlouh=C3=BD?=\r\n =?utf-8?q?_p=C5=99edm=C4=9Bt?=\r\n"
-    raws = [mail(1), mail(2, size=5000), b"From: a@b\r\nSubject: no id\r\n\r\nhi\r\n", folded.encode() + b"\r\nbody\r\n", b"no header at all"]  # fmt: skip
+    raws = [
+        mail(1),
+        mail(2, size=5000),
+        b"From: a@b\r\nSubject: no id\r\n\r\nhi\r\n",
+        folded.encode() + b"\r\nbody\r\n",
+        b"no header at all",
+    ]
     dovecot.append("INBOX", raws)
     c = client_for(dovecot)
     try:
@@ -218,7 +231,17 @@ def test_plain_client_on_a_tls_port_times_out(dovecot) -> None:
 
 
 # -- the source, end to end through the CLI ------------------------------------------------
-READ_ONLY_COMMANDS = {"CAPABILITY", "AUTHENTICATE", "LOGIN", "LIST", "STATUS", "EXAMINE", "UID FETCH", "LOGOUT", "STARTTLS"}  # fmt: skip
+READ_ONLY_COMMANDS = {
+    "CAPABILITY",
+    "AUTHENTICATE",
+    "LOGIN",
+    "LIST",
+    "STATUS",
+    "EXAMINE",
+    "UID FETCH",
+    "LOGOUT",
+    "STARTTLS",
+}
 
 
 @pytest.fixture
@@ -317,8 +340,9 @@ def test_rerun_with_nothing_new_costs_one_status_per_folder(dovecot, cli, wire) 
     result, report = run(cli, dovecot, spec(dovecot, "INBOX,Sent"))
     assert result.exit_code == 0 and report["read"] == 0
     assert [cmd for cmd, _ in wire if cmd not in ("AUTHENTICATE", "CAPABILITY", "LOGOUT")] == [
-        "STATUS", "STATUS"
-    ]  # fmt: skip
+        "STATUS",
+        "STATUS",
+    ]
 
 
 def test_new_mail_is_fetched_in_batched_uid_ranges(dovecot, cli, project, store, wire) -> None:
@@ -719,8 +743,10 @@ def test_killed_while_fetching_ahead_and_parsing_then_rerun_equals_one_clean_run
 
         clean = project("clean")
         log = tmp_path / "clean.log"
-        done = runs.run(["--project", str(clean), "--json", "import", source],
-                        env={**env, "DESKMOVE_CRASH_LOG": str(log)})  # fmt: skip
+        done = runs.run(
+            ["--project", str(clean), "--json", "import", source],
+            env={**env, "DESKMOVE_CRASH_LOG": str(log)},
+        )
         assert done.returncode == 0, done.stderr
         want = _contents(clean)
         assert len(want["messages"]) == 60
@@ -728,8 +754,10 @@ def test_killed_while_fetching_ahead_and_parsing_then_rerun_equals_one_clean_run
         assert len(points) >= 8
         for k in (points[1], points[len(points) // 2], points[-1]):
             root = project(f"kill-{k}")
-            killed = runs.run(["--project", str(root), "import", source],
-                              env={**env, "DESKMOVE_CRASH_AT": f"ingest:{k}"})  # fmt: skip
+            killed = runs.run(
+                ["--project", str(root), "import", source],
+                env={**env, "DESKMOVE_CRASH_AT": f"ingest:{k}"},
+            )
             assert killed.returncode == -signal.SIGKILL, killed.stderr
             again = runs.run(["--project", str(root), "--json", "import", source], env=env)
             assert again.returncode == 0, again.stderr

@@ -190,13 +190,31 @@ class FakeFreshdesk:
         the shape follows the API's own example answers (status: id -> [agent label,
         customer label]; ticket_type: a list of names)."""
         return [
-            {"id": 1, "name": "status", "label": "Status", "type": "default_status", "default": True,
-             "choices": {str(k): [v, v] for k, v in self.statuses.items()}},
-            {"id": 2, "name": "ticket_type", "label": "Type", "type": "default_ticket_type", "default": True,
-             "choices": list(self.types)},
-            {"id": 3, "name": "priority", "label": "Priority", "type": "default_priority", "default": True,
-             "choices": {"Low": 1, "Medium": 2, "High": 3, "Urgent": 4}},
-        ]  # fmt: skip
+            {
+                "id": 1,
+                "name": "status",
+                "label": "Status",
+                "type": "default_status",
+                "default": True,
+                "choices": {str(k): [v, v] for k, v in self.statuses.items()},
+            },
+            {
+                "id": 2,
+                "name": "ticket_type",
+                "label": "Type",
+                "type": "default_ticket_type",
+                "default": True,
+                "choices": list(self.types),
+            },
+            {
+                "id": 3,
+                "name": "priority",
+                "label": "Priority",
+                "type": "default_priority",
+                "default": True,
+                "choices": {"Low": 1, "Medium": 2, "High": 3, "Urgent": 4},
+            },
+        ]
 
     def _invalid_ticket(self, data: dict[str, Any]) -> dict[str, Any] | None:
         """Create a Ticket validates status, type and responder against the account.
@@ -253,8 +271,15 @@ class FakeFreshdesk:
         for name, data in self._files:
             token = f"up{next(self._ids)}"
             self.files[token] = data
-            out.append({"id": next(self._ids), "name": name, "size": len(data), "content_type": "application/octet-stream",
-                        "attachment_url": self.file_url(token)})  # fmt: skip
+            out.append(
+                {
+                    "id": next(self._ids),
+                    "name": name,
+                    "size": len(data),
+                    "content_type": "application/octet-stream",
+                    "attachment_url": self.file_url(token),
+                }
+            )
         return out
 
     def _create(self, path: str, bits: list[str], data: Any) -> tuple[int, Any, dict[str, str]]:
@@ -320,13 +345,34 @@ class FakeFreshdesk:
                 # Create a Note: user_id is the "ID of the agent/user who is adding the note";
                 # a contact's id is refused. The exact documentation sentence could not be
                 # retrieved to quote it.
-                return 400, {"description": "Validation failed", "errors": [
-                    {"field": "user_id", "message": "There is no agent matching the given user_id", "code": "invalid_value"}]}, {}  # fmt: skip
+                return (
+                    400,
+                    {
+                        "description": "Validation failed",
+                        "errors": [
+                            {
+                                "field": "user_id",
+                                "message": "There is no agent matching the given user_id",
+                                "code": "invalid_value",
+                            }
+                        ],
+                    },
+                    {},
+                )
             atts = self._attachments(tid)
             if atts is None:
                 return 400, _too_large(), {}
-            note = {"id": oid, "body": data["body"], "private": _flag(data.get("private", True)), "incoming": _flag(data.get("incoming", False)),
-                    "user_id": int(data.get("user_id", self.me_id)), "ticket_id": tid, "created_at": now, "updated_at": now, "attachments": atts}  # fmt: skip
+            note = {
+                "id": oid,
+                "body": data["body"],
+                "private": _flag(data.get("private", True)),
+                "incoming": _flag(data.get("incoming", False)),
+                "user_id": int(data.get("user_id", self.me_id)),
+                "ticket_id": tid,
+                "created_at": now,
+                "updated_at": now,
+                "attachments": atts,
+            }
             self.conversations.setdefault(tid, []).append(note)
             return 201, note, {}
         return 404, {"description": "not found"}, {}
@@ -337,8 +383,16 @@ def _flag(value: Any) -> bool:
 
 
 def _too_large() -> dict[str, Any]:
-    return {"description": "Validation failed", "errors": [
-        {"field": "attachments", "message": "The total size of all attachments cannot exceed 20 MB", "code": "invalid_size"}]}  # fmt: skip
+    return {
+        "description": "Validation failed",
+        "errors": [
+            {
+                "field": "attachments",
+                "message": "The total size of all attachments cannot exceed 20 MB",
+                "code": "invalid_size",
+            }
+        ],
+    }
 
 
 def _multipart(ctype: str, body: bytes) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
@@ -395,31 +449,91 @@ def seed(fake: FakeFreshdesk, tickets: int = 3, notes: int = 2) -> FakeFreshdesk
         "created_at": t0.format(1),
         "updated_at": t0.format(1),
     }
-    fake.agents[fake.me_id] = {"id": fake.me_id, "available": True, "occasional": False, "ticket_scope": 1,
-                               "created_at": t0.format(1), "updated_at": t0.format(1),
-                               "contact": {"name": "Agnieszka Wąs", "email": "agnieszka@sklep.example", "phone": None, "active": True}}  # fmt: skip
+    fake.agents[fake.me_id] = {
+        "id": fake.me_id,
+        "available": True,
+        "occasional": False,
+        "ticket_scope": 1,
+        "created_at": t0.format(1),
+        "updated_at": t0.format(1),
+        "contact": {
+            "name": "Agnieszka Wąs",
+            "email": "agnieszka@sklep.example",
+            "phone": None,
+            "active": True,
+        },
+    }
     for i in range(tickets):
         cid = 100 + i
-        fake.contacts[cid] = {"id": cid, "name": f"Klient Żółty {i}", "email": f"k{i}@klient.example", "phone": None,
-                              "company_id": 11, "other_emails": [], "created_at": t0.format(1), "updated_at": t0.format(2)}  # fmt: skip
+        fake.contacts[cid] = {
+            "id": cid,
+            "name": f"Klient Żółty {i}",
+            "email": f"k{i}@klient.example",
+            "phone": None,
+            "company_id": 11,
+            "other_emails": [],
+            "created_at": t0.format(1),
+            "updated_at": t0.format(2),
+        }
         tid = 200 + i
-        fake.tickets[tid] = {"id": tid, "subject": f"Zamówienie {i} — gęślą jaźń", "description": f"<div>Dzień dobry {i}</div>",
-                             "description_text": f"Dzień dobry {i}", "status": 2 + i % 4, "priority": 1 + i % 4, "source": 1,
-                             "type": "Question", "requester_id": cid, "responder_id": fake.me_id, "group_id": 21, "company_id": 11,
-                             "tags": ["pl"], "custom_fields": {"cf_order": f"PL-{i}"}, "spam": False,
-                             "created_at": f"2021-03-0{i + 1}T10:00:00Z", "updated_at": f"2021-03-0{i + 1}T12:00:00Z",
-                             "due_by": None, "fr_due_by": None, "is_escalated": False,
-                             "stats": {"resolved_at": None, "closed_at": None, "first_responded_at": None}}  # fmt: skip
+        fake.tickets[tid] = {
+            "id": tid,
+            "subject": f"Zamówienie {i} — gęślą jaźń",
+            "description": f"<div>Dzień dobry {i}</div>",
+            "description_text": f"Dzień dobry {i}",
+            "status": 2 + i % 4,
+            "priority": 1 + i % 4,
+            "source": 1,
+            "type": "Question",
+            "requester_id": cid,
+            "responder_id": fake.me_id,
+            "group_id": 21,
+            "company_id": 11,
+            "tags": ["pl"],
+            "custom_fields": {"cf_order": f"PL-{i}"},
+            "spam": False,
+            "created_at": f"2021-03-0{i + 1}T10:00:00Z",
+            "updated_at": f"2021-03-0{i + 1}T12:00:00Z",
+            "due_by": None,
+            "fr_due_by": None,
+            "is_escalated": False,
+            "stats": {"resolved_at": None, "closed_at": None, "first_responded_at": None},
+        }
         convs = []
         for j in range(notes):
             token = f"f{tid}{j}"
             fake.files[token] = f"plik {tid}/{j}".encode()
-            convs.append({"id": 3000 + i * 10 + j, "body": f"<div>Odpowiedź {j}</div>", "body_text": f"Odpowiedź {j}",
-                          "incoming": j % 2 == 1, "private": j == 1, "user_id": fake.me_id if j % 2 == 0 else cid,
-                          "support_email": "pomoc@sklep.example", "source": 0 if j == 0 else 2, "category": 2, "ticket_id": tid,
-                          "to_emails": [f"k{i}@klient.example"], "from_email": "pomoc@sklep.example", "cc_emails": [], "bcc_emails": [],
-                          "created_at": f"2021-03-0{i + 1}T11:0{j}:00Z", "updated_at": f"2021-03-0{i + 1}T11:0{j}:00Z",
-                          "attachments": [{"id": 70 + j, "name": "skan.png", "content_type": "image/png", "size": 9,
-                                           "attachment_url": fake.file_url(token), "created_at": "2021-03-01T11:00:00Z"}] if j == 0 else []})  # fmt: skip
+            convs.append(
+                {
+                    "id": 3000 + i * 10 + j,
+                    "body": f"<div>Odpowiedź {j}</div>",
+                    "body_text": f"Odpowiedź {j}",
+                    "incoming": j % 2 == 1,
+                    "private": j == 1,
+                    "user_id": fake.me_id if j % 2 == 0 else cid,
+                    "support_email": "pomoc@sklep.example",
+                    "source": 0 if j == 0 else 2,
+                    "category": 2,
+                    "ticket_id": tid,
+                    "to_emails": [f"k{i}@klient.example"],
+                    "from_email": "pomoc@sklep.example",
+                    "cc_emails": [],
+                    "bcc_emails": [],
+                    "created_at": f"2021-03-0{i + 1}T11:0{j}:00Z",
+                    "updated_at": f"2021-03-0{i + 1}T11:0{j}:00Z",
+                    "attachments": [
+                        {
+                            "id": 70 + j,
+                            "name": "skan.png",
+                            "content_type": "image/png",
+                            "size": 9,
+                            "attachment_url": fake.file_url(token),
+                            "created_at": "2021-03-01T11:00:00Z",
+                        }
+                    ]
+                    if j == 0
+                    else [],
+                }
+            )
         fake.conversations[tid] = convs
     return fake

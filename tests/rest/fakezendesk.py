@@ -65,8 +65,12 @@ class Limit:
             }
         self.used += 1
         left = self.per_window - self.used
-        return True, {"ratelimit-limit": str(self.per_window), "ratelimit-remaining": str(left),
-                      "ratelimit-reset": str(reset), "x-rate-limit-remaining": str(left)}  # fmt: skip
+        return True, {
+            "ratelimit-limit": str(self.per_window),
+            "ratelimit-remaining": str(left),
+            "ratelimit-reset": str(reset),
+            "x-rate-limit-remaining": str(left),
+        }
 
 
 @dataclass
@@ -98,8 +102,17 @@ class FakeZendesk:
     def __post_init__(self) -> None:
         self._ids = itertools.count(10_000)
         self._lock = threading.Lock()
-        self.users.setdefault(self.me_id, {"id": self.me_id, "name": "Admin", "email": "admin@acme.example",
-                                           "role": "admin", "updated_at": ts(1_000), "created_at": ts(1_000)})  # fmt: skip
+        self.users.setdefault(
+            self.me_id,
+            {
+                "id": self.me_id,
+                "name": "Admin",
+                "email": "admin@acme.example",
+                "role": "admin",
+                "updated_at": ts(1_000),
+                "created_at": ts(1_000),
+            },
+        )
 
     # -- data helpers ---------------------------------------------------------------------
     def next_id(self) -> int:
@@ -108,13 +121,29 @@ class FakeZendesk:
     def url(self, path: str, **params: Any) -> str:
         return f"{self.scheme}://{self.host}{path}" + (f"?{urlencode(params)}" if params else "")
 
-    def add_comment(self, ticket_id: int, author_id: int, body: str, when: int, public: bool = True,
-                    attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
-        c = {"id": self.next_id(), "type": "Comment", "author_id": author_id, "body": body,
-             "html_body": f"<div class=\"zd-comment\"><p>{body}</p></div>", "plain_body": body,
-             "public": public, "attachments": attachments or [], "audit_id": self.next_id(),
-             "via": {"channel": "web", "source": {"from": {}, "to": {}, "rel": None}},
-             "created_at": ts(when), "metadata": {"system": {}}}  # fmt: skip
+    def add_comment(
+        self,
+        ticket_id: int,
+        author_id: int,
+        body: str,
+        when: int,
+        public: bool = True,
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        c = {
+            "id": self.next_id(),
+            "type": "Comment",
+            "author_id": author_id,
+            "body": body,
+            "html_body": f'<div class="zd-comment"><p>{body}</p></div>',
+            "plain_body": body,
+            "public": public,
+            "attachments": attachments or [],
+            "audit_id": self.next_id(),
+            "via": {"channel": "web", "source": {"from": {}, "to": {}, "rel": None}},
+            "created_at": ts(when),
+            "metadata": {"system": {}},
+        }
         self.comments.setdefault(ticket_id, []).append(c)
         self.counts["comments"] = self.counts.get("comments", 0) + 1
         return c
@@ -154,25 +183,55 @@ class FakeZendesk:
             )
         key = (method, path)
         simple: dict[tuple[str, str], Callable[[], tuple[int, Any]]] = {
-            ("GET", "/api/v2/incremental/organizations.json"): lambda: self._time_export("organizations", list(self.organizations.values()), p, "updated_at"),
+            ("GET", "/api/v2/incremental/organizations.json"): lambda: self._time_export(
+                "organizations", list(self.organizations.values()), p, "updated_at"
+            ),
             ("GET", "/api/v2/groups.json"): lambda: self._groups(p),
-            ("GET", "/api/v2/incremental/users/cursor.json"): lambda: self._cursor_export("users", list(self.users.values()), p),
-            ("GET", "/api/v2/incremental/tickets/cursor.json"): lambda: self._cursor_export("tickets", list(self.tickets.values()), p),
+            ("GET", "/api/v2/incremental/users/cursor.json"): lambda: self._cursor_export(
+                "users", list(self.users.values()), p
+            ),
+            ("GET", "/api/v2/incremental/tickets/cursor.json"): lambda: self._cursor_export(
+                "tickets", list(self.tickets.values()), p
+            ),
             ("GET", "/api/v2/incremental/ticket_events.json"): lambda: self._events(p),
-            ("GET", "/api/v2/tickets/show_many.json"): lambda: (200, {"tickets": [self.tickets[int(i)] for i in p["ids"].split(",") if int(i) in self.tickets]}),
-            ("POST", "/api/v2/organizations/create_many.json"): lambda: self._job("organizations", json.loads(body)["organizations"], self._make_org),
-            ("POST", "/api/v2/users/create_or_update_many.json"): lambda: self._job("users", json.loads(body)["users"], self._make_user),
-            ("POST", "/api/v2/imports/tickets/create_many.json"): lambda: self._job("tickets", json.loads(body)["tickets"], self._import_ticket),
+            ("GET", "/api/v2/tickets/show_many.json"): lambda: (
+                200,
+                {
+                    "tickets": [
+                        self.tickets[int(i)] for i in p["ids"].split(",") if int(i) in self.tickets
+                    ]
+                },
+            ),
+            ("POST", "/api/v2/organizations/create_many.json"): lambda: self._job(
+                "organizations", json.loads(body)["organizations"], self._make_org
+            ),
+            ("POST", "/api/v2/users/create_or_update_many.json"): lambda: self._job(
+                "users", json.loads(body)["users"], self._make_user
+            ),
+            ("POST", "/api/v2/imports/tickets/create_many.json"): lambda: self._job(
+                "tickets", json.loads(body)["tickets"], self._import_ticket
+            ),
             ("POST", "/api/v2/uploads.json"): lambda: self._upload(p, body, headers),
-            ("POST", "/api/v2/tickets.json"): lambda: self._create_ticket(json.loads(body)["ticket"]),
+            ("POST", "/api/v2/tickets.json"): lambda: self._create_ticket(
+                json.loads(body)["ticket"]
+            ),
             ("GET", "/api/v2/users/me.json"): lambda: (200, {"user": self.users[self.me_id]}),
-            ("GET", "/api/v2/tickets.json"): lambda: (200, {"tickets": [t for t in self.tickets.values() if t.get("external_id") == p.get("external_id")]}),
+            ("GET", "/api/v2/tickets.json"): lambda: (
+                200,
+                {
+                    "tickets": [
+                        t
+                        for t in self.tickets.values()
+                        if t.get("external_id") == p.get("external_id")
+                    ]
+                },
+            ),
             ("GET", "/api/v2/users/search.json"): lambda: (200, {"users": self._search_users(p)}),
             ("GET", "/api/v2/organizations/search.json"): lambda: self._search_orgs(p),
             ("GET", "/api/v2/search.json"): lambda: self._search(p),
             ("GET", "/api/v2/users.json"): lambda: self._list_users(p),
             ("POST", "/api/v2/groups.json"): lambda: self._create_group(json.loads(body)["group"]),
-        }  # fmt: skip
+        }
         if key in simple:
             return simple[key]()
         bits = path.strip("/").split("/")
@@ -209,16 +268,31 @@ class FakeZendesk:
             extra = {"metric_sets": [self._metric_set(t) for t in page]}
         else:
             extra = {}
-        return 200, {key: page, **extra, "after_url": self.url(f"/api/v2/incremental/{key}/cursor.json", cursor=after),
-                     "after_cursor": after, "before_url": None, "before_cursor": None, "end_of_stream": not more}  # fmt: skip
+        return 200, {
+            key: page,
+            **extra,
+            "after_url": self.url(f"/api/v2/incremental/{key}/cursor.json", cursor=after),
+            "after_cursor": after,
+            "before_url": None,
+            "before_cursor": None,
+            "end_of_stream": not more,
+        }
 
     def _metric_set(self, t: dict[str, Any]) -> dict[str, Any]:
         solved = t.get("solved_at") or (
             t["updated_at"] if t.get("status") in ("solved", "closed") else None
         )
-        return {"id": t["id"] + 7_000_000, "ticket_id": t["id"], "created_at": t["created_at"],
-                "updated_at": t["updated_at"], "solved_at": solved, "reopens": 0, "replies": 1,
-                "assigned_at": t["created_at"], "initially_assigned_at": t["created_at"]}  # fmt: skip
+        return {
+            "id": t["id"] + 7_000_000,
+            "ticket_id": t["id"],
+            "created_at": t["created_at"],
+            "updated_at": t["updated_at"],
+            "solved_at": solved,
+            "reopens": 0,
+            "replies": 1,
+            "assigned_at": t["created_at"],
+            "initially_assigned_at": t["created_at"],
+        }
 
     def _time_export(
         self,
@@ -243,8 +317,13 @@ class FakeZendesk:
             else f"/api/v2/incremental/{key}.json"
         )
         extra = {"include": "comment_events"} if key == "ticket_events" else {}
-        return 200, {key: page, "next_page": self.url(path, start_time=end, **extra), "count": len(page),
-                     "end_of_stream": not more, "end_time": end}  # fmt: skip
+        return 200, {
+            key: page,
+            "next_page": self.url(path, start_time=end, **extra),
+            "count": len(page),
+            "end_of_stream": not more,
+            "end_time": end,
+        }
 
     def _events(self, p: dict[str, str]) -> tuple[int, Any]:
         key = (self.counts.get("comments", 0), sum(len(c) for c in self.comments.values()))
@@ -275,9 +354,19 @@ class FakeZendesk:
                 }
                 child["event_type"] = "Comment"
                 child["via"] = c["via"]
-                audits.append({"id": c["audit_id"], "ticket_id": tid, "timestamp": when, "created_at": c["created_at"],
-                               "updater_id": c["author_id"], "via": "Web form", "system": {}, "event_type": "Audit",
-                               "child_events": [child]})  # fmt: skip
+                audits.append(
+                    {
+                        "id": c["audit_id"],
+                        "ticket_id": tid,
+                        "timestamp": when,
+                        "created_at": c["created_at"],
+                        "updater_id": c["author_id"],
+                        "via": "Web form",
+                        "system": {},
+                        "event_type": "Audit",
+                        "child_events": [child],
+                    }
+                )
         return audits
 
     def _groups(self, p: dict[str, str]) -> tuple[int, Any]:
@@ -288,8 +377,14 @@ class FakeZendesk:
         size = int(p.get("page[size]", 100))
         page = order[:size]
         cur = _cursor(page[-1]["id"]) if page else None
-        return 200, {"groups": page, "meta": {"has_more": len(order) > size, "after_cursor": cur, "before_cursor": None},
-                     "links": {"next": self.url("/api/v2/groups.json", **{"page[after]": cur}) if cur else None, "prev": None}}  # fmt: skip
+        return 200, {
+            "groups": page,
+            "meta": {"has_more": len(order) > size, "after_cursor": cur, "before_cursor": None},
+            "links": {
+                "next": self.url("/api/v2/groups.json", **{"page[after]": cur}) if cur else None,
+                "prev": None,
+            },
+        }
 
     def _comments(self, tid: int, p: dict[str, str]) -> tuple[int, Any]:
         if tid not in self.tickets:
@@ -300,8 +395,15 @@ class FakeZendesk:
         page = order[start : start + size]
         more = len(order) > start + size
         cur = _cursor(start + size)
-        return 200, {"comments": page, "meta": {"has_more": more, "after_cursor": cur if more else None, "before_cursor": None},
-                     "links": {"next": None, "prev": None}}  # fmt: skip
+        return 200, {
+            "comments": page,
+            "meta": {
+                "has_more": more,
+                "after_cursor": cur if more else None,
+                "before_cursor": None,
+            },
+            "links": {"next": None, "prev": None},
+        }
 
     def _search_users(self, p: dict[str, str]) -> list[dict[str, Any]]:
         """``external_id=`` or ``query=email:…`` (the Search API's syntax for one field)."""
@@ -388,8 +490,10 @@ class FakeZendesk:
 
     def _list_users(self, p: dict[str, str]) -> tuple[int, Any]:
         """List Users, filtered by ``role`` (end-user, agent or admin), cursor-paginated."""
-        order = sorted((u for u in self.users.values() if "role" not in p or u.get("role") == p["role"]),
-                       key=lambda u: u["id"])  # fmt: skip
+        order = sorted(
+            (u for u in self.users.values() if "role" not in p or u.get("role") == p["role"]),
+            key=lambda u: u["id"],
+        )
         if "page[after]" in p:
             order = [u for u in order if u["id"] > _uncursor(p["page[after]"])[0]]
         size = int(p.get("page[size]", 100))
@@ -426,9 +530,16 @@ class FakeZendesk:
                 status = "failed"
                 break
             results.append(make(item, i))
-        self.jobs[job_id] = {"id": job_id, "url": self.url(f"/api/v2/job_statuses/{job_id}.json"), "job_type": f"Bulk {kind}",
-                             "total": len(items), "progress": len(results), "status": status, "message": "Completed at …" if status == "completed" else "Stopped",
-                             "results": results}  # fmt: skip
+        self.jobs[job_id] = {
+            "id": job_id,
+            "url": self.url(f"/api/v2/job_statuses/{job_id}.json"),
+            "job_type": f"Bulk {kind}",
+            "total": len(items),
+            "progress": len(results),
+            "status": status,
+            "message": "Completed at …" if status == "completed" else "Stopped",
+            "results": results,
+        }
         queued = {
             **self.jobs[job_id],
             "status": "queued",
@@ -448,8 +559,12 @@ class FakeZendesk:
         if any(
             o["name"].casefold() == item["name"].casefold() for o in self.organizations.values()
         ):
-            return {"index": index, "error": "OrganizationCreateFailed", "status": "Failed",
-                    "details": f"Name: {item['name']} has already been taken"}  # fmt: skip
+            return {
+                "index": index,
+                "error": "OrganizationCreateFailed",
+                "status": "Failed",
+                "details": f"Name: {item['name']} has already been taken",
+            }
         # The external_id property: "A unique external id to associate organizations to an
         # external record. The id is case-insensitive. For example, "company1" and "Company1"
         # are considered the same". (The error wording is this fake's own.)
@@ -466,16 +581,33 @@ class FakeZendesk:
         oid = self.next_id()
         self.unindexed.add(oid)  # the Search API finds it minutes later (see _search)
         now = ts(2_000_000_000)
-        self.organizations[oid] = {"id": oid, "name": item["name"], "external_id": item.get("external_id"),
-                                   "domain_names": item.get("domain_names", []), "created_at": now, "updated_at": now}  # fmt: skip
+        self.organizations[oid] = {
+            "id": oid,
+            "name": item["name"],
+            "external_id": item.get("external_id"),
+            "domain_names": item.get("domain_names", []),
+            "created_at": now,
+            "updated_at": now,
+        }
         return {"id": oid, "index": index, "action": "create", "success": True, "status": "Created"}
 
     def _make_user(self, item: dict[str, Any], index: int) -> dict[str, Any]:
         if "invalid" in (item.get("email") or ""):
-            return {"id": index, "error": "UserUpdateError", "status": "Failed",
-                    "details": f"Email: {item['email']} is not properly formatted"}  # fmt: skip
-        match = next((u for u in self.users.values() if (item.get("email") and u.get("email") == item["email"])
-                      or (item.get("external_id") and u.get("external_id") == item["external_id"])), None)  # fmt: skip
+            return {
+                "id": index,
+                "error": "UserUpdateError",
+                "status": "Failed",
+                "details": f"Email: {item['email']} is not properly formatted",
+            }
+        match = next(
+            (
+                u
+                for u in self.users.values()
+                if (item.get("email") and u.get("email") == item["email"])
+                or (item.get("external_id") and u.get("external_id") == item["external_id"])
+            ),
+            None,
+        )
         if match:
             match.update(
                 {
@@ -487,9 +619,17 @@ class FakeZendesk:
             return {"id": match["id"], "status": "Updated", "email": match.get("email")}
         uid = self.next_id()
         now = ts(2_000_000_000)
-        self.users[uid] = {"id": uid, "name": item["name"], "email": item.get("email"), "external_id": item.get("external_id"),
-                           "role": item.get("role", "end-user"), "organization_id": item.get("organization_id"),
-                           "phone": item.get("phone"), "created_at": now, "updated_at": now}  # fmt: skip
+        self.users[uid] = {
+            "id": uid,
+            "name": item["name"],
+            "email": item.get("email"),
+            "external_id": item.get("external_id"),
+            "role": item.get("role", "end-user"),
+            "organization_id": item.get("organization_id"),
+            "phone": item.get("phone"),
+            "created_at": now,
+            "updated_at": now,
+        }
         return {"id": uid, "status": "Created", "email": item.get("email")}
 
     def _import_ticket(self, item: dict[str, Any], index: int) -> dict[str, Any]:
@@ -509,8 +649,12 @@ class FakeZendesk:
             }
         # Rule: ids must name existing records (no documentation sentence retrieved to quote;
         # Zendesk answers RecordInvalid for an unknown group, organization or user).
-        for key, table in (("group_id", self.groups), ("organization_id", self.organizations),
-                           ("assignee_id", self.users), ("requester_id", self.users)):  # fmt: skip
+        for key, table in (
+            ("group_id", self.groups),
+            ("organization_id", self.organizations),
+            ("assignee_id", self.users),
+            ("requester_id", self.users),
+        ):
             if item.get(key) is not None and item[key] not in table:
                 return {
                     "index": index,
@@ -544,8 +688,14 @@ class FakeZendesk:
     def _upload(self, p: dict[str, str], body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
         token = f"tok{self.next_id()}"
         self.files[token] = body
-        att = {"id": self.next_id(), "file_name": p.get("filename"), "content_url": self.url(f"/attachments/token/{token}/", name=p.get("filename")),
-               "content_type": headers.get("content-type", "application/octet-stream"), "size": len(body), "inline": False}  # fmt: skip
+        att = {
+            "id": self.next_id(),
+            "file_name": p.get("filename"),
+            "content_url": self.url(f"/attachments/token/{token}/", name=p.get("filename")),
+            "content_type": headers.get("content-type", "application/octet-stream"),
+            "size": len(body),
+            "inline": False,
+        }
         self.uploads[token] = [att]
         return 201, {
             "upload": {
@@ -571,8 +721,11 @@ class FakeZendesk:
         """A ticket update: fields and/or one comment. A closed ticket takes none."""
         t = self.tickets[oid]
         if t.get("status") == "closed":
-            return 422, {"error": "RecordInvalid", "description": "Record validation errors",
-                         "details": {"status": [{"description": "Status: closed prevents ticket update"}]}}  # fmt: skip
+            return 422, {
+                "error": "RecordInvalid",
+                "description": "Record validation errors",
+                "details": {"status": [{"description": "Status: closed prevents ticket update"}]},
+            }
         self.updates.append((oid, {k: v for k, v in change.items() if k != "comment"}))
         for key in ("status", "tags", "assignee_id"):
             if key in change:
@@ -581,8 +734,13 @@ class FakeZendesk:
         audit_id = self.next_id()
         if "comment" in change:
             c = change["comment"]
-            made = self.add_comment(oid, c["author_id"], c.get("value") or c.get("html_body") or "",
-                                    2_000_000_000, c.get("public", True))  # fmt: skip
+            made = self.add_comment(
+                oid,
+                c["author_id"],
+                c.get("value") or c.get("html_body") or "",
+                2_000_000_000,
+                c.get("public", True),
+            )
             audit_id = made["audit_id"]
             events.append({"id": made["id"], "type": "Comment"})
         t["updated_at"] = ts(2_000_000_000)
@@ -595,18 +753,36 @@ class FakeZendesk:
         parent = self.tickets.get(int(item.get("via_followup_source_id") or 0))
         followup = parent is not None and parent.get("status") == "closed"
         t = {k: v for k, v in item.items() if k not in ("comment", "via_followup_source_id")}
-        t.update({"id": tid, "url": self.url(f"/api/v2/tickets/{tid}.json"), "status": item.get("status", "open"),
-                  "created_at": now, "updated_at": now,
-                  "via": {"channel": "api", "source": {"from": {"ticket_id": parent["id"]} if followup else {},
-                                                       "to": {}, "rel": "follow_up" if followup else None}}})  # fmt: skip
+        t.update(
+            {
+                "id": tid,
+                "url": self.url(f"/api/v2/tickets/{tid}.json"),
+                "status": item.get("status", "open"),
+                "created_at": now,
+                "updated_at": now,
+                "via": {
+                    "channel": "api",
+                    "source": {
+                        "from": {"ticket_id": parent["id"]} if followup else {},
+                        "to": {},
+                        "rel": "follow_up" if followup else None,
+                    },
+                },
+            }
+        )
         if "tags" not in item:
             t["tags"] = list(parent.get("tags") or []) if followup and parent else []
         self.tickets[tid] = t
         if followup and parent is not None:  # read-only on the parent, shown once it is closed
             parent.setdefault("followup_ids", []).append(tid)
         c = item["comment"]
-        self.add_comment(tid, c.get("author_id", self.me_id), c.get("value") or c.get("html_body") or c.get("body") or "",
-                         2_000_000_000, c.get("public", True))  # fmt: skip
+        self.add_comment(
+            tid,
+            c.get("author_id", self.me_id),
+            c.get("value") or c.get("html_body") or c.get("body") or "",
+            2_000_000_000,
+            c.get("public", True),
+        )
         return 201, {"ticket": t, "audit": {"id": self.next_id(), "events": []}}
 
 

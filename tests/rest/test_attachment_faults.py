@@ -28,9 +28,15 @@ def test_an_unreachable_attachment_is_quarantined_and_retried_later(api, project
     other = FakeZendesk(host=HOST)
     other.files["far"] = b"%PDF- faktura z jineho hostu"
     fake.comments[1001][0]["attachments"].append(
-        {"id": 77, "file_name": "daleko.pdf", "content_type": "application/pdf", "size": 27,
-         "inline": False, "content_url": other.url("/attachments/token/far/", name="daleko.pdf")}
-    )  # fmt: skip
+        {
+            "id": 77,
+            "file_name": "daleko.pdf",
+            "content_type": "application/pdf",
+            "size": 27,
+            "inline": False,
+            "content_url": other.url("/attachments/token/far/", name="daleko.pdf"),
+        }
+    )
     api.serve(fake)
     down = api.route(host=HOST).mock(side_effect=httpx.ConnectError("connection refused"))
 

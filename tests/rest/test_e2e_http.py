@@ -34,10 +34,24 @@ def _zendesk(host: str, fakes: dict, name: str, seeded: bool = False) -> object:
     if seeded:
         seed(fake, tickets=4, comments=3)
     else:  # the new account: its agent and an organization already there
-        fake.users[41] = {"id": 41, "name": "Jana Nováková", "email": "jana@acme.example", "role": "agent",
-                          "organization_id": None, "phone": None, "created_at": ts(T0), "updated_at": ts(T0)}  # fmt: skip
-        fake.organizations[51] = {"id": 51, "name": "Pivovar Ostrava s.r.o.", "external_id": None,
-                                  "domain_names": [], "created_at": ts(T0), "updated_at": ts(T0)}  # fmt: skip
+        fake.users[41] = {
+            "id": 41,
+            "name": "Jana Nováková",
+            "email": "jana@acme.example",
+            "role": "agent",
+            "organization_id": None,
+            "phone": None,
+            "created_at": ts(T0),
+            "updated_at": ts(T0),
+        }
+        fake.organizations[51] = {
+            "id": 51,
+            "name": "Pivovar Ostrava s.r.o.",
+            "external_id": None,
+            "domain_names": [],
+            "created_at": ts(T0),
+            "updated_at": ts(T0),
+        }
         fake.groups[61] = {
             "id": 61,
             "name": "Podpora",

@@ -137,16 +137,22 @@ def test_freshdesk_target_reuses_agents_and_contacts_it_already_has(project, sto
         "contact": {"name": "API", "email": "api@new.example"},
     }
     target.agents[77] = {"id": 77, "contact": {"name": "Jana", "email": "JANA@acme.example"}}
-    target.contacts[88] = {"id": 88, "name": "Łukasz", "email": "c0@pivovar.example",
-                           "updated_at": "2030-01-01T00:00:00Z"}  # fmt: skip
+    target.contacts[88] = {
+        "id": 88,
+        "name": "Łukasz",
+        "email": "c0@pivovar.example",
+        "updated_at": "2030-01-01T00:00:00Z",
+    }
     api.route(host=target.host).mock(side_effect=target.side_effect)
     do_import(project, store)
     report = do_export(project, store, "freshdesk://new")
     assert report.matched["person"] == 2 and report.created["person"] == 2
     assert not sum(report.failed.values()) and report.created["ticket"] == 2
     assert sorted(c.get("email") for c in target.contacts.values()) == [
-        "admin@acme.example", "c0@pivovar.example", "c1@pivovar.example"
-    ]  # fmt: skip
+        "admin@acme.example",
+        "c0@pivovar.example",
+        "c1@pivovar.example",
+    ]
     first = next(t for t in target.tickets.values() if t["requester_id"] == 88)
     assert first["subject"].startswith("Objednávka č. 0")
     assert not store.has_push_work("freshdesk://new")  # a matched person is finished work

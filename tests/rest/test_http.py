@@ -208,8 +208,12 @@ def test_api_key_in_a_header_and_base_url_override(monkeypatch):
 def test_requests_per_minute_ceiling_paces_without_429(creds):
     slept: list[float] = []
     now = [0.0]
-    c = RestClient(spec_for("zendesk"), parse_spec("zendesk://acme?requests_per_minute=120"),
-                   sleep=lambda s: (slept.append(s), now.__setitem__(0, now[0] + s)), clock=lambda: now[0])  # fmt: skip
+    c = RestClient(
+        spec_for("zendesk"),
+        parse_spec("zendesk://acme?requests_per_minute=120"),
+        sleep=lambda s: (slept.append(s), now.__setitem__(0, now[0] + s)),
+        clock=lambda: now[0],
+    )
     respx.get(URL).mock(return_value=OK)
     for _ in range(3):
         c.json("GET", URL)

@@ -108,8 +108,16 @@ def test_updated_since_windows_walk_past_the_page_cap(client):
         return httpx.Response(200, json=rows[(page - 1) * 3 : page * 3])
 
     respx.get(url__startswith=f"{BASE}/items").mock(side_effect=answer)
-    s = StreamSpec(kind="ticket", path="/items", paginator=PaginatorSpec(type="page_number", page_param="page", size_param="per_page", size=3, max_pages=2),
-                   incremental=IncrementalSpec(type="time", start_param="updated_since", start_format="iso", record_field="updated_at"))  # fmt: skip
+    s = StreamSpec(
+        kind="ticket",
+        path="/items",
+        paginator=PaginatorSpec(
+            type="page_number", page_param="page", size_param="per_page", size=3, max_pages=2
+        ),
+        incremental=IncrementalSpec(
+            type="time", start_param="updated_since", start_format="iso", record_field="updated_at"
+        ),
+    )
     pages = list(read_stream(client, s, None))
     assert sorted(_ids(pages)) == list(range(20))  # each record once, boundary duplicates skipped
     assert sum(p.skipped for p in pages) > 0

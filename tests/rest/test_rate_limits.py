@@ -70,8 +70,12 @@ def test_a_429_storm_without_remaining_headers_is_survived(api, project, store, 
 def test_incremental_exports_are_paced_to_ten_requests_a_minute(api, project, store, clock):
     """Zendesk: "You can make up to 10 requests per minute to these endpoints"."""
     limit = Limit(per_window=10, clock=lambda: clock[0])
-    source = seed(FakeZendesk(page_size=1, events_page_size=2, export_limit=limit), tickets=8, comments=1,
-                  attachments=False)  # fmt: skip
+    source = seed(
+        FakeZendesk(page_size=1, events_page_size=2, export_limit=limit),
+        tickets=8,
+        comments=1,
+        attachments=False,
+    )
     api.serve(source)
     report = do_import(project, store)
     assert report.balanced and report.new == 8 + 8

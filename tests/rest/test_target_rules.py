@@ -26,8 +26,16 @@ def fd_creds(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _agent(fake: FakeZendesk, uid: int, name: str, email: str) -> None:
-    fake.users[uid] = {"id": uid, "name": name, "email": email, "role": "agent", "organization_id": None,
-                       "phone": None, "created_at": ts(T0), "updated_at": ts(T0)}  # fmt: skip
+    fake.users[uid] = {
+        "id": uid,
+        "name": name,
+        "email": email,
+        "role": "agent",
+        "organization_id": None,
+        "phone": None,
+        "created_at": ts(T0),
+        "updated_at": ts(T0),
+    }
 
 
 def _freshdesk(api, host: str = "new.freshdesk.com") -> FakeFreshdesk:  # noqa: ANN001
@@ -137,8 +145,14 @@ def test_zendesk_existing_organization_is_matched_by_name(project, store, api, c
     """Organization names are unique: one already there is reused, never created again."""
     api.serve(seed(FakeZendesk(), tickets=3, comments=1, attachments=False))
     target = _zendesk(api)
-    target.organizations[77] = {"id": 77, "name": "PIVOVAR OSTRAVA s.r.o.", "external_id": None,
-                                "domain_names": [], "created_at": ts(T0), "updated_at": ts(T0)}  # fmt: skip
+    target.organizations[77] = {
+        "id": 77,
+        "name": "PIVOVAR OSTRAVA s.r.o.",
+        "external_id": None,
+        "domain_names": [],
+        "created_at": ts(T0),
+        "updated_at": ts(T0),
+    }
     do_import(project, store)
     report = do_export(project, store, "zendesk://new")
     assert report.matched["organization"] == 1 and report.created["organization"] == 0
@@ -241,8 +255,14 @@ def test_dry_run_reports_exactly_what_the_push_then_does(project, store, api, cr
     api.serve(seed(FakeZendesk(), tickets=3, comments=2))
     target = _zendesk(api)
     _agent(target, 41, "Jana Nováková", "jana@acme.example")
-    target.organizations[77] = {"id": 77, "name": "Pivovar Ostrava s.r.o.", "external_id": None,
-                                "domain_names": [], "created_at": ts(T0), "updated_at": ts(T0)}  # fmt: skip
+    target.organizations[77] = {
+        "id": 77,
+        "name": "Pivovar Ostrava s.r.o.",
+        "external_id": None,
+        "domain_names": [],
+        "created_at": ts(T0),
+        "updated_at": ts(T0),
+    }
     do_import(project, store)
     dry = do_export(project, store, "zendesk://new", dry_run=True)
     assert {m for m, _p in target.log} == {"GET"} and not target.tickets
@@ -264,8 +284,14 @@ def test_rollback_never_deletes_what_was_matched(project, store, api, creds):
     api.serve(seed(FakeZendesk(), tickets=2, comments=1, attachments=False))
     target = _zendesk(api)
     _agent(target, 41, "Jana Nováková", "jana@acme.example")
-    target.organizations[77] = {"id": 77, "name": "Pivovar Ostrava s.r.o.", "external_id": None,
-                                "domain_names": [], "created_at": ts(T0), "updated_at": ts(T0)}  # fmt: skip
+    target.organizations[77] = {
+        "id": 77,
+        "name": "Pivovar Ostrava s.r.o.",
+        "external_id": None,
+        "domain_names": [],
+        "created_at": ts(T0),
+        "updated_at": ts(T0),
+    }
     do_import(project, store)
     do_export(project, store, "zendesk://new")
     report = rollback(project, store, "zendesk://new", include_people=True)

@@ -12,9 +12,16 @@ from tests.rest.fakezendesk import FakeZendesk, ts
 @pytest.fixture
 def source(api):  # noqa: ANN001
     fake = seed(FakeZendesk(page_size=3), tickets=4, comments=3)
-    fake.users[702] = {"id": 702, "name": "Tomáš Černý", "email": "tomas@acme.example", "role": "agent",
-                       "organization_id": None, "phone": None, "created_at": ts(1_600_000_000),
-                       "updated_at": ts(1_600_000_000)}  # fmt: skip
+    fake.users[702] = {
+        "id": 702,
+        "name": "Tomáš Černý",
+        "email": "tomas@acme.example",
+        "role": "agent",
+        "organization_id": None,
+        "phone": None,
+        "created_at": ts(1_600_000_000),
+        "updated_at": ts(1_600_000_000),
+    }
     api.serve(fake)
     return fake
 
@@ -27,8 +34,16 @@ def target(api):  # noqa: ANN001
         (41, "Jana Nováková", "jana@acme.example"),
         (42, "Tomáš Černý", "tomas@acme.example"),
     ):
-        fake.users[uid] = {"id": uid, "name": name, "email": email, "role": "agent", "organization_id": None,
-                           "phone": None, "created_at": ts(1_600_000_000), "updated_at": ts(1_600_000_000)}  # fmt: skip
+        fake.users[uid] = {
+            "id": uid,
+            "name": name,
+            "email": email,
+            "role": "agent",
+            "organization_id": None,
+            "phone": None,
+            "created_at": ts(1_600_000_000),
+            "updated_at": ts(1_600_000_000),
+        }
     api.serve(fake)
     return fake
 

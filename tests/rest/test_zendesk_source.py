@@ -38,8 +38,15 @@ def test_tickets_keep_fields_authors_and_czech_text(api, project, store):
             .mappings()
             .first()
         )
-        msgs = c.execute(sa.select(Message.__table__).where(Message.__table__.c.ticket_id == t["id"])
-                         .order_by(Message.__table__.c.created_at)).mappings().all()  # fmt: skip
+        msgs = (
+            c.execute(
+                sa.select(Message.__table__)
+                .where(Message.__table__.c.ticket_id == t["id"])
+                .order_by(Message.__table__.c.created_at)
+            )
+            .mappings()
+            .all()
+        )
         agent = (
             c.execute(sa.select(Person.__table__).where(Person.__table__.c.name == "Jana Nováková"))
             .mappings()
@@ -111,8 +118,16 @@ def test_attachment_on_another_host_gets_no_credentials(api, project, store):
     fake = seed(FakeZendesk(), tickets=1, comments=1, attachments=False)
     other = FakeZendesk(host="files.zdusercontent.example")
     other.files["x1"] = b"%PDF- cizi host"
-    fake.comments[1000][0]["attachments"] = [{"id": 1, "file_name": "a.pdf", "content_type": "application/pdf",
-                                             "size": 15, "inline": True, "content_url": other.url("/attachments/token/x1/")}]  # fmt: skip
+    fake.comments[1000][0]["attachments"] = [
+        {
+            "id": 1,
+            "file_name": "a.pdf",
+            "content_type": "application/pdf",
+            "size": 15,
+            "inline": True,
+            "content_url": other.url("/attachments/token/x1/"),
+        }
+    ]
     api.serve(fake)
     route = api.serve(other)
     report = do_import(project, store)
