@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,29 @@ def project(project_dir: Path) -> Project:
     return Project.load(project_dir)
 
 
+@pytest.fixture(scope="session")
+def store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite store at the newest migration, made once: a test's new store is a copy
+    of it (running every migration again costs a test more than the rest of its setup).
+    tests/test_schema.py checks that the migrations themselves build the schema."""
+    path = tmp_path_factory.mktemp("template") / "store.db"
+    Store.open(f"sqlite:///{path}", path.parent / "blobs").close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the whole store in the one file
+    db.close()
+    return path
+
+
+def new_sqlite_store(url: str, template: Path) -> None:
+    """Put a copy of the template where ``url`` (a SQLite file not made yet) points."""
+    target = Path(url.removeprefix("sqlite:///"))
+    if url.startswith("sqlite:///") and not target.exists():
+        shutil.copyfile(template, target)
+
+
 @pytest.fixture
-def store(project: Project):
+def store(project: Project, store_template: Path):
+    new_sqlite_store(project.store_url, store_template)
     s = Store.open(project.store_url, project.blob_root)
     yield s
     s.close()
@@ -95,16 +117,45 @@ def postgres_url(postgres_server) -> str:
     return postgres_server.create_database(f"t{os.getpid()}_{next(_db_names)}")
 
 
+@pytest.fixture
+def postgres_store_url(postgres_server) -> str:
+    """A fresh database already at the newest migration (a copy of a template database)."""
+    return postgres_server.create_database(
+        f"t{os.getpid()}_{next(_db_names)}", template=postgres_server.store_template()
+    )
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def any_store(request, tmp_path: Path):
+def any_store(request, tmp_path: Path, store_template: Path):
     """The same test against SQLite and a real PostgreSQL."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'store.db'}"
+        new_sqlite_store(url, store_template)
     else:
-        url = request.getfixturevalue("postgres_url")
+        url = request.getfixturevalue("postgres_store_url")
     s = Store.open(url, tmp_path / "blobs")
     yield s
     s.close()
+
+
+# -- the workspace's passwords ----------------------------------------------------------
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashes():
+    """argon2id at its smallest cost for the tests: a workspace test hashes and checks a
+    password or three, which at argon2-cffi's default cost (64 MiB, 3 passes) is most of its
+    time. The hashes stay argon2id; a server started in its own process keeps the default."""
+    try:
+        from argon2 import PasswordHasher
+
+        from deskmove.web import auth
+    except ImportError:  # the web extra is not installed: nothing hashes passwords
+        yield
+        return
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(auth, "_hasher", lambda: cheap)
+    yield
+    patch.undo()
 
 
 # -- Dovecot --------------------------------------------------------------------------
@@ -150,3 +201,19 @@ def own_dovecot():
     server = _start_dovecot()
     yield server
     server.cleanup()
+
+
+# -- two workers (scripts/test runs `pytest -n 2 --dist loadgroup`) ------------------------
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A module's tests run in one worker, in file order, so its module fixtures (a Dovecot,
+    a browser, a seeded store) start once; the Request Tracker tests share one worker too
+    (RT is the slowest server to start, once per worker)."""
+    if config.getoption("dist", "no") != "loadgroup":
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        path = item.path.relative_to(config.rootpath).as_posix()
+        group = "rt" if path.startswith("tests/rt/") else path
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -98,20 +96,3 @@ def test_what_the_fast_path_does_not_know_it_leaves_to_the_store(
     db.commit()
     db.close()
     assert quick.status_info(project.store_url, [], 14) is None  # the full path upgrades it
-
-
-def test_status_on_a_sqlite_store_imports_no_sqlalchemy(cli, project_dir: Path) -> None:
-    assert cli("status").exit_code == 0  # the store exists and is at the newest revision
-    code = (
-        "import sys\n"
-        "from deskmove.cli import main\n"
-        f"sys.argv = ['deskmove', '--project', {str(project_dir)!r}, 'status']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print('LOADED', sorted(m for m in ('sqlalchemy', 'sqlmodel', 'alembic') "
-        "if m in sys.modules))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
-    assert "Store: sqlite:///" in out
-    assert "LOADED []" in out

@@ -9,6 +9,8 @@ request never takes longer than its deadline, however the server trickles.
 
 from __future__ import annotations
 
+import functools
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -97,8 +99,18 @@ class _Backend(httpcore.NetworkBackend):
         self.inner.sleep(seconds)
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings httpx would make for each client (certificate authorities from
+    certifi, or SSL_CERT_FILE / SSL_CERT_DIR), made once per process: reading the
+    authorities is most of what starting a client costs, and a sync starts one per
+    connection."""
+    return httpx.create_ssl_context()
+
+
 def deadline_transport(**kw: Any) -> httpx.HTTPTransport:
     """httpx's own transport (TLS, proxies from the environment) over the bounded backend."""
+    kw.setdefault("verify", tls_context())
     transport = httpx.HTTPTransport(**kw)
     pool = transport._pool  # noqa: SLF001 - httpx offers no public way to pick the backend
     if not hasattr(pool, "_network_backend"):  # pragma: no cover - a changed httpx must fail loudly

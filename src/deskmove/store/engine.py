@@ -121,12 +121,12 @@ def redact_url(url: str) -> str:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (creates it on a new store)."""
-    from alembic import command
-    from alembic.config import Config
-
     try:
         if _at_head(engine):
             return  # the common case (every command on an existing store): no Alembic at all
+        from alembic import command
+        from alembic.config import Config
+
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with engine.begin() as conn:
