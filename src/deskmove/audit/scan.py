@@ -32,9 +32,13 @@ _ENVELOPE = frozenset(sig.ENVELOPE_HEADERS)
 MAX_PHONES = 20000  # distinct numbers followed; the team's are always followed
 Ex = Callable[[], str]  # an example, built only if an item still wants one
 SECTION_OF = {
-    "forum": "listings", "listing": "listings", "form": "forms", "chat": "chat-social",
-    "social": "chat-social", "integration": "integrations",
-}  # fmt: skip
+    "forum": "listings",
+    "listing": "listings",
+    "form": "forms",
+    "chat": "chat-social",
+    "social": "chat-social",
+    "integration": "integrations",
+}
 
 
 def slug(text: str) -> str:
@@ -225,9 +229,15 @@ def _forwards(h: dict[str, Any], row: Any) -> set[tuple[str, str]]:
 
 
 def _classify(
-    h: dict[str, Any], row: Any, ctx: Context, out: Findings, sender: str, senders: list[str],
-    when: datetime | None, example: Ex,
-) -> None:  # fmt: skip
+    h: dict[str, Any],
+    row: Any,
+    ctx: Context,
+    out: Findings,
+    sender: str,
+    senders: list[str],
+    when: datetime | None,
+    example: Ex,
+) -> None:
     list_id = sig.first(h, "list-id")
     mailer = sig.first(h, "x-mailer")
     known = ctx.known.match(senders, list_id, mailer)
@@ -237,9 +247,11 @@ def _classify(
     forum = sig.forum_domain(sender, list_id)
     if forum:
         f = out.channel(
-            f"forum:{forum}", "listings", f"Community or forum mail from {forum}",
+            f"forum:{forum}",
+            "listings",
+            f"Community or forum mail from {forum}",
             "Update the forum's notification address to the new helpdesk.",
-        )  # fmt: skip
+        )
         f.evidence.add(when, lambda: f"{example()} from {sender}")
         f.evidence.facts.add(f"sender {sig.domain_of(sender)}")
         return
@@ -249,9 +261,14 @@ def _classify(
 
 
 def _form(
-    h: dict[str, Any], row: Any, ctx: Context, out: Findings, sender: str,
-    when: datetime | None, example: Ex,
-) -> bool:  # fmt: skip
+    h: dict[str, Any],
+    row: Any,
+    ctx: Context,
+    out: Findings,
+    sender: str,
+    when: datetime | None,
+    example: Ex,
+) -> bool:
     """A website form's mail: a no-reply/script sender carrying a customer's address.
 
     Mail sources may already have made the customer (from Reply-To) the author; the
@@ -322,22 +339,31 @@ def _known(k: KnownSender, out: Findings, sender: str, when: datetime | None, ex
 
 
 def _integration(
-    out: Findings, sender: str, list_id: str, mailer: str, reason: str,
-    when: datetime | None, example: Ex,
-) -> None:  # fmt: skip
+    out: Findings,
+    sender: str,
+    list_id: str,
+    mailer: str,
+    reason: str,
+    when: datetime | None,
+    example: Ex,
+) -> None:
     if list_id:
         lid = list_id.strip().strip("<>").split("<")[-1].strip("<> ")
         f = out.channel(
-            f"integration:list:{lid}", "integrations", f"Mailing list {lid}",
+            f"integration:list:{lid}",
+            "integrations",
+            f"Mailing list {lid}",
             "A list delivers here: subscribe the new helpdesk's address, or route the list elsewhere.",
-        )  # fmt: skip
+        )
     else:
         domain = sig.domain_of(sender)
         f = out.channel(
-            f"integration:mail:{domain}", "integrations", f"Automated mail from {domain}",
+            f"integration:mail:{domain}",
+            "integrations",
+            f"Automated mail from {domain}",
             f"Change the notification address in {domain}'s settings to the new helpdesk, "
             "or filter these messages out.",
-        )  # fmt: skip
+        )
     f.evidence.add(when, lambda: f"{example()} from {sender}")
     # Stable facts only (no per-sender addresses, no version numbers): they make the hash.
     f.evidence.facts.add(reason)

@@ -7,9 +7,13 @@ from functools import lru_cache
 from typing import Any
 
 ENVELOPE_HEADERS = (
-    "delivered-to", "x-original-to", "x-forwarded-to", "x-forwarded-for", "resent-to",
+    "delivered-to",
+    "x-original-to",
+    "x-forwarded-to",
+    "x-forwarded-for",
+    "resent-to",
     "envelope-to",
-)  # fmt: skip
+)
 
 _NOREPLY = re.compile(
     r"^(?:no-?reply|do-?not-?reply|donotreply|noreply-[\w-]+|wordpress|www-data|apache|nginx|"
@@ -45,16 +49,45 @@ _FORUM_LABELS = ("community", "forum", "forums", "komunita", "discuss", "forum-n
 
 # A REST source's ``via`` channel name -> (checklist section, item prefix).
 VIA_SECTIONS: dict[str, tuple[str, str]] = {
-    **dict.fromkeys(("web", "web_form", "web_widget", "help_center", "helpcenter", "portal"), ("forms", "form")),
-    **dict.fromkeys(("voice", "phone", "sms", "phone_call_inbound", "phone_call_outbound"), ("phones", "phone")),
-    **dict.fromkeys(("chat", "chat_transcript", "native_messaging", "messaging", "whatsapp", "line",
-                     "wechat", "telegram", "viber"), ("chat-social", "chat")),
-    **dict.fromkeys(("twitter", "facebook", "facebook_post", "facebook_message", "instagram",
-                     "instagram_dm", "social", "vk"), ("chat-social", "social")),
-    **dict.fromkeys(("api", "any_channel", "sdk", "mobile_sdk", "mobile"), ("integrations", "integration")),
+    **dict.fromkeys(
+        ("web", "web_form", "web_widget", "help_center", "helpcenter", "portal"), ("forms", "form")
+    ),
+    **dict.fromkeys(
+        ("voice", "phone", "sms", "phone_call_inbound", "phone_call_outbound"), ("phones", "phone")
+    ),
+    **dict.fromkeys(
+        (
+            "chat",
+            "chat_transcript",
+            "native_messaging",
+            "messaging",
+            "whatsapp",
+            "line",
+            "wechat",
+            "telegram",
+            "viber",
+        ),
+        ("chat-social", "chat"),
+    ),
+    **dict.fromkeys(
+        (
+            "twitter",
+            "facebook",
+            "facebook_post",
+            "facebook_message",
+            "instagram",
+            "instagram_dm",
+            "social",
+            "vk",
+        ),
+        ("chat-social", "social"),
+    ),
+    **dict.fromkeys(
+        ("api", "any_channel", "sdk", "mobile_sdk", "mobile"), ("integrations", "integration")
+    ),
     **dict.fromkeys(("forum", "community", "topic"), ("listings", "forum")),
     **dict.fromkeys(("review", "google_play", "app_store"), ("listings", "listing")),
-}  # fmt: skip
+}
 # A ticket's canonical channel -> the same, when its messages name no via.
 CHANNEL_SECTIONS: dict[str, tuple[str, str]] = {
     "web": ("forms", "form"),
