@@ -306,7 +306,16 @@ def load_postgres(root: Path, url: str, n_tickets: int, clients: int, seconds: f
                 )
             time.sleep(0.3)
         rng = random.Random(5)
-        mix = [u for urls in pages(n_tickets, rng).values() for u in urls[:12]]
+        # The mix the figures before the search changes were taken with: the list, 12
+        # filtered lists, the five broad words, "dvorak" (in every ticket), an order
+        # number, and 12 tickets.
+        p = pages(n_tickets, rng)
+        mix = p["list"] + p["filtered list"][:12] + p["broad search"]
+        mix += [
+            "/tickets?status=all&q=dvorak",
+            f"/tickets?status=all&q={rng.randrange(1, n_tickets)}",
+        ]
+        mix += p["ticket view"][:12]
         results: list[tuple[float, int]] = []
         lock = threading.Lock()
         ready = threading.Barrier(clients + 1, timeout=120)
@@ -372,6 +381,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true", help="only the PostgreSQL load")
     parser.add_argument("--keep", help="build the stores in this folder and keep them")
     parser.add_argument("--root", help="re-measure the SQLite store kept by an earlier --keep")
     args = parser.parse_args()
@@ -379,26 +389,29 @@ def main() -> None:
 
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="deskmove-bench-serve-"))
     try:
-        root = Path(args.root) / "sqlite" if args.root else tmp / "sqlite"
-        if not args.root:
-            init_project(root)
-            t0 = time.perf_counter()
-            n_msgs = generate(f"sqlite:///{root / 'deskmove.db'}", root / "blobs", args.tickets)
+        if not args.skip_sqlite:
+            root = Path(args.root) / "sqlite" if args.root else tmp / "sqlite"
+            if not args.root:
+                init_project(root)
+                t0 = time.perf_counter()
+                n_msgs = generate(f"sqlite:///{root / 'deskmove.db'}", root / "blobs", args.tickets)
+                print(
+                    f"SQLite store: {args.tickets:,} tickets, {n_msgs:,} messages, indexed in {time.perf_counter() - t0:.0f} s"
+                )
+            rows = measure_sqlite(root, args.tickets, args.requests)
             print(
-                f"SQLite store: {args.tickets:,} tickets, {n_msgs:,} messages, indexed in {time.perf_counter() - t0:.0f} s"
+                f"\nserver time per request, ms ({args.requests} requests each; floor = the bare SQL with sqlite3)"
             )
-        rows = measure_sqlite(root, args.tickets, args.requests)
-        print(
-            f"\nserver time per request, ms ({args.requests} requests each; floor = the bare SQL with sqlite3)"
-        )
-        print(f"{'page':<16}{'p50':>8}{'p95':>8}{'floor p50':>11}{'floor p95':>11}")
-        for name, p50, p95, f50, f95 in rows:
-            print(f"{name:<16}{p50:>8.1f}{p95:>8.1f}{f50:>11.1f}{f95:>11.1f}")
-        import os
-        import resource
+            print(f"{'page':<16}{'p50':>8}{'p95':>8}{'floor p50':>11}{'floor p95':>11}")
+            for name, p50, p95, f50, f95 in rows:
+                print(f"{name:<16}{p50:>8.1f}{p95:>8.1f}{f50:>11.1f}{f95:>11.1f}")
+            import os
+            import resource
 
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"peak memory {peak:.0f} MB (this process); load average {os.getloadavg()[0]:.1f}")
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(
+                f"peak memory {peak:.0f} MB (this process); load average {os.getloadavg()[0]:.1f}"
+            )
         if args.skip_postgres:
             return
         from tests.servers.postgres import PostgresServer

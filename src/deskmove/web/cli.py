@@ -93,17 +93,20 @@ def serve(
     os.environ["DESKMOVE_SERVE_PROJECT"] = str(project.root)
     if not g.quiet:
         typer.echo(f"Serving the workspace on http://{host}:{port}/ (Ctrl+C stops it)", err=True)
-    uvicorn.run(
-        "deskmove.web.app:factory",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=trust_proxy is not None,
-        forwarded_allow_ips=trust_proxy or None,
-        server_header=False,
-        log_level="warning" if g.quiet else "info",
-    )
+    options = {
+        "proxy_headers": trust_proxy is not None,
+        "forwarded_allow_ips": trust_proxy or None,
+        "server_header": False,
+        "log_level": "warning" if g.quiet else "info",
+    }
+    from deskmove.web import workers as worker_procs
+
+    if workers > 1 and worker_procs.supported():
+        if worker_procs.in_use(host, port):
+            raise UsageError(f"something already listens on {host}:{port}", "choose another --port")
+        worker_procs.run(workers, host, port, options)
+        return
+    uvicorn.run(worker_procs.APP, factory=True, host=host, port=port, workers=workers, **options)
 
 
 @users_app.command("add")
