@@ -25,6 +25,7 @@ The run is bounded: the store build, ``--requests`` per page and ``--seconds``.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import shutil
@@ -279,8 +280,34 @@ def _measure(
 
 
 # -- 2. PostgreSQL under load ----------------------------------------------------------
-def load_postgres(root: Path, url: str, n_tickets: int, clients: int, seconds: float) -> dict:
-    import os
+def _cpu_seconds(roots: list[int]) -> float:
+    """User + system CPU seconds of these processes and all their descendants (Linux)."""
+
+    parent, cpu = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid, seconds in cpu.items():
+        p = pid
+        while p > 1:
+            if p in roots:
+                total += seconds
+                break
+            p = parent.get(p, 0)
+    return total
+
+
+def load_postgres(
+    root: Path, url: str, n_tickets: int, clients: int, seconds: float, pg_pid: int = 0
+) -> dict:
 
     import httpx
     from tests.servers.postgres import free_port
@@ -351,13 +378,16 @@ def load_postgres(root: Path, url: str, n_tickets: int, clients: int, seconds: f
         ready.wait()
         stop = time.monotonic() + seconds
         t0 = time.monotonic()
+        cpu0 = _cpu_seconds([proc.pid]), _cpu_seconds([pg_pid])
         for t in threads:
             t.join()
         wall = time.monotonic() - t0
+        cpu = _cpu_seconds([proc.pid]) - cpu0[0], _cpu_seconds([pg_pid]) - cpu0[1]
         times = [ms for ms, _s in results]
         errors = sum(1 for _ms, s in results if s != 200)
         return {"requests": len(results), "seconds": wall, "rps": len(results) / wall, "errors": errors,
-                "p50": statistics.median(times), "p95": pct(times, 95)}  # fmt: skip
+                "p50": statistics.median(times), "p95": pct(times, 95),
+                "cpu_serve": cpu[0] * 1000 / max(1, len(results)), "cpu_pg": cpu[1] * 1000 / max(1, len(results))}  # fmt: skip
     finally:
         proc.terminate()
         try:
@@ -405,7 +435,6 @@ def main() -> None:
             print(f"{'page':<16}{'p50':>8}{'p95':>8}{'floor p50':>11}{'floor p95':>11}")
             for name, p50, p95, f50, f95 in rows:
                 print(f"{name:<16}{p50:>8.1f}{p95:>8.1f}{f50:>11.1f}{f95:>11.1f}")
-            import os
             import resource
 
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -428,10 +457,15 @@ def main() -> None:
             print(
                 f"\nPostgreSQL store: {n:,} tickets, {n_msgs:,} messages, indexed in {time.perf_counter() - t0:.0f} s"
             )
-            res = load_postgres(pg_root, url, n, args.clients, args.seconds)
+            pg_pid = int((server.data / "postmaster.pid").read_text().split()[0])
+            res = load_postgres(pg_root, url, n, args.clients, args.seconds, pg_pid)
             print(
                 f"{args.clients} clients, 2 uvicorn workers, {res['seconds']:.0f} s: {res['requests']:,} requests, "
                 f"{res['rps']:.0f} req/s, p50 {res['p50']:.0f} ms, p95 {res['p95']:.0f} ms, {res['errors']} errors"
+            )
+            print(
+                f"CPU per request: {res['cpu_serve']:.1f} ms in the workers, {res['cpu_pg']:.1f} ms in PostgreSQL; "
+                f"load average {os.getloadavg()[0]:.1f}"
             )
         finally:
             server.stop()

@@ -188,8 +188,16 @@ def _keyset(column: str, desc: bool, cursor: tuple[Any, int] | None) -> tuple[li
     return [sa.tuple_(col, t.id) > sa.tuple_(v, tid)], order
 
 
-def list_tickets(store: Store, f: Filters, cursor: str | None = None, limit: int = 50) -> Page:
-    """One page of the list in the chosen order, and the next page's cursor."""
+def list_tickets(
+    store: Store,
+    f: Filters,
+    cursor: str | None = None,
+    limit: int = 50,
+    *,
+    counts: CountCache | None = None,
+) -> Page:
+    """One page of the list in the chosen order, and the next page's cursor; with
+    ``counts``, the counts per status too, in the same transaction."""
     column, desc = SORTS.get(f.sort, SORTS["updated"])
     t = T_TICKET.c
     at = _decode(cursor, column) if cursor else None
@@ -220,10 +228,11 @@ def list_tickets(store: Store, f: Filters, cursor: str | None = None, limit: int
         f.find(conn)
         q = q.where(*f.conditions(dialect), *keyset)
         rows = list(conn.execute(q))
+        per_status = counts.counts_in(conn, f) if counts is not None else {}
     more = len(rows) > limit
     rows = rows[:limit]
     nxt = _encode(getattr(rows[-1], column), rows[-1].id) if more and rows else None
-    return Page(rows, nxt)
+    return Page(rows, nxt, per_status)
 
 
 def status_counts(store: Store, f: Filters) -> dict[str, int]:
@@ -264,16 +273,18 @@ class CountCache:
         self._lock = threading.Lock()
 
     def counts(self, store: Store, f: Filters) -> dict[str, int]:
-        key = f.count_key()
         with store.begin() as conn:
-            stamp = changes.stamp(conn)  # read first: a change committed after it recounts
-            with self._lock:
-                hit = self._entries.get(key)
-                if hit and hit[0] == stamp and time.monotonic() - hit[1] < self.ttl:
-                    self._entries.move_to_end(key)
-                    return dict(hit[2])
-            f.find(conn)
-            counts = _status_counts(conn, f)
+            return self.counts_in(conn, f)
+
+    def counts_in(self, conn: Connection, f: Filters) -> dict[str, int]:
+        key = f.count_key()
+        stamp = changes.stamp(conn)  # read first: a change committed after it recounts
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit and hit[0] == stamp and time.monotonic() - hit[1] < self.ttl:
+                self._entries.move_to_end(key)
+                return dict(hit[2])
+        counts = _status_counts(conn, f)
         with self._lock:
             self._entries[key] = (stamp, time.monotonic(), counts)
             self._entries.move_to_end(key)
@@ -298,6 +309,12 @@ def filter_options(store: Store) -> dict[str, list[Any]]:
 
 # -- one ticket ------------------------------------------------------------------------
 def ticket(store: Store, ticket_id: int) -> Any | None:
+    with store.begin() as conn:
+        return ticket_row(conn, ticket_id)
+
+
+def ticket_row(conn: Connection, ticket_id: int) -> Any | None:
+    """The ticket with its requester's, assignee's and group's names and its message count."""
     t = T_TICKET.c
     req = T_PERSON.alias("req")
     asg = T_PERSON.alias("asg")
@@ -316,8 +333,7 @@ def ticket(store: Store, ticket_id: int) -> Any | None:
         )
         .where(t.id == ticket_id)
     )  # fmt: skip
-    with store.begin() as conn:
-        return conn.execute(q).first()
+    return conn.execute(q).first()
 
 
 def messages(store: Store, ticket_id: int, page: int = 50) -> Iterator[dict[str, Any]]:

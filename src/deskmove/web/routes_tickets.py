@@ -53,17 +53,18 @@ def _query(f: worklist.Filters, **override: Any) -> str:
 def ticket_list(request: Request, after: str = "", partial: int = 0) -> Response:
     store = store_of(request)
     f = _filters(request)
-    result = worklist.list_tickets(store, f, after or None)
+    settings = settings_of(request)
+    counts = None if partial else settings.counts
+    result = worklist.list_tickets(store, f, after or None, counts=counts)
     extra = {
         "f": f, "page": result, "query": lambda **kw: _query(f, **kw),
         "next_url": f"/tickets?{_query(f, after=result.next_cursor)}" if result.next_cursor else None,
     }  # fmt: skip
     if partial:
         return page(request, "_rows.html", **extra)
-    settings = settings_of(request)
     cache = settings.cached
     return page(
-        request, "list.html", counts=settings.counts.counts(store, f),
+        request, "list.html", counts=result.counts,
         options=cache("options", lambda: worklist.filter_options(store)),
         agents=cache("agents", lambda: ws.agents(store)), **extra,
     )  # fmt: skip
@@ -72,8 +73,8 @@ def ticket_list(request: Request, after: str = "", partial: int = 0) -> Response
 @router.get("/tickets/{ticket_id}")
 def ticket_view(request: Request, ticket_id: int, notice: str = "") -> Response:
     store = store_of(request)
-    t = worklist.ticket(store, ticket_id)
-    if t is None:
+    found = ws.ticket_page(store, ticket_id)
+    if found is None:
         raise HTTPException(404, f"There is no ticket #{ticket_id}.")
     user = request.state.user
     try:
@@ -82,12 +83,12 @@ def ticket_view(request: Request, ticket_id: int, notice: str = "") -> Response:
         others = ws.others_present(store, ticket_id, user.id)
     ctx = context(
         request,
-        t=t,
+        t=found.ticket,
         messages=_with_text(worklist.messages(store, ticket_id)),
-        drafts=ws.drafts_for(store, ticket_id),
+        drafts=found.drafts,
         others=others,
-        reply=ws.reply_headers(store, ticket_id),
-        seen_upto=ws.latest_message_id(store, ticket_id),
+        reply=found.reply,
+        seen_upto=found.latest_message_id,
         form_token=new_token(),
         agents=settings_of(request).cached("agents", lambda: ws.agents(store)),
         smtp=settings_of(request).smtp,

@@ -204,5 +204,5 @@ def presence(request: Request, ticket_id: int, state: str = "viewing", leave: in
     if leave:
         ws.leave_presence(store, ticket_id, user.id)
         return JSONResponse({"ok": True})
-    others = ws.touch_presence(store, ticket_id, user.id, state)
-    return JSONResponse({"others": others, "latest": ws.latest_message_id(store, ticket_id)})
+    others, latest = ws.heartbeat(store, ticket_id, user.id, state)
+    return JSONResponse({"others": others, "latest": latest})
