@@ -120,25 +120,38 @@ class Launcher:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")])}
         self._proc = subprocess.Popen(
             [sys.executable, "-c", _PARENT, preload, entry],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=REPO, bufsize=0,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=REPO,
+            bufsize=0,
+        )
         self._pending = b""
         if self._answer(120) != "ready":
             self.close()
             raise RuntimeError("the deskmove launcher did not start")
 
     def run(
-        self, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path | str = REPO,
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        cwd: Path | str = REPO,
         timeout: float = 120,
-    ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    ) -> subprocess.CompletedProcess[str]:
         """One ``deskmove ARGV`` run to its end; like ``subprocess.run(..., capture_output=True)``
         (a run killed by a signal has ``returncode == -signal``)."""
         with self._lock:
             out, err = self._dir / "stdout", self._dir / "stderr"
             out.write_bytes(b"")
             err.write_bytes(b"")
-            request = {"argv": list(argv), "env": dict(env), "cwd": str(cwd),
-                       "stdout": str(out), "stderr": str(err)}  # fmt: skip
+            request = {
+                "argv": list(argv),
+                "env": dict(env),
+                "cwd": str(cwd),
+                "stdout": str(out),
+                "stderr": str(err),
+            }
             assert self._proc.stdin is not None
             self._proc.stdin.write(json.dumps(request).encode() + b"\n")
             pid = json.loads(self._answer(30))["pid"]

@@ -103,10 +103,20 @@ def test_leftovers_of_a_crashed_export_are_cleaned_and_the_old_export_restored(
 
 
 def test_message_offsets_and_flags_are_written(project, store, tmp_path):
-    folder = canonical_folder(tmp_path / "in", [ticket_row("1")], [
-        message_row("10", "1", created_at="2024-03-01T09:30:00+01:00"),
-        message_row("11", "1", created_at="2024-03-01T10:30:00.250000Z", public="false", direction="outbound"),
-    ])  # fmt: skip
+    folder = canonical_folder(
+        tmp_path / "in",
+        [ticket_row("1")],
+        [
+            message_row("10", "1", created_at="2024-03-01T09:30:00+01:00"),
+            message_row(
+                "11",
+                "1",
+                created_at="2024-03-01T10:30:00.250000Z",
+                public="false",
+                direction="outbound",
+            ),
+        ],
+    )
     import_source(project, store, f"csv:{folder}")
     out = tmp_path / "out"
     export_target(project, store, f"csv:{out}")

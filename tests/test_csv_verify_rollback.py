@@ -55,9 +55,16 @@ def test_a_sample_into_an_earlier_export_and_its_undo_leave_it_byte_for_byte(cli
     later = canonical_folder(
         tmp_path / "later",
         [ticket_row("n1", "=1+1 objednávka", created_at="2030-01-02T10:00:00+01:00")],
-        [message_row("n1-1", "n1", "Zboží nedorazilo", created_at="2030-01-02T10:00:00+01:00",
-                     author_email="nova@zakaznice.cz")],
-    )  # fmt: skip
+        [
+            message_row(
+                "n1-1",
+                "n1",
+                "Zboží nedorazilo",
+                created_at="2030-01-02T10:00:00+01:00",
+                author_email="nova@zakaznice.cz",
+            )
+        ],
+    )
     result = cli("--json", "migrate", f"csv:{later}", f"csv:{out}", "--sample", "4")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)

@@ -20,8 +20,16 @@ PDF = bytes(range(256)) * 3  # every byte value: nothing may be re-encoded on th
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(100)
 
 
-def _mail(sender: str, subject: str, body: str, charset: str, *, msgid: str,
-          attach: bytes | None = None, reply_to: str | None = None) -> bytes:  # fmt: skip
+def _mail(
+    sender: str,
+    subject: str,
+    body: str,
+    charset: str,
+    *,
+    msgid: str,
+    attach: bytes | None = None,
+    reply_to: str | None = None,
+) -> bytes:
     m = EmailMessage()
     m["From"], m["To"], m["Subject"], m["Message-ID"] = sender, "rt@deskmove.test", subject, msgid
     if reply_to:
@@ -48,25 +56,57 @@ def seeded(rt_server):
     rt.create_queue(q)
     rt.create_user("jana", "jana@shop.example", privileged=True, real_name="Jana Nováková")
     rt.grant("jana", q, ["OwnTicket", "ShowTicket", "ReplyToTicket", "CommentOnTicket"])
-    cf = rt.call("POST", "/customfield", json={"Name": f"Order {q}", "Type": "FreeformSingle",
-                                               "LookupType": "RT::Queue-RT::Ticket"})  # fmt: skip
-    rt.perl("use RT; RT::LoadConfig(); RT::Init(); my $cf = RT::CustomField->new(RT->SystemUser);"
-            "$cf->Load($ARGV[0]); my ($ok, $m) = $cf->AddToObject(RT::Queue->new(RT->SystemUser));"
-            "die $m unless $ok", str(cf["id"]))  # fmt: skip
-    rt.mail(_mail("Jiří Novák <jiri@example.cz>", "Objednávka č. 5 nepřišla",
-                  "Dobrý den, zásilka nedorazila. Příliš žluťoučký kůň úpěl ďábelské ódy.",
-                  "iso-8859-2", msgid="<cz-1@example.cz>", attach=PDF), queue=q)  # fmt: skip
+    cf = rt.call(
+        "POST",
+        "/customfield",
+        json={"Name": f"Order {q}", "Type": "FreeformSingle", "LookupType": "RT::Queue-RT::Ticket"},
+    )
+    rt.perl(
+        "use RT; RT::LoadConfig(); RT::Init(); my $cf = RT::CustomField->new(RT->SystemUser);"
+        "$cf->Load($ARGV[0]); my ($ok, $m) = $cf->AddToObject(RT::Queue->new(RT->SystemUser));"
+        "die $m unless $ok",
+        str(cf["id"]),
+    )
+    rt.mail(
+        _mail(
+            "Jiří Novák <jiri@example.cz>",
+            "Objednávka č. 5 nepřišla",
+            "Dobrý den, zásilka nedorazila. Příliš žluťoučký kůň úpěl ďábelské ódy.",
+            "iso-8859-2",
+            msgid="<cz-1@example.cz>",
+            attach=PDF,
+        ),
+        queue=q,
+    )
     cz = _ticket_id(rt, q, "Objednávka č. 5 nepřišla")
-    rt.mail(_mail("Jiří Novák <jiri@example.cz>", f"Re: [deskmove-test #{cz}] Objednávka",
-                  "Ещё раз: посылка не пришла, съешь же ещё этих мягких французских булок.",
-                  "koi8-r", msgid="<cz-2@example.cz>", reply_to="<cz-1@example.cz>"),
-            queue=q, ticket=cz)  # fmt: skip
+    rt.mail(
+        _mail(
+            "Jiří Novák <jiri@example.cz>",
+            f"Re: [deskmove-test #{cz}] Objednávka",
+            "Ещё раз: посылка не пришла, съешь же ещё этих мягких французских булок.",
+            "koi8-r",
+            msgid="<cz-2@example.cz>",
+            reply_to="<cz-1@example.cz>",
+        ),
+        queue=q,
+        ticket=cz,
+    )
     # multipart: RT 5.0.3 answers 500 to a non-ASCII FileName in a JSON body
-    rt.call("POST", f"/ticket/{cz}/correspond", data={"JSON": json.dumps({
-        "Content": "<p>Omlouváme se, posíláme znovu.</p>", "ContentType": "text/html"})},
-        files=[("Attachments", ("štítek.png", PNG, "image/png"))])  # fmt: skip
-    rt.call("POST", f"/ticket/{cz}/comment", json={"Content": "interní: dopravce PPL",
-                                                   "ContentType": "text/plain"})  # fmt: skip
+    rt.call(
+        "POST",
+        f"/ticket/{cz}/correspond",
+        data={
+            "JSON": json.dumps(
+                {"Content": "<p>Omlouváme se, posíláme znovu.</p>", "ContentType": "text/html"}
+            )
+        },
+        files=[("Attachments", ("štítek.png", PNG, "image/png"))],
+    )
+    rt.call(
+        "POST",
+        f"/ticket/{cz}/comment",
+        json={"Content": "interní: dopravce PPL", "ContentType": "text/plain"},
+    )
     rt.call(
         "PUT",
         f"/ticket/{cz}",
@@ -78,19 +118,47 @@ def seeded(rt_server):
             "CustomFields": {f"Order {q}": "ORD-5/ž"},
         },
     )
-    rt.mail(_mail("Ola Kowalska <ola@example.pl>", "Zamówienie nie dotarło",
-                  "Dzień dobry, zażółć gęślą jaźń, paczka nie dotarła.", "iso-8859-2",
-                  msgid="<pl-1@example.pl>"), queue=q)  # fmt: skip
+    rt.mail(
+        _mail(
+            "Ola Kowalska <ola@example.pl>",
+            "Zamówienie nie dotarło",
+            "Dzień dobry, zażółć gęślą jaźń, paczka nie dotarła.",
+            "iso-8859-2",
+            msgid="<pl-1@example.pl>",
+        ),
+        queue=q,
+    )
     pl = _ticket_id(rt, q, "Zamówienie nie dotarło")
     rt.call("PUT", f"/ticket/{pl}", json={"MergeInto": int(cz)})
-    rt.mail(_mail("Иван Петров <ivan@example.ru>", "Не работает вход",
-                  "Здравствуйте! Не могу войти в личный кабинет.", "windows-1251",
-                  msgid="<ru-1@example.ru>"), queue=q)  # fmt: skip
+    rt.mail(
+        _mail(
+            "Иван Петров <ivan@example.ru>",
+            "Не работает вход",
+            "Здравствуйте! Не могу войти в личный кабинет.",
+            "windows-1251",
+            msgid="<ru-1@example.ru>",
+        ),
+        queue=q,
+    )
     ru = _ticket_id(rt, q, "Не работает вход")
-    rt.call("POST", f"/ticket/{ru}/correspond", json={"Content": "Проверьте пароль.",
-            "ContentType": "text/plain", "Status": "resolved"})  # fmt: skip
-    spam = str(rt.call("POST", "/ticket", json={"Queue": q, "Subject": "spam", "Requestor": "x@spam.example",
-                                                "Content": "buy", "ContentType": "text/plain"})["id"])  # fmt: skip
+    rt.call(
+        "POST",
+        f"/ticket/{ru}/correspond",
+        json={"Content": "Проверьте пароль.", "ContentType": "text/plain", "Status": "resolved"},
+    )
+    spam = str(
+        rt.call(
+            "POST",
+            "/ticket",
+            json={
+                "Queue": q,
+                "Subject": "spam",
+                "Requestor": "x@spam.example",
+                "Content": "buy",
+                "ContentType": "text/plain",
+            },
+        )["id"]
+    )
     rt.call("PUT", f"/ticket/{spam}", json={"Status": "rejected"})
     return {"queue": q, "cz": cz, "pl": pl, "ru": ru, "spam": spam}
 
@@ -164,8 +232,11 @@ def test_rerun_changes_nothing_and_a_reply_is_picked_up_alone(
     assert cli("import", spec).exit_code == 0
     again = cli("import", spec)
     assert again.exit_code == 0 and "read 0 = 0 imported" in again.output, again.output
-    rt_server.call("POST", f"/ticket/{seeded['ru']}/correspond",
-                   json={"Content": "Ещё один ответ", "ContentType": "text/plain"})  # fmt: skip
+    rt_server.call(
+        "POST",
+        f"/ticket/{seeded['ru']}/correspond",
+        json={"Content": "Ещё один ответ", "ContentType": "text/plain"},
+    )
     delta = cli("import", spec)
     assert delta.exit_code == 0
     # the one ticket is read again, with its history: one new message, the ticket changed

@@ -102,12 +102,30 @@ def _certificate() -> Path:
     if _CERT_DIR is None or not (_CERT_DIR / "key.pem").exists():
         folder = Path(tempfile.mkdtemp(prefix="deskmove-cert-"))
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-days", "2", "-subj", "/CN=localhost",
-             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-             "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                "-keyout",
+                str(folder / "key.pem"),
+                "-out",
+                str(folder / "cert.pem"),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         _CERT_DIR = folder
     return _CERT_DIR
 
@@ -148,12 +166,18 @@ class DovecotServer:
         self.conf = self.dir / "dovecot.conf"
         self.conf.write_text(
             CONFIG.format(
-                dir=self.dir, internal=internal, internal_group=internal, login=login,
-                mail_uid=mail_user.pw_uid, mail_gid=mail_user.pw_gid, port=self.port,
-                tls_port=self.tls_port, max_line=self.max_line,
+                dir=self.dir,
+                internal=internal,
+                internal_group=internal,
+                login=login,
+                mail_uid=mail_user.pw_uid,
+                mail_gid=mail_user.pw_gid,
+                port=self.port,
+                tls_port=self.tls_port,
+                max_line=self.max_line,
             ),
             encoding="utf-8",
-        )  # fmt: skip
+        )
         (self.dir / "users").mkdir()
         self._add_user(self.user)
         for name in ("cert.pem", "key.pem"):
@@ -260,9 +284,13 @@ class DovecotServer:
             assert typ == "OK", data
 
     def append(
-        self, folder: str, messages: list[bytes], *, flags: str | None = None,
+        self,
+        folder: str,
+        messages: list[bytes],
+        *,
+        flags: str | None = None,
         dates: list[datetime] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """APPEND each message (CRLF line ends), with optional flags and INTERNALDATEs."""
         with self.session() as imap:
             for i, raw in enumerate(messages):
