@@ -11,6 +11,7 @@ memory.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from itertools import groupby
 from typing import TYPE_CHECKING
 
 from deskmove.sources.csvrows import Row
@@ -23,13 +24,9 @@ KeyFn = Callable[[Row], str | None]
 
 def follows(parent_keys: Iterator[str], child_keys: Iterable[str]) -> bool:
     """True when child keys come in contiguous groups, in the parents' order, each with a parent."""
-    current = None
-    for key in child_keys:
-        if key == current:
-            continue
+    for key, _rows in groupby(child_keys):  # a group's rows are skipped at C speed
         for parent in parent_keys:
             if parent == key:
-                current = key
                 break
         else:
             return False
