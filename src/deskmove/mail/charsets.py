@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from deskmove.mail.guess import guess_raw_header, guess_russian
+from deskmove.mail.guess import guess_raw_header, guess_russian, plausible
 from deskmove.mail.jis import decode_iso2022jp, looks_iso2022jp
 
 # Labels senders write that Python does not know, or knows under another name.
@@ -69,8 +69,6 @@ SUSPECT = {
     )
 }
 # Characters that show a wrong single-byte guess (C1 controls, box drawing, odd symbols).
-_IMPLAUSIBLE = re.compile("[\x80-\x9f\u2500-\u25ff\ufffd¦±µ¶¬¤˘˛˝]")
-_CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 
 def normalise_label(label: str | None) -> str | None:
@@ -121,29 +119,6 @@ def decode_raw_header(data: bytes) -> str:
     return decode_bytes(data, None)[0]
 
 
-def plausible(text: str) -> bool:
-    """No characters that only a wrong single-byte guess produces."""
-    return _plausible(text)
-
-
-def _plausible(text: str) -> bool:
-    if not text:
-        return True
-    bad = len(_IMPLAUSIBLE.findall(text))
-    if bad > max(1, len(text) // 200):
-        return False
-    return not _looks_like_swapped_cyrillic(text)
-
-
-def _looks_like_swapped_cyrillic(text: str) -> bool:
-    """koi8-r read as windows-1251 (or back) gives Cyrillic with mostly upper/lower case swapped."""
-    letters = _CYRILLIC.findall(text)
-    if len(letters) < 12:
-        return False
-    upper = sum(1 for c in letters if c.isupper())
-    return upper / len(letters) > 0.6
-
-
 def detect(data: bytes) -> str | None:
     """charset-normalizer's best guess, or None."""
     from charset_normalizer import from_bytes
@@ -169,7 +144,7 @@ def decode_bytes(data: bytes, label: str | None = None) -> tuple[str, str | None
             text: str | None = data.decode(codec)
         except (UnicodeDecodeError, LookupError):
             text = None
-        if text is not None and (codec not in SUSPECT or _plausible(text)):
+        if text is not None and (codec not in SUSPECT or plausible(text)):
             if codec in _WESTERN and _central_european(text, data):
                 return data.decode("cp1250"), f"declared {label}, was windows-1250"
             return text, None
@@ -221,7 +196,7 @@ def _central_european(text: str, data: bytes) -> bool:
         alt = data.decode("cp1250")
     except UnicodeDecodeError:
         return False
-    return any(c in _CE_STRONG for c in alt) and _plausible(alt)
+    return any(c in _CE_STRONG for c in alt) and plausible(alt)
 
 
 def _guess_single_byte(data: bytes, declared: str | None) -> str | None:
@@ -233,12 +208,12 @@ def _guess_single_byte(data: bytes, declared: str | None) -> str | None:
         western = data.decode("cp1252")
     except UnicodeDecodeError:
         western = None
-    if western is not None and _plausible(western) and not _central_european(western, data):
+    if western is not None and plausible(western) and not _central_european(western, data):
         return "cp1252"
     order = _LATIN2[::-1] if declared == "cp1250" else _LATIN2
     for codec in order:
         try:
-            if _plausible(data.decode(codec)):
+            if plausible(data.decode(codec)):
                 return codec
         except UnicodeDecodeError:
             continue

@@ -48,7 +48,28 @@ _KANA = re.compile("[\u3041-\u30ff]")
 _HANGUL = re.compile("[\uac00-\ud7a3]")
 # What CJK header text is made of: ideographs, kana, Hangul, CJK punctuation, full-width forms.
 _CJK_TEXT = re.compile("[\u3000-\u303f\u3041-\u30ff\u4e00-\u9fff\uac00-\ud7a3\uff01-\uff5e]")
+_IMPLAUSIBLE = re.compile("[\x80-\x9f\u2500-\u25ff\ufffd¦±µ¶¬¤˘˛˝]")
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
 _SANDWICH = re.compile("[A-Za-z][^\x00-\x7f][A-Za-z]")  # "Obj醰ka": European text read as CJK
+
+
+def plausible(text: str) -> bool:
+    """No characters that only a wrong single-byte guess produces."""
+    if not text:
+        return True
+    bad = len(_IMPLAUSIBLE.findall(text))
+    if bad > max(1, len(text) // 200):
+        return False
+    return not _looks_like_swapped_cyrillic(text)
+
+
+def _looks_like_swapped_cyrillic(text: str) -> bool:
+    """koi8-r read as windows-1251 (or back) gives Cyrillic with mostly upper/lower case swapped."""
+    letters = _CYRILLIC.findall(text)
+    if len(letters) < 12:
+        return False
+    upper = sum(1 for c in letters if c.isupper())
+    return upper / len(letters) > 0.6
 
 
 def is_multibyte(codec: str) -> bool:
@@ -175,8 +196,6 @@ def guess_raw_header(data: bytes, hints: Iterable[str]) -> str | None:
 
 
 def _plausible_latin(text: str) -> bool:
-    from deskmove.mail.charsets import plausible
-
     wide = [c for c in text if not c.isascii()]
     return (
         bool(wide) and all(c.isalpha() or c in "–—„“”‚‘’«»€°§ " for c in wide) and plausible(text)
