@@ -32,7 +32,26 @@ def test_opening_a_store_at_the_newest_revision_imports_no_alembic(project: Proj
     assert "LOADED ['sqlalchemy', 'sqlmodel']" in loaded_after(code)
 
 
+CONNECTIONS = """
+[connections.inbox]
+spec = "mbox:{root}/inbox.mbox"
+
+[connections.old-desk]
+spec = "zendesk://old"
+
+[connections.out]
+spec = "csv:{root}/out"
+
+[sync]
+sources = ["inbox", "old-desk"]
+targets = ["out"]
+"""
+
+
 def test_status_on_a_sqlite_store_imports_no_sqlalchemy(cli, project_dir: Path) -> None:
+    """Checking the project file's connections (mbox, a REST spec, a CSV target) included."""
+    with open(project_dir / "deskmove.toml", "a", encoding="utf-8") as fh:
+        fh.write(CONNECTIONS.format(root=project_dir))
     assert cli("status").exit_code == 0  # the store exists and is at the newest revision
     code = (
         "import sys\n"

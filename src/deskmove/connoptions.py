@@ -51,8 +51,7 @@ def options_for(scheme: str) -> Options | None:
     spec_path = rest_specs().get(scheme)
     if spec_path is None:
         return None
-    from deskmove.rest.adapter import ENGINE_OPTIONS
-    from deskmove.rest.spec import load_spec
+    from deskmove.rest.spec import ENGINE_OPTIONS, load_spec
 
     spec = load_spec(spec_path)
     secrets = {ref.key for a in spec.auth for ref in (a.user, a.secret) if ref and ref.key}

@@ -36,9 +36,9 @@ from pydantic import (
 )
 
 from deskmove.errors import ConfigError, UnknownValue  # noqa: F401 - UnknownValue re-exported
-from deskmove.model import CHANNELS, PRIORITIES, STATUSES
 from deskmove.resources import data_dir, load_yaml
 from deskmove.timestamps import parse_iso
+from deskmove.vocabulary import CHANNELS, PRIORITIES, STATUSES
 
 CANONICAL = {"status": STATUSES, "priority": PRIORITIES, "channel": CHANNELS}
 # Canonical ticket fields a column can map to ("description" becomes the first message).

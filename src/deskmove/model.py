@@ -13,11 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
-PRIORITIES = ("low", "normal", "high", "urgent")
-CHANNELS = ("email", "web", "phone", "chat", "social", "forum", "review", "api", "other")
-ROLES = ("customer", "agent")
-DIRECTIONS = ("inbound", "outbound")
+from deskmove.vocabulary import CHANNELS, DIRECTIONS, PRIORITIES, ROLES, STATUSES  # noqa: F401
 
 
 class UTCDateTime(sa.types.TypeDecorator):

@@ -15,7 +15,7 @@ from deskmove.rest.hooks import HookContext, load_hooks
 from deskmove.rest.hooks.contract import Hooks
 from deskmove.rest.http import RestClient, base_url_for
 from deskmove.rest.mapping import Mapping, load_mapping
-from deskmove.rest.spec import Spec, StreamSpec, load_spec
+from deskmove.rest.spec import ENGINE_OPTIONS, Spec, StreamSpec, load_spec
 from deskmove.sources.base import Source
 from deskmove.targets.base import PushReport, RemoteTicket, Target
 
@@ -31,18 +31,6 @@ def spec_for(scheme: str) -> Spec:
     if scheme not in specs:
         raise UsageError(f"there is no REST spec for '{scheme}'", "see `deskmove adapters list`")
     return load_spec(specs[scheme])
-
-
-# What every REST spec takes, whatever its own ``options:`` add.
-ENGINE_OPTIONS = (
-    "base_url",
-    "tls",
-    "timeout",
-    "requests_per_minute",
-    "mapping",
-    "external_id_prefix",
-    "fallback_author_id",
-)
 
 
 class RestAdapter:

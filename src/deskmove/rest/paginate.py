@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
-
 from deskmove.errors import FatalRemoteError
 
 if TYPE_CHECKING:
+    import httpx
+
     from deskmove.rest.spec import PaginatorSpec
 
 

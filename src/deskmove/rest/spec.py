@@ -19,6 +19,18 @@ from deskmove.errors import ConfigError
 from deskmove.resources import load_yaml
 from deskmove.rest.paginate import PAGINATORS
 
+# The ?key=value options the engine reads for every spec (a spec adds its own `options:`);
+# here rather than in adapter.py so deskmove.toml is checked without loading HTTP.
+ENGINE_OPTIONS = (
+    "base_url",
+    "tls",
+    "timeout",
+    "requests_per_minute",
+    "mapping",
+    "external_id_prefix",
+    "fallback_author_id",
+)
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

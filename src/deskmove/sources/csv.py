@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from deskmove import csvlayout as L
 from deskmove.errors import InputError
 from deskmove.mappings import Mapping, load_mapping
-from deskmove.model import CHANNELS, DIRECTIONS, PRIORITIES, ROLES, STATUSES
 from deskmove.records import (
     AttachmentRec,
     Batch,
@@ -35,6 +34,7 @@ from deskmove.records import (
 from deskmove.sources.base import Retried, Source
 from deskmove.sources.csvjoin import Children, MergedChildren, SpilledChildren, follows
 from deskmove.sources.csvrows import Dialect, Row, RowReader, detect
+from deskmove.vocabulary import CHANNELS, DIRECTIONS, PRIORITIES, ROLES, STATUSES
 
 if TYPE_CHECKING:
     from deskmove.store import Store

@@ -25,13 +25,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from deskmove import csvlayout as layout
 from deskmove.errors import UsageError
-from deskmove.store import Store, TicketScope
-from deskmove.store.csvexport import CsvExport
 from deskmove.targets.base import CONTENT, PushReport, RemoteMessage, RemoteTicket, Target
+
+if TYPE_CHECKING:  # checking deskmove.toml imports this module; the store loads when it runs
+    from deskmove.store import Store, TicketScope
+    from deskmove.store.csvexport import CsvExport
 
 CHUNK = 1000
 Row = list[str]
