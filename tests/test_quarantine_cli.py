@@ -163,3 +163,47 @@ def test_quarantine_commands_refuse_a_folder_with_no_project(tmp_path):
 
     res = CliRunner().invoke(app, ["--project", str(tmp_path / "x"), "quarantine", "list"])
     assert res.exit_code == 2 and res.stderr.startswith("Error: no deskmove project in")
+
+
+def test_retry_uses_the_mapping_of_the_latest_import(cli, tmp_path):
+    # Imported with the shipped mapping, then again with one of the admin's own: retrying
+    # after fixing that file must read the row through it, not through the first one.
+    export, _line, _raw = _archived_export(tmp_path)
+    assert cli("import", f"csv:{export}?mapping=zendesk-csv").exit_code == 3
+    mine = tmp_path / "mine.yaml"
+    mine.write_text((EXAMPLES.parent / "mappings" / "zendesk-csv.yaml").read_text("utf-8"))
+    assert cli("import", f"csv:{export}?mapping={mine}").exit_code == 3
+    mine.write_text(_mapping_with_archived(tmp_path).read_text(encoding="utf-8"))
+    fixed = cli("quarantine", "retry")
+    assert fixed.exit_code == 0, fixed.output
+    assert "retried 1: 1 imported, 0 still quarantined" in fixed.stdout
+
+
+def test_a_row_quarantined_again_for_another_reason_is_one_open_item(cli, tmp_path):
+    export, line, _raw = _archived_export(tmp_path)
+    assert cli("import", f"csv:{export}?mapping=zendesk-csv").exit_code == 3
+    fixed = _mapping_with_archived(tmp_path)
+    with export.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    rows[3][rows[0].index("Created at")] = "včera"
+    with export.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\r\n").writerows(rows)
+    res = cli("import", f"csv:{export}?mapping={fixed}")
+    assert res.exit_code == 3 and "1 quarantined" in res.stdout
+    (item,) = json.loads(cli("quarantine", "list", "--json").stdout)["items"]
+    assert item["reference"] == f"zendesk.csv line {line}"
+    assert item["reason"].startswith("bad date 'včera'")
+    assert json.loads(cli("--json", "status").stdout)["totals"]["quarantined"] == 1
+
+
+def test_a_dropped_item_stays_dropped_when_the_same_row_is_imported_again(cli, tmp_path):
+    path = write_csv(
+        tmp_path / "t.csv", TICKET_HEADER, [ticket_row("1"), ticket_row("2", created_at="včera")]
+    )
+    assert cli("import", f"csv:{path}").exit_code == 3
+    (item,) = json.loads(cli("quarantine", "list", "--json").stdout)["items"]
+    assert cli("quarantine", "drop", str(item["id"]), "--why", "a test ticket").exit_code == 0
+    again = cli("import", f"csv:{path}")  # a cron sync reads the same file again
+    assert json.loads(cli("quarantine", "list", "--json").stdout)["items"] == []
+    assert json.loads(cli("--json", "status").stdout)["totals"]["quarantined"] == 0
+    assert again.exit_code in (0, 3)

@@ -102,23 +102,57 @@ def write(
     run_id: int | None,
     recs: list[QuarantineRec],
 ) -> None:
-    """Keep what could not be imported; the same item quarantined again is kept once."""
+    """Keep what could not be imported; the same item quarantined again is kept once.
+
+    One open item per reference: quarantined again, it takes today's reason, bytes and
+    spec (so `quarantine retry` reads it through the mapping of the latest import). An
+    item dropped as reviewed stays dropped while the input holds the same bytes.
+    """
     now = utcnow()
-    held = set()
+    open_rows: dict[str, list[Any]] = {}
+    dropped: set[tuple[str, str | None]] = set()
     for part in _chunks(sorted({q.native_ref for q in recs})):
-        held.update(
-            conn.execute(
-                sa.select(C.native_ref, C.reason, C.raw_sha256).where(
-                    C.connection == connection, C.resolved.is_(False), C.native_ref.in_(part)
-                )
-            ).all()
-        )
+        for row in conn.execute(
+            sa.select(C.id, C.native_ref, C.reason, C.raw_sha256, C.resolved, C.context).where(
+                C.connection == connection,
+                C.native_ref.in_(part),
+                sa.or_(C.resolved.is_(False), C.resolution == "dropped"),
+            )
+        ):
+            if row.resolved:
+                dropped.add((row.native_ref, row.raw_sha256))
+            else:
+                open_rows.setdefault(row.native_ref, []).append(row)
     rows = []
+    seen: set[tuple[str, str, str | None]] = set()
+    used: set[int] = set()
     for q in recs:
         sha = blobs.put(q.raw) if q.raw is not None else None
-        if (q.native_ref, q.reason, sha) in held:
+        key = (q.native_ref, q.reason, sha)
+        if key in seen or (q.native_ref, sha) in dropped:
             continue
-        held.add((q.native_ref, q.reason, sha))
+        seen.add(key)
+        held = open_rows.get(q.native_ref, [])
+        same = [r for r in held if (r.reason, r.raw_sha256) == (q.reason, sha)]
+        if not same and len(held) == 1:
+            same = held  # the one item of this reference, now failing for another reason
+        if same and same[0].id not in used:
+            row = same[0]
+            used.add(row.id)
+            if (row.reason, row.raw_sha256, row.context) != (q.reason, sha, q.context):
+                conn.execute(
+                    QUARANTINE.update()
+                    .where(C.id == row.id)
+                    .values(
+                        reason=q.reason,
+                        raw_sha256=sha,
+                        context=q.context,
+                        kind=q.kind,
+                        native_id=q.native_id,
+                        **({"run_id": run_id} if run_id is not None else {}),
+                    )
+                )
+            continue
         rows.append(
             {
                 "run_id": run_id,
