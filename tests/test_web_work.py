@@ -163,6 +163,30 @@ def test_html_body_is_sanitised_and_framed(client, ids):
     assert '<details class="quoted"><summary>…</summary><blockquote>Původní zpráva' in body
 
 
+def test_a_body_seen_again_is_not_sanitised_again(client, ids, monkeypatch):
+    from deskmove.web import render
+
+    calls = []
+    real = render.display_html
+    monkeypatch.setattr(render, "display_html", lambda *a, **k: calls.append(1) or real(*a, **k))
+    render._display_cached.cache_clear()
+    first = client.get(f"/messages/{ids['m3']}/body")
+    again = client.get(f"/messages/{ids['m3']}/body")
+    assert first.text == again.text and len(calls) == 1
+    assert first.headers["cache-control"] == "private, no-cache" and first.headers["etag"]
+    # the browser's copy is confirmed with a 304, still under the body's own policy
+    cached = client.get(
+        f"/messages/{ids['m3']}/body", headers={"If-None-Match": first.headers["etag"]}
+    )
+    assert cached.status_code == 304 and not cached.content
+    assert "script-src 'none'" in cached.headers["content-security-policy"]
+    # remote images asked for: another page, sanitised on its own
+    assert (
+        client.get(f"/messages/{ids['m3']}/body?remote=1").headers["etag"] != first.headers["etag"]
+    )
+    assert len(calls) == 2
+
+
 def test_remote_images_only_when_asked(client, ids):
     r = client.get(f"/messages/{ids['m3']}/body?remote=1")
     assert 'src="https://tracker.example/pixel.gif"' in r.text

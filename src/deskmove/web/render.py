@@ -24,6 +24,23 @@ class Body:
     missing_inline: list[str] = field(default_factory=list)
 
 
+CACHED_CHARS = 512 * 1024  # bodies up to this size are kept sanitised in memory
+
+
+def display_html_cached(raw: str, *, inline: dict[str, str], remote_images: bool = False) -> Body:
+    """:func:`display_html`, remembered for the last few hundred bodies: a ticket opened
+    again (or by a colleague) does not sanitise the same mail again. The key is the HTML
+    itself with the inline images and the remote choice, so a changed body is sanitised anew."""
+    if len(raw) > CACHED_CHARS:
+        return display_html(raw, inline=inline, remote_images=remote_images)
+    return _display_cached(raw, tuple(sorted(inline.items())), remote_images)
+
+
+@lru_cache(maxsize=256)
+def _display_cached(raw: str, inline: tuple[tuple[str, str], ...], remote_images: bool) -> Body:
+    return display_html(raw, inline=dict(inline), remote_images=remote_images)
+
+
 def display_html(raw: str, *, inline: dict[str, str], remote_images: bool = False) -> Body:
     """Sanitise a mail's HTML for the viewer (shown in a sandboxed frame under its own CSP).
 

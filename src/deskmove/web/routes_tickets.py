@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -132,11 +133,19 @@ def message_body(request: Request, message_id: int, remote: int = 0) -> Response
     inline = {
         cid: f"/attachments/{aid}" for cid, aid in worklist.inline_images(store, message_id).items()
     }
-    body = render.display_html(found[1], inline=inline, remote_images=bool(remote))
+    body = render.display_html_cached(found[1], inline=inline, remote_images=bool(remote))
     html = request.app.state.env.get_template("message_body.html").render(
         context(request, body=body, message_id=message_id, remote=bool(remote))
     )
-    response = HTMLResponse(html)
+    # The frame's page is the same until the mail or the viewer's language changes: the
+    # browser keeps it (private, revalidated) and a second look costs a 304, not a page.
+    etag = '"' + hashlib.sha256(html.encode()).hexdigest()[:32] + '"'
+    if etag in request.headers.get("if-none-match", ""):
+        response: Response = Response(status_code=304)
+    else:
+        response = HTMLResponse(html)
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = "private, no-cache"
     response.headers["Content-Security-Policy"] = BODY_CSP.format(
         remote=" https: http:" if remote else ""
     )
