@@ -122,3 +122,40 @@ def test_rollback_of_one_export_run_removes_only_its_rows(cli, tmp_path):
     assert everything.exit_code == 0 and not out.exists()
     again = cli("--json", "export", f"csv:{out}")
     assert json.loads(again.stdout)["kinds"]["ticket"]["created"] == 321
+
+
+def test_a_sample_into_a_relative_folder_is_undone_from_another_folder(cli, tmp_path, monkeypatch):
+    # The folder typed relative to where the sample ran: its undo must name the same folder
+    # wherever it is run from, and say what it deleted, the messages included.
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = cli("--json", "migrate", HELPDESK, "csv:out?formulas=raw", "--sample", "3")
+    assert result.exit_code == 0, result.stderr
+    undo_line = json.loads(result.stdout)["sample"]["undo"]
+    assert f"csv:{work / 'out'}" in undo_line
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    undo = run_undo(cli, undo_line)
+    assert undo.exit_code == 0, undo.stderr
+    assert "messages" in undo.stdout and "nothing" not in undo.stdout
+    assert not (work / "out").exists()
+
+
+def test_the_printed_undo_names_the_program_when_it_is_not_on_path(monkeypatch, tmp_path):
+    # `.venv/bin/deskmove migrate … --sample 20` without the venv on PATH: a bare
+    # `deskmove` in the undo would not run.
+    import sys
+
+    from deskmove.cli import undo_command
+
+    prog = tmp_path / ".venv" / "bin" / "deskmove"
+    prog.parent.mkdir(parents=True)
+    prog.write_text("#!/bin/sh\n")
+    prog.chmod(0o755)
+    monkeypatch.setattr(sys, "argv", [str(prog), "migrate"])
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    assert undo_command(tmp_path, "csv:/x", 3).startswith(f"{prog} --project ")
+    monkeypatch.setenv("PATH", str(prog.parent))
+    assert undo_command(tmp_path, "csv:/x", 3).startswith("deskmove --project ")

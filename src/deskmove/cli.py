@@ -335,7 +335,7 @@ def migrate(
             name, pushed, run_id, ids = push_sample(
                 project, store, target, sample, dry_run=dry_run, progress=g.progress
             )
-            undo = None if dry_run else undo_command(g.project, target, run_id)
+            undo = None if dry_run else undo_command(g.project, _lasting(project, target), run_id)
             sampled = {"sample": {"run_id": run_id, "tickets": ids, "undo": undo}}
     g.notes(imported.notes + pushed.notes)
     line = f"{imported.summary()}; {_sync().push_summary(name, pushed)}"
@@ -355,11 +355,29 @@ def migrate(
 
 
 def undo_command(project: Path, target: str, run_id: int) -> str:
-    """The command that removes what push run ``run_id`` created in ``target``."""
+    """The command that removes what push run ``run_id`` created in ``target``: the program
+    as it was run when that is not the ``deskmove`` on PATH (a venv not activated)."""
     import shlex
+    import shutil
 
+    prog, argv0 = "deskmove", Path(sys.argv[0])
+    on_path = shutil.which("deskmove")
+    if argv0.name == "deskmove" and (on_path is None or Path(on_path).resolve() != argv0.resolve()):
+        prog = shlex.quote(str(argv0.resolve()))
     where = shlex.quote(str(project.resolve()))
-    return f"deskmove --project {where} rollback {shlex.quote(target)} --run {run_id}"
+    return f"{prog} --project {where} rollback {shlex.quote(target)} --run {run_id}"
+
+
+def _lasting(project: Project, target: str) -> str:
+    """TARGET as it names the same place from any folder: a connection of deskmove.toml
+    as it is, an inline ``scheme:PATH?…`` with its path made absolute."""
+    if target in project.section("connections"):
+        return target
+    conn = project.connection(target)
+    if conn.spec.split(":", 1)[1].startswith("//"):
+        return target
+    query = conn.spec.partition("?")[2]
+    return f"{conn.scheme}:{conn.location}" + (f"?{query}" if query else "")
 
 
 @app.command()

@@ -46,6 +46,8 @@ class RollbackReport:
 
     def summary(self) -> str:
         what = ", ".join(f"{n} {k}s" for k, n in sorted(self.deleted.items())) or "nothing"
+        if self.with_ticket:
+            what += f" (with their {self.with_ticket} messages)"
         scope = f" (run #{self.run_id})" if self.run_id else ""
         extra = f"; {self.unresolved} unfinished entries left" if self.unresolved else ""
         return f"{self.target}{scope}: deleted {what}; {len(self.failed)} failed{extra}"
