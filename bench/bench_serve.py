@@ -71,13 +71,28 @@ def generate(url: str, blobs: Path, n_tickets: int, per_ticket: int = 5, seed: i
         conn.execute(
             Group.__table__.insert(), [{"id": i + 1, "name": f"Tým {i + 1}"} for i in range(5)]
         )
-        conn.execute(Person.__table__.insert(), [
-            {"id": i + 1, "name": f"Agent {i}" if i < agents else f"Zákazník Dvořák {i}",
-             "role": "agent" if i < agents else "customer"} for i in range(people)])  # fmt: skip
-        conn.execute(PersonEmail.__table__.insert(), [
-            {"person_id": i + 1, "primary": True,
-             "email": f"agent{i}@shop.example" if i < agents else f"c{i}@firma{i % 500}.cz"}
-            for i in range(people)])  # fmt: skip
+        conn.execute(
+            Person.__table__.insert(),
+            [
+                {
+                    "id": i + 1,
+                    "name": f"Agent {i}" if i < agents else f"Zákazník Dvořák {i}",
+                    "role": "agent" if i < agents else "customer",
+                }
+                for i in range(people)
+            ],
+        )
+        conn.execute(
+            PersonEmail.__table__.insert(),
+            [
+                {
+                    "person_id": i + 1,
+                    "primary": True,
+                    "email": f"agent{i}@shop.example" if i < agents else f"c{i}@firma{i % 500}.cz",
+                }
+                for i in range(people)
+            ],
+        )
     n_msgs = 0
     mid = 0
     for lo in range(0, n_tickets, 5000):
@@ -86,26 +101,50 @@ def generate(url: str, blobs: Path, n_tickets: int, per_ticket: int = 5, seed: i
             when = start + timedelta(minutes=rng.randrange(0, 60 * 24 * 700))
             subject, text = WORDS[tid % len(WORDS)]
             status = rng.choice(STATUSES)
-            tickets.append({
-                "id": tid, "subject": f"{subject} {tid}", "status": status, "channel": rng.choice(CHANNELS),
-                "priority": rng.choice([None, "low", "normal", "high"]),
-                "requester_id": rng.randrange(agents + 1, people + 1),
-                "assignee_id": rng.choice([None, None, *range(1, agents + 1)]),
-                "group_id": rng.randrange(1, 6), "tags": rng.sample(["vip", "b2b", "reklamace", "eshop"], 1),
-                "custom_fields": {}, "created_at": when, "updated_at": when + timedelta(hours=per_ticket * 5),
-                "solved_at": when + timedelta(days=1) if status in ("solved", "closed") else None,
-            })  # fmt: skip
+            tickets.append(
+                {
+                    "id": tid,
+                    "subject": f"{subject} {tid}",
+                    "status": status,
+                    "channel": rng.choice(CHANNELS),
+                    "priority": rng.choice([None, "low", "normal", "high"]),
+                    "requester_id": rng.randrange(agents + 1, people + 1),
+                    "assignee_id": rng.choice([None, None, *range(1, agents + 1)]),
+                    "group_id": rng.randrange(1, 6),
+                    "tags": rng.sample(["vip", "b2b", "reklamace", "eshop"], 1),
+                    "custom_fields": {},
+                    "created_at": when,
+                    "updated_at": when + timedelta(hours=per_ticket * 5),
+                    "solved_at": when + timedelta(days=1)
+                    if status in ("solved", "closed")
+                    else None,
+                }
+            )
             for k in range(per_ticket):
                 mid += 1
                 inbound = k % 2 == 0
-                messages.append({
-                    "id": mid, "ticket_id": tid, "author_id": tickets[-1]["requester_id"] if inbound else rng.randrange(1, agents + 1),
-                    "direction": "inbound" if inbound else "outbound", "public": True,
-                    "created_at": when + timedelta(hours=5 * k), "created_tz": 60,
-                    "body_text": text.format(n=tid) if inbound else f"Dobrý den, řešíme to. Odpověď {k} k {tid}.\n\n> {text.format(n=tid)}",
-                    "to": [], "cc": [], "references": [], "headers": {}, "is_auto": False,
-                    "message_id": f"<{tid}.{k}@bench>",
-                })  # fmt: skip
+                messages.append(
+                    {
+                        "id": mid,
+                        "ticket_id": tid,
+                        "author_id": tickets[-1]["requester_id"]
+                        if inbound
+                        else rng.randrange(1, agents + 1),
+                        "direction": "inbound" if inbound else "outbound",
+                        "public": True,
+                        "created_at": when + timedelta(hours=5 * k),
+                        "created_tz": 60,
+                        "body_text": text.format(n=tid)
+                        if inbound
+                        else f"Dobrý den, řešíme to. Odpověď {k} k {tid}.\n\n> {text.format(n=tid)}",
+                        "to": [],
+                        "cc": [],
+                        "references": [],
+                        "headers": {},
+                        "is_auto": False,
+                        "message_id": f"<{tid}.{k}@bench>",
+                    }
+                )
         n_msgs += len(messages)
         with store.begin() as conn:
             conn.execute(Ticket.__table__.insert(), tickets)
@@ -315,9 +354,23 @@ def load_postgres(
     port = free_port()
     env = dict(os.environ, DESKMOVE_DATABASE_URL=url)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "deskmove", "--project", str(root), "--quiet", "serve", "--port", str(port), "--workers", "2"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "deskmove",
+            "--project",
+            str(root),
+            "--quiet",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -385,9 +438,16 @@ def load_postgres(
         cpu = _cpu_seconds([proc.pid]) - cpu0[0], _cpu_seconds([pg_pid]) - cpu0[1]
         times = [ms for ms, _s in results]
         errors = sum(1 for _ms, s in results if s != 200)
-        return {"requests": len(results), "seconds": wall, "rps": len(results) / wall, "errors": errors,
-                "p50": statistics.median(times), "p95": pct(times, 95),
-                "cpu_serve": cpu[0] * 1000 / max(1, len(results)), "cpu_pg": cpu[1] * 1000 / max(1, len(results))}  # fmt: skip
+        return {
+            "requests": len(results),
+            "seconds": wall,
+            "rps": len(results) / wall,
+            "errors": errors,
+            "p50": statistics.median(times),
+            "p95": pct(times, 95),
+            "cpu_serve": cpu[0] * 1000 / max(1, len(results)),
+            "cpu_pg": cpu[1] * 1000 / max(1, len(results)),
+        }
     finally:
         proc.terminate()
         try:

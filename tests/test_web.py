@@ -89,9 +89,11 @@ def test_every_route_requires_login(app, anon, seeded):
         if path.startswith(("/login", "/static")) or not getattr(route, "methods", None):
             continue
         url = (
-            path.replace("{ticket_id}", str(tid)).replace("{message_id}", str(mid))
-            .replace("{attachment_id}", "1").replace("{draft_id}", "1")
-        )  # fmt: skip
+            path.replace("{ticket_id}", str(tid))
+            .replace("{message_id}", str(mid))
+            .replace("{attachment_id}", "1")
+            .replace("{draft_id}", "1")
+        )
         for method in route.methods - {"HEAD"}:
             r = anon.request(method, url, follow_redirects=False)
             assert r.status_code in (303, 401), (method, url, r.status_code)
@@ -235,8 +237,9 @@ def test_admin_settings_never_show_the_smtp_password(project, store, seeded, mon
     (project.root / "deskmove.toml").write_text(
         '[mail]\nsupport_addresses = ["support@shop.example"]\n'
         '[smtp]\nhost = "127.0.0.1"\nport = 2525\ntls = "none"\nuser = "relay"\n'
-        'password = { env = "SHOP_SMTP_PASSWORD" }\n', encoding="utf-8"
-    )  # fmt: skip
+        'password = { env = "SHOP_SMTP_PASSWORD" }\n',
+        encoding="utf-8",
+    )
     monkeypatch.setenv("SHOP_SMTP_PASSWORD", "s3cret-relay-pw")
     from deskmove.config import Project
 

@@ -26,9 +26,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 CHROMIUM = os.environ.get("DESKMOVE_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = (
     Path(os.environ.get("DESKMOVE_SCREENSHOTS", ""))
     if os.environ.get("DESKMOVE_SCREENSHOTS")
@@ -94,9 +99,21 @@ def served(request, tmp_path: Path, monkeypatch):
         port = free_port()
         env["DESKMOVE_PRESENCE_SECONDS"] = "1"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "deskmove", "--project", str(root), "--quiet", "serve", "--port", str(port)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "deskmove",
+                "--project",
+                str(root),
+                "--quiet",
+                "serve",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 30

@@ -20,11 +20,23 @@ from tests.webhelp import T0, seed
 def _import(store, native_id: str, status: str = "open", subject: str = "Nová reklamace"):
     who = PersonRef(email="novy@zakaznik.cz", name="Nový Zákazník")
     t = TicketRec(
-        native_id=native_id, subject=subject, status=status, channel="email", requester=who,
-        created_at=T0, updated_at=T0 + timedelta(days=3),
-        messages=[MessageRec(native_id=f"{native_id}-m", created_at=T0, author=who,
-                             body_text="žluťoučký kůň znovu", direction="inbound")],
-    )  # fmt: skip
+        native_id=native_id,
+        subject=subject,
+        status=status,
+        channel="email",
+        requester=who,
+        created_at=T0,
+        updated_at=T0 + timedelta(days=3),
+        messages=[
+            MessageRec(
+                native_id=f"{native_id}-m",
+                created_at=T0,
+                author=who,
+                body_text="žluťoučký kůň znovu",
+                direction="inbound",
+            )
+        ],
+    )
     run = store.begin_run("import", "later")
     store.ingestor("later", run).ingest(Batch(tickets=[t], read=1))
 

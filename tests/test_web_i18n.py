@@ -61,8 +61,10 @@ def test_plural_forms_follow_the_language():
     assert [
         cs.ngettext("%(num)d message", "%(num)d messages", n) % {"num": n} for n in (1, 3, 5)
     ] == ["1 zpráva", "3 zprávy", "5 zpráv"]
-    assert [ru.ngettext("%(num)d message", "%(num)d messages", n) % {"num": n} for n in (1, 2, 5, 21, 11)] == [
-        "1 сообщение", "2 сообщения", "5 сообщений", "21 сообщение", "11 сообщений"]  # fmt: skip
+    assert [
+        ru.ngettext("%(num)d message", "%(num)d messages", n) % {"num": n}
+        for n in (1, 2, 5, 21, 11)
+    ] == ["1 сообщение", "2 сообщения", "5 сообщений", "21 сообщение", "11 сообщений"]
 
 
 @pytest.mark.parametrize(

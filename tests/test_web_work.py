@@ -224,10 +224,12 @@ def test_only_safe_images_are_shown_inline(client, ids, store, ctype, dispositio
     sha = store.blobs.put(b"<svg onload=alert(1)></svg>")
     with store.begin() as conn:
         aid = conn.execute(
-            sa.text("INSERT INTO attachments (message_id, filename, content_type, size, sha256, inline) "
-                    "VALUES (:m, 'x', :c, 10, :s, true) RETURNING id"),
+            sa.text(
+                "INSERT INTO attachments (message_id, filename, content_type, size, sha256, inline) "
+                "VALUES (:m, 'x', :c, 10, :s, true) RETURNING id"
+            ),
             {"m": ids["m1"], "c": ctype, "s": sha},
-        ).scalar()  # fmt: skip
+        ).scalar()
     r = client.get(f"/attachments/{aid}")
     assert r.headers["content-disposition"].startswith(disposition)
     assert r.headers["content-type"].split(";")[0] == served
@@ -429,9 +431,21 @@ def test_no_smtp_section_keeps_the_reply_as_a_draft(project, store, ids):
 
 def test_a_draft_caught_mid_send_is_not_sent_again_without_asking(client, store, ids, smtp):
     tid = ids["t-cz"]
-    did, _ = ws.create_draft(store, ticket_id=tid, user_id=ws.list_users(store)[0].id, form_token="x" * 20,
-                             state="held", to=["jana@zakaznik.cz"], cc=[], subject="Re: x", body="crash", seen_upto=10**9,
-                             mail_id="<crash@shop.example>", in_reply_to=None, references=[])  # fmt: skip
+    did, _ = ws.create_draft(
+        store,
+        ticket_id=tid,
+        user_id=ws.list_users(store)[0].id,
+        form_token="x" * 20,
+        state="held",
+        to=["jana@zakaznik.cz"],
+        cc=[],
+        subject="Re: x",
+        body="crash",
+        seen_upto=10**9,
+        mail_id="<crash@shop.example>",
+        in_reply_to=None,
+        references=[],
+    )
     assert ws.claim_draft(store, did)  # a process claimed it, then died
     assert not ws.claim_draft(store, did)
     page = client.get(f"/tickets/{tid}").text

@@ -71,10 +71,23 @@ def test_two_workers_share_the_clients(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "DESKMOVE_DATABASE_URL"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "deskmove", "--project", str(root), "--quiet", "serve",
-         "--port", str(port), "--workers", "2"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "deskmove",
+            "--project",
+            str(root),
+            "--quiet",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     clients: list[httpx.Client] = []
     try:
         deadline = time.monotonic() + 60
@@ -104,10 +117,23 @@ def test_two_workers_share_the_clients(tmp_path):
         assert min(per_worker) >= 3, per_worker
         # a second serve on the same port is refused, not silently sharing it
         again = subprocess.run(
-            [sys.executable, "-m", "deskmove", "--project", str(root), "serve",
-             "--port", str(port), "--workers", "2"],
-            env=env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "deskmove",
+                "--project",
+                str(root),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert again.returncode == 2 and "already listens" in again.stderr, again.stderr
     finally:
         for c in clients:

@@ -104,7 +104,7 @@ def seed(store: Store, extra_tickets: int = 0) -> dict[str, int]:
                     ],
                 ),
             ],
-        ),  # fmt: skip
+        ),
         TicketRec(
             native_id="t-pl",
             subject="Zażółć gęślą jaźń",
@@ -123,7 +123,7 @@ def seed(store: Store, extra_tickets: int = 0) -> dict[str, int]:
                     message_id="<pl@klient.pl>",
                 )
             ],
-        ),  # fmt: skip
+        ),
         TicketRec(
             native_id="t-ru",
             subject="Вопрос о доставке",
@@ -142,7 +142,7 @@ def seed(store: Store, extra_tickets: int = 0) -> dict[str, int]:
                     message_id="<ru@pochta.ru>",
                 )
             ],
-        ),  # fmt: skip
+        ),
         TicketRec(
             native_id="t-de",
             subject="Größe der Lieferung",
@@ -160,16 +160,29 @@ def seed(store: Store, extra_tickets: int = 0) -> dict[str, int]:
                     author=PersonRef(email="juergen@kunde.de", name="Jürgen Weiß"),
                 )
             ],
-        ),  # fmt: skip
+        ),
     ]
     for i in range(extra_tickets):
         at = T0 - timedelta(days=10, minutes=i)
-        tickets.append(TicketRec(
-            native_id=f"bulk-{i}", subject=f"Bulk question {i}", status="open", channel="email",
-            requester=PersonRef(email=f"c{i}@example.com"), created_at=at, updated_at=at,
-            messages=[MessageRec(native_id=f"bm-{i}", created_at=at, body_text=f"text {i}",
-                                 author=PersonRef(email=f"c{i}@example.com"))],
-        ))  # fmt: skip
+        tickets.append(
+            TicketRec(
+                native_id=f"bulk-{i}",
+                subject=f"Bulk question {i}",
+                status="open",
+                channel="email",
+                requester=PersonRef(email=f"c{i}@example.com"),
+                created_at=at,
+                updated_at=at,
+                messages=[
+                    MessageRec(
+                        native_id=f"bm-{i}",
+                        created_at=at,
+                        body_text=f"text {i}",
+                        author=PersonRef(email=f"c{i}@example.com"),
+                    )
+                ],
+            )
+        )
     run = store.begin_run("import", "seed")
     store.ingestor("seed", run).ingest(Batch(tickets=tickets, read=len(tickets)))
     store.finish_run(run, "done", {})

@@ -211,9 +211,19 @@ def list_tickets(
     ).scalar_subquery()
     q = (
         sa.select(
-            t.id, t.subject, t.status, t.priority, t.channel, t.tags, t.created_at, t.updated_at,
-            t.assignee_id, req.c.name.label("requester_name"), req_email.label("requester_email"),
-            asg.c.name.label("assignee_name"), T_GROUP.c.name.label("group_name"),
+            t.id,
+            t.subject,
+            t.status,
+            t.priority,
+            t.channel,
+            t.tags,
+            t.created_at,
+            t.updated_at,
+            t.assignee_id,
+            req.c.name.label("requester_name"),
+            req_email.label("requester_email"),
+            asg.c.name.label("assignee_name"),
+            T_GROUP.c.name.label("group_name"),
             n_messages.label("message_count"),
         )
         .select_from(
@@ -223,7 +233,7 @@ def list_tickets(
         )
         .order_by(*order)
         .limit(limit + 1)
-    )  # fmt: skip
+    )
     with store.begin() as conn:
         f.find(conn)
         q = q.where(*f.conditions(dialect), *keyset)
@@ -321,10 +331,16 @@ def ticket_row(conn: Connection, ticket_id: int) -> Any | None:
     req_email = primary_email(t.requester_id)
     q = (
         sa.select(
-            T_TICKET, req.c.name.label("requester_name"), req_email.label("requester_email"),
-            asg.c.name.label("assignee_name"), T_GROUP.c.name.label("group_name"),
-            sa.select(sa.func.count()).select_from(T_MESSAGE).where(T_MESSAGE.c.ticket_id == t.id)
-            .scalar_subquery().label("message_count"),
+            T_TICKET,
+            req.c.name.label("requester_name"),
+            req_email.label("requester_email"),
+            asg.c.name.label("assignee_name"),
+            T_GROUP.c.name.label("group_name"),
+            sa.select(sa.func.count())
+            .select_from(T_MESSAGE)
+            .where(T_MESSAGE.c.ticket_id == t.id)
+            .scalar_subquery()
+            .label("message_count"),
         )
         .select_from(
             T_TICKET.outerjoin(req, req.c.id == t.requester_id)
@@ -332,7 +348,7 @@ def ticket_row(conn: Connection, ticket_id: int) -> Any | None:
             .outerjoin(T_GROUP, T_GROUP.c.id == t.group_id)
         )
         .where(t.id == ticket_id)
-    )  # fmt: skip
+    )
     return conn.execute(q).first()
 
 
@@ -345,16 +361,29 @@ def messages(store: Store, ticket_id: int, page: int = 50) -> Iterator[dict[str,
     while True:
         q = (
             sa.select(
-                m.id, m.public, m.direction, m.created_at, m.created_tz, m.subject, m.body_text,
+                m.id,
+                m.public,
+                m.direction,
+                m.created_at,
+                m.created_tz,
+                m.subject,
+                m.body_text,
                 sa.case((m.body_html.is_(None), False), else_=True).label("has_html"),
-                m.to, m.cc, m.message_id, m.raw_sha256, m.is_auto, m.author_id,
-                p.name.label("author_name"), p.role.label("author_role"), email.label("author_email"),
+                m.to,
+                m.cc,
+                m.message_id,
+                m.raw_sha256,
+                m.is_auto,
+                m.author_id,
+                p.name.label("author_name"),
+                p.role.label("author_role"),
+                email.label("author_email"),
             )
             .outerjoin(T_PERSON, p.id == m.author_id)
             .where(m.ticket_id == ticket_id)
             .order_by(m.created_at.asc().nulls_first(), m.id)
             .limit(page)
-        )  # fmt: skip
+        )
         if after is not None:
             v, mid = after
             q = q.where(

@@ -118,10 +118,16 @@ def add_user(
                 name = conn.execute(sa.select(T_PERSON.c.name).where(T_PERSON.c.id == pid)).scalar()
         uid = conn.execute(
             T_USER.insert()
-            .values(email=email, name=name, role=role, password_hash=password_hash,
-                    person_id=pid, created_at=now)
+            .values(
+                email=email,
+                name=name,
+                role=role,
+                password_hash=password_hash,
+                person_id=pid,
+                created_at=now,
+            )
             .returning(T_USER.c.id)
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
         return _account(conn.execute(sa.select(T_USER).where(T_USER.c.id == uid)).one())
 
 
@@ -209,10 +215,14 @@ def create_session(store: Store, user_id: int) -> tuple[str, str]:
         conn.execute(T_SESSION.delete().where(T_SESSION.c.expires_at < now))
         conn.execute(
             T_SESSION.insert().values(
-                token_hash=_digest(token), user_id=user_id, csrf=csrf, created_at=now,
-                seen_at=now, expires_at=now + SESSION_IDLE,
+                token_hash=_digest(token),
+                user_id=user_id,
+                csrf=csrf,
+                created_at=now,
+                seen_at=now,
+                expires_at=now + SESSION_IDLE,
             )
-        )  # fmt: skip
+        )
     return token, csrf
 
 
@@ -356,10 +366,16 @@ def _change_run(conn: Connection) -> int:
     now = utcnow()
     return conn.execute(
         T_RUN.insert()
-        .values(command="serve", connection=WORKSPACE, started_at=now, finished_at=now,
-                status="done", counts={})
+        .values(
+            command="serve",
+            connection=WORKSPACE,
+            started_at=now,
+            finished_at=now,
+            status="done",
+            counts={},
+        )
         .returning(T_RUN.c.id)
-    ).scalar_one()  # fmt: skip
+    ).scalar_one()
 
 
 def record_change(conn: Connection, kind: str, entity_id: int) -> None:
@@ -373,10 +389,15 @@ def record_change(conn: Connection, kind: str, entity_id: int) -> None:
     ).rowcount:
         conn.execute(
             T_PROV.insert().values(
-                connection=WORKSPACE, kind=kind, native_id=str(entity_id), entity_id=entity_id,
-                content_hash=None, run_id=run_id, updated_at=now,
+                connection=WORKSPACE,
+                kind=kind,
+                native_id=str(entity_id),
+                entity_id=entity_id,
+                content_hash=None,
+                run_id=run_id,
+                updated_at=now,
             )
-        )  # fmt: skip
+        )
 
 
 # -- ticket changes ---------------------------------------------------------------------
@@ -425,11 +446,22 @@ def add_note(store: Store, ticket_id: int, account: Account, body: str) -> int |
             return None
         mid = conn.execute(
             T_MESSAGE.insert()
-            .values(ticket_id=ticket_id, author_id=account.person_id, public=False,
-                    direction="outbound", created_at=now, created_tz=None, body_text=body,
-                    to=[], cc=[], references=[], headers={}, is_auto=False)
+            .values(
+                ticket_id=ticket_id,
+                author_id=account.person_id,
+                public=False,
+                direction="outbound",
+                created_at=now,
+                created_tz=None,
+                body_text=body,
+                to=[],
+                cc=[],
+                references=[],
+                headers={},
+                is_auto=False,
+            )
             .returning(T_MESSAGE.c.id)
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
         conn.execute(T_TICKET.update().where(T_TICKET.c.id == ticket_id).values(updated_at=now))
         record_change(conn, "message", mid)
         search.index_tickets(conn, [ticket_id])
@@ -631,14 +663,26 @@ def sent_draft(
         draft = conn.execute(sa.select(T_DRAFT).where(d.id == draft_id)).one()
         mid = conn.execute(
             T_MESSAGE.insert()
-            .values(ticket_id=draft.ticket_id, author_id=author_id, public=True,
-                    direction="outbound", created_at=now, created_tz=0, subject=draft.subject,
-                    body_text=draft.body, to=list(draft.to), cc=list(draft.cc),
-                    message_id=draft.mail_id, in_reply_to=draft.in_reply_to,
-                    references=list(draft.references), raw_sha256=raw_sha256,
-                    headers={"from": from_addr}, is_auto=False)
+            .values(
+                ticket_id=draft.ticket_id,
+                author_id=author_id,
+                public=True,
+                direction="outbound",
+                created_at=now,
+                created_tz=0,
+                subject=draft.subject,
+                body_text=draft.body,
+                to=list(draft.to),
+                cc=list(draft.cc),
+                message_id=draft.mail_id,
+                in_reply_to=draft.in_reply_to,
+                references=list(draft.references),
+                raw_sha256=raw_sha256,
+                headers={"from": from_addr},
+                is_auto=False,
+            )
             .returning(T_MESSAGE.c.id)
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
         conn.execute(
             T_DRAFT.update()
             .where(d.id == draft_id)

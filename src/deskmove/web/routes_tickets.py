@@ -43,9 +43,15 @@ def _filters(request: Request) -> worklist.Filters:
 
 def _query(f: worklist.Filters, **override: Any) -> str:
     values = {
-        "status": f.status, "assignee": f.assignee, "group": f.group or "", "tag": f.tag,
-        "channel": f.channel, "source": f.source, "q": f.q, "sort": f.sort,
-    }  # fmt: skip
+        "status": f.status,
+        "assignee": f.assignee,
+        "group": f.group or "",
+        "tag": f.tag,
+        "channel": f.channel,
+        "source": f.source,
+        "q": f.q,
+        "sort": f.sort,
+    }
     values.update(override)
     return urlencode({k: v for k, v in values.items() if v not in ("", None)})
 
@@ -58,17 +64,24 @@ def ticket_list(request: Request, after: str = "", partial: int = 0) -> Response
     counts = None if partial else settings.counts
     result = worklist.list_tickets(store, f, after or None, counts=counts)
     extra = {
-        "f": f, "page": result, "query": lambda **kw: _query(f, **kw),
-        "next_url": f"/tickets?{_query(f, after=result.next_cursor)}" if result.next_cursor else None,
-    }  # fmt: skip
+        "f": f,
+        "page": result,
+        "query": lambda **kw: _query(f, **kw),
+        "next_url": f"/tickets?{_query(f, after=result.next_cursor)}"
+        if result.next_cursor
+        else None,
+    }
     if partial:
         return page(request, "_rows.html", **extra)
     cache = settings.cached
     return page(
-        request, "list.html", counts=result.counts,
+        request,
+        "list.html",
+        counts=result.counts,
         options=cache("options", lambda: worklist.filter_options(store)),
-        agents=cache("agents", lambda: ws.agents(store)), **extra,
-    )  # fmt: skip
+        agents=cache("agents", lambda: ws.agents(store)),
+        **extra,
+    )
 
 
 @router.get("/tickets/{ticket_id}")

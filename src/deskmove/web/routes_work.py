@@ -111,11 +111,20 @@ def reply(
     if subj and not subj.lower().startswith(("re:", "re ")):
         subj = f"Re: {subj}"
     draft_id, created = ws.create_draft(
-        store, ticket_id=ticket_id, user_id=user.id, form_token=form_token, state="held",
-        to=recipients, cc=_addresses(cc), subject=subj, body=body, seen_upto=seen_upto,
+        store,
+        ticket_id=ticket_id,
+        user_id=user.id,
+        form_token=form_token,
+        state="held",
+        to=recipients,
+        cc=_addresses(cc),
+        subject=subj,
+        body=body,
+        seen_upto=seen_upto,
         mail_id=mailout.new_message_id(settings_of(request).smtp),
-        in_reply_to=head["in_reply_to"], references=head["references"],
-    )  # fmt: skip
+        in_reply_to=head["in_reply_to"],
+        references=head["references"],
+    )
     if not created:  # the same form again (a double click, a reload): it was handled once
         return _back(ticket_id, "duplicate", "drafts")
     if ws.newer_messages(store, ticket_id, seen_upto, user):
@@ -169,9 +178,16 @@ def _send(request: Request, draft_id: int, ticket_id: int, allow_unknown: bool =
         ws.fail_draft(store, draft_id, "no [smtp] section in deskmove.toml: replies cannot be sent")
         return _back(ticket_id, "failed", "drafts")
     msg = mailout.build_reply(
-        smtp, agent_name=user.name, to=list(d.to), cc=list(d.cc), subject=d.subject or "",
-        body=d.body, message_id=d.mail_id, in_reply_to=d.in_reply_to, references=list(d.references),
-    )  # fmt: skip
+        smtp,
+        agent_name=user.name,
+        to=list(d.to),
+        cc=list(d.cc),
+        subject=d.subject or "",
+        body=d.body,
+        message_id=d.mail_id,
+        in_reply_to=d.in_reply_to,
+        references=list(d.references),
+    )
     try:
         mailout.send(smtp, msg)
     except mailout.SendFailed as exc:
