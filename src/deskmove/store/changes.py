@@ -15,18 +15,18 @@ from sqlalchemy.engine import Connection
 
 from deskmove.store.webmodel import StoreChange
 
-T_CHANGE = StoreChange.__table__
+COUNTERS = StoreChange.__table__
 TICKETS = "tickets"
 
 
 def bump(conn: Connection, name: str = TICKETS) -> None:
     """Raise the counter; call it last in the transaction that changed tickets."""
-    c = T_CHANGE.c
-    if not conn.execute(T_CHANGE.update().where(c.name == name).values(n=c.n + 1)).rowcount:
-        conn.execute(T_CHANGE.insert().values(name=name, n=1))
+    c = COUNTERS.c
+    if not conn.execute(COUNTERS.update().where(c.name == name).values(n=c.n + 1)).rowcount:
+        conn.execute(COUNTERS.insert().values(name=name, n=1))
 
 
-_STAMP = sa.select(T_CHANGE.c.n).where(T_CHANGE.c.name == sa.bindparam("name"))
+_STAMP = sa.select(COUNTERS.c.n).where(COUNTERS.c.name == sa.bindparam("name"))
 
 
 def stamp(conn: Connection, name: str = TICKETS) -> int:

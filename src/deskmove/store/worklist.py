@@ -31,12 +31,12 @@ from deskmove.store.people import primary_email
 if TYPE_CHECKING:
     from deskmove.store import Store
 
-T_TICKET = Ticket.__table__
-T_MESSAGE = Message.__table__
-T_ATT = Attachment.__table__
-T_PERSON = Person.__table__
-T_GROUP = Group.__table__
-T_PROV = Provenance.__table__
+TICKETS = Ticket.__table__
+MESSAGES = Message.__table__
+ATTACHMENTS = Attachment.__table__
+PEOPLE = Person.__table__
+GROUPS = Group.__table__
+PROVENANCE = Provenance.__table__
 
 UNSOLVED = ("new", "open", "pending", "hold")
 BROAD_SEARCH = 2000  # matching documents past which a search is broad (Filters.find)
@@ -81,7 +81,7 @@ class Filters:
         """WHERE terms. A broad search stays a subquery, and on SQLite the list's order is
         walked with each ticket checked against the matches (``+id IN``) instead of
         sorting every match to show the first page."""
-        t = T_TICKET.c
+        t = TICKETS.c
         where: list[Any] = []
         if with_status:
             if self.status == "unsolved":
@@ -107,7 +107,7 @@ class Filters:
                     sa.exists(sa.select(1).select_from(each).where(each.c.value == self.tag))
                 )
         if self.source:
-            p = T_PROV.c
+            p = PROVENANCE.c
             where.append(
                 sa.exists().where(
                     p.kind == "ticket", p.entity_id == t.id, p.connection == self.source
@@ -166,7 +166,7 @@ def _decode(cursor: str, column: str) -> tuple[Any, int] | None:
 
 def _keyset(column: str, desc: bool, cursor: tuple[Any, int] | None) -> tuple[list[Any], list[Any]]:
     """WHERE and ORDER BY for one page: newest first puts empty values last, oldest first first."""
-    t = T_TICKET.c
+    t = TICKETS.c
     col = t[column]
     if column == "id":
         order = [col.desc()] if desc else [col.asc()]
@@ -199,15 +199,15 @@ def list_tickets(
     """One page of the list in the chosen order, and the next page's cursor; with
     ``counts``, the counts per status too, in the same transaction."""
     column, desc = SORTS.get(f.sort, SORTS["updated"])
-    t = T_TICKET.c
+    t = TICKETS.c
     at = _decode(cursor, column) if cursor else None
     dialect = store.engine.dialect.name
     keyset, order = _keyset(column, desc, at)
-    req = T_PERSON.alias("req")
-    asg = T_PERSON.alias("asg")
+    req = PEOPLE.alias("req")
+    asg = PEOPLE.alias("asg")
     req_email = primary_email(t.requester_id)
     n_messages = (
-        sa.select(sa.func.count()).select_from(T_MESSAGE).where(T_MESSAGE.c.ticket_id == t.id)
+        sa.select(sa.func.count()).select_from(MESSAGES).where(MESSAGES.c.ticket_id == t.id)
     ).scalar_subquery()
     q = (
         sa.select(
@@ -223,13 +223,13 @@ def list_tickets(
             req.c.name.label("requester_name"),
             req_email.label("requester_email"),
             asg.c.name.label("assignee_name"),
-            T_GROUP.c.name.label("group_name"),
+            GROUPS.c.name.label("group_name"),
             n_messages.label("message_count"),
         )
         .select_from(
-            T_TICKET.outerjoin(req, req.c.id == t.requester_id)
+            TICKETS.outerjoin(req, req.c.id == t.requester_id)
             .outerjoin(asg, asg.c.id == t.assignee_id)
-            .outerjoin(T_GROUP, T_GROUP.c.id == t.group_id)
+            .outerjoin(GROUPS, GROUPS.c.id == t.group_id)
         )
         .order_by(*order)
         .limit(limit + 1)
@@ -253,7 +253,7 @@ def status_counts(store: Store, f: Filters) -> dict[str, int]:
 
 def _status_counts(conn: Connection, f: Filters) -> dict[str, int]:
     f.find(conn)
-    t = T_TICKET.c
+    t = TICKETS.c
     q = (
         sa.select(t.status, sa.func.count())
         .where(*f.conditions(conn.dialect.name, with_status=False))
@@ -305,7 +305,7 @@ class CountCache:
 
 def filter_options(store: Store) -> dict[str, list[Any]]:
     """What the filter pickers offer: groups, channels and sources present in the store."""
-    t, g, p = T_TICKET.c, T_GROUP.c, T_PROV.c
+    t, g, p = TICKETS.c, GROUPS.c, PROVENANCE.c
     with store.begin() as conn:
         groups = conn.execute(sa.select(g.id, g.name).order_by(g.name)).all()
         channels = list(conn.execute(sa.select(t.channel).distinct().order_by(t.channel)).scalars())
@@ -325,27 +325,27 @@ def ticket(store: Store, ticket_id: int) -> Any | None:
 
 def ticket_row(conn: Connection, ticket_id: int) -> Any | None:
     """The ticket with its requester's, assignee's and group's names and its message count."""
-    t = T_TICKET.c
-    req = T_PERSON.alias("req")
-    asg = T_PERSON.alias("asg")
+    t = TICKETS.c
+    req = PEOPLE.alias("req")
+    asg = PEOPLE.alias("asg")
     req_email = primary_email(t.requester_id)
     q = (
         sa.select(
-            T_TICKET,
+            TICKETS,
             req.c.name.label("requester_name"),
             req_email.label("requester_email"),
             asg.c.name.label("assignee_name"),
-            T_GROUP.c.name.label("group_name"),
+            GROUPS.c.name.label("group_name"),
             sa.select(sa.func.count())
-            .select_from(T_MESSAGE)
-            .where(T_MESSAGE.c.ticket_id == t.id)
+            .select_from(MESSAGES)
+            .where(MESSAGES.c.ticket_id == t.id)
             .scalar_subquery()
             .label("message_count"),
         )
         .select_from(
-            T_TICKET.outerjoin(req, req.c.id == t.requester_id)
+            TICKETS.outerjoin(req, req.c.id == t.requester_id)
             .outerjoin(asg, asg.c.id == t.assignee_id)
-            .outerjoin(T_GROUP, T_GROUP.c.id == t.group_id)
+            .outerjoin(GROUPS, GROUPS.c.id == t.group_id)
         )
         .where(t.id == ticket_id)
     )
@@ -355,7 +355,7 @@ def ticket_row(conn: Connection, ticket_id: int) -> Any | None:
 def messages(store: Store, ticket_id: int, page: int = 50) -> Iterator[dict[str, Any]]:
     """The conversation in order, read ``page`` messages at a time (a 1,000-message ticket
     streams instead of loading at once); each with its author and attachments."""
-    m, p = T_MESSAGE.c, T_PERSON.c
+    m, p = MESSAGES.c, PEOPLE.c
     email = primary_email(m.author_id)
     after: tuple[Any, int] | None = None
     while True:
@@ -379,7 +379,7 @@ def messages(store: Store, ticket_id: int, page: int = 50) -> Iterator[dict[str,
                 p.role.label("author_role"),
                 email.label("author_email"),
             )
-            .outerjoin(T_PERSON, p.id == m.author_id)
+            .outerjoin(PEOPLE, p.id == m.author_id)
             .where(m.ticket_id == ticket_id)
             .order_by(m.created_at.asc().nulls_first(), m.id)
             .limit(page)
@@ -401,7 +401,9 @@ def messages(store: Store, ticket_id: int, page: int = 50) -> Iterator[dict[str,
             ids = [r["id"] for r in rows]
             atts: dict[int, list[dict[str, Any]]] = {}
             for a in conn.execute(
-                sa.select(T_ATT).where(T_ATT.c.message_id.in_(ids)).order_by(T_ATT.c.id)
+                sa.select(ATTACHMENTS)
+                .where(ATTACHMENTS.c.message_id.in_(ids))
+                .order_by(ATTACHMENTS.c.id)
             ):
                 atts.setdefault(a.message_id, []).append(dict(a._mapping))
         for r in rows:
@@ -414,7 +416,7 @@ def messages(store: Store, ticket_id: int, page: int = 50) -> Iterator[dict[str,
 
 def message_html(store: Store, message_id: int) -> tuple[int, str | None] | None:
     """(ticket id, stored HTML body) of a message."""
-    m = T_MESSAGE.c
+    m = MESSAGES.c
     with store.begin() as conn:
         row = conn.execute(sa.select(m.ticket_id, m.body_html).where(m.id == message_id)).first()
     return (row.ticket_id, row.body_html) if row else None
@@ -423,13 +425,13 @@ def message_html(store: Store, message_id: int) -> tuple[int, str | None] | None
 def message_raw(store: Store, message_id: int) -> str | None:
     with store.begin() as conn:
         return conn.execute(
-            sa.select(T_MESSAGE.c.raw_sha256).where(T_MESSAGE.c.id == message_id)
+            sa.select(MESSAGES.c.raw_sha256).where(MESSAGES.c.id == message_id)
         ).scalar()
 
 
 def inline_images(store: Store, message_id: int) -> dict[str, int]:
     """Content-ID (without <>) -> attachment id, for a message's cid: references."""
-    a = T_ATT.c
+    a = ATTACHMENTS.c
     with store.begin() as conn:
         rows = conn.execute(
             sa.select(a.id, a.content_id).where(
@@ -441,14 +443,14 @@ def inline_images(store: Store, message_id: int) -> dict[str, int]:
 
 def attachment(store: Store, attachment_id: int) -> Any | None:
     with store.begin() as conn:
-        return conn.execute(sa.select(T_ATT).where(T_ATT.c.id == attachment_id)).first()
+        return conn.execute(sa.select(ATTACHMENTS).where(ATTACHMENTS.c.id == attachment_id)).first()
 
 
 # -- metrics -----------------------------------------------------------------------------
 def metric_rows(store: Store, since: datetime) -> list[Any]:
     """Per ticket created since then: created, solved, status, assignee, first inbound and
     first public outbound reply time (one grouped scan of the messages)."""
-    t, m = T_TICKET.c, T_MESSAGE.c
+    t, m = TICKETS.c, MESSAGES.c
     first_in = sa.func.min(sa.case((m.direction == "inbound", m.created_at)))
     first_out = sa.func.min(
         sa.case((sa.and_(m.direction == "outbound", m.public.is_(True)), m.created_at))
@@ -457,7 +459,7 @@ def metric_rows(store: Store, since: datetime) -> list[Any]:
         sa.select(
             m.ticket_id.label("tid"), first_in.label("first_in"), first_out.label("first_out")
         )
-        .join(T_TICKET, t.id == m.ticket_id)
+        .join(TICKETS, t.id == m.ticket_id)
         .where(t.created_at >= since)
         .group_by(m.ticket_id)
         .subquery()
@@ -481,6 +483,6 @@ def metric_rows(store: Store, since: datetime) -> list[Any]:
 
 def backlog(store: Store) -> list[tuple[str, Any]]:
     """(status, created_at) of every unsolved ticket, for backlog by status and age."""
-    t = T_TICKET.c
+    t = TICKETS.c
     with store.begin() as conn:
         return list(conn.execute(sa.select(t.status, t.created_at).where(t.status.in_(UNSOLVED))))

@@ -47,17 +47,17 @@ if TYPE_CHECKING:
     from deskmove.store import Store
 
 WORKSPACE = "@workspace"
-T_USER = WebUser.__table__
-T_SESSION = WebSession.__table__
-T_FAIL = WebLoginFailure.__table__
-T_PRESENCE = WebPresence.__table__
-T_DRAFT = WebDraft.__table__
-T_TICKET = Ticket.__table__
-T_MESSAGE = Message.__table__
-T_PERSON = Person.__table__
-T_EMAIL = PersonEmail.__table__
-T_PROV = Provenance.__table__
-T_RUN = Run.__table__
+USERS = WebUser.__table__
+SESSIONS = WebSession.__table__
+LOGIN_FAILURES = WebLoginFailure.__table__
+PRESENCE = WebPresence.__table__
+DRAFTS = WebDraft.__table__
+TICKETS = Ticket.__table__
+MESSAGES = Message.__table__
+PEOPLE = Person.__table__
+EMAILS = PersonEmail.__table__
+PROVENANCE = Provenance.__table__
+RUNS = Run.__table__
 
 SESSION_IDLE = timedelta(hours=12)
 SESSION_MAX = timedelta(days=14)
@@ -101,23 +101,23 @@ def add_user(
         raise UsageError(f"'{email}' is not an e-mail address", "give the agent's address")
     now = utcnow()
     with store.begin() as conn:
-        if conn.execute(sa.select(T_USER.c.id).where(T_USER.c.email == email)).first():
+        if conn.execute(sa.select(USERS.c.id).where(USERS.c.email == email)).first():
             raise UsageError(
                 f"an account for {email} already exists",
                 "remove it first with `deskmove users remove`",
             )
-        pid = conn.execute(sa.select(T_EMAIL.c.person_id).where(T_EMAIL.c.email == email)).scalar()
+        pid = conn.execute(sa.select(EMAILS.c.person_id).where(EMAILS.c.email == email)).scalar()
         if pid is None:
             pid = conn.execute(
-                T_PERSON.insert().values(name=name, role="agent").returning(T_PERSON.c.id)
+                PEOPLE.insert().values(name=name, role="agent").returning(PEOPLE.c.id)
             ).scalar_one()
-            conn.execute(T_EMAIL.insert().values(person_id=pid, email=email, primary=True))
+            conn.execute(EMAILS.insert().values(person_id=pid, email=email, primary=True))
         else:
-            conn.execute(T_PERSON.update().where(T_PERSON.c.id == pid).values(role="agent"))
+            conn.execute(PEOPLE.update().where(PEOPLE.c.id == pid).values(role="agent"))
             if name is None:
-                name = conn.execute(sa.select(T_PERSON.c.name).where(T_PERSON.c.id == pid)).scalar()
+                name = conn.execute(sa.select(PEOPLE.c.name).where(PEOPLE.c.id == pid)).scalar()
         uid = conn.execute(
-            T_USER.insert()
+            USERS.insert()
             .values(
                 email=email,
                 name=name,
@@ -126,39 +126,39 @@ def add_user(
                 person_id=pid,
                 created_at=now,
             )
-            .returning(T_USER.c.id)
+            .returning(USERS.c.id)
         ).scalar_one()
-        return _account(conn.execute(sa.select(T_USER).where(T_USER.c.id == uid)).one())
+        return _account(conn.execute(sa.select(USERS).where(USERS.c.id == uid)).one())
 
 
 def list_users(store: Store) -> list[Account]:
     with store.begin() as conn:
-        return [_account(r) for r in conn.execute(sa.select(T_USER).order_by(T_USER.c.email))]
+        return [_account(r) for r in conn.execute(sa.select(USERS).order_by(USERS.c.email))]
 
 
 def count_users(store: Store) -> int:
     with store.begin() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(T_USER)).scalar_one()
+        return conn.execute(sa.select(sa.func.count()).select_from(USERS)).scalar_one()
 
 
 def remove_user(store: Store, email: str) -> bool:
     """Delete an account and its sessions; the person and their history stay."""
     email = email.strip().lower()
     with store.begin() as conn:
-        uid = conn.execute(sa.select(T_USER.c.id).where(T_USER.c.email == email)).scalar()
+        uid = conn.execute(sa.select(USERS.c.id).where(USERS.c.email == email)).scalar()
         if uid is None:
             return False
-        conn.execute(T_SESSION.delete().where(T_SESSION.c.user_id == uid))
-        conn.execute(T_PRESENCE.delete().where(T_PRESENCE.c.user_id == uid))
-        conn.execute(T_USER.delete().where(T_USER.c.id == uid))
+        conn.execute(SESSIONS.delete().where(SESSIONS.c.user_id == uid))
+        conn.execute(PRESENCE.delete().where(PRESENCE.c.user_id == uid))
+        conn.execute(USERS.delete().where(USERS.c.id == uid))
         return True
 
 
 def password_hash_of(store: Store, email: str) -> tuple[int, str] | None:
     with store.begin() as conn:
         row = conn.execute(
-            sa.select(T_USER.c.id, T_USER.c.password_hash).where(
-                T_USER.c.email == email.strip().lower()
+            sa.select(USERS.c.id, USERS.c.password_hash).where(
+                USERS.c.email == email.strip().lower()
             )
         ).first()
     return (row.id, row.password_hash) if row else None
@@ -167,7 +167,7 @@ def password_hash_of(store: Store, email: str) -> tuple[int, str] | None:
 def set_password_hash(store: Store, user_id: int, password_hash: str) -> None:
     with store.begin() as conn:
         conn.execute(
-            T_USER.update().where(T_USER.c.id == user_id).values(password_hash=password_hash)
+            USERS.update().where(USERS.c.id == user_id).values(password_hash=password_hash)
         )
 
 
@@ -176,15 +176,15 @@ def set_preferences(
 ) -> None:
     with store.begin() as conn:
         conn.execute(
-            T_USER.update()
-            .where(T_USER.c.id == user_id)
+            USERS.update()
+            .where(USERS.c.id == user_id)
             .values(language=language or None, timezone=timezone or None)
         )
 
 
 def agents(store: Store) -> list[tuple[int, str]]:
     """(person id, label) of every person with the agent role, for the assignee pickers."""
-    p = T_PERSON.c
+    p = PEOPLE.c
     email = primary_email(p.id)
     with store.begin() as conn:
         rows = conn.execute(
@@ -194,7 +194,7 @@ def agents(store: Store) -> list[tuple[int, str]]:
 
 
 def is_agent(store: Store, person_id: int) -> bool:
-    p = T_PERSON.c
+    p = PEOPLE.c
     with store.begin() as conn:
         return (
             conn.execute(sa.select(p.id).where(p.id == person_id, p.role == "agent")).first()
@@ -212,9 +212,9 @@ def create_session(store: Store, user_id: int) -> tuple[str, str]:
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = utcnow()
     with store.begin() as conn:
-        conn.execute(T_SESSION.delete().where(T_SESSION.c.expires_at < now))
+        conn.execute(SESSIONS.delete().where(SESSIONS.c.expires_at < now))
         conn.execute(
-            T_SESSION.insert().values(
+            SESSIONS.insert().values(
                 token_hash=_digest(token),
                 user_id=user_id,
                 csrf=csrf,
@@ -231,11 +231,11 @@ def session_user(store: Store, token: str) -> tuple[Account, str] | None:
     if not token or len(token) > 200:
         return None
     now = utcnow()
-    s = T_SESSION.c
+    s = SESSIONS.c
     with store.begin() as conn:
         row = conn.execute(
-            sa.select(T_USER, s.csrf, s.seen_at, s.created_at, s.expires_at)
-            .join(T_SESSION, s.user_id == T_USER.c.id)
+            sa.select(USERS, s.csrf, s.seen_at, s.created_at, s.expires_at)
+            .join(SESSIONS, s.user_id == USERS.c.id)
             .where(s.token_hash == _digest(token))
         ).first()
         if row is None:
@@ -246,7 +246,7 @@ def session_user(store: Store, token: str) -> tuple[Account, str] | None:
         try:  # best effort: a store busy with a sync must not log the agent out
             with store.begin() as conn:
                 conn.execute(
-                    T_SESSION.update()
+                    SESSIONS.update()
                     .where(s.token_hash == _digest(token))
                     .values(seen_at=now, expires_at=now + SESSION_IDLE)
                 )
@@ -257,7 +257,7 @@ def session_user(store: Store, token: str) -> tuple[Account, str] | None:
 
 def end_session(store: Store, token: str) -> None:
     with store.begin() as conn:
-        conn.execute(T_SESSION.delete().where(T_SESSION.c.token_hash == _digest(token)))
+        conn.execute(SESSIONS.delete().where(SESSIONS.c.token_hash == _digest(token)))
 
 
 # -- login throttling -----------------------------------------------------------------
@@ -265,7 +265,7 @@ def login_wait(store: Store, keys: list[str], now: datetime | None = None) -> in
     """Seconds until another login attempt is allowed for these keys (0: now)."""
     now = now or utcnow()
     with store.begin() as conn:
-        rows = conn.execute(sa.select(T_FAIL).where(T_FAIL.c.key.in_(keys))).all()
+        rows = conn.execute(sa.select(LOGIN_FAILURES).where(LOGIN_FAILURES.c.key.in_(keys))).all()
     wait = 0
     for r in rows:
         if r.count >= THROTTLE_LIMIT and r.first_at + THROTTLE_WINDOW > now:
@@ -275,25 +275,29 @@ def login_wait(store: Store, keys: list[str], now: datetime | None = None) -> in
 
 def login_failed(store: Store, keys: list[str]) -> None:
     now = utcnow()
-    f = T_FAIL.c
+    f = LOGIN_FAILURES.c
     with store.begin() as conn:
         for key in keys:
-            row = conn.execute(sa.select(T_FAIL).where(f.key == key)).first()
+            row = conn.execute(sa.select(LOGIN_FAILURES).where(f.key == key)).first()
             if row is None:
                 try:
                     with conn.begin_nested():
-                        conn.execute(T_FAIL.insert().values(key=key, count=1, first_at=now))
+                        conn.execute(LOGIN_FAILURES.insert().values(key=key, count=1, first_at=now))
                 except IntegrityError:
-                    conn.execute(T_FAIL.update().where(f.key == key).values(count=f.count + 1))
+                    conn.execute(
+                        LOGIN_FAILURES.update().where(f.key == key).values(count=f.count + 1)
+                    )
             elif row.first_at + THROTTLE_WINDOW < now:
-                conn.execute(T_FAIL.update().where(f.key == key).values(count=1, first_at=now))
+                conn.execute(
+                    LOGIN_FAILURES.update().where(f.key == key).values(count=1, first_at=now)
+                )
             else:
-                conn.execute(T_FAIL.update().where(f.key == key).values(count=f.count + 1))
+                conn.execute(LOGIN_FAILURES.update().where(f.key == key).values(count=f.count + 1))
 
 
 def login_succeeded(store: Store, keys: list[str]) -> None:
     with store.begin() as conn:
-        conn.execute(T_FAIL.delete().where(T_FAIL.c.key.in_(keys)))
+        conn.execute(LOGIN_FAILURES.delete().where(LOGIN_FAILURES.c.key.in_(keys)))
 
 
 # -- presence -------------------------------------------------------------------------
@@ -314,9 +318,9 @@ def heartbeat(
 def _touch(conn: Connection, ticket_id: int, user_id: int, state: str) -> list[dict[str, Any]]:
     state = state if state in ("viewing", "replying") else "viewing"
     now = utcnow()
-    p = T_PRESENCE.c
+    p = PRESENCE.c
     done = conn.execute(
-        T_PRESENCE.update()
+        PRESENCE.update()
         .where(p.ticket_id == ticket_id, p.user_id == user_id)
         .values(state=state, seen_at=now)
     ).rowcount
@@ -324,7 +328,7 @@ def _touch(conn: Connection, ticket_id: int, user_id: int, state: str) -> list[d
         try:
             with conn.begin_nested():
                 conn.execute(
-                    T_PRESENCE.insert().values(
+                    PRESENCE.insert().values(
                         ticket_id=ticket_id, user_id=user_id, state=state, seen_at=now
                     )
                 )
@@ -334,9 +338,9 @@ def _touch(conn: Connection, ticket_id: int, user_id: int, state: str) -> list[d
 
 
 def leave_presence(store: Store, ticket_id: int, user_id: int) -> None:
-    p = T_PRESENCE.c
+    p = PRESENCE.c
     with store.begin() as conn:
-        conn.execute(T_PRESENCE.delete().where(p.ticket_id == ticket_id, p.user_id == user_id))
+        conn.execute(PRESENCE.delete().where(p.ticket_id == ticket_id, p.user_id == user_id))
 
 
 def others_present(store: Store, ticket_id: int, user_id: int) -> list[dict[str, Any]]:
@@ -345,10 +349,10 @@ def others_present(store: Store, ticket_id: int, user_id: int) -> list[dict[str,
 
 
 def _others(conn: Connection, ticket_id: int, user_id: int, now: datetime) -> list[dict[str, Any]]:
-    p, u = T_PRESENCE.c, T_USER.c
+    p, u = PRESENCE.c, USERS.c
     rows = conn.execute(
         sa.select(u.name, u.email, p.state)
-        .join(T_USER, u.id == p.user_id)
+        .join(USERS, u.id == p.user_id)
         .where(p.ticket_id == ticket_id, p.user_id != user_id, p.seen_at > now - PRESENCE_FRESH)
         .order_by(u.email)
     )
@@ -359,13 +363,13 @@ def _others(conn: Connection, ticket_id: int, user_id: int, now: datetime) -> li
 def _change_run(conn: Connection) -> int:
     """A ``serve`` run newer than every other run: reused while no other run started since."""
     last = conn.execute(
-        sa.select(T_RUN.c.id, T_RUN.c.command).order_by(T_RUN.c.id.desc()).limit(1)
+        sa.select(RUNS.c.id, RUNS.c.command).order_by(RUNS.c.id.desc()).limit(1)
     ).first()
     if last is not None and last.command == "serve":
         return last.id
     now = utcnow()
     return conn.execute(
-        T_RUN.insert()
+        RUNS.insert()
         .values(
             command="serve",
             connection=WORKSPACE,
@@ -374,21 +378,21 @@ def _change_run(conn: Connection) -> int:
             status="done",
             counts={},
         )
-        .returning(T_RUN.c.id)
+        .returning(RUNS.c.id)
     ).scalar_one()
 
 
 def record_change(conn: Connection, kind: str, entity_id: int) -> None:
     """Mark a ticket or message as changed by the workspace, for the next push."""
     run_id = _change_run(conn)
-    p = T_PROV.c
+    p = PROVENANCE.c
     now = utcnow()
     where = (p.connection == WORKSPACE, p.kind == kind, p.native_id == str(entity_id))
     if not conn.execute(
-        T_PROV.update().where(*where).values(run_id=run_id, updated_at=now)
+        PROVENANCE.update().where(*where).values(run_id=run_id, updated_at=now)
     ).rowcount:
         conn.execute(
-            T_PROV.insert().values(
+            PROVENANCE.insert().values(
                 connection=WORKSPACE,
                 kind=kind,
                 native_id=str(entity_id),
@@ -418,7 +422,7 @@ def update_ticket(store: Store, ticket_id: int, changes: dict[str, Any]) -> bool
             f"unknown priority '{changes['priority']}'", f"use one of: {', '.join(PRIORITIES)}"
         )
     now = utcnow()
-    t = T_TICKET.c
+    t = TICKETS.c
     with store.begin() as conn:
         row = conn.execute(sa.select(t.status, t.solved_at).where(t.id == ticket_id)).first()
         if row is None:
@@ -432,7 +436,7 @@ def update_ticket(store: Store, ticket_id: int, changes: dict[str, Any]) -> bool
                 values["solved_at"] = None
         if values:
             values["updated_at"] = now
-            conn.execute(T_TICKET.update().where(t.id == ticket_id).values(**values))
+            conn.execute(TICKETS.update().where(t.id == ticket_id).values(**values))
             record_change(conn, "ticket", ticket_id)
             change_counter.bump(conn)  # last: see deskmove.store.changes
         return True
@@ -442,10 +446,10 @@ def add_note(store: Store, ticket_id: int, account: Account, body: str) -> int |
     """An internal note by this agent; returns the message id (None: no such ticket)."""
     now = utcnow()
     with store.begin() as conn:
-        if conn.execute(sa.select(T_TICKET.c.id).where(T_TICKET.c.id == ticket_id)).first() is None:
+        if conn.execute(sa.select(TICKETS.c.id).where(TICKETS.c.id == ticket_id)).first() is None:
             return None
         mid = conn.execute(
-            T_MESSAGE.insert()
+            MESSAGES.insert()
             .values(
                 ticket_id=ticket_id,
                 author_id=account.person_id,
@@ -460,9 +464,9 @@ def add_note(store: Store, ticket_id: int, account: Account, body: str) -> int |
                 headers={},
                 is_auto=False,
             )
-            .returning(T_MESSAGE.c.id)
+            .returning(MESSAGES.c.id)
         ).scalar_one()
-        conn.execute(T_TICKET.update().where(T_TICKET.c.id == ticket_id).values(updated_at=now))
+        conn.execute(TICKETS.update().where(TICKETS.c.id == ticket_id).values(updated_at=now))
         record_change(conn, "message", mid)
         search.index_tickets(conn, [ticket_id])
         change_counter.bump(conn)
@@ -477,8 +481,8 @@ def latest_message_id(store: Store, ticket_id: int) -> int:
 
 def _latest_message_id(conn: Connection, ticket_id: int) -> int:
     return conn.execute(
-        sa.select(sa.func.coalesce(sa.func.max(T_MESSAGE.c.id), 0)).where(
-            T_MESSAGE.c.ticket_id == ticket_id
+        sa.select(sa.func.coalesce(sa.func.max(MESSAGES.c.id), 0)).where(
+            MESSAGES.c.ticket_id == ticket_id
         )
     ).scalar_one()
 
@@ -517,7 +521,7 @@ def reply_headers(store: Store, ticket_id: int) -> dict[str, Any]:
 
 
 def _reply_headers(conn: Connection, ticket_id: int) -> dict[str, Any]:
-    m, t = T_MESSAGE.c, T_TICKET.c
+    m, t = MESSAGES.c, TICKETS.c
     ticket = conn.execute(sa.select(t.subject, t.requester_id).where(t.id == ticket_id)).first()
     if ticket is None:
         return {}
@@ -544,7 +548,7 @@ def _reply_headers(conn: Connection, ticket_id: int) -> dict[str, Any]:
 def create_draft(store: Store, **values: Any) -> tuple[int, bool]:
     """Store a reply draft; the same form token again returns the first one (id, created)."""
     now = utcnow()
-    d = T_DRAFT.c
+    d = DRAFTS.c
     with store.begin() as conn:
         existing = conn.execute(
             sa.select(d.id).where(d.form_token == values["form_token"])
@@ -554,9 +558,7 @@ def create_draft(store: Store, **values: Any) -> tuple[int, bool]:
         try:
             with conn.begin_nested():
                 did = conn.execute(
-                    T_DRAFT.insert()
-                    .values(created_at=now, updated_at=now, **values)
-                    .returning(d.id)
+                    DRAFTS.insert().values(created_at=now, updated_at=now, **values).returning(d.id)
                 ).scalar_one()
         except IntegrityError:
             did = conn.execute(
@@ -568,7 +570,7 @@ def create_draft(store: Store, **values: Any) -> tuple[int, bool]:
 
 def get_draft(store: Store, draft_id: int) -> Any:
     with store.begin() as conn:
-        return conn.execute(sa.select(T_DRAFT).where(T_DRAFT.c.id == draft_id)).first()
+        return conn.execute(sa.select(DRAFTS).where(DRAFTS.c.id == draft_id)).first()
 
 
 def drafts_for(store: Store, ticket_id: int) -> list[Any]:
@@ -578,11 +580,11 @@ def drafts_for(store: Store, ticket_id: int) -> list[Any]:
 
 
 def _drafts_for(conn: Connection, ticket_id: int) -> list[Any]:
-    d, u = T_DRAFT.c, T_USER.c
+    d, u = DRAFTS.c, USERS.c
     return list(
         conn.execute(
-            sa.select(T_DRAFT, u.name.label("author_name"), u.email.label("author_email"))
-            .outerjoin(T_USER, u.id == d.user_id)
+            sa.select(DRAFTS, u.name.label("author_name"), u.email.label("author_email"))
+            .outerjoin(USERS, u.id == d.user_id)
             .where(d.ticket_id == ticket_id, d.state != "sent")
             .order_by(d.id)
         )
@@ -595,12 +597,12 @@ def claim_draft(store: Store, draft_id: int, *, allow_unknown: bool = False) -> 
     A draft left in ``sending`` (the process died during the send) may have gone
     out: it is claimed again only when the agent says so (``allow_unknown``).
     """
-    d = T_DRAFT.c
+    d = DRAFTS.c
     states = ["held", "failed"] + (["sending"] if allow_unknown else [])
     with store.begin() as conn:
         return bool(
             conn.execute(
-                T_DRAFT.update()
+                DRAFTS.update()
                 .where(d.id == draft_id, d.state.in_(states))
                 .values(state="sending", updated_at=utcnow(), error=None)
             ).rowcount
@@ -608,44 +610,44 @@ def claim_draft(store: Store, draft_id: int, *, allow_unknown: bool = False) -> 
 
 
 def hold_draft(store: Store, draft_id: int, seen_upto: int, body: str | None = None) -> None:
-    d = T_DRAFT.c
+    d = DRAFTS.c
     values: dict[str, Any] = {"state": "held", "seen_upto": seen_upto, "updated_at": utcnow()}
     if body is not None:
         values["body"] = body
     with store.begin() as conn:
-        conn.execute(T_DRAFT.update().where(d.id == draft_id, d.state != "sent").values(**values))
+        conn.execute(DRAFTS.update().where(d.id == draft_id, d.state != "sent").values(**values))
 
 
 def fail_draft(store: Store, draft_id: int, error: str) -> None:
-    d = T_DRAFT.c
+    d = DRAFTS.c
     with store.begin() as conn:
         conn.execute(
-            T_DRAFT.update()
+            DRAFTS.update()
             .where(d.id == draft_id, d.state == "sending")
             .values(state="failed", error=error[:1000], updated_at=utcnow())
         )
 
 
 def discard_draft(store: Store, draft_id: int) -> bool:
-    d = T_DRAFT.c
+    d = DRAFTS.c
     with store.begin() as conn:
         return bool(
             conn.execute(
-                T_DRAFT.delete().where(d.id == draft_id, d.state.in_(["held", "failed"]))
+                DRAFTS.delete().where(d.id == draft_id, d.state.in_(["held", "failed"]))
             ).rowcount
         )
 
 
 def newer_messages(store: Store, ticket_id: int, seen_upto: int, account: Account) -> list[Any]:
     """Messages that arrived after the agent opened the form, other than their own notes."""
-    m, p = T_MESSAGE.c, T_PERSON.c
+    m, p = MESSAGES.c, PEOPLE.c
     with store.begin() as conn:
         return list(
             conn.execute(
                 sa.select(
                     m.id, m.public, m.direction, m.created_at, m.author_id, p.name.label("author")
                 )
-                .outerjoin(T_PERSON, p.id == m.author_id)
+                .outerjoin(PEOPLE, p.id == m.author_id)
                 .where(m.ticket_id == ticket_id, m.id > seen_upto)
                 .where(sa.or_(m.public.is_(True), m.author_id.is_distinct_from(account.person_id)))
                 .order_by(m.id)
@@ -658,11 +660,11 @@ def sent_draft(
 ) -> int:
     """The reply went out: store it as the outbound message, mark the draft sent."""
     now = utcnow()
-    d = T_DRAFT.c
+    d = DRAFTS.c
     with store.begin() as conn:
-        draft = conn.execute(sa.select(T_DRAFT).where(d.id == draft_id)).one()
+        draft = conn.execute(sa.select(DRAFTS).where(d.id == draft_id)).one()
         mid = conn.execute(
-            T_MESSAGE.insert()
+            MESSAGES.insert()
             .values(
                 ticket_id=draft.ticket_id,
                 author_id=author_id,
@@ -681,19 +683,17 @@ def sent_draft(
                 headers={"from": from_addr},
                 is_auto=False,
             )
-            .returning(T_MESSAGE.c.id)
+            .returning(MESSAGES.c.id)
         ).scalar_one()
         conn.execute(
-            T_DRAFT.update()
+            DRAFTS.update()
             .where(d.id == draft_id)
             .values(state="sent", message_row_id=mid, updated_at=now, error=None)
         )
-        t = T_TICKET.c
-        conn.execute(T_TICKET.update().where(t.id == draft.ticket_id).values(updated_at=now))
+        t = TICKETS.c
+        conn.execute(TICKETS.update().where(t.id == draft.ticket_id).values(updated_at=now))
         conn.execute(
-            T_TICKET.update()
-            .where(t.id == draft.ticket_id, t.status == "new")
-            .values(status="open")
+            TICKETS.update().where(t.id == draft.ticket_id, t.status == "new").values(status="open")
         )
         record_change(conn, "message", mid)
         record_change(conn, "ticket", draft.ticket_id)
