@@ -231,3 +231,30 @@ def _workers_exit(blob_root: Path, timeout: float = 30) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def _documents(conn: Any) -> list[tuple[Any, ...]]:
+    if conn.dialect.name == "sqlite":
+        return list(conn.execute(sa.text("SELECT rowid, doc FROM search_fts ORDER BY rowid")))
+    return list(conn.execute(sa.text("SELECT ticket_id, part, doc FROM search_docs ORDER BY 1, 2")))
+
+
+def test_search_documents_appended_equal_rebuilt_ones_on_both_stores(
+    any_store, tmp_path: Path, monkeypatch
+) -> None:
+    from deskmove.config import Project
+    from deskmove.sources import mbox
+    from deskmove.store import search
+    from deskmove.sync import import_source
+
+    monkeypatch.setattr(mbox, "BATCH_MAILS", 7)
+    monkeypatch.setenv(parallel.WORKERS_ENV, "1")
+    box = mailbox(tmp_path / "support.mbox", 120)
+    root = tmp_path / "p"
+    init_project(root)
+    (root / "deskmove.toml").write_text(SUPPORT, encoding="utf-8")
+    import_source(Project.load(root), any_store, f"mbox:{box}")
+    with any_store.begin() as conn:
+        appended = _documents(conn)
+        search.index_tickets(conn, conn.execute(sa.text("SELECT id FROM tickets")).scalars())
+        assert len(appended) > 25 and _documents(conn) == appended
