@@ -149,6 +149,17 @@ def test_global_options_work_after_the_command(cli, project_dir, tmp_path, monke
     assert json.loads(audit.stdout)["checklist"]
 
 
+def test_a_misspelt_global_option_after_the_command_suggests_the_right_one(tmp_path):
+    for args, meant in (
+        (["status", "--projcet", str(tmp_path)], "--project"),
+        (["quarantine", "list", "--jsno"], "--json"),
+    ):
+        res = run(*args)
+        assert res.exit_code == 2 and "Traceback" not in res.output
+        assert f"No such option: {args[-2] if meant == '--project' else args[-1]}" in res.stderr
+        assert f"(Possible options: {meant})" in res.stderr, res.stderr
+
+
 def test_arguments_after_a_double_dash_are_left_alone(cli):
     res = cli("import", "--", "--json")
     assert res.exit_code == 2

@@ -3,6 +3,7 @@ a closed output pipe, and the project a command runs in."""
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,11 @@ from typing import Any
 
 import typer
 from typer.core import TyperGroup
+
+try:  # typer that carries its own copy of click
+    from typer._click.exceptions import NoSuchOption
+except ImportError:  # pragma: no cover - typer on the installed click
+    from click.exceptions import NoSuchOption
 
 from deskmove.config import PROJECT_FILE, Project
 from deskmove.errors import UsageError
@@ -40,7 +46,13 @@ class GlobalOptionsGroup(TyperGroup):
 
     def invoke(self, ctx: typer.Context) -> Any:
         with closed_pipe_exits():  # a command's --help, and anything a command prints
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except NoSuchOption as exc:  # `status --projcet`: the global one is meant
+                if not exc.possibilities:
+                    names = [*GLOBAL_FLAGS, *GLOBAL_VALUED]
+                    exc.possibilities = difflib.get_close_matches(exc.option_name, names, n=2)
+                raise
 
 
 @contextmanager
