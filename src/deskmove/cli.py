@@ -284,6 +284,7 @@ def export_cmd(
             project, store, target, dry_run=dry_run, progress=g.progress
         )
     g.emit(_sync().push_summary(name, report), {"target": name, **report.as_dict()})
+    g.notes(report.notes)
     if sum(report.failed.values()):
         raise typer.Exit(EXIT_FAILED)
 

@@ -104,7 +104,13 @@ def test_hooks_provide_what_the_spec_uses(spec: Spec):
             assert callable(hooks.remote_message)
 
 
-def test_mapping_and_placeholders(spec: Spec):
+def _target_values(spec: Spec, project) -> set[str]:  # noqa: ANN001
+    """Placeholders the hooks fill for the target's lookups (RT: the spec's queues)."""
+    make = getattr(load_hooks(spec.hooks), "target_values", None)
+    return set(make(RestTarget(parse_spec(_conn(spec)), project).ctx)) if make else set()
+
+
+def test_mapping_and_placeholders(spec: Spec, project):
     load_mapping(spec.mapping)  # validated on load
     if "{host}" in spec.base_url:  # self-hosted: https unless ?tls=none
         assert _fields(spec.base_url) <= {"http", "host", "prefix"}
@@ -117,7 +123,7 @@ def test_mapping_and_placeholders(spec: Spec):
     for name, s in spec.streams.items():
         assert _fields(s.path) <= ({"ticket_id"} if s.per_ticket else set()), f"streams.{name}.path"
     if spec.target is not None:
-        known = FILLED | set(spec.options)
+        known = FILLED | set(spec.options) | _target_values(spec, project)
         groups = [spec.target.organization, spec.target.person, spec.target.ticket, spec.target.message,
                   {"upload": spec.target.upload, "job": spec.target.job}]  # fmt: skip
         for group in groups:

@@ -142,6 +142,10 @@ class EndpointSpec(_Model):
     # a lookup run before creating only by --dry-run; a push asks it for what the target
     # refused to create (a bulk create matches by itself, or refuses a taken unique value)
     dry_run_only: bool = False
+    # "location": the new object's id is the last segment of the Location header (RT answers
+    # a Correspond with a list of messages, and names the transaction it made only there)
+    id_from: Literal["body", "location"] = "body"
+    by_external_id: bool = False  # a find whose query itself matches the external id exactly
 
 
 class StreamSpec(_Model):
@@ -170,7 +174,10 @@ class StreamSpec(_Model):
 
 class TargetSpec(_Model):
     """The write side. Per kind: ``create``, ``find`` (by external id, after a crash),
-    ``match_*`` lookups tried in order before creating, ``delete``, …; ``lists`` read
+    ``match_*`` lookups tried in order before creating, ``delete``, …; messages:
+    ``append``, ``append_internal`` (internal notes, where the target has an endpoint of
+    their own: RT's Comment beside its Correspond), ``list`` (verify) and ``find``
+    (a ticket's newest messages, to find an interrupted append); ``lists`` read
     the target's agents (``agents*``) and groups (``groups``) once per push; ``fields``
     reads the values the account accepts (its statuses, types)."""
 

@@ -148,6 +148,9 @@ class Push:
         self.emails: dict[int, str] = {}
         self.left_out: Counter[str] = Counter()  # reason -> tickets
         self._fallback: str | None = None
+        self.ctx.client = adapter.client if self.ctx.client is None else self.ctx.client
+        make = self.hooks.target_values  # placeholders of the hooks' own (RT: the spec's queues)
+        self._lookup_values: dict[str, Any] = make(self.ctx) if make else {}
 
     def run(self) -> PushReport:
         from deskmove.sync import progress_bar
@@ -458,11 +461,12 @@ class Push:
         ep = self.ep.get(kind, "find")
         if ep is None:
             return None
-        values = {"external_id": rec.external_id, "external_tag": rec.external_id.replace(":", "-"),
+        values = {**self._lookup_values, "external_id": rec.external_id,
+                  "external_tag": rec.external_id.replace(":", "-"),
                   "requester": getattr(rec, "requester", None) or "", "email": getattr(rec, "email", None) or "",
                   "name": getattr(rec, "name", None) or ""}  # fmt: skip
         for raw in self.ep.records(ep, values):
-            if _carries(raw, rec.external_id):
+            if ep.by_external_id or _carries(raw, rec.external_id):
                 return str(raw["id"])
         return None
 
@@ -493,7 +497,7 @@ class Push:
         if not files or self.hooks.attachments != "multipart":
             return self.ep.call(ep, values, payload)
         parts = [
-            ("attachments[]", (f.filename, self.store.blobs.get(f.sha256), f.content_type))
+            (self.hooks.attachment_part, (f.filename, self.store.blobs.get(f.sha256), f.content_type))
             for f in files
         ]
         self.report.created["attachment"] += len(files)
@@ -564,7 +568,9 @@ class Push:
             for eid, t in rest.items():  # the messages that did not go in with the ticket
                 native = self.ids.resolved("ticket", eid)
                 if native:
-                    self._append(t, self._ticket(t), native, created=True)
+                    rec = self._ticket(t)
+                    if self._append(t, rec, native, created=True) and self.hooks.replies_change_status:
+                        self._sync_fields(rec, native)
 
     def _ticket(self, t: dict[str, Any]) -> TicketPush:
         """The typed record of one stored ticket, with the target's ids and values."""
@@ -702,6 +708,8 @@ class Push:
             return True
         native = self._current(t, native)
         new = [m for m in new if not self.ids.resolved("message", m["id"])]
+        if new and self.hooks.replies_change_status:  # the fields go out again after these
+            self.ids.set_hash("ticket", t["id"], native, "")
         status = None if created else self._status(native)
         reopen = status in self.hooks.reopen_from
         for m in new:
@@ -725,7 +733,8 @@ class Push:
                 payload, reopen = self.hooks.reopen(payload), False
                 self.report.notes.append(f"ticket {t['id']} reopened in the target by a reply")
             self.ids.put_many([("message", m["id"], None, None)], "pending")
-            body = self._post(ep, {"id": native}, payload, mp.files)
+            internal = None if mp.public else self.ep.get("message", "append_internal")
+            body = self._post(internal or ep, {"id": native}, payload, mp.files)
             self.ids.put_many([("message", m["id"], _message_id(body, native), None)], "done")
             self.report.created["message"] += 1
         return True
@@ -830,13 +839,14 @@ class Push:
 
     def _appended(self, native: str, payload: dict[str, Any]) -> str | None:
         """The target's message that an interrupted append made: same author, body and flag."""
-        listing = self.ep.get("message", "list")
+        listing = self.ep.get("message", "find") or self.ep.get("message", "list")
         if listing is None or not payload:
             return None
         taken = {v[0] for v in self.ids.rows["message"].values() if v[2] == "done"}
         for c in pick(self.ep.call(listing, {"id": native}), listing.records) or []:
-            if str(c["id"]) not in taken and self.hooks.same_message(c, payload):
-                return str(c["id"])
+            mid = self.hooks.listed_id(c)
+            if mid not in taken and self.hooks.same_message(c, payload):
+                return mid
         return None
 
 
@@ -875,8 +885,33 @@ def fetch_ticket(adapter: RestTarget, native_id: str) -> RemoteTicket | None:
         for tid in [native_id, *_our_followups(ep, show, ticket, native_id)]:
             for raw in pick(ep.call(listing, {"id": tid}), listing.records) or []:
                 messages.append(adapter.hooks.remote_message(raw))
-    status = adapter.mapping.canonical("status", ticket.get("status")) if ticket else None
+    elif adapter.hooks.remote_record is not None:
+        messages = [adapter.hooks.remote_record(m) for m in _read_back(adapter, native_id)]
+    field = adapter.hooks.status_field
+    status = adapter.mapping.canonical("status", ticket.get(field)) if ticket else None
     return RemoteTicket(native_id, status, messages)
+
+
+def _read_back(adapter: RestTarget, native_id: str) -> list[Any]:
+    """A ticket's messages through the spec's read side (its per-ticket message streams),
+    for a target whose messages are made of several listings (RT: history + attachments)."""
+    from deskmove.rest.streams import read_stream
+
+    adapter.ctx.client = adapter.client
+    history = adapter.hooks.ticket_history
+    records: dict[str, list[dict[str, Any]]] = {}
+    out: list[Any] = []
+    for name, s in adapter.streams().items():
+        if s.kind == "message" and s.per_ticket:
+            convert = None if history else getattr(adapter.hooks, s.hook or "message")
+            for page in read_stream(adapter.client, s, None, path_args={"ticket_id": native_id}):
+                records.setdefault(name, []).extend(page.records)
+                if convert is not None:
+                    out += [d.message for raw in page.records
+                            for d in convert(raw, adapter.ctx, native_id)]  # fmt: skip
+    if history is not None:
+        out += [d.message for d in history(records, adapter.ctx, native_id)]
+    return out
 
 
 def _our_followups(ep: Endpoints, show: EndpointSpec, ticket: Any, native_id: str) -> list[str]:

@@ -7,6 +7,7 @@ create endpoint, so ``--dry-run`` runs the same lookups a real push does.
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -48,10 +49,14 @@ class Endpoints:
         ]
 
     def call(self, ep: EndpointSpec, values: dict[str, Any], body: Any = None, **kw: Any) -> Any:
+        """The endpoint's answer; with ``id_from: location``, ``{"id": …, "body": answer}``."""
         params = {k: fmt(v, values) for k, v in ep.params.items()}
         if body is not None:
             kw["json"] = body
-        _resp, data = self.adapter.client.json(ep.method, fmt(ep.path, values), params=params, **kw)
+        resp, data = self.adapter.client.json(ep.method, fmt(ep.path, values), params=params, **kw)
+        if ep.id_from == "location":
+            where = resp.headers.get("location", "").rstrip("/")
+            return {"id": where.rsplit("/", 1)[-1] or None, "body": data}
         return data
 
     @staticmethod
@@ -75,13 +80,20 @@ class Endpoints:
 class TargetIndex:
     """What the target already has that a push needs whole: agents and groups (few)."""
 
-    agents: dict[str, str] = field(default_factory=dict)  # e-mail (casefolded) -> agent id
+    agents: dict[str, str | None] = field(default_factory=dict)  # e-mail (casefolded) -> agent id
     groups: dict[str, str] = field(default_factory=dict)  # name (casefolded) -> group id
     allowed: dict[str, set[str]] = field(default_factory=dict)  # kind -> native values
     notes: list[str] = field(default_factory=list)
+    # a target that cannot list its agents (RT) has each address looked up once
+    lookup: Callable[[str], str | None] | None = None
 
     def agent(self, email: str | None) -> str | None:
-        return self.agents.get(email.casefold()) if email else None
+        if not email:
+            return None
+        key = email.casefold()
+        if key not in self.agents and self.lookup is not None:
+            self.agents[key] = self.lookup(email)
+        return self.agents.get(key)
 
 
 def read_index(adapter: RestTarget) -> TargetIndex:
@@ -90,6 +102,9 @@ def read_index(adapter: RestTarget) -> TargetIndex:
     target = adapter.spec.target
     assert target is not None
     hooks, ctx = adapter.hooks, adapter.ctx
+    find_agent = getattr(hooks.module, "find_agent", None)  # find_agent(email, ctx)
+    if find_agent is not None:
+        index.lookup = lambda email: find_agent(email, ctx)
     for name, stream in target.lists.items():
         try:
             for page in read_stream(adapter.client, stream, None):

@@ -67,8 +67,9 @@ def _needs(spec: Spec, module: ModuleType) -> Iterable[tuple[str, str]]:
     for kind in ("organization", "person", "ticket", "group"):
         if "create" in getattr(t, kind):
             yield f"{kind}_payload", f"target.{kind}.create"
-    if "append" in t.message:
-        yield "append_payload", "target.message.append"
+    for name in ("append", "append_internal"):
+        if name in t.message:
+            yield "append_payload", f"target.message.{name}"
     if "list" in t.message:
         yield "remote_message", "target.message.list"
     if "followup" in t.ticket:
@@ -115,7 +116,13 @@ class Hooks:
     ``ATTACHMENT_LIMIT`` (bytes per ticket), ``stream_values(ctx, client)`` (values for
     stream placeholders), ``ticket_fields(ticket, ctx)`` (what a delta push keeps in step;
     needed with ``target.ticket.update``) and ``remote_description(raw)`` (a ticket's own
-    body as its first message, for verify).
+    body as its first message, for verify). For targets like RT: ``target_values(ctx)``
+    (placeholders for the target's lookups), ``find_agent(email, ctx)`` (an agent looked up
+    by e-mail, where the target cannot list them), ``ATTACHMENT_PART`` (the multipart field
+    of a file), ``REPLIES_CHANGE_STATUS`` (an appended reply changes the ticket's status, so
+    its fields are sent again after), ``listed_id(raw)`` (the message id of a
+    ``message.find`` record), ``remote_record(msg)`` (verify: a message read back through
+    the spec's read side, when there is no ``message.list``) and ``STATUS_FIELD``.
     """
 
     def __init__(self, module: ModuleType) -> None:
@@ -143,6 +150,15 @@ class Hooks:
         self.attachments: str | None = getattr(module, "ATTACHMENTS", "upload")
         self.attachment_limit: int | None = getattr(module, "ATTACHMENT_LIMIT", None)
         self.can_reopen = hasattr(module, "REOPEN_FROM")
+        self.target_values: Callable[[HookContext], dict[str, Any]] | None = getattr(
+            module, "target_values", None
+        )
+        self.remote_record: Callable[..., RemoteMessage] | None = getattr(
+            module, "remote_record", None
+        )
+        self.attachment_part: str = getattr(module, "ATTACHMENT_PART", "attachments[]")
+        self.replies_change_status: bool = bool(getattr(module, "REPLIES_CHANGE_STATUS", False))
+        self.status_field: str = getattr(module, "STATUS_FIELD", "status")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.module, name)
@@ -151,6 +167,10 @@ class Hooks:
         """A target message is the one an interrupted append made (False: cannot tell)."""
         fn = getattr(self.module, "same_message", None)
         return bool(fn(raw, payload)) if fn is not None else False
+
+    def listed_id(self, raw: dict[str, Any]) -> str:
+        fn = getattr(self.module, "listed_id", None)
+        return str(fn(raw) if fn is not None else raw["id"])
 
     def reopen(self, payload: dict[str, Any]) -> dict[str, Any]:
         fn = getattr(self.module, "reopen", None)

@@ -13,6 +13,16 @@ TicketSQL reads a date in RT's time zone, while REST2 answers in UTC: the
 cursor is written in ``?timezone=`` (default UTC), and each run first checks
 that RT reads it that way, so a wrong zone fails loudly instead of skipping
 tickets.
+
+Write side: a ticket is created in the spec's queue with its requestors,
+subject and first message (``RefersTo`` holds deskmove's external id, so a
+re-run after a crash finds it); later messages are Correspond (public) or
+Comment (internal) transactions. REST2 cannot set a transaction's time or
+creator: every body starts with the original author and time, and ends the
+line with deskmove's message id, which is how verify reads the times back and
+an interrupted append is found again. Files go as multipart (RT 5.0.3 answers
+500 to a non-ASCII file name in a JSON body). Everyone deskmove puts on a
+ticket is on its ``SquelchMailTo`` list, so RT's scrips mail none of them.
 """
 
 from __future__ import annotations
@@ -20,13 +30,18 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import email.utils
+import html
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from deskmove.errors import ConfigError, UsageError
-from deskmove.records import MessageRec, PersonRef, TicketRec
+from deskmove.records import GroupRec, MessageRec, PersonRec, PersonRef, TicketRec
 from deskmove.rest.hooks import HookContext, MessageDraft, RemoteFile, parse_time
+from deskmove.rest.pushrecords import MessagePush, OrgPush, PersonPush, TicketPush
+from deskmove.targets.base import RemoteMessage
 
 MESSAGE_TYPES = {"Create", "Correspond", "Comment"}
 NOBODY = {"Nobody", "RT_System"}
@@ -349,3 +364,251 @@ def _message(
         is_auto=bool(auto and auto != "no"),
     )
     return MessageDraft(ticket_id, msg, files)
+
+
+# -- write side --------------------------------------------------------------------------
+INLINE_MESSAGES = 1  # the first message is the ticket's Content; the rest are appended
+ATTACHMENTS = "multipart"  # sent with the create or append call
+ATTACHMENT_PART = "Attachments"
+REPLIES_CHANGE_STATUS = True  # a Correspond reopens a ticket ("On Correspond Open Inactive…")
+STATUS_FIELD = "Status"
+TO_RT_STATUS = {"new": "new", "open": "open", "pending": "stalled", "hold": "stalled",
+                "solved": "resolved", "closed": "resolved"}  # fmt: skip
+ORIGIN = re.compile(
+    r"Originally from (?P<who>.*?) at (?P<when>\S+) \(imported by deskmove, message (?P<id>\d+)\)"
+)
+MAIL_SCRIPS = (
+    "On Create Autoreply To Requestors", "On Create Notify Owner and AdminCcs",
+    "On Create Notify Ccs", "On Create Notify Other Recipients",
+    "On Correspond Notify Requestors and Ccs", "On Correspond Notify Owner and AdminCcs",
+    "On Correspond Notify Other Recipients", "On Comment Notify AdminCcs as Comment",
+    "On Comment Notify Other Recipients as Comment", "On Owner Change Notify Owner",
+    "On Resolve Notify Requestors",
+)  # fmt: skip
+
+
+def target_values(ctx: HookContext) -> dict[str, str]:
+    """Lookups stay in the spec's queues: another store's tickets in the same RT carry the
+    same ``deskmove:ticket:N`` (``?external_id_prefix=`` tells two stores apart)."""
+    return {"queues": queue_clause(ctx)}
+
+
+def push_notes(ctx: HookContext) -> list[str]:
+    notes = [
+        "RT cannot set a transaction's original time or creator through REST2: each ticket "
+        "and message body starts with the original author and time; RT shows the API user "
+        "and the time of the import",
+        "a ticket's owner is set only when the store's assignee is a privileged RT user "
+        "(matched by e-mail) with the OwnTicket right in the queue; others stay with Nobody",
+    ]
+    if squelching(ctx):
+        notes.append(
+            "RT mails nobody deskmove puts on a ticket: requestors, Cc, AdminCc and owner are "
+            "on its SquelchMailTo list (RT's People page shows it; remove them there after the "
+            "cutover); queue watchers are not: if the queues have any, disable these scrips "
+            "for the import: " + ", ".join(MAIL_SCRIPS)
+        )
+    else:
+        notes.append(
+            "?squelch=none: RT's scrips decide who is mailed; disable these before the import: "
+            + ", ".join(MAIL_SCRIPS)
+        )
+    return notes
+
+
+def squelching(ctx: HookContext) -> bool:
+    value = str(ctx.conn.option("squelch") or "requestors").lower()
+    if value not in ("requestors", "none"):
+        raise ConfigError(f"?squelch={value} is not known", "use ?squelch=requestors or ?squelch=none")
+    return value == "requestors"
+
+
+def _user(name: str, ctx: HookContext) -> dict[str, Any]:
+    """An RT user by name (``EmailAddress``, ``Privileged``), read once per run."""
+    cache = ctx.scratch.setdefault("users", {})
+    if name not in cache:
+        try:
+            _r, body = ctx.client.json("GET", f"/REST/2.0/user/{name}")
+            cache[name] = body or {}
+        except Exception:  # noqa: BLE001 - a missing or hidden user is no user
+            cache[name] = {}
+    return cache[name]
+
+
+def person(raw: dict[str, Any], ctx: HookContext) -> PersonRec | None:
+    """An RT user a lookup found (matching people by e-mail)."""
+    name = str(raw.get("Name") or raw.get("id") or "")
+    if not name or name in NOBODY:
+        return None
+    email = (raw.get("EmailAddress") or "").strip().lower()
+    if email:
+        ctx.scratch.setdefault("emails", {})[name] = email
+    return PersonRec(native_id=name, name=raw.get("RealName") or None,
+                     emails=[email] if email else [])  # fmt: skip
+
+
+def find_agent(email: str, ctx: HookContext) -> str | None:
+    """The privileged RT user with this address (REST2 lists no agents: each is looked up)."""
+    query = json.dumps([{"field": "EmailAddress", "value": email}])
+    _r, body = ctx.client.json("GET", "/REST/2.0/users",
+                               params={"query": query, "fields": "Name,EmailAddress"})  # fmt: skip
+    for raw in (body or {}).get("items") or []:
+        found = person(raw, ctx)
+        if found and email.casefold() in found.emails and int(_user(found.native_id, ctx).get("Privileged") or 0):
+            return found.native_id
+    return None
+
+
+def group(raw: dict[str, Any], ctx: HookContext) -> GroupRec:
+    """A queue (RT's groups of tickets); its id is remembered by name for ``_queue``."""
+    name = str(raw.get("Name") or f"queue {raw['id']}")
+    ctx.scratch.setdefault("queues", {})[name] = str(raw["id"])
+    return GroupRec(str(raw["id"]), name)
+
+
+def person_payload(p: PersonPush, ctx: HookContext) -> dict[str, Any]:
+    """An unprivileged RT user, named by its e-mail (as RT names the users mail creates)."""
+    out: dict[str, Any] = {"Name": p.email or f"deskmove-person-{p.entity_id}", "Privileged": 0,
+                           "Comments": f"Imported by deskmove ({p.external_id})"}  # fmt: skip
+    if p.email:
+        out["EmailAddress"] = p.email
+    if p.name:
+        out["RealName"] = p.name
+    return out
+
+
+def organization_payload(org: OrgPush, ctx: HookContext) -> dict[str, Any]:
+    return {"Name": org.name}  # RT has no organizations: the spec creates none
+
+
+def _origin(m: MessagePush) -> str:
+    when = m.created_at
+    stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else "an unknown time"
+    who = m.author_label or "an unknown author"
+    return f"Originally from {who} at {stamp} (imported by deskmove, message {m.entity_id})"
+
+
+def _content(m: MessagePush | None) -> dict[str, Any]:
+    """Content and ContentType: the original HTML or text, after the origin line."""
+    if m is None:
+        return {"Content": "(imported without messages)", "ContentType": "text/plain"}
+    origin = _origin(m)
+    left = f"\n\nAttachments not migrated: {', '.join(m.files_left_out)}" if m.files_left_out else ""
+    if m.body_html:
+        extra = f"<p><em>{html.escape(left.strip())}</em></p>" if left else ""
+        return {"Content": f"<p><em>{html.escape(origin)}</em></p>\n{extra}{m.body_html}",
+                "ContentType": "text/html"}  # fmt: skip
+    return {"Content": f"{origin}{left}\n\n{m.body_text or '(empty message)'}",
+            "ContentType": "text/plain"}  # fmt: skip
+
+
+def _queue(t: TicketPush, ctx: HookContext) -> str:
+    """The ticket's group when it is one of the spec's queues, else the first queue."""
+    queues = ctx.conn.folders
+    if not queues:
+        raise UsageError(f"'{ctx.conn.spec}' names no queue", "write it as rt://HOST/QUEUE")
+    ids = ctx.scratch.get("queues") or {}
+    for q in queues:
+        if t.group and ids.get(q) == t.group:
+            return q
+    return queues[0]
+
+
+def _status(t: TicketPush) -> str:
+    if "rt-rejected" in t.tags:
+        return "rejected"
+    return TO_RT_STATUS.get(t.canonical_status or "open", "open")
+
+
+def _email(name: str, ctx: HookContext) -> str:
+    known = (ctx.scratch.get("emails") or {}).get(name)
+    if known:
+        return known
+    return name if "@" in name else str(_user(name, ctx).get("EmailAddress") or "")
+
+
+def _custom_fields(t: TicketPush, ctx: HookContext) -> dict[str, Any]:
+    """RT's own custom fields, by their RT names (the mapping's ``fields``, reversed)."""
+    native = {canonical: name for name, canonical in ctx.mapping.maps.fields.items()}
+    return {native.get(k, k): v for k, v in t.custom_fields.items() if not k.startswith("rt.")}
+
+
+def ticket_payload(t: TicketPush, ctx: HookContext) -> dict[str, Any]:
+    custom = t.custom_fields
+    requestors = list(dict.fromkeys(r for r in [t.requester, *custom.get("rt.requestors", [])] if r))
+    out: dict[str, Any] = {
+        "Queue": _queue(t, ctx),
+        "Subject": t.subject or "(no subject)",
+        "Requestor": requestors,
+        "Status": _status(t),
+        "RefersTo": t.external_id,  # how a re-run after a crash finds the ticket
+        **_content(t.messages[0] if t.messages else None),
+    }
+    for key, name in (("Cc", "rt.cc"), ("AdminCc", "rt.admincc")):
+        if custom.get(name):
+            out[key] = list(custom[name])
+    if t.assignee:  # a privileged RT user (find_agent); never a customer
+        out["Owner"] = t.assignee
+    if t.priority not in (None, ""):
+        out["Priority"] = int(t.priority)
+    fields = _custom_fields(t, ctx)
+    if fields:
+        out["CustomFields"] = fields
+    if squelching(ctx):
+        people = [*(_email(r, ctx) for r in requestors), *out.get("Cc", []), *out.get("AdminCc", [])]
+        if t.assignee:
+            people.append(_email(t.assignee, ctx))
+        squelch = ", ".join(dict.fromkeys(e.lower() for e in people if "@" in e))
+        if squelch:
+            out["SquelchMailTo"] = squelch  # one string: REST2 drops a JSON list here
+    return out
+
+
+def append_payload(m: MessagePush, ctx: HookContext) -> dict[str, Any]:
+    """Correspond (public) or Comment (internal: the spec's ``append_internal``)."""
+    return _content(m)
+
+
+def form_fields(payload: dict[str, Any]) -> dict[str, Any]:
+    """A payload as RT's multipart takes it: the JSON in one field, the files beside it."""
+    return {"JSON": json.dumps(payload)}
+
+
+def ticket_fields(t: TicketPush, ctx: HookContext) -> dict[str, Any]:
+    """What a delta push keeps in step: status, the owner (when RT may own it), custom fields."""
+    out: dict[str, Any] = {"Status": _status(t)}
+    if t.assignee:
+        out["Owner"] = t.assignee
+    fields = _custom_fields(t, ctx)
+    if fields:
+        out["CustomFields"] = fields
+    return out
+
+
+def update_payload(diff: dict[str, Any], ctx: HookContext) -> dict[str, Any]:
+    return dict(diff)
+
+
+def listed_id(raw: dict[str, Any]) -> str:
+    """An attachment listed by ``message.find`` names the transaction (the message)."""
+    return str(raw.get("TransactionId"))
+
+
+def same_message(raw: dict[str, Any], payload: dict[str, Any]) -> bool:
+    """The attachment carries this message's origin line (deskmove's message id)."""
+    found = ORIGIN.search(html.unescape(str(payload.get("Content") or "")))
+    if not found:
+        return False
+    return f"imported by deskmove, message {found['id']})" in html.unescape(str(raw.get("Content") or ""))
+
+
+def remote_record(msg: MessageRec) -> RemoteMessage:
+    """A message read back from RT, with the author and time its origin line keeps."""
+    text = msg.body_text or html.unescape(msg.body_html or "")
+    origin = ORIGIN.search(text[:2000])
+    author = (msg.author.email or msg.author.native_id) if msg.author else None
+    when = msg.created_at
+    if origin:
+        author = email.utils.parseaddr(origin["who"])[1] or author
+        when = parse_time(origin["when"]) if origin["when"][:1].isdigit() else None
+    return RemoteMessage(msg.native_id, author, when, msg.public)
