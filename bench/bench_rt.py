@@ -110,7 +110,10 @@ def floor_read(rt: RTServer, queue: str) -> tuple[float, int, float]:
             break
         page += 1
     for tid in ids:
-        c.get(f"/REST/2.0/ticket/{tid}/history", params={"per_page": 100, "fields": "Type,Created,Creator"})
+        c.get(
+            f"/REST/2.0/ticket/{tid}/history",
+            params={"per_page": 100, "fields": "Type,Created,Creator"},
+        )
         atts = c.get(f"/REST/2.0/ticket/{tid}/attachments",
                      params={"per_page": 100, "fields": "TransactionId,ContentType,Filename,Content"}).json()  # fmt: skip
         requests += 2

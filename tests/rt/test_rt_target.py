@@ -213,14 +213,24 @@ def _small_mbox(path: Path) -> Path:
     ]):  # fmt: skip
         m = EmailMessage()
         m["From"], m["To"], m["Subject"] = sender, "podpora@shop.example", subject
-        m["Message-ID"], m["Date"] = f"<small-{n}@example.org>", format_datetime(base + timedelta(hours=n))
+        m["Message-ID"], m["Date"] = (
+            f"<small-{n}@example.org>",
+            format_datetime(base + timedelta(hours=n)),
+        )
         m.set_content(body)
         m.add_attachment(bytes(range(256)) * (n + 1), maintype="application", subtype="pdf",
                          filename=f"příloha-{n}.pdf")  # fmt: skip
         box.add(m.as_bytes())
         r = EmailMessage()
-        r["From"], r["To"], r["Subject"] = "Podpora <podpora@shop.example>", sender, f"Re: {subject}"
-        r["Message-ID"], r["In-Reply-To"] = f"<small-{n}-re@shop.example>", f"<small-{n}@example.org>"
+        r["From"], r["To"], r["Subject"] = (
+            "Podpora <podpora@shop.example>",
+            sender,
+            f"Re: {subject}",
+        )
+        r["Message-ID"], r["In-Reply-To"] = (
+            f"<small-{n}-re@shop.example>",
+            f"<small-{n}@example.org>",
+        )
         r["Date"] = format_datetime(base + timedelta(hours=n, minutes=30))
         r.set_content("Děkujeme, řešíme to." if n == 0 else "Спасибо, оформляем возврат.")
         box.add(r.as_bytes())
@@ -245,9 +255,19 @@ def test_kill_9_during_a_push_then_rerun_creates_nothing_twice(rt_server, tmp_pa
         queue = f"Clean{next(_names)}"
         rt.create_queue(queue)
         log.unlink(missing_ok=True)
-        ok(run(_copy(template, tmp_path / f"clean{n}"), "export", rt_spec(rt, queue), env=env, log=log))
+        ok(
+            run(
+                _copy(template, tmp_path / f"clean{n}"),
+                "export",
+                rt_spec(rt, queue),
+                env=env,
+                log=log,
+            )
+        )
     # the dangerous points: the RT call is made, its id-map "done" row not yet written
-    points = [line.split()[0] for line in _checkpoints(log) if "before id map" in line and "done" in line]
+    points = [
+        line.split()[0] for line in _checkpoints(log) if "before id map" in line and "done" in line
+    ]
     assert len(points) >= 4, _checkpoints(log)
     for point in points:
         queue = f"Killed{next(_names)}"
@@ -258,7 +278,11 @@ def test_kill_9_during_a_push_then_rerun_creates_nothing_twice(rt_server, tmp_pa
         ok(run(project, "export", rt_spec(rt, queue), env=env))
         tickets = rt_tickets(rt, queue)
         assert len(tickets) == 2, (point, tickets)
-        markers = [int(ORIGIN.search(text).group(1)) for t in tickets for _k, text, _f in rt_messages(rt, t["id"])]
+        markers = [
+            int(ORIGIN.search(text).group(1))
+            for t in tickets
+            for _k, text, _f in rt_messages(rt, t["id"])
+        ]
         assert sorted(markers) == sorted(set(markers)) and len(markers) == 4, (point, markers)
         verify = run(project, "verify", rt_spec(rt, queue), env=env)
         assert verify.returncode == 0, (point, verify.stdout, verify.stderr)
@@ -286,7 +310,9 @@ def test_rollback_removes_exactly_what_was_created(rt_server, tmp_path):
     assert "2" in out
     left = rt_tickets(rt, queue)
     assert [t["id"] for t in left] == [str(theirs["id"])]
-    for t in rt.call("GET", "/tickets", params={"query": f"Queue = '{queue}' AND Status = 'deleted'"})["items"]:
+    for t in rt.call(
+        "GET", "/tickets", params={"query": f"Queue = '{queue}' AND Status = 'deleted'"}
+    )["items"]:
         assert t["id"] != str(theirs["id"])
 
 
@@ -358,7 +384,10 @@ def test_status_owner_custom_fields_comments_and_files(rt_server, tmp_path):
     assert solved["Owner"]["id"] == "jana.rt"
     assert {c["name"]: c["values"] for c in solved["CustomFields"]}["Order"] == ["ORD-5/ž"]
     assert rt.call("GET", f"/ticket/{by_subject['Возврат']}")["Owner"]["id"] == "Nobody"
-    kinds = [(k, text.split("\n\n", 1)[-1]) for k, text, _f in rt_messages(rt, by_subject["Faktura č. 5"])]
+    kinds = [
+        (k, text.split("\n\n", 1)[-1])
+        for k, text, _f in rt_messages(rt, by_subject["Faktura č. 5"])
+    ]
     assert kinds == [("Create", "Dobrý den, faktura nesedí."),
                      ("Correspond", "Posíláme opravené doklady."),
                      ("Comment", "interní: dobropis schválen")]  # fmt: skip

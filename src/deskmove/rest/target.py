@@ -497,7 +497,10 @@ class Push:
         if not files or self.hooks.attachments != "multipart":
             return self.ep.call(ep, values, payload)
         parts = [
-            (self.hooks.attachment_part, (f.filename, self.store.blobs.get(f.sha256), f.content_type))
+            (
+                self.hooks.attachment_part,
+                (f.filename, self.store.blobs.get(f.sha256), f.content_type),
+            )
             for f in files
         ]
         self.report.created["attachment"] += len(files)
@@ -569,7 +572,10 @@ class Push:
                 native = self.ids.resolved("ticket", eid)
                 if native:
                     rec = self._ticket(t)
-                    if self._append(t, rec, native, created=True) and self.hooks.replies_change_status:
+                    if (
+                        self._append(t, rec, native, created=True)
+                        and self.hooks.replies_change_status
+                    ):
                         self._sync_fields(rec, native)
 
     def _ticket(self, t: dict[str, Any]) -> TicketPush:
@@ -907,8 +913,11 @@ def _read_back(adapter: RestTarget, native_id: str) -> list[Any]:
             for page in read_stream(adapter.client, s, None, path_args={"ticket_id": native_id}):
                 records.setdefault(name, []).extend(page.records)
                 if convert is not None:
-                    out += [d.message for raw in page.records
-                            for d in convert(raw, adapter.ctx, native_id)]  # fmt: skip
+                    out += [
+                        d.message
+                        for raw in page.records
+                        for d in convert(raw, adapter.ctx, native_id)
+                    ]
     if history is not None:
         out += [d.message for d in history(records, adapter.ctx, native_id)]
     return out

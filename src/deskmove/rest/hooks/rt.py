@@ -372,8 +372,6 @@ ATTACHMENTS = "multipart"  # sent with the create or append call
 ATTACHMENT_PART = "Attachments"
 REPLIES_CHANGE_STATUS = True  # a Correspond reopens a ticket ("On Correspond Open Inactive…")
 STATUS_FIELD = "Status"
-TO_RT_STATUS = {"new": "new", "open": "open", "pending": "stalled", "hold": "stalled",
-                "solved": "resolved", "closed": "resolved"}  # fmt: skip
 ORIGIN = re.compile(
     r"Originally from (?P<who>.*?) at (?P<when>\S+) \(imported by deskmove, message (?P<id>\d+)\)"
 )
@@ -419,7 +417,9 @@ def push_notes(ctx: HookContext) -> list[str]:
 def squelching(ctx: HookContext) -> bool:
     value = str(ctx.conn.option("squelch") or "requestors").lower()
     if value not in ("requestors", "none"):
-        raise ConfigError(f"?squelch={value} is not known", "use ?squelch=requestors or ?squelch=none")
+        raise ConfigError(
+            f"?squelch={value} is not known", "use ?squelch=requestors or ?squelch=none"
+        )
     return value == "requestors"
 
 
@@ -454,7 +454,11 @@ def find_agent(email: str, ctx: HookContext) -> str | None:
                                params={"query": query, "fields": "Name,EmailAddress"})  # fmt: skip
     for raw in (body or {}).get("items") or []:
         found = person(raw, ctx)
-        if found and email.casefold() in found.emails and int(_user(found.native_id, ctx).get("Privileged") or 0):
+        if (
+            found
+            and email.casefold() in found.emails
+            and int(_user(found.native_id, ctx).get("Privileged") or 0)
+        ):
             return found.native_id
     return None
 
@@ -493,7 +497,9 @@ def _content(m: MessagePush | None) -> dict[str, Any]:
     if m is None:
         return {"Content": "(imported without messages)", "ContentType": "text/plain"}
     origin = _origin(m)
-    left = f"\n\nAttachments not migrated: {', '.join(m.files_left_out)}" if m.files_left_out else ""
+    left = (
+        f"\n\nAttachments not migrated: {', '.join(m.files_left_out)}" if m.files_left_out else ""
+    )
     if m.body_html:
         extra = f"<p><em>{html.escape(left.strip())}</em></p>" if left else ""
         return {"Content": f"<p><em>{html.escape(origin)}</em></p>\n{extra}{m.body_html}",
@@ -515,9 +521,13 @@ def _queue(t: TicketPush, ctx: HookContext) -> str:
 
 
 def _status(t: TicketPush) -> str:
+    """The mapping's status, except that a closed ticket is resolved in RT (rejected only
+    when an RT source tagged it so: the mapping reads RT's rejected as closed)."""
     if "rt-rejected" in t.tags:
         return "rejected"
-    return TO_RT_STATUS.get(t.canonical_status or "open", "open")
+    if t.canonical_status == "closed":
+        return "resolved"
+    return str(t.status or "open")
 
 
 def _email(name: str, ctx: HookContext) -> str:
@@ -535,7 +545,9 @@ def _custom_fields(t: TicketPush, ctx: HookContext) -> dict[str, Any]:
 
 def ticket_payload(t: TicketPush, ctx: HookContext) -> dict[str, Any]:
     custom = t.custom_fields
-    requestors = list(dict.fromkeys(r for r in [t.requester, *custom.get("rt.requestors", [])] if r))
+    requestors = list(
+        dict.fromkeys(r for r in [t.requester, *custom.get("rt.requestors", [])] if r)
+    )
     out: dict[str, Any] = {
         "Queue": _queue(t, ctx),
         "Subject": t.subject or "(no subject)",
@@ -555,7 +567,11 @@ def ticket_payload(t: TicketPush, ctx: HookContext) -> dict[str, Any]:
     if fields:
         out["CustomFields"] = fields
     if squelching(ctx):
-        people = [*(_email(r, ctx) for r in requestors), *out.get("Cc", []), *out.get("AdminCc", [])]
+        people = [
+            *(_email(r, ctx) for r in requestors),
+            *out.get("Cc", []),
+            *out.get("AdminCc", []),
+        ]
         if t.assignee:
             people.append(_email(t.assignee, ctx))
         squelch = ", ".join(dict.fromkeys(e.lower() for e in people if "@" in e))
@@ -599,7 +615,9 @@ def same_message(raw: dict[str, Any], payload: dict[str, Any]) -> bool:
     found = ORIGIN.search(html.unescape(str(payload.get("Content") or "")))
     if not found:
         return False
-    return f"imported by deskmove, message {found['id']})" in html.unescape(str(raw.get("Content") or ""))
+    return f"imported by deskmove, message {found['id']})" in html.unescape(
+        str(raw.get("Content") or "")
+    )
 
 
 def remote_record(msg: MessageRec) -> RemoteMessage:
