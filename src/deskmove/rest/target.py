@@ -150,7 +150,7 @@ class Push:
         self._fallback: str | None = None
         self.ctx.client = adapter.client if self.ctx.client is None else self.ctx.client
         make = self.hooks.target_values  # placeholders of the hooks' own (RT: the spec's queues)
-        self._lookup_values: dict[str, Any] = make(self.ctx) if make else {}
+        self._hook_values: dict[str, Any] = make(self.ctx) if make else {}
 
     def run(self) -> PushReport:
         from deskmove.sync import progress_bar
@@ -461,7 +461,7 @@ class Push:
         ep = self.ep.get(kind, "find")
         if ep is None:
             return None
-        values = {**self._lookup_values, "external_id": rec.external_id,
+        values = {**self._hook_values, "external_id": rec.external_id,
                   "external_tag": rec.external_id.replace(":", "-"),
                   "requester": getattr(rec, "requester", None) or "", "email": getattr(rec, "email", None) or "",
                   "name": getattr(rec, "name", None) or ""}  # fmt: skip
