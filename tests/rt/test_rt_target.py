@@ -32,6 +32,8 @@ REPO = Path(__file__).resolve().parents[2]
 MAILBOX = REPO / "examples" / "mailbox.mbox"
 _names = itertools.count(1)
 ORIGIN = re.compile(r"imported by deskmove, message (\d+)\)")
+# Every message is a REST2 call RT answers in 0.1-0.5 s: the sample mailbox takes minutes.
+pytestmark = pytest.mark.timeout(1800)
 
 
 def run(project: Path, *args: str, env: dict[str, str], crash: str | None = None,
