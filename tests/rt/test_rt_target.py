@@ -330,7 +330,7 @@ def _seed_store(project: Path) -> None:
     an internal note; and one assigned to someone RT knows as a customer."""
     from deskmove.records import AttachmentRec, Batch, MessageRec, PersonRef, TicketRec
 
-    store = open_store(project)
+    store = Store.open(f"sqlite:///{project / 'deskmove.db'}", project / "blobs")
     t0 = datetime(2024, 5, 2, 8, 0, tzinfo=UTC)
     who = PersonRef(email="petr.dvorak@example.cz", name="Petr Dvořák")
     agent = PersonRef(email="jana.rt@shop.example", name="Jana Nováková", role="agent")
