@@ -56,18 +56,32 @@ def fill(store: Store, tickets: int, messages: int) -> None:
             agent = PersonRef(email="agent@shop.example", name="Jana Nováková", role="agent")
             msgs = []
             for k in range(messages):
-                msgs.append(MessageRec(
-                    native_id=f"m{n}-{k}", created_at=T0 + timedelta(hours=n, minutes=k),
-                    author=who if k % 2 == 0 else agent, public=k % 5 != 4,
-                    direction="inbound" if k % 2 == 0 else "outbound",
-                    body_text=f"Zpráva {k} k objednávce {n}: příliš žluťoučký kůň úpěl ďábelské ódy.",
-                    attachments=[AttachmentRec(sha, len(FILE), "faktura č.1.pdf", "application/pdf")]
-                    if k == 0 else [],
-                ))  # fmt: skip
-            batch.tickets.append(TicketRec(
-                native_id=f"t{n}", subject=f"Objednávka č. {n}", status="open", requester=who,
-                created_at=T0 + timedelta(hours=n), updated_at=T0 + timedelta(hours=n), messages=msgs,
-            ))  # fmt: skip
+                msgs.append(
+                    MessageRec(
+                        native_id=f"m{n}-{k}",
+                        created_at=T0 + timedelta(hours=n, minutes=k),
+                        author=who if k % 2 == 0 else agent,
+                        public=k % 5 != 4,
+                        direction="inbound" if k % 2 == 0 else "outbound",
+                        body_text=f"Zpráva {k} k objednávce {n}: příliš žluťoučký kůň úpěl ďábelské ódy.",
+                        attachments=[
+                            AttachmentRec(sha, len(FILE), "faktura č.1.pdf", "application/pdf")
+                        ]
+                        if k == 0
+                        else [],
+                    )
+                )
+            batch.tickets.append(
+                TicketRec(
+                    native_id=f"t{n}",
+                    subject=f"Objednávka č. {n}",
+                    status="open",
+                    requester=who,
+                    created_at=T0 + timedelta(hours=n),
+                    updated_at=T0 + timedelta(hours=n),
+                    messages=msgs,
+                )
+            )
             batch.read += 1 + messages
         store.ingestor("bench", None).ingest(batch)
 
@@ -82,16 +96,26 @@ def floor_push(rt: RTServer, queue: str, tickets: int, messages: int) -> tuple[f
     c, requests = session(rt), 0
     t0, cpu0 = time.perf_counter(), time.process_time()
     for n in range(tickets):
-        body = {"Queue": queue, "Subject": f"Objednávka č. {n}", "Requestor": f"zakaznik{n % 300}@example.cz",
-                "Content": f"Originally from … Zpráva 0 k objednávce {n}", "ContentType": "text/plain",
-                "SquelchMailTo": f"zakaznik{n % 300}@example.cz"}  # fmt: skip
-        r = c.post("/REST/2.0/ticket", data={"JSON": json.dumps(body)},
-                   files=[("Attachments", ("faktura č.1.pdf", FILE, "application/pdf"))])  # fmt: skip
+        body = {
+            "Queue": queue,
+            "Subject": f"Objednávka č. {n}",
+            "Requestor": f"zakaznik{n % 300}@example.cz",
+            "Content": f"Originally from … Zpráva 0 k objednávce {n}",
+            "ContentType": "text/plain",
+            "SquelchMailTo": f"zakaznik{n % 300}@example.cz",
+        }
+        r = c.post(
+            "/REST/2.0/ticket",
+            data={"JSON": json.dumps(body)},
+            files=[("Attachments", ("faktura č.1.pdf", FILE, "application/pdf"))],
+        )
         tid, requests = r.json()["id"], requests + 1
         for k in range(1, messages):
             kind = "comment" if k % 5 == 4 else "correspond"
-            c.post(f"/REST/2.0/ticket/{tid}/{kind}",
-                   json={"Content": f"Originally from … Zpráva {k}", "ContentType": "text/plain"})  # fmt: skip
+            c.post(
+                f"/REST/2.0/ticket/{tid}/{kind}",
+                json={"Content": f"Originally from … Zpráva {k}", "ContentType": "text/plain"},
+            )
             requests += 1
     return time.perf_counter() - t0, requests, time.process_time() - cpu0
 
@@ -101,8 +125,15 @@ def floor_read(rt: RTServer, queue: str) -> tuple[float, int, float]:
     t0, cpu0 = time.perf_counter(), time.process_time()
     page, ids = 1, []
     while True:
-        r = c.get("/REST/2.0/tickets", params={"query": f"Queue = '{queue}'", "per_page": 100, "page": page,
-                                                "fields": "Subject,Status,LastUpdated,Requestor"})  # fmt: skip
+        r = c.get(
+            "/REST/2.0/tickets",
+            params={
+                "query": f"Queue = '{queue}'",
+                "per_page": 100,
+                "page": page,
+                "fields": "Subject,Status,LastUpdated,Requestor",
+            },
+        )
         requests += 1
         items = r.json()["items"]
         ids += [i["id"] for i in items]
@@ -114,8 +145,10 @@ def floor_read(rt: RTServer, queue: str) -> tuple[float, int, float]:
             f"/REST/2.0/ticket/{tid}/history",
             params={"per_page": 100, "fields": "Type,Created,Creator"},
         )
-        atts = c.get(f"/REST/2.0/ticket/{tid}/attachments",
-                     params={"per_page": 100, "fields": "TransactionId,ContentType,Filename,Content"}).json()  # fmt: skip
+        atts = c.get(
+            f"/REST/2.0/ticket/{tid}/attachments",
+            params={"per_page": 100, "fields": "TransactionId,ContentType,Filename,Content"},
+        ).json()
         requests += 2
         for a in atts["items"]:
             if a["Filename"]:
@@ -178,13 +211,17 @@ def main() -> None:
             store = Store.open(project.store_url, project.blob_root)
             fill(store, args.tickets, args.messages)
             spec = f"rt://127.0.0.1:{rt.port}/Push?tls=none&timezone=Europe/Prague"
-            rows = [("push  deskmove", *deskmove_run(project, store, spec, "push")),
-                    ("push  bare REST2 (floor)", *floor_push(rt, "Floor", args.tickets, args.messages))]  # fmt: skip
+            rows = [
+                ("push  deskmove", *deskmove_run(project, store, spec, "push")),
+                ("push  bare REST2 (floor)", *floor_push(rt, "Floor", args.tickets, args.messages)),
+            ]
             init_project(root / "b")
             back = Project.load(root / "b")
             store_b = Store.open(back.store_url, back.blob_root)
-            rows += [("read  deskmove", *deskmove_run(back, store_b, spec, "read")),
-                     ("read  bare REST2 (floor)", *floor_read(rt, "Push"))]  # fmt: skip
+            rows += [
+                ("read  deskmove", *deskmove_run(back, store_b, spec, "read")),
+                ("read  bare REST2 (floor)", *floor_read(rt, "Push")),
+            ]
             store.close()
             store_b.close()
     finally:

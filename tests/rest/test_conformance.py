@@ -124,8 +124,13 @@ def test_mapping_and_placeholders(spec: Spec, project):
         assert _fields(s.path) <= ({"ticket_id"} if s.per_ticket else set()), f"streams.{name}.path"
     if spec.target is not None:
         known = FILLED | set(spec.options) | _target_values(spec, project)
-        groups = [spec.target.organization, spec.target.person, spec.target.ticket, spec.target.message,
-                  {"upload": spec.target.upload, "job": spec.target.job}]  # fmt: skip
+        groups = [
+            spec.target.organization,
+            spec.target.person,
+            spec.target.ticket,
+            spec.target.message,
+            {"upload": spec.target.upload, "job": spec.target.job},
+        ]
         for group in groups:
             for ep in group.values():
                 if ep is None:

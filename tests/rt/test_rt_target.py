@@ -36,8 +36,14 @@ ORIGIN = re.compile(r"imported by deskmove, message (\d+)\)")
 pytestmark = pytest.mark.timeout(1800)
 
 
-def run(project: Path, *args: str, env: dict[str, str], crash: str | None = None,
-        log: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def run(
+    project: Path,
+    *args: str,
+    env: dict[str, str],
+    crash: str | None = None,
+    log: Path | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
     """The real deskmove CLI in its own process (so it can be killed like a user's)."""
     full = {**os.environ, **env, "PYTHONPATH": str(REPO)}
     full.pop("DESKMOVE_DATABASE_URL", None)
@@ -46,8 +52,12 @@ def run(project: Path, *args: str, env: dict[str, str], crash: str | None = None
             full[k] = str(v)
     return subprocess.run(
         [sys.executable, "-m", "deskmove", "--project", str(project), *args],
-        env=full, capture_output=True, text=True, timeout=timeout, cwd=REPO,
-    )  # fmt: skip
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
 
 
 def ok(proc: subprocess.CompletedProcess[str]) -> str:
@@ -62,9 +72,16 @@ def open_store(project: Path) -> Store:
 def rt_tickets(rt, queue: str) -> list[dict]:  # noqa: ANN001
     out, page = [], 1
     while True:
-        body = rt.call("GET", "/tickets", params={
-            "query": f"Queue = '{queue}' AND (Status = '__Active__' OR Status = '__Inactive__')",
-            "fields": "Subject,Status,RefersTo", "per_page": 100, "page": page})  # fmt: skip
+        body = rt.call(
+            "GET",
+            "/tickets",
+            params={
+                "query": f"Queue = '{queue}' AND (Status = '__Active__' OR Status = '__Inactive__')",
+                "fields": "Subject,Status,RefersTo",
+                "per_page": 100,
+                "page": page,
+            },
+        )
         out += body["items"]
         if len(body["items"]) < 100:
             return out
@@ -74,15 +91,24 @@ def rt_tickets(rt, queue: str) -> list[dict]:  # noqa: ANN001
 def rt_messages(rt, ticket: str) -> list[tuple[str, str, list[dict]]]:  # noqa: ANN001
     """(type, first text, files) of each Create/Correspond/Comment of one RT ticket."""
     hist = rt.call("GET", f"/ticket/{ticket}/history", params={"fields": "Type", "per_page": 100})
-    atts = rt.call("GET", f"/ticket/{ticket}/attachments", params={
-        "fields": "TransactionId,ContentType,Filename,Content", "per_page": 100})  # fmt: skip
+    atts = rt.call(
+        "GET",
+        f"/ticket/{ticket}/attachments",
+        params={"fields": "TransactionId,ContentType,Filename,Content", "per_page": 100},
+    )
     out = []
     for txn in hist["items"]:
         if txn["Type"] not in ("Create", "Correspond", "Comment"):
             continue
         mine = [a for a in atts["items"] if a["TransactionId"] == txn["id"]]
-        text = next((a["Content"] for a in mine if a["ContentType"].startswith("text/")
-                     and not a["Filename"]), "")  # fmt: skip
+        text = next(
+            (
+                a["Content"]
+                for a in mine
+                if a["ContentType"].startswith("text/") and not a["Filename"]
+            ),
+            "",
+        )
         out.append((txn["Type"], text, [a for a in mine if a["Filename"]]))
     return out
 
@@ -109,8 +135,16 @@ def pushed(rt_server, tmp_path_factory):
     mailed_before = len(rt.outgoing())
     dry = ok(run(project, "export", "--dry-run", spec, env=env))
     first = ok(run(project, "export", spec, env=env, timeout=1200))
-    return {"queue": queue, "project": project, "spec": spec, "env": env, "dry": dry, "mbox": mbox,
-            "first": first, "mailed": len(rt.outgoing()) - mailed_before}  # fmt: skip
+    return {
+        "queue": queue,
+        "project": project,
+        "spec": spec,
+        "env": env,
+        "dry": dry,
+        "mbox": mbox,
+        "first": first,
+        "mailed": len(rt.outgoing()) - mailed_before,
+    }
 
 
 def test_dry_run_says_what_rt_cannot_keep(pushed):
@@ -182,8 +216,13 @@ def test_delta_sync_appends_to_the_same_ticket(rt_server, pushed, tmp_path):
     store = open_store(project)
     t, m = Ticket.__table__, Message.__table__
     with store.begin() as c:
-        row = c.execute(sa.select(t.c.id, t.c.subject, m.c.message_id).join(m, m.c.ticket_id == t.c.id)
-                        .where(m.c.message_id.is_not(None)).order_by(m.c.id).limit(1)).one()  # fmt: skip
+        row = c.execute(
+            sa.select(t.c.id, t.c.subject, m.c.message_id)
+            .join(m, m.c.ticket_id == t.c.id)
+            .where(m.c.message_id.is_not(None))
+            .order_by(m.c.id)
+            .limit(1)
+        ).one()
     native = store.id_map(_conn(store), "ticket")[row.id][0]
     store.close()
     before = rt_messages(rt, native)
@@ -209,10 +248,16 @@ def _small_mbox(path: Path) -> Path:
     """Two conversations (Czech with a file and a reply, Russian with an internal answer)."""
     box = mailbox.mbox(str(path))
     base = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
-    for n, (sender, subject, body) in enumerate([
-        ("Jana Malá <jana.mala@example.cz>", "Reklamace č. 7", "Dobrý den, posílám fotku vady."),
-        ("Ольга <olga@example.ru>", "Возврат товара", "Здравствуйте, хочу вернуть заказ."),
-    ]):  # fmt: skip
+    for n, (sender, subject, body) in enumerate(
+        [
+            (
+                "Jana Malá <jana.mala@example.cz>",
+                "Reklamace č. 7",
+                "Dobrý den, posílám fotku vady.",
+            ),
+            ("Ольга <olga@example.ru>", "Возврат товара", "Здравствуйте, хочу вернуть заказ."),
+        ]
+    ):
         m = EmailMessage()
         m["From"], m["To"], m["Subject"] = sender, "podpora@shop.example", subject
         m["Message-ID"], m["Date"] = (
@@ -220,8 +265,12 @@ def _small_mbox(path: Path) -> Path:
             format_datetime(base + timedelta(hours=n)),
         )
         m.set_content(body)
-        m.add_attachment(bytes(range(256)) * (n + 1), maintype="application", subtype="pdf",
-                         filename=f"příloha-{n}.pdf")  # fmt: skip
+        m.add_attachment(
+            bytes(range(256)) * (n + 1),
+            maintype="application",
+            subtype="pdf",
+            filename=f"příloha-{n}.pdf",
+        )
         box.add(m.as_bytes())
         r = EmailMessage()
         r["From"], r["To"], r["Subject"] = (
@@ -300,8 +349,16 @@ def test_rollback_removes_exactly_what_was_created(rt_server, tmp_path):
     env = {"RT_USER": rt.user, "RT_PASSWORD": rt.password}
     queue = f"Rollback{next(_names)}"
     rt.create_queue(queue)
-    theirs = rt.call("POST", "/ticket", json={"Queue": queue, "Subject": "already here",
-                                              "Content": "not ours", "ContentType": "text/plain"})  # fmt: skip
+    theirs = rt.call(
+        "POST",
+        "/ticket",
+        json={
+            "Queue": queue,
+            "Subject": "already here",
+            "Content": "not ours",
+            "ContentType": "text/plain",
+        },
+    )
     project = tmp_path / "project"
     init_project(project)
     ok(run(project, "--quiet", "import", f"mbox:{_small_mbox(tmp_path / 'small.mbox')}", env=env))
@@ -335,25 +392,69 @@ def _seed_store(project: Path) -> None:
     who = PersonRef(email="petr.dvorak@example.cz", name="Petr Dvořák")
     agent = PersonRef(email="jana.rt@shop.example", name="Jana Nováková", role="agent")
     customer = PersonRef(email="olga.rt@example.ru", name="Ольга")
-    files = [AttachmentRec(store.blobs.put(data), len(data), name, "application/octet-stream")
-             for name, data in FILES.items()]  # fmt: skip
+    files = [
+        AttachmentRec(store.blobs.put(data), len(data), name, "application/octet-stream")
+        for name, data in FILES.items()
+    ]
     msgs = [
-        MessageRec(native_id="f1", created_at=t0, author=who, direction="inbound",
-                   body_text="Dobrý den, faktura nesedí."),
-        MessageRec(native_id="f2", created_at=t0 + timedelta(hours=1), author=agent,
-                   direction="outbound", body_text="Posíláme opravené doklady.", attachments=files),
-        MessageRec(native_id="f3", created_at=t0 + timedelta(hours=2), author=agent, public=False,
-                   direction="outbound", body_text="interní: dobropis schválen"),
-    ]  # fmt: skip
-    batch = Batch(tickets=[
-        TicketRec(native_id="t1", subject="Faktura č. 5", status="solved", requester=who,
-                  assignee=agent, custom_fields={"Order": "ORD-5/ž"}, created_at=t0,
-                  updated_at=t0 + timedelta(hours=2), messages=msgs),
-        TicketRec(native_id="t2", subject="Возврат", status="open", requester=customer,
-                  assignee=customer, created_at=t0, updated_at=t0,
-                  messages=[MessageRec(native_id="f4", created_at=t0, author=customer,
-                                       direction="inbound", body_text="Здравствуйте!")]),
-    ], read=6)  # fmt: skip
+        MessageRec(
+            native_id="f1",
+            created_at=t0,
+            author=who,
+            direction="inbound",
+            body_text="Dobrý den, faktura nesedí.",
+        ),
+        MessageRec(
+            native_id="f2",
+            created_at=t0 + timedelta(hours=1),
+            author=agent,
+            direction="outbound",
+            body_text="Posíláme opravené doklady.",
+            attachments=files,
+        ),
+        MessageRec(
+            native_id="f3",
+            created_at=t0 + timedelta(hours=2),
+            author=agent,
+            public=False,
+            direction="outbound",
+            body_text="interní: dobropis schválen",
+        ),
+    ]
+    batch = Batch(
+        tickets=[
+            TicketRec(
+                native_id="t1",
+                subject="Faktura č. 5",
+                status="solved",
+                requester=who,
+                assignee=agent,
+                custom_fields={"Order": "ORD-5/ž"},
+                created_at=t0,
+                updated_at=t0 + timedelta(hours=2),
+                messages=msgs,
+            ),
+            TicketRec(
+                native_id="t2",
+                subject="Возврат",
+                status="open",
+                requester=customer,
+                assignee=customer,
+                created_at=t0,
+                updated_at=t0,
+                messages=[
+                    MessageRec(
+                        native_id="f4",
+                        created_at=t0,
+                        author=customer,
+                        direction="inbound",
+                        body_text="Здравствуйте!",
+                    )
+                ],
+            ),
+        ],
+        read=6,
+    )
     store.ingestor("seed", None).ingest(batch)
     store.close()
 
@@ -367,11 +468,18 @@ def test_status_owner_custom_fields_comments_and_files(rt_server, tmp_path):
     rt.create_user("jana.rt", "jana.rt@shop.example", privileged=True, real_name="Jana Nováková")
     rt.grant("jana.rt", queue, ["OwnTicket", "ShowTicket"])
     rt.create_user("olga.rt", "olga.rt@example.ru", privileged=False)
-    cf = rt.call("POST", "/customfield", json={"Name": "Order", "Type": "FreeformSingle",
-                                               "LookupType": "RT::Queue-RT::Ticket"})  # fmt: skip
-    rt.perl("use RT; RT::LoadConfig(); RT::Init(); my $cf = RT::CustomField->new(RT->SystemUser);"
-            "$cf->Load($ARGV[0]); my $q = RT::Queue->new(RT->SystemUser); $q->Load($ARGV[1]);"
-            "my ($ok, $m) = $cf->AddToObject($q); die $m unless $ok", str(cf["id"]), queue)  # fmt: skip
+    cf = rt.call(
+        "POST",
+        "/customfield",
+        json={"Name": "Order", "Type": "FreeformSingle", "LookupType": "RT::Queue-RT::Ticket"},
+    )
+    rt.perl(
+        "use RT; RT::LoadConfig(); RT::Init(); my $cf = RT::CustomField->new(RT->SystemUser);"
+        "$cf->Load($ARGV[0]); my $q = RT::Queue->new(RT->SystemUser); $q->Load($ARGV[1]);"
+        "my ($ok, $m) = $cf->AddToObject($q); die $m unless $ok",
+        str(cf["id"]),
+        queue,
+    )
     project = tmp_path / "project"
     init_project(project)
     _seed_store(project)
@@ -390,9 +498,11 @@ def test_status_owner_custom_fields_comments_and_files(rt_server, tmp_path):
         (k, text.split("\n\n", 1)[-1])
         for k, text, _f in rt_messages(rt, by_subject["Faktura č. 5"])
     ]
-    assert kinds == [("Create", "Dobrý den, faktura nesedí."),
-                     ("Correspond", "Posíláme opravené doklady."),
-                     ("Comment", "interní: dobropis schválen")]  # fmt: skip
+    assert kinds == [
+        ("Create", "Dobrý den, faktura nesedí."),
+        ("Correspond", "Posíláme opravené doklady."),
+        ("Comment", "interní: dobropis schválen"),
+    ]
     files = rt_messages(rt, by_subject["Faktura č. 5"])[1][2]
     got = {f["Filename"]: file_sha(rt, f["id"]) for f in files}
     assert got == {n: hashlib.sha256(d).hexdigest() for n, d in FILES.items()}

@@ -112,8 +112,11 @@ class RTServer:
         assert self.setup_db
         done = subprocess.run(
             [self.setup_db, "--action", "init", "--skip-create"],
-            env=self.env, capture_output=True, timeout=timeout, check=False,
-        )  # fmt: skip
+            env=self.env,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
         if done.returncode != 0 or not (self.dir / "rt.db").exists():
             raise RuntimeError(
                 "rt-setup-database failed: " + done.stderr.decode("utf-8", "replace")[-800:]
@@ -131,8 +134,11 @@ class RTServer:
         log = open(self.dir / "server.log", "ab")  # noqa: SIM115 - kept for the process's life
         self.proc = subprocess.Popen(
             [str(RT_SERVER), "--port", str(self.port), "--host", "127.0.0.1", "--max-workers", "3"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -195,12 +201,22 @@ class RTServer:
             raise AssertionError(f"{method} {path} -> {r.status_code}: {r.text[:300]}")
         return r.json() if r.content else None
 
-    def mail(self, raw: bytes, *, queue: str = "General", ticket: str | None = None,
-             action: str = "correspond") -> None:  # fmt: skip
+    def mail(
+        self,
+        raw: bytes,
+        *,
+        queue: str = "General",
+        ticket: str | None = None,
+        action: str = "correspond",
+    ) -> None:
         """Deliver a mail the way rt-mailgate does (a new ticket, or onto ``ticket``)."""
         data = {"queue": queue, "action": action, **({"ticket": ticket} if ticket else {})}
-        r = httpx.post(f"{self.url}/REST/1.0/NoAuth/mail-gateway", data=data,
-                       files={"message": (None, raw)}, timeout=60)  # fmt: skip
+        r = httpx.post(
+            f"{self.url}/REST/1.0/NoAuth/mail-gateway",
+            data=data,
+            files={"message": (None, raw)},
+            timeout=60,
+        )
         if not r.text.startswith("ok"):
             raise AssertionError(f"mail-gateway: {r.text[:200]} {self.log_tail(3)}")
 
@@ -208,8 +224,12 @@ class RTServer:
         return str(self.call("POST", "/queue", json={"Name": name})["id"])
 
     def create_user(self, name: str, email: str, *, privileged: bool, real_name: str = "") -> str:
-        body = {"Name": name, "EmailAddress": email, "Privileged": 1 if privileged else 0,
-                "RealName": real_name or name}  # fmt: skip
+        body = {
+            "Name": name,
+            "EmailAddress": email,
+            "Privileged": 1 if privileged else 0,
+            "RealName": real_name or name,
+        }
         return str(self.call("POST", "/user", json=body)["id"])
 
     def grant(self, user: str, queue: str, rights: list[str]) -> None:
@@ -237,8 +257,11 @@ class RTServer:
     def perl(self, script: str, *args: str) -> str:
         done = subprocess.run(
             ["perl", f"-I{RT_HOME / 'lib'}", "-e", script, *args],
-            env=self.env, capture_output=True, timeout=120, check=False,
-        )  # fmt: skip
+            env=self.env,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
         if done.returncode != 0:
             raise AssertionError(done.stderr.decode("utf-8", "replace")[-500:])
         return done.stdout.decode("utf-8")

@@ -227,9 +227,17 @@ class Push:
                 self.report.unchanged["person"] += 1
                 continue
             org = self.ids.resolved("organization", p.get("organization_id"))
-            todo.append(PersonPush(p["id"], self._external_id("person", p["id"]), p.get("name"),
-                                   p.get("email"), p.get("phone"), p.get("role") or "customer",
-                                   org if org != DRY_ID else None))  # fmt: skip
+            todo.append(
+                PersonPush(
+                    p["id"],
+                    self._external_id("person", p["id"]),
+                    p.get("name"),
+                    p.get("email"),
+                    p.get("phone"),
+                    p.get("role") or "customer",
+                    org if org != DRY_ID else None,
+                )
+            )
         self._resolve("person", todo)
 
     def _groups(self) -> None:
@@ -380,8 +388,10 @@ class Push:
             self.report.created[kind] += len(todo)
             self.ids.put_many([(kind, r.entity_id, DRY_ID, None) for r in todo], "done")
             if kind == "ticket":
-                self.ids.put_many([("message", m.entity_id, DRY_ID, None) for r in todo
-                                   for m in r.messages], "done")  # fmt: skip
+                self.ids.put_many(
+                    [("message", m.entity_id, DRY_ID, None) for r in todo for m in r.messages],
+                    "done",
+                )
             return
         ep = self.ep.get(kind, "create")
         if ep is None:
@@ -461,10 +471,14 @@ class Push:
         ep = self.ep.get(kind, "find")
         if ep is None:
             return None
-        values = {**self._hook_values, "external_id": rec.external_id,
-                  "external_tag": rec.external_id.replace(":", "-"),
-                  "requester": getattr(rec, "requester", None) or "", "email": getattr(rec, "email", None) or "",
-                  "name": getattr(rec, "name", None) or ""}  # fmt: skip
+        values = {
+            **self._hook_values,
+            "external_id": rec.external_id,
+            "external_tag": rec.external_id.replace(":", "-"),
+            "requester": getattr(rec, "requester", None) or "",
+            "email": getattr(rec, "email", None) or "",
+            "name": getattr(rec, "name", None) or "",
+        }
         for raw in self.ep.records(ep, values):
             if ep.by_external_id or _carries(raw, rec.external_id):
                 return str(raw["id"])
@@ -589,14 +603,22 @@ class Push:
             return out
 
         rec = TicketPush(
-            entity_id=t["id"], external_id=self._external_id("ticket", t["id"]), subject=t.get("subject"),
-            status=native("status", t.get("status")), priority=native("priority", t.get("priority")),
-            type=native("type", t.get("type")), channel=native("channel", t.get("channel")),
-            tags=list(t.get("tags") or []), custom_fields=dict(t.get("custom_fields") or {}),
-            created_at=t.get("created_at"), updated_at=t.get("updated_at"), solved_at=t.get("solved_at"),
-            canonical_status=t.get("status"), left_out=left,
+            entity_id=t["id"],
+            external_id=self._external_id("ticket", t["id"]),
+            subject=t.get("subject"),
+            status=native("status", t.get("status")),
+            priority=native("priority", t.get("priority")),
+            type=native("type", t.get("type")),
+            channel=native("channel", t.get("channel")),
+            tags=list(t.get("tags") or []),
+            custom_fields=dict(t.get("custom_fields") or {}),
+            created_at=t.get("created_at"),
+            updated_at=t.get("updated_at"),
+            solved_at=t.get("solved_at"),
+            canonical_status=t.get("status"),
+            left_out=left,
             organization=self._real(self.ids.resolved("organization", t.get("organization_id"))),
-        )  # fmt: skip
+        )
         rec.requester = self._real(self.ids.resolved("person", t.get("requester_id")))
         self.original_assignee = None
         rec.assignee = self._assignee(t, left)
@@ -604,8 +626,10 @@ class Push:
         if t.get("group_id") is not None:
             rec.group = self.group_native.get(t["group_id"])
             if rec.group is None:
-                left.append(f"group '{self.group_names.get(t['group_id'])}' is not in the target; "
-                            "left out (?groups=create creates it)")  # fmt: skip
+                left.append(
+                    f"group '{self.group_names.get(t['group_id'])}' is not in the target; "
+                    "left out (?groups=create creates it)"
+                )
         budget = [self.hooks.attachment_limit]
         inline = self.hooks.inline_messages
         for n, m in enumerate(t["messages"]):
@@ -630,8 +654,10 @@ class Push:
         agent = self.index.agent(self.ctx.mapping.agent_email(email))
         if agent is None:
             label = pushread.labels(self.store, {pid}).get(pid, f"person {pid}")
-            left.append(f"assignee {label} is not an agent in the target; left unassigned "
-                        "(map them under `agents:` in the mapping file)")  # fmt: skip
+            left.append(
+                f"assignee {label} is not an agent in the target; left unassigned "
+                "(map them under `agents:` in the mapping file)"
+            )
             self.original_assignee = label
         return agent
 
@@ -642,18 +668,30 @@ class Push:
         email = self.emails.get(m.get("author_id")) if m.get("author_id") else None
         agent = self.index.agent(self.ctx.mapping.agent_email(email))
         out = MessagePush(
-            entity_id=m["id"], author=author or self._fallback_author(), author_label=m.get("author_label"),
-            stand_in=author is None, public=bool(m.get("public", True)), direction=m.get("direction"),
-            created_at=m.get("created_at"), body_text=m.get("body_text"), body_html=m.get("body_html"),
+            entity_id=m["id"],
+            author=author or self._fallback_author(),
+            author_label=m.get("author_label"),
+            stand_in=author is None,
+            public=bool(m.get("public", True)),
+            direction=m.get("direction"),
+            created_at=m.get("created_at"),
+            body_text=m.get("body_text"),
+            body_html=m.get("body_html"),
             author_is_agent=author is not None and agent == author,
-        )  # fmt: skip
+        )
         for a in m.get("attachments") or []:
-            f = FilePush(a["sha256"], a.get("filename") or "attachment",
-                         a.get("content_type") or "application/octet-stream", int(a.get("size") or 0))  # fmt: skip
+            f = FilePush(
+                a["sha256"],
+                a.get("filename") or "attachment",
+                a.get("content_type") or "application/octet-stream",
+                int(a.get("size") or 0),
+            )
             if budget[0] is not None and f.size > budget[0]:
                 out.files_left_out.append(f.filename)
-                left.append(f"attachment over the target's limit of {self.hooks.attachment_limit} "
-                            "bytes per ticket; named in the message body, not sent")  # fmt: skip
+                left.append(
+                    f"attachment over the target's limit of {self.hooks.attachment_limit} "
+                    "bytes per ticket; named in the message body, not sent"
+                )
                 continue
             if budget[0] is not None:
                 budget[0] -= f.size
@@ -688,9 +726,12 @@ class Push:
             values = {"filename": f.filename}
             params = {k: fmt(v, values) for k, v in ep.params.items()}
             _r, body = self.adapter.client.json(
-                ep.method, fmt(ep.path, values), params=params, content=self.store.blobs.get(f.sha256),
+                ep.method,
+                fmt(ep.path, values),
+                params=params,
+                content=self.store.blobs.get(f.sha256),
                 headers={"Content-Type": f.content_type},
-            )  # fmt: skip
+            )
             f.token = str(dig(body, ep.records))
             self.report.created["attachment"] += 1
 
@@ -769,8 +810,14 @@ class Push:
             return hit[0]
         ext = self._followup_ext(t, hit[0])
         ep = self.ep.get("ticket", "find")
-        found = next((str(r["id"]) for r in (self.ep.records(ep, {"external_id": ext}) if ep else [])
-                      if _carries(r, ext)), None)  # fmt: skip
+        found = next(
+            (
+                str(r["id"])
+                for r in (self.ep.records(ep, {"external_id": ext}) if ep else [])
+                if _carries(r, ext)
+            ),
+            None,
+        )
         if not found:
             return hit[0]  # not created: the closed ticket still decides
         mid = int(hit[1]) if hit[1] else None
@@ -779,8 +826,14 @@ class Push:
         self.ids.put_many(rows, "done")
         return found
 
-    def _followup(self, t: dict[str, Any], rec: TicketPush, closed: str, m: dict[str, Any],
-                  payload: dict[str, Any]) -> str:  # fmt: skip
+    def _followup(
+        self,
+        t: dict[str, Any],
+        rec: TicketPush,
+        closed: str,
+        m: dict[str, Any],
+        payload: dict[str, Any],
+    ) -> str:
         """A closed ticket takes no update: a follow-up ticket carries the message."""
         ep = self.ep.get("ticket", "followup")
         if ep is None:
@@ -838,8 +891,10 @@ class Push:
             except RemoteFailure as exc:
                 if exc.status != 422:
                     raise
-                self.report.notes.append(f"ticket {rec.entity_id}: the target refused {sorted(diff)}: "
-                                         f"{self._redact(exc.message)}")  # fmt: skip
+                self.report.notes.append(
+                    f"ticket {rec.entity_id}: the target refused {sorted(diff)}: "
+                    f"{self._redact(exc.message)}"
+                )
             self.ids.set_hash("ticket", rec.entity_id, native, self._fields_state(rec))
         return True
 

@@ -79,8 +79,11 @@ def _needs(spec: Spec, module: ModuleType) -> Iterable[tuple[str, str]]:
         yield "update_payload", "target.ticket.update"
     if t.fields is not None:
         yield "field_values", "target.fields"
-    endpoints = [e for k in ("organization", "person", "ticket", "group", "message")
-                 for e in getattr(t, k).values()]  # fmt: skip
+    endpoints = [
+        e
+        for k in ("organization", "person", "ticket", "group", "message")
+        for e in getattr(t, k).values()
+    ]
     if any(e.job for e in endpoints):
         yield "job_results", "a job endpoint (job: true)"
         yield "job_state", "a job endpoint (job: true)"

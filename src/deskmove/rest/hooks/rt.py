@@ -102,10 +102,16 @@ def check_zone(client: Any, queues: str, tz: ZoneInfo) -> None:
     is found by bisection and named in the error.
     """
     _r, body = client.json(
-        "GET", "/REST/2.0/tickets",
-        params={"query": f"({queues})", "orderby": "LastUpdated", "order": "DESC",
-                "per_page": 1, "fields": "LastUpdated"},
-    )  # fmt: skip
+        "GET",
+        "/REST/2.0/tickets",
+        params={
+            "query": f"({queues})",
+            "orderby": "LastUpdated",
+            "order": "DESC",
+            "per_page": 1,
+            "fields": "LastUpdated",
+        },
+    )
     items = (body or {}).get("items") or []
     last = parse_time(items[0].get("LastUpdated")) if items else None
     if last is None:
@@ -151,9 +157,10 @@ def prepare_client(client: Any, ctx: HookContext) -> None:
     base = client.base_url
     try:
         resp = client.http.post(
-            f"{base}/NoAuth/Login.html", data={"user": user, "pass": password},
+            f"{base}/NoAuth/Login.html",
+            data={"user": user, "pass": password},
             timeout=client.spec.retry.timeout,
-        )  # fmt: skip
+        )
         # RT answers a failed login with a session too: only one that REST2 accepts counts
         ok = (
             resp.status_code < 400
@@ -197,8 +204,9 @@ def user_ref(raw: Any, ctx: HookContext) -> PersonRef | None:
     role = "agent" if staff else None
     if staff:
         ctx.agents.add(str(name))
-    return PersonRef(email=email, name=raw.get("RealName") or None, native_id=f"user:{name}",
-                     role=role)  # fmt: skip
+    return PersonRef(
+        email=email, name=raw.get("RealName") or None, native_id=f"user:{name}", role=role
+    )
 
 
 def _emails(users: Any) -> list[str]:
@@ -262,8 +270,15 @@ def ticket(raw: dict[str, Any], ctx: HookContext) -> TicketRec:
 
 # -- messages: transactions joined with their attachments -------------------------------
 _PARSER = email.parser.HeaderParser(policy=email.policy.default)
-CHANNELS = {"Email": "email", "Web": "web", "REST": "api", "API": "api", "CLI": "api",
-            "Mobile": "web", "SelfService": "web"}  # fmt: skip
+CHANNELS = {
+    "Email": "email",
+    "Web": "web",
+    "REST": "api",
+    "API": "api",
+    "CLI": "api",
+    "Mobile": "web",
+    "SelfService": "web",
+}
 
 
 def _headers(text: str | None) -> Any:
@@ -299,8 +314,13 @@ def ticket_history(
     for txn in records.get("history") or []:
         if txn.get("Type") not in MESSAGE_TYPES:
             continue
-        draft = _message(txn, sorted(by_txn.get(str(txn["id"]), []), key=lambda a: int(a["id"])),
-                         ctx, ticket_id, requestor_ids)  # fmt: skip
+        draft = _message(
+            txn,
+            sorted(by_txn.get(str(txn["id"]), []), key=lambda a: int(a["id"])),
+            ctx,
+            ticket_id,
+            requestor_ids,
+        )
         drafts.append(draft)
         if txn.get("Type") == "Create" and rec is not None:
             rec.channel = draft.message.headers.pop("_channel", None) or rec.channel
@@ -309,9 +329,12 @@ def ticket_history(
 
 
 def _message(
-    txn: dict[str, Any], atts: list[dict[str, Any]], ctx: HookContext, ticket_id: str,
+    txn: dict[str, Any],
+    atts: list[dict[str, Any]],
+    ctx: HookContext,
+    ticket_id: str,
     requestor_ids: set[str | None],
-) -> MessageDraft:  # fmt: skip
+) -> MessageDraft:
     top = _headers(atts[0].get("Headers")) if atts else _headers("")
     text = html = None
     files: list[RemoteFile] = []
@@ -320,13 +343,20 @@ def _message(
         ctype = (att.get("ContentType") or "").lower()
         if _is_file(att, h):
             cid = str(h.get("Content-ID") or "").strip("<> ") or None
-            files.append(RemoteFile(
-                f"/REST/2.0/attachment/{att['id']}", att.get("Filename") or None,
-                att.get("ContentType") or "application/octet-stream",
-                int(att.get("ContentLength") or 0) or None,
-                inline=bool(cid) and not str(h.get("Content-Disposition") or "").lower().startswith("attachment"),
-                content_id=cid, json_field="Content",
-            ))  # fmt: skip
+            files.append(
+                RemoteFile(
+                    f"/REST/2.0/attachment/{att['id']}",
+                    att.get("Filename") or None,
+                    att.get("ContentType") or "application/octet-stream",
+                    int(att.get("ContentLength") or 0) or None,
+                    inline=bool(cid)
+                    and not str(h.get("Content-Disposition") or "")
+                    .lower()
+                    .startswith("attachment"),
+                    content_id=cid,
+                    json_field="Content",
+                )
+            )
         elif ctype == "text/plain" and text is None:
             text = att.get("Content") or ""
         elif ctype == "text/html" and html is None:
@@ -376,13 +406,18 @@ ORIGIN = re.compile(
     r"Originally from (?P<who>.*?) at (?P<when>\S+) \(imported by deskmove, message (?P<id>\d+)\)"
 )
 MAIL_SCRIPS = (
-    "On Create Autoreply To Requestors", "On Create Notify Owner and AdminCcs",
-    "On Create Notify Ccs", "On Create Notify Other Recipients",
-    "On Correspond Notify Requestors and Ccs", "On Correspond Notify Owner and AdminCcs",
-    "On Correspond Notify Other Recipients", "On Comment Notify AdminCcs as Comment",
-    "On Comment Notify Other Recipients as Comment", "On Owner Change Notify Owner",
+    "On Create Autoreply To Requestors",
+    "On Create Notify Owner and AdminCcs",
+    "On Create Notify Ccs",
+    "On Create Notify Other Recipients",
+    "On Correspond Notify Requestors and Ccs",
+    "On Correspond Notify Owner and AdminCcs",
+    "On Correspond Notify Other Recipients",
+    "On Comment Notify AdminCcs as Comment",
+    "On Comment Notify Other Recipients as Comment",
+    "On Owner Change Notify Owner",
     "On Resolve Notify Requestors",
-)  # fmt: skip
+)
 
 
 def target_values(ctx: HookContext) -> dict[str, str]:
@@ -443,15 +478,17 @@ def person(raw: dict[str, Any], ctx: HookContext) -> PersonRec | None:
     email = (raw.get("EmailAddress") or "").strip().lower()
     if email:
         ctx.scratch.setdefault("emails", {})[name] = email
-    return PersonRec(native_id=name, name=raw.get("RealName") or None,
-                     emails=[email] if email else [])  # fmt: skip
+    return PersonRec(
+        native_id=name, name=raw.get("RealName") or None, emails=[email] if email else []
+    )
 
 
 def find_agent(email: str, ctx: HookContext) -> str | None:
     """The privileged RT user with this address (REST2 lists no agents: each is looked up)."""
     query = json.dumps([{"field": "EmailAddress", "value": email}])
-    _r, body = ctx.client.json("GET", "/REST/2.0/users",
-                               params={"query": query, "fields": "Name,EmailAddress"})  # fmt: skip
+    _r, body = ctx.client.json(
+        "GET", "/REST/2.0/users", params={"query": query, "fields": "Name,EmailAddress"}
+    )
     for raw in (body or {}).get("items") or []:
         found = person(raw, ctx)
         if (
@@ -472,8 +509,11 @@ def group(raw: dict[str, Any], ctx: HookContext) -> GroupRec:
 
 def person_payload(p: PersonPush, ctx: HookContext) -> dict[str, Any]:
     """An unprivileged RT user, named by its e-mail (as RT names the users mail creates)."""
-    out: dict[str, Any] = {"Name": p.email or f"deskmove-person-{p.entity_id}", "Privileged": 0,
-                           "Comments": f"Imported by deskmove ({p.external_id})"}  # fmt: skip
+    out: dict[str, Any] = {
+        "Name": p.email or f"deskmove-person-{p.entity_id}",
+        "Privileged": 0,
+        "Comments": f"Imported by deskmove ({p.external_id})",
+    }
     if p.email:
         out["EmailAddress"] = p.email
     if p.name:
@@ -502,10 +542,14 @@ def _content(m: MessagePush | None) -> dict[str, Any]:
     )
     if m.body_html:
         extra = f"<p><em>{html.escape(left.strip())}</em></p>" if left else ""
-        return {"Content": f"<p><em>{html.escape(origin)}</em></p>\n{extra}{m.body_html}",
-                "ContentType": "text/html"}  # fmt: skip
-    return {"Content": f"{origin}{left}\n\n{m.body_text or '(empty message)'}",
-            "ContentType": "text/plain"}  # fmt: skip
+        return {
+            "Content": f"<p><em>{html.escape(origin)}</em></p>\n{extra}{m.body_html}",
+            "ContentType": "text/html",
+        }
+    return {
+        "Content": f"{origin}{left}\n\n{m.body_text or '(empty message)'}",
+        "ContentType": "text/plain",
+    }
 
 
 def _queue(t: TicketPush, ctx: HookContext) -> str:
