@@ -121,6 +121,24 @@ def test_each_targets_losses_follow_what_it_writes(filled):
     assert not table["mbox"]["target"]  # there is no mbox target to lose anything
 
 
+def test_a_rest_target_that_sends_phones_and_domains_does_not_call_them_lost(filled):
+    # The plan follows what each target's payloads carry: Zendesk and Freshdesk send a
+    # person's phone and an organization's domains, so neither is listed as lost.
+    from deskmove.config import parse_spec
+    from deskmove.registry import target_for
+    from deskmove.rest.pushrecords import OrgPush, PersonPush
+
+    table = _capabilities(filled)["table"]
+    for scheme, spec in (("zendesk", "zendesk://x"), ("freshdesk", "freshdesk://x")):
+        target = target_for(parse_spec(spec), None)  # type: ignore[arg-type]
+        hooks, ctx = target.hooks, target.ctx
+        person = hooks.person_payload(PersonPush(1, "p1", "Eva", "eva@x.example", "+420 1"), ctx)
+        org = hooks.organization_payload(OrgPush(1, "o1", "Shop", ["shop.example"]), ctx)
+        lost = " ".join(table[scheme]["import_lost"])
+        assert ("+420 1" in str(person)) == ("phone numbers" not in lost), (scheme, lost)
+        assert ("shop.example" in str(org)) == ("mail domains" not in lost), (scheme, lost)
+
+
 # -- item 16: the header reads right; months add up ---------------------------------------------
 def test_the_header_says_how_many_sections_were_seen(filled):
     import re

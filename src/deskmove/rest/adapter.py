@@ -181,7 +181,28 @@ class RestTarget(Target, RestAdapter):
             kept.add("message.author")
         if t.upload is not None or self.hooks.attachments == "multipart":
             kept.add("attachments")  # uploaded first, or sent with the create call
-        return frozenset(kept)
+        return frozenset(kept | self._sent_by_payloads())
+
+    def _sent_by_payloads(self) -> set[str]:
+        """Phones and organization domains, when the hooks' payloads send them: asked of
+        the payload functions with a record that has them, so the plan follows the code."""
+        from deskmove.rest.pushrecords import OrgPush, PersonPush
+
+        probes = {
+            "person.phone": ("person_payload", PersonPush(0, "p", "P", "p@x.invalid", "+0 0")),
+            "organization.domains": ("organization_payload", OrgPush(0, "o", "O", ["x.invalid"])),
+        }
+        mark = {"person.phone": "+0 0", "organization.domains": "x.invalid"}
+        out = set()
+        for key, (fn_name, record) in probes.items():
+            fn = getattr(self.hooks.module, fn_name, None)
+            try:
+                payload = fn(record, self.ctx) if fn is not None else None
+            except (KeyError, LookupError, TypeError, ValueError, AttributeError):
+                payload = None  # a payload that needs more than the probe has: not claimed
+            if payload is not None and mark[key] in repr(payload):
+                out.add(key)
+        return out
 
     def push(
         self,
