@@ -274,6 +274,8 @@ def _form(
     Mail sources may already have made the customer (from Reply-To) the author; the
     script or form-mailer headers still tell the form apart then.
     """
+    if not sig.maybe_form(h, sender):
+        return False  # neither machine-sent nor from a no-reply address: no form
     if ctx.known.match([sender]) or sig.is_bounce(h, sender, row.subject):
         return False  # known services are classified by name; bounces are no channel
     script = sig.script_name(sig.first(h, "x-php-originating-script"))

@@ -175,10 +175,8 @@ def form_customer(
 ) -> tuple[str, str] | None:
     """(customer address, where it was found) when a message looks like a form submission."""
     local, _, sender_domain = sender.partition("@")
-    script = first(headers, "x-php-originating-script")
-    mailer = first(headers, "x-mailer").lower()
     # A website script or form plugin (webmail runs on PHP too: it must also look like a form).
-    machine = bool(script) or any(m in mailer for m in _FORM_MAILERS)
+    machine = _machine(headers)
     if not (_NOREPLY.match(local) or (machine and _site(sender_domain, body, our_domains))):
         return None
 
@@ -205,11 +203,21 @@ def _site(sender_domain: str, body: str | None, our_domains: set[str]) -> bool:
 def form_by_customer(headers: dict[str, Any], sender: str) -> bool:
     """A form mail whose author is already the customer: script/form-mailer headers, and
     the Reply-To (the customer) is the sender."""
+    return _machine(headers) and sender in addresses(headers, "reply-to")
+
+
+def maybe_form(headers: dict[str, Any], sender: str) -> bool:
+    """Whether :func:`form_customer` or :func:`form_by_customer` could say yes: the mail
+    is script- or form-mailer-sent, or its sender a no-reply address (a quick test first)."""
+    return _machine(headers) or bool(_NOREPLY.match(sender.partition("@")[0]))
+
+
+def _machine(headers: dict[str, Any]) -> bool:
+    """Sent by a website script (X-PHP-Originating-Script) or a form plugin (X-Mailer)."""
+    if first(headers, "x-php-originating-script"):
+        return True
     mailer = first(headers, "x-mailer").lower()
-    machine = bool(first(headers, "x-php-originating-script")) or any(
-        m in mailer for m in _FORM_MAILERS
-    )
-    return machine and sender in addresses(headers, "reply-to")
+    return bool(mailer) and any(m in mailer for m in _FORM_MAILERS)
 
 
 def is_bounce(headers: dict[str, Any], sender: str, subject: str | None) -> bool:
