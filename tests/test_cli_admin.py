@@ -395,3 +395,18 @@ def test_the_csv_export_shows_a_bar(project_dir, tmp_path):
     screen = _on_a_terminal(project_dir, "export", f"csv:{tmp_path / 'out'}")
     bar = [line for line in re.split(r"[\r\n]", screen) if line.startswith("export csv")]
     assert bar and "100%" in bar[-1] and re.search(r"\d+/\d+ \[", bar[-1]), screen
+
+
+# -- item 13: the cron line works as it stands ------------------------------------------------
+def test_the_audits_cron_line_reads_the_secrets_file_when_a_connection_needs_secrets(
+    cli, project_dir
+):
+    plain = json.loads(cli("--json", "audit").stdout)["plan"]["activity"]["cron"]
+    assert "deskmove.env" not in plain  # nothing in this project needs a secret
+    with (project_dir / "deskmove.toml").open("a", encoding="utf-8") as f:
+        f.write(
+            '\n[connections.new-desk]\nspec = "zendesk://newshop"\n'
+            'token = { env = "ZENDESK_API_TOKEN" }\n'
+        )
+    cron = json.loads(cli("--json", "audit").stdout)["plan"]["activity"]["cron"]
+    assert f"cd {project_dir} && . ./deskmove.env && " in cron, cron

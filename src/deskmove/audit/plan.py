@@ -39,9 +39,9 @@ def activity(db: AuditQueries, now: datetime, root: Path) -> dict[str, Any]:
     p90 = _quantile(hours, 0.9)
     window_days = max(1, min(90, math.ceil((p90 or 0) / 24)))
     since = now - timedelta(days=window_days)
-    from deskmove.crontab import cron_line
+    from deskmove.crontab import cron_line_for
 
-    cron = cron_line(Path(root))
+    cron = cron_line_for(Path(root))
     return {
         "tickets_with_messages": tickets_with_messages,
         "conversations": len(hours),
