@@ -98,6 +98,8 @@ def served(request, tmp_path: Path, monkeypatch):
         )
         port = free_port()
         env["DESKMOVE_PRESENCE_SECONDS"] = "1"
+        log_path = tmp_path / "serve.log"
+        log = log_path.open("wb")
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -111,7 +113,9 @@ def served(request, tmp_path: Path, monkeypatch):
                 str(port),
             ],
             env=env,
-            stdout=subprocess.PIPE,
+            # a file, not a pipe: nobody reads a pipe while the server runs, and a full
+            # pipe would stop the server in the middle of a request
+            stdout=log,
             stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
@@ -124,7 +128,7 @@ def served(request, tmp_path: Path, monkeypatch):
                 except httpx.TransportError:
                     pass
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    out = proc.stdout.read().decode() if proc.stdout else ""
+                    out = log_path.read_text(encoding="utf-8", errors="replace")
                     pytest.fail(f"deskmove serve did not start: {out[-2000:]}")
                 time.sleep(0.2)
             yield Served(url, proc, smtp, store, ids)
@@ -134,13 +138,25 @@ def served(request, tmp_path: Path, monkeypatch):
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            log.close()
             store.close()
+            # shown by pytest only when the test failed: what the server said
+            print(log_path.read_text(encoding="utf-8", errors="replace")[-4000:])
 
 
 def shot(page, name: str, tmp_path: Path) -> None:
     folder = SHOTS or tmp_path
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def wait_notice(page, text: str) -> None:
+    """Wait for a page's notice; if it never comes, say what the page shows instead."""
+    try:
+        page.locator(f"text={text}").wait_for(timeout=30_000)
+    except Exception as e:  # playwright's TimeoutError
+        shown = page.locator("body").inner_text(timeout=5_000)[:2000]
+        raise AssertionError(f"no {text!r} at {page.url}; the page shows:\n{shown}") from e
 
 
 def log_in(page, url: str, email: str) -> None:
@@ -222,7 +238,7 @@ def test_agent_flow(browser, served, tmp_path):
 
     # reply: the mail arrives with its threading headers
     page.get_by_role("button", name="Send reply").click()
-    page.locator("text=Reply sent.").wait_for()
+    wait_notice(page, "Reply sent.")
     assert s.smtp.inbox.arrived.wait(10)
     [(_from, rcpts, mail)] = s.smtp.inbox.mails
     assert rcpts == ["jana@zakaznik.cz"] and mail["In-Reply-To"] == "<second@zakaznik.cz>"
@@ -234,11 +250,11 @@ def test_agent_flow(browser, served, tmp_path):
     # a note, then assign to the colleague
     page.get_by_label("Note (only agents see it)").fill("Volala, chce fakturu.")
     page.get_by_role("button", name="Add note").click()
-    page.locator("text=Note added.").wait_for()
+    wait_notice(page, "Note added.")
     assert page.locator("article.msg.note", has_text="Volala, chce fakturu.").count() == 1
     page.locator("form.fields").get_by_label("Assignee").select_option(label="Petr Svoboda")
     page.locator("form.fields").get_by_role("button", name="Save").click()
-    page.locator("text=Saved.").wait_for()
+    wait_notice(page, "Saved.")
     assert "Petr Svoboda" in page.locator(".ticket-head .meta").inner_text()
 
     # a POST without the CSRF token is refused, even with the session cookie
