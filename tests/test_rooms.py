@@ -139,3 +139,17 @@ typ, data = imap.select(quote(folder), readonly=True)
 imap._simple_command("EXAMINE", name)
 '''
     assert database_uses(prose) == []
+
+
+def test_no_code_opts_out_of_the_formatter() -> None:
+    """One layout everywhere: `ruff format` owns it (scripts/test checks it), no line hides."""
+    root = PACKAGE.parents[1]
+    marker = re.compile(r"#\s*fmt:\s*(skip|off)\b")
+    hidden = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("src", "tests", "bench", "examples")
+        for path in sorted((root / folder).rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if marker.search(line) and path != Path(__file__)
+    ]
+    assert hidden == []
