@@ -239,8 +239,10 @@ _MSG_FROM_RECORD = attrgetter(*_MSG_PLAIN)
 _MSG_INSERT = 'INSERT INTO "messages" ("id", {}) VALUES ({})'.format(
     ", ".join(f'"{c}"' for c in _MSG_COLS), ", ".join("?" * (len(_MSG_COLS) + 1))
 )
-# Per column, the conversion SQLite's driver needs (None: the value as it is).
-_MSG_SQLITE = tuple(_converter(MESSAGES.c[c]) for c in _MSG_COLS)
+# The columns SQLite's driver needs converted, by their place in a row with the id first.
+_MSG_SQLITE = tuple(
+    (i + 1, f) for i, c in enumerate(_MSG_COLS) if (f := _converter(MESSAGES.c[c])) is not None
+)
 
 
 def _message_values(m: MessageRec, ticket_id: int, author_id: int | None) -> tuple[Any, ...]:
@@ -251,7 +253,10 @@ def _message_values(m: MessageRec, ticket_id: int, author_id: int | None) -> tup
 
 def _sqlite_message(eid: int, values: tuple[Any, ...]) -> tuple[Any, ...]:
     """``_message_values`` plus the id, converted for SQLite exactly as bulk_insert would."""
-    return (eid, *[f(v) if f else v for f, v in zip(_MSG_SQLITE, values, strict=True)])
+    row = [eid, *values]
+    for i, f in _MSG_SQLITE:
+        row[i] = f(row[i])
+    return tuple(row)
 
 
 _PLANS: dict[tuple[str, tuple[str, ...]], tuple[str, Any, list[tuple[int, Any]]]] = {}
@@ -810,7 +815,10 @@ class Ingestor:
             index = self._index
             for (nid, h, v, m), eid in zip(inserts, ids, strict=True):
                 new_prov.append((nid, eid, h))
-                index.setdefault(v[0], search.NewText()).messages.append((eid, v[1], m))
+                text = index.get(v[0])
+                if text is None:
+                    text = index[v[0]] = search.NewText()
+                text.messages.append((eid, v[1], m))
                 if m.attachments:
                     att_rows += _attachment_rows(eid, m)
         if updates:

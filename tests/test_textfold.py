@@ -1,0 +1,33 @@
+"""Search text folding: the one-pass table gives what the rule says, on any text."""
+
+from __future__ import annotations
+
+import random
+
+from deskmove.textfold import _normalise_by_definition, normalise
+
+
+def test_known_words_fold():
+    assert normalise("Žluťoučký kůň") == "zlutoucky kun"
+    assert normalise("ŁÓDŹ, Kraków!") == "lodz krakow"
+    assert normalise("Straße ﬁle ½ Æsir") == "strasse file 1 2 aesir"
+    assert (
+        normalise("Здравствуйте! Заказ № 5") == "здравствуите заказ No 5"
+    )  # NFKD after case folding, as always
+    assert normalise("a__b _x_ , ") == "a  b  x "
+    assert normalise("") == ""
+    assert normalise("  \t\n ") == ""
+
+
+def test_table_matches_the_definition_on_any_text():
+    rng = random.Random(16)
+    ranges = [(0, 0x80), (0x80, 0x250), (0x250, 0x3000), (0x300, 0x370), (0, 0x110000)]
+    samples = [
+        "ǅ Σς ΐ İı ﬀ Ⅻ ① ² \u0301a\u0301 x\x1fy\x1c z 한국어 日本語 a\u200bb \u00a0",
+        "Dobrý den, objednávka č. 12 — «£1,250.50» _ok_",
+    ]
+    for _ in range(5000):
+        lo, hi = rng.choice(ranges)
+        samples.append("".join(chr(rng.randrange(lo, hi)) for _ in range(rng.randrange(40))))
+    for text in samples:
+        assert normalise(text) == _normalise_by_definition(text), repr(text)
