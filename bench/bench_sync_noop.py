@@ -2,6 +2,7 @@
 
     /work/venv/bin/python bench/bench_sync_noop.py                  # 100,000 tickets, 300,000 messages
     /work/venv/bin/python bench/bench_sync_noop.py --tickets 10000
+    /work/venv/bin/python bench/bench_sync_noop.py --keep /tmp/noop   # built once, then reused
 
 Builds a SQLite store with raw Core inserts (tickets, messages, people, provenance
 from the source ``old-desk``, id-map rows and the push watermark of the target
@@ -185,6 +186,14 @@ def build(root: Path, url: str, tickets: int, per: int) -> None:
     store.close()
 
 
+def reuse(root: Path, url: str) -> None:
+    """A kept project, pointed at this run's API (its port changes from run to run)."""
+    toml = root / "deskmove.toml"
+    text = toml.read_text(encoding="utf-8")
+    head = text.split("\n[connections.old-desk]")[0]
+    toml.write_text(head + TOML.format(url=url), encoding="utf-8")
+
+
 def child_floor(root: str, url: str) -> None:
     import httpx
 
@@ -282,10 +291,16 @@ def main() -> None:
     ap.add_argument("--tickets", type=int, default=100_000)
     ap.add_argument("--messages-per-ticket", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument(
+        "--keep",
+        metavar="DIR",
+        type=Path,
+        help="build the store in DIR and keep it; a later run with the same DIR reuses it",
+    )
     a = ap.parse_args()
     env = {**os.environ, **ENV, "PYTHONPATH": str(REPO)}
     os.environ.update(ENV)
-    tmp = Path(tempfile.mkdtemp(prefix="deskmove-bench-sync-"))
+    tmp = a.keep.resolve() if a.keep else Path(tempfile.mkdtemp(prefix="deskmove-bench-sync-"))
     from tests.servers.postgres import free_port
 
     port = free_port()
@@ -299,19 +314,21 @@ def main() -> None:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
         url = f"http://127.0.0.1:{port}"
         t = time.perf_counter()
-        # Built in a child: a child's peak RSS starts from its parent's, so the parent stays small.
-        run(
-            ["child-build", str(tmp / "project"), url, str(a.tickets), str(a.messages_per_ticket)],
-            "build",
-            1,
-            env,
-        )
-        size = (tmp / "project" / "deskmove.db").stat().st_size / 2**20
-        print(
-            f"store: {a.tickets:,} tickets, {a.tickets * a.messages_per_ticket:,} messages, "
-            f"{size:.0f} MB SQLite, built in {time.perf_counter() - t:.1f} s"
-        )
         root = str(tmp / "project")
+        if a.keep and (tmp / "project" / "deskmove.db").is_file():
+            reuse(tmp / "project", url)
+            how = "reused"
+        else:
+            # Built in a child: a child's peak RSS starts from its parent's, so the parent
+            # stays small.
+            args = [root, url, str(a.tickets), str(a.messages_per_ticket)]
+            run(["child-build", *args], "build", 1, env)
+            how = f"built in {time.perf_counter() - t:.1f} s"
+        size = (tmp / "project" / "deskmove.db").stat().st_size / 2**20
+        tickets = sqlite3.connect(tmp / "project" / "deskmove.db").execute(
+            "SELECT count(*) FROM tickets"
+        )
+        print(f"store: {tickets.fetchone()[0]:,} tickets, {size:.0f} MB SQLite, {how}")
         floor = run(["child-floor", root, url], "floor (sqlite3 + 1 GET)", a.repeat, env)
         inproc = run(["child-inprocess", root], "sync_all (in-process)", a.repeat, env)
         cli = run(["child-cli", root], "CLI deskmove --quiet sync", a.repeat, env)
@@ -321,7 +338,8 @@ def main() -> None:
     finally:
         server.kill()
         server.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not a.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

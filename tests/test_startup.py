@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from deskmove.config import Project
-from deskmove.store import Store
+from deskmove.store import Store, delta, quick
 
 
 def loaded_after(code: str) -> str:
@@ -80,3 +84,72 @@ def test_http_clients_share_one_tls_context() -> None:
 
     one, two = deadline_transport(), deadline_transport()
     assert one._pool._ssl_context is two._pool._ssl_context  # noqa: SLF001
+
+
+def _plans(db: sqlite3.Connection, statements: list[tuple[str, Any]]) -> list[str]:
+    """SQLite's query plan lines for each statement that reads the id map."""
+    lines = []
+    for sql, params in statements:
+        if "id_map" in sql:
+            plan = db.execute(f"EXPLAIN QUERY PLAN {sql}", params or ()).fetchall()
+            lines += [f"{row[-1]} <- {sql}" for row in plan if "id_map" in row[-1]]
+    return lines
+
+
+@pytest.fixture
+def pushed(store: Store) -> Store:
+    """A store whose target has 3,000 finished id-map entries and a push watermark."""
+    import sqlalchemy as sa
+
+    run = store.begin_run("export", "new-desk")
+    with store.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO id_map (connection, kind, entity_id, native_id, state, run_id) "
+                "VALUES ('new-desk', 'message', :e, :e, 'done', :r)"
+            ),
+            [{"e": i, "r": run} for i in range(1, 3001)],
+        )
+        conn.execute(sa.text("ANALYZE"))
+    store.finish_run(run, "done", {})
+    delta.set_push_watermark(store, "new-desk", run)
+    return store
+
+
+def test_a_no_op_push_check_seeks_unfinished_entries_instead_of_reading_every_one(
+    pushed: Store,
+) -> None:
+    """``NOT IN ('done', 'matched')`` (and ``EXISTS (SELECT * …)``) read every finished entry
+    of the target on each cron run; the store's and the sqlite3 check must seek the
+    (connection, state) index."""
+    import sqlalchemy as sa
+
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, params: Any, *_a: Any) -> None:
+        seen.append((sql, params))
+
+    sa.event.listen(pushed.engine, "before_cursor_execute", record)
+    assert not pushed.has_push_work("new-desk")
+    db = sqlite3.connect(pushed.url.removeprefix("sqlite:///"))
+    db.set_trace_callback(lambda sql: seen.append((sql, None)))
+    assert not quick._has_push_work(db, "new-desk")  # noqa: SLF001
+    db.set_trace_callback(None)
+    plans = _plans(db, seen)
+    assert plans
+    for line in plans:
+        assert "SCAN id_map" not in line, line
+        assert "(connection=?)" not in line, line  # every state of the target read
+
+
+@pytest.mark.parametrize("state", ["creating", "failed", "pending", "zz-new-state"])
+def test_every_state_but_done_and_matched_is_still_push_work(pushed: Store, state: str) -> None:
+    db = sqlite3.connect(pushed.url.removeprefix("sqlite:///"))
+    for finished in ("done", "matched"):
+        pushed.map_put("new-desk", "ticket", 7, "7", pushed_hash=None, state=finished)
+        assert not pushed.has_push_work("new-desk")
+        assert not quick._has_push_work(db, "new-desk")  # noqa: SLF001
+    pushed.map_put("new-desk", "ticket", 7, "7", pushed_hash=None, state=state)
+    assert pushed.has_push_work("new-desk")
+    assert quick._has_push_work(db, "new-desk")  # noqa: SLF001
+    assert delta.changed_ticket_ids(pushed, "new-desk") == [7]

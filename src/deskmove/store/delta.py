@@ -56,9 +56,19 @@ def set_push_watermark(store: Store, target: str, run_id: int | None) -> None:
 
 
 def _unfinished(target: str) -> sa.ColumnElement[bool]:
-    """Entries whose push did not finish ("matched": an object the target had, reused)."""
+    """Entries whose push did not finish ("matched": an object the target had, reused).
+
+    Written as the three ranges around "done" and "matched" rather than ``NOT IN``: the
+    (connection, state) index then seeks them, where ``NOT IN`` made SQLite read every
+    finished entry of the target (400,000 after a migration of 100,000 tickets, on each
+    no-op cron run). The same rows either way: ``state`` is never NULL.
+    """
     c = IDMAP.c
-    return sa.and_(c.connection == target, c.state.not_in(("done", "matched")))
+    state = c.state
+    return sa.and_(
+        c.connection == target,
+        sa.or_(state < "done", sa.and_(state > "done", state < "matched"), state > "matched"),
+    )
 
 
 def has_push_work(store: Store, target: str) -> bool:
@@ -66,8 +76,9 @@ def has_push_work(store: Store, target: str) -> bool:
     with store.begin() as conn:
         if mark is None:
             return conn.execute(sa.select(sa.exists().select_from(TICKETS))).scalar_one()
-        changed = sa.exists().where(PROVENANCE.c.run_id > mark)
-        unfinished = sa.exists().where(_unfinished(target))
+        # A column, not ``SELECT *``: with ``*`` SQLite reads the table, not the index.
+        changed = sa.select(PROVENANCE.c.run_id).where(PROVENANCE.c.run_id > mark).exists()
+        unfinished = sa.select(IDMAP.c.state).where(_unfinished(target)).exists()
         return conn.execute(sa.select(sa.or_(changed, unfinished))).scalar_one()
 
 

@@ -232,7 +232,11 @@ def _watermark(conn: sqlite3.Connection, target: str) -> int | None:
     return int(cursor["run_id"]) if cursor and cursor.get("run_id") is not None else None
 
 
-_UNFINISHED = "id_map.connection = ? AND id_map.state NOT IN ('done', 'matched')"
+# as deskmove.store.delta._unfinished: ranges the (connection, state) index seeks
+_UNFINISHED = (
+    "id_map.connection = ? AND (id_map.state < 'done' OR "
+    "(id_map.state > 'done' AND id_map.state < 'matched') OR id_map.state > 'matched')"
+)
 
 
 def _pending_count(conn: sqlite3.Connection, target: str) -> int:
