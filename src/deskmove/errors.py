@@ -94,6 +94,11 @@ class DeadlineExceeded(RetriableError):
     pass
 
 
+class OutcomeUnknown(RetriableError):
+    """A create or append whose answer was lost after it was sent (a 5xx, a dropped
+    connection, a timeout): the target may have done it, so it is not sent again blindly."""
+
+
 class FatalRemoteError(DeskmoveError):
     pass
 

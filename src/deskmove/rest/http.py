@@ -4,7 +4,12 @@ One ``validate`` decides what a response means: 429 and 5xx are retried
 (429 waits for ``Retry-After``, else backs off exponentially), timeouts and
 connection errors are retried, 401/403 is an :class:`AuthError`, any other 4xx
 fails at once (409 too: a conflict such as a duplicate e-mail stays one however
-often it is sent). Before the limit is hit, requests are paced from the
+often it is sent). A call made with ``once=True`` (a create or an append) is
+not repeated when the target may already have done it: a 5xx other than 503,
+a timeout or a dropped connection after the request went out raises
+:class:`OutcomeUnknown`, and the caller asks the target before sending it
+again (429 and 503 refuse a request before doing it, and are retried as
+usual). Before the limit is hit, requests are paced from the
 remaining-quota headers. Credentials are only ever sent to the account's own
 host, and every URL and message that leaves this module is redacted.
 
@@ -37,6 +42,7 @@ from deskmove.errors import (
     AuthError,
     DeskmoveError,
     FatalRemoteError,
+    OutcomeUnknown,
     RemoteFailure,
     RemoteUnavailable,
     RetriableError,
@@ -70,6 +76,9 @@ _FILTER = _RedactFilter()
 for _name in ("httpx", "httpcore", "deskmove.rest"):
     logging.getLogger(_name).addFilter(_FILTER)
 RETRY_STATUS = {429, 500, 502, 503, 504, 520, 521, 522, 524}
+# Answers that refuse a request before doing anything with it (RFC 9110 15.6.4: 503 "the
+# server is currently unable to handle the request"); any other 5xx may come after the work.
+REFUSED_FIRST = {429, 503}
 DOWNLOAD_MIN_RATE = 64 * 1024  # bytes/s a download may not fall below on average
 SLOW_AFTER = 10.0  # seconds without an answer before deskmove says what it waits for
 
@@ -77,11 +86,18 @@ SLOW_AFTER = 10.0  # seconds without an answer before deskmove says what it wait
 class _Retry(Exception):
     """Internal: this attempt failed in a way worth retrying."""
 
-    def __init__(self, reason: str, wait: float | None = None, unreachable: bool = False) -> None:
+    def __init__(
+        self,
+        reason: str,
+        wait: float | None = None,
+        unreachable: bool = False,
+        maybe_done: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.wait = wait
         self.unreachable = unreachable
+        self.maybe_done = maybe_done  # the request went out: the target may have acted on it
 
 
 def retry_after(value: str | None) -> float | None:
@@ -167,12 +183,24 @@ class RestClient:
             else urljoin(self.base_url + "/", path_or_url.lstrip("/"))
         )
 
-    def json(self, method: str, path_or_url: str, **kw: Any) -> tuple[httpx.Response, Any]:
-        """A request whose answer must be JSON (a truncated body is retried)."""
-        return self._with_retries(method, self.url(path_or_url), parse=True, **kw)
+    def json(
+        self, method: str, path_or_url: str, *, once: bool = False, **kw: Any
+    ) -> tuple[httpx.Response, Any]:
+        """A request whose answer must be JSON (a truncated body is retried).
 
-    def request(self, method: str, path_or_url: str, **kw: Any) -> httpx.Response:
-        return self._with_retries(method, self.url(path_or_url), parse=False, **kw)[0]
+        ``once``: the request creates or appends something, so it is not repeated when
+        the target may have done it already (:class:`OutcomeUnknown`)."""
+        return self._with_retries(method, self.url(path_or_url), parse=True, once=once, **kw)
+
+    def request(
+        self, method: str, path_or_url: str, *, once: bool = False, **kw: Any
+    ) -> httpx.Response:
+        return self._with_retries(method, self.url(path_or_url), parse=False, once=once, **kw)[0]
+
+    def backoff(self, attempt: int) -> None:
+        """The pause before the ``attempt``-th repeat of a call the caller retries itself."""
+        r = self.spec.retry
+        self._sleep(min(r.base_wait * 2 ** max(0, attempt - 1), r.max_wait))
 
     def download(self, url: str, max_redirects: int = 5) -> bytes:
         """Bytes of an attachment; credentials go to the account's own host only."""
@@ -195,11 +223,15 @@ class RestClient:
         return parts.hostname in self.own_hosts and parts.scheme in ("https", "http")
 
     def _with_retries(
-        self, method: str, url: str, *, parse: bool, **kw: Any
+        self, method: str, url: str, *, parse: bool, once: bool = False, **kw: Any
     ) -> tuple[httpx.Response, Any]:
         r = self.spec.retry
+
+        def worth_it(exc: BaseException) -> bool:
+            return isinstance(exc, _Retry) and not (once and exc.maybe_done)
+
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(_Retry),
+            retry=tenacity.retry_if_exception(worth_it),
             stop=tenacity.stop_after_attempt(r.attempts),
             wait=self._wait,
             sleep=self._sleep,
@@ -209,6 +241,12 @@ class RestClient:
         try:
             return retrying(self._attempt, method, url, parse, **kw)
         except _Retry as exc:
+            if once and exc.maybe_done:
+                raise OutcomeUnknown(
+                    f"{method} {self.redact.url(url)}: {exc.reason}, after the request went out; "
+                    "the target may have done it",
+                    "re-run later; deskmove asks the target before sending it again",
+                ) from None
             cls = RemoteUnavailable if exc.unreachable else RetriableError
             raise cls(
                 f"{method} {self.redact.url(url)} still failing after {r.attempts} attempts: {exc.reason}",
@@ -317,9 +355,16 @@ class RestClient:
                 raise deadline.exceeded(what) from None
             self.stats["timeouts"] += 1
             total = "no complete answer" if "deadline" in str(exc) else "timed out"
-            raise _Retry(f"{total} within {self.timeout:g} s ({type(exc).__name__})") from None
+            raise _Retry(
+                f"{total} within {self.timeout:g} s ({type(exc).__name__})",
+                maybe_done=not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout),
+            ) from None
         except httpx.TransportError as exc:
-            raise _Retry(self.redact(f"cannot connect: {exc}"), unreachable=True) from None
+            sent = not isinstance(exc, httpx.ConnectError | httpx.UnsupportedProtocol)
+            what = "the connection broke" if sent else "cannot connect"
+            raise _Retry(
+                self.redact(f"{what}: {exc}"), unreachable=not sent, maybe_done=sent
+            ) from None
         self.log(f"{method} {self.redact.url(str(resp.request.url))} -> {resp.status_code}")
         self._validate(method, url, resp)
         self._throttle(resp)
@@ -329,7 +374,9 @@ class RestClient:
             return resp, json.loads(resp.content) if resp.content else None
         except ValueError:
             self.stats["bad_json"] += 1
-            raise _Retry("the answer was not complete JSON (truncated?)") from None
+            raise _Retry(
+                "the answer was not complete JSON (truncated?)", maybe_done=resp.status_code < 300
+            ) from None
 
     def _send(
         self,
@@ -364,7 +411,11 @@ class RestClient:
             raise _Retry("rate limited (429)", retry_after(resp.headers.get("retry-after")))
         if code in RETRY_STATUS or code >= 500:
             self.stats[f"{code}"] += 1
-            raise _Retry(f"server answered {code}", retry_after(resp.headers.get("retry-after")))
+            raise _Retry(
+                f"server answered {code}",
+                retry_after(resp.headers.get("retry-after")),
+                maybe_done=code not in REFUSED_FIRST,
+            )
         where = self.redact.url(url)
         if code in (401, 403):
             names = " and ".join(self.creds.variables) or "the credentials"

@@ -13,7 +13,11 @@ Crash safety (rule 3): before a create call, each entity's id-map entry is
 written as ``pending``; after the call, ``done`` with the new id. A re-run
 first looks every ``pending`` entity up by its external id, so a crash between
 the call and the id-map write never makes a duplicate; attachments are
-uploaded only after that, for what is still to be created.
+uploaded only after that, for what is still to be created. A create or append
+whose answer is lost on the way (a 502, a timeout, a dropped connection after
+the request went out) is treated the same way without waiting for a re-run:
+the target is asked first, and the call is sent again only when it has
+nothing (a bulk job, which may still be running, stops the run instead).
 
 Messages of an already-pushed ticket are appended (delta): a solved ticket is
 reopened by a customer's reply, a closed one gets a follow-up ticket (id-map
@@ -31,9 +35,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from deskmove.errors import DeskmoveError, FatalRemoteError, NotSupported
+from deskmove.errors import DeskmoveError, FatalRemoteError, NotSupported, OutcomeUnknown
 from deskmove.rest.http import RemoteFailure
 from deskmove.rest.paginate import dig, pick
 from deskmove.rest.pushrecords import (
@@ -489,27 +495,61 @@ class Push:
     ) -> Any:
         """One create call: index -> result, or ("job", body) to resolve later."""
         values = dict(self.ctx.options)
-        if ep.job:
-            body = self.ep.call(ep, values, {ep.wrap or kind: payloads})
+        if ep.job:  # a lost answer stops the run: the job may still be running, and the
+            # re-run finds what it made before sending the rest again
+            body = self.ep.call(ep, values, {ep.wrap or kind: payloads}, once=True)
             return ("job", body)
         out: dict[int, dict[str, Any]] = {}
+        findable = self.ep.get(kind, "find") is not None
         for n, (rec, p) in enumerate(zip(part, payloads, strict=True)):
             files = [f for m in getattr(rec, "messages", []) for f in m.files]
             try:
-                body = self._post(ep, values, {ep.wrap: p} if ep.wrap else p, files)
+                body, found = self._once(
+                    partial(self._post, ep, values, {ep.wrap: p} if ep.wrap else p, files),
+                    partial(self._find, kind, rec) if findable else None,
+                )
             except RemoteFailure as exc:
                 out[n] = {"id": None, "error": exc.message}
+                continue
+            if found:
+                out[n] = {"id": found}
                 continue
             obj = body.get(ep.wrap, body) if ep.wrap else body
             out[n] = {"id": str(obj["id"])}
         return out
+
+    def _once(
+        self, send: Callable[[], Any], find: Callable[[], str | None] | None
+    ) -> tuple[Any, str | None]:
+        """A create or append, sent again only when the target shows it did not arrive.
+
+        ``(answer, None)`` once it is sent, or ``(None, id)`` when the work of a call
+        whose answer was lost is found there. Without a way to ask (``find`` is None)
+        a lost answer stops the run, and the re-run asks by external id where it can."""
+        attempts = max(1, self.adapter.spec.retry.attempts)
+        for n in range(1, attempts + 1):
+            try:
+                return send(), None
+            except OutcomeUnknown as exc:
+                if find is None:
+                    raise
+                found = find()
+                if found:
+                    self.report.notes.append(
+                        f"{self._redact(exc.message)}: it had arrived, and was not sent again"
+                    )
+                    return None, found
+                if n == attempts:
+                    raise
+                self.adapter.client.backoff(n)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _post(
         self, ep: EndpointSpec, values: dict[str, Any], payload: Any, files: list[FilePush]
     ) -> Any:
         """A create with its attachments: multipart/form-data when the target takes them so."""
         if not files or self.hooks.attachments != "multipart":
-            return self.ep.call(ep, values, payload)
+            return self.ep.call(ep, values, payload, once=True)
         parts = [
             (
                 self.hooks.attachment_part,
@@ -517,8 +557,11 @@ class Push:
             )
             for f in files
         ]
+        body = self.ep.call(
+            ep, values, None, once=True, data=self.hooks.form_fields(payload), files=parts
+        )
         self.report.created["attachment"] += len(files)
-        return self.ep.call(ep, values, None, data=self.hooks.form_fields(payload), files=parts)
+        return body
 
     def _results(self, sent: Any) -> dict[int, dict[str, Any]]:
         if not (isinstance(sent, tuple) and sent and sent[0] == "job"):
@@ -759,6 +802,7 @@ class Push:
             self.ids.set_hash("ticket", t["id"], native, "")
         status = None if created else self._status(native)
         reopen = status in self.hooks.reopen_from
+        listable = bool(self.ep.get("message", "find") or self.ep.get("message", "list"))
         for m in new:
             mp = pushes[m["id"]]
             if self.hooks.attachments == "upload":
@@ -781,7 +825,14 @@ class Push:
                 self.report.notes.append(f"ticket {t['id']} reopened in the target by a reply")
             self.ids.put_many([("message", m["id"], None, None)], "pending")
             internal = None if mp.public else self.ep.get("message", "append_internal")
-            body = self._post(internal or ep, {"id": native}, payload, mp.files)
+            body, found = self._once(
+                partial(self._post, internal or ep, {"id": native}, payload, mp.files),
+                partial(self._appended, native, payload) if listable else None,
+            )
+            if found:
+                self.ids.put_many([("message", m["id"], found, None)], "done")
+                self.report.unchanged["message"] += 1
+                continue
             self.ids.put_many([("message", m["id"], _message_id(body, native), None)], "done")
             self.report.created["message"] += 1
         return True
@@ -808,16 +859,7 @@ class Push:
             return native
         if hit[2] == "done":
             return hit[0]
-        ext = self._followup_ext(t, hit[0])
-        ep = self.ep.get("ticket", "find")
-        found = next(
-            (
-                str(r["id"])
-                for r in (self.ep.records(ep, {"external_id": ext}) if ep else [])
-                if _carries(r, ext)
-            ),
-            None,
-        )
+        found = self._find_followup(self._followup_ext(t, hit[0]))
         if not found:
             return hit[0]  # not created: the closed ticket still decides
         mid = int(hit[1]) if hit[1] else None
@@ -846,10 +888,17 @@ class Push:
             [("followup", t["id"], closed, str(m["id"])), ("message", m["id"], None, None)],
             "pending",
         )
-        body = self.ep.call(
-            ep, {}, self.hooks.followup_payload(payload, closed, rec, ext, self.ctx)
+        body, found = self._once(
+            partial(
+                self.ep.call,
+                ep,
+                {},
+                self.hooks.followup_payload(payload, closed, rec, ext, self.ctx),
+                once=True,
+            ),
+            partial(self._find_followup, ext) if self.ep.get("ticket", "find") else None,
         )
-        fid = str(dig(body, "ticket.id"))
+        fid = found or str(dig(body, "ticket.id"))
         self.ids.put_many(
             [("followup", t["id"], fid, None), ("message", m["id"], f"{fid}#{m['id']}", None)],
             "done",
@@ -859,6 +908,18 @@ class Push:
             f"ticket {t['id']}: {closed} is closed in the target; follow-up {fid} carries its new messages"
         )
         return fid
+
+    def _find_followup(self, ext: str) -> str | None:
+        """The follow-up ticket carrying this external id, if the target has it."""
+        ep = self.ep.get("ticket", "find")
+        return next(
+            (
+                str(r["id"])
+                for r in (self.ep.records(ep, {"external_id": ext}) if ep else [])
+                if _carries(r, ext)
+            ),
+            None,
+        )
 
     def _fields_state(self, rec: TicketPush) -> str:
         """The pushed hash of a ticket: the fields a delta push keeps in step, as JSON."""

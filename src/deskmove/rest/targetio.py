@@ -48,12 +48,25 @@ class Endpoints:
             if name.startswith("match") and (dry_run or not ep.dry_run_only)
         ]
 
-    def call(self, ep: EndpointSpec, values: dict[str, Any], body: Any = None, **kw: Any) -> Any:
-        """The endpoint's answer; with ``id_from: location``, ``{"id": …, "body": answer}``."""
+    def call(
+        self,
+        ep: EndpointSpec,
+        values: dict[str, Any],
+        body: Any = None,
+        *,
+        once: bool = False,
+        **kw: Any,
+    ) -> Any:
+        """The endpoint's answer; with ``id_from: location``, ``{"id": …, "body": answer}``.
+
+        ``once``: the call creates or appends, and is not repeated blindly when its answer
+        is lost (see :class:`deskmove.errors.OutcomeUnknown`)."""
         params = {k: fmt(v, values) for k, v in ep.params.items()}
         if body is not None:
             kw["json"] = body
-        resp, data = self.adapter.client.json(ep.method, fmt(ep.path, values), params=params, **kw)
+        resp, data = self.adapter.client.json(
+            ep.method, fmt(ep.path, values), params=params, once=once, **kw
+        )
         if ep.id_from == "location":
             where = resp.headers.get("location", "").rstrip("/")
             return {"id": where.rsplit("/", 1)[-1] or None, "body": data}
