@@ -44,7 +44,56 @@ class RawHeaders(EmailPolicy):
         return value
 
 
-PARSER = BytesParser(policy=RawHeaders())
+POLICY = RawHeaders()
+PARSER = BytesParser(policy=POLICY)
+
+# A header block that the stdlib parser reads without a defect: every line a field
+# ("Name: value") or a continuation of one, lines ending in LF or CRLF, then a blank line.
+_BLANK_LINE = re.compile(r"\n\r?\n")
+_FIELD_NAME = re.compile(r"[\041-\071\073-\176]+:")
+
+
+def parse_bytes(data: bytes) -> EmailMessage:
+    """``PARSER.parsebytes(data)``, the same tree, faster for a mail of one part.
+
+    The stdlib feed parser reads a body line by line even when it keeps it whole; for
+    a mail whose top part is neither multipart nor message/* and whose header block is
+    plain, the tree it builds is the headers (``policy.header_source_parse``) and the
+    rest of the text as the payload, which this builds directly. Anything else (a
+    multipart, a defect the parser would note, a bare CR, a ``From `` line) goes to the
+    parser itself.
+    """
+    msg = _parse_single(data.decode("ascii", "surrogateescape"))
+    return msg if msg is not None else PARSER.parsebytes(data)
+
+
+def _parse_single(text: str) -> EmailMessage | None:
+    m = _BLANK_LINE.search(text)
+    if m is None or text.startswith(("\n", "\r")):
+        return None
+    head = text[: m.start() + 1]
+    if "\r" in head and head.count("\r") != head.count("\r\n"):
+        return None  # a bare CR ends a line for the parser
+    msg = POLICY.message_factory(policy=POLICY)
+    field: list[str] = []
+    for line in head.split("\n")[:-1]:
+        line += "\n"
+        if line[0] in " \t":
+            if not field:
+                return None  # the first line a continuation: a defect
+            field.append(line)
+            continue
+        if _FIELD_NAME.match(line) is None:
+            return None  # "From ", a line with no field name: the parser's own rules
+        if field:
+            msg.set_raw(*POLICY.header_source_parse(field))
+        field = [line]
+    if field:
+        msg.set_raw(*POLICY.header_source_parse(field))
+    if msg.get_content_maintype() in ("multipart", "message"):
+        return None
+    msg.set_payload(text[m.end() :])
+    return msg
 
 
 def clean(value: str) -> str:

@@ -117,7 +117,7 @@ def _parse_repaired(data: bytes, notes: list[str]) -> tuple[Message, dict[str, l
 
 def _parse(data: bytes) -> Message:
     try:
-        return mime.PARSER.parsebytes(data)
+        return mime.parse_bytes(data)
     except RecursionError as exc:
         raise MailParseError("MIME structure nested too deeply to parse") from exc
 
