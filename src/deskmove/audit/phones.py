@@ -67,11 +67,22 @@ def signature_lines(text: str) -> list[str]:
     if cut != -1:
         block = text[cut + 4 :]
     else:
-        paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+        paragraphs = [p for p in _PARAGRAPHS.split(text.strip()) if p.strip()]
         if len(paragraphs) < 2:
             return []
         block = paragraphs[-1]
-    return [line for line in block.splitlines() if len(re.sub(r"[^\w]|\d", "", line)) <= 12]
+    return list(_number_lines(block))
+
+
+_PARAGRAPHS = re.compile(r"\n\s*\n")
+_WORD_CHARS = re.compile(r"[^\w]|\d")
+
+
+@lru_cache(maxsize=4096)
+def _number_lines(block: str) -> tuple[str, ...]:
+    """The lines of a signature block with at most 12 letters (a team's signature repeats:
+    each distinct block is looked at once)."""
+    return tuple(line for line in block.splitlines() if len(_WORD_CHARS.sub("", line)) <= 12)
 
 
 def candidates(text: str) -> list[str]:

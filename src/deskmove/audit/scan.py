@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from deskmove.audit import signals as sig
 from deskmove.audit.evidence import Evidence
@@ -25,7 +25,14 @@ from deskmove.audit.phones import (
     region_for_domain,
     signature_lines,
 )
-from deskmove.store.audit import AuditQueries
+from deskmove.store.audit import (
+    ENVELOPE_PART,
+    FORM_PART,
+    SIGNAL_PART,
+    VIA_PART,
+    AuditQueries,
+    ScanRow,
+)
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 _ENVELOPE = frozenset(sig.ENVELOPE_HEADERS)
@@ -146,63 +153,227 @@ def load_context(db: AuditQueries, ctx: Context) -> None:
 
 def scan_messages(db: AuditQueries, ctx: Context, batch: int = 2000) -> Findings:
     out = Findings()
+    scan = _Scan(db, ctx, out)
     for row in db.messages_to_scan(batch):
-        _one(row, ctx, out)
+        scan.one(row)
     return out
 
 
-def _one(row: Any, ctx: Context, out: Findings) -> None:
-    h = row.headers or {}
-    senders = ctx.emails.get(row.author_id, []) if row.author_id else []
-    sender = senders[0] if senders else ""
-    when: datetime | None = row.created_at
+class _Memo(dict):
+    """Decisions per distinct key, kept up to a bound (then forgotten and made again):
+    the rules are pure functions of the key, so a forgotten one only costs time."""
 
-    def title() -> str:  # built only when an item still wants an example
-        subject = row.subject or row.ticket_subject or "(no subject)"
-        return f"{when:%Y-%m-%d} “{subject}”" if when else f"“{subject}”"
+    LIMIT = 50000
 
-    if row.channel != "email" and row.ticket_id not in out.via:
-        name = sig.via_name(h)
-        if name:
-            out.via[row.ticket_id] = name
-    inbound = row.direction == "inbound"
-    agent = not inbound or row.author_id in ctx.agents
-    if row.body_text:
-        _phones(row, ctx, out, agent, sender, title)
-    # A form mail is one whichever direction the source gave it (it may come from our domain).
-    form = bool(sender) and _form(h, row, ctx, out, sender, when, title)
-    if not inbound:
-        return
-    out.inbound_authors.update(senders)
-    _recipients(h, row, out, lambda: f"{title()} from {sender or 'unknown sender'}")
-    if sender and not form:
-        _classify(h, row, ctx, out, sender, senders, when, title)
+    def __init__(self, make: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key: Any) -> Any:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        value = self[key] = self._make(key)
+        return value
 
 
-def _recipients(h: dict[str, Any], row: Any, out: Findings, example: Ex) -> None:
-    seen: dict[str, set[str]] = defaultdict(set)
-    for name in _ENVELOPE.intersection(h):
-        for addr in sig.addresses(h, name):
-            seen[addr].add(name)
-    recipient = sig.first(h, "recipient").lower()
-    if "@" in recipient:
-        seen[recipient].add("recipient (source)")
-    if seen:
-        out.envelope_seen = True
-    for field_name, addrs in (("to", row.to), ("cc", row.cc)):
-        for addr in addrs or []:
-            seen[str(addr).lower()].add(field_name.capitalize())
-    for addr, names in seen.items():
-        a = out.addresses[addr]
-        a.evidence.add(row.created_at, example)
-        a.seen_in |= names
-        if len(a.senders) < 4:
-            a.senders.add(str(row.author_id))
-    for src, dst in _forwards(h, row):
-        out.addresses[src].reaches[dst] += 1
+@dataclass(frozen=True, slots=True)
+class _Signals:
+    """What a message's signal headers say, before its sender and subject are known."""
+
+    headers: dict[str, Any]
+    list_id: str
+    mailer: str
+    auto_reply: bool  # the headers say it is an auto-reply (no integration then)
+    auto_reason: str | None  # why the headers say it is machine-sent
+    machine: bool  # a website script or form plugin sent it
 
 
-def _forwards(h: dict[str, Any], row: Any) -> set[tuple[str, str]]:
+@dataclass(frozen=True, slots=True)
+class _Channel:
+    """Where an inbound message's sender and signals put it (an item, once one arrives)."""
+
+    item: tuple[str, str, str, str | None]  # id, section, title, needs
+    facts: frozenset[str]
+    unless_auto_reply: bool  # not a channel when the subject says it is an auto-reply
+
+
+class _Scan:
+    """The per-message pass: each rule decided once per distinct key (headers, recipients,
+    sender), then only counted per message."""
+
+    def __init__(self, db: AuditQueries, ctx: Context, out: Findings) -> None:
+        self.db, self.ctx, self.out = db, ctx, out
+        self.signals = _Memo(self._signals)
+        self.recipients = _Memo(self._recipients)
+        self.channels = _Memo(self._channel)
+        self.vias = _Memo(lambda key: sig.via_name(db.header_part(key, VIA_PART)))
+        self.noreply = _Memo(sig.noreply)
+        self.regions = _Memo(self._regions)
+        self.inbound = set()  # authors whose addresses are in out.inbound_authors
+
+    def one(self, row: ScanRow) -> None:
+        ctx, out = self.ctx, self.out
+        aid = row.author_id
+        senders = ctx.emails.get(aid, []) if aid else []
+        sender = senders[0] if senders else ""
+        when: datetime | None = row.created_at
+
+        def title() -> str:  # built only when an item still wants an example
+            subject = row.subject or row.ticket_subject or "(no subject)"
+            return f"{when:%Y-%m-%d} “{subject}”" if when else f"“{subject}”"
+
+        if row.via is not None and row.ticket_id not in out.via:
+            name = self.vias[row.via]
+            if name:
+                out.via[row.ticket_id] = name
+        inbound = row.direction == "inbound"
+        agent = not inbound or aid in ctx.agents
+        if row.body_text:
+            self.phones(row, agent, sender, title)
+        # A form mail is one whichever direction the source gave it (it may come from our domain).
+        signals = self.signals[row.signals]
+        form = bool(sender) and (signals.machine or self.noreply[sender])
+        form = form and _form(self._form_headers(row, signals), row, ctx, out, sender, when, title)
+        if not inbound:
+            return
+        if aid not in self.inbound:
+            self.inbound.add(aid)
+            out.inbound_authors.update(senders)
+        self.recipients_of(row, lambda: f"{title()} from {sender or 'unknown sender'}")
+        if sender and not form:
+            channel = self.channels[(aid, row.signals, row.is_auto)]
+            if channel is None:
+                return
+            if channel.unless_auto_reply and sig.auto_reply_subject(row.subject):
+                return
+            f = out.channel(*channel.item)
+            f.evidence.add(when, lambda: f"{title()} from {sender}")
+            f.evidence.facts |= channel.facts
+
+    # what a key means ------------------------------------------------------------------
+    def _signals(self, key: Any) -> _Signals:
+        h = self.db.header_part(key, SIGNAL_PART)
+        return _Signals(
+            h,
+            sig.first(h, "list-id"),
+            sig.first(h, "x-mailer"),
+            sig.auto_reply_headers(h),
+            sig.auto_reason(h),
+            sig.machine_sent(h),
+        )
+
+    def _form_headers(self, row: ScanRow, signals: _Signals) -> dict[str, Any]:
+        return {**signals.headers, **self.db.header_part(row.form, FORM_PART)}
+
+    def _recipients(self, key: tuple[Any, Any, Any]) -> _Recipients:
+        """Which addresses a message reached (and in which headers), and what forwards to what."""
+        envelope, to_key, cc_key = key
+        h = self.db.header_part(envelope, ENVELOPE_PART)
+        to, cc = self.db.address_list(to_key), self.db.address_list(cc_key)
+        seen: dict[str, set[str]] = defaultdict(set)
+        for name in _ENVELOPE.intersection(h):
+            for addr in sig.addresses(h, name):
+                seen[addr].add(name)
+        recipient = sig.first(h, "recipient").lower()
+        if "@" in recipient:
+            seen[recipient].add("recipient (source)")
+        envelope_seen = bool(seen)
+        for field_name, addrs in (("to", to), ("cc", cc)):
+            for addr in addrs or []:
+                seen[str(addr).lower()].add(field_name.capitalize())
+        reached = tuple((addr, frozenset(names)) for addr, names in seen.items())
+        return _Recipients(reached, tuple(_forwards(h, to)), envelope_seen)
+
+    def _channel(self, key: tuple[int, Any, bool]) -> _Channel | None:
+        aid, signals_key, is_auto = key
+        senders = self.ctx.emails[aid]
+        sender = senders[0]
+        s = self.signals[signals_key]
+        known = self.ctx.known.match(senders, s.list_id, s.mailer)
+        if known:
+            return _known(known, sender)
+        forum = sig.forum_domain(sender, s.list_id)
+        if forum:
+            return _Channel(
+                (
+                    f"forum:{forum}",
+                    "listings",
+                    f"Community or forum mail from {forum}",
+                    "Update the forum's notification address to the new helpdesk.",
+                ),
+                frozenset({f"sender {sig.domain_of(sender)}"}),
+                False,
+            )
+        if s.auto_reply:
+            return None
+        # as sig.automation, but for the subject: an auto-reply's is looked at per message
+        reason = s.auto_reason or ("flagged automatic by the source" if is_auto else None)
+        if reason and (reason == "list-id" or sig.domain_of(sender) not in sig.FREEMAIL):
+            return _integration(sender, s.list_id, s.mailer, reason)
+        return None
+
+    def _regions(self, key: tuple[str, bool]) -> tuple[str | None, ...]:
+        sender, agent = key
+        own = region_for_domain(sig.domain_of(sender)) if sender else None
+        region = self.ctx.region
+        # The team writes in the project's locale; a customer on a country domain (wp.pl) in theirs.
+        if own in (None, region):
+            return (region,)
+        return (region, own) if agent else (own, region)
+
+    # what is counted per message -------------------------------------------------------
+    def recipients_of(self, row: ScanRow, example: Ex) -> None:
+        r = self.recipients[(row.envelope, row.to, row.cc)]
+        out = self.out
+        if r.envelope_seen:
+            out.envelope_seen = True
+        author = str(row.author_id)
+        for addr, names in r.reached:
+            a = out.addresses[addr]
+            a.evidence.add(row.created_at, example)
+            a.seen_in |= names
+            if len(a.senders) < 4:
+                a.senders.add(author)
+        for src, dst in r.forwards:
+            out.addresses[src].reaches[dst] += 1
+
+    def phones(self, row: ScanRow, agent: bool, sender: str, ex: Ex) -> None:
+        out = self.out
+        regions = self.regions[(sender, agent)]
+        # Grouped by a cheap key here; numbering plans are checked once per distinct number later.
+        text = own_text(row.body_text)
+        signature: list[str] | None = None  # looked for once a number may be in it
+        for raw in candidates(text):
+            key = number_key(raw, regions)
+            p = out.phones.get(key)
+            if p is None:
+                if not agent and len(out.phones) >= MAX_PHONES:
+                    out.phones_untracked += 1  # memory stays flat: customers' numbers are counted
+                    continue
+                p = out.phones[key] = Phone(written=raw, regions=regions)
+            p.count += 1
+            if agent:
+                if not p.signed:
+                    if signature is None:
+                        signature = signature_lines(text)
+                    p.signed = any(raw in line for line in signature)
+                p.team_evidence().add(row.created_at, ex)
+                if row.ticket_id not in p.agent_tickets and len(p.agent_tickets) < 3:
+                    p.agent_tickets += (row.ticket_id,)
+            elif p.example is None:
+                p.example = ex()
+            aid = row.author_id
+            if aid is not None and aid not in p.authors and len(p.authors) < 5:
+                p.authors += (aid,)
+
+
+class _Recipients(NamedTuple):
+    reached: tuple[tuple[str, frozenset[str]], ...]  # address -> the headers it was in
+    forwards: tuple[tuple[str, str], ...]  # (address, the address it reached)
+    envelope_seen: bool
+
+
+def _forwards(h: dict[str, Any], to: list[str] | None) -> set[tuple[str, str]]:
     """(address, address it reached) pairs: aliases, forwards, resends."""
     pairs: set[tuple[str, str]] = set()
     delivered = sig.addresses(h, "delivered-to")  # newest (final) first
@@ -218,46 +389,14 @@ def _forwards(h: dict[str, Any], row: Any) -> set[tuple[str, str]]:
         pairs.add((fwd_for[0], fwd_for[1]))
     origin = delivered[-1] if delivered else None
     for target in sig.addresses(h, "x-forwarded-to") + sig.addresses(h, "resent-to"):
-        start = origin or next(iter(row.to or []), None)
+        start = origin or next(iter(to or []), None)
         if start and start.lower() != target:
             pairs.add((start.lower(), target))
     if final:
-        for addr in row.to or []:
+        for addr in to or []:
             if addr.lower() != final and addr.lower() not in {p[0] for p in pairs}:
                 pairs.add((addr.lower(), final))
     return {p for p in pairs if p[0] != p[1]}
-
-
-def _classify(
-    h: dict[str, Any],
-    row: Any,
-    ctx: Context,
-    out: Findings,
-    sender: str,
-    senders: list[str],
-    when: datetime | None,
-    example: Ex,
-) -> None:
-    list_id = sig.first(h, "list-id")
-    mailer = sig.first(h, "x-mailer")
-    known = ctx.known.match(senders, list_id, mailer)
-    if known:
-        _known(known, out, sender, when, example)
-        return
-    forum = sig.forum_domain(sender, list_id)
-    if forum:
-        f = out.channel(
-            f"forum:{forum}",
-            "listings",
-            f"Community or forum mail from {forum}",
-            "Update the forum's notification address to the new helpdesk.",
-        )
-        f.evidence.add(when, lambda: f"{example()} from {sender}")
-        f.evidence.facts.add(f"sender {sig.domain_of(sender)}")
-        return
-    reason = sig.automation(h, row.is_auto, row.subject)
-    if reason and (reason == "list-id" or sig.domain_of(sender) not in sig.FREEMAIL):
-        _integration(out, sender, list_id, mailer, reason, when, example)
 
 
 def _form(
@@ -331,27 +470,19 @@ def _form_address(h: dict[str, Any]) -> str | None:
     return None
 
 
-def _known(k: KnownSender, out: Findings, sender: str, when: datetime | None, ex: Ex) -> None:
+def _known(k: KnownSender, sender: str) -> _Channel:
     prefix = {"listing": "listing", "forum": "forum"}.get(k.category, k.category)
-    f = out.channel(
-        f"{prefix}:{slug(k.name)}", SECTION_OF[k.category], f"{k.name} ({k.kind})", k.needs
+    return _Channel(
+        (f"{prefix}:{slug(k.name)}", SECTION_OF[k.category], f"{k.name} ({k.kind})", k.needs),
+        frozenset({f"sender domain {sig.domain_of(sender)}"}),
+        False,
     )
-    f.evidence.add(when, lambda: f"{ex()} from {sender}")
-    f.evidence.facts.add(f"sender domain {sig.domain_of(sender)}")
 
 
-def _integration(
-    out: Findings,
-    sender: str,
-    list_id: str,
-    mailer: str,
-    reason: str,
-    when: datetime | None,
-    example: Ex,
-) -> None:
+def _integration(sender: str, list_id: str, mailer: str, reason: str) -> _Channel:
     if list_id:
         lid = list_id.strip().strip("<>").split("<")[-1].strip("<> ")
-        f = out.channel(
+        item = (
             f"integration:list:{lid}",
             "integrations",
             f"Mailing list {lid}",
@@ -359,47 +490,17 @@ def _integration(
         )
     else:
         domain = sig.domain_of(sender)
-        f = out.channel(
+        item = (
             f"integration:mail:{domain}",
             "integrations",
             f"Automated mail from {domain}",
             f"Change the notification address in {domain}'s settings to the new helpdesk, "
             "or filter these messages out.",
         )
-    f.evidence.add(when, lambda: f"{example()} from {sender}")
     # Stable facts only (no per-sender addresses, no version numbers): they make the hash.
-    f.evidence.facts.add(reason)
+    facts = {reason}
     if not list_id:
-        f.evidence.facts.add(f"sender domain {sig.domain_of(sender)}")
+        facts.add(f"sender domain {sig.domain_of(sender)}")
     if mailer:
-        f.evidence.facts.add("X-Mailer " + re.sub(r"[\d.]+", "", mailer).strip())
-
-
-def _phones(row: Any, ctx: Context, out: Findings, agent: bool, sender: str, ex: Ex) -> None:
-    own = region_for_domain(sig.domain_of(sender)) if sender else None
-    # The team writes in the project's locale; a customer on a country domain (wp.pl) in theirs.
-    if own in (None, ctx.region):
-        regions: tuple[str | None, ...] = (ctx.region,)
-    else:
-        regions = (ctx.region, own) if agent else (own, ctx.region)
-    # Grouped by a cheap key here; numbering plans are checked once per distinct number later.
-    text = own_text(row.body_text)
-    signature = signature_lines(text) if agent else []
-    for raw in candidates(text):
-        key = number_key(raw, regions)
-        p = out.phones.get(key)
-        if p is None:
-            if not agent and len(out.phones) >= MAX_PHONES:
-                out.phones_untracked += 1  # memory stays flat: customers' numbers are counted
-                continue
-            p = out.phones[key] = Phone(written=raw, regions=regions)
-        p.count += 1
-        if agent:
-            p.signed = p.signed or any(raw in line for line in signature)
-            p.team_evidence().add(row.created_at, ex)
-            if row.ticket_id not in p.agent_tickets and len(p.agent_tickets) < 3:
-                p.agent_tickets += (row.ticket_id,)
-        elif p.example is None:
-            p.example = ex()
-        if row.author_id is not None and row.author_id not in p.authors and len(p.authors) < 5:
-            p.authors += (row.author_id,)
+        facts.add("X-Mailer " + re.sub(r"[\d.]+", "", mailer).strip())
+    return _Channel(item, frozenset(facts), True)

@@ -151,23 +151,38 @@ def via_name(headers: dict[str, Any]) -> str | None:
 
 def automation(headers: dict[str, Any], is_auto: bool, subject: str | None) -> str | None:
     """Why a message looks machine-sent (an integration), or None; auto-replies are not."""
+    if auto_reply_headers(headers) or auto_reply_subject(subject):
+        return None
+    return auto_reason(headers) or ("flagged automatic by the source" if is_auto else None)
+
+
+def auto_reply_headers(headers: dict[str, Any]) -> bool:
+    """The headers mark an auto-reply (out of office, vacation responder)."""
     auto = first(headers, "auto-submitted").lower()
-    prec = first(headers, "precedence").lower()
-    if (
+    return bool(
         auto.startswith("auto-replied")
-        or prec == "auto_reply"
+        or first(headers, "precedence").lower() == "auto_reply"
         or first(headers, "x-autoreply")
         or first(headers, "x-autorespond")
-        or _AUTOREPLY_SUBJECT.match(subject or "")
-    ):
-        return None
+    )
+
+
+def auto_reply_subject(subject: str | None) -> bool:
+    """The subject of an auto-reply ("Out of office", "Automatická odpověď", …)."""
+    return bool(_AUTOREPLY_SUBJECT.match(subject or ""))
+
+
+def auto_reason(headers: dict[str, Any]) -> str | None:
+    """Which header says a message is machine-sent (auto-replies aside), or None."""
     if first(headers, "list-id"):
         return "list-id"
+    auto = first(headers, "auto-submitted").lower()
     if auto and auto != "no":
         return f"auto-submitted: {auto}"
+    prec = first(headers, "precedence").lower()
     if prec in ("bulk", "list", "junk"):
         return f"precedence: {prec}"
-    return "flagged automatic by the source" if is_auto else None
+    return None
 
 
 def form_customer(
@@ -209,7 +224,17 @@ def form_by_customer(headers: dict[str, Any], sender: str) -> bool:
 def maybe_form(headers: dict[str, Any], sender: str) -> bool:
     """Whether :func:`form_customer` or :func:`form_by_customer` could say yes: the mail
     is script- or form-mailer-sent, or its sender a no-reply address (a quick test first)."""
-    return _machine(headers) or bool(_NOREPLY.match(sender.partition("@")[0]))
+    return _machine(headers) or noreply(sender)
+
+
+def noreply(sender: str) -> bool:
+    """A no-reply or website address (``noreply@``, ``wordpress@``, ``formular@``, …)."""
+    return bool(_NOREPLY.match(sender.partition("@")[0]))
+
+
+def machine_sent(headers: dict[str, Any]) -> bool:
+    """Sent by a website script (X-PHP-Originating-Script) or a form plugin (X-Mailer)."""
+    return _machine(headers)
 
 
 def _machine(headers: dict[str, Any]) -> bool:

@@ -36,16 +36,50 @@ REPLACEMENT = "\ufffd"
 VOLUME_COUNTS = ("tickets", "messages", "attachments", "attachment_bytes", "people")
 
 
+# The headers the channel rules read, in four parts. The scan reads each part as one
+# text key (the same text for the same values), so the audit decides once per distinct
+# key what a part means, instead of once per message.
+ENVELOPE_PART = (
+    "delivered-to",
+    "x-original-to",
+    "x-forwarded-to",
+    "x-forwarded-for",
+    "resent-to",
+    "envelope-to",
+    "recipient",
+)
+SIGNAL_PART = (
+    "list-id",
+    "x-mailer",
+    "auto-submitted",
+    "precedence",
+    "x-autoreply",
+    "x-autorespond",
+    "x-php-originating-script",
+    "user-agent",
+)
+FORM_PART = ("reply-to", "form-from", "sender", "return-path", "content-type")
+VIA_PART = ("via", "recipient")  # read for tickets whose channel is not e-mail only
+
+
 class ScanRow(NamedTuple):
-    """One message as the channel scan reads it."""
+    """One message as the channel scan reads it.
+
+    ``to`` and ``cc`` are keys for :meth:`AuditQueries.address_list`; ``envelope``,
+    ``signals``, ``form`` and ``via`` are keys for :meth:`AuditQueries.header_part`
+    (``via`` is None on e-mail tickets). Equal keys stand for equal values.
+    """
 
     ticket_id: int
     author_id: int | None
     direction: str
     created_at: datetime | None
-    to: list[str]
-    cc: list[str]
-    headers: dict[str, Any]
+    to: Any
+    cc: Any
+    envelope: Any
+    signals: Any
+    form: Any
+    via: Any
     is_auto: bool
     subject: str | None
     body_text: str | None
@@ -62,6 +96,29 @@ def _json(value: Any) -> Any:
     if value == "{}":
         return {}
     return json.loads(value)
+
+
+class _Decoded(dict):
+    """Decoded keys, kept up to a bound (then forgotten): memory stays flat however many
+    distinct values a store holds, and a forgotten key is only decoded again."""
+
+    LIMIT = 20000
+
+    def __init__(self, decode: Any) -> None:
+        super().__init__()
+        self._decode = decode
+
+    def __missing__(self, key: Any) -> Any:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        value = self[key] = self._decode(key)
+        return value
+
+
+def _decode_part(key: tuple[str, tuple[str, ...]]) -> dict[str, Any]:
+    text, names = key
+    values = _json(text)
+    return {n: v for n, v in zip(names, values, strict=True) if v is not None}
 
 
 class _Stamps:
@@ -91,6 +148,8 @@ class AuditQueries:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
         self._dialect = conn.dialect.name
+        self._lists = _Decoded(_json)
+        self._parts = _Decoded(_decode_part)
 
     # people -----------------------------------------------------------------------
     def person_addresses(self) -> Iterator[tuple[int, str]]:
@@ -121,23 +180,27 @@ class AuditQueries:
 
     # the message scan ---------------------------------------------------------------
     def messages_to_scan(self, batch: int = 2000) -> Iterator[ScanRow]:
-        """Every message with the columns the channel scan reads, ``batch`` rows at a time.
+        """Every message, in id order, with the columns the channel scan reads, ``batch``
+        rows at a time.
 
-        The JSON and timestamp columns come as the driver gives them and are decoded
-        here, with a fast path for what most rows hold (``[]``, ``{}``, the store's own
-        UTC timestamps): the same values the model's column types would give.
+        The recipients and the headers the rules read come as text keys (see
+        :class:`ScanRow`): the database picks the headers out, and the audit decodes each
+        distinct key once. Timestamps are decoded here, with a fast path for the store's
+        own UTC text: the same values the model's column types would give.
         """
         m, t = MESSAGES.c, TICKETS.c
-        raw = sa.type_coerce
         query = (
             sa.select(
                 m.ticket_id,
                 m.author_id,
                 m.direction,
-                raw(m.created_at, sa.String).label("created_at"),
-                raw(m.to, sa.String).label("to"),
-                raw(m.cc, sa.String).label("cc"),
-                raw(m.headers, sa.String).label("headers"),
+                sa.type_coerce(m.created_at, sa.String).label("created_at"),
+                self._as_text(m.to).label("to"),
+                self._as_text(m.cc).label("cc"),
+                self._part(ENVELOPE_PART).label("envelope"),
+                self._part(SIGNAL_PART).label("signals"),
+                self._part(FORM_PART).label("form"),
+                sa.case((t.channel != "email", self._part(VIA_PART))).label("via"),
                 m.is_auto,
                 m.subject,
                 m.body_text,
@@ -145,14 +208,41 @@ class AuditQueries:
                 t.subject.label("ticket_subject"),
             )
             .join(TICKETS, t.id == m.ticket_id)
+            .order_by(m.id)
             .execution_options(yield_per=batch)
         )
         stamp = _Stamps(self._conn.dialect)
         make = ScanRow._make
-        for tid, aid, direction, at, to, cc, headers, *rest in self._conn.execute(query):
-            yield make(
-                (tid, aid, direction, stamp(at), _json(to), _json(cc), _json(headers), *rest)
-            )
+        for tid, aid, direction, at, *rest in self._conn.execute(query):
+            yield make((tid, aid, direction, stamp(at), *rest))
+
+    def address_list(self, key: Any) -> list[str] | None:
+        """The addresses a ``to`` or ``cc`` key of :meth:`messages_to_scan` stands for
+        (shared between equal keys: do not change it)."""
+        return self._lists[key]
+
+    def header_part(self, key: Any, names: tuple[str, ...]) -> dict[str, Any]:
+        """name -> value of the headers a part key of :meth:`messages_to_scan` stands for
+        (absent and JSON-null headers left out; shared between equal keys: do not change it)."""
+        if key is None:
+            return {}
+        return self._parts[(key, names)]
+
+    def _as_text(self, col: Any) -> Any:
+        """A JSON column as its text (PostgreSQL's jsonb text is canonical: equal values,
+        equal text)."""
+        if self._dialect == "sqlite":
+            return sa.type_coerce(col, sa.String)
+        return sa.cast(col, sa.Text)
+
+    def _part(self, names: tuple[str, ...]) -> Any:
+        """The values of some headers as one JSON array text (null where absent)."""
+        h = MESSAGES.c.headers
+        if self._dialect == "sqlite":  # with two or more paths, a JSON array of the values
+            paths = [sa.literal_column(f"'$.\"{n}\"'") for n in names]
+            return sa.type_coerce(sa.func.json_extract(h, *paths), sa.String)
+        values = [h.op("->")(sa.literal_column(f"'{n}'")) for n in names]
+        return sa.cast(sa.func.jsonb_build_array(*values), sa.Text)
 
     def non_email_tickets(self) -> Iterator[tuple[int, str, datetime | None, str | None]]:
         """``(id, channel, created_at, subject)`` of tickets whose channel is not e-mail."""
