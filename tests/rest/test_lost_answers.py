@@ -78,9 +78,7 @@ def test_a_lost_answer_to_a_create_or_a_reply_makes_nothing_twice(
 
     def creates(request: httpx.Request) -> bool:
         path = request.url.path
-        return request.method == "POST" and (
-            path == "/api/v2/tickets" or path.endswith("/notes")
-        )
+        return request.method == "POST" and (path == "/api/v2/tickets" or path.endswith("/notes"))
 
     side_effect, lost = losing(target.side_effect, creates, LOSSES[loss], times=4)
     api.route(host=target.host).mock(side_effect=side_effect)

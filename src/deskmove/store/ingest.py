@@ -45,7 +45,7 @@ from deskmove.records import (
     PersonRef,
     TicketRec,
 )
-from deskmove.store import changes, provenance, quarantine, search, threads
+from deskmove.store import changes, edits, provenance, quarantine, search, threads
 from deskmove.store.blobs import BlobStore
 from deskmove.store.mailscope import SHARED_KINDS, mail_connections
 from deskmove.textclean import strip_nul
@@ -737,6 +737,7 @@ class Ingestor:
                 u["requester_id"],
             )
         if updates:
+            edits.keep_agents(conn, updates)  # what agents changed since, the source has not
             conn.execute(
                 TICKETS.update().where(TICKETS.c.id == sa.bindparam("_id")),
                 updates,

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from deskmove.model import Message, Provenance, Ticket, utcnow
 from deskmove.records import PersonRef, StoredTicket, TicketRec
-from deskmove.store import provenance, search
+from deskmove.store import edits, provenance, search
 from deskmove.store.people import primary_emails
 
 if TYPE_CHECKING:
@@ -150,6 +150,7 @@ def merge_tickets(conn: Connection, canon: int, others: list[int]) -> None:
     }
     conn.execute(TICKETS.update().where(t.id == canon).values(**values))
     conn.execute(TICKETS.delete().where(t.id.in_(others)))
+    edits.forget(conn, others)
     search.index_tickets(conn, [canon, *others])  # the emptied ones lose their documents
 
 

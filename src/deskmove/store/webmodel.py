@@ -99,6 +99,21 @@ class WebDraft(SQLModel, table=True):
     updated_at: datetime | None = _ts()
 
 
+class WebTicketEdit(SQLModel, table=True):
+    """A ticket field an agent changed in the workspace, with the value the store had
+    before the agent's first change of it (the source's, as last imported).
+
+    An import that brings that same value again keeps the agent's; one that brings
+    another (the source changed the field since) wins, and the edit is forgotten.
+    """
+
+    __tablename__ = "web_ticket_edits"
+    ticket_id: int = Field(primary_key=True)
+    field: str = Field(primary_key=True)
+    before: str | None = None  # JSON of the value before the agent's first change
+    edited_at: datetime | None = _ts()
+
+
 class StoreChange(SQLModel, table=True):
     """A counter raised at the end of every transaction that changes tickets (an import
     batch, a workspace change), so the workspace knows when what it cached went stale."""

@@ -32,7 +32,7 @@ from deskmove.model import (
     utcnow,
 )
 from deskmove.store import changes as change_counter
-from deskmove.store import search
+from deskmove.store import edits, search
 from deskmove.store.people import primary_email
 from deskmove.store.webmodel import (
     ACCOUNT_ROLES,
@@ -423,10 +423,12 @@ def update_ticket(store: Store, ticket_id: int, changes: dict[str, Any]) -> bool
         )
     now = utcnow()
     t = TICKETS.c
+    cols = [t.solved_at, *(getattr(t, f) for f in edits.EDITABLE)]
     with store.begin() as conn:
-        row = conn.execute(sa.select(t.status, t.solved_at).where(t.id == ticket_id)).first()
+        row = conn.execute(sa.select(*cols).where(t.id == ticket_id)).first()
         if row is None:
             return False
+        edits.remember(conn, ticket_id, dict(row._mapping), changes)  # kept across imports
         values = dict(changes)
         if "status" in values:
             solved = values["status"] in ("solved", "closed")
@@ -692,9 +694,10 @@ def sent_draft(
         )
         t = TICKETS.c
         conn.execute(TICKETS.update().where(t.id == draft.ticket_id).values(updated_at=now))
-        conn.execute(
+        if conn.execute(
             TICKETS.update().where(t.id == draft.ticket_id, t.status == "new").values(status="open")
-        )
+        ).rowcount:
+            edits.remember(conn, draft.ticket_id, {"status": "new"}, {"status": "open"})
         record_change(conn, "message", mid)
         record_change(conn, "ticket", draft.ticket_id)
         search.index_tickets(conn, [draft.ticket_id])
