@@ -36,6 +36,7 @@ EMAILS = PersonEmail.__table__
 
 PARTS = 16  # documents per ticket at most (SQLite rowid = ticket id * PARTS + part)
 PART_CHARS = 200_000  # a tsvector must stay under 1 MB
+DOC_CHARS = PARTS * (PART_CHARS + 1)  # of a ticket's text at most go into its parts
 MAX_TERMS = 8
 CHUNK = 200
 
@@ -79,9 +80,13 @@ def index_added(conn: Connection, added: dict[int, NewText]) -> None:
     """Bring the documents of the tickets a batch touched up to date.
 
     A new ticket's document is made from the batch alone; a stored ticket's gets the
-    batch's messages appended to the body it has. Only a document that cannot be
-    extended (none yet, several parts, or written before the header had its own line)
-    is rebuilt from the ticket's messages.
+    batch's messages appended to the body its parts hold, so the work and memory per
+    ticket are bounded by the document's size (``PARTS`` parts at most), not by how many
+    messages the ticket has; only the parts that change are written. A document whose
+    ``PARTS`` parts are full takes no more than fits at the end of its last one (a rebuild
+    would drop the new text; the stored parts no longer say where the ticket's text ended
+    beyond them). Only a document that cannot be extended (none yet, or
+    written before the header had its own line) is rebuilt from the ticket's messages.
     """
     ids = sorted(added)
     for i in range(0, len(ids), CHUNK):
@@ -92,7 +97,7 @@ def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
     stored: dict[int, list[str]] = {tid: [] for tid, new in added.items() if not new.fresh}
     for tid, doc in _stored_docs(conn, list(stored)):
         stored[tid].append(doc)
-    rebuild = {tid for tid, docs in stored.items() if len(docs) != 1 or "\n" not in docs[0]}
+    rebuild = {tid for tid, docs in stored.items() if not docs or any("\n" not in d for d in docs)}
     if rebuild:
         index_tickets(conn, rebuild)
     todo = {tid: new for tid, new in added.items() if tid not in rebuild}
@@ -117,26 +122,48 @@ def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
         if head[1]:
             people[tid].add(head[1])
     names = _people_text(conn, {p for s in people.values() for p in s})
-    rows = []
+    top = _last_ticket_indexed(conn)  # a new ticket past it has no document to replace
+    rows: list[tuple[int, int, str]] = []
+    whole: list[int] = []  # tickets whose every part goes first
+    parts_gone: list[tuple[int, int]] = []  # (ticket, part) of a stored document that change
     for tid, new in todo.items():
         if tid not in heads:  # the ticket is gone: so is its document
+            whole.append(tid)
             continue
         subject = heads[tid][0]
         header = normalise(
             " ".join([subject or ""] + [names.get(p, "") for p in sorted(people[tid])])
         )
-        pieces = [stored[tid][0].partition("\n")[2]] if tid in stored else []
+        old = stored.get(tid)
+        pieces = [_stored_body(old)] if old else []
         for _mid, _author, rec in sorted(new.messages, key=_first):
             folded = rec.folded or fold_message(rec.subject, rec.body_text, rec.body_html)
             if rec.subject and rec.subject != (subject or ""):
                 pieces.append(folded[0])
             pieces.append(folded[1])
-        body = " ".join(p for p in pieces if p)
-        rows += [(tid, n, text) for n, text in enumerate(_split(header, body))]
-    top = _last_ticket_indexed(conn)  # a new ticket past it has no document to replace
-    _delete(conn, [tid for tid, new in todo.items() if not new.fresh or tid <= top])
+        parts = _split(header, " ".join(p for p in pieces if p))
+        if old is None:
+            if tid <= top:
+                whole.append(tid)
+            rows += [(tid, n, text) for n, text in enumerate(parts)]
+            continue
+        # a long ticket's document: only the parts that change are written again
+        for n, text in enumerate(parts):
+            if n >= len(old) or old[n] != text:
+                if n < len(old):
+                    parts_gone.append((tid, n))
+                rows.append((tid, n, text))
+        parts_gone += [(tid, n) for n in range(len(parts), len(old))]
+    _delete(conn, whole)
+    _delete_parts(conn, parts_gone)
     if rows:
         _insert(conn, rows)
+
+
+def _stored_body(parts: list[str]) -> str:
+    """The body a stored document was split from (:func:`_split` cuts at a space and drops
+    it), so a batch appends to a long ticket's document without reading its messages."""
+    return " ".join(doc.partition("\n")[2] for doc in parts)
 
 
 def _last_ticket_indexed(conn: Connection) -> int:
@@ -191,6 +218,7 @@ def _documents(conn: Connection, ids: list[int]) -> Iterator[tuple[int, list[str
         heads[tid] = [subject or ""]
         people[tid] = {req} if req else set()
     bodies: dict[int, list[str]] = {tid: [] for tid in heads}
+    sizes = dict.fromkeys(heads, 0)
     for tid, author, subject, text, html in conn.execute(
         sa.select(m.ticket_id, m.author_id, m.subject, m.body_text, m.body_html)
         .where(m.ticket_id.in_(ids))
@@ -200,15 +228,19 @@ def _documents(conn: Connection, ids: list[int]) -> Iterator[tuple[int, list[str
             continue
         if author:
             people[tid].add(author)
-        if subject and subject != heads[tid][0]:
-            bodies[tid].append(subject)
-        text = message_text(text, html)
-        if text:
-            bodies[tid].append(text)
+        if sizes[tid] > DOC_CHARS:
+            continue  # past what the document's parts hold: a long ticket's text is not kept
+        own = subject if subject and subject != heads[tid][0] else ""
+        for raw in (own, message_text(text, html)):
+            piece = normalise(raw) if raw else ""
+            if piece:
+                bodies[tid].append(piece)
+                sizes[tid] += len(piece) + 1
     names = _people_text(conn, {p for s in people.values() for p in s})
     for tid, head in heads.items():
         header = normalise(" ".join(head + [names.get(p, "") for p in sorted(people[tid])]))
-        yield tid, _split(header, normalise("\n".join(bodies[tid])))
+        # normalised one message at a time: the same words, single spaces, as the whole text
+        yield tid, _split(header, " ".join(bodies[tid]))
 
 
 def _people_text(conn: Connection, ids: set[int]) -> dict[int, str]:
@@ -256,6 +288,19 @@ def _delete(conn: Connection, ids: list[int]) -> None:
     else:
         conn.execute(
             sa.text("DELETE FROM search_docs WHERE ticket_id = ANY(:ids)"), {"ids": list(ids)}
+        )
+
+
+def _delete_parts(conn: Connection, parts: list[tuple[int, int]]) -> None:
+    if not parts:
+        return
+    if conn.dialect.name == "sqlite":
+        sql = "DELETE FROM search_fts WHERE rowid = ?"
+        conn.exec_driver_sql(sql, [(tid * PARTS + n,) for tid, n in parts])
+    else:
+        conn.execute(
+            sa.text("DELETE FROM search_docs WHERE ticket_id = :t AND part = :p"),
+            [{"t": tid, "p": n} for tid, n in parts],
         )
 
 
