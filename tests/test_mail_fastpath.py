@@ -49,6 +49,45 @@ CASES = {
         b'Content-Type: multipart/mixed; boundary="xx"\n\n--xx\nContent-Type: text/plain\n\n'
         b"hi\n--xx\nContent-Type: application/pdf\n\nAAAA\n--xx--\n"
     ),
+    "multipart crlf": (
+        b'Content-Type: multipart/alternative; boundary="=_a1"\r\n\r\n--=_a1\r\n'
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nDobr\xc3\xbd den\r\n\r\n--=_a1\r\n"
+        b"Content-Type: text/html\r\n\r\n<p>Dobr\xc3\xbd den</p>\r\n--=_a1--\r\n"
+    ),
+    "preamble and epilogue": (
+        b"Content-Type: multipart/mixed; boundary=b\n\nThis is MIME.\n\n--b\nX-A: 1\n\none\n"
+        b"--b  \t\nX-B: 2\n\ntwo\n--b-- \nafter\n\nthe end"
+    ),
+    "close boundary without a line end": b"Content-Type: multipart/mixed; boundary=b\n\n--b\nA: 1\n\nx\n--b--",
+    "boundary look-alikes": (
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\nA: 1\n\n--bb\n --b\n--b x\n--b---\n"
+        b"--b\nA: 2\n\ny\n--b--\n--b\nafter\n"
+    ),
+    "empty part body": b"Content-Type: multipart/mixed; boundary=b\n\n--b\nA: 1\n\n--b--\n",
+    "part without headers": b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nbare\n--b--\n",
+    "part without a blank line": b"Content-Type: multipart/mixed; boundary=b\n\n--b\nA: 1\n--b--\n",
+    "two boundaries in a row": b"Content-Type: multipart/mixed; boundary=b\n\n--b\n--b\nA: 1\n\nx\n--b--\n",
+    "no closing boundary": b"Content-Type: multipart/mixed; boundary=b\n\n--b\nA: 1\n\nx\n",
+    "closing boundary first": b"Content-Type: multipart/mixed; boundary=b\n\n--b--\n--b\nA: 1\n\nx\n--b--\n",
+    "no start boundary": b"Content-Type: multipart/mixed; boundary=b\n\njust text\n",
+    "nested multipart": (
+        b"Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/alternative;"
+        b" boundary=i\n\n--i\nA: 1\n\nx\n--i--\n--o--\n"
+    ),
+    "message part": (
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\n"
+        b"Subject: in\n\nbody\n--b--\n"
+    ),
+    "digest": b"Content-Type: multipart/digest; boundary=b\n\n--b\nSubject: in\n\nx\n--b--\n",
+    "base64 multipart": (
+        b"Content-Type: multipart/mixed; boundary=b\nContent-Transfer-Encoding: base64\n\n"
+        b"--b\nA: 1\n\nx\n--b--\n"
+    ),
+    "bare cr in a part": b"Content-Type: multipart/mixed; boundary=b\n\n--b\nA: 1\n\nx\ry\n--b--\n",
+    "regex characters in the boundary": (
+        b'Content-Type: multipart/mixed; boundary="a.b*c+(d)"\n\n--a.b*c+(d)\nA: 1\n\nx\n'
+        b"--aXb*c+(d)\n--a.b*c+(d)--\n"
+    ),
     "multipart without boundary": b"Content-Type: multipart/mixed\n\nbody\n",
     "message/rfc822": b"Content-Type: message/rfc822\n\nSubject: inner\n\ninner body\n",
     "delivery status": (
@@ -76,9 +115,10 @@ def test_parse_bytes_builds_the_tree_the_stdlib_parser_builds(name: str) -> None
 
 def test_one_part_mails_take_the_fast_path() -> None:
     """The fast path is really taken where it applies (else the test above proves nothing)."""
-    for name in ("plain crlf", "plain lf", "folded header", "8-bit header", "no body"):
+    fast = ("plain crlf", "plain lf", "folded header", "8-bit header", "no body", "multipart")
+    for name in (*fast, "multipart crlf", "preamble and epilogue", "boundary look-alikes"):
         assert mime._parse_single(CASES[name].decode("ascii", "surrogateescape")) is not None
-    for name in ("multipart", "message/rfc822", "unix from line", "bare cr in the header"):
+    for name in ("nested multipart", "message/rfc822", "unix from line", "bare cr in the header"):
         assert mime._parse_single(CASES[name].decode("ascii", "surrogateescape")) is None
 
 
@@ -96,12 +136,46 @@ def test_parse_bytes_on_random_header_blocks() -> None:
         b"From x",
         b"Content-Type: multipart/mixed; boundary=q",
         b"Content-Type: text/plain; charset=koi8-r",
+        b"Content-Type: multipart/mixed; boundary=q",
+        b"Content-Type: message/rfc822",
+        b"--q--",
+        b"--q ",
+        b"--qq",
         b"Subject: \xf0\xd2\xc9\xd7\xc5\xd4",
         b"",
         b"--q",
         b"a\x0bb",
     ]
-    for _ in range(3000):
-        lines = [rng.choice(pieces) for _ in range(rng.randrange(0, 8))]
+    for _ in range(6000):
+        lines = [rng.choice(pieces) for _ in range(rng.randrange(0, 16))]
         data = b"".join(line + rng.choice([b"\n", b"\r\n", b"\r"]) for line in lines) + b"body"
         assert _tree(mime.parse_bytes(data)) == _tree(mime.PARSER.parsebytes(data)), data
+
+
+def test_parse_bytes_on_random_multiparts() -> None:
+    """Random one-level multiparts: preambles, epilogues, boundary look-alikes, line ends."""
+    rng = random.Random(2046)
+    body_lines = [b"text", b"", b"--b", b"--b--", b"--b \t", b"--bx", b" --b", b"A: 1", b"\xe8"]
+    taken = 0
+    for _ in range(3000):
+        eol = rng.choice([b"\n", b"\r\n"])
+
+        def block(lines: list[bytes], end: bytes = eol) -> bytes:
+            return b"".join(
+                line + (rng.choice([b"\n", b"\r\n"]) if rng.random() < 0.05 else end)
+                for line in lines
+            )
+
+        out = block([b"Subject: x", b'Content-Type: multipart/mixed; boundary="b"', b""])
+        out += block([rng.choice(body_lines) for _ in range(rng.randrange(0, 3))])
+        for _ in range(rng.randrange(1, 4)):
+            out += block([rng.choice([b"--b", b"--b  "])])
+            out += block([rng.choice([b"Content-Type: text/plain", b"X-A: 1", b" cont"])])
+            out += block([b""] if rng.random() < 0.95 else [])
+            out += block([rng.choice(body_lines) for _ in range(rng.randrange(0, 5))])
+        if rng.random() < 0.9:
+            out += b"--b--" + (eol if rng.random() < 0.8 else b"")
+            out += block([rng.choice(body_lines) for _ in range(rng.randrange(0, 3))])
+        taken += mime._parse_single(out.decode("ascii", "surrogateescape")) is not None
+        assert _tree(mime.parse_bytes(out)) == _tree(mime.PARSER.parsebytes(out)), out
+    assert taken > 500  # the fast path itself was tested, not only the parser

@@ -54,20 +54,37 @@ _FIELD_NAME = re.compile(r"[\041-\071\073-\176]+:")
 
 
 def parse_bytes(data: bytes) -> EmailMessage:
-    """``PARSER.parsebytes(data)``, the same tree, faster for a mail of one part.
+    """``PARSER.parsebytes(data)``, the same tree, faster for a plain mail.
 
-    The stdlib feed parser reads a body line by line even when it keeps it whole; for
-    a mail whose top part is neither multipart nor message/* and whose header block is
-    plain, the tree it builds is the headers (``policy.header_source_parse``) and the
-    rest of the text as the payload, which this builds directly. Anything else (a
-    multipart, a defect the parser would note, a bare CR, a ``From `` line) goes to the
-    parser itself.
+    The stdlib feed parser reads every body line by line, matching each against the
+    boundaries it is inside, even where it keeps the lines whole. For a mail whose
+    header blocks are plain and which is one part, or one multipart of such parts, the
+    tree it builds is the headers (``policy.header_source_parse``), the text between the
+    boundary lines and the preamble and epilogue around them, which this builds
+    directly. Anything else (nested multiparts, message/* parts, a defect the parser
+    would note, a bare CR, a ``From `` line) goes to the parser itself.
     """
     msg = _parse_single(data.decode("ascii", "surrogateescape"))
     return msg if msg is not None else PARSER.parsebytes(data)
 
 
 def _parse_single(text: str) -> EmailMessage | None:
+    """The tree of a one-part mail or a one-level multipart, or None: use the parser."""
+    head = _head(text)
+    if head is None:
+        return None
+    msg, body = head
+    maintype = msg.get_content_maintype()
+    if maintype == "multipart":
+        return _multipart(msg, body)
+    if maintype == "message":
+        return None
+    msg.set_payload(body)
+    return msg
+
+
+def _head(text: str) -> tuple[EmailMessage, str] | None:
+    """A message with the headers of ``text`` set, and the body after the blank line."""
     m = _BLANK_LINE.search(text)
     if m is None or text.startswith(("\n", "\r")):
         return None
@@ -90,10 +107,62 @@ def _parse_single(text: str) -> EmailMessage | None:
         field = [line]
     if field:
         msg.set_raw(*POLICY.header_source_parse(field))
-    if msg.get_content_maintype() in ("multipart", "message"):
+    return msg, text[m.end() :]
+
+
+def _multipart(msg: EmailMessage, body: str) -> EmailMessage | None:
+    """A multipart whose parts are one-part messages, as the feed parser builds it.
+
+    The parser's rules, for the input this takes: a boundary line is ``--boundary``,
+    maybe ``--``, spaces or tabs, then the line end; the line end before a boundary line
+    belongs to it; the preamble is the text before the first boundary (None when there
+    is none), the epilogue the text after the closing one.
+    """
+    if msg.get_content_type() == "multipart/digest":
+        return None  # its parts default to message/rfc822
+    boundary = msg.get_boundary()
+    if boundary is None:
         return None
-    msg.set_payload(text[m.end() :])
-    return msg
+    if str(msg.get("content-transfer-encoding", "8bit")).lower() not in ("7bit", "8bit", "binary"):
+        return None  # the parser notes a defect
+    if "\r" in body and body.count("\r") != body.count("\r\n"):
+        return None
+    lines = re.compile(
+        "^" + re.escape("--" + boundary) + r"(--)?[ \t]*\r?$", re.MULTILINE
+    ).finditer(body)
+    first = next(lines, None)
+    if first is None or first.group(1):
+        return None  # no start boundary: a defect
+    if first.start():
+        msg.preamble = _strip_eol(body[: first.start()])
+    pos = _line_end(body, first.end())
+    for mark in lines:
+        if mark.start() <= pos:
+            return None  # two boundary lines in a row
+        part = _head(body[pos : mark.start()])
+        if part is None:
+            return None
+        child, payload = part
+        if child.get_content_maintype() in ("multipart", "message"):
+            return None
+        child.set_payload(_strip_eol(payload))
+        msg.attach(child)
+        pos = _line_end(body, mark.end())
+        if mark.group(1):  # the closing boundary: the rest is the epilogue
+            msg.epilogue = body[pos:]
+            return msg
+    return None  # no closing boundary: a defect
+
+
+def _line_end(text: str, pos: int) -> int:
+    """Just past the line end at ``pos`` (the end of a boundary line's text)."""
+    return pos + 1 if text.startswith("\n", pos) else pos
+
+
+def _strip_eol(text: str) -> str:
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith("\n") else text
 
 
 def clean(value: str) -> str:
