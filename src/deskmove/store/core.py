@@ -24,7 +24,13 @@ from deskmove.model import (
 )
 from deskmove.store import delta, idmap, scope
 from deskmove.store.blobs import BlobStore
-from deskmove.store.engine import limit_lock_wait, make_engine, redact_url, upgrade
+from deskmove.store.engine import (
+    WRITE_AT_BEGIN,
+    limit_lock_wait,
+    make_engine,
+    redact_url,
+    upgrade,
+)
 from deskmove.store.ingest import IngestCounts, Ingestor, content_hash
 from deskmove.store.scope import TicketScope
 
@@ -91,6 +97,20 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 yield conn
+        except SQLAlchemyError as exc:
+            raise _store_error(exc) from exc
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A transaction that writes, perhaps after reading: on SQLite it holds the write lock
+        from its start (waiting for another writer up to the busy timeout), so what it read
+        is still true when it writes. A plain :meth:`begin` that reads first fails at once
+        if another writer committed meanwhile. Readers are never held up by it (WAL)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(**{WRITE_AT_BEGIN: True})
+                with conn.begin():
+                    yield conn
         except SQLAlchemyError as exc:
             raise _store_error(exc) from exc
 

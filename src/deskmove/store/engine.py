@@ -20,7 +20,7 @@ def make_engine(url: str) -> Engine:
             engine = sa.create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
             # Let SQLAlchemy's transaction begin be the real BEGIN (pysqlite defers it otherwise).
-            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+            event.listen(engine, "begin", _sqlite_begin)
         else:
             engine = sa.create_engine(url, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError) as exc:
@@ -51,6 +51,19 @@ def _io_error(ctx: sa.engine.ExceptionContext) -> None:
             "make the store's folder (or file) writable, or copy the project somewhere "
             "writable; `deskmove status` can still read it",
         ) from ctx.original_exception
+
+
+# The execution option that makes a SQLite transaction take the write lock at its start.
+WRITE_AT_BEGIN = "deskmove_write_at_begin"
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    """BEGIN, or BEGIN IMMEDIATE for :meth:`Store.write` transactions: a transaction that
+    reads and then writes must hold the write lock from its first read, or another writer's
+    commit in between makes SQLite refuse its first write at once ("database is locked",
+    without waiting the busy timeout)."""
+    immediate = conn.get_execution_options().get(WRITE_AT_BEGIN)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

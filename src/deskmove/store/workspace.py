@@ -100,7 +100,7 @@ def add_user(
     if "@" not in email or email.startswith("@") or email.endswith("@") or " " in email:
         raise UsageError(f"'{email}' is not an e-mail address", "give the agent's address")
     now = utcnow()
-    with store.begin() as conn:
+    with store.write() as conn:
         if conn.execute(sa.select(USERS.c.id).where(USERS.c.email == email)).first():
             raise UsageError(
                 f"an account for {email} already exists",
@@ -144,7 +144,7 @@ def count_users(store: Store) -> int:
 def remove_user(store: Store, email: str) -> bool:
     """Delete an account and its sessions; the person and their history stay."""
     email = email.strip().lower()
-    with store.begin() as conn:
+    with store.write() as conn:
         uid = conn.execute(sa.select(USERS.c.id).where(USERS.c.email == email)).scalar()
         if uid is None:
             return False
@@ -165,7 +165,7 @@ def password_hash_of(store: Store, email: str) -> tuple[int, str] | None:
 
 
 def set_password_hash(store: Store, user_id: int, password_hash: str) -> None:
-    with store.begin() as conn:
+    with store.write() as conn:
         conn.execute(
             USERS.update().where(USERS.c.id == user_id).values(password_hash=password_hash)
         )
@@ -174,7 +174,7 @@ def set_password_hash(store: Store, user_id: int, password_hash: str) -> None:
 def set_preferences(
     store: Store, user_id: int, *, language: str | None, timezone: str | None
 ) -> None:
-    with store.begin() as conn:
+    with store.write() as conn:
         conn.execute(
             USERS.update()
             .where(USERS.c.id == user_id)
@@ -211,7 +211,7 @@ def create_session(store: Store, user_id: int) -> tuple[str, str]:
     """A new login: returns (cookie token, CSRF token); only the token's hash is stored."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = utcnow()
-    with store.begin() as conn:
+    with store.write() as conn:
         conn.execute(SESSIONS.delete().where(SESSIONS.c.expires_at < now))
         conn.execute(
             SESSIONS.insert().values(
@@ -244,7 +244,7 @@ def session_user(store: Store, token: str) -> tuple[Account, str] | None:
         return None  # removed by the next login's clean-up
     if now - row.seen_at > timedelta(minutes=5):
         try:  # best effort: a store busy with a sync must not log the agent out
-            with store.begin() as conn:
+            with store.write() as conn:
                 conn.execute(
                     SESSIONS.update()
                     .where(s.token_hash == _digest(token))
@@ -256,7 +256,7 @@ def session_user(store: Store, token: str) -> tuple[Account, str] | None:
 
 
 def end_session(store: Store, token: str) -> None:
-    with store.begin() as conn:
+    with store.write() as conn:
         conn.execute(SESSIONS.delete().where(SESSIONS.c.token_hash == _digest(token)))
 
 
@@ -276,7 +276,7 @@ def login_wait(store: Store, keys: list[str], now: datetime | None = None) -> in
 def login_failed(store: Store, keys: list[str]) -> None:
     now = utcnow()
     f = LOGIN_FAILURES.c
-    with store.begin() as conn:
+    with store.write() as conn:
         for key in keys:
             row = conn.execute(sa.select(LOGIN_FAILURES).where(f.key == key)).first()
             if row is None:
@@ -296,14 +296,14 @@ def login_failed(store: Store, keys: list[str]) -> None:
 
 
 def login_succeeded(store: Store, keys: list[str]) -> None:
-    with store.begin() as conn:
+    with store.write() as conn:
         conn.execute(LOGIN_FAILURES.delete().where(LOGIN_FAILURES.c.key.in_(keys)))
 
 
 # -- presence -------------------------------------------------------------------------
 def touch_presence(store: Store, ticket_id: int, user_id: int, state: str) -> list[dict[str, Any]]:
     """Record that this agent is here (viewing or replying); returns the others still here."""
-    with store.begin() as conn:
+    with store.write() as conn:
         return _touch(conn, ticket_id, user_id, state)
 
 
@@ -311,7 +311,7 @@ def heartbeat(
     store: Store, ticket_id: int, user_id: int, state: str
 ) -> tuple[list[dict[str, Any]], int]:
     """The ticket page's heartbeat: presence recorded, the others here, the newest message id."""
-    with store.begin() as conn:
+    with store.write() as conn:
         return _touch(conn, ticket_id, user_id, state), _latest_message_id(conn, ticket_id)
 
 
@@ -339,7 +339,7 @@ def _touch(conn: Connection, ticket_id: int, user_id: int, state: str) -> list[d
 
 def leave_presence(store: Store, ticket_id: int, user_id: int) -> None:
     p = PRESENCE.c
-    with store.begin() as conn:
+    with store.write() as conn:
         conn.execute(PRESENCE.delete().where(p.ticket_id == ticket_id, p.user_id == user_id))
 
 
@@ -424,7 +424,7 @@ def update_ticket(store: Store, ticket_id: int, changes: dict[str, Any]) -> bool
     now = utcnow()
     t = TICKETS.c
     cols = [t.solved_at, *(getattr(t, f) for f in edits.EDITABLE)]
-    with store.begin() as conn:
+    with store.write() as conn:
         row = conn.execute(sa.select(*cols).where(t.id == ticket_id)).first()
         if row is None:
             return False
@@ -447,7 +447,7 @@ def update_ticket(store: Store, ticket_id: int, changes: dict[str, Any]) -> bool
 def add_note(store: Store, ticket_id: int, account: Account, body: str) -> int | None:
     """An internal note by this agent; returns the message id (None: no such ticket)."""
     now = utcnow()
-    with store.begin() as conn:
+    with store.write() as conn:
         if conn.execute(sa.select(TICKETS.c.id).where(TICKETS.c.id == ticket_id)).first() is None:
             return None
         mid = conn.execute(
@@ -551,7 +551,7 @@ def create_draft(store: Store, **values: Any) -> tuple[int, bool]:
     """Store a reply draft; the same form token again returns the first one (id, created)."""
     now = utcnow()
     d = DRAFTS.c
-    with store.begin() as conn:
+    with store.write() as conn:
         existing = conn.execute(
             sa.select(d.id).where(d.form_token == values["form_token"])
         ).scalar()
@@ -601,7 +601,7 @@ def claim_draft(store: Store, draft_id: int, *, allow_unknown: bool = False) -> 
     """
     d = DRAFTS.c
     states = ["held", "failed"] + (["sending"] if allow_unknown else [])
-    with store.begin() as conn:
+    with store.write() as conn:
         return bool(
             conn.execute(
                 DRAFTS.update()
@@ -616,13 +616,13 @@ def hold_draft(store: Store, draft_id: int, seen_upto: int, body: str | None = N
     values: dict[str, Any] = {"state": "held", "seen_upto": seen_upto, "updated_at": utcnow()}
     if body is not None:
         values["body"] = body
-    with store.begin() as conn:
+    with store.write() as conn:
         conn.execute(DRAFTS.update().where(d.id == draft_id, d.state != "sent").values(**values))
 
 
 def fail_draft(store: Store, draft_id: int, error: str) -> None:
     d = DRAFTS.c
-    with store.begin() as conn:
+    with store.write() as conn:
         conn.execute(
             DRAFTS.update()
             .where(d.id == draft_id, d.state == "sending")
@@ -632,7 +632,7 @@ def fail_draft(store: Store, draft_id: int, error: str) -> None:
 
 def discard_draft(store: Store, draft_id: int) -> bool:
     d = DRAFTS.c
-    with store.begin() as conn:
+    with store.write() as conn:
         return bool(
             conn.execute(
                 DRAFTS.delete().where(d.id == draft_id, d.state.in_(["held", "failed"]))
@@ -663,7 +663,7 @@ def sent_draft(
     """The reply went out: store it as the outbound message, mark the draft sent."""
     now = utcnow()
     d = DRAFTS.c
-    with store.begin() as conn:
+    with store.write() as conn:
         draft = conn.execute(sa.select(DRAFTS).where(d.id == draft_id)).one()
         mid = conn.execute(
             MESSAGES.insert()
