@@ -13,14 +13,13 @@ import pytest
 from deskmove.config import Project
 from deskmove.store import Store, delta, quick
 
+HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "httpx")
 
-def loaded_after(code: str) -> str:
+
+def loaded_after(code: str, heavy: tuple[str, ...] = HEAVY) -> str:
     """Run ``code`` in a fresh interpreter; which heavy libraries it imported."""
     probe = (
-        f"{code}\n"
-        "import sys\n"
-        "print('LOADED', sorted(m for m in ('sqlalchemy', 'sqlmodel', 'alembic', 'httpx') "
-        "if m in sys.modules))\n"
+        f"{code}\nimport sys\nprint('LOADED', sorted(m for m in {heavy!r} if m in sys.modules))\n"
     )
     return subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
@@ -65,6 +64,41 @@ def test_status_on_a_sqlite_store_imports_no_sqlalchemy(cli, project_dir: Path) 
     )
     out = loaded_after(code)
     assert "Store: sqlite:///" in out
+    assert "LOADED []" in out
+
+
+MBOX = """From petr@example.cz Mon Mar  4 10:00:00 2024
+From: Petr Novák <petr@example.cz>
+To: support@shop.example
+Subject: Reklamace
+Date: Mon, 04 Mar 2024 10:00:00 +0100
+Message-ID: <r1@example.cz>
+
+Dobrý den, zboží nedorazilo.
+
+"""
+
+
+def test_a_no_op_sync_imports_no_alembic_no_progress_bar_and_no_workspace(
+    cli, project_dir: Path
+) -> None:
+    """Cron's run when nothing changed: mbox source, CSV target, nothing shown."""
+    (project_dir / "inbox.mbox").write_text(MBOX, encoding="utf-8")
+    with open(project_dir / "deskmove.toml", "a", encoding="utf-8") as fh:
+        fh.write(
+            f'[connections.inbox]\nspec = "mbox:{project_dir}/inbox.mbox"\n'
+            f'[connections.out]\nspec = "csv:{project_dir}/out"\n'
+            '[sync]\nsources = ["inbox"]\ntargets = ["out"]\n'
+        )
+    assert cli("sync").exit_code == 0  # the mail is imported and pushed
+    code = (
+        "import sys\n"
+        "from deskmove.cli import main\n"
+        f"sys.argv = ['deskmove', '--project', {str(project_dir)!r}, 'sync']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    )
+    out = loaded_after(code, ("alembic", "tqdm", "fastapi", "jinja2", "uvicorn", "httpx"))
+    assert "inbox +0 new, 0 changed; out: up to date" in out
     assert "LOADED []" in out
 
 

@@ -8,9 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from deskmove import notify
 from deskmove.checkpoint import checkpoint
@@ -23,6 +21,9 @@ from deskmove.store import IngestCounts, Store, delta
 from deskmove.syncplan import settle_running as _settle
 from deskmove.syncplan import sync_plan
 from deskmove.targets.base import PushReport, Target
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 @dataclass
@@ -86,12 +87,39 @@ class ImportReport:
         }
 
 
+class HiddenBar:
+    """What a bar that is not shown needs to be: a count (cron and scripts never see a
+    bar, so they need not import tqdm)."""
+
+    disable = True
+
+    def __init__(self, total: int | None) -> None:
+        self.total = total
+        self.n = 0
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def set_postfix_str(self, _text: str = "", refresh: bool = True) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 @contextmanager
 def progress_bar(
     total: int | None, desc: str, enabled: bool, *, unit: str = "item"
-) -> Iterator[tqdm]:
+) -> Iterator[tqdm | HiddenBar]:
     """A tqdm bar on stderr, shown only on a terminal and when not quiet; with a total it
     shows how far and how long to go. ``unit="B"`` counts bytes (kB, MB …)."""
+    if not (enabled and sys.stderr.isatty()):
+        hidden = HiddenBar(total)
+        with notify.showing(hidden):
+            yield hidden
+        return
+    from tqdm import tqdm
+
     bar = tqdm(
         total=total,
         desc=desc,
@@ -99,7 +127,6 @@ def progress_bar(
         unit_scale=unit == "B",
         unit_divisor=1024 if unit == "B" else 1000,
         file=sys.stderr,
-        disable=not (enabled and sys.stderr.isatty()),
     )
     try:
         with notify.showing(bar):
