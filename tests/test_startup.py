@@ -187,3 +187,16 @@ def test_every_state_but_done_and_matched_is_still_push_work(pushed: Store, stat
     assert pushed.has_push_work("new-desk")
     assert quick._has_push_work(db, "new-desk")  # noqa: SLF001
     assert delta.changed_ticket_ids(pushed, "new-desk") == [7]
+
+
+def test_the_command_does_not_load_httpx_own_command_line_client() -> None:
+    """httpx imports click, rich and pygments for its CLI when they are installed."""
+    code = (
+        "import sys\n"
+        "from deskmove.cli import main\n"
+        "sys.argv = ['deskmove', '--version']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "import httpx\n"
+        "httpx.Client().close()\n"
+    )
+    assert "LOADED []" in loaded_after(code, ("rich", "pygments", "click"))

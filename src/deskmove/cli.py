@@ -633,6 +633,9 @@ _register_web(app)  # `serve` and `users`; FastAPI loads only when they run
 
 def main() -> None:
     """Console-script entry point."""
+    # httpx loads its own command-line client (click, rich and pygments: a twentieth of a
+    # second of CPU per REST command) when they are installed; deskmove never runs it.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     try:
         try:
             app()
