@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -216,7 +217,6 @@ SPEC_OPTIONS = [
     ("import", "csv:{helpdesk}?timout=3", "csv source", "delimiter, encoding, mapping, timezone"),
     ("import", "csv:{helpdesk}?bogus=1", "csv source", "delimiter, encoding, mapping, timezone"),
     ("export", "csv:{tmp}/out?bogus=1", "csv target", "formulas"),
-    ("import", "mbox:{tmp}/x.mbox?bogus=1", "mbox source", "none"),
     ("import", "maildir:{tmp}?bogus=1", "maildir source", "full"),
     ("import", "eml:{tmp}?bogus=1", "eml source", "full"),
     ("import", "imap://u@127.0.0.1/INBOX?timout=3", "imap source", "batch, batch_mb, cafile"),
@@ -251,6 +251,17 @@ def test_an_unknown_spec_option_is_refused_with_the_valid_ones(
         f"Error: unknown option ?{key} for the {what} — valid options: {valid}"
     )
     assert json.loads(cli("--json", "status").stdout)["totals"]["tickets"] == 0
+
+
+def test_an_option_for_an_adapter_that_takes_none_says_so(cli, tmp_path):
+    box = tmp_path / "in.mbox"
+    box.write_bytes(b"")
+    res = cli("import", f"mbox:{box}?charset=latin1")
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith(
+        "Error: unknown option ?charset=latin1 for the mbox source — the mbox source takes no "
+        "options: remove ?charset=…"
+    )
 
 
 def test_known_spec_options_still_work(cli):
@@ -410,3 +421,19 @@ def test_the_audits_cron_line_reads_the_secrets_file_when_a_connection_needs_sec
         )
     cron = json.loads(cli("--json", "audit").stdout)["plan"]["activity"]["cron"]
     assert f"cd {project_dir} && . ./deskmove.env && " in cron, cron
+
+
+def test_a_store_written_by_a_newer_deskmove_is_refused_without_a_traceback(cli, project_dir):
+    assert cli("status").exit_code == 0
+    db = sqlite3.connect(project_dir / "deskmove.db")
+    db.execute("UPDATE alembic_version SET version_num = '0099'")
+    db.commit()
+    db.close()
+    for args in (("import", f"csv:{HELPDESK}"), ("sync",)):
+        res = cli(*args)
+        assert res.exit_code == 1, res.output
+        assert res.stderr.startswith("Error: the store at "), res.stderr
+        assert "was written by a newer deskmove (its schema is at migration 0099" in res.stderr
+        assert "upgrade deskmove" in res.stderr and "bug" not in res.stderr
+    db = sqlite3.connect(project_dir / "deskmove.db")
+    assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0099",)]

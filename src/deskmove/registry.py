@@ -111,10 +111,13 @@ def _checked(adapter: Any, conn: Connection, role: str) -> Any:
     unknown = sorted(set(conn.params) - valid) if valid is not None else []
     if unknown:
         key = unknown[0]
-        listed = ", ".join(sorted(valid)) if valid else "none"
+        hint = (
+            f"valid options: {', '.join(sorted(valid))}"
+            if valid
+            else f"the {conn.scheme} {role} takes no options: remove ?{key}=…"
+        )
         raise UsageError(
-            f"unknown option ?{key}={conn.params[key]} for the {conn.scheme} {role}",
-            f"valid options: {listed}",
+            f"unknown option ?{key}={conn.params[key]} for the {conn.scheme} {role}", hint
         )
     return adapter
 

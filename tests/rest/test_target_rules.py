@@ -122,7 +122,8 @@ def test_freshdesk_attachments_go_with_the_ticket_and_its_notes(project, store, 
         "Attachments not migrated (over Freshdesk's 20 MB per ticket): faktura.pdf"
         in large["description"]
     )
-    assert any("attachment over the target's limit" in n for n in report.notes)
+    (note,) = [n for n in report.notes if "attachment over the target's limit" in n]
+    assert "'faktura.pdf', 20,971,524 bytes" in note and note.startswith("1 tickets: ")
     assert report.created["attachment"] == 1
 
 

@@ -153,6 +153,7 @@ class Push:
         self.group_names: dict[int, str] = {}
         self.emails: dict[int, str] = {}
         self.left_out: Counter[str] = Counter()  # reason -> tickets
+        self.examples: defaultdict[str, list[str]] = defaultdict(list)  # reason -> a few
         self._fallback: str | None = None
         self.ctx.client = adapter.client if self.ctx.client is None else self.ctx.client
         make = self.hooks.target_values  # placeholders of the hooks' own (RT: the spec's queues)
@@ -208,7 +209,9 @@ class Push:
 
     def _summarize(self) -> None:
         for why, n in sorted(self.left_out.items()):
-            self.report.notes.append(f"{n} tickets: {why}")
+            seen = self.examples.get(why)
+            more = f" (for example {'; '.join(seen)})" if seen else ""
+            self.report.notes.append(f"{n} tickets: {why}{more}")
 
     # -- organizations, people, groups ------------------------------------------------
     def _orgs(self, chunk: list[dict[str, Any]]) -> None:
@@ -731,10 +734,17 @@ class Push:
             )
             if budget[0] is not None and f.size > budget[0]:
                 out.files_left_out.append(f.filename)
-                left.append(
-                    f"attachment over the target's limit of {self.hooks.attachment_limit} "
+                why = (
+                    f"attachment over the target's limit of {self.hooks.attachment_limit:,} "
                     "bytes per ticket; named in the message body, not sent"
                 )
+                left.append(why)
+                seen, example = (
+                    self.examples[why],
+                    (f"ticket {ticket.entity_id}: '{f.filename}', {f.size:,} bytes"),
+                )
+                if len(seen) < 3 and example not in seen:
+                    seen.append(example)
                 continue
             if budget[0] is not None:
                 budget[0] -= f.size

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from deskmove.errors import ConfigError, StoreError
-from deskmove.store.revision import MIGRATIONS, head_revision
+from deskmove.store.revision import MIGRATIONS, head_revision, known_revisions
 
 
 def make_engine(url: str) -> Engine:
@@ -135,8 +135,17 @@ def redact_url(url: str) -> str:
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (creates it on a new store)."""
     try:
-        if _at_head(engine):
+        current = _current(engine)
+        if current is not None and current == [head_revision()]:
             return  # the common case (every command on an existing store): no Alembic at all
+        newer = sorted(set(current or []) - known_revisions())
+        if newer:
+            raise StoreError(
+                f"the store at {redact_url(str(engine.url))} was written by a newer deskmove "
+                f"(its schema is at migration {', '.join(newer)}; this deskmove knows up to "
+                f"{head_revision() or max(known_revisions())})",
+                "upgrade deskmove (pip install -U deskmove) to open it; nothing was changed",
+            )
         from alembic import command
         from alembic.config import Config
 
@@ -154,16 +163,12 @@ def upgrade(engine: Engine) -> None:
         ) from exc
 
 
-def _at_head(engine: Engine) -> bool:
-    """Whether the store is at the newest revision already (one SELECT, no Alembic import)."""
-    head = head_revision()
-    if head is None:
-        return False
+def _current(engine: Engine) -> list[str] | None:
+    """The store's revisions (one SELECT, no Alembic import); None for a new store."""
     with engine.connect() as conn:
         if not sa.inspect(conn).has_table("alembic_version"):
-            return False
-        current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
-    return current == [head]
+            return None
+        return list(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
 
 
 def _sqlite_open_error(engine: Engine, exc: OperationalError) -> StoreError:

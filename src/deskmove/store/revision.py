@@ -10,6 +10,19 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 @functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every migration this deskmove has."""
+    found = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        rev = re.search(
+            r"^revision(?:\s*:[^=]*)?\s*=\s*[\"']([^\"']+)[\"']", path.read_text("utf-8"), re.M
+        )
+        if rev is not None:
+            found.add(rev.group(1))
+    return frozenset(found)
+
+
+@functools.cache
 def head_revision() -> str | None:
     """The newest migration, read from the files in migrations/versions (None if unclear,
     e.g. two heads: then Alembic decides)."""
