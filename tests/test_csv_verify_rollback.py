@@ -159,3 +159,26 @@ def test_the_printed_undo_names_the_program_when_it_is_not_on_path(monkeypatch, 
     assert undo_command(tmp_path, "csv:/x", 3).startswith(f"{prog} --project ")
     monkeypatch.setenv("PATH", str(prog.parent))
     assert undo_command(tmp_path, "csv:/x", 3).startswith("deskmove --project ")
+
+
+def test_after_a_sample_verify_pushed_checks_the_sample_and_a_full_verify_stays_short(
+    cli, tmp_path
+):
+    out = tmp_path / "out"
+    result = cli("--json", "migrate", HELPDESK, f"csv:{out}", "--sample", "5")
+    assert result.exit_code == 0, result.stderr
+    chosen = set(json.loads(result.stdout)["sample"]["tickets"])
+
+    only = cli("--json", "verify", f"csv:{out}", "--pushed")
+    assert only.exit_code == 0, only.output
+    data = json.loads(only.stdout)
+    assert data["counts"]["migrated"] == 5 and data["ok"]
+    assert {t["ticket_id"] for t in data["tickets"]} == chosen
+
+    full = cli("verify", f"csv:{out}")
+    assert full.exit_code == 1
+    lines = [line for line in full.stdout.splitlines() if line.startswith("  ")]
+    total = json.loads(cli("--json", "status").stdout)["totals"]["tickets"]
+    assert len(lines) == 11 and sum("never pushed" in line for line in lines) == 11
+    assert lines[-1].startswith(f"  … and {total - 5 - 10:,} more tickets never pushed")
+    assert "verify --pushed" in lines[-1]

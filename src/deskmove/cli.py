@@ -475,6 +475,28 @@ def sync(
         raise typer.Exit(EXIT_QUARANTINED)
 
 
+def _print_verify(report: Any, report_file: Path | None) -> None:
+    """Every ticket that is not migrated, except a long run of never-pushed ones (a sample
+    leaves the rest for the full run): a few of those, and how to see them all."""
+    never = [c for c in report.checks if c.status == "missing" and c.problems == ["never pushed"]]
+    hidden = {id(c) for c in never[NEVER_PUSHED_SHOWN:]}
+    for c in report.checks:
+        if c.status == "migrated" or id(c) in hidden:
+            continue
+        typer.echo(
+            f"  ticket {c.ticket_id} ({c.native_id or '-'}): {c.status}: {'; '.join(c.problems)}"
+        )
+    if hidden:
+        where = f"all of them are in {report_file}" if report_file else "--report FILE lists all"
+        typer.echo(
+            f"  … and {len(never) - NEVER_PUSHED_SHOWN:,} more tickets never pushed ({where}; "
+            "after a --sample, `verify --pushed` checks only what was pushed)"
+        )
+
+
+NEVER_PUSHED_SHOWN = 10
+
+
 @app.command()
 @handles_errors
 def verify(
@@ -483,6 +505,14 @@ def verify(
     report_file: Annotated[
         Path | None, typer.Option("--report", help="Write the per-ticket report here (JSON).")
     ] = None,
+    pushed: Annotated[
+        bool,
+        typer.Option(
+            "--pushed",
+            help="Only the tickets deskmove pushed to TARGET (after a --sample: the sample, "
+            "not the tickets left for the full run).",
+        ),
+    ] = False,
 ) -> None:
     """Reconcile the store with TARGET, ticket by ticket: migrated, changed, missing, failed.
 
@@ -494,21 +524,18 @@ def verify(
     \b
         deskmove verify new-desk
         deskmove verify new-desk --report verify.json
+        deskmove verify new-desk --pushed     # after migrate --sample 20
     """
     from deskmove.verify import verify_target
 
     g = _globals(ctx)
     with g.opened() as (project, store):
-        report = verify_target(project, store, target)
+        report = verify_target(project, store, target, pushed_only=pushed)
     data = report.as_dict()
     if report_file is not None:
         report_file.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     if not g.json and not g.quiet:
-        for c in report.checks:
-            if c.status != "migrated":
-                typer.echo(
-                    f"  ticket {c.ticket_id} ({c.native_id or '-'}): {c.status}: {'; '.join(c.problems)}"
-                )
+        _print_verify(report, report_file)
     g.emit(report.summary(), data)
     if not report.ok:
         raise typer.Exit(EXIT_FAILED)

@@ -72,22 +72,29 @@ class StoredMessage:
     created_at: datetime | None
     public: bool
     attachments: list[str]
-    appended: bool = False
-    sent_from: str | None = (
-        None  # the address it came from, when the store kept it  # pushed onto the ticket later: the target dates it when it arrived
-    )
+    appended: bool = False  # pushed onto the ticket later: the target dates it when it arrived
+    sent_from: str | None = None  # the address it came from, when the store kept it
 
 
 def verify_target(
-    project: Project, store: Store, target: str, *, ticket_ids: list[int] | None = None
+    project: Project,
+    store: Store,
+    target: str,
+    *,
+    ticket_ids: list[int] | None = None,
+    pushed_only: bool = False,
 ) -> VerifyReport:
-    """Compare every store ticket (or ``ticket_ids``) with the target's copy."""
+    """Compare every store ticket (or ``ticket_ids``; with ``pushed_only``, those deskmove
+    pushed to the target, e.g. a ``--sample``) with the target's copy."""
     conn = project.connection(target)
     tgt = target_for(conn, project)
     tgt.require("verify")
     tgt.check()
     report = VerifyReport(conn.name)
     tickets = store.id_map(conn.name, "ticket")
+    if pushed_only:
+        pushed = sorted(tickets)
+        ticket_ids = pushed if ticket_ids is None else sorted(set(ticket_ids) & set(pushed))
     people = store.id_map(conn.name, "person")
     appended = store.appended_messages(conn.name)
     for tid, rows, files in store.verify_tickets(ticket_ids):
