@@ -24,6 +24,19 @@ SECTIONS: dict[str, str] = {
 }
 
 
+_MONTHS: dict[int, str] = {}  # year * 12 + month -> "YYYY-MM" (a few hundred at most)
+
+
+def month_of(when: datetime) -> str:
+    """``2024-03`` for a date in March 2024 (formatted once per month: evidence is counted
+    per message)."""
+    key = when.year * 12 + when.month
+    text = _MONTHS.get(key)
+    if text is None:
+        text = _MONTHS[key] = f"{when.year:04d}-{when.month:02d}"
+    return text
+
+
 @dataclass
 class Evidence:
     """What the data shows for one channel: volume, dates, examples and stable facts.
@@ -46,7 +59,7 @@ class Evidence:
         """Count a sighting; ``example`` may be a function, called only while examples are wanted."""
         self.count += n
         if when is not None:
-            self.months[f"{when.year:04d}-{when.month:02d}"] += n
+            self.months[month_of(when)] += n
             if self.first is None or when < self.first:
                 self.first = when
             if self.last is None or when > self.last:

@@ -20,6 +20,7 @@ import phonenumbers
 _CANDIDATE = re.compile(
     r"(?<![\w+/.-])(?:\+|00)?\(?\d[\d \u00a0().\-/]{5,17}\d(?![\w/])", re.UNICODE
 )
+_DIGIT_RUN = re.compile(r"\d[\d \u00a0().\-/]{5,17}\d", re.UNICODE)
 _KEYWORD = re.compile(
     r"(?:tel|phone|mobil|mob|gsm|fax|hotline|call|volejte|telefon|telefonu|zadzwoń|тел|"
     r"телефон|моб)[a-zа-я.]*\s*[:.]?\s*$",
@@ -88,7 +89,12 @@ def _number_lines(block: str) -> tuple[str, ...]:
 def candidates(text: str) -> list[str]:
     """Phone-like strings as written in ``text`` (not yet checked against numbering plans)."""
     found: list[str] = []
-    for m in _CANDIDATE.finditer(text):
+    # Every candidate holds a run that _DIGIT_RUN finds (a simpler pattern, found faster)
+    # starting at most 2 characters ("+(") after the candidate: the search begins 3 before.
+    first = _DIGIT_RUN.search(text)
+    if first is None:
+        return found
+    for m in _CANDIDATE.finditer(text, max(0, first.start() - 3)):
         raw = m.group(0).strip()
         if raw not in found and _plausible(raw, text[max(0, m.start() - 24) : m.start()]):
             found.append(raw)

@@ -209,12 +209,31 @@ class AuditQueries:
             )
             .join(TICKETS, t.id == m.ticket_id)
             .order_by(m.id)
-            .execution_options(yield_per=batch)
         )
         stamp = _Stamps(self._conn.dialect)
         make = ScanRow._make
-        for tid, aid, direction, at, *rest in self._conn.execute(query):
-            yield make((tid, aid, direction, stamp(at), *rest))
+        for tid, aid, direction, at, to, cc, env, signals, form, via, auto, *rest in self._rows(
+            query, batch
+        ):
+            yield make(
+                (tid, aid, direction, stamp(at), to, cc, env, signals, form, via, bool(auto), *rest)
+            )
+
+    def _rows(self, query: sa.Select, batch: int) -> Iterator[tuple[Any, ...]]:
+        """A big read's rows as plain tuples, ``batch`` at a time. On SQLite straight from
+        the driver's cursor (in this connection's transaction): the columns are then read
+        raw (text, integers), as the callers decode them; elsewhere through SQLAlchemy."""
+        if self._dialect != "sqlite":
+            yield from self._conn.execute(query.execution_options(yield_per=batch))
+            return
+        sql = str(query.compile(dialect=self._conn.dialect, compile_kwargs={"literal_binds": True}))
+        cursor = self._conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(sql)
+            while rows := cursor.fetchmany(batch):
+                yield from rows
+        finally:
+            cursor.close()
 
     def address_list(self, key: Any) -> list[str] | None:
         """The addresses a ``to`` or ``cc`` key of :meth:`messages_to_scan` stands for
@@ -302,13 +321,15 @@ class AuditQueries:
     def conversation_spans(self) -> Iterator[tuple[datetime, datetime, int]]:
         """``(first, last, messages)`` of each ticket's dated messages."""
         m = MESSAGES.c
+        at = sa.type_coerce(m.created_at, sa.String)  # decoded here, with the fast path
         query = (
-            sa.select(sa.func.min(m.created_at), sa.func.max(m.created_at), sa.func.count())
+            sa.select(sa.func.min(at), sa.func.max(at), sa.func.count())
             .where(m.created_at.is_not(None))
             .group_by(m.ticket_id)
-            .execution_options(yield_per=10000)
         )
-        yield from self._conn.execute(query)
+        stamp = _Stamps(self._conn.dialect)
+        for first, last, n in self._rows(query, 10000):
+            yield stamp(first), stamp(last), n
 
     def open_tickets(self, *, active_since: datetime | None = None) -> int:
         """Tickets not solved or closed (with a message since ``active_since``, if given)."""
