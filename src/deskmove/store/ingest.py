@@ -630,6 +630,9 @@ class Ingestor:
 
     def _resolve_people(self, conn: Connection, refs: list[PersonRef]) -> None:
         """Make sure every reference has a person; create the missing ones in bulk."""
+        # A batch names the same people again and again: once each is enough (in the order
+        # first met; a repeated reference would find its person and change nothing).
+        refs = list(dict(zip(map(_REF_FIELDS, refs), refs, strict=True)).values())
         native = [n for r in refs if (n := _person_key(r)) and ("person", n) not in self._refs]
         if native:
             for nid, (eid, _h) in self._lookup(conn, "person", native).items():
@@ -870,6 +873,9 @@ class Ingestor:
                         connection=self.connection, stream=stream, cursor=cursor, updated_at=now
                     )
                 )
+
+
+_REF_FIELDS = attrgetter("native_id", "email", "name", "role")
 
 
 def _person_key(ref: PersonRef) -> str | None:
