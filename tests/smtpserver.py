@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+
+from tests.ports import free_port
 
 
 class Inbox:
@@ -22,12 +23,6 @@ class Inbox:
         self.mails.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
         self.arrived.set()
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class SmtpServer:

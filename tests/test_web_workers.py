@@ -54,6 +54,18 @@ def _tcp(port: int, state: str) -> dict[str, str]:
     return found
 
 
+def _listening_workers(pid: int, port: int) -> int:
+    """How many of the server's worker processes hold a socket listening on ``port``."""
+    listening = set(_tcp(port, "0A"))
+    count = 0
+    for k in _children(pid):
+        try:
+            count += bool(_socket_inodes(k) & listening)
+        except OSError:  # the worker exited meanwhile
+            pass
+    return count
+
+
 def _listens(pid: int) -> bool:
     try:
         return bool(_socket_inodes(pid))
@@ -91,12 +103,13 @@ def test_two_workers_share_the_clients(tmp_path):
     clients: list[httpx.Client] = []
     try:
         deadline = time.monotonic() + 60
-        while len(_children(proc.pid)) < 2 or not _answers(port):
+        # both workers' sockets listening (not a fixed pause: on a busy machine the second
+        # worker binds seconds after the first answers, and every client then lands on one)
+        while _listening_workers(proc.pid, port) < 2 or not _answers(port):
             if proc.poll() is not None or time.monotonic() > deadline:
                 out = proc.stdout.read().decode() if proc.stdout else ""
                 pytest.fail(f"deskmove serve did not start: {out[-2000:]}")
             time.sleep(0.3)
-        time.sleep(1)  # the second worker may bind a moment after the first answers
         clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) for _ in range(24)]
         gate = threading.Barrier(len(clients))
         codes: list[int] = []
