@@ -65,6 +65,9 @@ def test_status_on_a_sqlite_store_imports_no_sqlalchemy(cli, project_dir: Path) 
     out = loaded_after(code)
     assert "Store: sqlite:///" in out
     assert "LOADED []" in out
+    # a connection that is only a spec has no key to check: its adapter is not loaded
+    adapters = ("deskmove.mail.batcher", "deskmove.sources.csvjoin", "deskmove.rest.spec")
+    assert "LOADED []" in loaded_after(code, adapters)
 
 
 MBOX = """From petr@example.cz Mon Mar  4 10:00:00 2024
