@@ -203,3 +203,20 @@ def test_the_command_does_not_load_httpx_own_command_line_client() -> None:
         "httpx.Client().close()\n"
     )
     assert "LOADED []" in loaded_after(code, ("rich", "pygments", "click"))
+
+
+def test_installed_adapters_are_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each read of the entry points opens every installed distribution's metadata; a sync
+    resolved its source and target several times."""
+    from deskmove import registry
+
+    calls: list[str] = []
+    monkeypatch.setattr(registry, "entry_points", lambda group: calls.append(group) or [])
+    registry._installed.cache_clear()  # noqa: SLF001
+    try:
+        for _ in range(3):
+            assert "mbox" in registry._table("source")  # noqa: SLF001
+            assert "csv" in registry._table("target")  # noqa: SLF001
+    finally:
+        registry._installed.cache_clear()  # noqa: SLF001
+    assert sorted(calls) == ["deskmove.sources", "deskmove.targets"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
@@ -60,10 +61,17 @@ def _load(path: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
+@cache
+def _installed(group: str) -> tuple[tuple[str, str], ...]:
+    """Adapters other packages declare: read once per process (each read opens the
+    metadata of every installed distribution)."""
+    return tuple((ep.name, ep.value) for ep in entry_points(group=group))
+
+
 def _table(role: str) -> dict[str, str]:
     table = dict(SOURCES if role == "source" else TARGETS)
-    for ep in entry_points(group=f"deskmove.{role}s"):
-        table.setdefault(ep.name, ep.value)
+    for name, value in _installed(f"deskmove.{role}s"):
+        table.setdefault(name, value)
     for scheme in rest_specs():
         table.setdefault(scheme, REST_SOURCE if role == "source" else REST_TARGET)
     return table
