@@ -179,3 +179,26 @@ def test_parse_bytes_on_random_multiparts() -> None:
         taken += mime._parse_single(out.decode("ascii", "surrogateescape")) is not None
         assert _tree(mime.parse_bytes(out)) == _tree(mime.PARSER.parsebytes(out)), out
     assert taken > 500  # the fast path itself was tested, not only the parser
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (b"Content-Type: application/pdf\nContent-Disposition: attachment", None),
+        (b'Content-Type: application/pdf; NAME="Faktura.pdf"', "Faktura.pdf"),
+        (
+            b"Content-Type: application/pdf\nContent-Disposition: attachment; FILENAME=a.pdf",
+            "a.pdf",
+        ),
+        (
+            b"Content-Type: application/pdf\nContent-Disposition: attachment;\n"
+            b" filename*0*=utf-8''%C5%BD%C3%A1dost; filename*1*=.pdf",
+            "Žádost.pdf",
+        ),
+        (b"Content-Type: application/pdf; name==?koi8-r?b?8NLJ18XU?=", "Привет"),
+    ],
+)
+def test_attachment_names_in_every_spelling(headers: bytes, expected: str | None) -> None:
+    """A part's name is looked for only where a name or filename parameter is written."""
+    part = mime.parse_bytes(headers + b"\n\nAAAA\n")
+    assert mime._filename(part) == expected

@@ -359,6 +359,10 @@ def _raw_filename(part: Message) -> str | None:
 
 
 def _filename(part: Message) -> str | None:
+    if not any(
+        "name" in str(value).lower() for key, value in part.raw_items() if key.lower() in CAPPED
+    ):
+        return None  # no name or filename parameter (RFC 2231 ones too) in either header
     try:
         name = part.get_filename()
     except Exception:  # noqa: BLE001 - a broken Content-Disposition
