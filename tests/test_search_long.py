@@ -23,12 +23,18 @@ TEXT = "Dobrý den, zásilka č. {i} ještě nedorazila, žluťoučký kůň úp
 
 def long_thread(path: Path, count: int) -> Path:
     """One conversation of ``count`` mails, each a reply to the one before, customer and
-    support in turn, each with words of its own."""
+    support in turn, each with words of its own; half-way a colleague of the customer's
+    joins (a new name in the document's header, which every part repeats)."""
     out = []
     for i in range(count):
         agent = i % 2 == 1
+        customer = (
+            "Petr Černý <petr@example.cz>"
+            if i == count // 2
+            else "Jana Dvořáková <jana@example.cz>"
+        )
         raw = mail(
-            frm="support@shop.example" if agent else "Jana Dvořáková <jana@example.cz>",
+            frm="support@shop.example" if agent else customer,
             to="jana@example.cz" if agent else "support@shop.example",
             subject=("Re: " if i else "") + "Reklamace",
             mid=f"<long{i}@example.cz>",
@@ -94,6 +100,7 @@ def test_a_long_tickets_document_grows_part_by_part_as_a_rebuild_makes_it(
         assert {t for t, _ in appended} == {tid}
         assert 8 <= len(appended) < search.PARTS
         assert all(doc.startswith("reklamace ") and "\n" in doc for _, doc in appended)
+        assert all("petr cerny" in doc.partition("\n")[0] for _, doc in appended)
         words = " ".join(doc.partition("\n")[2] for _, doc in appended).split()
         assert [w for w in words if w.startswith("slovo")] == [f"slovo{i}" for i in range(40)]
         search.index_tickets(conn, [tid])

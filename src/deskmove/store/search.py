@@ -80,9 +80,10 @@ def index_added(conn: Connection, added: dict[int, NewText]) -> None:
     """Bring the documents of the tickets a batch touched up to date.
 
     A new ticket's document is made from the batch alone; a stored ticket's gets the
-    batch's messages appended to the body its parts hold, so the work and memory per
-    ticket are bounded by the document's size (``PARTS`` parts at most), not by how many
-    messages the ticket has; only the parts that change are written. A document whose
+    batch's messages appended to its last part (to all of them when the header changed),
+    so the work and memory per ticket are bounded by a part's size (the document's, at
+    most ``PARTS`` parts), never by how many messages the ticket has; only the parts that
+    change are written. A document whose
     ``PARTS`` parts are full takes no more than fits at the end of its last one (a rebuild
     would drop the new text; the stored parts no longer say where the ticket's text ended
     beyond them). Only a document that cannot be extended (none yet, or
@@ -94,10 +95,12 @@ def index_added(conn: Connection, added: dict[int, NewText]) -> None:
 
 
 def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
-    stored: dict[int, list[str]] = {tid: [] for tid, new in added.items() if not new.fresh}
-    for tid, doc in _stored_docs(conn, list(stored)):
-        stored[tid].append(doc)
-    rebuild = {tid for tid, docs in stored.items() if not docs or any("\n" not in d for d in docs)}
+    last = dict(_last_parts(conn, [tid for tid, new in added.items() if not new.fresh]))
+    rebuild = {
+        tid
+        for tid, new in added.items()
+        if not new.fresh and (tid not in last or "\n" not in last[tid][1])
+    }
     if rebuild:
         index_tickets(conn, rebuild)
     todo = {tid: new for tid, new in added.items() if tid not in rebuild}
@@ -125,7 +128,7 @@ def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
     top = _last_ticket_indexed(conn)  # a new ticket past it has no document to replace
     rows: list[tuple[int, int, str]] = []
     whole: list[int] = []  # tickets whose every part goes first
-    parts_gone: list[tuple[int, int]] = []  # (ticket, part) of a stored document that change
+    parts_gone: list[tuple[int, int]] = []  # (ticket, part) of stored documents, rewritten
     for tid, new in todo.items():
         if tid not in heads:  # the ticket is gone: so is its document
             whole.append(tid)
@@ -134,26 +137,34 @@ def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
         header = normalise(
             " ".join([subject or ""] + [names.get(p, "") for p in sorted(people[tid])])
         )
-        old = stored.get(tid)
-        pieces = [_stored_body(old)] if old else []
+        pieces = []
         for _mid, _author, rec in sorted(new.messages, key=_first):
             folded = rec.folded or fold_message(rec.subject, rec.body_text, rec.body_html)
             if rec.subject and rec.subject != (subject or ""):
                 pieces.append(folded[0])
             pieces.append(folded[1])
-        parts = _split(header, " ".join(p for p in pieces if p))
-        if old is None:
+        if tid not in last:
             if tid <= top:
                 whole.append(tid)
+            parts = _split(header, " ".join(p for p in pieces if p))
             rows += [(tid, n, text) for n, text in enumerate(parts)]
             continue
-        # a long ticket's document: only the parts that change are written again
-        for n, text in enumerate(parts):
-            if n >= len(old) or old[n] != text:
-                if n < len(old):
-                    parts_gone.append((tid, n))
-                rows.append((tid, n, text))
-        parts_gone += [(tid, n) for n in range(len(parts), len(old))]
+        # A stored document: its parts before the last stay as they are, unless the header
+        # (subject, people) changed, which every part repeats. Either way no message is
+        # read back, and only the parts that change are written.
+        n, doc = last[tid]
+        if doc.partition("\n")[0] == header:
+            first, old = n, {n: doc}
+        else:
+            first, old = 0, dict(enumerate(d for _tid, d in _stored_docs(conn, [tid])))
+        body = _stored_body([old[k] for k in sorted(old)])
+        parts = _split(header, " ".join(p for p in [body, *pieces] if p), PARTS - first)
+        for k, text in enumerate(parts, first):
+            if old.get(k) != text:
+                if k <= n:
+                    parts_gone.append((tid, k))
+                rows.append((tid, k, text))
+        parts_gone += [(tid, k) for k in range(first + len(parts), n + 1)]
     _delete(conn, whole)
     _delete_parts(conn, parts_gone)
     if rows:
@@ -161,9 +172,30 @@ def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
 
 
 def _stored_body(parts: list[str]) -> str:
-    """The body a stored document was split from (:func:`_split` cuts at a space and drops
-    it), so a batch appends to a long ticket's document without reading its messages."""
+    """The body stored parts were split from (:func:`_split` cuts at a space and drops it),
+    so a batch appends to a long ticket's document without reading its messages."""
     return " ".join(doc.partition("\n")[2] for doc in parts)
+
+
+def _last_parts(conn: Connection, ids: list[int]) -> Iterator[tuple[int, tuple[int, str]]]:
+    """(ticket id, (number of its last part, that part)) of the tickets that have a document."""
+    if not ids:
+        return
+    if conn.dialect.name == "sqlite":
+        sql = (
+            "SELECT rowid, doc FROM search_fts WHERE rowid BETWEEN ? AND ? "
+            "ORDER BY rowid DESC LIMIT 1"
+        )
+        for tid in ids:
+            for rowid, doc in conn.exec_driver_sql(sql, (tid * PARTS, tid * PARTS + PARTS - 1)):
+                yield tid, (rowid - tid * PARTS, doc)
+        return
+    q = sa.text(
+        "SELECT DISTINCT ON (ticket_id) ticket_id, part, doc FROM search_docs "
+        "WHERE ticket_id = ANY(:ids) ORDER BY ticket_id, part DESC"
+    )
+    for tid, part, doc in conn.execute(q, {"ids": list(ids)}):
+        yield tid, (part, doc)
 
 
 def _last_ticket_indexed(conn: Connection) -> int:
@@ -260,14 +292,15 @@ def _people_text(conn: Connection, ids: set[int]) -> dict[int, str]:
     return {pid: " ".join(v) for pid, v in out.items()}
 
 
-def _split(header: str, body: str) -> list[str]:
-    """The header (subject, people) goes into every part, so each part matches on its own."""
+def _split(header: str, body: str, limit: int = PARTS) -> list[str]:
+    """The header (subject, people) goes into every part, so each part matches on its own;
+    ``limit`` parts at most."""
     room = max(PART_CHARS - len(header), 1000)
     if len(body) <= room:
         return [f"{header}\n{body}"]
     parts: list[str] = []
     start = 0
-    while start < len(body) and len(parts) < PARTS:
+    while start < len(body) and len(parts) < limit:
         end = min(len(body), start + room)
         if end < len(body):
             cut = body.rfind(" ", start, end)
