@@ -15,6 +15,7 @@ from deskmove.checkpoint import checkpoint
 from deskmove.config import Project
 from deskmove.errors import DeskmoveError, StoreError
 from deskmove.gcpause import fewer_collections
+from deskmove.heap import steady_heap
 from deskmove.lock import locked, project_lock
 from deskmove.registry import source_for, target_for
 from deskmove.store import IngestCounts, Store, delta
@@ -189,6 +190,7 @@ def _import(project: Project, store: Store, source: str, progress: bool) -> Impo
             progress_bar(total, f"import {conn.scheme}", progress, unit=unit) as bar,
             fewer_collections(),
         ):
+            steady_heap()  # see deskmove.heap: memory stays flat however long the input
             for batch in src.batches(store.get_state(conn.name), store):
                 for rec in batch.quarantined:  # how `quarantine retry` finds the source again
                     rec.context = {

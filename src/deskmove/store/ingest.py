@@ -61,6 +61,7 @@ PROVENANCE = Provenance.__table__
 SYNC_STATE = SyncState.__table__
 
 CHUNK = 500  # ids per IN (...) lookup
+PAGE_CACHE_KIB = 8192  # SQLite page cache of the ingesting connection (see _ingest)
 
 
 @dataclass
@@ -357,9 +358,11 @@ class Ingestor:
     # -- internals ----------------------------------------------------------------
     def _ingest(self, conn: Connection, batch: Batch, counts: IngestCounts) -> None:
         if conn.dialect.name == "sqlite" and not conn.info.get("deskmove_cache"):
-            # A bigger page cache keeps the provenance and message indexes in memory on
-            # large imports (the 2 MB default makes every batch re-read them from disk).
-            conn.exec_driver_sql("PRAGMA cache_size=-65536")
+            # A page cache of a fixed size, larger than the 2 MB default (which made every
+            # batch re-read the provenance and message indexes) but filled within the first
+            # thousand mails: 64 MB grew with the store up to 20,000 mails, and saved no
+            # measurable CPU (20k tickets from CSV: 10.4 vs 10.6 CPU s; 201 vs 138 MB).
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
             conn.info["deskmove_cache"] = True
         for org in batch.organizations:
             self._upsert_named(conn, "organization", org, counts)
