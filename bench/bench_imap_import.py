@@ -18,7 +18,9 @@ fresh process so peak memory is its own:
           threading, blobs and SQLite writes (mail parsed in worker processes,
           one per core; ``DESKMOVE_WORKERS=1`` for one process)
   mbsync  the peer: isync's ``mbsync`` pulling the same folders into a Maildir
-          (Debian package ``isync``), a mature C IMAP client doing only the copy
+          (Debian package ``isync``), a mature C IMAP client doing only the copy; it
+          fsyncs every mail it writes (its default), so its wall time is mostly the
+          disk's; it runs a second time with ``FSync No``, the copy alone
   mbox    (``--mbox``) ``deskmove import mbox:…`` of the very same mails written
           to one mbox file in date order, as an export of both folders would be
 
@@ -239,7 +241,11 @@ def run_mbox(cfg: dict) -> int:
     return run_import(cfg, f"mbox:{cfg['mbox']}")
 
 
-def run_mbsync(cfg: dict) -> int:
+def run_mbsync_nofsync(cfg: dict) -> int:
+    return run_mbsync(cfg, fsync=False)
+
+
+def run_mbsync(cfg: dict, fsync: bool = True) -> int:
     binary = shutil.which("mbsync")
     if not binary:
         raise SystemExit("mbsync not found (apt-get install isync)")
@@ -251,7 +257,8 @@ def run_mbsync(cfg: dict) -> int:
     if cfg.get("cafile"):  # mbsync matches the certificate by name, not by IP address
         tls, host = f"SSLType IMAPS\nCertificateFile {cfg['cafile']}\n", "localhost"
     conf.write_text(
-        f"IMAPAccount bench\nHost {host}\nPort {cfg['port']}\nUser {cfg['user']}\n"
+        ("" if fsync else "FSync No\n\n")
+        + f"IMAPAccount bench\nHost {host}\nPort {cfg['port']}\nUser {cfg['user']}\n"
         f'PassCmd "cat {work / "password"}"\n{tls}AuthMechs PLAIN\n\n'
         "IMAPStore remote\nAccount bench\n\n"
         f"MaildirStore local\nPath {work / 'mail'}/\nInbox {work / 'mail' / 'INBOX'}\n"
@@ -273,6 +280,7 @@ def child(phase: str, cfg: dict) -> None:
         "wire": run_wire,
         "import": run_import,
         "mbsync": run_mbsync,
+        "mbsync-nofsync": run_mbsync_nofsync,
         "mbox": run_mbox,
     }[phase]
     if phase != "floor":  # load deskmove before the clock starts (the floor loads imaplib only)
@@ -298,6 +306,7 @@ def _cpu() -> float:
 PHASES = (
     ("floor", "floor: bare imaplib loop"),
     ("mbsync", "peer: mbsync to a Maildir"),
+    ("mbsync-nofsync", "mbsync, FSync No"),
     ("wire", "deskmove IMAP layer"),
     ("import", "deskmove import, end to end"),
     ("mbox", "same mail from an mbox"),
@@ -390,6 +399,12 @@ def main() -> None:
             print(
                 f"deskmove import / mbsync: {ours['seconds'] / peer['seconds']:.2f}x the time, "
                 f"{ours['cpu'] / peer['cpu']:.2f}x the CPU (mbsync's includes nothing of Dovecot's)"
+            )
+        bare = results.get("mbsync-nofsync")
+        if ours and bare:
+            print(
+                f"deskmove import / mbsync with FSync No: {ours['seconds'] / bare['seconds']:.2f}x "
+                f"the time, {ours['cpu'] / bare['cpu']:.2f}x the CPU"
             )
         other = results.get("mbox")
         if ours and other:
