@@ -220,3 +220,21 @@ def test_installed_adapters_are_read_once_per_process(monkeypatch: pytest.Monkey
     finally:
         registry._installed.cache_clear()  # noqa: SLF001
     assert sorted(calls) == ["deskmove.sources", "deskmove.targets"]
+
+
+@pytest.mark.parametrize("state", ["creating", "failed", "pending", "zz-new-state"])
+def test_the_push_check_reads_states_the_same_on_sqlite_and_postgresql(
+    any_store: Store, state: str
+) -> None:
+    """The range form of "not done, not matched" compares strings: in PostgreSQL's
+    collation too, every other state is still work to push."""
+    run = any_store.begin_run("export", "new-desk")
+    any_store.finish_run(run, "done", {})
+    delta.set_push_watermark(any_store, "new-desk", run)
+    assert not any_store.has_push_work("new-desk")
+    for finished in ("done", "matched"):
+        any_store.map_put("new-desk", "ticket", 7, "7", pushed_hash=None, state=finished)
+        assert not any_store.has_push_work("new-desk")
+    any_store.map_put("new-desk", "ticket", 7, "7", pushed_hash=None, state=state)
+    assert any_store.has_push_work("new-desk")
+    assert delta.changed_ticket_ids(any_store, "new-desk") == [7]
