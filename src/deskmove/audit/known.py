@@ -51,9 +51,21 @@ class KnownSenders:
     def match(
         self, senders: list[str], list_id: str | None = None, mailer: str | None = None
     ) -> KnownSender | None:
+        """The known sender of a message: by address, then List-Id, then X-Mailer, then by
+        the senders' domains (and their parent domains)."""
+        return (
+            self.by_address(senders)
+            or self.by_list_or_mailer(list_id, mailer)
+            or next((k for s in senders if (k := self.by_domain(s.rpartition("@")[2]))), None)
+        )
+
+    def by_address(self, senders: list[str]) -> KnownSender | None:
         for s in senders:
             if s in self._by_address:
                 return self._by_address[s]
+        return None
+
+    def by_list_or_mailer(self, list_id: str | None, mailer: str | None) -> KnownSender | None:
         if list_id:
             lid = list_id.lower().strip("<> ")
             for suffix, e in self._lists:
@@ -64,12 +76,14 @@ class KnownSenders:
             for needle, e in self._mailers:
                 if needle in low:
                     return e
-        for s in senders:
-            domain = s.rpartition("@")[2]
-            while domain:
-                if domain in self._by_domain:
-                    return self._by_domain[domain]
-                domain = domain.partition(".")[2]
+        return None
+
+    def by_domain(self, domain: str) -> KnownSender | None:
+        """A domain's known sender, or its parent domain's (``mail.shoptet.cz``)."""
+        while domain:
+            if domain in self._by_domain:
+                return self._by_domain[domain]
+            domain = domain.partition(".")[2]
         return None
 
 

@@ -186,6 +186,17 @@ class _Signals:
     auto_reply: bool  # the headers say it is an auto-reply (no integration then)
     auto_reason: str | None  # why the headers say it is machine-sent
     machine: bool  # a website script or form plugin sent it
+    known: KnownSender | None  # by List-Id or X-Mailer
+    forum_list: str | None  # a forum's List-Id
+
+
+@dataclass(frozen=True, slots=True)
+class _Domain:
+    """What a sender's domain says, whoever the sender is."""
+
+    known: KnownSender | None
+    forum: bool  # named like a community or forum (community.example.com)
+    freemail: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,11 +216,10 @@ class _Scan:
         self.db, self.ctx, self.out = db, ctx, out
         self.signals = _Memo(self._signals)
         self.recipients = _Memo(self._recipients)
-        self.channels = _Memo(self._channel)
+        self.domains = _Memo(self._domain)
+        self.channels = _Memo(lambda key: key[0](*key[1:]))  # the items' names and facts
         self.vias = _Memo(lambda key: sig.via_name(db.header_part(key, VIA_PART)))
-        self.noreply = _Memo(sig.noreply)
         self.regions = _Memo(self._regions)
-        self.inbound = set()  # authors whose addresses are in out.inbound_authors
 
     def one(self, row: ScanRow) -> None:
         ctx, out = self.ctx, self.out
@@ -232,16 +242,14 @@ class _Scan:
             self.phones(row, agent, sender, title)
         # A form mail is one whichever direction the source gave it (it may come from our domain).
         signals = self.signals[row.signals]
-        form = bool(sender) and (signals.machine or self.noreply[sender])
+        form = bool(sender) and (signals.machine or sig.noreply(sender))
         form = form and _form(self._form_headers(row, signals), row, ctx, out, sender, when, title)
         if not inbound:
             return
-        if aid not in self.inbound:
-            self.inbound.add(aid)
-            out.inbound_authors.update(senders)
+        out.inbound_authors.update(senders)
         self.recipients_of(row, lambda: f"{title()} from {sender or 'unknown sender'}")
         if sender and not form:
-            channel = self.channels[(aid, row.signals, row.is_auto)]
+            channel = self.channel(senders, sender, signals, row.is_auto)
             if channel is None:
                 return
             if channel.unless_auto_reply and sig.auto_reply_subject(row.subject):
@@ -253,13 +261,16 @@ class _Scan:
     # what a key means ------------------------------------------------------------------
     def _signals(self, key: Any) -> _Signals:
         h = self.db.header_part(key, SIGNAL_PART)
+        list_id, mailer = sig.first(h, "list-id"), sig.first(h, "x-mailer")
         return _Signals(
             h,
-            sig.first(h, "list-id"),
-            sig.first(h, "x-mailer"),
+            list_id,
+            mailer,
             sig.auto_reply_headers(h),
             sig.auto_reason(h),
             sig.machine_sent(h),
+            self.ctx.known.by_list_or_mailer(list_id, mailer),
+            sig.forum_domain("", list_id),
         )
 
     def _form_headers(self, row: ScanRow, signals: _Signals) -> dict[str, Any]:
@@ -284,37 +295,44 @@ class _Scan:
         reached = tuple((addr, frozenset(names)) for addr, names in seen.items())
         return _Recipients(reached, tuple(_forwards(h, to)), envelope_seen)
 
-    def _channel(self, key: tuple[int, Any, bool]) -> _Channel | None:
-        aid, signals_key, is_auto = key
-        senders = self.ctx.emails[aid]
-        sender = senders[0]
-        s = self.signals[signals_key]
-        known = self.ctx.known.match(senders, s.list_id, s.mailer)
+    def _domain(self, domain: str) -> _Domain:
+        return _Domain(
+            self.ctx.known.by_domain(domain),
+            bool(sig.forum_domain(f"@{domain}", "")),
+            domain in sig.FREEMAIL,
+        )
+
+    def channel(
+        self, senders: list[str], sender: str, s: _Signals, is_auto: bool
+    ) -> _Channel | None:
+        """Where the rules put an inbound message (the scan's old per-message classification:
+        the known senders, then forums, then integrations), from what its sender's address,
+        its sender's domain and its signal headers say."""
+        known = self.ctx.known.by_address(senders) or s.known
+        domain = sig.domain_of(sender)
+        d = self.domains[domain]
+        if known is None:
+            for other in senders:
+                known = d.known if other is sender else self.domains[sig.domain_of(other)].known
+                if known:
+                    break
         if known:
-            return _known(known, sender)
-        forum = sig.forum_domain(sender, s.list_id)
-        if forum:
-            return _Channel(
-                (
-                    f"forum:{forum}",
-                    "listings",
-                    f"Community or forum mail from {forum}",
-                    "Update the forum's notification address to the new helpdesk.",
-                ),
-                frozenset({f"sender {sig.domain_of(sender)}"}),
-                False,
-            )
+            return self.channels[(_known, known, domain)]
+        if d.forum:
+            return self.channels[(_forum, domain, domain)]
+        if s.forum_list:
+            return self.channels[(_forum, s.forum_list, domain)]
         if s.auto_reply:
             return None
         # as sig.automation, but for the subject: an auto-reply's is looked at per message
         reason = s.auto_reason or ("flagged automatic by the source" if is_auto else None)
-        if reason and (reason == "list-id" or sig.domain_of(sender) not in sig.FREEMAIL):
-            return _integration(sender, s.list_id, s.mailer, reason)
+        if reason and (reason == "list-id" or not d.freemail):
+            return self.channels[(_integration, domain, s.list_id, s.mailer, reason)]
         return None
 
-    def _regions(self, key: tuple[str, bool]) -> tuple[str | None, ...]:
-        sender, agent = key
-        own = region_for_domain(sig.domain_of(sender)) if sender else None
+    def _regions(self, key: tuple[str | None, bool]) -> tuple[str | None, ...]:
+        domain, agent = key  # the sender's domain (None without a sender)
+        own = region_for_domain(domain) if domain is not None else None
         region = self.ctx.region
         # The team writes in the project's locale; a customer on a country domain (wp.pl) in theirs.
         if own in (None, region):
@@ -339,7 +357,7 @@ class _Scan:
 
     def phones(self, row: ScanRow, agent: bool, sender: str, ex: Ex) -> None:
         out = self.out
-        regions = self.regions[(sender, agent)]
+        regions = self.regions[(sig.domain_of(sender) if sender else None, agent)]
         # Grouped by a cheap key here; numbering plans are checked once per distinct number later.
         text = own_text(row.body_text)
         signature: list[str] | None = None  # looked for once a number may be in it
@@ -470,16 +488,29 @@ def _form_address(h: dict[str, Any]) -> str | None:
     return None
 
 
-def _known(k: KnownSender, sender: str) -> _Channel:
+def _known(k: KnownSender, domain: str) -> _Channel:
     prefix = {"listing": "listing", "forum": "forum"}.get(k.category, k.category)
     return _Channel(
         (f"{prefix}:{slug(k.name)}", SECTION_OF[k.category], f"{k.name} ({k.kind})", k.needs),
-        frozenset({f"sender domain {sig.domain_of(sender)}"}),
+        frozenset({f"sender domain {domain}"}),
         False,
     )
 
 
-def _integration(sender: str, list_id: str, mailer: str, reason: str) -> _Channel:
+def _forum(forum: str, domain: str) -> _Channel:
+    return _Channel(
+        (
+            f"forum:{forum}",
+            "listings",
+            f"Community or forum mail from {forum}",
+            "Update the forum's notification address to the new helpdesk.",
+        ),
+        frozenset({f"sender {domain}"}),
+        False,
+    )
+
+
+def _integration(domain: str, list_id: str, mailer: str, reason: str) -> _Channel:
     if list_id:
         lid = list_id.strip().strip("<>").split("<")[-1].strip("<> ")
         item = (
@@ -489,7 +520,6 @@ def _integration(sender: str, list_id: str, mailer: str, reason: str) -> _Channe
             "A list delivers here: subscribe the new helpdesk's address, or route the list elsewhere.",
         )
     else:
-        domain = sig.domain_of(sender)
         item = (
             f"integration:mail:{domain}",
             "integrations",
@@ -500,7 +530,7 @@ def _integration(sender: str, list_id: str, mailer: str, reason: str) -> _Channe
     # Stable facts only (no per-sender addresses, no version numbers): they make the hash.
     facts = {reason}
     if not list_id:
-        facts.add(f"sender domain {sig.domain_of(sender)}")
+        facts.add(f"sender domain {domain}")
     if mailer:
         facts.add("X-Mailer " + re.sub(r"[\d.]+", "", mailer).strip())
     return _Channel(item, frozenset(facts), True)
