@@ -829,6 +829,9 @@ class Ingestor:
                 if m.attachments:
                     att_rows += _attachment_rows(eid, m)
         if updates:
+            for old in self._tickets_left(conn, [(eid, row) for eid, row, _m in updates]):
+                self._index.setdefault(old, search.NewText())  # its document loses that text
+                self._rebuild.add(old)
             conn.execute(
                 MESSAGES.update().where(MESSAGES.c.id == sa.bindparam("_id")),
                 [{"_id": eid, **row} for eid, row, _m in updates],
@@ -844,6 +847,18 @@ class Ingestor:
             bulk_insert(conn, ATTACHMENTS, att_rows)
         self._add_provenance(conn, "message", new_prov)
         self._touch_provenance(conn, "message", touched)
+
+    @staticmethod
+    def _tickets_left(conn: Connection, updates: list[tuple[int, dict[str, Any]]]) -> set[int]:
+        """The tickets that changed messages move away from (before the update)."""
+        going = {eid: row["ticket_id"] for eid, row in updates}
+        m = MESSAGES.c
+        left: set[int] = set()
+        for part in _chunks(list(going)):
+            for eid, tid in conn.execute(sa.select(m.id, m.ticket_id).where(m.id.in_(part))):
+                if tid != going[eid]:
+                    left.add(tid)
+        return left
 
     @staticmethod
     def _insert_messages(conn: Connection, ids: list[int], values: list[tuple[Any, ...]]) -> None:
