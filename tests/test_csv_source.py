@@ -363,3 +363,50 @@ def test_an_unreadable_ticket_row_takes_its_messages_and_attachments_along(
         "line 3 is not valid utf-8 text",
     ]
     assert sorted(f for (f,) in rows(store, Attachment, "filename")) == ["x.txt", "z.txt"]
+
+
+def test_message_times_and_flags_in_every_form_the_csv_may_write(project, store, tmp_path):
+    """The times deskmove writes are read on a fast path; every other form reads as before."""
+    forms = [
+        dict(created_at="2024-03-01T09:30:00Z"),
+        dict(created_at="2024-03-01T09:30:00+05:30"),
+        dict(created_at=" 2024-03-01T09:30:00z "),
+        dict(created_at="2024-03-01 09:30:00-02:00"),
+        dict(created_at="2024-03-01T09:30:00"),
+        dict(created_at="2024-02-30T09:30:00Z"),
+        dict(created_at=""),
+        dict(public=" TRUE "),
+        dict(public="no"),
+        dict(public="maybe"),
+    ]
+    folder = canonical_folder(
+        tmp_path / "in",
+        [ticket_row("1", updated_at="2024-03-02T10:00:00Z"), ticket_row("2", solved_at="nikdy")],
+        [message_row(str(n), "1", **kw) for n, kw in enumerate(forms, 1)],
+    )
+    import_source(project, store, f"csv:{folder}")
+    with store.engine.connect() as c:
+        m = Message.__table__.c
+        kept = [
+            (str(created)[:19] if created else None, tz, public)
+            for created, tz, public in c.execute(
+                sa.select(m.created_at, m.created_tz, m.public).order_by(m.id)
+            )
+        ]
+    assert kept == [
+        ("2024-03-01 09:30:00", None, True),  # Z: UTC, no local offset kept
+        ("2024-03-01 04:00:00", 330, True),
+        ("2024-03-01 11:30:00", -120, True),
+        (None, None, True),
+        ("2024-03-01 08:30:00", 60, True),
+        ("2024-03-01 08:30:00", 60, False),
+    ]
+    assert {ref: why for ref, why, _sha in quarantined(store)} == {
+        "messages.csv line 4": "bad date in created_at: '2024-03-01T09:30:00z' "
+        "is not an ISO 8601 timestamp",
+        "messages.csv line 6": "bad date in created_at: '2024-03-01T09:30:00' has no UTC offset",
+        "messages.csv line 7": "bad date in created_at: '2024-02-30T09:30:00Z' "
+        "is not an ISO 8601 timestamp",
+        "messages.csv line 11": "public: 'maybe' is not true or false",
+        "tickets.csv line 3": "bad date in solved_at: 'nikdy' is not an ISO 8601 timestamp",
+    }
