@@ -142,8 +142,10 @@ def _plausible(raw: str, before: str) -> bool:
         return False
     if raw.startswith(("+", "00")):
         return True
-    grouped = any(c in raw for c in " \u00a0-().")
-    return grouped or bool(_KEYWORD.search(before))
+    return not _GROUPING.isdisjoint(raw) or bool(_KEYWORD.search(before))
+
+
+_GROUPING = frozenset(" \u00a0-().")  # the separators that make digits look like a phone number
 
 
 @lru_cache(maxsize=65536)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -133,13 +133,14 @@ class _Stamps:
         if value is None:
             return None
         if value.__class__ is str and len(value) == 26:
-            try:
-                stamp = datetime.fromisoformat(value)
+            try:  # naive text is UTC; text with an offset of its own fails here
+                return _from_iso(value + "+00:00")
             except ValueError:
                 return self._slow(value)
-            if stamp.tzinfo is None:
-                return stamp.replace(tzinfo=UTC)
         return self._slow(value)
+
+
+_from_iso = datetime.fromisoformat
 
 
 class AuditQueries:
