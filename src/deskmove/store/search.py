@@ -159,12 +159,15 @@ def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
             first, old = 0, dict(enumerate(d for _tid, d in _stored_docs(conn, [tid])))
         body = _stored_body([old[k] for k in sorted(old)])
         parts = _split(header, " ".join(p for p in [body, *pieces] if p), PARTS - first)
-        for k, text in enumerate(parts, first):
-            if old.get(k) != text:
-                if k <= n:
-                    parts_gone.append((tid, k))
-                rows.append((tid, k, text))
-        parts_gone += [(tid, k) for k in range(first + len(parts), n + 1)]
+        changed = [(tid, k, text) for k, text in enumerate(parts, first) if old.get(k) != text]
+        gone = [(tid, k) for _tid, k, _text in changed if k <= n]
+        gone += [(tid, k) for k in range(first + len(parts), n + 1)]
+        if first:
+            rows += changed
+            parts_gone += gone
+        else:  # a whole document written again: now, not held until the chunk's end
+            _delete_parts(conn, gone)
+            _insert(conn, changed)
     _delete(conn, whole)
     _delete_parts(conn, parts_gone)
     if rows:
@@ -338,6 +341,8 @@ def _delete_parts(conn: Connection, parts: list[tuple[int, int]]) -> None:
 
 
 def _insert(conn: Connection, rows: list[tuple[int, int, str]]) -> None:
+    if not rows:
+        return
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(
             "INSERT INTO search_fts (rowid, doc) VALUES (?, ?)",
