@@ -204,16 +204,45 @@ def own_dovecot():
 
 
 # -- two workers (scripts/test runs `pytest -n 2 --dist loadgroup`) ------------------------
+def _group(nodeid: str) -> str:
+    """The unit one worker runs whole, in file order: a test module, or all the Request
+    Tracker tests together (RT is the slowest server to start, once per worker)."""
+    path = nodeid.split("::", 1)[0]
+    return "rt" if path.startswith("tests/rt/") else path
+
+
+# The groups that take longest (minutes on 2 busy cores), handed out before the others so
+# the two workers finish together instead of one running RT alone at the end.
+LONG_GROUPS = (
+    "rt",
+    "tests/test_crash.py",
+    "tests/test_imap.py",
+    "tests/test_cli_admin.py",
+    "tests/test_mail_parallel.py",
+    "tests/test_web_browser.py",
+)
+
+
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A module's tests run in one worker, in file order, so its module fixtures (a Dovecot,
-    a browser, a seeded store) start once; the Request Tracker tests share one worker too
-    (RT is the slowest server to start, once per worker)."""
-    if config.getoption("dist", "no") != "loadgroup":
-        return
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        path = item.path.relative_to(config.rootpath).as_posix()
-        group = "rt" if path.startswith("tests/rt/") else path
-        item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201
+    """``--dist loadgroup``: each group of :func:`_group` goes to one worker, so its module
+    fixtures (a Dovecot, a browser, a seeded store, RT) start once, not once per worker.
+
+    pytest-xdist's own loadgroup reads groups from ``@name`` suffixes it adds to node ids,
+    which pytest 9.2 no longer lets it change: every test was scheduled on its own. The
+    scheduler below groups by the node ids themselves. Largest groups go out first."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid)
+
+        def _assign_work_unit(self, node) -> None:  # noqa: ANN001
+            for group in reversed(LONG_GROUPS):  # the longest first: none is left for the end
+                if group in self.workqueue:
+                    self.workqueue.move_to_end(group, last=False)
+            super()._assign_work_unit(node)
+
+    return ModuleGroups(config, log)

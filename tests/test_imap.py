@@ -6,6 +6,7 @@ import base64
 import imaplib
 import json
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -687,6 +688,26 @@ def test_the_next_batch_is_on_the_wire_before_this_one_is_written(
         return original(self, data)
 
     monkeypatch.setattr(imaplib.IMAP4, "send", send)
+    # Batch k waits before its commit (at most 10 s) until batch k+1's FETCH was sent: which
+    # thread runs first is the machine's choice, and on a busy one the writer can reach its
+    # commit before the fetcher gets to send. A fetch that only starts once the batch is
+    # committed never comes while it waits, and the order below still fails.
+    import deskmove.sync
+
+    original_checkpoint = deskmove.sync.checkpoint
+    befores = 0
+
+    def checkpoint(name: str, detail: str = "") -> None:
+        nonlocal befores
+        if name == "ingest" and detail.startswith("before") and befores < 2:
+            befores += 1
+            wanted = f"fetch {3 * befores + 1}\n"
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and wanted not in log.read_text():
+                time.sleep(0.01)
+        original_checkpoint(name, detail)
+
+    monkeypatch.setattr(deskmove.sync, "checkpoint", checkpoint)
     dovecot.append("INBOX", [mail(i) for i in range(9)])
     result, report = run(cli, dovecot, spec(dovecot, batch="3"))
     assert result.exit_code == 0 and report["read"] == 9

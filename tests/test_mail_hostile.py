@@ -109,8 +109,12 @@ def test_mime_parameters_and_subjects_are_capped(blobs: BlobStore, kind: str) ->
         strip_prefixes(parsed.subject)  # what threading does with every subject
         return seconds + time.perf_counter() - start, parsed
 
-    small, _ = run(100_000)
-    big, parsed = run(1_000_000)
+    # the two sizes in turns, the best of three each: a busy moment slows one try, not a size
+    small = big = float("inf")
+    for _ in range(3):
+        small = min(small, run(100_000)[0])
+        seconds, parsed = run(1_000_000)
+        big = min(big, seconds)
     assert big < 5, f"{kind}: {big:.1f}s for one megabyte"
     assert big < 20 * small + 0.5
     assert any("characters was cut" in n for n in parsed.notes)
