@@ -21,11 +21,8 @@ THREADS = 4
 class BlobWriter:
     """Duck-types the parts of :class:`BlobStore` parsing uses: put, put_stream, path."""
 
-    def __init__(self, blobs: BlobStore, *, threads: int = THREADS) -> None:
-        """``threads=0``: write in the calling thread (a parsing worker process, whose
-        waits other processes fill: threads would only add their switching cost)."""
+    def __init__(self, blobs: BlobStore) -> None:
         self.blobs = blobs
-        self.threads = threads
         self._pool: ThreadPoolExecutor | None = None
         self._pending: list[Future[str]] = []
         self._queued: set[str] = set()
@@ -34,11 +31,8 @@ class BlobWriter:
         sha = hashlib.sha256(data).hexdigest()
         if sha not in self._queued:
             self._queued.add(sha)
-            if not self.threads:
-                self.blobs.put(data, sha)
-                return sha
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="deskmove-blobs")
+                self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="deskmove-blobs")
             self._pending.append(self._pool.submit(self.blobs.put, data, sha))
         return sha
 

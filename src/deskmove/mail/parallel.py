@@ -256,7 +256,7 @@ def _worker(blob_root: str) -> None:
     tasks = sys.stdin.buffer
     results = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print cannot corrupt a result
-    blobs = BlobWriter(BlobStore(Path(blob_root)), threads=0)
+    blobs = BlobWriter(BlobStore(Path(blob_root)))
     while True:
         try:
             data = _receive(tasks)
