@@ -223,7 +223,7 @@ LONG_GROUPS = (
 )
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # pytest -p no:xdist still runs
 def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201
     """``--dist loadgroup``: each group of :func:`_group` goes to one worker, so its module
     fixtures (a Dovecot, a browser, a seeded store, RT) start once, not once per worker.
