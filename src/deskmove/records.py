@@ -61,13 +61,17 @@ class AttachmentRec:
 # ``MessageRec.headers`` (stored as ``Message.headers``) is what the channel audit
 # reads. Mail sources keep these headers, lower-cased name -> list of decoded
 # values, when present; nothing else (the raw mail is in the blob store):
-AUDIT_HEADERS = (
+# The envelope headers: which address a mail was delivered to or forwarded through.
+ENVELOPE_HEADERS = (
     "delivered-to",
     "x-original-to",
     "x-forwarded-to",
     "x-forwarded-for",
     "resent-to",
     "envelope-to",
+)
+AUDIT_HEADERS = (
+    *ENVELOPE_HEADERS,
     "reply-to",
     "sender",
     "return-path",

@@ -6,14 +6,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-ENVELOPE_HEADERS = (
-    "delivered-to",
-    "x-original-to",
-    "x-forwarded-to",
-    "x-forwarded-for",
-    "resent-to",
-    "envelope-to",
-)
+from deskmove.records import ENVELOPE_HEADERS as ENVELOPE_HEADERS  # the audit reads it here
 
 _NOREPLY = re.compile(
     r"^(?:no-?reply|do-?not-?reply|donotreply|noreply-[\w-]+|wordpress|www-data|apache|nginx|"

@@ -25,6 +25,7 @@ from deskmove.model import (
     Ticket,
     utcnow,
 )
+from deskmove.records import ENVELOPE_HEADERS
 from deskmove.store import people
 from deskmove.store.people import PRIMARY_FIRST
 
@@ -39,15 +40,7 @@ VOLUME_COUNTS = ("tickets", "messages", "attachments", "attachment_bytes", "peop
 # The headers the channel rules read, in four parts. The scan reads each part as one
 # text key (the same text for the same values), so the audit decides once per distinct
 # key what a part means, instead of once per message.
-ENVELOPE_PART = (
-    "delivered-to",
-    "x-original-to",
-    "x-forwarded-to",
-    "x-forwarded-for",
-    "resent-to",
-    "envelope-to",
-    "recipient",
-)
+ENVELOPE_PART = (*ENVELOPE_HEADERS, "recipient")
 SIGNAL_PART = (
     "list-id",
     "x-mailer",
