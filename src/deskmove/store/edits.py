@@ -25,12 +25,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from deskmove.model import Ticket, utcnow
+from deskmove.store.chunks import chunks
 from deskmove.store.webmodel import WebTicketEdit
 
 EDITS = WebTicketEdit.__table__
 TICKETS = Ticket.__table__
 EDITABLE = ("status", "priority", "tags", "assignee_id", "group_id")
-CHUNK = 500
 
 
 def _key(value: Any) -> str:
@@ -71,7 +71,7 @@ def keep_agents(conn: Connection, updates: list[dict[str, Any]]) -> None:
     agents' values of the fields the source has not changed since; forget the rest."""
     ids = [u["_id"] for u in updates]
     edits: dict[int, dict[str, str | None]] = {}
-    for part in _chunks(ids):
+    for part in chunks(ids):
         for tid, field, before in conn.execute(
             sa.select(EDITS.c.ticket_id, EDITS.c.field, EDITS.c.before).where(
                 EDITS.c.ticket_id.in_(part)
@@ -84,7 +84,7 @@ def keep_agents(conn: Connection, updates: list[dict[str, Any]]) -> None:
     cols = [t.id, t.solved_at, *(getattr(t, f) for f in EDITABLE)]
     current = {
         row.id: row._mapping
-        for part in _chunks(list(edits))
+        for part in chunks(list(edits))
         for row in conn.execute(sa.select(*cols).where(t.id.in_(part)))
     }
     stale: list[dict[str, Any]] = []
@@ -112,10 +112,5 @@ def keep_agents(conn: Connection, updates: list[dict[str, Any]]) -> None:
 
 def forget(conn: Connection, ticket_ids: Iterable[int]) -> None:
     """Tickets merged into another or removed take their edits with them."""
-    for part in _chunks(list(ticket_ids)):
+    for part in chunks(list(ticket_ids)):
         conn.execute(EDITS.delete().where(EDITS.c.ticket_id.in_(part)))
-
-
-def _chunks(seq: list[Any]) -> Iterable[list[Any]]:
-    for i in range(0, len(seq), CHUNK):
-        yield seq[i : i + CHUNK]

@@ -47,6 +47,7 @@ from deskmove.records import (
 )
 from deskmove.store import changes, edits, provenance, quarantine, search, threads
 from deskmove.store.blobs import BlobStore
+from deskmove.store.chunks import chunks
 from deskmove.store.mailscope import SHARED_KINDS, mail_connections
 from deskmove.textclean import strip_nul
 
@@ -60,7 +61,6 @@ GROUPS = Group.__table__
 PROVENANCE = Provenance.__table__
 SYNC_STATE = SyncState.__table__
 
-CHUNK = 500  # ids per IN (...) lookup
 PAGE_CACHE_KIB = 8192  # SQLite page cache of the ingesting connection (see _ingest)
 
 
@@ -298,11 +298,6 @@ def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -
     conn.exec_driver_sql(sql, params)
 
 
-def _chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(seq), n):
-        yield seq[i : i + n]
-
-
 def _unique_waves(records: list[Any], key: Any = lambda r: r.native_id) -> list[list[Any]]:
     """Split records so no native id repeats inside one wave (later ones see earlier ones)."""
     waves: list[list[Any]] = [[]]
@@ -447,7 +442,7 @@ class Ingestor:
             return {}
         p = PROVENANCE.c
         found: dict[str, tuple[int, str | None]] = {}
-        for part in _chunks(list(dict.fromkeys(native_ids))):
+        for part in chunks(list(dict.fromkeys(native_ids))):
             rows = conn.execute(
                 sa.select(p.native_id, p.entity_id, p.content_hash)
                 .where(p.connection.in_(self._shared), p.kind == kind, p.native_id.in_(part))
@@ -552,7 +547,7 @@ class Ingestor:
     def _load_emails(self, conn: Connection, emails: Iterable[str]) -> None:
         missing = sorted({e for e in emails if e and e not in self._emails})
         e = EMAILS.c
-        for part in _chunks(missing):
+        for part in chunks(missing):
             for email, pid in conn.execute(
                 sa.select(e.email, e.person_id).where(e.email.in_(part))
             ):
@@ -854,7 +849,7 @@ class Ingestor:
         going = {eid: row["ticket_id"] for eid, row in updates}
         m = MESSAGES.c
         left: set[int] = set()
-        for part in _chunks(list(going)):
+        for part in chunks(list(going)):
             for eid, tid in conn.execute(sa.select(m.id, m.ticket_id).where(m.id.in_(part))):
                 if tid != going[eid]:
                     left.add(tid)

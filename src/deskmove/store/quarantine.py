@@ -7,7 +7,7 @@ person reviewed it and said why). Resolved items are kept; nothing is deleted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from deskmove.model import Quarantine, utcnow
 from deskmove.records import Batch, QuarantineRec
+from deskmove.store.chunks import chunks
 
 if TYPE_CHECKING:
     from deskmove.store import Store
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 QUARANTINE = Quarantine.__table__
 C = QUARANTINE.c
-CHUNK = 500
 
 
 @dataclass
@@ -89,11 +89,6 @@ def _item(row: Any) -> Item:
     )
 
 
-def _chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(seq), n):
-        yield seq[i : i + n]
-
-
 # -- written by the ingestor, inside a batch's transaction ----------------------------------
 def write(
     conn: Connection,
@@ -111,7 +106,7 @@ def write(
     now = utcnow()
     open_rows: dict[str, list[Any]] = {}
     dropped: set[tuple[str, str | None]] = set()
-    for part in _chunks(sorted({q.native_ref for q in recs})):
+    for part in chunks(sorted({q.native_ref for q in recs})):
         for row in conn.execute(
             sa.select(C.id, C.native_ref, C.reason, C.raw_sha256, C.resolved, C.context).where(
                 C.connection == connection,
@@ -196,7 +191,7 @@ def clear_imported(conn: Connection, connection: str, run_id: int | None, batch:
     done = 0
     now = utcnow()
     for kind, ids in keys.items():
-        for part in _chunks(sorted(ids)):
+        for part in chunks(sorted(ids)):
             done += conn.execute(
                 QUARANTINE.update()
                 .where(
@@ -233,7 +228,7 @@ def items(
         if ids is None:
             return [_item(r) for r in conn.execute(q)]
         out: list[Item] = []
-        for part in _chunks(sorted(set(ids))):
+        for part in chunks(sorted(set(ids))):
             out += [_item(r) for r in conn.execute(q.where(C.id.in_(part)))]
         return out
 
@@ -250,7 +245,7 @@ def resolve(
     done = 0
     now = utcnow()
     with store.begin() as conn:
-        for part in _chunks(sorted(set(ids))):
+        for part in chunks(sorted(set(ids))):
             where = [C.id.in_(part)] + ([C.resolved.is_(False)] if only_open else [])
             done += conn.execute(
                 QUARANTINE.update()

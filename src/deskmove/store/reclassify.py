@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from deskmove.model import IdMap, Message, Person, PersonEmail, Provenance, Ticket, utcnow
+from deskmove.store.chunks import chunks
 from deskmove.store.ingest import content_hash
 from deskmove.store.people import primary_emails
 from deskmove.store.threads import KEY_KIND, write_keys
@@ -30,7 +31,6 @@ PROVENANCE = Provenance.__table__
 IDMAP = IdMap.__table__
 PEOPLE = Person.__table__
 EMAILS = PersonEmail.__table__
-CHUNK = 500
 SUBJECT_PREFIXES = ("subj:", "orphan-subj:")
 
 
@@ -49,11 +49,6 @@ class StoredMessage:
     references: list[str]
     headers: dict[str, Any]
     created_at: datetime | None
-
-
-def _chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(seq), n):
-        yield seq[i : i + n]
 
 
 def mail_ticket_ids(store: Store) -> list[int]:
@@ -105,7 +100,7 @@ def people_by_email(conn: Connection, emails: Iterable[str]) -> dict[str, tuple[
     """address -> (person id, role)."""
     e, pe = EMAILS.c, PEOPLE.c
     out: dict[str, tuple[int, str]] = {}
-    for part in _chunks(sorted(set(emails))):
+    for part in chunks(sorted(set(emails))):
         q = (
             sa.select(e.email, pe.id, pe.role)
             .join(PEOPLE, pe.id == e.person_id)
@@ -144,7 +139,7 @@ def mail_only_people(conn: Connection, person_ids: Iterable[int]) -> set[int]:
     ids = sorted(set(person_ids))
     other: set[int] = set()
     seen: set[int] = set()
-    for part in _chunks(ids):
+    for part in chunks(ids):
         rows = conn.execute(
             sa.select(p.entity_id, p.native_id).where(
                 p.kind == "person", p.entity_id.in_(list(part))
@@ -160,7 +155,7 @@ def mail_only_people(conn: Connection, person_ids: Iterable[int]) -> set[int]:
 def set_roles(conn: Connection, roles: dict[int, str]) -> None:
     for role in set(roles.values()):
         ids = [pid for pid, r in roles.items() if r == role]
-        for part in _chunks(ids):
+        for part in chunks(ids):
             conn.execute(PEOPLE.update().where(PEOPLE.c.id.in_(list(part))).values(role=role))
     _rehash_mail_people(conn, roles)
 
@@ -168,7 +163,7 @@ def set_roles(conn: Connection, roles: dict[int, str]) -> None:
 def _rehash_mail_people(conn: Connection, roles: dict[int, str]) -> None:
     """A re-import of the same mail then finds its people unchanged."""
     p, pe = PROVENANCE.c, PEOPLE.c
-    for part in _chunks(sorted(roles)):
+    for part in chunks(sorted(roles)):
         rows = conn.execute(
             sa.select(p.id, p.native_id, pe.name, pe.role)
             .join(PEOPLE, pe.id == p.entity_id)
@@ -203,7 +198,7 @@ def pushed(conn: Connection, kind: str, ids: Iterable[int]) -> dict[int, list[tu
     """entity id -> [(target connection, native id there)] for what a push created."""
     i = IDMAP.c
     out: dict[int, list[tuple[str, str]]] = {}
-    for part in _chunks(sorted(set(ids))):
+    for part in chunks(sorted(set(ids))):
         rows = conn.execute(
             sa.select(i.entity_id, i.connection, i.native_id).where(
                 i.kind == kind, i.entity_id.in_(list(part)), i.state == "done"
@@ -219,7 +214,7 @@ def thread_keys(
 ) -> dict[int, set[str]]:
     p = PROVENANCE.c
     out: dict[int, set[str]] = {}
-    for part in _chunks(sorted(set(ticket_ids))):
+    for part in chunks(sorted(set(ticket_ids))):
         rows = conn.execute(
             sa.select(p.entity_id, p.native_id).where(
                 p.connection == connection, p.kind == KEY_KIND, p.entity_id.in_(list(part))

@@ -17,19 +17,14 @@ from sqlalchemy.engine import Connection
 from deskmove.model import Message, Provenance, Ticket, utcnow
 from deskmove.records import PersonRef, StoredTicket, TicketRec
 from deskmove.store import edits, provenance, search
+from deskmove.store.chunks import chunks
 from deskmove.store.people import primary_emails
 
 if TYPE_CHECKING:
     from deskmove.store import Store
 
 KEY_KIND = "mail-thread"
-CHUNK = 500
 PROVENANCE, TICKETS, MESSAGES = Provenance.__table__, Ticket.__table__, Message.__table__
-
-
-def _chunks(seq: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(seq), CHUNK):
-        yield seq[i : i + CHUNK]
 
 
 def _lookup(conn: Connection, connection: str, kind: str, keys: Iterable[str]) -> dict[str, int]:
@@ -48,7 +43,7 @@ def _owners(
     """
     p = PROVENANCE.c
     found: list[tuple[int, int, str]] = []
-    for part in _chunks(list(ids)):
+    for part in chunks(list(ids)):
         query = sa.select(p.id, p.entity_id, p.native_id, p.connection).where(
             p.kind == kind, p.entity_id.in_(part)
         )
@@ -72,7 +67,7 @@ class StoreThreads:
         t = TICKETS.c
         out: dict[int, StoredTicket] = {}
         with self.store.begin() as conn:
-            for part in _chunks(sorted(ids)):
+            for part in chunks(sorted(ids)):
                 rows = conn.execute(sa.select(TICKETS).where(t.id.in_(part))).all()
                 natives: dict[int, str] = {}
                 for eid, nid in _owners(conn, self.connection, "ticket", part):
@@ -101,7 +96,7 @@ class StoreThreads:
         if not message_ids:
             return owners
         with self.store.begin() as conn:
-            for part in _chunks(sorted(message_ids)):
+            for part in chunks(sorted(message_ids)):
                 rows = conn.execute(sa.select(m.id, m.message_id).where(m.message_id.in_(part)))
                 by_id = dict(rows.all())
                 for eid, nid in _owners(conn, self.connection, "message", sorted(by_id)):
@@ -116,7 +111,7 @@ class StoreThreads:
         with self.store.begin() as conn:
             known = _lookup(conn, self.connection, "message", native_ids)
             by_id = {eid: nid for nid, eid in known.items()}
-            for part in _chunks(sorted(by_id)):
+            for part in chunks(sorted(by_id)):
                 query = sa.select(m.id, m.raw_sha256, m.headers).where(m.id.in_(part))
                 for eid, raw, headers in conn.execute(query):
                     out[by_id[eid]] = (raw, dict(headers or {}))
