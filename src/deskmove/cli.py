@@ -475,6 +475,9 @@ def sync(
         raise typer.Exit(EXIT_QUARANTINED)
 
 
+NEVER_PUSHED_SHOWN = 10
+
+
 def _print_verify(report: Any, report_file: Path | None) -> None:
     """Every ticket that is not migrated, except a long run of never-pushed ones (a sample
     leaves the rest for the full run): a few of those, and how to see them all."""
@@ -492,9 +495,6 @@ def _print_verify(report: Any, report_file: Path | None) -> None:
             f"  … and {len(never) - NEVER_PUSHED_SHOWN:,} more tickets never pushed ({where}; "
             "after a --sample, `verify --pushed` checks only what was pushed)"
         )
-
-
-NEVER_PUSHED_SHOWN = 10
 
 
 @app.command()

@@ -529,8 +529,9 @@ class Push:
         ``(answer, None)`` once it is sent, or ``(None, id)`` when the work of a call
         whose answer was lost is found there. Without a way to ask (``find`` is None)
         a lost answer stops the run, and the re-run asks by external id where it can."""
-        attempts = max(1, self.adapter.spec.retry.attempts)
-        for n in range(1, attempts + 1):
+        attempts, n = self.adapter.spec.retry.attempts, 0
+        while True:
+            n += 1
             try:
                 return send(), None
             except OutcomeUnknown as exc:
@@ -542,10 +543,9 @@ class Push:
                         f"{self._redact(exc.message)}: it had arrived, and was not sent again"
                     )
                     return None, found
-                if n == attempts:
+                if n >= attempts:
                     raise
                 self.adapter.client.backoff(n)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _post(
         self, ep: EndpointSpec, values: dict[str, Any], payload: Any, files: list[FilePush]

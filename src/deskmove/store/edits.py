@@ -42,24 +42,14 @@ def remember(
 ) -> None:
     """Note the fields ``after`` changes, with their value ``before``; a field already
     changed by an agent keeps its first ``before`` (the source's value)."""
-    changed = [f for f in EDITABLE if f in after and _key(after[f]) != _key(before.get(f))]
-    if not changed:
-        return
-    have = set(
-        conn.execute(
-            sa.select(EDITS.c.field).where(
-                EDITS.c.ticket_id == ticket_id, EDITS.c.field.in_(changed)
-            )
-        ).scalars()
-    )
     now = utcnow()
     rows = [
         {"ticket_id": ticket_id, "field": f, "before": _key(before.get(f)), "edited_at": now}
-        for f in changed
-        if f not in have
+        for f in EDITABLE
+        if f in after and _key(after[f]) != _key(before.get(f))
     ]
-    if rows:
-        if conn.dialect.name == "postgresql":  # two agents at once: the first one's stays
+    if rows:  # a field changed before keeps its first ``before``: the conflict does nothing
+        if conn.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
