@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -137,8 +138,11 @@ class MailBatcher:
                 first.copies += 1
         plans = self._plans(list(unique.values()))
         resolver = ThreadResolver(self.threads, window=self.window)
+        reading = getattr(self.threads, "reading", None)  # one read transaction (StoreThreads)
+        with reading() if reading is not None else nullcontext():
+            tickets = resolver.resolve(plans)
         return Batch(
-            tickets=resolver.resolve(plans),
+            tickets=tickets,
             people=self._people(unique.values()),
             quarantined=quarantined,
             state=state,

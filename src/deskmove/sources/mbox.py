@@ -177,7 +177,9 @@ class MboxSource(Source):
 
 def _header_block(raw: bytes) -> bytes:
     cut = raw.find(b"\n\n")
-    cut2 = raw.find(b"\r\n\r\n")
+    # a CRLF blank line can only come first if it starts before the LF one: look only there
+    # (not through the whole body of every LF mail)
+    cut2 = raw.find(b"\r\n\r\n", 0, len(raw) if cut == -1 else cut + 2)
     if cut2 != -1 and (cut == -1 or cut2 < cut):
         cut = cut2
     return raw[:cut] if cut != -1 else raw[:65536]

@@ -39,6 +39,7 @@ PART_CHARS = 200_000  # a tsvector must stay under 1 MB
 DOC_CHARS = PARTS * (PART_CHARS + 1)  # of a ticket's text at most go into its parts
 MAX_TERMS = 8
 CHUNK = 200
+HELD_CHARS = 8_000_000  # of new document text held before it is written (see _index_added)
 
 
 def terms(query: str) -> list[str]:
@@ -129,7 +130,22 @@ def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
     rows: list[tuple[int, int, str]] = []
     whole: list[int] = []  # tickets whose every part goes first
     parts_gone: list[tuple[int, int]] = []  # (ticket, part) of stored documents, rewritten
+    held = 0  # characters in ``rows``: written once past HELD_CHARS, so memory stays bounded
+
+    def flush() -> None:
+        nonlocal held
+        _delete(conn, whole)
+        _delete_parts(conn, parts_gone)
+        if rows:
+            _insert(conn, rows)
+        whole.clear()
+        parts_gone.clear()
+        rows.clear()
+        held = 0
+
     for tid, new in todo.items():
+        if held > HELD_CHARS:
+            flush()
         if tid not in heads:  # the ticket is gone: so is its document
             whole.append(tid)
             continue
@@ -148,6 +164,7 @@ def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
                 whole.append(tid)
             parts = _split(header, " ".join(p for p in pieces if p))
             rows += [(tid, n, text) for n, text in enumerate(parts)]
+            held += sum(map(len, parts))
             continue
         # A stored document: its parts before the last stay as they are, unless the header
         # (subject, people) changed, which every part repeats. Either way no message is
@@ -162,16 +179,10 @@ def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
         changed = [(tid, k, text) for k, text in enumerate(parts, first) if old.get(k) != text]
         gone = [(tid, k) for _tid, k, _text in changed if k <= n]
         gone += [(tid, k) for k in range(first + len(parts), n + 1)]
-        if first:
-            rows += changed
-            parts_gone += gone
-        else:  # a whole document written again: now, not held until the chunk's end
-            _delete_parts(conn, gone)
-            _insert(conn, changed)
-    _delete(conn, whole)
-    _delete_parts(conn, parts_gone)
-    if rows:
-        _insert(conn, rows)
+        rows += changed
+        parts_gone += gone
+        held += sum(len(text) for _tid, _k, text in changed)
+    flush()
 
 
 def _stored_body(parts: list[str]) -> str:

@@ -8,7 +8,8 @@ ingest's transaction, with the tickets they point at.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -56,17 +57,53 @@ class StoreThreads:
 
     def __init__(self, store: Store, connection: str) -> None:
         self.store, self.connection = store, connection
+        self._reading = False  # inside reading(): the reads share one transaction
+        self._open: tuple[ExitStack, Connection] | None = None
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One batch's look-ups in one read transaction instead of one each; a merge ends
+        it, so what is read after a merge sees the merge."""
+        self._reading = True
+        try:
+            yield
+        finally:
+            self._reading = False
+            self._close()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        if not self._reading:
+            with self.store.begin() as conn:
+                yield conn
+            return
+        if self._open is None:
+            stack = ExitStack()
+            self._open = (stack, stack.enter_context(self.store.begin()))
+        stack, conn = self._open
+        try:
+            yield conn
+        except BaseException as exc:
+            self._open = None
+            if not stack.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+
+    def _close(self) -> None:
+        if self._open is not None:
+            stack, _conn = self._open
+            self._open = None
+            stack.close()
 
     def thread_keys(self, keys: set[str]) -> dict[str, int]:
         if not keys:
             return {}
-        with self.store.begin() as conn:
+        with self._read() as conn:
             return _lookup(conn, self.connection, KEY_KIND, keys)
 
     def tickets(self, ids: set[int]) -> dict[int, StoredTicket]:
         t = TICKETS.c
         out: dict[int, StoredTicket] = {}
-        with self.store.begin() as conn:
+        with self._read() as conn:
             for part in chunks(sorted(ids)):
                 rows = conn.execute(sa.select(TICKETS).where(t.id.in_(part))).all()
                 natives: dict[int, str] = {}
@@ -95,7 +132,7 @@ class StoreThreads:
         owners: dict[str, set[str]] = {}
         if not message_ids:
             return owners
-        with self.store.begin() as conn:
+        with self._read() as conn:
             for part in chunks(sorted(message_ids)):
                 rows = conn.execute(sa.select(m.id, m.message_id).where(m.message_id.in_(part)))
                 by_id = dict(rows.all())
@@ -108,7 +145,7 @@ class StoreThreads:
             return {}
         m = MESSAGES.c
         out: dict[str, tuple[str | None, dict[str, Any]]] = {}
-        with self.store.begin() as conn:
+        with self._read() as conn:
             known = _lookup(conn, self.connection, "message", native_ids)
             by_id = {eid: nid for nid, eid in known.items()}
             for part in chunks(sorted(by_id)):
@@ -118,6 +155,7 @@ class StoreThreads:
         return out
 
     def merge_tickets(self, canon: int, others: list[int]) -> None:
+        self._close()  # the reads after it start a new transaction, which sees the merge
         with self.store.begin() as conn:
             merge_tickets(conn, canon, others)
 
