@@ -81,6 +81,11 @@ def test_a_store_after_syncs_quarantine_and_a_killed_run_reads_the_same(cli, pla
     store.map_put("new-desk", "ticket", 1, None, pushed_hash=None, state="pending")
     store.close()
     same(project)
+    store = Store.open(project.store_url, project.blob_root)  # unfinished messages, each range
+    for message, state in ((1, "failed"), (2, "held"), (3, "sending"), (4, "matched")):
+        store.map_put("new-desk", "message", message, None, pushed_hash=None, state=state)
+    store.close()
+    same(project)
     same(project, ["new-desk", "never-pushed"], 3)
 
 
@@ -96,3 +101,30 @@ def test_what_the_fast_path_does_not_know_it_leaves_to_the_store(
     db.commit()
     db.close()
     assert quick.status_info(project.store_url, [], 14) is None  # the full path upgrades it
+
+
+def test_the_pending_count_seeks_the_unfinished_entries_by_index(project: Project) -> None:
+    """After a migration the id map holds an entry per ticket and message, all finished:
+    the pending count must not read them (it read all 400,000 on 100,000 tickets)."""
+    Store.open(project.store_url, project.blob_root).close()
+    db = sqlite3.connect(project.root / "deskmove.db")
+    plan: list[str] = []
+    original = db.execute
+
+    def explained(sql: str, params: Any = ()) -> sqlite3.Cursor:
+        if sql.startswith("SELECT count(*) FROM (SELECT entity_id FROM provenance"):
+            plan.extend(row[3] for row in original(f"EXPLAIN QUERY PLAN {sql}", params))
+        return original(sql, params)
+
+    db.execute(
+        "INSERT INTO sync_state (connection, stream, cursor, updated_at) "
+        "VALUES ('new-desk', '@push', '{\"run_id\": 1}', '2024-01-01 00:00:00')"
+    )
+
+    class Traced:
+        execute = staticmethod(explained)
+
+    assert quick._pending_count(Traced(), "new-desk") == 0  # type: ignore[arg-type]
+    assert plan and all("id_map" not in step or "ix_id_map_state" in step for step in plan), plan
+    assert any("ix_id_map_state (connection=? AND state<?)" in step for step in plan), plan
+    db.close()

@@ -239,6 +239,20 @@ _UNFINISHED = (
 )
 
 
+def _unfinished_ids(kind: str) -> str:
+    """The ``kind`` entities of the target's unfinished id-map entries, as three seeks of
+    the (connection, state) index (parameter ``:target``). With the kind and the ranges
+    in one WHERE, SQLite seeks the (connection, kind) index instead and reads every
+    finished entry (400,000 after a migration of 100,000 tickets); ``+kind`` keeps the
+    kind out of the index choice."""
+    ranges = ("state < 'done'", "state > 'done' AND state < 'matched'", "state > 'matched'")
+    arms = " UNION ALL ".join(
+        f"SELECT entity_id FROM id_map WHERE connection = :target AND {r} AND +kind = '{kind}'"
+        for r in ranges
+    )
+    return f"SELECT entity_id FROM ({arms})"  # noqa: S608 - fixed text
+
+
 def _pending_count(conn: sqlite3.Connection, target: str) -> int:
     mark = _watermark(conn, target)
     if mark is None:
@@ -248,20 +262,16 @@ def _pending_count(conn: sqlite3.Connection, target: str) -> int:
             "WHERE connection = ? AND kind = 'ticket' AND state = 'done')",
             target,
         )
-    return _one(
-        conn,
+    # the tickets of deskmove.store.delta.changed_ticket_ids, each part found by index
+    sql = (
         "SELECT count(*) FROM ("
-        "SELECT entity_id FROM provenance WHERE run_id > ? AND kind = 'ticket' UNION "
+        "SELECT entity_id FROM provenance WHERE run_id > :mark AND kind = 'ticket' UNION "
         "SELECT messages.ticket_id FROM messages JOIN provenance ON provenance.entity_id = "
-        "messages.id AND provenance.kind = 'message' WHERE provenance.run_id > ? UNION "
-        f"SELECT entity_id FROM id_map WHERE {_UNFINISHED} AND id_map.kind = 'ticket' UNION "
-        "SELECT messages.ticket_id FROM messages JOIN id_map ON id_map.entity_id = messages.id "
-        f"AND id_map.kind = 'message' WHERE {_UNFINISHED})",
-        mark,
-        mark,
-        target,
-        target,
+        "messages.id AND provenance.kind = 'message' WHERE provenance.run_id > :mark UNION "
+        f"{_unfinished_ids('ticket')} UNION "
+        f"SELECT ticket_id FROM messages WHERE id IN ({_unfinished_ids('message')}))"
     )
+    return conn.execute(sql, {"mark": mark, "target": target}).fetchone()[0]
 
 
 def _has_push_work(conn: sqlite3.Connection, target: str) -> bool:
