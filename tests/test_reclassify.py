@@ -125,8 +125,13 @@ def test_import_without_support_addresses_names_the_likely_ones(cli, project_dir
     assert len(hints) == 1
     assert f"{SUPPORT} (3 of 5 mails) —" in hints[0]  # the most mail went to it, and only it
     assert "deskmove reclassify" in hints[0]
+    result = cli("import", f"mbox:{box}")  # nothing new: the hint is not repeated
+    assert result.exit_code == 0, result.output
+    assert "no support address is set" not in result.stderr
     _set_support(project_dir)
-    result = cli("import", f"mbox:{box}")
+    result = cli("import", f"mbox:{_mbox(tmp_path / 'again.mbox')}")  # new mail, support set
+    assert result.exit_code == 0, result.output
+    assert "read 5 = 5 imported" in result.output
     assert "no support address is set" not in result.stderr
 
 

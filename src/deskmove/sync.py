@@ -208,7 +208,9 @@ def _import(project: Project, store: Store, source: str, progress: bool) -> Impo
         status = "failed" if isinstance(exc, DeskmoveError) else "interrupted"
         _end_failed_run(store, run_id, status, report.as_dict())
         raise
-    if conn.scheme in ("mbox", "maildir", "eml", "imap", "imaps"):
+    if report.imported and conn.scheme in ("mbox", "maildir", "eml", "imap", "imaps"):
+        # A run that brought no mail repeats no hint: it would read every stored message's
+        # recipients on each cron run only to say what the import before it said.
         from deskmove.reclassify import support_hint
 
         report.notes += [h for h in [support_hint(project, store, conn.name)] if h]

@@ -11,18 +11,20 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from deskmove.errors import InputError
-from deskmove.mail.batcher import MailBatcher, RawMail
-from deskmove.mail.charsets import decode_header_value
 from deskmove.mail.mboxfile import fingerprint, hash_before, is_from_line, iter_mbox
-from deskmove.mail.parallel import Pending, parse_batches, worker_count
 from deskmove.records import Batch, QuarantineRec
 from deskmove.sources.base import Retried, Source, retry_mail
 
 if TYPE_CHECKING:
+    # The parser (deskmove.mail.batcher and what it imports) is loaded only when there is
+    # mail to read: a cron run on an mbox that did not grow reads no mail.
+    from deskmove.mail.batcher import MailBatcher, RawMail
+    from deskmove.mail.parallel import Pending
     from deskmove.store import Store
     from deskmove.store.quarantine import Item
 
@@ -82,13 +84,19 @@ class MboxSource(Source):
         return getattr(self, "_pos", 0)
 
     def batches(self, state: dict[str, dict[str, Any]], store: Store) -> Iterator[Batch]:
-        batcher = MailBatcher(self.project, store, self.conn.name)
         with self.path.open("rb") as fh:
             cursor = self._resume(fh, state.get(STREAM) or {})
             self._pos = cursor
-            workers = worker_count(os.fstat(fh.fileno()).st_size - cursor)
             pending = self._pending(fh, cursor, first=not state.get(STREAM))
-            for batch in parse_batches(batcher, pending, workers=workers):
+            head = next(pending, None)
+            if head is None:  # nothing after the saved offset: no batch, as before
+                return
+            from deskmove.mail.batcher import MailBatcher
+            from deskmove.mail.parallel import parse_batches, worker_count
+
+            batcher = MailBatcher(self.project, store, self.conn.name)
+            workers = worker_count(os.fstat(fh.fileno()).st_size - cursor)
+            for batch in parse_batches(batcher, chain([head], pending), workers=workers):
                 if batch.state:  # progress: what is handed to the store, not what is read ahead
                     self._pos = batch.state[STREAM]["offset"]
                 yield batch
@@ -97,10 +105,18 @@ class MboxSource(Source):
     def _pending(self, fh: BinaryIO, cursor: int, first: bool) -> Iterator[Pending]:
         """The file from ``cursor`` on, in batches of raw mails with the offset after each."""
         strict = self._strict(fh)
+        entries = iter_mbox(fh, cursor, strict=strict)
+        peek = next(entries, None)
+        if peek is None:  # no mail after the cursor
+            if first:
+                yield self._batch([], [], cursor, fh)
+            return
+        from deskmove.mail.batcher import RawMail
+
         mails: list[RawMail] = []
         skipped: list[QuarantineRec] = []
         size, end, saved = 0, cursor, cursor
-        for entry in iter_mbox(fh, cursor, strict=strict):
+        for entry in chain([peek], entries):
             end = entry.end
             raw = RawMail(
                 entry.raw,
@@ -122,6 +138,7 @@ class MboxSource(Source):
 
     def retry(self, items: list[Item], store: Store) -> Iterator[Retried]:
         """Each raw message again, as the mbox reader would hand it over."""
+        from deskmove.mail.batcher import RawMail
 
         def make(item: Item, raw: bytes) -> RawMail | str:
             if _deleted(raw):
@@ -135,6 +152,8 @@ class MboxSource(Source):
     def _batch(
         mails: list[RawMail], skipped: list[QuarantineRec], end: int, fh: BinaryIO
     ) -> Pending:
+        from deskmove.mail.parallel import Pending
+
         pos = fh.tell()
         cursor = {"offset": end, "head": fingerprint(fh, end), "before": hash_before(fh, end)}
         fh.seek(pos)
@@ -194,5 +213,7 @@ def _labels(raw: bytes) -> list[str]:
     m = _GM_LABELS.search(_header_block(raw))
     if not m:
         return []
+    from deskmove.mail.charsets import decode_header_value
+
     value = decode_header_value(m.group(1).decode("utf-8", "surrogateescape"))
     return [label.strip() for label in value.split(",") if label.strip()]
