@@ -69,7 +69,7 @@ def test_nul_in_from_subject_and_body_is_stripped_with_a_note(nul_project, tmp_p
                 Message.__table__.c.subject == "Objednávka"
             )
         ).scalar_one()
-    assert b"Objedn\x00" in store.blobs.path(sha).read_bytes()  # the original is untouched
+    assert b"Objedn\x00" in store.blobs.get(sha)  # the original is untouched
     again = import_source(project, store, f"mbox:{_mbox(tmp_path)}")
     assert again.imported == 0  # and a re-run changes nothing
 

@@ -1,7 +1,10 @@
-"""Content-addressed blob folder: ``blobs/ab/cdef…`` keyed by sha256, written atomically.
+"""Content-addressed blob files: ``blobs/ab/cdef…`` keyed by sha256, written atomically.
 
-The store keeps one beside its database (``Store.blobs``); a mail-parsing worker
-process opens the same folder on its own, without the database.
+Blobs up to :data:`INLINE_MAX` bytes live inside the store's database (table ``blobs``,
+see :mod:`deskmove.store.blobs`); larger ones, and every blob a store wrote before
+the table existed, are files in this folder beside the database. A mail-parsing
+worker process writes the large ones here on its own, without the database, and
+hands the small ones back to the importing process.
 """
 
 from __future__ import annotations
@@ -17,6 +20,12 @@ from typing import BinaryIO
 from deskmove.errors import StoreError
 
 CHUNK = 1 << 20
+# Blobs up to this size go into the database. Measured on SQLite (WAL, 4 KiB pages, 200
+# rows per transaction) against one file each, CPU per blob: 8 KiB: 30 vs 60 us to write,
+# 8 vs 17 us to read; 256 KiB: ~1 ms either way to write, 87 vs 35 us to read; 1 MiB:
+# 4.7 vs 6.2 ms to write but 1.3 ms vs 75 us to read (the overflow-page chain), and
+# every such row also passes through the write-ahead log.
+INLINE_MAX = 256 << 10
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -41,18 +50,21 @@ class BlobStore:
             self._write(sha, [data])
         return sha
 
-    def put_stream(self, stream: BinaryIO) -> tuple[str, int]:
-        """Store a stream without holding it in memory; return (sha256, size)."""
+    def put_stream(self, stream: BinaryIO, head: bytes = b"") -> tuple[str, int]:
+        """Store a stream (after ``head``, read from it already) without holding it in
+        memory; return (sha256, size)."""
         self.root.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         size = 0
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK):
+                chunk = head
+                while chunk or (chunk := stream.read(CHUNK)):
                     digest.update(chunk)
                     size += len(chunk)
                     out.write(chunk)
+                    chunk = b""
                 out.flush()
                 os.fsync(out.fileno())
             sha = digest.hexdigest()
@@ -115,6 +127,32 @@ class BlobStore:
         except OSError as exc:
             _cleanup(tmp)
             raise _store_error(exc) from exc
+
+
+def read_head(stream: BinaryIO) -> bytes:
+    """Up to ``INLINE_MAX + 1`` bytes of a stream: all of it when it is a small blob."""
+    parts: list[bytes] = []
+    left = INLINE_MAX + 1
+    while left > 0 and (chunk := stream.read(min(left, CHUNK))):
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+class HashSink:
+    """A blob sink that keeps nothing: the sha256 and size of what a parse would store
+    (``reclassify`` re-parses mail whose blobs the store holds already)."""
+
+    def put(self, data: bytes, sha256: str | None = None) -> str:
+        return sha256 or hashlib.sha256(data).hexdigest()
+
+    def put_stream(self, stream: BinaryIO) -> tuple[str, int]:
+        digest = hashlib.sha256()
+        size = 0
+        while chunk := stream.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+        return digest.hexdigest(), size
 
 
 def _cleanup(tmp: str) -> None:

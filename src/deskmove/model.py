@@ -250,4 +250,15 @@ class AuditCheck(SQLModel, table=True):
     updated_at: datetime | None = _ts()
 
 
+class Blob(SQLModel, table=True):
+    """A small blob (raw mail, attachment) kept inside the database, keyed by its sha256.
+
+    Bigger ones (above :data:`deskmove.blobs.INLINE_MAX`) are files in the blob folder.
+    """
+
+    __tablename__ = "blobs"
+    sha256: str = Field(primary_key=True)
+    data: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+
+
 metadata = SQLModel.metadata

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from deskmove.blobs import HashSink
 from deskmove.lock import locked
 from deskmove.mail.batcher import MailBatcher, RawMail, is_form_sender
 from deskmove.mail.parse import MailParseError, ParsedMail, parse_mail
@@ -162,7 +163,8 @@ class _Pass:
         for s in stored:
             try:
                 raw = self.store.blobs.get(s.raw_sha256)
-                parsed = parse_mail(raw, self.store.blobs, fallback_date=s.created_at, now=self.now)
+                # the blobs are in the store already: the parse only needs their hashes
+                parsed = parse_mail(raw, HashSink(), fallback_date=s.created_at, now=self.now)
             except (OSError, MailParseError, ValueError) as exc:
                 self.report.unreadable.append(f"message {s.id}: {exc}")
                 continue

@@ -199,3 +199,6 @@ class Batch:
     # "mail": ticket and message ids are content-derived and shared by every mail
     # connection of the store (see deskmove.store.mailscope)
     scope: str | None = None
+    # Small blobs (sha256 -> bytes, up to deskmove.blobs.INLINE_MAX) the batch's records
+    # name: written in the batch's transaction (a mail import's raw mails and attachments)
+    blobs: dict[str, bytes] = field(default_factory=dict)

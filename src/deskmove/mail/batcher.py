@@ -96,7 +96,7 @@ class MailBatcher:
         self.prefixes = tuple(str(p).lower() for p in mail.get("subject_prefixes", []))
         self.now = datetime.now(UTC)
         self.notes: Counter[str] = Counter()  # what was guessed or repaired, for the run summary
-        self.writer = BlobWriter(store.blobs)
+        self.writer = BlobWriter(store.blobs.files)
 
     # -- public -------------------------------------------------------------------------
     def batch(
@@ -108,10 +108,12 @@ class MailBatcher:
     ) -> Batch:
         """Parse, thread and convert mails; unparseable ones become QuarantineRec; never raises on bad mail."""
         try:
-            parsed = [parse_raw(raw, self.writer, self.now) for raw in mails]
+            parsed = [self.writer.parse(raw, self.now) for raw in mails]
         finally:
-            self.writer.wait()  # every blob on disk before the batch can be committed
-        return self.batch_parsed(mails, parsed, state=state, read=read)
+            blobs = self.writer.take()  # large ones are files already
+        batch = self.batch_parsed(mails, parsed, state=state, read=read)
+        batch.blobs = blobs  # written with the batch's rows
+        return batch
 
     def batch_parsed(
         self,
@@ -122,7 +124,8 @@ class MailBatcher:
         read: int | None = None,
     ) -> Batch:
         """Like :meth:`batch`, for mails :func:`parse_raw` has parsed already (elsewhere, e.g. in
-        worker processes: their blobs must be on disk); a ``str`` is a quarantine reason."""
+        worker processes: their large blobs must be on disk, the caller adds the small ones
+        to ``Batch.blobs``); a ``str`` is a quarantine reason."""
         quarantined: list[QuarantineRec] = []
         unique: dict[str, _Mail] = {}
         for raw, result in zip(mails, parsed, strict=True):
@@ -296,7 +299,8 @@ class MailBatcher:
 def parse_raw(raw: RawMail, blobs: Any, now: datetime) -> ParsedMail | str:
     """One raw mail parsed, or the reason it is quarantined; raises only when the store fails.
 
-    ``blobs`` takes the mail's blobs (a :class:`BlobStore` or :class:`BlobWriter`). Runs in
+    ``blobs`` takes the mail's blobs (a :class:`BlobWriter`, or anything with its put and
+    put_stream). Runs in
     the importing process or in a worker process (:mod:`deskmove.mail.parallel`).
     """
     try:

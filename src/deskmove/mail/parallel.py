@@ -9,9 +9,13 @@ the next ones. At most :data:`AHEAD` batches are read ahead of the one being
 written, so memory stays flat however large the input.
 
 Crash safety is the same as parsing in one process: a worker writes a mail's
-blobs before it answers, and a batch (with the state after its last mail) is
-handed on only when all its mails are answered, so the state never advances
-past mail that is not committed. Workers die with the importing process.
+large blobs as files before it answers and hands its small attachments back
+with the results; it never writes a small raw mail (it returns the sha256; the
+importing process read those bytes and adds them to the batch), and the batch's
+small blobs are inserted in the transaction of its messages. A batch (with the
+state after its last mail) is handed on only when all its mails are answered,
+so the state never advances past mail that is not committed. Workers die with
+the importing process.
 
 ``DESKMOVE_WORKERS=N`` sets the number of worker processes (``1``: parse in
 the importing process); the default is one per core this process may use.
@@ -36,7 +40,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import deskmove
 from deskmove.errors import DeskmoveError, StoreError
-from deskmove.mail.batcher import MailBatcher, RawMail, parse_raw
+from deskmove.mail.batcher import MailBatcher, RawMail
+from deskmove.mail.blobwriter import BlobWriter, raw_blobs
 from deskmove.records import Batch, QuarantineRec
 
 if TYPE_CHECKING:
@@ -88,7 +93,7 @@ def parse_batches(
             yield _finish(batcher.batch(p.mails, state=p.state, read=p.read), p)
         return
     pool = WorkerPool(workers, batcher.store.blobs.root)
-    window: deque[tuple[Pending, list[Future[list[Any]]]]] = deque()
+    window: deque[tuple[Pending, list[Future[Any]]]] = deque()
     try:
         try:
             for p in pending:
@@ -117,7 +122,7 @@ class WorkerPool:
         package_root = str(Path(deskmove.__file__).resolve().parents[1])
         path = os.environ.get("PYTHONPATH")
         env = {**os.environ, "PYTHONPATH": package_root + (os.pathsep + path if path else "")}
-        self._tasks: queue.SimpleQueue[tuple[bytes, Future[list[Any]]] | None] = queue.SimpleQueue()
+        self._tasks: queue.SimpleQueue[tuple[bytes, Future[Any]] | None] = queue.SimpleQueue()
         self._procs: list[subprocess.Popen[bytes]] = []
         self._closing = False
         self._threads: list[threading.Thread] = []
@@ -135,10 +140,10 @@ class WorkerPool:
             self._procs.append(proc)
             self._threads.append(thread)
 
-    def submit_all(self, mails: list[RawMail], now: datetime) -> list[Future[list[Any]]]:
+    def submit_all(self, mails: list[RawMail], now: datetime) -> list[Future[Any]]:
         futures = []
         for i in range(0, len(mails), TASK_MAILS):
-            future: Future[list[Any]] = Future()
+            future: Future[Any] = Future()
             self._tasks.put((pickle.dumps((mails[i : i + TASK_MAILS], now), -1), future))
             futures.append(future)
         return futures
@@ -195,17 +200,22 @@ def _receive(fh: IO[bytes]) -> bytes:
     return data
 
 
-def _resolve(batcher: MailBatcher, p: Pending, futures: list[Future[list[Any]]]) -> Batch:
+def _resolve(batcher: MailBatcher, p: Pending, futures: list[Future[Any]]) -> Batch:
     parsed: list[ParsedMail | str] = []
+    blobs: dict[str, bytes] = {}
     try:
         for future in futures:
-            parsed.extend(_unwrap(future.result()))
+            part, small = _unwrap(future.result())
+            parsed.extend(part)
+            blobs.update(small)
     except (EOFError, OSError) as exc:
         raise StoreError(
             "a mail-parsing worker process died (out of memory?)",
             f"run the same command again; {WORKERS_ENV}=1 parses in one process",
         ) from exc
-    return _finish(batcher.batch_parsed(p.mails, parsed, state=p.state, read=p.read), p)
+    batch = batcher.batch_parsed(p.mails, parsed, state=p.state, read=p.read)
+    batch.blobs = raw_blobs(p.mails, parsed, blobs)  # inserted with the batch's messages
+    return _finish(batch, p)
 
 
 def _finish(batch: Batch, p: Pending) -> Batch:
@@ -213,10 +223,10 @@ def _finish(batch: Batch, p: Pending) -> Batch:
     return batch
 
 
-def _unwrap(results: list[Any]) -> list[ParsedMail | str]:
-    if results and isinstance(results[-1], _Failure):
-        raise results[-1].error()
-    return results
+def _unwrap(result: Any) -> tuple[list[ParsedMail | str], dict[str, bytes]]:
+    if isinstance(result, _Failure):
+        raise result.error()
+    return result
 
 
 # -- in the worker processes ---------------------------------------------------------------
@@ -234,24 +244,23 @@ class _Failure:
         return exc
 
 
-def _parse_task(mails: list[RawMail], now: datetime, blobs: Any) -> list[Any]:
-    """Parse mails; every blob they wrote is on disk before the results are returned."""
-    out: list[Any] = []
+def _parse_task(
+    mails: list[RawMail], now: datetime, blobs: BlobWriter
+) -> tuple[list[ParsedMail | str], dict[str, bytes]] | _Failure:
+    """Parse mails: the results, and the small blobs they hold other than the raw mails
+    (the importing process has those); the large ones are files before this returns."""
     try:
         try:
-            for raw in mails:
-                out.append(parse_raw(raw, blobs, now))
+            return [blobs.parse(raw, now, keep_raw=False) for raw in mails], blobs.take()
         finally:
-            blobs.wait()
+            blobs.take()  # a failed task's blobs do not go with the next one
     except DeskmoveError as exc:
-        return [_Failure(type(exc), exc.message, exc.hint)]
-    return out
+        return _Failure(type(exc), exc.message, exc.hint)
 
 
 def _worker(blob_root: str) -> None:
     """A worker's life: tasks from stdin, results to the real stdout, until stdin closes."""
     from deskmove.blobs import BlobStore  # the files only: the worker never loads the store
-    from deskmove.mail.blobwriter import BlobWriter
 
     tasks = sys.stdin.buffer
     results = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
@@ -264,7 +273,6 @@ def _worker(blob_root: str) -> None:
             break
         mails, now = pickle.loads(data)
         _send(results, pickle.dumps(_parse_task(mails, now, blobs), -1))
-    blobs.close()
 
 
 if __name__ == "__main__":  # run as the module itself, so results unpickle in the importer

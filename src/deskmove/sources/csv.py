@@ -561,8 +561,8 @@ class Canonical:
             if sha and got != sha:
                 raise ValueError(f"{rel}: the bytes do not match sha256 {sha[:12]}…")
             sha = got
-        elif sha and self.store.blobs.exists(sha):
-            size = self.store.blobs.path(sha).stat().st_size
+        elif sha and (known := self.store.blobs.size(sha)) is not None:
+            size = known
         else:
             raise ValueError(f"attachment file '{rel}' is missing")
         declared = d.get("size", "").strip()

@@ -367,7 +367,7 @@ def stored_fingerprints(store: Store, connection: str) -> set[str]:
         try:
             with store.blobs.open(sha) as f:
                 head = _read_header(f)
-                size = os.fstat(f.fileno()).st_size
+                size = f.seek(0, os.SEEK_END)
         except FileNotFoundError:
             continue  # a lost blob: the mail is fetched again and the store decides
         found.add(fingerprint(head, size))

@@ -23,7 +23,7 @@ from deskmove.model import (
     utcnow,
 )
 from deskmove.store import delta, idmap, scope
-from deskmove.store.blobs import BlobStore
+from deskmove.store.blobs import BlobStore, StoreBlobs
 from deskmove.store.engine import (
     WRITE_AT_BEGIN,
     limit_lock_wait,
@@ -59,12 +59,12 @@ IDMAP = IdMap.__table__
 
 
 class Store:
-    """One project's store: a SQL database plus the blob folder beside it."""
+    """One project's store: a SQL database (small blobs inside it) plus the blob folder beside it."""
 
     def __init__(self, url: str, blob_root: Path) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.blobs = BlobStore(blob_root)
+        self.blobs = StoreBlobs(self.begin, blob_root)
 
     @classmethod
     def open(cls, url: str, blob_root: Path, *, create: bool = True) -> Store:

@@ -21,7 +21,7 @@ from deskmove.store.chunks import chunks
 
 if TYPE_CHECKING:
     from deskmove.store import Store
-    from deskmove.store.blobs import BlobStore
+    from deskmove.store.blobs import StoreBlobs
 
 QUARANTINE = Quarantine.__table__
 C = QUARANTINE.c
@@ -92,7 +92,7 @@ def _item(row: Any) -> Item:
 # -- written by the ingestor, inside a batch's transaction ----------------------------------
 def write(
     conn: Connection,
-    blobs: BlobStore,
+    blobs: StoreBlobs,
     connection: str,
     run_id: int | None,
     recs: list[QuarantineRec],
@@ -122,7 +122,7 @@ def write(
     seen: set[tuple[str, str, str | None]] = set()
     used: set[int] = set()
     for q in recs:
-        sha = blobs.put(q.raw) if q.raw is not None else None
+        sha = blobs.add(conn, q.raw) if q.raw is not None else None
         key = (q.native_ref, q.reason, sha)
         if key in seen or (q.native_ref, sha) in dropped:
             continue

@@ -458,8 +458,9 @@ class _Writer:
         dest = self.files.folder / rel
         if dest.exists():
             return
-        src = self.store.blobs.path(sha)
-        if not src.exists():
+        try:
+            src = self.store.blobs.open(sha)
+        except FileNotFoundError:
             self.report.failed["attachment"] += 1
             self.report.notes.append(
                 f"blob {sha[:12]}… is missing from the store; {rel} not written"
@@ -467,7 +468,8 @@ class _Writer:
             return
         dest.parent.mkdir(parents=True, exist_ok=True)
         # A copy, never a link: editing the export must not touch the store.
-        shutil.copyfile(src, dest)
+        with src, dest.open("wb") as out:
+            shutil.copyfileobj(src, out)
 
 
 def in_layout(columns: tuple[str, ...], **values: str) -> Row:

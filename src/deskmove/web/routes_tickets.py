@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import unicodedata
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
+from deskmove.blobs import CHUNK
 from deskmove.errors import StoreError
 from deskmove.store import worklist
 from deskmove.store import workspace as ws
@@ -172,40 +174,57 @@ def message_body(request: Request, message_id: int, remote: int = 0) -> Response
 def message_raw(request: Request, message_id: int) -> Response:
     store = store_of(request)
     sha = worklist.message_raw(store, message_id)
-    if not sha or not store.blobs.exists(sha):
+    blob = _blob(store, sha)
+    if blob is None:
         raise HTTPException(404, "The original mail of this message is not in the store.")
-    return _file(store.blobs.path(sha), "message/rfc822", f"message-{message_id}.eml", inline=False)
+    return _file(blob, "message/rfc822", f"message-{message_id}.eml", inline=False)
 
 
 @router.get("/attachments/{attachment_id}")
 def attachment(request: Request, attachment_id: int, download: int = 0) -> Response:
     store = store_of(request)
     a = worklist.attachment(store, attachment_id)
-    if (
-        a is None
-        or not re.fullmatch(r"[0-9a-f]{64}", a.sha256 or "")
-        or not store.blobs.exists(a.sha256)
-    ):
+    blob = _blob(store, a.sha256) if a is not None else None
+    if a is None or blob is None:
         raise HTTPException(404, "This attachment is not in the store.")
     ctype = (a.content_type or "").split(";")[0].strip().lower()
     if not _TYPE.match(ctype):
         ctype = "application/octet-stream"
     inline = ctype in INLINE_TYPES and not download
     return _file(
-        store.blobs.path(a.sha256),
+        blob,
         ctype,
         safe_filename(a.filename, f"attachment-{attachment_id}"),
         inline=inline,
     )
 
 
-def _file(path: Any, ctype: str, filename: str, *, inline: bool) -> Response:
-    """Streamed from the blob folder, never read into memory."""
-    response = FileResponse(path, media_type=ctype)
+def _blob(store: Any, sha: str | None) -> BinaryIO | None:
+    """The blob to send (a row of the store, or a file of the blob folder), None: not there."""
+    if not sha or not re.fullmatch(r"[0-9a-f]{64}", sha):
+        return None
+    try:
+        return store.blobs.open(sha)
+    except FileNotFoundError:
+        return None
+
+
+def _file(blob: BinaryIO, ctype: str, filename: str, *, inline: bool) -> Response:
+    """Streamed in chunks (a large blob is a file, never read into memory at once)."""
+    size = blob.seek(0, io.SEEK_END)
+    blob.seek(0)
+    response = StreamingResponse(_chunks(blob), media_type=ctype)
+    response.headers["Content-Length"] = str(size)
     response.headers["Content-Disposition"] = content_disposition(filename, inline=inline)
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def _chunks(blob: BinaryIO) -> Iterator[bytes]:
+    with blob:
+        while chunk := blob.read(CHUNK):
+            yield chunk
 
 
 def safe_filename(name: str | None, fallback: str) -> str:
