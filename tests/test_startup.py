@@ -107,6 +107,44 @@ def test_a_no_op_sync_imports_no_alembic_no_progress_bar_and_no_workspace(
     # guesser, and no support-address hint (which read every stored mail's recipients)
     parser = ("deskmove.mail.batcher", "deskmove.mail.parse", "nh3", "charset_normalizer")
     assert "LOADED []" in loaded_after(code, (*parser, "deskmove.reclassify"))
+    assert "LOADED []" in loaded_after(code, NOT_ON_A_NO_OP)
+
+
+# What a no-op sync of any source kind does not need: the workspace's models (loaded
+# by the change counter and the agents' edits, which only an import that changes a
+# ticket uses)
+NOT_ON_A_NO_OP = ("deskmove.store.webmodel",)
+
+
+def test_a_no_op_rest_sync_loads_no_workspace_models(
+    cli, project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Zendesk source and target with nothing new: the source's incremental reads come
+    back empty and only move its cursors."""
+    from tests.zendesk_server import Running
+
+    monkeypatch.setenv("ZENDESK_EMAIL", "admin@shop.example")
+    monkeypatch.setenv("ZENDESK_API_TOKEN", "test-token")
+    server = Running()
+    try:
+        with open(project_dir / "deskmove.toml", "a", encoding="utf-8") as fh:
+            fh.write(
+                f'[connections.old-desk]\nspec = "zendesk://old?base_url={server.url}"\n'
+                f'[connections.new-desk]\nspec = "zendesk://new?base_url={server.url}"\n'
+                '[sync]\nsources = ["old-desk"]\ntargets = ["new-desk"]\n'
+            )
+        assert cli("sync").exit_code == 0
+        code = (
+            "import sys\n"
+            "from deskmove.cli import main\n"
+            f"sys.argv = ['deskmove', '--project', {str(project_dir)!r}, 'sync']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        )
+        out = loaded_after(code, NOT_ON_A_NO_OP)
+        assert "old-desk +0 new, 0 changed; new-desk: up to date" in out
+        assert "LOADED []" in out
+    finally:
+        server.stop()
 
 
 def test_help_imports_no_store_and_no_http() -> None:

@@ -10,26 +10,38 @@ wait on each other in a cycle.
 
 from __future__ import annotations
 
+from functools import cache
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from deskmove.store.webmodel import StoreChange
-
-COUNTERS = StoreChange.__table__
 TICKETS = "tickets"
+
+
+@cache
+def _counters() -> sa.Table:
+    """The counters' table. The workspace's models are loaded when a counter is first
+    raised or read: an import that changes nothing (a cron run) never loads them."""
+    from deskmove.store.webmodel import StoreChange
+
+    return StoreChange.__table__
 
 
 def bump(conn: Connection, name: str = TICKETS) -> None:
     """Raise the counter; call it last in the transaction that changed tickets."""
-    c = COUNTERS.c
-    if not conn.execute(COUNTERS.update().where(c.name == name).values(n=c.n + 1)).rowcount:
-        conn.execute(COUNTERS.insert().values(name=name, n=1))
+    counters = _counters()
+    c = counters.c
+    if not conn.execute(counters.update().where(c.name == name).values(n=c.n + 1)).rowcount:
+        conn.execute(counters.insert().values(name=name, n=1))
 
 
-_STAMP = sa.select(COUNTERS.c.n).where(COUNTERS.c.name == sa.bindparam("name"))
+@cache
+def _stamp_query() -> sa.Select[tuple[int]]:
+    c = _counters().c
+    return sa.select(c.n).where(c.name == sa.bindparam("name"))
 
 
 def stamp(conn: Connection, name: str = TICKETS) -> int:
     """The counter's value now (0 before the first change); one prepared statement, read
     on every list page (building the SELECT anew cost more than running it)."""
-    return conn.execute(_STAMP, {"name": name}).scalar() or 0
+    return conn.execute(_stamp_query(), {"name": name}).scalar() or 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,11 +27,19 @@ from sqlalchemy.engine import Connection
 
 from deskmove.model import Ticket, utcnow
 from deskmove.store.chunks import chunks
-from deskmove.store.webmodel import WebTicketEdit
 
-EDITS = WebTicketEdit.__table__
 TICKETS = Ticket.__table__
 EDITABLE = ("status", "priority", "tags", "assignee_id", "group_id")
+
+
+@cache
+def _edits() -> sa.Table:
+    """The edits' table. The workspace's models are loaded when an import updates a
+    ticket or a workspace change is noted: an import that changes nothing never loads
+    them."""
+    from deskmove.store.webmodel import WebTicketEdit
+
+    return WebTicketEdit.__table__
 
 
 def _key(value: Any) -> str:
@@ -42,6 +51,7 @@ def remember(
 ) -> None:
     """Note the fields ``after`` changes, with their value ``before``; a field already
     changed by an agent keeps its first ``before`` (the source's value)."""
+    table = _edits()
     now = utcnow()
     rows = [
         {"ticket_id": ticket_id, "field": f, "before": _key(before.get(f)), "edited_at": now}
@@ -53,18 +63,19 @@ def remember(
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        conn.execute(insert(EDITS).on_conflict_do_nothing(), rows)
+        conn.execute(insert(table).on_conflict_do_nothing(), rows)
 
 
 def keep_agents(conn: Connection, updates: list[dict[str, Any]]) -> None:
     """Put back, in the import's ticket updates (``_id`` and the source's values), the
     agents' values of the fields the source has not changed since; forget the rest."""
+    table = _edits()
     ids = [u["_id"] for u in updates]
     edits: dict[int, dict[str, str | None]] = {}
     for part in chunks(ids):
         for tid, field, before in conn.execute(
-            sa.select(EDITS.c.ticket_id, EDITS.c.field, EDITS.c.before).where(
-                EDITS.c.ticket_id.in_(part)
+            sa.select(table.c.ticket_id, table.c.field, table.c.before).where(
+                table.c.ticket_id.in_(part)
             )
         ):
             edits.setdefault(tid, {})[field] = before
@@ -93,8 +104,8 @@ def keep_agents(conn: Connection, updates: list[dict[str, Any]]) -> None:
                 stale.append({"t": u["_id"], "f": field})
     if stale:
         conn.execute(
-            EDITS.delete().where(
-                EDITS.c.ticket_id == sa.bindparam("t"), EDITS.c.field == sa.bindparam("f")
+            table.delete().where(
+                table.c.ticket_id == sa.bindparam("t"), table.c.field == sa.bindparam("f")
             ),
             stale,
         )
@@ -102,5 +113,6 @@ def keep_agents(conn: Connection, updates: list[dict[str, Any]]) -> None:
 
 def forget(conn: Connection, ticket_ids: Iterable[int]) -> None:
     """Tickets merged into another or removed take their edits with them."""
+    table = _edits()
     for part in chunks(list(ticket_ids)):
-        conn.execute(EDITS.delete().where(EDITS.c.ticket_id.in_(part)))
+        conn.execute(table.delete().where(table.c.ticket_id.in_(part)))
