@@ -48,15 +48,15 @@ def test_an_import_and_an_audit_run_with_fewer_collections(project, store, monke
     assert seen and min(seen) >= YOUNG
     assert gc.get_threshold()[0] < YOUNG and gc.get_freeze_count() == 0
 
-    from deskmove.audit import report
+    from deskmove.audit import scan as audit_scan
 
     scans = []
-    scan = report.scan_messages
+    scan = audit_scan.scan_range
 
-    def watched_scan(db, ctx):
+    def watched_scan(db, ctx, **kwargs):
         scans.append(gc.get_freeze_count())
-        return scan(db, ctx)
+        return scan(db, ctx, **kwargs)
 
-    monkeypatch.setattr(report, "scan_messages", watched_scan)
+    monkeypatch.setattr(audit_scan, "scan_range", watched_scan)
     run_audit(project, store)
     assert scans and scans[0] > 0 and gc.get_freeze_count() == 0

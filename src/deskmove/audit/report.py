@@ -12,8 +12,9 @@ from deskmove.audit.evidence import NOT_SEEN, SECTIONS, Evidence, Item, Report
 from deskmove.audit.formats import FORMATS, render
 from deskmove.audit.known import load_known_senders
 from deskmove.audit.notice import customer_impact
+from deskmove.audit.parallel import ParallelScan
 from deskmove.audit.phones import infer_region
-from deskmove.audit.scan import Context, load_context, scan_messages
+from deskmove.audit.scan import Context, load_context
 from deskmove.config import Project
 from deskmove.errors import ConfigError
 from deskmove.gcpause import fewer_collections
@@ -38,11 +39,19 @@ def run_audit(project: Project, store: Store, *, now: datetime | None = None) ->
     now = now or datetime.now(UTC)
     with store.audit() as db, fewer_collections():
         ctx = _context(project, db)
-        found = scan_messages(db, ctx)
+        # Workers scan the later messages (on a big store) while this process scans the
+        # first ones and then runs the plan's queries.
+        scan = ParallelScan(db, ctx).start()
+        try:
+            sources = db.source_connections()
+            activity = plan.activity(db, now, project.root)
+            heat = plan.heatmap(db)
+            volume = plan.volume(db)
+            data_quality = quality.quality(db, max(now, datetime.now(UTC)))
+            found = scan.finish()
+        finally:
+            scan.close()
         sections, items, extras = checklist.build(db, ctx, found)
-        sources = db.source_connections()
-        activity = plan.activity(db, now, project.root)
-        heat = plan.heatmap(db)
         report = Report(
             project=str(project.root),
             generated_at=now,
@@ -50,8 +59,8 @@ def run_audit(project: Project, store: Store, *, now: datetime | None = None) ->
             items=items,
             extras=extras,
             plan={
-                "volume": plan.volume(db),
-                "quality": quality.quality(db, max(now, datetime.now(UTC))),
+                "volume": volume,
+                "quality": data_quality,
                 "capabilities": capabilities(project, sources),
                 "activity": activity,
                 "cutover": heat,

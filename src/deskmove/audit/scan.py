@@ -38,6 +38,7 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 _ENVELOPE = frozenset(sig.ENVELOPE_HEADERS)
 MAX_PHONES = 20000  # distinct numbers followed; the team's are always followed
 Ex = Callable[[], str]  # an example, built only if an item still wants one
+Regions = tuple[str | None, ...]  # the phone regions a message's numbers are read in
 SECTION_OF = {
     "forum": "listings",
     "listing": "listings",
@@ -143,6 +144,40 @@ class Findings:
             self.found[item_id] = Found(item_id, section, title, needs)
         return self.found[item_id]
 
+    def merge(self, later: Findings) -> None:
+        """Add what a scan of later messages found (all but the phones: see
+        :mod:`deskmove.audit.parallel`), as if one scan had read both in order: the first
+        sighting names an item, examples are the first few, dates span both."""
+        for item_id, f in later.found.items():
+            mine = self.found.get(item_id)
+            if mine is None:
+                self.found[item_id] = f
+            else:
+                merge_evidence(mine.evidence, f.evidence)
+        for addr, a in later.addresses.items():
+            if addr not in self.addresses:
+                self.addresses[addr] = a
+                continue
+            mine_a = self.addresses[addr]
+            merge_evidence(mine_a.evidence, a.evidence)
+            mine_a.seen_in |= a.seen_in
+            for author in a.senders:  # only how many (up to 4) is read
+                if len(mine_a.senders) >= 4:
+                    break
+                mine_a.senders.add(author)
+            mine_a.reaches.update(a.reaches)
+        for tid, name in later.via.items():
+            self.via.setdefault(tid, name)
+        self.inbound_authors |= later.inbound_authors
+        self.form_tickets |= later.form_tickets
+        self.envelope_seen = self.envelope_seen or later.envelope_seen
+
+
+def merge_evidence(ev: Evidence, later: Evidence) -> None:
+    """``later`` (of later messages) added to ``ev``, facts included."""
+    ev.merge(later)
+    ev.facts |= later.facts
+
 
 def load_context(db: AuditQueries, ctx: Context) -> None:
     """People's addresses and who the agents are (one query each)."""
@@ -152,9 +187,25 @@ def load_context(db: AuditQueries, ctx: Context) -> None:
 
 
 def scan_messages(db: AuditQueries, ctx: Context, batch: int = 2000) -> Findings:
-    out = Findings()
-    scan = _Scan(db, ctx, out)
-    for row in db.messages_to_scan(batch):
+    """Every message scanned, in one process (see :mod:`deskmove.audit.parallel` for more)."""
+    return scan_range(db, ctx, batch=batch)
+
+
+def scan_range(
+    db: AuditQueries,
+    ctx: Context,
+    *,
+    after: int | None = None,
+    upto: int | None = None,
+    batch: int = 2000,
+    out: Findings | None = None,
+    tally: PhoneCounts | None = None,
+) -> Findings:
+    """The messages with ids in ``(after, upto]`` scanned into ``out`` (new findings by
+    default); phone sightings go to ``tally`` (by default counted into them as they come)."""
+    out = out if out is not None else Findings()
+    scan = _Scan(db, ctx, out, tally or PhoneCounts(out))
+    for row in db.messages_to_scan(batch, after=after, upto=upto):
         scan.one(row)
     return out
 
@@ -212,8 +263,8 @@ class _Scan:
     """The per-message pass: each rule decided once per distinct key (headers, recipients,
     sender), then only counted per message."""
 
-    def __init__(self, db: AuditQueries, ctx: Context, out: Findings) -> None:
-        self.db, self.ctx, self.out = db, ctx, out
+    def __init__(self, db: AuditQueries, ctx: Context, out: Findings, tally: PhoneCounts) -> None:
+        self.db, self.ctx, self.out, self.tally = db, ctx, out, tally
         self.signals = _Memo(self._signals)
         self.recipients = _Memo(self._recipients)
         self.domains = _Memo(self._domain)
@@ -356,33 +407,75 @@ class _Scan:
             out.addresses[src].reaches[dst] += 1
 
     def phones(self, row: ScanRow, agent: bool, sender: str, ex: Ex) -> None:
-        out = self.out
         regions = self.regions[(sig.domain_of(sender) if sender else None, agent)]
         # Grouped by a cheap key here; numbering plans are checked once per distinct number later.
         text = own_text(row.body_text)
+        found = candidates(text)
+        if not found:
+            return
+        tally = self.tally
+        if not agent:
+            for raw in found:
+                tally.customer(number_key(raw, regions), raw, regions, row.author_id, ex)
+            return
         signature: list[str] | None = None  # looked for once a number may be in it
-        for raw in candidates(text):
-            key = number_key(raw, regions)
-            p = out.phones.get(key)
-            if p is None:
-                if not agent and len(out.phones) >= MAX_PHONES:
-                    out.phones_untracked += 1  # memory stays flat: customers' numbers are counted
-                    continue
-                p = out.phones[key] = Phone(written=raw, regions=regions)
-            p.count += 1
-            if agent:
-                if not p.signed:
-                    if signature is None:
-                        signature = signature_lines(text)
-                    p.signed = any(raw in line for line in signature)
-                p.team_evidence().add(row.created_at, ex)
-                if row.ticket_id not in p.agent_tickets and len(p.agent_tickets) < 3:
-                    p.agent_tickets += (row.ticket_id,)
-            elif p.example is None:
-                p.example = ex()
-            aid = row.author_id
-            if aid is not None and aid not in p.authors and len(p.authors) < 5:
-                p.authors += (aid,)
+
+        def signed(raw: str) -> bool:
+            nonlocal signature
+            if signature is None:
+                signature = signature_lines(text)
+            return any(raw in line for line in signature)
+
+        for raw in found:
+            tally.agent(number_key(raw, regions), raw, regions, row, signed, ex)
+
+
+class PhoneCounts:
+    """Phone sightings counted into the findings, in message order.
+
+    Customers' numbers are followed up to :data:`MAX_PHONES` distinct ones (then only
+    counted), so which are followed depends on the order sightings arrive in; the
+    team's are always followed."""
+
+    def __init__(self, out: Findings) -> None:
+        self.out = out
+
+    def customer(self, key: str, raw: str, regions: Regions, aid: int | None, ex: Ex) -> None:
+        phones = self.out.phones
+        p = phones.get(key)
+        if p is None:
+            if len(phones) >= MAX_PHONES:
+                self.out.phones_untracked += 1  # memory stays flat: customers' numbers are counted
+                return
+            p = phones[key] = Phone(written=raw, regions=regions)
+        p.count += 1
+        if p.example is None:
+            p.example = ex()
+        if aid is not None and aid not in p.authors and len(p.authors) < 5:
+            p.authors += (aid,)
+
+    def agent(
+        self,
+        key: str,
+        raw: str,
+        regions: Regions,
+        row: ScanRow,
+        signed: Callable[[str], bool],
+        ex: Ex,
+    ) -> None:
+        phones = self.out.phones
+        p = phones.get(key)
+        if p is None:
+            p = phones[key] = Phone(written=raw, regions=regions)
+        p.count += 1
+        if not p.signed:
+            p.signed = signed(raw)
+        p.team_evidence().add(row.created_at, ex)
+        if row.ticket_id not in p.agent_tickets and len(p.agent_tickets) < 3:
+            p.agent_tickets += (row.ticket_id,)
+        aid = row.author_id
+        if aid is not None and aid not in p.authors and len(p.authors) < 5:
+            p.authors += (aid,)
 
 
 class _Recipients(NamedTuple):

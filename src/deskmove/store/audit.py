@@ -8,11 +8,18 @@ it runs in one read transaction, opened by :meth:`deskmove.store.Store.audit`.
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
 import sqlalchemy as sa
+from sqlalchemy import event
 
 from deskmove.model import (
     Attachment,
@@ -136,6 +143,55 @@ class _Stamps:
 _from_iso = datetime.fromisoformat
 
 
+@dataclass(frozen=True)
+class ScanSource:
+    """Where another process reads the messages from (sent to it through a pipe, never on
+    a command line: a PostgreSQL URL may hold a password)."""
+
+    dialect: str
+    url: str  # the SQLite file's path, or the PostgreSQL URL
+    snapshot: str | None  # PostgreSQL: the exported snapshot to read
+
+    def __repr__(self) -> str:
+        return f"ScanSource({self.dialect!r})"
+
+
+_SNAPSHOT = re.compile(r"^[0-9A-Fa-f-]+$")
+
+
+@contextmanager
+def scan_reader(source: ScanSource) -> Iterator[AuditQueries]:
+    """The audit's queries in another process, read-only: on SQLite over the same file
+    opened with ``mode=ro``; on PostgreSQL in a repeatable-read transaction on the
+    snapshot the audit's own transaction exported, so both see the same rows."""
+    from deskmove.store.engine import make_engine
+
+    if source.dialect == "sqlite":
+        uri = "file:" + quote(source.url) + "?mode=ro"
+
+        def connect() -> sqlite3.Connection:
+            con = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+            con.isolation_level = None  # BEGIN is issued below
+            return con
+
+        engine = sa.create_engine("sqlite://", creator=connect, poolclass=sa.pool.NullPool)
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    else:
+        engine = make_engine(source.url)
+    try:
+        with engine.connect() as conn:
+            if source.snapshot is not None:
+                if not _SNAPSHOT.match(source.snapshot):
+                    raise ValueError("not a snapshot id")
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                if source.snapshot is not None:
+                    conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{source.snapshot}'")
+                yield AuditQueries(conn)
+    finally:
+        engine.dispose()
+
+
 class AuditQueries:
     """The audit's reads (and its ticks) over one open connection."""
 
@@ -173,9 +229,11 @@ class AuditQueries:
         return list(self._conn.execute(query).scalars())
 
     # the message scan ---------------------------------------------------------------
-    def messages_to_scan(self, batch: int = 2000) -> Iterator[ScanRow]:
-        """Every message, in id order, with the columns the channel scan reads, ``batch``
-        rows at a time.
+    def messages_to_scan(
+        self, batch: int = 2000, *, after: int | None = None, upto: int | None = None
+    ) -> Iterator[ScanRow]:
+        """Every message (with an id above ``after`` and up to ``upto``, when given), in id
+        order, with the columns the channel scan reads, ``batch`` rows at a time.
 
         The recipients and the headers the rules read come as text keys (see
         :class:`ScanRow`): the database picks the headers out, and the audit decodes each
@@ -204,6 +262,10 @@ class AuditQueries:
             .join(TICKETS, t.id == m.ticket_id)
             .order_by(m.id)
         )
+        if after is not None:
+            query = query.where(m.id > after)
+        if upto is not None:
+            query = query.where(m.id <= upto)
         stamp = _Stamps(self._conn.dialect)
         make = ScanRow._make
         for tid, aid, direction, at, to, cc, env, signals, form, via, auto, *rest in self._rows(
@@ -228,6 +290,48 @@ class AuditQueries:
                 yield from rows
         finally:
             cursor.close()
+
+    def scan_parts(self, shares: list[float]) -> list[tuple[int | None, int]] | None:
+        """The messages cut into id ranges ``(after, upto]`` holding about ``shares`` of
+        them each, in id order (``after`` None for the first); None without messages."""
+        m = MESSAGES.c
+        n, last = self._conn.execute(sa.select(sa.func.count(), sa.func.max(m.id))).one()
+        if not n:
+            return None
+        parts: list[tuple[int | None, int]] = []
+        after: int | None = None
+        done = 0.0
+        for share in shares[:-1]:
+            done += share
+            offset = min(n - 1, max(0, round(n * done) - 1))
+            upto = self._conn.execute(
+                sa.select(m.id).order_by(m.id).offset(offset).limit(1)
+            ).scalar_one()
+            if after is not None and upto <= after:
+                continue
+            parts.append((after, upto))
+            after = upto
+        if after is None or after < last:
+            parts.append((after, last))
+        return parts
+
+    def message_count(self) -> int:
+        return self._conn.execute(sa.select(sa.func.count()).select_from(MESSAGES)).scalar_one()
+
+    def share(self) -> ScanSource | None:
+        """What another process needs to read this store as this transaction does (see
+        :func:`scan_reader`): on PostgreSQL this transaction's snapshot is exported; on
+        SQLite the other process reads the same file read-only. None for an in-memory store."""
+        url = self._conn.engine.url
+        if self._dialect == "sqlite":
+            database = url.database
+            if not database or database == ":memory:" or database.startswith("file:"):
+                return None
+            return ScanSource("sqlite", str(Path(database).resolve()), None)
+        if self._dialect != "postgresql":
+            return None
+        snapshot = self._conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
+        return ScanSource(self._dialect, url.render_as_string(hide_password=False), snapshot)
 
     def address_list(self, key: Any) -> list[str] | None:
         """The addresses a ``to`` or ``cc`` key of :meth:`messages_to_scan` stands for

@@ -1,0 +1,11 @@
+"""``python -m deskmove.audit.scanworker``: one worker process of the audit's scan
+(see :mod:`deskmove.audit.parallel`; it reads its task on stdin)."""
+
+from __future__ import annotations
+
+import sys
+
+if __name__ == "__main__":
+    from deskmove.audit.parallel import worker_main
+
+    sys.exit(worker_main())
