@@ -14,7 +14,8 @@ fresh process so peak memory is its own:
             GROUP BY queries for per-ticket first/last message, per-year volume and
             the weekday-hour grid
   deskmove  ``run_audit`` (the scan, the checklist, every plan section) and rendering
-            it as Markdown, HTML and JSON
+            it as Markdown, HTML and JSON; its CPU counts the scan's worker processes
+            (``DESKMOVE_WORKERS=1`` to scan in one process)
 
 and prints tickets/s, the ratio to the floor and peak RSS (ru_maxrss) of each.
 """
@@ -23,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import resource
 import shutil
 import sqlite3
 import sys
@@ -181,7 +184,7 @@ def step_deskmove(root: Path, profile: bool) -> None:
     from deskmove.store import Store
 
     project = Project.load(root)
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
     store = Store.open(project.store_url, project.blob_root)
     if profile:
         import cProfile
@@ -195,13 +198,23 @@ def step_deskmove(root: Path, profile: bool) -> None:
         prof.disable()
         pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
     store.close()
+    own = time.process_time() - c0
+    workers = _children_cpu() - k0
     child_report(
         time.perf_counter() - t0,
         report.plan["volume"]["totals"]["tickets"],
-        cpu=time.process_time() - c0,
+        cpu=own + workers,
+        cpu_own=own,
+        cpu_workers=workers,
         checklist_items=len(report.items),
         **{f"{k}_bytes": v for k, v in sizes.items()},
     )
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (the audit's scan workers)."""
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
 
 
 def main() -> None:
@@ -252,6 +265,12 @@ def measure(root: Path, profile: bool) -> None:
         "deskmove audit (md+html+json)",
     )
     print(table([fl, dm], fl, "ticket"))
+    print(
+        f"deskmove CPU in all processes {dm.extra['cpu']:.2f} s (audit process "
+        f"{dm.extra['cpu_own']:.2f}, scan workers {dm.extra['cpu_workers']:.2f}); "
+        f"wall {dm.seconds / fl.seconds:.2f}x the floor's, CPU {dm.extra['cpu'] / fl.extra['cpu']:.2f}x; "
+        f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
     print(
         f"checklist items: {dm.extra['checklist_items']}; output bytes: md {dm.extra['md_bytes']:,}, "
         f"html {dm.extra['html_bytes']:,}, json {dm.extra['json_bytes']:,}"

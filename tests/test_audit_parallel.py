@@ -28,6 +28,7 @@ AGENTS = [AGENT] + [
     PersonRef(email=f"agent{i}@kolo-shop.cz", name=f"Agent {i}", role="agent") for i in range(6)
 ]
 ALIASES = ["podpora@kolo-shop.cz", "info@kolo-shop.cz", "reklamace@kolo-shop.cz"]
+MONITOR = PersonRef(email="alerts@monitor.example.net", name="Monitor")
 
 
 def phone_heavy_batch(seed: int = 3, tickets: int = 60) -> Batch:
@@ -78,6 +79,16 @@ def phone_heavy_batch(seed: int = 3, tickets: int = 60) -> Batch:
                         headers={"from": ["podpora@kolo-shop.cz"]},
                     )
                 )
+        if t % 5 == 0:  # a monitor whose later mail says more about it (one more fact)
+            headers = {
+                "delivered-to": ["podpora@kolo-shop.cz"],
+                "auto-submitted": ["auto-generated"],
+            }
+            if t > tickets // 2:
+                headers["x-mailer"] = ["MonitorBot 2.1"]
+            msgs.append(
+                inbound(f"p{t}.m", when, MONITOR, "Site down", to=ALIASES[:1], headers=headers)
+            )
         out.append(mail_ticket(f"p{t}", f"Objednávka {t}", msgs, customers[t % 25]))
     return Batch(tickets=out, read=len(out))
 
