@@ -107,13 +107,14 @@ def test_a_no_op_sync_imports_no_alembic_no_progress_bar_and_no_workspace(
     # guesser, and no support-address hint (which read every stored mail's recipients)
     parser = ("deskmove.mail.batcher", "deskmove.mail.parse", "nh3", "charset_normalizer")
     assert "LOADED []" in loaded_after(code, (*parser, "deskmove.reclassify"))
-    assert "LOADED []" in loaded_after(code, NOT_ON_A_NO_OP)
+    # no REST spec or mapping to read: no YAML parser
+    assert "LOADED []" in loaded_after(code, (*NOT_ON_A_NO_OP, "yaml"))
 
 
-# What a no-op sync of any source kind does not need: the workspace's models (loaded
-# by the change counter and the agents' edits, which only an import that changes a
-# ticket uses)
-NOT_ON_A_NO_OP = ("deskmove.store.webmodel",)
+# What a no-op sync of any source kind on a SQLite store does not need: the workspace's
+# models (loaded by the change counter and the agents' edits, which only an import that
+# changes a ticket uses) and SQLAlchemy's PostgreSQL dialect (for the JSONB type)
+NOT_ON_A_NO_OP = ("deskmove.store.webmodel", "sqlalchemy.dialects.postgresql")
 
 
 def test_a_no_op_rest_sync_loads_no_workspace_models(
@@ -252,16 +253,25 @@ def test_installed_adapters_are_read_once_per_process(monkeypatch: pytest.Monkey
     resolved its source and target several times."""
     from deskmove import registry
 
-    calls: list[str] = []
-    monkeypatch.setattr(registry, "entry_points", lambda group: calls.append(group) or [])
-    registry._installed.cache_clear()  # noqa: SLF001
+    from importlib.metadata import EntryPoint, EntryPoints
+
+    calls: list[tuple[Any, ...]] = []
+    mine = EntryPoint("mydesk", "mydesk.adapter:Source", "deskmove.sources")
+
+    def read(*args: Any, **kw: Any) -> EntryPoints:
+        calls.append((*args, *kw.items()))
+        return EntryPoints([mine])
+
+    monkeypatch.setattr(registry, "entry_points", read)
+    registry._installed_groups.cache_clear()  # noqa: SLF001
     try:
         for _ in range(3):
-            assert "mbox" in registry._table("source")  # noqa: SLF001
+            assert registry._table("source")["mydesk"] == "mydesk.adapter:Source"  # noqa: SLF001
             assert "csv" in registry._table("target")  # noqa: SLF001
+            assert "mydesk" not in registry._table("target")  # noqa: SLF001
     finally:
-        registry._installed.cache_clear()  # noqa: SLF001
-    assert sorted(calls) == ["deskmove.sources", "deskmove.targets"]
+        registry._installed_groups.cache_clear()  # noqa: SLF001
+    assert calls == [()]  # one pass for sources and targets
 
 
 @pytest.mark.parametrize("state", ["creating", "failed", "pending", "zz-new-state"])

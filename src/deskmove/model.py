@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from deskmove.vocabulary import CHANNELS, DIRECTIONS, PRIORITIES, ROLES, STATUSES  # noqa: F401
@@ -38,7 +37,20 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.astimezone(UTC)
 
 
-JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+class _JSONB(sa.types.TypeDecorator):
+    """PostgreSQL's JSONB, its dialect loaded when a PostgreSQL store first uses it (a
+    SQLite store's commands need not import the PostgreSQL dialect)."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        return dialect.type_descriptor(JSONB())
+
+
+JSONType = sa.JSON().with_variant(_JSONB(), "postgresql")
 
 
 def _ts(**kw: Any) -> Any:

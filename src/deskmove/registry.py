@@ -61,11 +61,19 @@ def _load(path: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
+GROUPS = ("deskmove.sources", "deskmove.targets")
+
+
 @cache
+def _installed_groups() -> dict[str, tuple[tuple[str, str], ...]]:
+    """Adapters other packages declare, sources and targets: read once per process, in
+    one pass (each read opens the metadata of every installed distribution)."""
+    found = entry_points()
+    return {g: tuple((ep.name, ep.value) for ep in found.select(group=g)) for g in GROUPS}
+
+
 def _installed(group: str) -> tuple[tuple[str, str], ...]:
-    """Adapters other packages declare: read once per process (each read opens the
-    metadata of every installed distribution)."""
-    return tuple((ep.name, ep.value) for ep in entry_points(group=group))
+    return _installed_groups().get(group, ())
 
 
 def _table(role: str) -> dict[str, str]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 _PKG = Path(__file__).parent
 
 
@@ -19,5 +17,8 @@ def data_dir(name: str) -> Path:
 
 
 def load_yaml(text: str) -> Any:
-    """Parse YAML safely, with libyaml's C loader when present (specs load at every start)."""
+    """Parse YAML safely, with libyaml's C loader when present (specs load at every start);
+    PyYAML is loaded by the first spec or mapping read, not by every command."""
+    import yaml
+
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from deskmove.blobs import CHUNK, INLINE_MAX, BlobStore, read_head
 from deskmove.errors import StoreError
@@ -39,6 +38,8 @@ def insert(conn: sa.Connection, blobs: dict[str, bytes] | Iterable[tuple[str, by
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(_SQLITE_INSERT, rows)
         return
+    from sqlalchemy.dialects import postgresql  # a SQLite store's commands never load it
+
     conn.execute(
         postgresql.insert(BLOBS).on_conflict_do_nothing(index_elements=["sha256"]),
         [{"sha256": sha, "data": data} for sha, data in rows],
