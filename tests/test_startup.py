@@ -251,9 +251,9 @@ def test_the_command_does_not_load_httpx_own_command_line_client() -> None:
 def test_installed_adapters_are_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each read of the entry points opens every installed distribution's metadata; a sync
     resolved its source and target several times."""
-    from deskmove import registry
-
     from importlib.metadata import EntryPoint, EntryPoints
+
+    from deskmove import registry
 
     calls: list[tuple[Any, ...]] = []
     mine = EntryPoint("mydesk", "mydesk.adapter:Source", "deskmove.sources")
