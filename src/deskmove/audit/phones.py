@@ -94,11 +94,42 @@ def candidates(text: str) -> list[str]:
     first = _DIGIT_RUN.search(text)
     if first is None:
         return found
+    shapes = _SHAPES
     for m in _CANDIDATE.finditer(text, max(0, first.start() - 3)):
         raw = m.group(0).strip()
-        if raw not in found and _plausible(raw, text[max(0, m.start() - 24) : m.start()]):
+        if raw in found:
+            continue
+        shape = shapes.get(raw)
+        if shape is None:
+            shape = _shape(raw)
+        if shape is _YES or (
+            shape is _KEYWORD_WANTED
+            and _KEYWORD.search(text, max(0, m.start() - 24), m.start()) is not None
+        ):
             found.append(raw)
     return found
+
+
+# What a candidate's own characters say (see _plausible), remembered per distinct string
+# up to a bound: a team's number is in every signature.
+_YES, _NO, _KEYWORD_WANTED = "yes", "no", "keyword"
+_SHAPES: dict[str, str] = {}
+_SHAPES_LIMIT = 20000
+
+
+def _shape(raw: str) -> str:
+    if _DATE.match(raw):
+        shape = _NO
+    elif not 7 <= len(_NON_DIGITS.sub("", raw)) <= 15:
+        shape = _NO
+    elif raw.startswith(("+", "00")) or not _GROUPING.isdisjoint(raw):
+        shape = _YES
+    else:
+        shape = _KEYWORD_WANTED
+    if len(_SHAPES) >= _SHAPES_LIMIT:
+        _SHAPES.clear()
+    _SHAPES[raw] = shape
+    return shape
 
 
 def number_key(raw: str, regions: tuple[str | None, ...]) -> str:

@@ -242,6 +242,17 @@ class _Signals:
 
 
 @dataclass(frozen=True, slots=True)
+class _Author:
+    """What the scan reads of a message's author, decided once per author."""
+
+    senders: list[str]  # their addresses, the primary first
+    sender: str  # the primary ("" without an author)
+    agent: bool
+    noreply: bool  # the primary is a no-reply or website address
+    domain: str | None  # the primary's domain (None without an author)
+
+
+@dataclass(frozen=True, slots=True)
 class _Domain:
     """What a sender's domain says, whoever the sender is."""
 
@@ -271,12 +282,13 @@ class _Scan:
         self.channels = _Memo(lambda key: key[0](*key[1:]))  # the items' names and facts
         self.vias = _Memo(lambda key: sig.via_name(db.header_part(key, VIA_PART)))
         self.regions = _Memo(self._regions)
+        self.authors = _Memo(self._author)
 
     def one(self, row: ScanRow) -> None:
         ctx, out = self.ctx, self.out
         aid = row.author_id
-        senders = ctx.emails.get(aid, []) if aid else []
-        sender = senders[0] if senders else ""
+        author = self.authors[aid]
+        senders, sender = author.senders, author.sender
         when: datetime | None = row.created_at
 
         def title() -> str:  # built only when an item still wants an example
@@ -288,12 +300,12 @@ class _Scan:
             if name:
                 out.via[row.ticket_id] = name
         inbound = row.direction == "inbound"
-        agent = not inbound or aid in ctx.agents
+        agent = not inbound or author.agent
         if row.body_text:
-            self.phones(row, agent, sender, title)
+            self.phones(row, agent, author.domain, title)
         # A form mail is one whichever direction the source gave it (it may come from our domain).
         signals = self.signals[row.signals]
-        form = bool(sender) and (signals.machine or sig.noreply(sender))
+        form = bool(sender) and (signals.machine or author.noreply)
         form = form and _form(self._form_headers(row, signals), row, ctx, out, sender, when, title)
         if not inbound:
             return
@@ -310,6 +322,17 @@ class _Scan:
             f.evidence.facts |= channel.facts
 
     # what a key means ------------------------------------------------------------------
+    def _author(self, aid: int | None) -> _Author:
+        senders = self.ctx.emails.get(aid, []) if aid else []
+        sender = senders[0] if senders else ""
+        return _Author(
+            senders,
+            sender,
+            aid in self.ctx.agents,
+            bool(sender) and sig.noreply(sender),
+            sig.domain_of(sender) if sender else None,
+        )
+
     def _signals(self, key: Any) -> _Signals:
         h = self.db.header_part(key, SIGNAL_PART)
         list_id, mailer = sig.first(h, "list-id"), sig.first(h, "x-mailer")
@@ -406,8 +429,8 @@ class _Scan:
         for src, dst in r.forwards:
             out.addresses[src].reaches[dst] += 1
 
-    def phones(self, row: ScanRow, agent: bool, sender: str, ex: Ex) -> None:
-        regions = self.regions[(sig.domain_of(sender) if sender else None, agent)]
+    def phones(self, row: ScanRow, agent: bool, domain: str | None, ex: Ex) -> None:
+        regions = self.regions[(domain, agent)]
         # Grouped by a cheap key here; numbering plans are checked once per distinct number later.
         text = own_text(row.body_text)
         found = candidates(text)
