@@ -17,6 +17,8 @@ def test_forgetting_every_decision_at_once_changes_nothing(project, any_store, m
     expected = render(run_audit(project, any_store, now=NOW), "json")
     monkeypatch.setattr(scan._Memo, "LIMIT", 1)
     monkeypatch.setattr(store_audit._Decoded, "LIMIT", 1)
+    monkeypatch.setattr(phones, "_SHAPES_LIMIT", 1)
+    phones._SHAPES.clear()
     assert render(run_audit(project, any_store, now=NOW), "json") == expected
 
 
