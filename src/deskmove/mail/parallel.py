@@ -150,6 +150,7 @@ class WorkerPool:
 
     def _feed(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdin is not None and proc.stdout is not None
+        answers = _Answers(proc.stdout)
         while (task := self._tasks.get()) is not None:
             data, future = task
             if self._closing:
@@ -158,7 +159,7 @@ class WorkerPool:
                 continue
             try:
                 _send(proc.stdin, data)
-                future.set_result(pickle.loads(_receive(proc.stdout)))
+                future.set_result(answers.next())
             except BaseException as exc:  # noqa: BLE001 - handed to the importing thread
                 future.set_exception(exc)
                 return
@@ -185,8 +186,34 @@ class WorkerPool:
 
 
 def _send(fh: IO[bytes], data: bytes) -> None:
-    fh.write(struct.pack("!Q", len(data)) + data)
+    fh.write(struct.pack("!Q", len(data)))
+    fh.write(data)  # not joined to the header first: that would copy every task once more
     fh.flush()
+
+
+class _Answers:
+    """A worker's answers, each read into one buffer that is reused (see :func:`_receive`):
+    a fresh one per answer would be mapped memory, faulted in page by page."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh = fh
+        self._buf = bytearray(1 << 20)
+
+    def next(self) -> Any:
+        head = self._fh.read(8)
+        if len(head) < 8:
+            raise EOFError("the worker process ended")
+        size = struct.unpack("!Q", head)[0]
+        if size > len(self._buf):
+            self._buf = bytearray(max(size, 2 * len(self._buf)))
+        with memoryview(self._buf) as view:
+            done = 0
+            while done < size:
+                got = self._fh.readinto(view[done:size])  # type: ignore[attr-defined]
+                if not got:
+                    raise EOFError("the worker process ended")
+                done += got
+            return pickle.loads(view[:size])
 
 
 def _receive(fh: IO[bytes]) -> bytes:

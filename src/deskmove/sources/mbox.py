@@ -116,13 +116,14 @@ class MboxSource(Source):
         mails: list[RawMail] = []
         skipped: list[QuarantineRec] = []
         size, end, saved = 0, cursor, cursor
+        folder = self.path.stem
         for entry in chain([peek], entries):
             end = entry.end
             raw = RawMail(
                 entry.raw,
                 f"offset:{entry.start}",
                 fallback_date=entry.date,
-                folder=self.path.stem,
+                folder=folder,
                 labels=_labels(entry.raw),
             )
             if _deleted(entry.raw):
