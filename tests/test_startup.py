@@ -111,6 +111,30 @@ def test_a_no_op_sync_imports_no_alembic_no_progress_bar_and_no_workspace(
     assert "LOADED []" in loaded_after(code, (*NOT_ON_A_NO_OP, "yaml"))
 
 
+def test_a_no_op_sync_of_a_maildir_loads_no_mail_parser(cli, project_dir: Path) -> None:
+    cur = project_dir / "Maildir" / "cur"
+    cur.mkdir(parents=True)
+    (project_dir / "Maildir" / "new").mkdir()
+    (cur / "1700000000.1.host:2,S").write_text(MBOX.split("\n", 1)[1], encoding="utf-8")
+    with open(project_dir / "deskmove.toml", "a", encoding="utf-8") as fh:
+        fh.write(
+            f'[connections.box]\nspec = "maildir:{project_dir}/Maildir"\n'
+            f'[connections.out]\nspec = "csv:{project_dir}/out"\n'
+            '[sync]\nsources = ["box"]\ntargets = ["out"]\n'
+        )
+    assert cli("sync").exit_code == 0  # the mail is imported and pushed
+    code = (
+        "import sys\n"
+        "from deskmove.cli import main\n"
+        f"sys.argv = ['deskmove', '--project', {str(project_dir)!r}, 'sync']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    )
+    parser = ("deskmove.mail.batcher", "deskmove.mail.parse", "nh3", "deskmove.reclassify")
+    out = loaded_after(code, (*parser, *NOT_ON_A_NO_OP))
+    assert "box +0 new, 0 changed; out: up to date" in out
+    assert "LOADED []" in out
+
+
 # What a no-op sync of any source kind on a SQLite store does not need: the workspace's
 # models (loaded by the change counter and the agents' edits, which only an import that
 # changes a ticket uses) and SQLAlchemy's PostgreSQL dialect (for the JSONB type)

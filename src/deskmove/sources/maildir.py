@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from deskmove.errors import InputError
-from deskmove.mail.batcher import MailBatcher, RawMail
 from deskmove.records import Batch, QuarantineRec
 from deskmove.sources.base import Retried, Source, retry_mail
 
 if TYPE_CHECKING:
+    # The parser is loaded only when there are files to read: a cron run on a Maildir
+    # with nothing new reads no mail.
+    from deskmove.mail.batcher import MailBatcher, RawMail
     from deskmove.store import Store
     from deskmove.store.quarantine import Item
 
@@ -49,7 +51,6 @@ class _FileMailSource(Source):
             return None
 
     def batches(self, state: dict[str, dict[str, Any]], store: Store) -> Iterator[Batch]:
-        batcher = MailBatcher(self.project, store, self.conn.name)
         cursor = state.get(self.stream) or {}
         since, seen = float(cursor.get("mtime") or 0), set(cursor.get("seen") or [])
         if str(self.conn.option("full", "")).lower() in ("1", "true", "yes"):
@@ -63,6 +64,11 @@ class _FileMailSource(Source):
             if mtime > since or (mtime == since and native not in seen):
                 entries.append((mtime, native, path, folder))
         entries.sort()
+        if not entries and state.get(self.stream):  # nothing new: no batch, as before
+            return
+        from deskmove.mail.batcher import MailBatcher, RawMail
+
+        batcher = MailBatcher(self.project, store, self.conn.name)
         mails: list[RawMail] = []
         skipped: list[QuarantineRec] = []
         size, newest = 0, since
@@ -88,6 +94,7 @@ class _FileMailSource(Source):
 
     def retry(self, items: list[Item], store: Store) -> Iterator[Retried]:
         """Each raw message again; one the mail client marked deleted stays quarantined."""
+        from deskmove.mail.batcher import RawMail
 
         def make(item: Item, raw: bytes) -> RawMail | str:
             if item.reason == TRASHED_REASON:
