@@ -5,8 +5,11 @@ state that follows them) and hands them to :func:`parse_batches`. The batches'
 mails go to worker processes in tasks of :data:`TASK_MAILS`; the importing
 process turns each batch's results, in input order, into a :class:`Batch`
 (threading, people, records) and the store writes it while the workers parse
-the next ones. At most :data:`AHEAD` batches are read ahead of the one being
-written, so memory stays flat however large the input.
+the next ones. At most :data:`AHEAD` batches, and beyond the first of them
+:data:`AHEAD_BYTES` of raw mail, are read ahead of the one being written, and a
+task is pickled for its worker only when that worker takes it (one copy of each
+mail waits, not two), so memory stays flat however large the input and however
+its large mails bunch together.
 
 Crash safety is the same as parsing in one process: a worker writes a mail's
 large blobs as files before it answers and hands its small attachments back
@@ -49,7 +52,9 @@ if TYPE_CHECKING:
 
 WORKERS_ENV = "DESKMOVE_WORKERS"
 TASK_MAILS = 40  # mails per task sent to a worker
+TASK_BYTES = 4 << 20  # …or fewer, when they are large (a task is pickled whole)
 AHEAD = 2  # batches read and parsed ahead of the one being written
+AHEAD_BYTES = 24 << 20  # …and of raw mail in them, beyond the first (a run of large mails)
 MIN_PARALLEL_BYTES = 4 << 20  # less input than this is parsed faster without starting workers
 
 
@@ -93,21 +98,50 @@ def parse_batches(
             yield _finish(batcher.batch(p.mails, state=p.state, read=p.read), p)
         return
     pool = WorkerPool(workers, batcher.store.blobs.root)
-    window: deque[tuple[Pending, list[Future[Any]]]] = deque()
+    window = _Window()
     try:
         try:
             for p in pending:
-                window.append((p, pool.submit_all(p.mails, batcher.now)))
-                while len(window) > AHEAD:
-                    yield _resolve(batcher, *window.popleft())
+                window.add(p, pool.submit_all(p.mails, batcher.now))
+                while window.full():
+                    yield _resolve(batcher, *window.pop())
         except Exception:
             while window:  # what was read before the input failed is still imported
-                yield _resolve(batcher, *window.popleft())
+                yield _resolve(batcher, *window.pop())
             raise
         while window:
-            yield _resolve(batcher, *window.popleft())
+            yield _resolve(batcher, *window.pop())
     finally:
         pool.close()
+
+
+class _Window:
+    """The batches read ahead, oldest first, and the bytes of raw mail they hold.
+
+    Bounded by count and by bytes: a count alone let a stretch of large mails (three
+    batches of 20 MB, say) hold three times a batch's bytes at once, so the peak grew
+    with the chance of such a stretch, i.e. with the input's length."""
+
+    def __init__(self) -> None:
+        self._items: deque[tuple[Pending, list[Future[Any]], int]] = deque()
+        self._bytes = 0
+
+    def add(self, p: Pending, futures: list[Future[Any]]) -> None:
+        size = sum(len(m.raw) for m in p.mails)
+        self._items.append((p, futures, size))
+        self._bytes += size
+
+    def full(self) -> bool:
+        n = len(self._items)
+        return n > AHEAD or (n > 1 and self._bytes > AHEAD_BYTES)
+
+    def pop(self) -> tuple[Pending, list[Future[Any]]]:
+        p, futures, size = self._items.popleft()
+        self._bytes -= size
+        return p, futures
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
 
 
 class WorkerPool:
@@ -122,7 +156,7 @@ class WorkerPool:
         package_root = str(Path(deskmove.__file__).resolve().parents[1])
         path = os.environ.get("PYTHONPATH")
         env = {**os.environ, "PYTHONPATH": package_root + (os.pathsep + path if path else "")}
-        self._tasks: queue.SimpleQueue[tuple[bytes, Future[Any]] | None] = queue.SimpleQueue()
+        self._tasks: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
         self._procs: list[subprocess.Popen[bytes]] = []
         self._closing = False
         self._threads: list[threading.Thread] = []
@@ -142,9 +176,9 @@ class WorkerPool:
 
     def submit_all(self, mails: list[RawMail], now: datetime) -> list[Future[Any]]:
         futures = []
-        for i in range(0, len(mails), TASK_MAILS):
+        for chunk in _tasks(mails):
             future: Future[Any] = Future()
-            self._tasks.put((pickle.dumps((mails[i : i + TASK_MAILS], now), -1), future))
+            self._tasks.put(_Task(chunk, now, future))
             futures.append(future)
         return futures
 
@@ -152,17 +186,21 @@ class WorkerPool:
         assert proc.stdin is not None and proc.stdout is not None
         answers = _Answers(proc.stdout)
         while (task := self._tasks.get()) is not None:
-            data, future = task
+            future = task.future
             if self._closing:
                 future.cancel()
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                _send(proc.stdin, data)
+                # pickled only now, and let go once sent: a queued task is not a second
+                # copy of its mails, and this thread holds none while its worker parses
+                _send(proc.stdin, pickle.dumps((task.mails, task.now), -1))
+                del task
                 future.set_result(answers.next())
             except BaseException as exc:  # noqa: BLE001 - handed to the importing thread
                 future.set_exception(exc)
                 return
+            del future
 
     def close(self) -> None:
         self._closing = True  # tasks still queued are cancelled, not parsed
@@ -183,6 +221,27 @@ class WorkerPool:
                 proc.wait()
             if proc.stdout:
                 proc.stdout.close()
+
+
+def _tasks(mails: list[RawMail]) -> Iterator[list[RawMail]]:
+    """``mails`` in runs of at most TASK_MAILS mails and TASK_BYTES (or one larger mail)."""
+    chunk: list[RawMail] = []
+    size = 0
+    for mail in mails:
+        if chunk and (len(chunk) >= TASK_MAILS or size + len(mail.raw) > TASK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(mail)
+        size += len(mail.raw)
+    if chunk:
+        yield chunk
+
+
+@dataclass(slots=True)
+class _Task:
+    mails: list[RawMail]
+    now: datetime
+    future: Future[Any]
 
 
 def _send(fh: IO[bytes], data: bytes) -> None:
