@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
 from deskmove.errors import StoreError
+from deskmove.records import Batch, MessageRec, PersonRef, TicketRec
 from deskmove.store import Store
 from deskmove.store import workspace as ws
 from tests.webhelp import seed
@@ -68,7 +70,29 @@ WRITES: dict[str, Callable[[Store, dict[str, int], ws.Account], object]] = {
     ),
     "user": lambda s, ids, a: ws.add_user(s, email="jan@shop.example", password_hash="x"),
     "login failure": lambda s, ids, a: ws.login_failed(s, ["ip:127.0.0.1", "eva@shop.example"]),
+    # cron's import while agents work: a batch reads (its people, threads) before it writes
+    "import": lambda s, ids, a: s.ingestor("seed", s.begin_run("import", "seed")).ingest(
+        Batch(tickets=[_ticket("t-new")], read=1)
+    ),
 }
+
+
+def _ticket(native_id: str) -> TicketRec:
+    when = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    jana = PersonRef(email="jana@zakaznik.cz", name="Jana Dvořáková")
+    return TicketRec(
+        native_id=native_id,
+        subject="Faktura",
+        status="open",
+        requester=jana,
+        created_at=when,
+        updated_at=when,
+        messages=[
+            MessageRec(
+                native_id=f"{native_id}/1", created_at=when, author=jana, body_text="Dobrý den"
+            )
+        ],
+    )
 
 
 @pytest.mark.parametrize("kind", list(WRITES))

@@ -205,10 +205,9 @@ class SourceRun:
                     batch.read += 1
                     batch.quarantined.append(self._unfetched(d.message.native_id, f, got))
                     continue
+                sha = self.store.blobs.stage(got, batch.blobs)
                 d.message.attachments.append(
-                    AttachmentRec(
-                        got[0], got[1], f.filename, f.content_type, f.content_id, f.inline
-                    )
+                    AttachmentRec(sha, len(got), f.filename, f.content_type, f.content_id, f.inline)
                 )
         return batch
 
@@ -231,7 +230,7 @@ class SourceRun:
             },
         )
 
-    def _fetch(self, f: RemoteFile) -> tuple[str, int] | DeskmoveError:
+    def _fetch(self, f: RemoteFile) -> bytes | DeskmoveError:
         try:
             if f.json_field:  # the bytes come base64-encoded in a JSON body (RT's attachments)
                 _resp, body = self.client.json("GET", f.url)
@@ -246,7 +245,7 @@ class SourceRun:
             return FatalRemoteError(
                 f"{f.url}: the attachment is not valid base64", "re-run; report it if it stays"
             )
-        return self.store.blobs.put(data), len(data)
+        return data
 
     def _leftovers(self, s: StreamSpec) -> Batch:
         """Messages whose ticket was not in this run's ticket pages, with their tickets."""
@@ -419,7 +418,8 @@ def fetch_again(adapter: RestAdapter, store: Store, item: Any) -> Batch:
     got = run._fetch(f)
     if isinstance(got, DeskmoveError):
         return Batch(read=1, quarantined=[run._unfetched(ctx.get("message", ""), f, got)])
-    rec = AttachmentRec(got[0], got[1], f.filename, f.content_type, f.content_id, f.inline)
+    sha = store.blobs.put(got)
+    rec = AttachmentRec(sha, len(got), f.filename, f.content_type, f.content_id, f.inline)
     if not store.attach(adapter.conn.name, str(ctx.get("message")), rec):
         return Batch(
             read=1,

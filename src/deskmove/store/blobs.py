@@ -72,6 +72,17 @@ class StoreBlobs:
         insert(conn, [(sha, bytes(data))])
         return sha
 
+    def stage(self, data: bytes, into: dict[str, bytes]) -> str:
+        """Keep a small blob in ``into`` (a batch's ``blobs``, inserted in the transaction that
+        writes the rows naming it); a large one is a file at once. Returns its sha256. For
+        readers in another thread than the writer: no transaction of their own competes with
+        the batch's (on SQLite one that commits meanwhile makes a reading writer fail)."""
+        sha = hashlib.sha256(data).hexdigest()
+        if len(data) > INLINE_MAX:
+            return self.files.put(data, sha)
+        into[sha] = bytes(data)
+        return sha
+
     def put_stream(self, stream: BinaryIO) -> tuple[str, int]:
         """Store a stream, never holding more than a small blob in memory; (sha256, size)."""
         head = read_head(stream)

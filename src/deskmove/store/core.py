@@ -259,7 +259,7 @@ class Store:
         return StoreThreads(self, connection)
 
     def ingestor(self, connection: str, run_id: int | None) -> Ingestor:
-        return Ingestor(self.begin, self.blobs, connection, run_id)
+        return Ingestor(self.write, self.blobs, connection, run_id)
 
     # id map -------------------------------------------------------------------------
     def id_map(self, connection: str, kind: str) -> dict[int, tuple[str | None, str | None, str]]:

@@ -323,7 +323,7 @@ class Ingestor:
         connection: str,
         run_id: int | None,
     ) -> None:
-        self.begin = begin  # Store.begin: one transaction, database errors mapped
+        self.begin = begin  # Store.write: one transaction holding the write lock, errors mapped
         self.blobs = blobs
         self.connection = connection
         self.run_id = run_id
