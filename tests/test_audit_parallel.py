@@ -259,6 +259,7 @@ def test_a_worker_exits_when_the_audit_goes_away(tmp_path):
         "ctx": ctx,
         "after": None,
         "upto": 10,
+        "sql": "SELECT * FROM t",
         "batch": 100,
         "spool": str(tmp_path / "spool"),
     }

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from deskmove.audit import signals as sig
 from deskmove.audit.evidence import Evidence
@@ -25,14 +25,16 @@ from deskmove.audit.phones import (
     region_for_domain,
     signature_lines,
 )
-from deskmove.store.audit import (
+from deskmove.store.auditscan import (
     ENVELOPE_PART,
     FORM_PART,
     SIGNAL_PART,
     VIA_PART,
-    AuditQueries,
     ScanRow,
 )
+
+if TYPE_CHECKING:
+    from deskmove.store.audit import AuditQueries
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 _ENVELOPE = frozenset(sig.ENVELOPE_HEADERS)

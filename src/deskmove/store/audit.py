@@ -7,15 +7,13 @@ it runs in one read transaction, opened by :meth:`deskmove.store.Store.audit`.
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -32,8 +30,19 @@ from deskmove.model import (
     Ticket,
     utcnow,
 )
-from deskmove.records import ENVELOPE_HEADERS
 from deskmove.store import people
+from deskmove.store.auditscan import (  # noqa: F401 - the scan's parts, also read from here
+    ENVELOPE_PART,
+    FORM_PART,
+    SIGNAL_PART,
+    VIA_PART,
+    ScanKeys,
+    ScanRow,
+    ScanSource,
+    _Decoded,
+    _Stamps,
+    scan_rows,
+)
 from deskmove.store.people import PRIMARY_FIRST
 
 TICKETS, MESSAGES, ATTACHMENTS = Ticket.__table__, Message.__table__, Attachment.__table__
@@ -42,118 +51,6 @@ CHECKS, PROVENANCE = AuditCheck.__table__, Provenance.__table__
 CLOSED = ("solved", "closed")
 REPLACEMENT = "\ufffd"
 VOLUME_COUNTS = ("tickets", "messages", "attachments", "attachment_bytes", "people")
-
-
-# The headers the channel rules read, in four parts. The scan reads each part as one
-# text key (the same text for the same values), so the audit decides once per distinct
-# key what a part means, instead of once per message.
-ENVELOPE_PART = (*ENVELOPE_HEADERS, "recipient")
-SIGNAL_PART = (
-    "list-id",
-    "x-mailer",
-    "auto-submitted",
-    "precedence",
-    "x-autoreply",
-    "x-autorespond",
-    "x-php-originating-script",
-    "user-agent",
-)
-FORM_PART = ("reply-to", "form-from", "sender", "return-path", "content-type")
-VIA_PART = ("via", "recipient")  # read for tickets whose channel is not e-mail only
-
-
-class ScanRow(NamedTuple):
-    """One message as the channel scan reads it.
-
-    ``to`` and ``cc`` are keys for :meth:`AuditQueries.address_list`; ``envelope``,
-    ``signals``, ``form`` and ``via`` are keys for :meth:`AuditQueries.header_part`
-    (``via`` is None on e-mail tickets). Equal keys stand for equal values.
-    """
-
-    ticket_id: int
-    author_id: int | None
-    direction: str
-    created_at: datetime | None
-    to: Any
-    cc: Any
-    envelope: Any
-    signals: Any
-    form: Any
-    via: Any
-    is_auto: bool
-    subject: str | None
-    body_text: str | None
-    channel: str
-    ticket_subject: str | None
-
-
-def _json(value: Any) -> Any:
-    """A JSON column's value: text on SQLite (decoded here), already decoded on PostgreSQL."""
-    if value.__class__ is not str:
-        return value
-    if value == "[]":
-        return []
-    if value == "{}":
-        return {}
-    return json.loads(value)
-
-
-class _Decoded(dict):
-    """Decoded keys, kept up to a bound (then forgotten): memory stays flat however many
-    distinct values a store holds, and a forgotten key is only decoded again."""
-
-    LIMIT = 20000
-
-    def __init__(self, decode: Any) -> None:
-        super().__init__()
-        self._decode = decode
-
-    def __missing__(self, key: Any) -> Any:
-        if len(self) >= self.LIMIT:
-            self.clear()
-        value = self[key] = self._decode(key)
-        return value
-
-
-def _decode_part(key: tuple[str, tuple[str, ...]]) -> dict[str, Any]:
-    text, names = key
-    values = _json(text)
-    return {n: v for n, v in zip(names, values, strict=True) if v is not None}
-
-
-class _Stamps:
-    """A timestamp column's value as the model's UTCDateTime gives it, read fast when it is
-    the store's own SQLite text (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC)."""
-
-    def __init__(self, dialect: Any) -> None:
-        column_type = MESSAGES.c.created_at.type
-        self._slow = column_type.dialect_impl(dialect).result_processor(dialect, None)
-
-    def __call__(self, value: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.__class__ is str and len(value) == 26:
-            try:  # naive text is UTC; text with an offset of its own fails here
-                return _from_iso(value + "+00:00")
-            except ValueError:
-                return self._slow(value)
-        return self._slow(value)
-
-
-_from_iso = datetime.fromisoformat
-
-
-@dataclass(frozen=True)
-class ScanSource:
-    """Where another process reads the messages from (sent to it through a pipe, never on
-    a command line: a PostgreSQL URL may hold a password)."""
-
-    dialect: str
-    url: str  # the SQLite file's path, or the PostgreSQL URL
-    snapshot: str | None  # PostgreSQL: the exported snapshot to read
-
-    def __repr__(self) -> str:
-        return f"ScanSource({self.dialect!r})"
 
 
 _SNAPSHOT = re.compile(r"^[0-9A-Fa-f-]+$")
@@ -192,14 +89,13 @@ def scan_reader(source: ScanSource) -> Iterator[AuditQueries]:
         engine.dispose()
 
 
-class AuditQueries:
+class AuditQueries(ScanKeys):
     """The audit's reads (and its ticks) over one open connection."""
 
     def __init__(self, conn: sa.Connection) -> None:
+        super().__init__()
         self._conn = conn
         self._dialect = conn.dialect.name
-        self._lists = _Decoded(_json)
-        self._parts = _Decoded(_decode_part)
 
     # people -----------------------------------------------------------------------
     def person_addresses(self) -> Iterator[tuple[int, str]]:
@@ -240,6 +136,18 @@ class AuditQueries:
         distinct key once. Timestamps are decoded here, with a fast path for the store's
         own UTC text: the same values the model's column types would give.
         """
+        rows = self._rows(self._scan_query(after, upto), batch)
+        return scan_rows(rows, _Stamps(self._conn.dialect))
+
+    def scan_sql(self, after: int | None, upto: int | None) -> str:
+        """The scan's query for a range, as SQL text for another process's plain ``sqlite3``
+        connection (:class:`deskmove.store.auditscan.SqliteScanReader`)."""
+        query = self._scan_query(after, upto)
+        return str(
+            query.compile(dialect=self._conn.dialect, compile_kwargs={"literal_binds": True})
+        )
+
+    def _scan_query(self, after: int | None, upto: int | None) -> sa.Select:
         m, t = MESSAGES.c, TICKETS.c
         query = (
             sa.select(
@@ -266,14 +174,7 @@ class AuditQueries:
             query = query.where(m.id > after)
         if upto is not None:
             query = query.where(m.id <= upto)
-        stamp = _Stamps(self._conn.dialect)
-        make = ScanRow._make
-        for tid, aid, direction, at, to, cc, env, signals, form, via, auto, *rest in self._rows(
-            query, batch
-        ):
-            yield make(
-                (tid, aid, direction, stamp(at), to, cc, env, signals, form, via, bool(auto), *rest)
-            )
+        return query
 
     def _rows(self, query: sa.Select, batch: int) -> Iterator[tuple[Any, ...]]:
         """A big read's rows as plain tuples, ``batch`` at a time. On SQLite straight from
@@ -332,18 +233,6 @@ class AuditQueries:
             return None
         snapshot = self._conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
         return ScanSource(self._dialect, url.render_as_string(hide_password=False), snapshot)
-
-    def address_list(self, key: Any) -> list[str] | None:
-        """The addresses a ``to`` or ``cc`` key of :meth:`messages_to_scan` stands for
-        (shared between equal keys: do not change it)."""
-        return self._lists[key]
-
-    def header_part(self, key: Any, names: tuple[str, ...]) -> dict[str, Any]:
-        """name -> value of the headers a part key of :meth:`messages_to_scan` stands for
-        (absent and JSON-null headers left out; shared between equal keys: do not change it)."""
-        if key is None:
-            return {}
-        return self._parts[(key, names)]
 
     def _as_text(self, col: Any) -> Any:
         """A JSON column as its text (PostgreSQL's jsonb text is canonical: equal values,
