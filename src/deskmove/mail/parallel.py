@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 WORKERS_ENV = "DESKMOVE_WORKERS"
 TASK_MAILS = 40  # mails per task sent to a worker
 TASK_BYTES = 4 << 20  # …or fewer, when they are large (a task is pickled whole)
+KEPT_BUFFER = 2 * TASK_BYTES  # a feed thread's buffers larger than this are let go after use
 AHEAD = 2  # batches read and parsed ahead of the one being written
 AHEAD_BYTES = 24 << 20  # …and of raw mail in them, beyond the first (a run of large mails)
 MIN_PARALLEL_BYTES = 4 << 20  # less input than this is parsed faster without starting workers
@@ -185,6 +186,7 @@ class WorkerPool:
     def _feed(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdin is not None and proc.stdout is not None
         answers = _Answers(proc.stdout)
+        task_buffer = _TaskBuffer()
         while (task := self._tasks.get()) is not None:
             future = task.future
             if self._closing:
@@ -193,8 +195,11 @@ class WorkerPool:
                 continue
             try:
                 # pickled only now, and let go once sent: a queued task is not a second
-                # copy of its mails, and this thread holds none while its worker parses
-                _send(proc.stdin, pickle.dumps((task.mails, task.now), -1))
+                # copy of its mails, and this thread holds none while its worker parses;
+                # into one reused buffer (see _TaskBuffer)
+                with task_buffer.dump((task.mails, task.now)) as data:
+                    _send(proc.stdin, data)
+                task_buffer.trim()
                 del task
                 future.set_result(answers.next())
             except BaseException as exc:  # noqa: BLE001 - handed to the importing thread
@@ -250,6 +255,33 @@ def _send(fh: IO[bytes], data: bytes) -> None:
     fh.flush()
 
 
+class _TaskBuffer:
+    """Tasks pickled into one buffer that is reused, for the same reason as :class:`_Answers`."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray(1 << 20)
+        self._n = 0
+
+    def write(self, data: Any) -> None:  # the pickler's file
+        n, end = self._n, self._n + len(data)
+        if end > len(self._buf):
+            grown = bytearray(max(end, 2 * len(self._buf)))
+            grown[:n] = memoryview(self._buf)[:n]
+            self._buf = grown
+        self._buf[n:end] = data  # as long as the slice: copied in place
+        self._n = end
+
+    def dump(self, obj: Any) -> memoryview:
+        self._n = 0
+        pickle.Pickler(self, -1).dump(obj)
+        return memoryview(self._buf)[: self._n]
+
+    def trim(self) -> None:
+        """Let go of a buffer a large mail grew: it is not kept for the rest of the run."""
+        if len(self._buf) > KEPT_BUFFER:
+            self._buf = bytearray(1 << 20)
+
+
 class _Answers:
     """A worker's answers, each read into one buffer that is reused (see :func:`_receive`):
     a fresh one per answer would be mapped memory, faulted in page by page."""
@@ -265,14 +297,18 @@ class _Answers:
         size = struct.unpack("!Q", head)[0]
         if size > len(self._buf):
             self._buf = bytearray(max(size, 2 * len(self._buf)))
-        with memoryview(self._buf) as view:
-            done = 0
-            while done < size:
-                got = self._fh.readinto(view[done:size])  # type: ignore[attr-defined]
-                if not got:
-                    raise EOFError("the worker process ended")
-                done += got
-            return pickle.loads(view[:size])
+        try:
+            with memoryview(self._buf) as view:
+                done = 0
+                while done < size:
+                    got = self._fh.readinto(view[done:size])  # type: ignore[attr-defined]
+                    if not got:
+                        raise EOFError("the worker process ended")
+                    done += got
+                return pickle.loads(view[:size])
+        finally:
+            if len(self._buf) > KEPT_BUFFER:  # grown by a large answer: not kept
+                self._buf = bytearray(1 << 20)
 
 
 def _receive(fh: IO[bytes]) -> bytes:
