@@ -190,7 +190,8 @@ class ThreadResolver:
                 canon_of.update({o: roots[0] for o in roots[1:]})
             plan_canon[i] = roots[0]
         final = {i: find(t) for i, t in plan_canon.items()}
-        stored = self.store.tickets(set(final.values()))  # as the merges left them
+        # as the merges left them (without a merge, as they were read)
+        stored = self.store.tickets(set(final.values())) if canon_of else rows
         return {i: stored[t] for i, t in final.items() if t in stored}
 
     # -- the records -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ imported before the index existed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,9 +201,10 @@ def _last_parts(conn: Connection, ids: list[int]) -> Iterator[tuple[int, tuple[i
             "SELECT rowid, doc FROM search_fts WHERE rowid BETWEEN ? AND ? "
             "ORDER BY rowid DESC LIMIT 1"
         )
-        for tid in ids:
-            for rowid, doc in conn.exec_driver_sql(sql, (tid * PARTS, tid * PARTS + PARTS - 1)):
-                yield tid, (rowid - tid * PARTS, doc)
+        with _cursor(conn) as cur:
+            for tid in ids:
+                for rowid, doc in cur.execute(sql, (tid * PARTS, tid * PARTS + PARTS - 1)):
+                    yield tid, (rowid - tid * PARTS, doc)
         return
     q = sa.text(
         "SELECT DISTINCT ON (ticket_id) ticket_id, part, doc FROM search_docs "
@@ -210,6 +212,20 @@ def _last_parts(conn: Connection, ids: list[int]) -> Iterator[tuple[int, tuple[i
     )
     for tid, part, doc in conn.execute(q, {"ids": list(ids)}):
         yield tid, (part, doc)
+
+
+@contextmanager
+def _cursor(conn: Connection) -> Iterator[Any]:
+    """The driver's own cursor, in the connection's transaction: a look-up per ticket
+    costs SQLite microseconds, and SQLAlchemy's statement handling many times that."""
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cur
+    except conn.dialect.dbapi.Error as exc:  # type: ignore[union-attr]
+        # as SQLAlchemy would raise it, so the store reports it as it does every failure
+        raise sa.exc.OperationalError("SELECT … FROM search_fts", None, exc) from exc
+    finally:
+        cur.close()
 
 
 def _last_ticket_indexed(conn: Connection) -> int:
@@ -231,9 +247,10 @@ def _stored_docs(conn: Connection, ids: list[int]) -> Iterator[tuple[int, str]]:
         return
     if conn.dialect.name == "sqlite":
         sql = "SELECT rowid, doc FROM search_fts WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
-        for tid in ids:
-            for _rowid, doc in conn.exec_driver_sql(sql, (tid * PARTS, tid * PARTS + PARTS - 1)):
-                yield tid, doc
+        with _cursor(conn) as cur:
+            for tid in ids:
+                for _rowid, doc in cur.execute(sql, (tid * PARTS, tid * PARTS + PARTS - 1)):
+                    yield tid, doc
         return
     q = sa.text(
         "SELECT ticket_id, doc FROM search_docs WHERE ticket_id = ANY(:ids) ORDER BY ticket_id, part"
