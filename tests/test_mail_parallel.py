@@ -273,3 +273,30 @@ def test_search_documents_appended_equal_rebuilt_ones_on_both_stores(
         appended = _documents(conn)
         search.index_tickets(conn, conn.execute(sa.text("SELECT id FROM tickets")).scalars())
         assert len(appended) > 25 and _documents(conn) == appended
+
+
+@pytest.mark.timeout(120)
+def test_when_every_worker_dies_each_task_fails_instead_of_waiting_forever(
+    tmp_path: Path,
+) -> None:
+    """A feed thread whose worker died fails the tasks it takes next: with every worker
+    gone (the out-of-memory killer), no task is left unanswered in the queue for an
+    import to wait on for ever."""
+    from datetime import UTC, datetime
+
+    from deskmove.mail.batcher import RawMail
+
+    pool = parallel.WorkerPool(2, tmp_path / "blobs")
+    try:
+        for proc in pool._procs:
+            proc.kill()
+            proc.wait()
+        mails = [RawMail(b"Subject: x\n\nbody\n", f"offset:{i}") for i in range(5 * 40)]
+        futures = pool.submit_all(mails, datetime.now(UTC))
+        assert len(futures) >= 5
+        for future in futures:
+            error = future.exception(timeout=30)  # TimeoutError when nobody answers it
+            assert isinstance(error, EOFError | OSError)
+            assert not isinstance(error, TimeoutError)
+    finally:
+        pool.close()

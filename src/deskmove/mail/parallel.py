@@ -187,11 +187,15 @@ class WorkerPool:
         assert proc.stdin is not None and proc.stdout is not None
         answers = _Answers(proc.stdout)
         task_buffer = _TaskBuffer()
+        dead = False  # the worker is gone: the tasks this thread takes fail at once
         while (task := self._tasks.get()) is not None:
             future = task.future
             if self._closing:
                 future.cancel()
             if not future.set_running_or_notify_cancel():
+                continue
+            if dead:  # not left in the queue: with every worker gone, nobody would answer
+                future.set_exception(EOFError("the worker process ended"))
                 continue
             try:
                 # pickled only now, and let go once sent: a queued task is not a second
@@ -204,7 +208,7 @@ class WorkerPool:
                 future.set_result(answers.next())
             except BaseException as exc:  # noqa: BLE001 - handed to the importing thread
                 future.set_exception(exc)
-                return
+                dead = True
             del future
 
     def close(self) -> None:
