@@ -222,7 +222,9 @@ def write_keys(
         if k not in have
     ]
     if rows:
-        conn.execute(PROVENANCE.insert(), rows)
+        from deskmove.store.ingest import bulk_insert  # (ingest imports this module)
+
+        bulk_insert(conn, PROVENANCE, rows)  # on SQLite straight to the driver
     moved = [{"k": k, "t": tid} for k, tid in subject_keys.items() if k in have and have[k] != tid]
     if moved:
         p = PROVENANCE.c
