@@ -24,7 +24,8 @@ fresh process so peak memory is its own:
   mbox    (``--mbox``) ``deskmove import mbox:…`` of the very same mails written
           to one mbox file in date order, as an export of both folders would be
 
-and prints messages/s, the ratio to the floor and peak RSS for each: the median
+and prints messages/s, the ratio to the floor and peak RSS for each (the process
+itself; beside it the largest of its children: a parsing worker, mbsync): the median
 of ``--runs`` runs (phases interleaved, so a busy machine weighs on each alike),
 with the load average beside each figure.
 """
@@ -291,7 +292,9 @@ def child(phase: str, cfg: dict) -> None:
     count = fn(cfg)
     seconds, cpu = time.perf_counter() - start, _cpu() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"count": count, "seconds": seconds, "cpu": cpu, "peak_mb": peak}))
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest worker
+    out = {"count": count, "seconds": seconds, "cpu": cpu, "peak_mb": peak, "kids_mb": kids}
+    print(json.dumps(out))
 
 
 def _cpu() -> float:
@@ -391,8 +394,9 @@ def main() -> None:
             walls = "/".join(f"{x['seconds']:.1f}" for x in runs[phase])
             print(
                 f"{label:<30} {r['count']:>6} msgs {r['seconds']:7.1f}s wall {r['cpu']:7.1f}s cpu "
-                f"{rate:8.0f} msg/s {rate / floor:5.2f}x floor  peak RSS {r['peak_mb']:.0f} MB  "
-                f"load {r['load']:.1f}  (walls {walls})"
+                f"{rate:8.0f} msg/s {rate / floor:5.2f}x floor  peak RSS {r['peak_mb']:.0f} MB"
+                + (f" (largest child {r['kids_mb']:.0f} MB)  " if r.get("kids_mb") else "  ")
+                + f"load {r['load']:.1f}  (walls {walls})"
             )
         ours, peer = results.get("import"), results.get("mbsync")
         if ours and peer:
