@@ -43,6 +43,8 @@ import deskmove
 from deskmove.audit import scan as scan_mod
 from deskmove.audit.scan import Context, Findings, Phone, PhoneCounts, Regions, merge_evidence
 from deskmove.errors import ConfigError, DeskmoveError
+from deskmove.frames import receive as _receive
+from deskmove.frames import send as _send
 from deskmove.store.auditscan import ScanRow, ScanSource, SqliteScanReader
 
 if TYPE_CHECKING:
@@ -310,22 +312,6 @@ def read_spool(path: Path) -> Iterator[tuple[str, Any]]:
 
 def worker_command() -> list[str]:
     return [sys.executable, "-m", WORKER_MODULE]
-
-
-def _send(fh: IO[bytes], data: bytes) -> None:
-    fh.write(struct.pack("!Q", len(data)) + data)
-    fh.flush()
-
-
-def _receive(fh: IO[bytes]) -> bytes:
-    head = fh.read(8)
-    if len(head) < 8:
-        raise EOFError("the worker process ended")
-    size = struct.unpack("!Q", head)[0]
-    data = fh.read(size)
-    if len(data) < size:
-        raise EOFError("the worker process ended")
-    return data
 
 
 # -- a worker process -----------------------------------------------------------------

@@ -43,6 +43,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import deskmove
 from deskmove.errors import DeskmoveError, StoreError
+from deskmove.frames import receive as _receive
+from deskmove.frames import send as _send
 from deskmove.mail.batcher import MailBatcher, RawMail
 from deskmove.mail.blobwriter import BlobWriter, raw_blobs
 from deskmove.records import Batch, QuarantineRec
@@ -253,12 +255,6 @@ class _Task:
     future: Future[Any]
 
 
-def _send(fh: IO[bytes], data: bytes) -> None:
-    fh.write(struct.pack("!Q", len(data)))
-    fh.write(data)  # not joined to the header first: that would copy every task once more
-    fh.flush()
-
-
 class _TaskBuffer:
     """Tasks pickled into one buffer that is reused, for the same reason as :class:`_Answers`."""
 
@@ -313,17 +309,6 @@ class _Answers:
         finally:
             if len(self._buf) > KEPT_BUFFER:  # grown by a large answer: not kept
                 self._buf = bytearray(1 << 20)
-
-
-def _receive(fh: IO[bytes]) -> bytes:
-    head = fh.read(8)
-    if len(head) < 8:
-        raise EOFError("the worker process ended")
-    size = struct.unpack("!Q", head)[0]
-    data = fh.read(size)
-    if len(data) < size:
-        raise EOFError("the worker process ended")
-    return data
 
 
 def _resolve(batcher: MailBatcher, p: Pending, futures: list[Future[Any]]) -> Batch:
