@@ -63,7 +63,12 @@ _ASCII = {c: (chr(c).lower() if _WORD.fullmatch(chr(c)) else " ") for c in range
 
 def normalise(text: str) -> str:
     """Lower case, no diacritics, words separated by single spaces."""
-    plain = text.translate(_ASCII if text.isascii() else _TEXT)
+    if text.isascii():
+        plain = text.translate(_ASCII)
+    else:  # translate is at C speed only up to a text's first non-ASCII character: by lines
+        plain = "\n".join(
+            [ln.translate(_ASCII if ln.isascii() else _TEXT) for ln in text.split("\n")]
+        )
     return " ".join(plain.split()).replace("_", " ")
 
 

@@ -50,6 +50,9 @@ _HANGUL = re.compile("[\uac00-\ud7a3]")
 _CJK_TEXT = re.compile("[\u3000-\u303f\u3041-\u30ff\u4e00-\u9fff\uac00-\ud7a3\uff01-\uff5e]")
 _IMPLAUSIBLE = re.compile("[\x80-\x9f\u2500-\u25ff\ufffd¦±µ¶¬¤˘˛˝]")
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
+_CYRILLIC_UPPER = re.compile(
+    "[" + "".join(chr(c) for c in range(0x400, 0x500) if chr(c).isupper()) + "]"
+)
 _SANDWICH = re.compile("[A-Za-z][^\x00-\x7f][A-Za-z]")  # "Obj醰ka": European text read as CJK
 
 
@@ -65,11 +68,13 @@ def plausible(text: str) -> bool:
 
 def _looks_like_swapped_cyrillic(text: str) -> bool:
     """koi8-r read as windows-1251 (or back) gives Cyrillic with mostly upper/lower case swapped."""
-    letters = _CYRILLIC.findall(text)
-    if len(letters) < 12:
+    upper = len(_CYRILLIC_UPPER.findall(text))
+    if upper < 8:  # then no 12 letters or more can be over 60 % upper case
         return False
-    upper = sum(1 for c in letters if c.isupper())
-    return upper / len(letters) > 0.6
+    letters = len(_CYRILLIC.findall(text))
+    if letters < 12:
+        return False
+    return upper / letters > 0.6
 
 
 def is_multibyte(codec: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -127,19 +128,17 @@ def _multipart(msg: EmailMessage, body: str) -> EmailMessage | None:
         return None  # the parser notes a defect
     if "\r" in body and body.count("\r") != body.count("\r\n"):
         return None
-    lines = re.compile(
-        "^" + re.escape("--" + boundary) + r"(--)?[ \t]*\r?$", re.MULTILINE
-    ).finditer(body)
+    lines = _boundary_lines(body, boundary)
     first = next(lines, None)
-    if first is None or first.group(1):
+    if first is None or first[2]:
         return None  # no start boundary: a defect
-    if first.start():
-        msg.preamble = _strip_eol(body[: first.start()])
-    pos = _line_end(body, first.end())
-    for mark in lines:
-        if mark.start() <= pos:
+    if first[0]:
+        msg.preamble = _strip_eol(body[: first[0]])
+    pos = _line_end(body, first[1])
+    for start, end, closing in lines:
+        if start <= pos:
             return None  # two boundary lines in a row
-        part = _head(body[pos : mark.start()])
+        part = _head(body[pos:start])
         if part is None:
             return None
         child, payload = part
@@ -147,11 +146,42 @@ def _multipart(msg: EmailMessage, body: str) -> EmailMessage | None:
             return None
         child.set_payload(_strip_eol(payload))
         msg.attach(child)
-        pos = _line_end(body, mark.end())
-        if mark.group(1):  # the closing boundary: the rest is the epilogue
+        pos = _line_end(body, end)
+        if closing:  # the closing boundary: the rest is the epilogue
             msg.epilogue = body[pos:]
             return msg
     return None  # no closing boundary: a defect
+
+
+_BOUNDARY_TAIL = re.compile(r"(--)?[ \t]*\r?$", re.MULTILINE)
+
+
+def _boundary_lines(body: str, boundary: str) -> Iterator[tuple[int, int, bool]]:
+    """(start, end, closing) of each boundary line in ``body``, as
+    ``re.finditer("^" + re.escape("--" + boundary) + r"(--)?[ \t]*\r?$", re.MULTILINE)``
+    finds them, without compiling a pattern per mail nor trying every position."""
+    if "\n" in boundary:  # a line start inside the boundary: the pattern itself
+        pattern = "^" + re.escape("--" + boundary) + r"(--)?[ \t]*\r?$"
+        for m in re.finditer(pattern, body, re.MULTILINE):
+            yield m.start(), m.end(), bool(m.group(1))
+        return
+    delimiter = "--" + boundary
+    after_newline = "\n" + delimiter
+    start = 0 if body.startswith(delimiter) else -1
+    search = 0
+    while True:
+        if start == -1:
+            found = body.find(after_newline, search)
+            if found == -1:
+                return
+            start = found + 1
+        m = _BOUNDARY_TAIL.match(body, start + len(delimiter))
+        if m is None:
+            search = start  # the next candidate's line end lies at or after this start
+        else:
+            yield start, m.end(), m.group(1) is not None
+            search = m.end()  # the match holds no line end: the next line starts after it
+        start = -1
 
 
 def _line_end(text: str, pos: int) -> int:

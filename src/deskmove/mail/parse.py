@@ -265,10 +265,8 @@ def _secondary_keys(headers: dict[str, list[str]], subject: str) -> list[str]:
 
 def _fingerprint(raw: bytes, message_id: str | None, headers: dict[str, list[str]]) -> str:
     """Hash of Date, From, Subject and the body (white space ignored): equal for copies of one mail."""
-    cut = raw.find(b"\n\n")
-    cut2 = raw.find(b"\r\n\r\n")
-    if cut2 != -1 and (cut == -1 or cut2 < cut):
-        cut = cut2
+    end = _HEAD_END.search(raw)  # the first of a "\n\n" and a "\r\n\r\n"
+    cut = end.start() if end else -1
     digest = hashlib.blake2b(digest_size=12)
     for name in ("date", "from", "subject"):
         digest.update(repr(headers.get(name, [])).encode("utf-8", "surrogateescape"))
@@ -282,6 +280,7 @@ def _fingerprint(raw: bytes, message_id: str | None, headers: dict[str, list[str
 
 
 FINGERPRINT_WINDOW = 65536
+_HEAD_END = re.compile(rb"\r\n\r\n|\n\n")
 _WHITE = b" \t\r\n"
 _CHUNK = 1 << 18
 
