@@ -226,6 +226,10 @@ _PROV_INSERT = (
     'INSERT INTO "provenance" ("connection", "kind", "native_id", "entity_id", '
     '"content_hash", "run_id", "updated_at") VALUES (?, ?, ?, ?, ?, ?, ?)'
 )
+_PROV_TOUCH = (
+    'UPDATE "provenance" SET "content_hash" = ?, "run_id" = ?, "updated_at" = ? '
+    'WHERE "connection" = ? AND "kind" = ? AND "native_id" = ?'
+)
 # A message's columns come from the table (everything but ``id``). The record carries
 # each under the same name, except the store ids the ingest resolves and the address
 # the message was sent from (its author reference's).
@@ -293,6 +297,38 @@ def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -
                 else:
                     values[i] = out = f(v)
                     seen[i] = (v, out)
+            params.append(tuple(values))
+    except ValueError as exc:
+        raise sa.exc.StatementError(str(exc), sql, None, exc) from exc
+    conn.exec_driver_sql(sql, params)
+
+
+_UPDATE_PLANS: dict[tuple[str, tuple[str, ...]], tuple[str, Any, list[tuple[int, Any]]]] = {}
+
+
+def bulk_update(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """UPDATE many rows by id (``_id``; every row with the same keys), on SQLite straight to
+    the driver with the values converted as :func:`bulk_insert` converts them."""
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(table.update().where(table.c.id == sa.bindparam("_id")), rows)
+        return
+    keys = tuple(k for k in rows[0] if k != "_id")
+    plan = _UPDATE_PLANS.get((table.name, keys))
+    if plan is None:
+        sets = ", ".join(f'"{k}" = ?' for k in keys)
+        sql = f'UPDATE "{table.name}" SET {sets} WHERE "id" = ?'
+        convs = [(i, f) for i, k in enumerate(keys) if (f := _converter(table.c[k])) is not None]
+        plan = (sql, itemgetter(*keys, "_id"), convs)
+        _UPDATE_PLANS[(table.name, keys)] = plan
+    sql, get, convs = plan
+    params = []
+    try:
+        for row in rows:
+            values = list(get(row))
+            for i, f in convs:
+                values[i] = f(values[i])
             params.append(tuple(values))
     except ValueError as exc:
         raise sa.exc.StatementError(str(exc), sql, None, exc) from exc
@@ -411,7 +447,7 @@ class Ingestor:
         nxt = self._next_id.get(name)
         if nxt is None:
             conn.exec_driver_sql(f"DELETE FROM {name} WHERE 0")  # take the write lock now
-            nxt = (conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0) + 1
+            nxt = (conn.exec_driver_sql(f"SELECT max(id) FROM {name}").scalar() or 0) + 1
         self._next_id[name] = nxt + n
         return list(range(nxt, nxt + n))
 
@@ -488,6 +524,10 @@ class Ingestor:
     def _touch_provenance(self, conn: Connection, kind: str, rows: list[tuple[str, str]]) -> None:
         if not rows:
             return
+        if conn.dialect.name == "sqlite":
+            c, k, run, at = self.connection, kind, self.run_id, _sqlite_time(utcnow())
+            conn.exec_driver_sql(_PROV_TOUCH, [(h, run, at, c, k, nid) for nid, h in rows])
+            return
         p = PROVENANCE.c
         conn.execute(
             PROVENANCE.update()
@@ -550,10 +590,17 @@ class Ingestor:
     def _load_emails(self, conn: Connection, emails: Iterable[str]) -> None:
         missing = sorted({e for e in emails if e and e not in self._emails})
         e = EMAILS.c
+        sqlite = conn.dialect.name == "sqlite"
         for part in chunks(missing):
-            for email, pid in conn.execute(
-                sa.select(e.email, e.person_id).where(e.email.in_(part))
-            ):
+            if sqlite:
+                rows = conn.exec_driver_sql(
+                    "SELECT email, person_id FROM person_emails "
+                    f"WHERE email IN ({provenance.marks(len(part))})",
+                    tuple(part),
+                )
+            else:
+                rows = conn.execute(sa.select(e.email, e.person_id).where(e.email.in_(part)))
+            for email, pid in rows:
                 self._emails[email] = pid
 
     def _add_emails(
@@ -742,10 +789,7 @@ class Ingestor:
             )
         if updates:
             edits.keep_agents(conn, updates)  # what agents changed since, the source has not
-            conn.execute(
-                TICKETS.update().where(TICKETS.c.id == sa.bindparam("_id")),
-                updates,
-            )
+            bulk_update(conn, TICKETS, updates)
         self._add_provenance(conn, "ticket", new_prov)
         self._touch_provenance(conn, "ticket", touched)
         self._upsert_messages(conn, wave, ticket_ids, counts)

@@ -14,11 +14,19 @@ PROVENANCE = Provenance.__table__
 CHUNK = 500  # native ids per IN (...)
 
 
+@lru_cache(maxsize=512)
+def marks(n: int) -> str:
+    """``?, ?, …`` for an ``IN (...)`` of ``n`` values: the hot look-ups of an import go to
+    SQLite's driver as they are, since SQLAlchemy would build, compile and expand the
+    statement again on every call, which costs more than the look-up itself."""
+    return ", ".join("?" * n)
+
+
 @lru_cache(maxsize=64)
 def _sqlite_sql(n: int) -> str:
     return (
         "SELECT native_id, entity_id, content_hash FROM provenance "
-        f"WHERE connection = ? AND kind = ? AND native_id IN ({', '.join('?' * n)})"
+        f"WHERE connection = ? AND kind = ? AND native_id IN ({marks(n)})"
     )
 
 

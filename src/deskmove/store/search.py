@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 
 from deskmove.model import Message, Person, PersonEmail, Ticket
 from deskmove.records import MessageRec
+from deskmove.store.provenance import marks
 from deskmove.textfold import fold_message, message_text, normalise
 
 TICKETS = Ticket.__table__
@@ -114,13 +115,28 @@ def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
     }
     unknown = [tid for tid in todo if tid not in heads]
     t, m = TICKETS.c, MESSAGES.c
+    sqlite = conn.dialect.name == "sqlite"  # the look-ups straight to the driver (marks)
     if unknown:
-        q = sa.select(t.id, t.subject, t.requester_id).where(t.id.in_(unknown))
-        heads.update((tid, (subject, req)) for tid, subject, req in conn.execute(q))
+        if sqlite:
+            sql = (
+                f"SELECT id, subject, requester_id FROM tickets WHERE id IN ({marks(len(unknown))})"
+            )
+            rows = conn.exec_driver_sql(sql, tuple(unknown))
+        else:
+            rows = conn.execute(sa.select(t.id, t.subject, t.requester_id).where(t.id.in_(unknown)))
+        heads.update((tid, (subject, req)) for tid, subject, req in rows)
     older = [tid for tid in todo if not todo[tid].fresh]
     if older:  # the people of the messages stored before
-        q = sa.select(m.ticket_id, m.author_id).where(m.ticket_id.in_(older)).distinct()
-        for tid, author in conn.execute(q):
+        if sqlite:
+            sql = (
+                "SELECT DISTINCT ticket_id, author_id FROM messages "
+                f"WHERE ticket_id IN ({marks(len(older))})"
+            )
+            rows = conn.exec_driver_sql(sql, tuple(older))
+        else:
+            q = sa.select(m.ticket_id, m.author_id).where(m.ticket_id.in_(older)).distinct()
+            rows = conn.execute(q)
+        for tid, author in rows:
             if author:
                 people[tid].add(author)
     for tid, head in heads.items():
@@ -312,13 +328,22 @@ def _people_text(conn: Connection, ids: set[int]) -> dict[int, str]:
         return {}
     p, e = PEOPLE.c, EMAILS.c
     pids = sorted(ids)
+    sqlite = conn.dialect.name == "sqlite"  # straight to the driver: see provenance.marks
     for i in range(0, len(pids), 500):
         chunk = pids[i : i + 500]
-        for pid, name in conn.execute(sa.select(p.id, p.name).where(p.id.in_(chunk))):
+        if sqlite:
+            ask, args = marks(len(chunk)), tuple(chunk)
+            names = conn.exec_driver_sql(f"SELECT id, name FROM people WHERE id IN ({ask})", args)
+        else:
+            names = conn.execute(sa.select(p.id, p.name).where(p.id.in_(chunk)))
+        for pid, name in names:
             out.setdefault(pid, []).append(name or "")
-        for pid, email in conn.execute(
-            sa.select(e.person_id, e.email).where(e.person_id.in_(chunk))
-        ):
+        if sqlite:
+            sql = f"SELECT person_id, email FROM person_emails WHERE person_id IN ({ask})"
+            emails = conn.exec_driver_sql(sql, args)
+        else:
+            emails = conn.execute(sa.select(e.person_id, e.email).where(e.person_id.in_(chunk)))
+        for pid, email in emails:
             out.setdefault(pid, []).append(email)
     return {pid: " ".join(v) for pid, v in out.items()}
 

@@ -43,12 +43,22 @@ def _owners(
     once per batch, so a large import would slow down as it grows.
     """
     p = PROVENANCE.c
+    sqlite = conn.dialect.name == "sqlite"
     found: list[tuple[int, int, str]] = []
     for part in chunks(list(ids)):
-        query = sa.select(p.id, p.entity_id, p.native_id, p.connection).where(
-            p.kind == kind, p.entity_id.in_(part)
-        )
-        found += [(pid, eid, nid) for pid, eid, nid, c in conn.execute(query) if c == connection]
+        if sqlite:
+            rows = conn.exec_driver_sql(
+                "SELECT id, entity_id, native_id, connection FROM provenance "
+                f"WHERE kind = ? AND entity_id IN ({provenance.marks(len(part))})",
+                (kind, *part),
+            )
+        else:
+            rows = conn.execute(
+                sa.select(p.id, p.entity_id, p.native_id, p.connection).where(
+                    p.kind == kind, p.entity_id.in_(part)
+                )
+            )
+        found += [(pid, eid, nid) for pid, eid, nid, c in rows if c == connection]
     return [(eid, nid) for _pid, eid, nid in sorted(found)]
 
 
@@ -133,8 +143,16 @@ class StoreThreads:
         if not message_ids:
             return owners
         with self._read() as conn:
+            sqlite = conn.dialect.name == "sqlite"
             for part in chunks(sorted(message_ids)):
-                rows = conn.execute(sa.select(m.id, m.message_id).where(m.message_id.in_(part)))
+                if sqlite:
+                    rows = conn.exec_driver_sql(
+                        "SELECT id, message_id FROM messages "
+                        f"WHERE message_id IN ({provenance.marks(len(part))})",
+                        tuple(part),
+                    )
+                else:
+                    rows = conn.execute(sa.select(m.id, m.message_id).where(m.message_id.in_(part)))
                 by_id = dict(rows.all())
                 for eid, nid in _owners(conn, self.connection, "message", sorted(by_id)):
                     owners.setdefault(by_id[eid], set()).add(nid)
