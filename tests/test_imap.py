@@ -721,6 +721,58 @@ def test_the_next_batch_is_on_the_wire_before_this_one_is_written(
     assert message_count(project) == 9
 
 
+def test_the_batch_fetched_ahead_is_one_of_the_batches_read_ahead(
+    dovecot, cli, project, monkeypatch, tmp_path
+) -> None:
+    """With parsing workers, the batch on the wire is one of the pipeline's read-ahead, not
+    one more: while batch 1 is written, batch 2 is parsed and batch 3 fetched; batch 4's
+    FETCH waits until batch 1 is committed (it went out at once before, so a fourth
+    batch's mail was held while the first was written)."""
+    from deskmove.sources import imap
+
+    log = tmp_path / "order.log"
+    monkeypatch.setenv("DESKMOVE_CRASH_LOG", str(log))
+    monkeypatch.setattr(imap, "PARALLEL_FROM", 0)
+    monkeypatch.setenv("DESKMOVE_WORKERS", "2")
+    original = imaplib.IMAP4.send
+
+    def send(self, data: bytes) -> None:
+        m = re.match(rb"[A-Z]{4}\d+ UID FETCH (\S+) \(UID RFC822\.SIZE INTERNALDATE BODY", data)
+        if m:
+            with log.open("a") as fh:
+                fh.write(f"fetch {m.group(1).decode()}\n")
+        return original(self, data)
+
+    monkeypatch.setattr(imaplib.IMAP4, "send", send)
+    import deskmove.sync
+
+    original_checkpoint = deskmove.sync.checkpoint
+    waited = False
+
+    def checkpoint(name: str, detail: str = "") -> None:
+        nonlocal waited
+        if name == "ingest" and detail.startswith("before") and not waited:
+            waited = True  # give a fourth FETCH every chance to go out before batch 1's commit
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline and "fetch 10:" not in log.read_text():
+                time.sleep(0.01)
+        original_checkpoint(name, detail)
+
+    monkeypatch.setattr(deskmove.sync, "checkpoint", checkpoint)
+    dovecot.append("INBOX", [mail(i) for i in range(15)])
+    result, report = run(cli, dovecot, spec(dovecot, batch="3"))
+    assert result.exit_code == 0 and report["read"] == 15
+    lines = log.read_text().splitlines()
+    # the checkpoints' numbers go on from earlier imports in this process: count them here
+    ingests = [k for k, line in enumerate(lines) if line.startswith("ingest:")]
+    befores, afters = ingests[::2], ingests[1::2]
+    fetches = {line.split()[1].split(":")[0]: k for k, line in enumerate(lines) if "fetch" in line}
+    assert fetches["7"] < befores[0]  # still fetched ahead while batch 1 is written
+    assert fetches["10"] > afters[0]  # but not a fourth batch
+    assert fetches["13"] > afters[1]
+    assert message_count(project) == 15
+
+
 CONTENTS = {
     "messages": "SELECT ticket_id, message_id, direction, body_text, raw_sha256 FROM messages ORDER BY id",
     "tickets": "SELECT id, subject, status FROM tickets ORDER BY id",

@@ -93,15 +93,17 @@ def worker_count(input_bytes: int | None = None) -> int:
 
 
 def parse_batches(
-    batcher: MailBatcher, pending: Iterable[Pending], *, workers: int
+    batcher: MailBatcher, pending: Iterable[Pending], *, workers: int, ahead: int = AHEAD
 ) -> Iterator[Batch]:
-    """The batches of ``pending`` parsed (in ``workers`` processes when more than 1), in order."""
+    """The batches of ``pending`` parsed (in ``workers`` processes when more than 1), in order;
+    ``ahead`` batches are read and parsed ahead of the one being written (a source that reads
+    ahead itself, such as IMAP's fetch thread, counts its own batch in)."""
     if workers <= 1:
         for p in pending:
             yield _finish(batcher.batch(p.mails, state=p.state, read=p.read), p)
         return
     pool = WorkerPool(workers, batcher.store.blobs.root)
-    window = _Window()
+    window = _Window(max(1, ahead))
     try:
         try:
             for p in pending:
@@ -125,7 +127,8 @@ class _Window:
     batches of 20 MB, say) hold three times a batch's bytes at once, so the peak grew
     with the chance of such a stretch, i.e. with the input's length."""
 
-    def __init__(self) -> None:
+    def __init__(self, ahead: int = AHEAD) -> None:
+        self._ahead = ahead
         self._items: deque[tuple[Pending, list[Future[Any]], int]] = deque()
         self._bytes = 0
 
@@ -136,7 +139,7 @@ class _Window:
 
     def full(self) -> bool:
         n = len(self._items)
-        return n > AHEAD or (n > 1 and self._bytes > AHEAD_BYTES)
+        return n > self._ahead or (n > 1 and self._bytes > AHEAD_BYTES)
 
     def pop(self) -> tuple[Pending, list[Future[Any]]]:
         p, futures, size = self._items.popleft()

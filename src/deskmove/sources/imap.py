@@ -26,7 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from deskmove.errors import RetriableError, UsageError
-from deskmove.mail.parallel import Pending, parse_batches, worker_count
+from deskmove.mail.parallel import AHEAD, Pending, parse_batches, worker_count
 from deskmove.records import Batch
 from deskmove.sources.base import Retried, Source, retry_mail
 from deskmove.sources.imap_client import TLS_MODES, FolderStatus, ImapClient
@@ -204,7 +204,8 @@ class ImapSource(Source):
                 new = sum(_new(st, committed[f]) for f, st in statuses.items())
                 workers = worker_count() if new > PARALLEL_FROM else 1
                 pending = self._pending(client, batcher, store, statuses, committed, reading)
-                for batch in parse_batches(batcher, pending, workers=workers):
+                # the batch fetched ahead (see _fetch_ahead) is one of the pipeline's AHEAD
+                for batch in parse_batches(batcher, pending, workers=workers, ahead=AHEAD - 1):
                     committed.update(batch.state or {})
                     yield batch
                 return
