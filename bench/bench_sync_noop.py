@@ -302,7 +302,7 @@ def main() -> None:
     # As an installed deskmove runs from cron: its bytecode compiled (an edited checkout
     # under PYTHONDONTWRITEBYTECODE would otherwise compile each changed module per run).
     compileall.compile_dir(REPO / "src", quiet=1)
-    env = {**os.environ, **ENV, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, **ENV, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
     os.environ.update(ENV)
     tmp = a.keep.resolve() if a.keep else Path(tempfile.mkdtemp(prefix="deskmove-bench-sync-"))
     from tests.servers.postgres import free_port

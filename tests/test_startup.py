@@ -103,6 +103,9 @@ def test_a_no_op_sync_imports_no_alembic_no_progress_bar_and_no_workspace(
     out = loaded_after(code, ("alembic", "tqdm", "fastapi", "jinja2", "uvicorn", "httpx"))
     assert "inbox +0 new, 0 changed; out: up to date" in out
     assert "LOADED []" in out
+    # nor the store's machinery: SQLAlchemy, the models, the store, the full sync
+    store = ("sqlalchemy", "sqlmodel", "deskmove.store.core", "deskmove.sync")
+    assert "LOADED []" in loaded_after(code, store)
     # an mbox that did not grow is not parsed: no mail parser, HTML sanitiser, charset
     # guesser, and no support-address hint (which read every stored mail's recipients)
     parser = ("deskmove.mail.batcher", "deskmove.mail.parse", "nh3", "charset_normalizer")

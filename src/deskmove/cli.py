@@ -446,12 +446,19 @@ def sync(
         */5 * * * * cd /srv/migration && /srv/deskmove/.venv/bin/deskmove --quiet sync
     """
     from deskmove.errors import EXIT_LOCKED, LockHeld
-    from deskmove.sync import sync_all
+    from deskmove.syncplan import idle_sync
 
     g = _globals(ctx)
     try:
-        with g.opened() as (project, store):
-            report = sync_all(project, store, names or None, dry_run=dry_run, progress=g.progress)
+        # nothing new anywhere, and sure of it: answered without the store's machinery
+        report = None if dry_run else idle_sync(g.load(), names or None)
+        if report is None:
+            from deskmove.sync import sync_all
+
+            with g.opened() as (project, store):
+                report = sync_all(
+                    project, store, names or None, dry_run=dry_run, progress=g.progress
+                )
     except LockHeld:
         if g.quiet:  # cron: an overlapping run is routine, not worth a mail
             raise typer.Exit(EXIT_LOCKED) from None

@@ -141,6 +141,47 @@ def _file_lock(root: Path, _url: str, command: str) -> Iterator[Holder | None]:
         os.close(fd)
 
 
+@contextmanager
+def clean_lock(root: Path, store_url: str, command: str) -> Iterator[bool]:
+    """The project's file lock, for a run that goes on only when it is free and no killed
+    run's holder is recorded: yields False otherwise, leaving the lock file as it was
+    found, so that :func:`project_lock` (the full path) finds, reports and clears it as
+    ever. A PostgreSQL store, a lock already held in this process or a lock file that
+    cannot be opened: False."""
+    if store_url.startswith("postgresql") or is_held(root, store_url):
+        yield False
+        return
+    try:
+        fd = os.open(Path(root) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held by another run: the full path says so
+            yield False
+            return
+        try:
+            if _read_holder(fd).pid is not None:  # a killed run's: the full path reports it
+                yield False
+                return
+            key = _key(root, store_url)
+            _write(fd, json.dumps(_me(command).as_dict()))
+            with _guard:
+                _held[key] = 1
+            try:
+                yield True
+            finally:
+                with _guard:
+                    _held.pop(key, None)
+                _write(fd, "")
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 def _read_holder(fd: int) -> Holder:
     os.lseek(fd, 0, os.SEEK_SET)
     raw = os.read(fd, 4096)

@@ -45,6 +45,13 @@ class Source(ABC):
     def check(self) -> None:  # noqa: B027 - optional hook
         """Fail early with a clear error when the input cannot be read at all."""
 
+    def nothing_new(self, state: dict[str, dict[str, Any]]) -> bool:
+        """Whether :meth:`batches` from ``state`` would certainly yield no batch and add no
+        note: a cheap look at the input (no parser, no store) for a cron run with nothing
+        to do. False means "not known": the caller imports as usual, which is always right.
+        """
+        return False
+
     def estimate(self) -> int | None:
         """How many items this run will read, when cheap to know (for the progress bar)."""
         return None

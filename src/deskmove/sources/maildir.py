@@ -50,7 +50,10 @@ class _FileMailSource(Source):
         except OSError:
             return None
 
-    def batches(self, state: dict[str, dict[str, Any]], store: Store) -> Iterator[Batch]:
+    def _changed(
+        self, state: dict[str, dict[str, Any]]
+    ) -> tuple[list[tuple[float, str, Path, str | None]], float, set[str]]:
+        """The files changed since the saved state, oldest first; the saved time and names."""
         cursor = state.get(self.stream) or {}
         since, seen = float(cursor.get("mtime") or 0), set(cursor.get("seen") or [])
         if str(self.conn.option("full", "")).lower() in ("1", "true", "yes"):
@@ -64,6 +67,20 @@ class _FileMailSource(Source):
             if mtime > since or (mtime == since and native not in seen):
                 entries.append((mtime, native, path, folder))
         entries.sort()
+        return entries, since, seen
+
+    def nothing_new(self, state: dict[str, dict[str, Any]]) -> bool:
+        """No file changed since the saved state: :meth:`batches` yields nothing. A first
+        import (no saved state) records its state even for an empty folder."""
+        if not state.get(self.stream):
+            return False
+        try:
+            return not self._changed(state)[0]
+        except (OSError, ValueError, TypeError):
+            return False  # the import says what is wrong
+
+    def batches(self, state: dict[str, dict[str, Any]], store: Store) -> Iterator[Batch]:
+        entries, since, seen = self._changed(state)
         if not entries and state.get(self.stream):  # nothing new: no batch, as before
             return
         from deskmove.mail.batcher import MailBatcher, RawMail

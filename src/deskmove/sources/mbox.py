@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from deskmove.errors import InputError
-from deskmove.mail.mboxfile import fingerprint, hash_before, is_from_line, iter_mbox
+from deskmove.mail.mboxfile import MboxEntry, fingerprint, hash_before, is_from_line, iter_mbox
 from deskmove.records import Batch, QuarantineRec
 from deskmove.sources.base import Retried, Source, retry_mail
 
@@ -102,10 +102,32 @@ class MboxSource(Source):
                 yield batch
         self._note(batcher)
 
+    def nothing_new(self, state: dict[str, dict[str, Any]]) -> bool:
+        """The saved offset still ends the same bytes (:meth:`_resume`) and no mail follows
+        it: what :meth:`batches` finds before it yields nothing. A first import (no saved
+        state) records its state even for an empty file, so it is never "nothing"."""
+        saved = state.get(STREAM)
+        if not saved:
+            return False
+        notes = list(self.notes)
+        try:
+            with self.path.open("rb") as fh:
+                cursor = self._resume(fh, saved)
+                idle = next(self._entries(fh, cursor), None) is None
+        except (OSError, ValueError, TypeError):
+            return False  # the import says what is wrong
+        finally:
+            rewritten = self.notes != notes
+            self.notes[:] = notes  # the import that follows says it again
+        return idle and not rewritten
+
+    def _entries(self, fh: BinaryIO, cursor: int) -> Iterator[MboxEntry]:
+        """The mails after ``cursor``."""
+        return iter_mbox(fh, cursor, strict=self._strict(fh))
+
     def _pending(self, fh: BinaryIO, cursor: int, first: bool) -> Iterator[Pending]:
         """The file from ``cursor`` on, in batches of raw mails with the offset after each."""
-        strict = self._strict(fh)
-        entries = iter_mbox(fh, cursor, strict=strict)
+        entries = self._entries(fh, cursor)
         peek = next(entries, None)
         if peek is None:  # no mail after the cursor
             if first:

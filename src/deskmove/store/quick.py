@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from deskmove.checkpoint import checkpoint
 
 PUSH_STREAM = "@push"  # as deskmove.store.delta.PUSH_STREAM
 _PREFIX = "sqlite:///"
@@ -287,3 +289,92 @@ def _has_push_work(conn: sqlite3.Connection, target: str) -> bool:
             target,
         )
     )
+
+
+class IdleSync:
+    """What a `deskmove sync` with nothing to do reads and writes, in one write
+    transaction (``BEGIN IMMEDIATE``: no other writer between its reads and its runs)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._done = False
+
+    def any_running(self) -> bool:
+        """Runs left "running" (a killed run's): the full path marks them interrupted."""
+        return bool(_one(self._conn, "SELECT EXISTS (SELECT 1 FROM runs WHERE status = 'running')"))
+
+    def get_state(self, connection: str) -> dict[str, dict[str, Any]]:
+        """As :meth:`Store.get_state`."""
+        rows = self._conn.execute(
+            "SELECT stream, cursor FROM sync_state WHERE connection = ?", (connection,)
+        )
+        return {stream: dict(_json(cursor) or {}) for stream, cursor in rows}
+
+    def has_push_work(self, target: str) -> bool:
+        return _has_push_work(self._conn, target)
+
+    def add_run(
+        self,
+        command: str,
+        connection: str | None,
+        started: datetime,
+        finished: datetime,
+        status: str,
+        counts: Callable[[int], dict[str, Any]],
+    ) -> int:
+        """A finished run's row, as :meth:`Store.begin_run` then :meth:`Store.finish_run`
+        leave it; ``counts`` is given the row's id."""
+        run_id = self._conn.execute(
+            "INSERT INTO runs (command, connection, started_at, finished_at, status, counts) "
+            "VALUES (?, ?, ?, ?, ?, '{}')",
+            (command, connection, _stamp(started), _stamp(finished), status),
+        ).lastrowid
+        assert run_id is not None
+        self._conn.execute(
+            "UPDATE runs SET counts = ? WHERE id = ?", (json.dumps(counts(run_id)), run_id)
+        )
+        return run_id
+
+    def commit(self) -> None:
+        checkpoint("idle-sync", "runs written, before commit")
+        self._conn.execute("COMMIT")
+        self._done = True
+
+
+@contextmanager
+def idle_sync(url: str) -> Iterator[IdleSync | None]:
+    """One write transaction on a SQLite store at the newest revision (None: not such a
+    store, or it cannot be written). What the block writes lands only if it calls
+    :meth:`IdleSync.commit`; a database error in the block is swallowed after the
+    rollback (the block's result stays unset: the caller takes the full path)."""
+    path = sqlite_path(url)
+    if path is None or not path.is_file() or not os.access(path.parent, os.W_OK):
+        yield None
+        return
+    try:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    except sqlite3.Error:
+        yield None
+        return
+    with closing(conn):
+        try:
+            # as deskmove.store.engine sets up its connections
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("BEGIN IMMEDIATE")
+            head = at_head(conn)
+        except sqlite3.Error:
+            yield None
+            return
+        work = IdleSync(conn) if head else None
+        try:
+            yield work
+        except (sqlite3.Error, ValueError):
+            pass
+        finally:
+            if work is None or not work._done:  # noqa: SLF001 - its own transaction
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
