@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from deskmove.store.quarantine import Item
 
 STREAM = "mbox"
-BATCH_MAILS = 250
+BATCH_MAILS = 500  # per batch and transaction, as an IMAP fetch (see the README)
 BATCH_BYTES = 16 << 20
 _MOZ_STATUS = re.compile(rb"^X-Mozilla-Status:\s*([0-9A-Fa-f]{1,4})", re.MULTILINE | re.IGNORECASE)
 _GM_LABELS = re.compile(rb"^X-Gmail-Labels:(.*(?:\r?\n[ \t].*)*)", re.MULTILINE | re.IGNORECASE)
