@@ -590,16 +590,8 @@ class Ingestor:
     def _load_emails(self, conn: Connection, emails: Iterable[str]) -> None:
         missing = sorted({e for e in emails if e and e not in self._emails})
         e = EMAILS.c
-        sqlite = conn.dialect.name == "sqlite"
         for part in chunks(missing):
-            if sqlite:
-                rows = conn.exec_driver_sql(
-                    "SELECT email, person_id FROM person_emails "
-                    f"WHERE email IN ({provenance.marks(len(part))})",
-                    tuple(part),
-                )
-            else:
-                rows = conn.execute(sa.select(e.email, e.person_id).where(e.email.in_(part)))
+            rows = provenance.select_in(conn, (e.email, e.person_id), e.email, part)
             for email, pid in rows:
                 self._emails[email] = pid
 

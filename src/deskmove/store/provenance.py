@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -20,6 +21,18 @@ def marks(n: int) -> str:
     SQLite's driver as they are, since SQLAlchemy would build, compile and expand the
     statement again on every call, which costs more than the look-up itself."""
     return ", ".join("?" * n)
+
+
+def select_in(
+    conn: Connection, columns: Sequence[sa.Column], key: sa.Column, values: Sequence
+) -> Any:
+    """The rows of ``columns`` whose ``key`` is one of ``values``, one table: on SQLite as
+    plain SQL to the driver (see :func:`marks`), elsewhere as a Core SELECT."""
+    if conn.dialect.name == "sqlite":
+        names = ", ".join(c.name for c in columns)
+        sql = f"SELECT {names} FROM {key.table.name} WHERE {key.name} IN ({marks(len(values))})"
+        return conn.exec_driver_sql(sql, tuple(values))
+    return conn.execute(sa.select(*columns).where(key.in_(values)))
 
 
 @lru_cache(maxsize=64)

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 from deskmove.model import Message, Person, PersonEmail, Ticket
 from deskmove.records import MessageRec
-from deskmove.store.provenance import marks
+from deskmove.store.provenance import marks, select_in
 from deskmove.textfold import fold_message, message_text, normalise
 
 TICKETS = Ticket.__table__
@@ -117,13 +117,7 @@ def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
     t, m = TICKETS.c, MESSAGES.c
     sqlite = conn.dialect.name == "sqlite"  # the look-ups straight to the driver (marks)
     if unknown:
-        if sqlite:
-            sql = (
-                f"SELECT id, subject, requester_id FROM tickets WHERE id IN ({marks(len(unknown))})"
-            )
-            rows = conn.exec_driver_sql(sql, tuple(unknown))
-        else:
-            rows = conn.execute(sa.select(t.id, t.subject, t.requester_id).where(t.id.in_(unknown)))
+        rows = select_in(conn, (t.id, t.subject, t.requester_id), t.id, unknown)
         heads.update((tid, (subject, req)) for tid, subject, req in rows)
     older = [tid for tid in todo if not todo[tid].fresh]
     if older:  # the people of the messages stored before

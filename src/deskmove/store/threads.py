@@ -143,16 +143,8 @@ class StoreThreads:
         if not message_ids:
             return owners
         with self._read() as conn:
-            sqlite = conn.dialect.name == "sqlite"
             for part in chunks(sorted(message_ids)):
-                if sqlite:
-                    rows = conn.exec_driver_sql(
-                        "SELECT id, message_id FROM messages "
-                        f"WHERE message_id IN ({provenance.marks(len(part))})",
-                        tuple(part),
-                    )
-                else:
-                    rows = conn.execute(sa.select(m.id, m.message_id).where(m.message_id.in_(part)))
+                rows = provenance.select_in(conn, (m.id, m.message_id), m.message_id, part)
                 by_id = dict(rows.all())
                 for eid, nid in _owners(conn, self.connection, "message", sorted(by_id)):
                     owners.setdefault(by_id[eid], set()).add(nid)
