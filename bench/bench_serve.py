@@ -243,8 +243,10 @@ def floor_sql(con: sqlite3.Connection, name: str, url: str, n_tickets: int) -> N
         where.append("t.channel = ?")
         args.append(q["channel"])
     if q.get("q"):
-        where.append("t.id IN (SELECT rowid / 16 FROM search_fts WHERE search_fts MATCH ?)")
-        args.append(" ".join(f'"{w}"*' for w in search.terms(unquote_plus(q["q"]))))
+        words = search.terms(unquote_plus(q["q"]))  # each in some part of the ticket's document
+        one = f"SELECT rowid / {search.PARTS} FROM search_fts WHERE search_fts MATCH ?"
+        where.append(f"t.id IN ({' INTERSECT '.join([one] * len(words))})")
+        args += [f'"{w}"*' for w in words]
     sql_where = f"WHERE {' AND '.join(where)}" if where else ""
     con.execute(
         f"SELECT {row_cols} FROM {joins} {sql_where} ORDER BY t.updated_at DESC, t.id DESC LIMIT 51",

@@ -1,5 +1,7 @@
 """A long ticket's search document: appended batch by batch in parts, as a rebuild makes it,
-without reading the ticket's stored messages back."""
+without reading the ticket's stored messages back and rewriting no more than its first and
+last parts; found by words in any of its parts; cut anew by the migration that gave the
+header a part of its own."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -14,6 +18,7 @@ from deskmove.config import Project, init_project
 from deskmove.mail import parallel
 from deskmove.sources import mbox
 from deskmove.store import Store, search
+from deskmove.store.revision import MIGRATIONS
 from deskmove.sync import import_source
 from tests.mailhelp import at, mail
 
@@ -56,9 +61,14 @@ def documents(conn: sa.Connection) -> list[tuple[int, str]]:
     return [(tid, doc) for tid, doc in conn.execute(sa.text(q))]
 
 
+def body_words(parts: list[str]) -> list[str]:
+    """The words of a document's body: after the first part's line break, then the rest."""
+    return " ".join([parts[0].partition("\n")[2], *parts[1:]]).split()
+
+
 @pytest.fixture
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Parts of 1,000 characters (not 200,000), and 5 mails per batch: a thread of a
+    """Parts of 1,000 characters (not 12,500), and 5 mails per batch: a thread of a
     hundred mails spans many batches and many parts."""
     monkeypatch.setattr(search, "PART_CHARS", 1000)
     monkeypatch.setattr(search, "DOC_CHARS", search.PARTS * 1001, raising=False)
@@ -66,18 +76,27 @@ def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(parallel.WORKERS_ENV, "1")
 
 
-def import_thread(store: Store, tmp_path: Path, count: int) -> tuple[int, list[str]]:
-    """Import the thread; returns its ticket's id and the SELECTs that read message text."""
+def import_thread(
+    store: Store, tmp_path: Path, count: int
+) -> tuple[int, list[str], list[list[int]]]:
+    """Import the thread; returns its ticket's id, the SELECTs that read message text, and
+    the numbers of the parts each write to the search index wrote."""
     box = long_thread(tmp_path / "long.mbox", count)
     root = tmp_path / "p"
     init_project(root)
     (root / "deskmove.toml").write_text(SUPPORT, encoding="utf-8")
     project = Project.load(root)
     reads: list[str] = []
+    writes: list[list[int]] = []
 
-    def spy(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+    def spy(_conn, _cursor, statement, params, _context, _many) -> None:  # type: ignore[no-untyped-def]
         if statement.lstrip().upper().startswith("SELECT") and "body_text" in statement:
             reads.append(statement)
+        if statement.startswith("INSERT INTO search_fts "):
+            rows = [params] if isinstance(params[0], int) else params  # one row, or many
+            writes.append([rowid % search.PARTS for rowid, _doc in rows])
+        elif statement.startswith("INSERT INTO search_docs"):
+            writes.append([row["p"] for row in ([params] if isinstance(params, dict) else params)])
 
     event.listen(Engine, "before_cursor_execute", spy)
     try:
@@ -87,37 +106,102 @@ def import_thread(store: Store, tmp_path: Path, count: int) -> tuple[int, list[s
     assert report.counts.new["message"] == count and report.counts.new["ticket"] == 1
     with store.begin() as conn:
         (tid,) = conn.execute(sa.text("SELECT id FROM tickets")).scalars()
-    return tid, reads
+    return tid, reads, writes
 
 
 def test_a_long_tickets_document_grows_part_by_part_as_a_rebuild_makes_it(
     any_store: Store, tmp_path: Path, small_parts: None
 ) -> None:
-    tid, reads = import_thread(any_store, tmp_path, 40)  # about 13,000 characters: 13 parts
+    tid, reads, writes = import_thread(any_store, tmp_path, 40)  # about 13,000 characters
     assert reads == []  # no batch read the ticket's earlier messages back
     with any_store.begin() as conn:
         appended = documents(conn)
         assert {t for t, _ in appended} == {tid}
-        assert 8 <= len(appended) < search.PARTS
-        assert all(doc.startswith("reklamace ") and "\n" in doc for _, doc in appended)
-        assert all("petr cerny" in doc.partition("\n")[0] for _, doc in appended)
-        words = " ".join(doc.partition("\n")[2] for _, doc in appended).split()
+        parts = [doc for _, doc in appended]
+        assert 8 <= len(parts) < search.PARTS
+        assert parts[0].startswith("reklamace ") and "petr cerny" in parts[0].partition("\n")[0]
+        assert all("\n" not in doc and len(doc) <= 1000 for doc in parts[1:])  # body alone
+        words = body_words(parts)
         assert [w for w in words if w.startswith("slovo")] == [f"slovo{i}" for i in range(40)]
         search.index_tickets(conn, [tid])
         assert documents(conn) == appended
+    # Each batch wrote its new parts, its last part again, and the first when the header
+    # changed (Petr joined half-way): never the parts in between.
+    assert len(writes) == 8  # 40 mails, 5 per batch
+    top = 0
+    for written in writes[1:]:
+        assert all(k == 0 or k >= top for k in written), (top, written)
+        top = max(top, *written)
+    assert any(0 in w and min(k for k in w if k) > 1 for w in writes[1:] if len(w) > 1)
 
 
-def test_a_ticket_past_the_last_part_keeps_sixteen_parts_and_reads_no_messages(
-    any_store: Store, tmp_path: Path, small_parts: None
+def test_a_ticket_past_the_last_part_keeps_its_parts_and_reads_no_messages(
+    any_store: Store, tmp_path: Path, small_parts: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tid, reads = import_thread(any_store, tmp_path, 100)  # about 33,000 characters
+    monkeypatch.setattr(search, "PARTS", 16)  # the store is new: its rowids follow suit
+    monkeypatch.setattr(search, "DOC_CHARS", 16 * 1001)
+    tid, reads, _writes = import_thread(any_store, tmp_path, 100)  # about 33,000 characters
     assert reads == []
     with any_store.begin() as conn:
         appended = documents(conn)
-        assert len(appended) == search.PARTS
-        assert all(len(doc) <= 1000 + len(doc.partition("\n")[0]) + 1 for _, doc in appended)
+        assert len(appended) == 16
+        assert all(len(doc) <= 1000 for _, doc in appended[1:])
         search.index_tickets(conn, [tid])  # from the messages, as far as the parts hold
         rebuilt = documents(conn)
     assert rebuilt[:-1] == appended[:-1]
     last, again = appended[-1][1], rebuilt[-1][1]
     assert last.startswith(again) and len(last) - len(again) < 50  # a few words at most
+
+
+def test_a_ticket_is_found_by_words_in_different_parts(
+    any_store: Store, tmp_path: Path, small_parts: None
+) -> None:
+    tid, _reads, _writes = import_thread(any_store, tmp_path, 40)
+    with any_store.begin() as conn:
+        parts = [doc for _, doc in documents(conn)]
+        where = {w: k for k, doc in enumerate(parts) for w in doc.split() if w.startswith("slovo")}
+        assert where["slovo0"] == 0 and where["slovo39"] >= 8
+        for query in ("jana slovo39", "slovo0 slovo39", "reklamace slovo2", "petr slovo39"):
+            words = search.terms(query)
+            assert search.first_matches(conn, words, 10) == [tid], query
+            ids = conn.execute(search.matching_ids(conn.dialect.name, words)).scalars()
+            assert list(ids) == [tid], query
+        assert search.first_matches(conn, search.terms("slovo39 slovo40"), 10) == []
+        assert search.first_matches(conn, search.terms("slovo3"), 10) == [tid]  # one ticket
+
+
+def _migrate(store: Store, revision: str, down: bool = False) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+def test_the_migration_cuts_stored_documents_anew_as_a_rebuild_would(
+    any_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(parallel.WORKERS_ENV, "1")
+    monkeypatch.setattr(mbox, "BATCH_MAILS", 5)
+    tid, _reads, _writes = import_thread(any_store, tmp_path, 100)  # 3 parts of 12,500
+    with any_store.begin() as conn:
+        new = documents(conn)
+        words = body_words([doc for _, doc in new])
+    assert len(new) == 3
+    _migrate(any_store, "0009", down=True)  # the layout before: the header in every part
+    with any_store.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            rows = conn.execute(sa.text("SELECT rowid, doc FROM search_fts ORDER BY rowid"))
+            old = [(rowid // 16, rowid % 16, doc) for rowid, doc in rows]
+        else:
+            q = "SELECT ticket_id, part, doc FROM search_docs ORDER BY 1, 2"
+            old = [tuple(r) for r in conn.execute(sa.text(q))]
+    header = new[0][1].partition("\n")[0]
+    assert [(t, k) for t, k, _ in old] == [(tid, 0)]  # 33,000 characters fit in one old part
+    assert old[0][2] == f"{header}\n{' '.join(words)}"
+    _migrate(any_store, "head")
+    with any_store.begin() as conn:
+        assert documents(conn) == new
+        search.index_tickets(conn, [tid])
+        assert documents(conn) == new
+        assert search.first_matches(conn, search.terms("jana slovo99"), 10) == [tid]

@@ -1,13 +1,22 @@
 """Full-text search over tickets: subjects, message text and people, without diacritics.
 
-Each ticket has one document (split in parts past ``PART_CHARS``) of text that
-:func:`normalise` has already folded: lower case, diacritics removed, letters
-such as ``ł`` or ``ß`` spelled out, everything but word characters turned into
-single spaces. So ``zlutoucky`` finds ``Žluťoučký`` on both stores:
+Each ticket has one document of text that :func:`normalise` has already folded:
+lower case, diacritics removed, letters such as ``ł`` or ``ß`` spelled out,
+everything but word characters turned into single spaces. So ``zlutoucky``
+finds ``Žluťoučký`` on both stores:
 
-- SQLite: an FTS5 table ``search_fts`` (rowid = ticket id × 16 + part);
+- SQLite: an FTS5 table ``search_fts`` (rowid = ticket id × ``PARTS`` + part);
 - PostgreSQL: ``search_docs`` with a generated ``tsvector`` ('simple' config)
   under a GIN index.
+
+A document is stored in parts: part 0 is the header (the ticket's subject and
+people), a line break and the first ``PART_CHARS`` characters of the body (each
+message's subject where it differs and its text, in the order stored); each
+further part is the next ``PART_CHARS`` of the body. A search finds the tickets
+that hold every word in some part (one match per word, intersected), so the
+header is written once, and what a batch rewrites for a ticket is bounded by two
+parts: the header's, when a new person joins, and the last one, which its new
+text is appended to.
 
 Imports keep it current: the ingestor calls :func:`index_added` for the
 tickets a batch touched, in the batch's transaction, with the text the batch
@@ -36,9 +45,10 @@ MESSAGES = Message.__table__
 PEOPLE = Person.__table__
 EMAILS = PersonEmail.__table__
 
-PARTS = 16  # documents per ticket at most (SQLite rowid = ticket id * PARTS + part)
-PART_CHARS = 200_000  # a tsvector must stay under 1 MB
-DOC_CHARS = PARTS * (PART_CHARS + 1)  # of a ticket's text at most go into its parts
+PARTS = 256  # parts per ticket at most (SQLite rowid = ticket id * PARTS + part)
+PART_CHARS = 12_500  # of body text per part: at most what a batch rewrites to append
+HEADER_CHARS = 100_000  # of the header at most (a part's tsvector must stay under 1 MB)
+DOC_CHARS = PARTS * (PART_CHARS + 1)  # of a ticket's body at most go into its parts
 MAX_TERMS = 8
 CHUNK = 200
 HELD_CHARS = 8_000_000  # of new document text held before it is written (see _index_added)
@@ -52,8 +62,9 @@ def terms(query: str) -> list[str]:
 # -- indexing ------------------------------------------------------------------------
 # A document is its header (the ticket's subject and people), a line break, and its body:
 # each message's subject where it differs from the ticket's, and its text, in the order
-# the messages were stored. Every part repeats the header; the line break lets an import
-# append a batch's messages to a document without reading the ticket's messages again.
+# the messages were stored. The body is cut into parts of ``PART_CHARS`` (at a space) from
+# its start, so a batch appends to a document by re-cutting only its last part: the parts
+# come out as a rebuild from the ticket's messages would make them.
 @dataclass(slots=True)
 class NewText:
     """What one batch wrote for one ticket, so its document is brought up to date from memory."""
@@ -83,14 +94,14 @@ def index_added(conn: Connection, added: dict[int, NewText]) -> None:
     """Bring the documents of the tickets a batch touched up to date.
 
     A new ticket's document is made from the batch alone; a stored ticket's gets the
-    batch's messages appended to its last part (to all of them when the header changed),
-    so the work and memory per ticket are bounded by a part's size (the document's, at
-    most ``PARTS`` parts), never by how many messages the ticket has; only the parts that
-    change are written. A document whose
-    ``PARTS`` parts are full takes no more than fits at the end of its last one (a rebuild
-    would drop the new text; the stored parts no longer say where the ticket's text ended
-    beyond them). Only a document that cannot be extended (none yet, or
-    written before the header had its own line) is rebuilt from the ticket's messages.
+    batch's messages appended to its last part, and its first part a new header when the
+    subject or people changed. So the work and memory per ticket are bounded by two
+    parts' size, never by how many messages the ticket has or how long its document is;
+    only the parts that change are written. A document whose ``PARTS`` parts are full
+    takes no more than fits at the end of its last one (a rebuild would drop the new text;
+    the stored parts no longer say where the ticket's text ended beyond them). Only a
+    document that cannot be extended (none yet, or written before the header had its own
+    line) is rebuilt from the ticket's messages.
     """
     ids = sorted(added)
     for i in range(0, len(ids), CHUNK):
@@ -98,11 +109,11 @@ def index_added(conn: Connection, added: dict[int, NewText]) -> None:
 
 
 def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
-    last = dict(_last_parts(conn, [tid for tid, new in added.items() if not new.fresh]))
+    ends = dict(_ends(conn, [tid for tid, new in added.items() if not new.fresh]))
     rebuild = {
         tid
         for tid, new in added.items()
-        if not new.fresh and (tid not in last or "\n" not in last[tid][1])
+        if not new.fresh and (tid not in ends or "\n" not in ends[tid][0])
     }
     if rebuild:
         index_tickets(conn, rebuild)
@@ -161,67 +172,79 @@ def _index_added(conn: Connection, added: dict[int, NewText]) -> None:
             whole.append(tid)
             continue
         subject = heads[tid][0]
-        header = normalise(
-            " ".join([subject or ""] + [names.get(p, "") for p in sorted(people[tid])])
-        )
+        header = _header(subject or "", [names.get(p, "") for p in sorted(people[tid])])
         pieces = []
         for _mid, _author, rec in sorted(new.messages, key=_first):
             folded = rec.folded or fold_message(rec.subject, rec.body_text, rec.body_html)
             if rec.subject and rec.subject != (subject or ""):
                 pieces.append(folded[0])
             pieces.append(folded[1])
-        if tid not in last:
+        if tid not in ends:
             if tid <= top:
                 whole.append(tid)
-            parts = _split(header, " ".join(p for p in pieces if p))
+            parts = _split(header, _join([], pieces))
             rows += [(tid, n, text) for n, text in enumerate(parts)]
             held += sum(map(len, parts))
             continue
-        # A stored document: its parts before the last stay as they are, unless the header
-        # (subject, people) changed, which every part repeats. Either way no message is
-        # read back, and only the parts that change are written.
-        n, doc = last[tid]
-        if doc.partition("\n")[0] == header:
-            first, old = n, {n: doc}
+        # A stored document: its parts before the last stay as they are; the first gets the
+        # new header if the subject or people changed. No message is read back, and only the
+        # parts that change are written.
+        zero, n, last = ends[tid]
+        stored_header, _, zero_body = zero.partition("\n")
+        if n == 0:
+            parts = _split(header, _join([zero_body], pieces))
         else:
-            first, old = 0, dict(enumerate(d for _tid, d in _stored_docs(conn, [tid])))
-        body = _stored_body([old[k] for k in sorted(old)])
-        parts = _split(header, " ".join(p for p in [body, *pieces] if p), PARTS - first)
-        changed = [(tid, k, text) for k, text in enumerate(parts, first) if old.get(k) != text]
-        gone = [(tid, k) for _tid, k, _text in changed if k <= n]
-        gone += [(tid, k) for k in range(first + len(parts), n + 1)]
+            parts = _chunks(_join([last], pieces), PARTS - n)
+            if header != stored_header:
+                parts.insert(0, f"{header}\n{zero_body}")
+            else:
+                parts.insert(0, zero)
+        old = {0: zero, n: last}
+        numbered = [(0, parts[0]), *enumerate(parts[1:], max(n, 1))]
+        changed = [(tid, k, text) for k, text in numbered if old.get(k) != text]
         rows += changed
-        parts_gone += gone
+        parts_gone += [(tid, k) for _tid, k, _text in changed if k in old]
         held += sum(len(text) for _tid, _k, text in changed)
     flush()
 
 
-def _stored_body(parts: list[str]) -> str:
-    """The body stored parts were split from (:func:`_split` cuts at a space and drops it),
-    so a batch appends to a long ticket's document without reading its messages."""
-    return " ".join(doc.partition("\n")[2] for doc in parts)
+def _join(stored: list[str], pieces: list[str]) -> str:
+    """A body: what is stored of it (its last part), then a batch's new pieces."""
+    return " ".join(p for p in [*stored, *pieces] if p)
 
 
-def _last_parts(conn: Connection, ids: list[int]) -> Iterator[tuple[int, tuple[int, str]]]:
-    """(ticket id, (number of its last part, that part)) of the tickets that have a document."""
+def _ends(conn: Connection, ids: list[int]) -> Iterator[tuple[int, tuple[str, int, str]]]:
+    """(ticket id, (its first part, the number of its last part, that part)) of the
+    tickets that have a document: all a batch needs to append to it."""
     if not ids:
         return
     if conn.dialect.name == "sqlite":
-        sql = (
+        last_sql = (
             "SELECT rowid, doc FROM search_fts WHERE rowid BETWEEN ? AND ? "
             "ORDER BY rowid DESC LIMIT 1"
         )
+        zero_sql = "SELECT doc FROM search_fts WHERE rowid = ?"
         with _cursor(conn) as cur:
             for tid in ids:
-                for rowid, doc in cur.execute(sql, (tid * PARTS, tid * PARTS + PARTS - 1)):
-                    yield tid, (rowid - tid * PARTS, doc)
+                for rowid, doc in cur.execute(last_sql, (tid * PARTS, tid * PARTS + PARTS - 1)):
+                    n = rowid - tid * PARTS
+                    zero = doc
+                    if n:
+                        found = cur.execute(zero_sql, (tid * PARTS,)).fetchone()
+                        zero = found[0] if found else ""  # no first part: rebuilt
+                    yield tid, (zero, n, doc)
         return
     q = sa.text(
-        "SELECT DISTINCT ON (ticket_id) ticket_id, part, doc FROM search_docs "
-        "WHERE ticket_id = ANY(:ids) ORDER BY ticket_id, part DESC"
+        "SELECT d.ticket_id, d.part, d.doc FROM search_docs d JOIN (SELECT ticket_id, "
+        "max(part) AS top FROM search_docs WHERE ticket_id = ANY(:ids) GROUP BY ticket_id) l "
+        "ON d.ticket_id = l.ticket_id AND (d.part = 0 OR d.part = l.top) ORDER BY 1, 2"
     )
+    got: dict[int, dict[int, str]] = {}
     for tid, part, doc in conn.execute(q, {"ids": list(ids)}):
-        yield tid, (part, doc)
+        got.setdefault(tid, {})[part] = doc
+    for tid, docs in got.items():
+        n = max(docs)
+        yield tid, (docs.get(0, ""), n, docs[n])
 
 
 @contextmanager
@@ -251,28 +274,12 @@ def _first(item: tuple[Any, ...]) -> Any:
     return item[0]
 
 
-def _stored_docs(conn: Connection, ids: list[int]) -> Iterator[tuple[int, str]]:
-    """The document parts of these tickets, in part order."""
-    if not ids:
-        return
-    if conn.dialect.name == "sqlite":
-        sql = "SELECT rowid, doc FROM search_fts WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
-        with _cursor(conn) as cur:
-            for tid in ids:
-                for _rowid, doc in cur.execute(sql, (tid * PARTS, tid * PARTS + PARTS - 1)):
-                    yield tid, doc
-        return
-    q = sa.text(
-        "SELECT ticket_id, doc FROM search_docs WHERE ticket_id = ANY(:ids) ORDER BY ticket_id, part"
-    )
-    yield from conn.execute(q, {"ids": list(ids)})
-
-
 def index_missing(conn: Connection, limit: int | None = None) -> int:
     """Index tickets that have no document yet (a store imported before search existed)."""
     t = TICKETS.c
     if conn.dialect.name == "sqlite":
-        have = sa.select(sa.literal_column("rowid / 16")).select_from(sa.table("search_fts"))
+        rowids = sa.literal_column(f"rowid / {PARTS}")
+        have = sa.select(rowids).select_from(sa.table("search_fts"))
     else:
         have = sa.select(sa.column("ticket_id")).select_from(sa.table("search_docs"))
     q = sa.select(t.id).where(t.id.not_in(have)).order_by(t.id)
@@ -311,9 +318,19 @@ def _documents(conn: Connection, ids: list[int]) -> Iterator[tuple[int, list[str
                 sizes[tid] += len(piece) + 1
     names = _people_text(conn, {p for s in people.values() for p in s})
     for tid, head in heads.items():
-        header = normalise(" ".join(head + [names.get(p, "") for p in sorted(people[tid])]))
+        header = _header(head[0], [names.get(p, "") for p in sorted(people[tid])])
         # normalised one message at a time: the same words, single spaces, as the whole text
         yield tid, _split(header, " ".join(bodies[tid]))
+
+
+def _header(subject: str, names: list[str]) -> str:
+    """A document's first line: the ticket's subject and its people's names and addresses
+    (``HEADER_CHARS`` at most, cut at a space)."""
+    header = normalise(" ".join([subject, *names]))
+    if len(header) > HEADER_CHARS:
+        cut = header.rfind(" ", 0, HEADER_CHARS + 1)
+        header = header[: cut if cut > 0 else HEADER_CHARS]
+    return header
 
 
 def _people_text(conn: Connection, ids: set[int]) -> dict[int, str]:
@@ -342,22 +359,35 @@ def _people_text(conn: Connection, ids: set[int]) -> dict[int, str]:
     return {pid: " ".join(v) for pid, v in out.items()}
 
 
-def _split(header: str, body: str, limit: int = PARTS) -> list[str]:
-    """The header (subject, people) goes into every part, so each part matches on its own;
-    ``limit`` parts at most."""
-    room = max(PART_CHARS - len(header), 1000)
-    if len(body) <= room:
-        return [f"{header}\n{body}"]
-    parts: list[str] = []
-    start = 0
-    while start < len(body) and len(parts) < limit:
-        end = min(len(body), start + room)
-        if end < len(body):
-            cut = body.rfind(" ", start, end)
-            end = cut if cut > start else end
-        parts.append(f"{header}\n{body[start:end]}")
-        start = end + 1
-    return parts
+def _split(header: str, body: str, limit: int | None = None) -> list[str]:
+    """A document's parts: the header, a line break and the body's first chunk; then the
+    body's further chunks (``limit`` parts at most, ``PARTS`` by default)."""
+    first, *rest = _chunks(body, PARTS if limit is None else limit)
+    return [f"{header}\n{first}", *rest]
+
+
+def _chunks(body: str, limit: int) -> list[str]:
+    """The body cut into pieces of ``PART_CHARS`` at most, each at a space (which is
+    dropped) where there is one; ``limit`` pieces at most, at least one. Cut greedily from
+    the start, so cutting a body's last piece with text appended gives the pieces that
+    cutting the whole would."""
+    if len(body) <= PART_CHARS:
+        return [body]
+    pieces: list[str] = []
+    start, size = 0, len(body)
+    while start < size and len(pieces) < limit:
+        end = start + PART_CHARS
+        if end >= size:
+            pieces.append(body[start:])
+            break
+        cut = body.rfind(" ", start + 1, end + 1)
+        if cut > start:
+            pieces.append(body[start:cut])
+            start = cut + 1
+        else:  # one word longer than a part: cut inside it, nothing dropped
+            pieces.append(body[start:end])
+            start = end
+    return pieces
 
 
 def _delete(conn: Connection, ids: list[int]) -> None:
@@ -403,42 +433,27 @@ def _insert(conn: Connection, rows: list[tuple[int, int, str]]) -> None:
 
 
 # -- querying ------------------------------------------------------------------------
-def matching_ids(dialect: str, words: list[str]) -> Any:
-    """A SELECT of ticket ids whose document holds every word (as a prefix)."""
+# A ticket matches when each word (as a prefix) is in one of its parts: one match per word,
+# intersected by ticket.
+def _match_sql(dialect: str, words: list[str]) -> tuple[str, dict[str, str]]:
     if dialect == "sqlite":
-        match = " ".join(f'"{w}"*' for w in words)
-        return (
-            sa.text(
-                "SELECT DISTINCT rowid / 16 AS ticket_id FROM search_fts WHERE search_fts MATCH :match"
-            )
-            .bindparams(match=match)
-            .columns(ticket_id=sa.Integer)
-        )
-    query = " & ".join(f"{w}:*" for w in words)
-    return (
-        sa.text(
-            "SELECT DISTINCT ticket_id FROM search_docs WHERE tsv @@ to_tsquery('simple', :query)"
-        )
-        .bindparams(query=query)
-        .columns(ticket_id=sa.Integer)
-    )
+        one = f"SELECT rowid / {PARTS} AS ticket_id FROM search_fts WHERE search_fts MATCH :w{{}}"
+        args = {f"w{i}": f'"{w}"*' for i, w in enumerate(words)}
+    else:
+        one = "SELECT ticket_id FROM search_docs WHERE tsv @@ to_tsquery('simple', :w{})"
+        args = {f"w{i}": f"{w}:*" for i, w in enumerate(words)}
+    if len(words) == 1:
+        return one.replace("SELECT ", "SELECT DISTINCT ", 1).format(0), args
+    return " INTERSECT ".join(one.format(i) for i in range(len(words))), args
+
+
+def matching_ids(dialect: str, words: list[str]) -> Any:
+    """A SELECT of the ids of the tickets that hold every word (as a prefix)."""
+    sql, args = _match_sql(dialect, words)
+    return sa.text(sql).bindparams(**args).columns(ticket_id=sa.Integer)
 
 
 def first_matches(conn: Connection, words: list[str], limit: int) -> list[int]:
-    """Ticket ids of up to ``limit`` documents holding every word (as a prefix)."""
-    if conn.dialect.name == "sqlite":
-        match = " ".join(f'"{w}"*' for w in words)
-        rows = conn.exec_driver_sql(
-            "SELECT rowid FROM search_fts WHERE search_fts MATCH ? LIMIT ?", (match, limit)
-        ).scalars()
-        return [rowid // PARTS for rowid in rows]
-    query = " & ".join(f"{w}:*" for w in words)
-    return list(
-        conn.execute(
-            sa.text(
-                "SELECT ticket_id FROM search_docs WHERE tsv @@ to_tsquery('simple', :query) "
-                "LIMIT :n"
-            ),
-            {"query": query, "n": limit},
-        ).scalars()
-    )
+    """Ids of up to ``limit`` tickets that hold every word (as a prefix)."""
+    sql, args = _match_sql(conn.dialect.name, words)
+    return list(conn.execute(sa.text(f"{sql} LIMIT :n"), {**args, "n": limit}).scalars())
