@@ -11,6 +11,11 @@ core), beside the machine's load average.
 
     python bench/bench_mbox_import.py                  # 50,000 messages
     python bench/bench_mbox_import.py --messages 2000  # a quick run
+    python bench/bench_mbox_import.py --maildir        # also the same mails as a Maildir
+
+With ``--maildir`` the same mails are also written one file each into a Maildir's
+``cur/`` and imported from there (``maildir:PATH``), beside the same floor reading
+the Maildir (``mailbox.Maildir`` instead of ``mailbox.mbox``).
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ from datetime import UTC, datetime, timedelta
 from email.header import Header
 from email.utils import format_datetime
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # this checkout's deskmove, whatever is installed
 
 TEXTS = [
     (
@@ -140,13 +148,25 @@ def generate(path: Path, count: int, seed: int = 1) -> None:
             fh.write(raw.replace(b"\r\n", b"\n").replace(b"\nFrom ", b"\n>From ") + b"\n\n")
 
 
+def to_maildir(mbox: Path, folder: Path) -> None:
+    """The mbox's mails, one file each in a Maildir's cur/ (seen), in the mbox's order."""
+    import mailbox
+
+    for sub in ("cur", "new", "tmp"):
+        (folder / sub).mkdir(parents=True)
+    box = mailbox.mbox(mbox, create=False)
+    for i, key in enumerate(box.iterkeys()):
+        (folder / "cur" / f"{1_700_000_000 + i}.M{i}P1.bench:2,S").write_bytes(box.get_bytes(key))
+
+
 def run_floor(path: str) -> dict:
     import mailbox
     from email import policy
     from email.parser import BytesParser
 
     parser = BytesParser(policy=policy.default)
-    box = mailbox.mbox(path, create=False)
+    box = mailbox.Maildir(path, factory=None, create=False) if Path(path).is_dir() else None
+    box = box if box is not None else mailbox.mbox(path, create=False)
     start, cpu, n = time.perf_counter(), time.process_time(), 0
     for key in box.iterkeys():
         msg = parser.parsebytes(box.get_bytes(key))
@@ -169,7 +189,8 @@ def run_deskmove(path: str, project: str) -> dict:
     proj = Project.load(root)
     store = open_store(proj)
     start, cpu, workers = time.perf_counter(), time.process_time(), _children_cpu()
-    report = import_source(proj, store, f"mbox:{path}")
+    kind = "maildir" if Path(path).is_dir() else "mbox"
+    report = import_source(proj, store, f"{kind}:{path}")
     seconds = time.perf_counter() - start
     cpu, workers = time.process_time() - cpu, _children_cpu() - workers
     store.close()
@@ -206,6 +227,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=50_000)
     ap.add_argument("--runs", type=int, default=3, help="runs of each side; medians are printed")
+    ap.add_argument("--maildir", action="store_true", help="also the same mails as a Maildir")
     ap.add_argument("--child", choices=["floor", "deskmove"])
     ap.add_argument("--path")
     ap.add_argument("--project")
@@ -233,6 +255,14 @@ def main() -> None:
             ours_runs.append(_child("deskmove", str(big), str(Path(tmp) / f"p{i}")))
             load.append(os.getloadavg()[0])
         ours_half = _child("deskmove", str(half), str(Path(tmp) / "half"))
+        md_floors, md_runs = [], []
+        if args.maildir:
+            folder = Path(tmp) / "Maildir"
+            to_maildir(big, folder)
+            for i in range(args.runs):
+                md_floors.append(_child("floor", str(folder), ""))
+                md_runs.append(_child("deskmove", str(folder), str(Path(tmp) / f"m{i}")))
+                load.append(os.getloadavg()[0])
     floor, ours = _median(floors), _median(ours_runs)
     rate = lambda r: r["messages"] / r["seconds"]  # noqa: E731
     print(
@@ -265,6 +295,19 @@ def main() -> None:
         f"speed vs floor: {rate(ours) / rate(floor):.2f}x (each run beside its floor: {pairs}); "
         f"memory growth for 2x the input: {ours['peak_rss_mb'] / ours_half['peak_rss_mb']:.2f}x"
     )
+    if md_runs:
+        md_floor, md = _median(md_floors), _median(md_runs)
+        print("the same mails as a Maildir (one file each in cur/):")
+        print(
+            f"  floor (mailbox.Maildir + BytesParser): {md_floor['seconds']:.2f} s, "
+            f"{rate(md_floor):,.0f} msg/s, {md_floor['cpu']:.2f} CPU s"
+        )
+        print(
+            f"  deskmove: {md['messages']:.0f} messages, {md['seconds']:.2f} s, {rate(md):,.0f} "
+            f"msg/s, importing process {md['cpu']:.2f} CPU s, parsing workers "
+            f"{md['workers_cpu']:.2f} s, peak RSS {md['peak_rss_mb']:.0f} MB"
+        )
+        print(f"  speed vs floor: {rate(md) / rate(md_floor):.2f}x")
 
 
 if __name__ == "__main__":

@@ -63,7 +63,9 @@ def big_mail(size: int) -> bytes:
     return msg.as_bytes()
 
 
-def import_with(workers: int, tmp_path: Path, box: Path, name: str, monkeypatch) -> dict[str, Any]:
+def import_with(
+    workers: int, tmp_path: Path, box: Path, name: str, monkeypatch, kind: str = "mbox"
+) -> dict[str, Any]:
     from deskmove.config import Project
     from deskmove.sync import import_source, open_store
 
@@ -74,7 +76,7 @@ def import_with(workers: int, tmp_path: Path, box: Path, name: str, monkeypatch)
     project = Project.load(root)
     store = open_store(project)
     try:
-        report = import_source(project, store, f"mbox:{box}")
+        report = import_source(project, store, f"{kind}:{box}")
     finally:
         store.close()
     return {"report": report.as_dict(), "store": contents(root)}
@@ -115,6 +117,43 @@ def test_workers_give_the_store_one_process_gives(tmp_path: Path, monkeypatch) -
     raws = {m[5] for m in one["store"]["messages"]}  # small: rows of the store, no files
     assert raws and raws <= {sha for sha, _data in two["store"]["blobs"]}
     assert not any((tmp_path / "two" / "blobs").rglob("*"))
+
+
+def maildir(box: Path, folder: Path) -> Path:
+    """The mbox's mails as a Maildir, one file each in cur/, their times in the mbox's order."""
+    import mailbox as stdlib_mailbox
+
+    for sub in ("cur", "new", "tmp"):
+        (folder / sub).mkdir(parents=True)
+    source = stdlib_mailbox.mbox(box, create=False)
+    for i, key in enumerate(source.keys()):
+        path = folder / "cur" / f"{1_741_000_000 + i}.M{i}P1.host:2,S"
+        path.write_bytes(source.get_bytes(key))
+        os.utime(path, (1_741_000_000 + i, 1_741_000_000 + i))
+    return folder
+
+
+def test_a_maildir_is_parsed_in_workers_into_the_store_one_process_gives(
+    tmp_path: Path, monkeypatch
+) -> None:
+    pools = []
+
+    class Counted(parallel.WorkerPool):
+        def __init__(self, *args: Any) -> None:
+            pools.append(args)
+            super().__init__(*args)
+
+    monkeypatch.setattr(parallel, "WorkerPool", Counted)
+    folder = maildir(mailbox(tmp_path / "support.mbox", 600), tmp_path / "Maildir")
+    one = import_with(1, tmp_path, folder, "one", monkeypatch, "maildir")
+    assert pools == []
+    two = import_with(2, tmp_path, folder, "two", monkeypatch, "maildir")
+    assert len(pools) == 1 and pools[0][0] == 2  # two worker processes parsed the mail
+    assert one["report"]["read"] == 600 and one["report"]["quarantined"] == 12
+    assert two["report"] == {**one["report"], "run_id": two["report"]["run_id"]}
+    assert two["store"] == one["store"]  # same ids, threads, state (file time and names)
+    (state,) = two["store"]["state"]
+    assert json.loads(state[2])["mtime"] == 1_741_000_599
 
 
 def test_search_documents_appended_batch_by_batch_equal_ones_rebuilt_from_the_store(

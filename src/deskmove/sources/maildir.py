@@ -22,11 +22,12 @@ from deskmove.sources.base import Retried, Source, retry_mail
 if TYPE_CHECKING:
     # The parser is loaded only when there are files to read: a cron run on a Maildir
     # with nothing new reads no mail.
-    from deskmove.mail.batcher import MailBatcher, RawMail
+    from deskmove.mail.batcher import RawMail
+    from deskmove.mail.parallel import Pending
     from deskmove.store import Store
     from deskmove.store.quarantine import Item
 
-BATCH_MAILS = 250
+BATCH_MAILS = 500  # per batch and transaction, as an mbox (see the README)
 BATCH_BYTES = 16 << 20
 TRASHED_REASON = "marked as deleted in the Maildir (T flag), kept here instead of imported"
 
@@ -52,8 +53,9 @@ class _FileMailSource(Source):
 
     def _changed(
         self, state: dict[str, dict[str, Any]]
-    ) -> tuple[list[tuple[float, str, Path, str | None]], float, set[str]]:
-        """The files changed since the saved state, oldest first; the saved time and names."""
+    ) -> tuple[list[tuple[float, str, Path, str | None, int]], float, set[str]]:
+        """The files changed since the saved state, oldest first, with their sizes; the
+        saved time and names."""
         cursor = state.get(self.stream) or {}
         since, seen = float(cursor.get("mtime") or 0), set(cursor.get("seen") or [])
         if str(self.conn.option("full", "")).lower() in ("1", "true", "yes"):
@@ -61,11 +63,12 @@ class _FileMailSource(Source):
         entries = []
         for path, native, folder in self.files():
             try:
-                mtime = path.stat().st_mtime
+                info = path.stat()
             except OSError:
                 continue  # moved away by a mail client meanwhile: found under its new name next time
+            mtime = info.st_mtime
             if mtime > since or (mtime == since and native not in seen):
-                entries.append((mtime, native, path, folder))
+                entries.append((mtime, native, path, folder, info.st_size))
         entries.sort()
         return entries, since, seen
 
@@ -83,29 +86,13 @@ class _FileMailSource(Source):
         entries, since, seen = self._changed(state)
         if not entries and state.get(self.stream):  # nothing new: no batch, as before
             return
-        from deskmove.mail.batcher import MailBatcher, RawMail
+        from deskmove.mail.batcher import MailBatcher
+        from deskmove.mail.parallel import parse_batches, worker_count
 
         batcher = MailBatcher(self.project, store, self.conn.name)
-        mails: list[RawMail] = []
-        skipped: list[QuarantineRec] = []
-        size, newest = 0, since
-        for mtime, native, path, folder in entries:
-            raw, problem = _read(path)
-            when = datetime.fromtimestamp(mtime, UTC)
-            if problem:
-                skipped.append(QuarantineRec(native, problem, raw))
-            elif _trashed(path):
-                skipped.append(QuarantineRec(native, TRASHED_REASON, raw))
-            else:
-                mails.append(RawMail(raw, native, fallback_date=when, folder=folder))
-            size += len(raw or b"")
-            seen = seen | {native} if mtime == newest else {native}
-            newest = mtime
-            if len(mails) + len(skipped) >= BATCH_MAILS or size >= BATCH_BYTES:
-                yield self._batch(batcher, mails, skipped, newest, seen)
-                mails, skipped, size = [], [], 0
-        if mails or skipped or not state.get(self.stream):
-            yield self._batch(batcher, mails, skipped, max(newest, 0.0), seen)
+        workers = worker_count(sum(entry[4] for entry in entries))
+        pending = self._pending(entries, since, seen, first=not state.get(self.stream))
+        yield from parse_batches(batcher, pending, workers=workers)
         for note, n in batcher.notes.most_common(5):
             self.notes.append(f"{n} mail(s): {note}")
 
@@ -120,18 +107,44 @@ class _FileMailSource(Source):
 
         return retry_mail(self, items, store, make)
 
-    def _batch(
+    def _pending(
         self,
-        batcher: MailBatcher,
-        mails: list[RawMail],
-        skipped: list[QuarantineRec],
-        newest: float,
+        entries: list[tuple[float, str, Path, str | None, int]],
+        since: float,
         seen: set[str],
-    ) -> Batch:
-        state = {self.stream: {"mtime": newest, "seen": sorted(seen)}}
-        batch = batcher.batch(mails, state=state, read=len(mails) + len(skipped))
-        batch.quarantined.extend(skipped)
-        return batch
+        first: bool,
+    ) -> Iterator[Pending]:
+        """The changed files in batches of raw mails, each with the state after it (the
+        newest file time handed on and the names at that time), parsed in worker processes
+        as an mbox's are."""
+        from deskmove.mail.batcher import RawMail
+        from deskmove.mail.parallel import Pending
+
+        mails: list[RawMail] = []
+        skipped: list[QuarantineRec] = []
+        size, newest = 0, since
+
+        def pending() -> Pending:
+            state = {self.stream: {"mtime": max(newest, 0.0), "seen": sorted(seen)}}
+            return Pending(mails, state, len(mails) + len(skipped), skipped)
+
+        for mtime, native, path, folder, _size in entries:
+            raw, problem = _read(path)
+            when = datetime.fromtimestamp(mtime, UTC)
+            if problem:
+                skipped.append(QuarantineRec(native, problem, raw))
+            elif _trashed(path):
+                skipped.append(QuarantineRec(native, TRASHED_REASON, raw))
+            else:
+                mails.append(RawMail(raw, native, fallback_date=when, folder=folder))
+            size += len(raw or b"")
+            seen = seen | {native} if mtime == newest else {native}
+            newest = mtime
+            if len(mails) + len(skipped) >= BATCH_MAILS or size >= BATCH_BYTES:
+                yield pending()
+                mails, skipped, size = [], [], 0
+        if mails or skipped or first:
+            yield pending()
 
     def _require_dir(self, what: str, hint: str) -> None:
         if not self.root.exists():
