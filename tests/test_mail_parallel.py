@@ -232,11 +232,15 @@ def test_a_store_failure_in_a_worker_stops_the_import_with_its_message(
 
 
 @pytest.mark.timeout(300)
-def test_killed_while_workers_parse_then_rerun_equals_one_clean_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["mbox", "maildir"])
+def test_killed_while_workers_parse_then_rerun_equals_one_clean_run(
+    tmp_path: Path, kind: str
+) -> None:
     box = mailbox(tmp_path / "support.mbox", 400)
+    spec = f"mbox:{box}" if kind == "mbox" else f"maildir:{maildir(box, tmp_path / 'Maildir')}"
     env = {**os.environ, parallel.WORKERS_ENV: "2"}
     env.pop("DESKMOVE_DATABASE_URL", None)
-    runs = Launcher(preload="import deskmove.sources.mbox as m; m.BATCH_MAILS = 50")
+    runs = Launcher(preload=f"import deskmove.sources.{kind} as m; m.BATCH_MAILS = 50")
     try:
 
         def project(name: str) -> Path:
@@ -248,7 +252,7 @@ def test_killed_while_workers_parse_then_rerun_equals_one_clean_run(tmp_path: Pa
         clean = project("clean")
         log = tmp_path / "clean.log"
         done = runs.run(
-            ["--project", str(clean), "--json", "import", f"mbox:{box}"],
+            ["--project", str(clean), "--json", "import", spec],
             env={**env, "DESKMOVE_CRASH_LOG": str(log)},
         )
         assert done.returncode == 3, done.stderr
@@ -258,12 +262,12 @@ def test_killed_while_workers_parse_then_rerun_equals_one_clean_run(tmp_path: Pa
         for k in (points[1], points[-2]):  # batch 1 committed / all but the last
             root = project(f"kill-{k}")
             killed = runs.run(
-                ["--project", str(root), "import", f"mbox:{box}"],
+                ["--project", str(root), "import", spec],
                 env={**env, "DESKMOVE_CRASH_AT": f"ingest:{k}"},
             )
             assert killed.returncode == -signal.SIGKILL
             assert _workers_exit(root / "blobs")
-            again = runs.run(["--project", str(root), "--json", "import", f"mbox:{box}"], env=env)
+            again = runs.run(["--project", str(root), "--json", "import", spec], env=env)
             assert again.returncode in (0, 3), again.stderr
             assert json.loads(again.stdout)["read"] < 400  # it resumed from the saved offset
             got = contents(root)
