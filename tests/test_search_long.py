@@ -167,7 +167,8 @@ def test_a_ticket_is_found_by_words_in_different_parts(
             ids = conn.execute(search.matching_ids(conn.dialect.name, words)).scalars()
             assert list(ids) == [tid], query
         assert search.first_matches(conn, search.terms("slovo39 slovo40"), 10) == []
-        assert search.first_matches(conn, search.terms("slovo3"), 10) == [tid]  # one ticket
+        one_word = search.first_matches(conn, search.terms("slovo3"), 10)  # slovo3, slovo30-39
+        assert set(one_word) == {tid} and len(one_word) > 1  # once per part that holds it
 
 
 def _migrate(store: Store, revision: str, down: bool = False) -> None:

@@ -442,8 +442,8 @@ def _match_sql(dialect: str, words: list[str]) -> tuple[str, dict[str, str]]:
     else:
         one = "SELECT ticket_id FROM search_docs WHERE tsv @@ to_tsquery('simple', :w{})"
         args = {f"w{i}": f"{w}:*" for i, w in enumerate(words)}
-    if len(words) == 1:
-        return one.replace("SELECT ", "SELECT DISTINCT ", 1).format(0), args
+    if len(words) == 1:  # a ticket may come once per part holding the word (IN, set() dedupe)
+        return one.format(0), args
     return " INTERSECT ".join(one.format(i) for i in range(len(words))), args
 
 
@@ -454,6 +454,8 @@ def matching_ids(dialect: str, words: list[str]) -> Any:
 
 
 def first_matches(conn: Connection, words: list[str], limit: int) -> list[int]:
-    """Ids of up to ``limit`` tickets that hold every word (as a prefix)."""
+    """Ids of tickets that hold every word (as a prefix), ``limit`` rows at most: for one
+    word a ticket is there once per part that holds it (as many rows, so more than
+    ``limit`` tickets are never returned)."""
     sql, args = _match_sql(conn.dialect.name, words)
     return list(conn.execute(sa.text(f"{sql} LIMIT :n"), {**args, "n": limit}).scalars())
