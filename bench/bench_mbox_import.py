@@ -165,8 +165,10 @@ def run_floor(path: str) -> dict:
     from email.parser import BytesParser
 
     parser = BytesParser(policy=policy.default)
-    box = mailbox.Maildir(path, factory=None, create=False) if Path(path).is_dir() else None
-    box = box if box is not None else mailbox.mbox(path, create=False)
+    if Path(path).is_dir():
+        box = mailbox.Maildir(path, factory=None, create=False)
+    else:
+        box = mailbox.mbox(path, create=False)
     start, cpu, n = time.perf_counter(), time.process_time(), 0
     for key in box.iterkeys():
         msg = parser.parsebytes(box.get_bytes(key))

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from deskmove.errors import ConfigError, StoreError
+from deskmove.store.quick import CONNECTION_PRAGMAS
 from deskmove.store.revision import MIGRATIONS, head_revision, known_revisions
 
 
@@ -73,9 +74,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
         cur.execute("PRAGMA journal_mode=WAL")
     except sqlite3.OperationalError:
         pass  # a store opened read-only (status in a read-only folder) keeps its mode
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    for pragma in CONNECTION_PRAGMAS:
+        cur.execute(f"PRAGMA {pragma}")
     cur.close()
 
 

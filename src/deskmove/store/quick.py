@@ -24,6 +24,8 @@ from typing import Any
 from deskmove.checkpoint import checkpoint
 
 PUSH_STREAM = "@push"  # as deskmove.store.delta.PUSH_STREAM
+# Set on every connection to a SQLite store (deskmove.store.engine's and this module's).
+CONNECTION_PRAGMAS = ("foreign_keys=ON", "synchronous=NORMAL", "busy_timeout=30000")
 _PREFIX = "sqlite:///"
 
 
@@ -358,10 +360,8 @@ def idle_sync(url: str) -> Iterator[IdleSync | None]:
         return
     with closing(conn):
         try:
-            # as deskmove.store.engine sets up its connections
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
+            for pragma in CONNECTION_PRAGMAS:
+                conn.execute(f"PRAGMA {pragma}")
             conn.execute("BEGIN IMMEDIATE")
             head = at_head(conn)
         except sqlite3.Error:

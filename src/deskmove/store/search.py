@@ -339,22 +339,11 @@ def _people_text(conn: Connection, ids: set[int]) -> dict[int, str]:
         return {}
     p, e = PEOPLE.c, EMAILS.c
     pids = sorted(ids)
-    sqlite = conn.dialect.name == "sqlite"  # straight to the driver: see provenance.marks
     for i in range(0, len(pids), 500):
         chunk = pids[i : i + 500]
-        if sqlite:
-            ask, args = marks(len(chunk)), tuple(chunk)
-            names = conn.exec_driver_sql(f"SELECT id, name FROM people WHERE id IN ({ask})", args)
-        else:
-            names = conn.execute(sa.select(p.id, p.name).where(p.id.in_(chunk)))
-        for pid, name in names:
+        for pid, name in select_in(conn, (p.id, p.name), p.id, chunk):
             out.setdefault(pid, []).append(name or "")
-        if sqlite:
-            sql = f"SELECT person_id, email FROM person_emails WHERE person_id IN ({ask})"
-            emails = conn.exec_driver_sql(sql, args)
-        else:
-            emails = conn.execute(sa.select(e.person_id, e.email).where(e.person_id.in_(chunk)))
-        for pid, email in emails:
+        for pid, email in select_in(conn, (e.person_id, e.email), e.person_id, chunk):
             out.setdefault(pid, []).append(email)
     return {pid: " ".join(v) for pid, v in out.items()}
 

@@ -119,39 +119,37 @@ def _documents(rows: Iterator[tuple[int, int, str]]) -> Iterator[tuple[int, list
 
 
 def _recut(convert: Callable[[list[str]], list[str]], old: int, new: int) -> None:
+    """Every document cut anew by ``convert`` into a new table, which then takes the old
+    one's name (SQLite: rowid = ticket id × ``old`` before, × ``new`` after)."""
     bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
+    sqlite = bind.dialect.name == "sqlite"
+    if sqlite:
         op.execute(f"CREATE VIRTUAL TABLE search_fts_recut {FTS}")
         read = bind.exec_driver_sql(
             f"SELECT rowid / {old}, rowid % {old}, doc FROM search_fts ORDER BY rowid"
         )
         insert = "INSERT INTO search_fts_recut (rowid, doc) VALUES (?, ?)"
-        rows: list[tuple] = []
-        for tid, parts in _documents(iter(read)):
-            rows += [(tid * new + k, doc) for k, doc in enumerate(convert(parts))]
-            if len(rows) >= BATCH:
-                bind.exec_driver_sql(insert, rows)
-                rows = []
-        if rows:
-            bind.exec_driver_sql(insert, rows)
-        op.execute("DROP TABLE search_fts")
-        op.execute("ALTER TABLE search_fts_recut RENAME TO search_fts")
-        return
-    op.execute(f"CREATE TABLE search_docs_recut {TSV}")
-    read = bind.exec_driver_sql(
-        "SELECT ticket_id, part, doc FROM search_docs ORDER BY ticket_id, part",
-        execution_options={"stream_results": True, "max_row_buffer": BATCH},
-    )
-    insert = "INSERT INTO search_docs_recut (ticket_id, part, doc) VALUES (%s, %s, %s)"
-    rows = []
+    else:
+        op.execute(f"CREATE TABLE search_docs_recut {TSV}")
+        read = bind.exec_driver_sql(
+            "SELECT ticket_id, part, doc FROM search_docs ORDER BY ticket_id, part",
+            execution_options={"stream_results": True, "max_row_buffer": BATCH},
+        )
+        insert = "INSERT INTO search_docs_recut (ticket_id, part, doc) VALUES (%s, %s, %s)"
+    rows: list[tuple] = []
     for tid, parts in _documents(iter(read)):
-        rows += [(tid, k, doc) for k, doc in enumerate(convert(parts))]
+        for k, doc in enumerate(convert(parts)):
+            rows.append((tid * new + k, doc) if sqlite else (tid, k, doc))
         if len(rows) >= BATCH:
             bind.exec_driver_sql(insert, rows)
             rows = []
     if rows:
         bind.exec_driver_sql(insert, rows)
     read.close()
+    if sqlite:
+        op.execute("DROP TABLE search_fts")
+        op.execute("ALTER TABLE search_fts_recut RENAME TO search_fts")
+        return
     op.execute("DROP TABLE search_docs")
     op.execute("ALTER TABLE search_docs_recut RENAME TO search_docs")
     op.execute(
