@@ -671,13 +671,8 @@ def test_a_lost_connection_in_a_later_folder_resumes_there(
     assert cursors["INBOX"]["last_uid"] == 12 and cursors["Sent"]["last_uid"] == 12
 
 
-def test_the_next_batch_is_on_the_wire_before_this_one_is_written(
-    dovecot, cli, project, monkeypatch, tmp_path
-) -> None:
-    """Fetching overlaps parsing and writing: batch k+1's UID FETCH goes out before batch k
-    is committed (and its errors still surface in order, see the kill tests)."""
-    log = tmp_path / "order.log"
-    monkeypatch.setenv("DESKMOVE_CRASH_LOG", str(log))
+def _log_fetches(monkeypatch, log) -> None:
+    """Each UID FETCH of mail, as ``fetch a:b``, into the crash log beside the checkpoints."""
     original = imaplib.IMAP4.send
 
     def send(self, data: bytes) -> None:
@@ -688,6 +683,16 @@ def test_the_next_batch_is_on_the_wire_before_this_one_is_written(
         return original(self, data)
 
     monkeypatch.setattr(imaplib.IMAP4, "send", send)
+
+
+def test_the_next_batch_is_on_the_wire_before_this_one_is_written(
+    dovecot, cli, project, monkeypatch, tmp_path
+) -> None:
+    """Fetching overlaps parsing and writing: batch k+1's UID FETCH goes out before batch k
+    is committed (and its errors still surface in order, see the kill tests)."""
+    log = tmp_path / "order.log"
+    monkeypatch.setenv("DESKMOVE_CRASH_LOG", str(log))
+    _log_fetches(monkeypatch, log)
     # Batch k waits before its commit (at most 10 s) until batch k+1's FETCH was sent: which
     # thread runs first is the machine's choice, and on a busy one the writer can reach its
     # commit before the fetcher gets to send. A fetch that only starts once the batch is
@@ -734,16 +739,7 @@ def test_the_batch_fetched_ahead_is_one_of_the_batches_read_ahead(
     monkeypatch.setenv("DESKMOVE_CRASH_LOG", str(log))
     monkeypatch.setattr(imap, "PARALLEL_FROM", 0)
     monkeypatch.setenv("DESKMOVE_WORKERS", "2")
-    original = imaplib.IMAP4.send
-
-    def send(self, data: bytes) -> None:
-        m = re.match(rb"[A-Z]{4}\d+ UID FETCH (\S+) \(UID RFC822\.SIZE INTERNALDATE BODY", data)
-        if m:
-            with log.open("a") as fh:
-                fh.write(f"fetch {m.group(1).decode()}\n")
-        return original(self, data)
-
-    monkeypatch.setattr(imaplib.IMAP4, "send", send)
+    _log_fetches(monkeypatch, log)
     import deskmove.sync
 
     original_checkpoint = deskmove.sync.checkpoint

@@ -32,16 +32,21 @@ def _mbox(path: Path, *mails: tuple[str, int]) -> None:
     path.write_text("".join(MAIL.format(who=w, n=n) for w, n in mails), encoding="utf-8")
 
 
+def _sync_to_csv(project_dir: Path, name: str, spec: str) -> None:
+    """Configure [sync] from the source ``name`` (``spec``) to a CSV target ``out``."""
+    with open(project_dir / "deskmove.toml", "a", encoding="utf-8") as fh:
+        fh.write(
+            f'[connections.{name}]\nspec = "{spec}"\n'
+            f'[connections.out]\nspec = "csv:{project_dir}/out"\n'
+            f'[sync]\nsources = ["{name}"]\ntargets = ["out"]\n'
+        )
+
+
 @pytest.fixture
 def synced(cli, project_dir: Path) -> Project:
     """An mbox → CSV project, synced once: the next sync has nothing to do."""
     _mbox(project_dir / "inbox.mbox", ("petr", 1), ("jana", 2))
-    with open(project_dir / "deskmove.toml", "a", encoding="utf-8") as fh:
-        fh.write(
-            f'[connections.inbox]\nspec = "mbox:{project_dir}/inbox.mbox"\n'
-            f'[connections.out]\nspec = "csv:{project_dir}/out"\n'
-            '[sync]\nsources = ["inbox"]\ntargets = ["out"]\n'
-        )
+    _sync_to_csv(project_dir, "inbox", f"mbox:{project_dir}/inbox.mbox")
     assert cli("sync").exit_code == 0
     return Project.load(project_dir)
 
@@ -186,12 +191,7 @@ def test_a_maildir_file_with_the_saved_time_but_a_new_name_is_not_missed(
     for sub in ("cur", "new", "tmp"):
         (box / sub).mkdir(parents=True)
     (box / "cur" / "1.eml:2,S").write_text(MAIL.format(who="petr", n=1), encoding="utf-8")
-    with open(project_dir / "deskmove.toml", "a", encoding="utf-8") as fh:
-        fh.write(
-            f'[connections.box]\nspec = "maildir:{box}"\n'
-            f'[connections.out]\nspec = "csv:{project_dir}/out"\n'
-            '[sync]\nsources = ["box"]\ntargets = ["out"]\n'
-        )
+    _sync_to_csv(project_dir, "box", f"maildir:{box}")
     assert cli("sync").exit_code == 0
     project = Project.load(project_dir)
     assert idle_sync(project) is not None
