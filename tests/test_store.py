@@ -217,3 +217,31 @@ def test_opening_a_store_at_the_newest_migration_skips_alembic(tmp_path, monkeyp
         Store.open(
             f"sqlite:///{tmp_path / 'new.db'}", tmp_path / "blobs"
         )  # a new store still migrates
+
+
+def test_a_new_sqlite_store_has_large_pages_and_an_old_one_keeps_its_own(tmp_path) -> None:
+    import sqlite3
+
+    from deskmove.store import Store
+    from deskmove.store.engine import PAGE_BYTES
+
+    def page_size(path) -> int:
+        with sqlite3.connect(path) as con:
+            return con.execute("PRAGMA page_size").fetchone()[0]
+
+    new = tmp_path / "new.db"
+    Store.open(f"sqlite:///{new}", tmp_path / "blobs").close()
+    assert page_size(new) == PAGE_BYTES == 16384
+
+    old = tmp_path / "old.db"  # made by a deskmove before the larger pages: 4 KB, WAL
+    with sqlite3.connect(old) as con:
+        con.execute("PRAGMA page_size=4096")
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("CREATE TABLE kept (x)")
+    store = Store.open(f"sqlite:///{old}", tmp_path / "blobs")
+    try:  # migrated, and written as before
+        done = store.ingestor("csv:test", None).ingest(Batch(tickets=[ticket("1")], read=3))
+        assert done.new["ticket"] == 1 and count(store, Ticket) == 1
+    finally:
+        store.close()
+    assert page_size(old) == 4096

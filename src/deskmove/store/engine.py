@@ -67,10 +67,21 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+# The page size of a new SQLite store (an existing one keeps the size it was made with).
+# Most of a mail store's bytes are raw mail and attachments of a few KB to 256 KB, and
+# long text; with SQLite's default of 4 KB each of them is a chain of 4 KB overflow pages,
+# and every page a commit writes is a WAL frame of its own (two writes). At 16 KB the same
+# 5,000-mail import spent 0.59-0.63 s in the driver's commits and inserts instead of
+# 0.76-0.80 s (8 KB: 0.70; 32 KB: 0.55, but every small change of the workspace would
+# then write 32 KB), for a file 5% larger (102 against 97 MB).
+PAGE_BYTES = 16384
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     dbapi_conn.isolation_level = None  # autocommit at the driver; we issue BEGIN ourselves
     cur = dbapi_conn.cursor()
     try:
+        cur.execute(f"PRAGMA page_size={PAGE_BYTES}")  # before WAL: a new file only
         cur.execute("PRAGMA journal_mode=WAL")
     except sqlite3.OperationalError:
         pass  # a store opened read-only (status in a read-only folder) keeps its mode
