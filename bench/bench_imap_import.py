@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import compileall
 import json
 import os
 import random
@@ -52,6 +51,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import compiled  # noqa: E402
 
 FOLDERS = ("INBOX", "Sent")
 LOREM = {
@@ -351,10 +353,7 @@ def main() -> None:
     if args.phase:
         child(args.phase, json.loads(args.cfg))
         return
-    # As an installed deskmove runs: its bytecode compiled (a checkout under
-    # PYTHONDONTWRITEBYTECODE would otherwise compile every module it imports lazily
-    # inside the timed import, on every run).
-    compileall.compile_dir(ROOT / "src", quiet=1)
+    compiled(ROOT / "src")
     from tests.servers.dovecot import DovecotServer
 
     names = [p for p, _ in PHASES if p != "mbox" or args.mbox]

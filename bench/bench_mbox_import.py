@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import compileall
 import json
 import os
 import random
@@ -39,6 +38,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # this checkout's deskmove, whatever is installed
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import compiled  # noqa: E402
 
 TEXTS = [
     (
@@ -242,10 +244,7 @@ def main() -> None:
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
         return
-    # As an installed deskmove runs: its bytecode compiled (a checkout under
-    # PYTHONDONTWRITEBYTECODE would otherwise compile every module it imports lazily
-    # inside the timed import, on every run).
-    compileall.compile_dir(ROOT / "src", quiet=1)
+    compiled(ROOT / "src")
     load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="deskmove-bench-") as tmp:
         big, half = Path(tmp) / "big.mbox", Path(tmp) / "half.mbox"

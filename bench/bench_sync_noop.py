@@ -24,7 +24,6 @@ index ignored), which is what hashing every ticket would at least cost.
 from __future__ import annotations
 
 import argparse
-import compileall
 import json
 import os
 import shutil
@@ -40,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:0] = [str(REPO), str(HERE)]
 
-from _common import Result, child_report, table  # noqa: E402
+from _common import Result, child_report, compiled, table  # noqa: E402
 
 TOML = """
 [connections.old-desk]
@@ -299,9 +298,7 @@ def main() -> None:
         help="build the store in DIR and keep it; a later run with the same DIR reuses it",
     )
     a = ap.parse_args()
-    # As an installed deskmove runs from cron: its bytecode compiled (an edited checkout
-    # under PYTHONDONTWRITEBYTECODE would otherwise compile each changed module per run).
-    compileall.compile_dir(REPO / "src", quiet=1)
+    compiled(REPO / "src")
     env = {**os.environ, **ENV, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
     os.environ.update(ENV)
     tmp = a.keep.resolve() if a.keep else Path(tempfile.mkdtemp(prefix="deskmove-bench-sync-"))
