@@ -176,11 +176,21 @@ def test_search_documents_appended_batch_by_batch_equal_ones_rebuilt_from_the_st
 
 
 def test_a_worker_process_starts_without_the_database_libraries(tmp_path: Path) -> None:
-    """Each import starts its workers anew: they load the mail parser and the blob folder only."""
+    """Each import starts its workers anew: they load the mail parser and the blob folder only,
+    not the store, nor the importing side of the pipeline (pool, batcher, threading)."""
+    importing_side = (
+        "deskmove.mail.parallel",
+        "deskmove.mail.batcher",
+        "deskmove.mail.threading",
+        "deskmove.mail.resolve",
+        "concurrent.futures",
+        "subprocess",
+    )
     code = (
-        "import sys; from deskmove.mail import parallel; parallel._worker(sys.argv[1]); "
+        "import sys; from deskmove.mail import parseworker; parseworker.main(sys.argv[1]); "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'sqlmodel', "
         "'pydantic', 'alembic'}), [m for m in sys.modules if m.startswith('deskmove.store')], "
+        f"[m for m in {importing_side!r} if m in sys.modules], "
         "file=sys.stderr)"
     )
     out = subprocess.run(
@@ -190,7 +200,7 @@ def test_a_worker_process_starts_without_the_database_libraries(tmp_path: Path) 
         text=True,
         check=True,
     )
-    assert out.stderr.strip() == "[] []"
+    assert out.stderr.strip() == "[] [] []"
 
 
 def test_small_input_is_parsed_without_workers(monkeypatch) -> None:
@@ -283,7 +293,7 @@ def _workers_exit(blob_root: Path, timeout: float = 30) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = subprocess.run(
-            ["pgrep", "-f", f"deskmove.mail.parallel {blob_root}$"], capture_output=True, text=True
+            ["pgrep", "-f", f"deskmove.mail.parseworker {blob_root}$"], capture_output=True, text=True
         )
         if found.returncode == 1:
             return True

@@ -20,6 +20,21 @@ from deskmove.records import Batch, PersonRef
 NUL = "\x00"
 
 
+def _dirty(value: Any) -> bool:
+    """Whether a text value holds NUL anywhere (through lists, tuples and dicts)."""
+    kind = type(value)
+    if kind is str:
+        return NUL in value
+    if kind is list or kind is tuple:
+        try:
+            return NUL in "".join(value)  # the common case, at C speed: a list of strings
+        except TypeError:
+            return any(map(_dirty, value))
+    if kind is dict:
+        return any(map(_dirty, value)) or any(map(_dirty, value.values()))
+    return False
+
+
 def _clean(value: Any) -> tuple[Any, bool]:
     """(value without NUL, whether anything changed), through lists and dicts."""
     kind = type(value)
@@ -36,7 +51,7 @@ def _clean(value: Any) -> tuple[Any, bool]:
             return kind(v for v, _c in parts), True
         return value, False
     if kind is dict:
-        if "\\x00" not in repr(value):
+        if not _dirty(value):  # walked, not repr()ed: a mail's headers are a large dict
             return value, False
         out, changed = {}, False
         for k, v in value.items():

@@ -13,13 +13,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from deskmove.errors import DeskmoveError
 from deskmove.mail.blobwriter import BlobWriter
-from deskmove.mail.parse import MailParseError, ParsedMail, parse_mail
+from deskmove.mail.parse import ParsedMail
+from deskmove.mail.raw import RawMail
 from deskmove.mail.resolve import (
     ThreadResolver,
     ThreadStore,
@@ -31,8 +31,6 @@ from deskmove.mail.resolve import (
 from deskmove.mail.subjects import strip_prefixes
 from deskmove.mail.threading import ThreadItem, thread
 from deskmove.records import Batch, MessageRec, PersonRec, PersonRef, QuarantineRec, TicketRec
-from deskmove.textclean import strip_nul_fields
-from deskmove.textfold import fold_message
 
 if TYPE_CHECKING:
     from deskmove.config import Project
@@ -54,15 +52,6 @@ _FORM_SENDERS = (
 )
 _QUOTED = re.compile(r"'[^']*'")
 _SKIP_LABELS = {"opened", "unread", "inbox", "sent", "important", "starred", "archived"}
-
-
-@dataclass(slots=True)
-class RawMail:
-    raw: bytes
-    native_id: str  # stable per source: e.g. "INBOX/<uidvalidity>/<uid>" or "offset:1234"
-    fallback_date: datetime | None = None  # IMAP INTERNALDATE, mbox From_ line date, file mtime
-    folder: str | None = None
-    labels: list[str] = field(default_factory=list)  # Gmail labels -> tags
 
 
 @dataclass(slots=True)
@@ -294,28 +283,6 @@ class MailBatcher:
             for addr, name in sorted(names.items())
             if not is_form_sender(addr) or self.is_support(addr)
         ]
-
-
-def parse_raw(raw: RawMail, blobs: Any, now: datetime) -> ParsedMail | str:
-    """One raw mail parsed, or the reason it is quarantined; raises only when the store fails.
-
-    ``blobs`` takes the mail's blobs (a :class:`BlobWriter`, or anything with its put and
-    put_stream). Runs in
-    the importing process or in a worker process (:mod:`deskmove.mail.parallel`).
-    """
-    try:
-        parsed = parse_mail(raw.raw, blobs, fallback_date=raw.fallback_date, now=now)
-    except MailParseError as exc:
-        return str(exc)
-    except DeskmoveError:
-        raise  # the store itself failed (disk full): stop, nothing is lost
-    except Exception as exc:  # noqa: BLE001 - a parser bug must not lose a mail
-        return f"could not be parsed ({type(exc).__name__}: {str(exc)[:200]})"
-    for name in strip_nul_fields(parsed):  # before any key is made from them
-        parsed.notes.append(f"NUL characters stripped from the {name.replace('_', ' ')}")
-    # folded here, in the worker processes, so the importing process only appends it
-    parsed.folded = fold_message(parsed.subject or None, parsed.body_text, parsed.body_html)
-    return parsed
 
 
 def _message_native_id(p: ParsedMail) -> str:

@@ -19,8 +19,8 @@ from deskmove.blobs import INLINE_MAX, read_head
 
 if TYPE_CHECKING:
     from deskmove.blobs import BlobStore
-    from deskmove.mail.batcher import RawMail
     from deskmove.mail.parse import ParsedMail
+    from deskmove.mail.raw import RawMail
 
 
 class BlobWriter:
@@ -48,7 +48,7 @@ class BlobWriter:
         """:func:`parse_raw` one mail; a quarantined one keeps none of its blobs. With
         ``keep_raw=False`` a small raw mail is not kept either: the importing process,
         which read it, adds it to the batch itself (:func:`raw_blobs`)."""
-        from deskmove.mail.batcher import parse_raw
+        from deskmove.mail.raw import parse_raw
 
         start = len(self._small)
         result = parse_raw(raw, self, now)

@@ -42,11 +42,11 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import deskmove
-from deskmove.errors import DeskmoveError, StoreError
-from deskmove.frames import receive as _receive
+from deskmove.errors import StoreError
 from deskmove.frames import send as _send
 from deskmove.mail.batcher import MailBatcher, RawMail
-from deskmove.mail.blobwriter import BlobWriter, raw_blobs
+from deskmove.mail.blobwriter import raw_blobs
+from deskmove.mail.parseworker import Failure
 from deskmove.records import Batch, QuarantineRec
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ class _Window:
 
 
 class WorkerPool:
-    """``python -m deskmove.mail.parallel`` processes, each fed by a thread of this one.
+    """``python -m deskmove.mail.parseworker`` processes, each fed by a thread of this one.
 
     Plain child processes rather than :mod:`multiprocessing`: they never re-import the
     caller's ``__main__`` (a script, the CLI) and are never forks of a process that holds
@@ -168,7 +168,7 @@ class WorkerPool:
         self._threads: list[threading.Thread] = []
         for _ in range(workers):
             proc = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(blob_root)],
+                [sys.executable, "-m", "deskmove.mail.parseworker", str(blob_root)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
@@ -338,62 +338,6 @@ def _finish(batch: Batch, p: Pending) -> Batch:
 
 
 def _unwrap(result: Any) -> tuple[list[ParsedMail | str], dict[str, bytes]]:
-    if isinstance(result, _Failure):
+    if isinstance(result, Failure):
         raise result.error()
     return result
-
-
-# -- in the worker processes ---------------------------------------------------------------
-@dataclass(slots=True)
-class _Failure:
-    """A DeskmoveError raised in a worker (exceptions lose their hint when pickled)."""
-
-    kind: type[DeskmoveError]
-    message: str
-    hint: str | None
-
-    def error(self) -> DeskmoveError:
-        exc = self.kind.__new__(self.kind)
-        DeskmoveError.__init__(exc, self.message, self.hint)
-        return exc
-
-
-def _parse_task(
-    mails: list[RawMail], now: datetime, blobs: BlobWriter
-) -> tuple[list[ParsedMail | str], dict[str, bytes]] | _Failure:
-    """Parse mails: the results, and the small blobs they hold other than the raw mails
-    (the importing process has those); the large ones are files before this returns."""
-    try:
-        try:
-            return [blobs.parse(raw, now, keep_raw=False) for raw in mails], blobs.take()
-        finally:
-            blobs.take()  # a failed task's blobs do not go with the next one
-    except DeskmoveError as exc:
-        return _Failure(type(exc), exc.message, exc.hint)
-
-
-def _worker(blob_root: str) -> None:
-    """A worker's life: tasks from stdin, results to the real stdout, until stdin closes."""
-    from deskmove.blobs import BlobStore  # the files only: the worker never loads the store
-
-    tasks = sys.stdin.buffer
-    results = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print cannot corrupt a result
-    blobs = BlobWriter(BlobStore(Path(blob_root)))
-    while True:
-        try:
-            data = _receive(tasks)
-        except EOFError:
-            break
-        mails, now = pickle.loads(data)
-        _send(results, pickle.dumps(_parse_task(mails, now, blobs), -1))
-
-
-if __name__ == "__main__":  # run as the module itself, so results unpickle in the importer
-    from deskmove.mail import parallel
-
-    parallel._worker(sys.argv[1])
-    # Every result is sent (each frame is flushed) and every blob file closed: end now,
-    # without tearing down the interpreter's modules, which the import would wait for
-    # (WorkerPool.close) at the end of every run, ~30 ms.
-    os._exit(0)

@@ -32,7 +32,9 @@ from deskmove.store.engine import (
     upgrade,
 )
 from deskmove.store.ingest import IngestCounts, Ingestor, content_hash
+from deskmove.store.quick import sqlite_path
 from deskmove.store.scope import TicketScope
+from deskmove.store.walcheckpoint import WalCheckpointer
 
 if TYPE_CHECKING:
     from deskmove.records import AttachmentRec
@@ -65,6 +67,7 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self.blobs = StoreBlobs(self.begin, blob_root)
+        self._wal: WalCheckpointer | None = None
 
     @classmethod
     def open(cls, url: str, blob_root: Path, *, create: bool = True) -> Store:
@@ -77,6 +80,8 @@ class Store:
         upgrade(self.engine)
 
     def close(self) -> None:
+        if self._wal is not None:
+            self._wal.wait(timeout=60)  # a checkpoint under way finishes on its connection
         self.engine.dispose()
 
     @property
@@ -259,7 +264,16 @@ class Store:
         return StoreThreads(self, connection)
 
     def ingestor(self, connection: str, run_id: int | None) -> Ingestor:
-        return Ingestor(self.write, self.blobs, connection, run_id)
+        return Ingestor(self.write, self.blobs, connection, run_id, checkpoints=self.wal())
+
+    def wal(self) -> WalCheckpointer | None:
+        """The background checkpointer of a SQLite file's log (see store/walcheckpoint.py);
+        None on PostgreSQL and for SQLite stores opened other than as a plain file."""
+        if self._wal is None and self.dialect == "sqlite":
+            path = sqlite_path(self.url)
+            if path is not None:
+                self._wal = WalCheckpointer(path)
+        return self._wal
 
     # id map -------------------------------------------------------------------------
     def id_map(self, connection: str, kind: str) -> dict[int, tuple[str | None, str | None, str]]:
