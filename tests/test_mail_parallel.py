@@ -293,7 +293,9 @@ def _workers_exit(blob_root: Path, timeout: float = 30) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = subprocess.run(
-            ["pgrep", "-f", f"deskmove.mail.parseworker {blob_root}$"], capture_output=True, text=True
+            ["pgrep", "-f", f"deskmove.mail.parseworker {blob_root}$"],
+            capture_output=True,
+            text=True,
         )
         if found.returncode == 1:
             return True
