@@ -83,7 +83,8 @@ def test_a_full_disk_is_clear_on_every_run_and_status_still_works(cli, tmp_path,
 def test_a_read_only_project_folder_gets_sqlite_advice_and_status_reads(cli, tmp_path, small_disk):
     root = small_disk / "project"
     init_project(root)
-    assert cli("import", f"mbox:{_mbox(tmp_path / 'small.mbox', 3)}", project=root).exit_code == 0
+    r = cli("import", f"mbox:{_mbox(tmp_path / 'small.mbox', 3)}", project=root)
+    assert r.exit_code == 0, r.output
     _remount(small_disk, "ro")
     try:
         result = cli("import", f"mbox:{_mbox(tmp_path / 'more.mbox', 2)}", project=root)

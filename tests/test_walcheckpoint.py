@@ -50,7 +50,8 @@ def autocheckpoint(conn) -> int:
     return conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
 
 
-def test_batches_reach_the_database_file_without_a_checkpoint_in_the_commit(tmp_path):
+def test_batches_reach_the_database_file_without_a_checkpoint_in_the_commit(tmp_path, monkeypatch):
+    monkeypatch.setattr(wal, "START_PAGES", 10)
     path = tmp_path / "deskmove.db"
     store = Store.open(f"sqlite:///{path}", tmp_path / "blobs")
     try:
@@ -76,6 +77,7 @@ def test_batches_reach_the_database_file_without_a_checkpoint_in_the_commit(tmp_
 
 
 def test_a_log_longer_than_the_limit_is_checkpointed_in_restart_mode(tmp_path, monkeypatch):
+    monkeypatch.setattr(wal, "START_PAGES", 10)
     monkeypatch.setattr(wal, "LIMIT_PAGES", 10)
     path = tmp_path / "deskmove.db"
     store = Store.open(f"sqlite:///{path}", tmp_path / "blobs")
@@ -91,6 +93,18 @@ def test_a_log_longer_than_the_limit_is_checkpointed_in_restart_mode(tmp_path, m
         store.wal().wait(timeout=30)
         small, _copied = log_pages(path)
         assert 0 < small < big / 4, (small, big)
+    finally:
+        store.close()
+
+
+def test_a_small_log_is_left_for_later_as_sqlite_would_leave_it(tmp_path):
+    path = tmp_path / "deskmove.db"
+    store = Store.open(f"sqlite:///{path}", tmp_path / "blobs")
+    try:
+        store.ingestor("csv:test", None).ingest(batch(0, n=3, text_kb=1))
+        store.wal().wait(timeout=30)
+        assert store.wal().passes == 0
+        assert (tmp_path / "deskmove.db-wal").stat().st_size < wal.START_PAGES * 16384
     finally:
         store.close()
 
@@ -114,7 +128,8 @@ def test_a_checkpoint_that_fails_leaves_the_import_and_the_store_as_they_were(tm
         assert con.execute("SELECT count(*) FROM tickets").fetchone()[0] == 5
 
 
-def test_pokes_while_a_pass_runs_make_one_more_pass_and_no_second_thread(tmp_path):
+def test_pokes_while_a_pass_runs_make_one_more_pass_and_no_second_thread(tmp_path, monkeypatch):
+    monkeypatch.setattr(wal, "START_PAGES", 0)
     path = tmp_path / "deskmove.db"
     Store.open(f"sqlite:///{path}", tmp_path / "blobs").close()
     checkpoints = WalCheckpointer(path)

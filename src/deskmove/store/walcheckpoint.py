@@ -14,6 +14,9 @@ importer goes on with the next batch. The copy and the syncs are the same as bef
 only no longer in the writer's path. SQLite's own checkpoint stays as a backstop: the
 importing connection runs it itself only once the log holds :data:`BACKSTOP_PAGES`.
 
+A pass starts only once the log's file holds :data:`START_PAGES` (where SQLite's
+own checkpoint would start), so a small import keeps the database file as small as
+before: a checkpoint makes the file as large as the log while the log stays on disk.
 The log cannot grow without bound: after a pass, a log still longer than
 :data:`LIMIT_PAGES` (a disk slower than the import) is checkpointed in ``RESTART``
 mode, which waits for the writer's transaction to end, copies the rest, and makes
@@ -30,6 +33,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+START_PAGES = 1000  # no pass while the log's file is shorter (SQLite's own autocheckpoint)
 LIMIT_PAGES = 4000  # a log longer than this after a pass is checkpointed in RESTART mode
 BACKSTOP_PAGES = 4 * LIMIT_PAGES  # the importing connection's own wal_autocheckpoint
 BUSY_MS = 30_000  # how long a RESTART checkpoint waits for the writer (as the store's busy timeout)
@@ -72,7 +76,11 @@ class WalCheckpointer:
             db = sqlite3.connect(
                 self.database, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False
             )
+            page = db.execute("PRAGMA page_size").fetchone()[0]
+            wal = Path(f"{self.database}-wal")
             while self._next():
+                if _size(wal) < START_PAGES * page:
+                    continue  # a small log waits, as SQLite's own checkpoint would
                 _busy, log, _copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 self.passes += 1
                 if log > LIMIT_PAGES:
@@ -93,3 +101,10 @@ class WalCheckpointer:
             if not poked:
                 self._thread = None  # a poke from now on starts a new thread
             return poked
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
