@@ -41,11 +41,8 @@ def _clean(value: Any) -> tuple[Any, bool]:
     if kind is str:
         return (value.replace(NUL, ""), True) if NUL in value else (value, False)
     if kind is list or kind is tuple:
-        try:
-            if NUL not in "".join(value):  # the common case, at C speed: a list of clean strings
-                return value, False
-        except TypeError:
-            pass
+        if not _dirty(value):
+            return value, False
         parts = [_clean(v) for v in value]
         if any(changed for _v, changed in parts):
             return kind(v for v, _c in parts), True

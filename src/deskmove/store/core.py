@@ -269,10 +269,8 @@ class Store:
     def wal(self) -> WalCheckpointer | None:
         """The background checkpointer of a SQLite file's log (see store/walcheckpoint.py);
         None on PostgreSQL and for SQLite stores opened other than as a plain file."""
-        if self._wal is None and self.dialect == "sqlite":
-            path = sqlite_path(self.url)
-            if path is not None:
-                self._wal = WalCheckpointer(path)
+        if self._wal is None and (path := sqlite_path(self.url)) is not None:
+            self._wal = WalCheckpointer(path)
         return self._wal
 
     # id map -------------------------------------------------------------------------
