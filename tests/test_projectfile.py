@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,3 +124,109 @@ targets = ["new-desk"]
     )
     project = Project.load(tmp_path)
     assert project.connection("new-desk").option("agents") == "create"
+
+
+# -- the plain walk a valid file takes (no pydantic) ---------------------------------------
+def test_the_plain_walk_knows_the_same_keys_and_types_as_the_models() -> None:
+    """SECTIONS and the pydantic models cannot drift apart: same sections, same keys, and
+    each key's kind is what its field's annotation takes."""
+    import typing
+
+    from deskmove.projectfile import SECTIONS
+    from deskmove.projectmodel import ProjectFile
+
+    kinds = {
+        "str | None": "str",
+        "list[str]": "list[str]",
+        "float": "number",
+    }
+    assert set(SECTIONS) == set(ProjectFile.model_fields)
+    for section, field in ProjectFile.model_fields.items():
+        model = field.annotation
+        if typing.get_origin(model) is dict:
+            assert SECTIONS[section] is None, section
+            continue
+        keys = SECTIONS[section]
+        assert keys is not None and set(keys) == set(model.model_fields), section
+        for key, f in model.model_fields.items():
+            text = (
+                str(f.annotation)
+                .replace("typing.", "")
+                .replace("Annotated[str, Strict(strict=True)]", "str")
+            )
+            text = text.replace("<class 'float'>", "float").replace("Optional[str]", "str | None")
+            assert kinds.get(text) == keys[key], (section, key, text)
+
+
+PLAIN_CASES: list[tuple[str, dict[str, Any], bool]] = [
+    ("empty", {}, True),
+    (
+        "every section",
+        {
+            "store": {"url": "sqlite:///x.db"},
+            "mail": {
+                "support_addresses": ["a@x.example"],
+                "support_domains": [],
+                "subject_window_days": 30,
+                "subject_prefixes": ["odp"],
+            },
+            "sync": {"sources": ["a"], "targets": ["b"]},
+            "audit": {"region": "CZ", "known_senders": "s.yaml"},
+            "serve": {"anything": 1},
+            "smtp": {"host": "127.0.0.1"},
+            "connections": {"a": {"spec": "mbox:x", "password": {"env": "P"}}},
+        },
+        True,
+    ),
+    ("float days", {"mail": {"subject_window_days": 7.5}}, True),
+    ("bool days", {"mail": {"subject_window_days": True}}, False),
+    ("text days", {"mail": {"subject_window_days": "30"}}, False),
+    ("a number in a list", {"mail": {"support_domains": ["x.example", 3]}}, False),
+    ("a string for a list", {"mail": {"support_domains": "x.example"}}, False),
+    ("a number for a string", {"store": {"url": 5}}, False),
+    ("a list for a string", {"audit": {"region": ["CZ"]}}, False),
+    ("unknown key", {"sync": {"targts": []}}, False),
+    ("unknown section", {"syncs": {}}, False),
+    ("section as a value", {"mail": "yes"}, False),
+    ("connection as a value", {"connections": {"a": "mbox:x"}}, False),
+    ("serve as a value", {"serve": 1}, False),
+]
+
+
+@pytest.mark.parametrize(("name", "config", "plain"), PLAIN_CASES, ids=[c[0] for c in PLAIN_CASES])
+def test_the_plain_walk_accepts_only_what_the_models_accept(
+    name: str, config: dict[str, Any], plain: bool
+) -> None:
+    from pydantic import ValidationError
+
+    from deskmove.projectfile import plainly_valid
+    from deskmove.projectmodel import ProjectFile
+
+    assert plainly_valid(config) is plain
+    if plain:
+        ProjectFile.model_validate(config)  # never accepted by the walk alone when wrong
+    else:
+        try:
+            ProjectFile.model_validate(config)
+        except ValidationError:
+            return
+        # the models take it after all ("30" for a number): the file still loads
+        from deskmove.projectfile import check
+
+        check(config, Path("deskmove.toml"))
+
+
+def test_a_valid_file_is_checked_without_pydantic(tmp_path: Path) -> None:
+    from tests.test_startup import loaded_after
+
+    (tmp_path / "deskmove.toml").write_text(
+        '[mail]\nsupport_domains = ["shop.example"]\nsubject_window_days = 14\n'
+        '[connections.old-inbox]\nspec = "imaps://support@mail.shop.example/INBOX"\n'
+        'password = { env = "OLD_INBOX_PASSWORD" }\n'
+        '[sync]\nsources = ["old-inbox"]\n',
+        encoding="utf-8",
+    )
+    code = f"from deskmove.config import Project\nProject.load({str(tmp_path)!r})\n"
+    assert "LOADED []" in loaded_after(code, ("pydantic",))
+    (tmp_path / "deskmove.toml").write_text("[mail]\nsubject_window_days = '14'\n")
+    assert "LOADED ['pydantic']" in loaded_after(code, ("pydantic",))  # the models decide

@@ -28,3 +28,34 @@ def test_a_bug_in_an_adapter_is_not_hidden_as_not_built(monkeypatch, tmp_path) -
     monkeypatch.setitem(registry.TARGETS, "buggy", "buggy_adapter:Buggy")
     with pytest.raises(AttributeError):
         registry._resolve("target", "buggy")
+
+
+def test_a_built_in_scheme_never_reads_the_installed_packages_and_cannot_be_taken(
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """An installed package declaring ``mbox`` does not replace the built-in one, so a
+    built-in scheme is resolved without opening every distribution's metadata; a scheme
+    that is not built in still finds the package's adapter, over a REST spec too."""
+    from importlib.metadata import EntryPoint, EntryPoints
+
+    reads: list[int] = []
+    theirs = [
+        EntryPoint("mbox", "elsewhere:Mbox", "deskmove.sources"),
+        EntryPoint("zendesk", "deskmove.sources.mbox:MboxSource", "deskmove.sources"),
+    ]
+
+    def read() -> EntryPoints:
+        reads.append(1)
+        return EntryPoints(theirs)
+
+    monkeypatch.setattr(registry, "entry_points", read)
+    registry._installed_groups.cache_clear()  # noqa: SLF001
+    try:
+        from deskmove.sources.mbox import MboxSource
+
+        assert registry._resolve("source", "mbox") is MboxSource  # noqa: SLF001
+        assert reads == []
+        assert registry._resolve("source", "zendesk") is MboxSource  # noqa: SLF001
+        assert reads == [1]
+    finally:
+        registry._installed_groups.cache_clear()  # noqa: SLF001

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from deskmove import __version__
+from deskmove import __version__, cli_params
 from deskmove.audit.cli import audit_app
 from deskmove.cli_quarantine import quarantine_app
 from deskmove.cli_reclassify import reclassify_cmd
@@ -29,6 +29,8 @@ from deskmove.errors import EXIT_FAILED, EXIT_QUARANTINED, DeskmoveError
 
 if TYPE_CHECKING:
     from deskmove.store import Store
+
+cli_params.install()  # plain values skip typer's pydantic layer (a twentieth of a second)
 
 
 def _sync():  # noqa: ANN202 - the orchestration module, imported when a command runs

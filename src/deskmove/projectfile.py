@@ -5,6 +5,12 @@ keys that are valid there (``[store] uri`` would otherwise silently mean
 "SQLite here", ``[sync] targts`` "push nowhere"). Connections are checked
 against what their scheme reads (:mod:`deskmove.connoptions`), and a secret
 must be a reference to the environment, ``{ env = "NAME" }``.
+
+Every command loads the file, so a valid one is checked by a plain walk over
+:data:`SECTIONS`, without pydantic (loading it is most of a tenth of a second).
+The walk accepts only what the pydantic models in :mod:`deskmove.projectmodel`
+accept (``tests/test_projectfile.py`` holds the two to the same keys and types);
+anything it does not accept goes to those models, which name what is wrong.
 """
 
 from __future__ import annotations
@@ -12,99 +18,65 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
-
 from deskmove.errors import ConfigError
 
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StoreSection(_Section):
-    url: StrictStr | None = None
-
-
-class MailSection(_Section):
-    support_addresses: list[StrictStr] = Field(default_factory=list)
-    support_domains: list[StrictStr] = Field(default_factory=list)
-    subject_window_days: float = 30
-    subject_prefixes: list[StrictStr] = Field(default_factory=list)
-
-
-class SyncSection(_Section):
-    sources: list[StrictStr] = Field(default_factory=list)
-    targets: list[StrictStr] = Field(default_factory=list)
+# section -> key -> what its value may be: "str", "list[str]", "number" (an int or a
+# float, not a bool); a section of None takes any keys (a table its own reader checks).
+SECTIONS: dict[str, dict[str, str] | None] = {
+    "store": {"url": "str"},
+    "mail": {
+        "support_addresses": "list[str]",
+        "support_domains": "list[str]",
+        "subject_window_days": "number",
+        "subject_prefixes": "list[str]",
+    },
+    "sync": {"sources": "list[str]", "targets": "list[str]"},
+    "audit": {"region": "str", "known_senders": "str"},
+    "serve": None,  # deskmove.web checks the workspace's keys
+    "smtp": None,  # deskmove.web.mailout checks the relay's keys when `serve` starts
+    "connections": None,  # each a table, checked by _check_connection
+}
 
 
-class AuditSection(_Section):
-    region: StrictStr | None = None
-    known_senders: StrictStr | None = None
+def _fits(kind: str, value: Any) -> bool:
+    t = type(value)
+    if kind == "str":
+        return t is str
+    if kind == "number":
+        return t is int or t is float
+    return t is list and all(type(v) is str for v in value)  # "list[str]"
 
 
-class EnvRef(_Section):
-    env: StrictStr
-
-
-class ProjectFile(_Section):
-    store: StoreSection = Field(default_factory=StoreSection)
-    mail: MailSection = Field(default_factory=MailSection)
-    sync: SyncSection = Field(default_factory=SyncSection)
-    audit: AuditSection = Field(default_factory=AuditSection)
-    # the workspace's settings are read by deskmove.web, which checks its own keys
-    serve: dict[str, Any] = Field(default_factory=dict)
-    # the reply relay; deskmove.web.mailout checks its keys when `serve` starts
-    smtp: dict[str, Any] = Field(default_factory=dict)
-    connections: dict[str, dict[str, Any]] = Field(default_factory=dict)
-
-
-def _where(loc: tuple[Any, ...]) -> tuple[str, str]:
-    """('connections', 'x', 'pasword') -> ('[connections.x]', 'pasword')"""
-    parts = [str(p) for p in loc]
-    if len(parts) == 1:
-        return "the top level", parts[0]
-    section = parts[:2] if parts[0] == "connections" and len(parts) > 2 else parts[:1]
-    return f"[{'.'.join(section)}]", ".".join(parts[len(section) :])
-
-
-def _valid_keys(loc: tuple[Any, ...]) -> list[str]:
-    model: type[BaseModel] = ProjectFile
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part))
-        ann = field.annotation if field else None
-        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
-            return []
-        model = ann
-    return sorted(model.model_fields)
+def plainly_valid(config: dict[str, Any]) -> bool:
+    """Whether every section, key and value is one :data:`SECTIONS` allows as it is."""
+    for section, body in config.items():
+        keys = SECTIONS.get(section, False)
+        if keys is False or type(body) is not dict:
+            return False
+        if keys is None:
+            if section == "connections" and any(type(e) is not dict for e in body.values()):
+                return False
+            continue
+        for key, value in body.items():
+            kind = keys.get(key)
+            if kind is None or not _fits(kind, value):
+                return False
+    return True
 
 
 def check(config: dict[str, Any], path: Path) -> None:
     """Raise :class:`ConfigError` for the first key or value deskmove.toml must not have."""
-    try:
-        ProjectFile.model_validate(config)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        where, key = _where(loc)
-        if err["type"] == "extra_forbidden":
-            valid = ", ".join(_valid_keys(loc))
-            if len(loc) == 1:
-                raise ConfigError(
-                    f"{path}: unknown section [{key}]", f"valid sections are: {valid}"
-                ) from None
-            raise ConfigError(
-                f"{path}: unknown key '{key}' in {where}", f"valid keys there: {valid}"
-            ) from None
-        if len(loc) == 1:
-            raise ConfigError(
-                f"{path}: [{key}] must be a table", f"write it as [{key}] with keys below"
-            ) from None
-        raise ConfigError(
-            f"{path}: {where} {key}: {err['msg'].lower()}",
-            "fix that value and run again",
-        ) from None
+    if not plainly_valid(config):
+        from deskmove.projectmodel import check_sections
+
+        check_sections(config, path)  # says what is wrong; returns if it is not wrong after all
     for name, entry in config.get("connections", {}).items():
         _check_connection(name, entry, path)
+
+
+def is_env_ref(value: Any) -> bool:
+    """``{ env = "NAME" }``, and nothing else in the table."""
+    return type(value) is dict and value.keys() == {"env"} and type(value["env"]) is str
 
 
 def _check_connection(name: str, entry: dict[str, Any], path: Path) -> None:
@@ -130,11 +102,8 @@ def _check_connection(name: str, entry: dict[str, Any], path: Path) -> None:
                 f"valid keys there: {', '.join(valid)}",
             )
         secret = allowed is not None and key in allowed.secrets
-        if secret or isinstance(value, dict):
-            try:
-                EnvRef.model_validate(value)
-            except ValidationError:
-                raise ConfigError(
-                    f'{path}: {where} {key} must be a reference like {{ env = "NAME" }}',
-                    "secrets are read from the environment; never write them in deskmove.toml",
-                ) from None
+        if (secret or isinstance(value, dict)) and not is_env_ref(value):
+            raise ConfigError(
+                f'{path}: {where} {key} must be a reference like {{ env = "NAME" }}',
+                "secrets are read from the environment; never write them in deskmove.toml",
+            )

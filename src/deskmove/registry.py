@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from deskmove.errors import UsageError
@@ -64,6 +63,14 @@ def _load(path: str) -> Any:
 GROUPS = ("deskmove.sources", "deskmove.targets")
 
 
+def entry_points() -> Any:
+    """Every installed distribution's entry points (importlib.metadata: loaded only when
+    a scheme is not one of the built-in adapters, whose names no package can take)."""
+    from importlib.metadata import entry_points as read
+
+    return read()
+
+
 @cache
 def _installed_groups() -> dict[str, tuple[tuple[str, str], ...]]:
     """Adapters other packages declare, sources and targets: read once per process, in
@@ -86,7 +93,8 @@ def _table(role: str) -> dict[str, str]:
 
 
 def _resolve(role: str, scheme: str) -> Any:
-    table = _table(role)
+    builtin = SOURCES if role == "source" else TARGETS
+    table = builtin if scheme in builtin else _table(role)  # a built-in name always wins
     if scheme not in table:
         raise UsageError(
             f"there is no {role} for '{scheme}:'",
