@@ -107,3 +107,29 @@ CSV_NOT_CARRIED = {"raw_sha256", "created_tz"}  # the raw mail stays in the stor
 def test_the_csv_layout_carries_every_message_column() -> None:
     columns = {c.name for c in Message.__table__.columns} - {"id"} - CSV_NOT_CARRIED
     assert {CSV_MESSAGE_NAMES.get(c, c) for c in columns} <= set(csvlayout.MESSAGES)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2024, 3, 4, 10, 0, tzinfo=UTC),
+        datetime(2024, 3, 4, 10, 0, 0, 7, tzinfo=UTC),
+        datetime(1, 1, 1, 0, 0, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime.fromisoformat("2024-03-31T02:30:00+02:00"),
+        datetime.fromisoformat("2024-03-04T10:00:00.5-05:30"),
+        datetime.fromisoformat("2024-03-04T10:00:00Z"),
+    ],
+)
+def test_bulk_inserts_write_times_as_the_column_type_does_on_sqlite(value: datetime) -> None:
+    """The bulk path's own conversion gives the text SQLAlchemy's type and driver would."""
+    import sqlalchemy as sa
+
+    from deskmove.model import UTCDateTime
+    from deskmove.store.ingest import _sqlite_time
+
+    engine = sa.create_engine("sqlite://")
+    processed = UTCDateTime().process_bind_param(value, engine.dialect)
+    bind = sa.DateTime().dialect_impl(engine.dialect).bind_processor(engine.dialect)
+    assert _sqlite_time(value) == bind(processed)
+    assert _sqlite_time(None) is None

@@ -29,5 +29,19 @@ def test_table_matches_the_definition_on_any_text():
     for _ in range(5000):
         lo, hi = rng.choice(ranges)
         samples.append("".join(chr(rng.randrange(lo, hi)) for _ in range(rng.randrange(40))))
-    for text in samples:
-        assert normalise(text) == _normalise_by_definition(text), repr(text)
+    for _twice in range(2):  # the second time, many words come from the cache
+        for text in samples:
+            assert normalise(text) == _normalise_by_definition(text), repr(text)
+
+
+def test_the_word_cache_stays_bounded(monkeypatch) -> None:  # noqa: ANN001
+    from deskmove import textfold
+
+    monkeypatch.setattr(textfold, "_TOKENS", {})
+    monkeypatch.setattr(textfold, "_TOKEN_CACHE", 100)
+    words = [f"čísla{i}" for i in range(500)] + ["ž" * 41]
+    text = " ".join(words)
+    assert normalise(text) == _normalise_by_definition(text)
+    assert len(textfold._TOKENS) == 100  # noqa: SLF001
+    assert "ž" * 41 not in textfold._TOKENS  # noqa: SLF001
+    assert normalise(text) == _normalise_by_definition(text)  # past the bound, still folded

@@ -61,15 +61,36 @@ _TEXT = _Folded()
 _ASCII = {c: (chr(c).lower() if _WORD.fullmatch(chr(c)) else " ") for c in range(128)}
 
 
+_TOKENS: dict[str, str] = {}  # a word as written (non-ASCII) -> folded, see normalise
+_TOKEN_CACHE = 50_000  # words kept (a few MB); past it, words are folded, not kept
+_TOKEN_CHARS = 40  # longer ones (links, codes) are folded, not kept
+
+
+def _fold_token(token: str) -> str:
+    plain = token.translate(_ASCII if token.isascii() else _TEXT)
+    folded = " ".join(plain.split()).replace("_", " ")
+    if len(_TOKENS) < _TOKEN_CACHE and len(token) <= _TOKEN_CHARS:
+        _TOKENS[token] = folded
+    return folded
+
+
 def normalise(text: str) -> str:
     """Lower case, no diacritics, words separated by single spaces."""
     if text.isascii():
-        plain = text.translate(_ASCII)
-    else:  # translate is at C speed only up to a text's first non-ASCII character: by lines
-        plain = "\n".join(
-            [ln.translate(_ASCII if ln.isascii() else _TEXT) for ln in text.split("\n")]
-        )
-    return " ".join(plain.split()).replace("_", " ")
+        return " ".join(text.translate(_ASCII).split()).replace("_", " ")
+    # translate is at C speed only up to a text's first non-ASCII character, so a text
+    # with any is folded word by word (between white space), each word once: every
+    # character folds on its own and white space folds to a space, so the words' folds
+    # joined by spaces are the text's fold.
+    get = _TOKENS.get
+    words = []
+    for token in text.split():
+        folded = get(token)
+        if folded is None:
+            folded = _fold_token(token)
+        if folded:
+            words.append(folded)
+    return " ".join(words)
 
 
 def _normalise_by_definition(text: str) -> str:

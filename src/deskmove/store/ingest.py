@@ -205,7 +205,7 @@ def _sqlite_time(v: datetime | None) -> str | None:
         raise ValueError(f"naive datetime {v!r} reached the store")
     if tz is not UTC:
         v = v.astimezone(UTC)
-    return v.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return v.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
 
 
 def _sqlite_json(v: Any) -> str:
