@@ -13,7 +13,7 @@ from deskmove import notify
 from deskmove.checkpoint import checkpoint
 from deskmove.config import Project
 from deskmove.errors import DeskmoveError, StoreError
-from deskmove.gcpause import fewer_collections
+from deskmove.gcpause import batch_collections
 from deskmove.heap import steady_heap
 from deskmove.lock import locked, project_lock
 from deskmove.registry import source_for, target_for
@@ -127,7 +127,7 @@ def _import(project: Project, store: Store, source: str, progress: bool) -> Impo
         total, unit = (size, "B") if size is not None else (src.estimate(), "item")
         with (
             progress_bar(total, f"import {conn.scheme}", progress, unit=unit) as bar,
-            fewer_collections(),
+            batch_collections() as collections,
         ):
             steady_heap()  # see deskmove.heap: memory stays flat however long the input
             for batch in src.batches(store.get_state(conn.name), store):
@@ -141,6 +141,8 @@ def _import(project: Project, store: Store, source: str, progress: bool) -> Impo
                 report.counts.add(ingestor.ingest(batch))
                 checkpoint("ingest", f"after batch of {batch.read}")
                 bar.update(src.bytes_read() - bar.n if size is not None else batch.read)
+                batch = None  # type: ignore[assignment] - gone before the collection
+                collections.boundary()
             if size is not None:
                 bar.update(size - bar.n)  # all read
     except BaseException as exc:

@@ -389,6 +389,8 @@ class Ingestor:
                 snapshot  # ids made in a rolled-back transaction are gone
             )
             raise
+        finally:  # they hold the batch's records: let them go with the batch
+            self._index, self._rebuild = {}, set()
         if self.checkpoints is not None:
             self.checkpoints.poke()  # this batch's pages go to the database file meanwhile
         return counts
