@@ -355,3 +355,28 @@ def test_when_every_worker_dies_each_task_fails_instead_of_waiting_forever(
             assert not isinstance(error, TimeoutError)
     finally:
         pool.close()
+
+
+def test_a_task_goes_to_a_worker_with_its_raw_bytes_as_they_are(tmp_path: Path) -> None:
+    """The mails' fields are pickled, their bytes follow as written: a worker gets back
+    exactly the mails sent, and a task cut short is an end of input, not a wrong mail."""
+    import io
+    from datetime import UTC, datetime
+
+    from deskmove.mail.parseworker import receive_task, send_task
+    from deskmove.mail.raw import RawMail
+
+    when = datetime(2025, 3, 3, 9, tzinfo=UTC)
+    mails = [
+        RawMail(b"From: a@x\r\n\r\nDobr\xc3\xbd den\r\n", "offset:0", when, "INBOX", ["VIP"]),
+        RawMail(b"", "offset:41"),
+        RawMail(bytes(range(256)) * 1000, "INBOX/7/3", None, "Sent"),
+    ]
+    pipe = io.BytesIO()
+    send_task(pipe, mails, when)
+    wire = pipe.getvalue()
+    got, now = receive_task(io.BufferedReader(io.BytesIO(wire)))
+    assert got == mails and now == when
+    for cut in (3, 20, len(wire) - 1):
+        with pytest.raises(EOFError):
+            receive_task(io.BufferedReader(io.BytesIO(wire[:cut])))

@@ -13,10 +13,11 @@ from typing import IO
 HEAD = struct.Struct("!Q")
 
 
-def send(fh: IO[bytes], data: bytes) -> None:
+def send(fh: IO[bytes], data: bytes, *, flush: bool = True) -> None:
     fh.write(HEAD.pack(len(data)))
     fh.write(data)  # not joined to the header first: that would copy the data once more
-    fh.flush()
+    if flush:  # not when more follows the frame (see deskmove.mail.parseworker.send_task)
+        fh.flush()
 
 
 def receive(fh: IO[bytes]) -> bytes:

@@ -7,7 +7,7 @@ process turns each batch's results, in input order, into a :class:`Batch`
 (threading, people, records) and the store writes it while the workers parse
 the next ones. At most :data:`AHEAD` batches, and beyond the first of them
 :data:`AHEAD_BYTES` of raw mail, are read ahead of the one being written, and a
-task is pickled for its worker only when that worker takes it (one copy of each
+task is sent to its worker only when that worker takes it (one copy of each
 mail waits, not two), so memory stays flat however large the input and however
 its large mails bunch together.
 
@@ -43,10 +43,9 @@ from typing import IO, TYPE_CHECKING, Any
 
 import deskmove
 from deskmove.errors import StoreError
-from deskmove.frames import send as _send
 from deskmove.mail.batcher import MailBatcher, RawMail
 from deskmove.mail.blobwriter import raw_blobs
-from deskmove.mail.parseworker import Failure
+from deskmove.mail.parseworker import Failure, send_task
 from deskmove.records import Batch, QuarantineRec
 
 if TYPE_CHECKING:
@@ -54,8 +53,8 @@ if TYPE_CHECKING:
 
 WORKERS_ENV = "DESKMOVE_WORKERS"
 TASK_MAILS = 40  # mails per task sent to a worker
-TASK_BYTES = 4 << 20  # …or fewer, when they are large (a task is pickled whole)
-KEPT_BUFFER = 2 * TASK_BYTES  # a feed thread's buffers larger than this are let go after use
+TASK_BYTES = 4 << 20  # …or fewer, when they are large (a task is parsed whole)
+KEPT_BUFFER = 2 * TASK_BYTES  # a feed thread's answer buffer larger than this is let go
 AHEAD = 2  # batches read and parsed ahead of the one being written
 AHEAD_BYTES = 24 << 20  # …and of raw mail in them, beyond the first (a run of large mails)
 MIN_PARALLEL_BYTES = 4 << 20  # less input than this is parsed faster without starting workers
@@ -191,7 +190,6 @@ class WorkerPool:
     def _feed(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdin is not None and proc.stdout is not None
         answers = _Answers(proc.stdout)
-        task_buffer = _TaskBuffer()
         dead = False  # the worker is gone: the tasks this thread takes fail at once
         while (task := self._tasks.get()) is not None:
             future = task.future
@@ -203,12 +201,9 @@ class WorkerPool:
                 future.set_exception(EOFError("the worker process ended"))
                 continue
             try:
-                # pickled only now, and let go once sent: a queued task is not a second
-                # copy of its mails, and this thread holds none while its worker parses;
-                # into one reused buffer (see _TaskBuffer)
-                with task_buffer.dump((task.mails, task.now)) as data:
-                    _send(proc.stdin, data)
-                task_buffer.trim()
+                # sent only now, and let go once sent: this thread holds no mail while
+                # its worker parses; the raw bytes are written as they are, not pickled
+                send_task(proc.stdin, task.mails, task.now)
                 del task
                 future.set_result(answers.next())
             except BaseException as exc:  # noqa: BLE001 - handed to the importing thread
@@ -258,36 +253,9 @@ class _Task:
     future: Future[Any]
 
 
-class _TaskBuffer:
-    """Tasks pickled into one buffer that is reused, for the same reason as :class:`_Answers`."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray(1 << 20)
-        self._n = 0
-
-    def write(self, data: Any) -> None:  # the pickler's file
-        n, end = self._n, self._n + len(data)
-        if end > len(self._buf):
-            grown = bytearray(max(end, 2 * len(self._buf)))
-            grown[:n] = memoryview(self._buf)[:n]
-            self._buf = grown
-        self._buf[n:end] = data  # as long as the slice: copied in place
-        self._n = end
-
-    def dump(self, obj: Any) -> memoryview:
-        self._n = 0
-        pickle.Pickler(self, -1).dump(obj)
-        return memoryview(self._buf)[: self._n]
-
-    def trim(self) -> None:
-        """Let go of a buffer a large mail grew: it is not kept for the rest of the run."""
-        if len(self._buf) > KEPT_BUFFER:
-            self._buf = bytearray(1 << 20)
-
-
 class _Answers:
-    """A worker's answers, each read into one buffer that is reused (see :func:`_receive`):
-    a fresh one per answer would be mapped memory, faulted in page by page."""
+    """A worker's answers, each read into one buffer that is reused: a fresh one per
+    answer would be mapped memory, faulted in page by page."""
 
     def __init__(self, fh: IO[bytes]) -> None:
         self._fh = fh

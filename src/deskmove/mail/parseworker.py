@@ -1,7 +1,8 @@
 """A mail-parsing worker process: ``python -m deskmove.mail.parseworker BLOB_ROOT``.
 
-Started by :class:`deskmove.mail.parallel.WorkerPool`. It reads tasks (pickled lists
-of :class:`RawMail` and the run's "now") from stdin as frames, parses them with
+Started by :class:`deskmove.mail.parallel.WorkerPool`. It reads tasks (the fields of
+some :class:`RawMail`, pickled, and the run's "now", then their raw bytes: see
+:func:`send_task`) from stdin, parses them with
 :class:`BlobWriter` (large blobs become files before the answer is sent; small
 attachments go back with the results) and writes each result to the real stdout,
 until stdin closes. It loads only what parsing needs (this module, :mod:`deskmove.mail.raw`
@@ -17,6 +18,7 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 from deskmove.errors import DeskmoveError
 from deskmove.frames import receive, send
@@ -53,6 +55,29 @@ def parse_task(
         return Failure(type(exc), exc.message, exc.hint)
 
 
+def send_task(fh: IO[bytes], mails: list[RawMail], now: datetime) -> None:
+    """A task as frames: the mails' fields but their bytes (pickled, with each one's size),
+    then the bytes themselves, written from the mails as they are. Pickling them would
+    copy every byte once more, holding the importing process's GIL while it did."""
+    head = ([(m.native_id, m.fallback_date, m.folder, m.labels) for m in mails], now)
+    send(fh, pickle.dumps((head, [len(m.raw) for m in mails]), -1), flush=False)
+    for m in mails:
+        fh.write(m.raw)
+    fh.flush()
+
+
+def receive_task(fh: IO[bytes]) -> tuple[list[RawMail], datetime]:
+    """What :func:`send_task` sent; EOFError when the importing process ended inside it."""
+    (fields, now), sizes = pickle.loads(receive(fh))
+    mails = []
+    for (native_id, fallback_date, folder, labels), size in zip(fields, sizes, strict=True):
+        raw = fh.read(size)
+        if len(raw) < size:
+            raise EOFError("the importing process ended")
+        mails.append(RawMail(raw, native_id, fallback_date, folder, labels))
+    return mails, now
+
+
 def main(blob_root: str) -> None:
     """A worker's life: tasks from stdin, results to the real stdout, until stdin closes."""
     from deskmove.blobs import BlobStore  # the files only: the worker never loads the store
@@ -63,10 +88,9 @@ def main(blob_root: str) -> None:
     blobs = BlobWriter(BlobStore(Path(blob_root)))
     while True:
         try:
-            data = receive(tasks)
+            mails, now = receive_task(tasks)
         except EOFError:
             break
-        mails, now = pickle.loads(data)
         send(results, pickle.dumps(parse_task(mails, now, blobs), -1))
 
 
