@@ -81,6 +81,10 @@ def a_batch(rng: random.Random) -> Batch:
             msg.is_auto = dirty(rng, "yes")  # type: ignore[assignment] - text in a flag
         elif odd < 0.15:
             msg.to = ["a@x", 7]  # type: ignore[list-item]
+        elif odd < 0.2:
+            msg.cc = None  # type: ignore[assignment] - no list at all
+        elif odd < 0.25:
+            msg.author = dirty(rng, "jana@example.cz")  # type: ignore[assignment] - not a ref
         ticket = TicketRec(
             native_id=f"t{n}",
             subject=dirty(rng, "Objednávka"),

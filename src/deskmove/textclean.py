@@ -119,15 +119,15 @@ _REF_TEXT = _getter(tuple(n for n in PersonRef.__slots__))  # type: ignore[attr-
 
 def _clean_at_once(plan: _Plan, rec: Any) -> bool:
     """Whether the text, list and reference fields are certainly free of NUL."""
-    parts = list(filter(None, plan.get_text(rec)))
-    for values in plan.get_lists(rec):
-        parts += values
-    for ref in plan.get_refs(rec):
-        if ref is not None:
-            parts += filter(None, _REF_TEXT(ref))
     try:
+        parts = list(filter(None, plan.get_text(rec)))
+        for values in plan.get_lists(rec):
+            parts += values
+        for ref in plan.get_refs(rec):
+            if ref is not None:
+                parts += filter(None, _REF_TEXT(ref))
         return NUL not in "".join(parts)
-    except TypeError:  # a value that is not text where text belongs: one by one
+    except (TypeError, AttributeError):  # a value not of its field's kind: one by one
         return False
 
 
