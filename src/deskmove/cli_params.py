@@ -16,11 +16,13 @@ has no such layer (older releases), nothing is changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
 _NONE = object()  # "no shortcut for this value"
+_PATH = type(Path())  # what Path(...) makes here (PosixPath, WindowsPath)
 
 
 def plain_value(annotation: Any, info: Any, value: Any, param: Any = None, ctx: Any = None) -> Any:
@@ -37,7 +39,7 @@ def plain_value(annotation: Any, info: Any, value: Any, param: Any = None, ctx: 
             return _NONE
         return value if kind is annotation else _NONE
     if annotation is Path:
-        if info.path_type is not None or (kind is not str and kind is not type(Path())):
+        if info.path_type is not None or (kind is not str and kind is not _PATH):
             return _NONE
         from typer._param_types import coerce_cli_path
 
@@ -63,16 +65,18 @@ def install() -> bool:
     class PlainFirst(base):  # type: ignore[misc, valid-type]
         """typer's coercion for one parameter, with the shortcut tried first."""
 
-        descriptor: Any = None
-        _built: list[Any] = field(default_factory=list)  # typer's own, once needed
+        descriptor: Any
+
+        @cached_property
+        def typers(self) -> Any:
+            """typer's own coercion, built the first time a value needs it."""
+            return _coercion.build_runtime_param(self.descriptor)
 
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
             out = plain_value(self.annotation, self.parameter_info, value, param, ctx)
             if out is not _NONE:
                 return out
-            if not self._built:
-                self._built.append(_coercion.build_runtime_param(self.descriptor))
-            return self._built[0]._coerce_value(value, param=param, ctx=ctx)
+            return self.typers._coerce_value(value, param=param, ctx=ctx)
 
     def get_runtime_param(self: Any) -> Any:
         if self._runtime_param is None:

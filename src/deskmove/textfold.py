@@ -62,14 +62,16 @@ _ASCII = {c: (chr(c).lower() if _WORD.fullmatch(chr(c)) else " ") for c in range
 
 
 _TOKENS: dict[str, str] = {}  # a word as written (non-ASCII) -> folded, see normalise
-_TOKEN_CACHE = 50_000  # words kept (a few MB); past it, words are folded, not kept
+_TOKEN_CACHE = 50_000  # words kept (a few MB); when full it starts again, so it follows the input
 _TOKEN_CHARS = 40  # longer ones (links, codes) are folded, not kept
 
 
 def _fold_token(token: str) -> str:
     plain = token.translate(_ASCII if token.isascii() else _TEXT)
     folded = " ".join(plain.split()).replace("_", " ")
-    if len(_TOKENS) < _TOKEN_CACHE and len(token) <= _TOKEN_CHARS:
+    if len(token) <= _TOKEN_CHARS:
+        if len(_TOKENS) >= _TOKEN_CACHE:
+            _TOKENS.clear()  # order numbers and names met once do not fill it for good
         _TOKENS[token] = folded
     return folded
 

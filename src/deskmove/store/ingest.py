@@ -371,14 +371,15 @@ class Ingestor:
         self._refs: dict[tuple[str, str], int] = {}  # (kind, native id or name) -> id
         self._done: set[tuple[str, int]] = set()  # ("agent" | "named", person id) already settled
         self._open_records: bool | None = None  # open quarantine naming a record (asked once)
+        # per batch, emptied when it is written (they hold its records)
+        self._index: dict[int, search.NewText] = {}  # tickets whose search document changes
+        self._rebuild: set[int] = set()  # of those, the ones rebuilt from the store
 
     # -- public -------------------------------------------------------------------
     def ingest(self, batch: Batch) -> IngestCounts:
         counts = IngestCounts(read=batch.read)
         counts.nul_stripped = strip_nul(batch)  # one rule on every store: see textclean
         self._next_id: dict[str, int] = {}  # per transaction: see _new_ids
-        self._index: dict[int, search.NewText] = {}  # tickets whose search document changes
-        self._rebuild: set[int] = set()  # of those, the ones rebuilt from the store
         self._shared: list[str] | None = [] if batch.scope != "mail" else None
         snapshot = (dict(self._emails), dict(self._refs), set(self._done))
         try:
@@ -389,7 +390,7 @@ class Ingestor:
                 snapshot  # ids made in a rolled-back transaction are gone
             )
             raise
-        finally:  # they hold the batch's records: let them go with the batch
+        finally:  # the batch's records go with it, written or not
             self._index, self._rebuild = {}, set()
         if self.checkpoints is not None:
             self.checkpoints.poke()  # this batch's pages go to the database file meanwhile
