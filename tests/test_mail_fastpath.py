@@ -84,6 +84,10 @@ CASES = {
         b"--b\nA: 1\n\nx\n--b--\n"
     ),
     "bare cr in a part": b"Content-Type: multipart/mixed; boundary=b\n\n--b\nA: 1\n\nx\ry\n--b--\n",
+    "bare cr in a one-part body": b"Subject: x\r\nFrom: a@b.cz\r\n\r\nbody\rmore\r\n",
+    "bare cr in a part's head": (
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nA: 1\rB: 2\r\n\r\nx\r\n--b--\r\n"
+    ),
     "regex characters in the boundary": (
         b'Content-Type: multipart/mixed; boundary="a.b*c+(d)"\n\n--a.b*c+(d)\nA: 1\n\nx\n'
         b"--aXb*c+(d)\n--a.b*c+(d)--\n"
@@ -116,9 +120,21 @@ def test_parse_bytes_builds_the_tree_the_stdlib_parser_builds(name: str) -> None
 def test_one_part_mails_take_the_fast_path() -> None:
     """The fast path is really taken where it applies (else the test above proves nothing)."""
     fast = ("plain crlf", "plain lf", "folded header", "8-bit header", "no body", "multipart")
-    for name in (*fast, "multipart crlf", "preamble and epilogue", "boundary look-alikes"):
+    for name in (
+        *fast,
+        "multipart crlf",
+        "preamble and epilogue",
+        "boundary look-alikes",
+        "bare cr in a one-part body",
+    ):
         assert mime._parse_single(CASES[name].decode("ascii", "surrogateescape")) is not None
-    for name in ("nested multipart", "message/rfc822", "unix from line", "bare cr in the header"):
+    for name in (
+        "nested multipart",
+        "message/rfc822",
+        "unix from line",
+        "bare cr in the header",
+        "bare cr in a part's head",
+    ):
         assert mime._parse_single(CASES[name].decode("ascii", "surrogateescape")) is None
 
 

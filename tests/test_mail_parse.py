@@ -224,3 +224,26 @@ def test_thread_index_and_gmail_thread_id_become_keys(blobs: BlobStore) -> None:
     assert ti in b.secondary_keys and "gm:42" in b.secondary_keys
     c = parse_mail(mail(subject="Re: [Ticket#991] Faktura"), blobs, now=NOW)
     assert "tn:#991" in c.secondary_keys
+
+
+def test_cyrillic_count_is_the_blocks_count() -> None:
+    """The byte count that finds Cyrillic letters gives what matching the block gives."""
+    import random
+    import re
+
+    from deskmove.mail.guess import _cyrillic_count, _looks_like_swapped_cyrillic
+
+    block = re.compile("[\u0400-\u04ff]")
+    rng = random.Random(4)
+    spans = [(0, 0x80), (0x380, 0x540), (0x3FF, 0x401), (0x4FF, 0x501), (0xD700, 0xE100)]
+    for _ in range(3000):
+        lo, hi = rng.choice(spans)
+        text = "".join(chr(rng.randrange(lo, hi)) for _ in range(rng.randrange(30)))
+        if rng.random() < 0.3:
+            text += "".join(chr(rng.randrange(0, 0x110000)) for _ in range(5))
+        assert _cyrillic_count(text) == len(block.findall(text)), repr(text)
+    russian = "Здравствуйте, заказ до сих пор не пришёл. Пожалуйста, проверьте посылку."
+    swapped = russian.encode("koi8-r").decode("cp1251")
+    assert not _looks_like_swapped_cyrillic(russian)
+    assert _looks_like_swapped_cyrillic(swapped)
+    assert not _looks_like_swapped_cyrillic("Dobrý den, objednávka ještě nedorazila.")

@@ -45,3 +45,18 @@ def test_the_word_cache_stays_bounded(monkeypatch) -> None:  # noqa: ANN001
     assert len(textfold._TOKENS) == 100  # noqa: SLF001
     assert "ž" * 41 not in textfold._TOKENS  # noqa: SLF001
     assert normalise(text) == _normalise_by_definition(text)  # past the bound, still folded
+
+
+def test_a_text_of_known_and_new_words(monkeypatch) -> None:  # noqa: ANN001
+    """Words from the cache and words folded for the first time, in one text, in order."""
+    from deskmove import textfold
+
+    monkeypatch.setattr(textfold, "_TOKENS", {})
+    normalise("Žluťoučký kůň — ÚPĚL")
+    text = "kůň nový Žluťoučký — ďábelské ÚPĚL nový ódy ---"
+    assert (
+        normalise(text)
+        == _normalise_by_definition(text)
+        == ("kun novy zlutoucky dabelske upel novy ody")
+    )
+    assert textfold._TOKENS["nový"] == "novy"  # noqa: SLF001

@@ -84,15 +84,17 @@ def normalise(text: str) -> str:
     # with any is folded word by word (between white space), each word once: every
     # character folds on its own and white space folds to a space, so the words' folds
     # joined by spaces are the text's fold.
+    # The words are looked up at C speed (map); only those not in the cache are folded here.
     get = _TOKENS.get
-    words = []
-    for token in text.split():
-        folded = get(token)
-        if folded is None:
-            folded = _fold_token(token)
-        if folded:
-            words.append(folded)
-    return " ".join(words)
+    tokens = text.split()
+    words = list(map(get, tokens))
+    if None in words:
+        for i, folded in enumerate(words):
+            if folded is None:
+                token = tokens[i]
+                folded = get(token)
+                words[i] = _fold_token(token) if folded is None else folded
+    return " ".join(filter(None, words))  # a word of marks or signs alone folds to nothing
 
 
 def _normalise_by_definition(text: str) -> str:
