@@ -726,6 +726,65 @@ def test_the_next_batch_is_on_the_wire_before_this_one_is_written(
     assert message_count(project) == 9
 
 
+def test_the_next_folder_is_opened_while_the_last_batch_of_one_is_written(
+    dovecot, cli, project, store, monkeypatch, tmp_path
+) -> None:
+    """From one folder to the next the wire does not go quiet: the next folder's EXAMINE,
+    UID listing and first FETCH go out while the previous folder's last batch is written
+    (they waited for its commit before, and the parsing workers with them)."""
+    log = tmp_path / "order.log"
+    monkeypatch.setenv("DESKMOVE_CRASH_LOG", str(log))
+    original_send = imaplib.IMAP4.send
+
+    def send(self, data: bytes) -> None:
+        m = re.match(
+            rb"[A-Z]{4}\d+ (EXAMINE \S+|UID FETCH \S+ \(UID RFC822\.SIZE INTERNALDATE BODY)", data
+        )
+        if m:
+            with log.open("a") as fh:
+                fh.write(" ".join(m.group(1).decode().split()[:3]).lower() + "\n")
+        return original_send(self, data)
+
+    monkeypatch.setattr(imaplib.IMAP4, "send", send)
+    import deskmove.sync
+
+    original_checkpoint = deskmove.sync.checkpoint
+    befores = 0
+
+    def checkpoint(name: str, detail: str = "") -> None:
+        nonlocal befores
+        if name == "ingest" and detail.startswith("before"):
+            befores += 1
+            if befores == 2:  # INBOX's last batch waits (10 s at most) for Sent's first FETCH
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and log.read_text().count("uid fetch 1:") < 2:
+                    time.sleep(0.01)
+        original_checkpoint(name, detail)
+
+    monkeypatch.setattr(deskmove.sync, "checkpoint", checkpoint)
+    dovecot.create("Sent")
+    dovecot.append("INBOX", [mail(i) for i in range(6)])
+    dovecot.append("Sent", [mail(10 + i, subject="Re: Objednávka") for i in range(4)])
+    result, report = run(cli, dovecot, spec(dovecot, "INBOX,Sent", batch="3"))
+    assert result.exit_code == 0, result.stderr
+    assert report["read"] == 10 and message_count(project) == 10
+    lines = log.read_text().splitlines()
+    befores_at = [
+        k for k, line in enumerate(lines) if line.startswith("ingest:") and "before" in line
+    ]
+    assert [line for line in lines if not line.startswith("ingest:")] == [
+        'examine "inbox"',
+        "uid fetch 1:3",
+        "uid fetch 4:6",
+        'examine "sent"',
+        "uid fetch 1:3",
+        "uid fetch 4:4",
+    ]
+    assert lines.index('examine "sent"') < befores_at[1]  # before INBOX's last batch is written
+    cursors = store.get_state(next(iter(_connections(store))))
+    assert cursors["INBOX"]["last_uid"] == 6 and cursors["Sent"]["last_uid"] == 4
+
+
 def test_the_batch_fetched_ahead_is_one_of_the_batches_read_ahead(
     dovecot, cli, project, monkeypatch, tmp_path
 ) -> None:

@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from deskmove.errors import RetriableError, UsageError
@@ -118,8 +119,8 @@ class ImapSource(Source):
         )
         self.client: ImapClient | None = None
         self._ahead: ThreadPoolExecutor | None = None  # the one fetch run ahead (see _folder)
-        self._inflight: Future[list[Any]] | None = None
-        self._inflight_chunk: list[tuple[int, int]] | None = None
+        self._inflight: Future[Any] | None = None
+        self._inflight_key: object = None  # a chunk (by identity), or ("open", folder)
 
     # session ----------------------------------------------------------------------------
     def _session(self) -> ImapClient:
@@ -204,7 +205,7 @@ class ImapSource(Source):
                 new = sum(_new(st, committed[f]) for f, st in statuses.items())
                 workers = worker_count() if new > PARALLEL_FROM else 1
                 pending = self._pending(client, batcher, store, statuses, committed, reading)
-                # the batch fetched ahead (see _fetch_ahead) is one of the pipeline's AHEAD
+                # the batch fetched ahead (see _run_ahead) is one of the pipeline's AHEAD
                 for batch in parse_batches(batcher, pending, workers=workers, ahead=AHEAD - 1):
                     committed.update(batch.state or {})
                     yield batch
@@ -225,10 +226,11 @@ class ImapSource(Source):
         committed: dict[str, Any],
         reading: list[str],
     ) -> Iterator[Pending]:
-        for folder in self.folders:
+        for n, folder in enumerate(self.folders):
             reading[0] = folder
+            later = [(f, statuses[f], committed[f]) for f in self.folders[n + 1 :]]
             yield from self._folder(
-                client, batcher, store, folder, statuses[folder], committed[folder]
+                client, batcher, store, folder, statuses[folder], committed[folder], later
             )
 
     def _missing(self, client: ImapClient, folder: str) -> UsageError:
@@ -251,18 +253,17 @@ class ImapSource(Source):
         folder: str,
         status: FolderStatus,
         prev: dict[str, Any] | None,
+        later: list[tuple[str, FolderStatus, dict[str, Any] | None]],
     ) -> Iterator[Pending]:
+        """A folder's new mail, batch by batch; ``later``: the folders after it (the first of
+        them with new mail is opened, and its first batch fetched, while its last is written)."""
         prev = prev or {}
-        last = int(prev.get("last_uid", 0))
-        same = prev.get("uidvalidity") == status.uidvalidity
-        if same and status.uidnext <= last + 1:
+        if _nothing_new(status, prev):
             return  # nothing new: one STATUS was all it took
-        uidvalidity = client.examine(folder)
-        rematch = bool(prev) and prev.get("uidvalidity") != uidvalidity
-        if rematch:
-            last = 0
-        pending = client.uid_sizes(folder, last)
-        if rematch:
+        key = ("open", folder)
+        opened = self._collect(key, self._open, client, folder, prev)
+        uidvalidity, pending, last = opened.uidvalidity, opened.pending, opened.last
+        if opened.rematch:
             pending = self._rematch(client, store, folder, pending, prev, uidvalidity)
         cursor: dict[str, Any] = {
             "uidvalidity": uidvalidity,
@@ -271,10 +272,19 @@ class ImapSource(Source):
             "highestmodseq": status.highestmodseq,
         }
         chunks = list(plan_batches(pending, self.batch_size, self.batch_bytes))
+        if not chunks:
+            self._open_ahead(client, later)
         for i, chunk in enumerate(chunks):
-            mails = self._fetched(client, folder, uidvalidity, chunk)
+            if i == 0 and opened.first is not None and opened.first[0] == chunk:
+                mails = opened.first[1]  # fetched with the folder's opening
+            else:
+                mails = self._collect(chunk, self._fetch, client, folder, uidvalidity, chunk)
             if i + 1 < len(chunks):  # on the wire while this batch is parsed and written
-                self._fetch_ahead(client, folder, uidvalidity, chunks[i + 1])
+                self._run_ahead(
+                    chunks[i + 1], self._fetch, client, folder, uidvalidity, chunks[i + 1]
+                )
+            else:  # the next folder is opened while this one's last batch is
+                self._open_ahead(client, later)
             cursor = {**cursor, "last_uid": chunk[-1][0]}
             yield Pending(mails, {folder: cursor}, len(mails))
         done = status.uidnext - 1 if uidvalidity == status.uidvalidity else cursor["last_uid"]
@@ -283,27 +293,52 @@ class ImapSource(Source):
             yield Pending([], {folder: {**cursor, "last_uid": max(done, cursor["last_uid"])}}, 0)
 
     # fetching one batch ahead -----------------------------------------------------------
-    # The next UID FETCH runs in a thread while the importing thread hands the current
-    # batch on, so the network and the server's reading overlap our parsing and writing.
-    # The session is never used by two threads at once: nothing else is sent until that
-    # fetch is collected (its errors surface there, where a plain fetch would raise them),
-    # and close() waits for it, each socket wait bounded by ?timeout as always.
-    def _fetch_ahead(
-        self, client: ImapClient, folder: str, uidvalidity: int, chunk: list[tuple[int, int]]
-    ) -> None:
+    # The next UID FETCH (or, after a folder's last batch, the next folder's EXAMINE, UID
+    # listing and first FETCH) runs in a thread while the importing thread hands the
+    # current batch on, so the network and the server's reading overlap our parsing and
+    # writing, also from one folder to the next. The session is never used by two threads
+    # at once: nothing else is sent until that work is collected (its errors surface
+    # there, where doing it then would raise them), and close() waits for it, each socket
+    # wait bounded by ?timeout as always.
+    def _run_ahead(self, key: object, fn: Any, *args: Any) -> None:
         if self._ahead is None:
             self._ahead = ThreadPoolExecutor(1, thread_name_prefix="deskmove-imap-fetch")
-        self._inflight = self._ahead.submit(self._fetch, client, folder, uidvalidity, chunk)
-        self._inflight_chunk = chunk
+        self._inflight = self._ahead.submit(fn, *args)
+        self._inflight_key = key
 
-    def _fetched(
-        self, client: ImapClient, folder: str, uidvalidity: int, chunk: list[tuple[int, int]]
-    ) -> list[Any]:
+    def _collect(self, key: object, fn: Any, *args: Any) -> Any:
+        """What ``fn(*args)`` gives: the result of the work run ahead under ``key``, if that
+        is what is on the wire, else run now (after letting other work on the wire finish)."""
         future, self._inflight = self._inflight, None
-        if future is None or self._inflight_chunk is not chunk:
+        ahead = self._inflight_key
+        same = ahead is key or (isinstance(key, tuple) and ahead == key)
+        if future is None or not same:
             self._settle(future)
-            return self._fetch(client, folder, uidvalidity, chunk)
+            return fn(*args)
         return future.result()
+
+    def _open_ahead(
+        self, client: ImapClient, later: list[tuple[str, FolderStatus, dict[str, Any] | None]]
+    ) -> None:
+        for folder, status, prev in later:
+            if not _nothing_new(status, prev or {}):
+                self._run_ahead(("open", folder), self._open, client, folder, prev or {})
+                return
+
+    def _open(self, client: ImapClient, folder: str, prev: dict[str, Any]) -> _Opened:
+        """EXAMINE a folder, list its new UIDs and fetch the first batch of them (not after a
+        UIDVALIDITY change: the store is asked what to fetch then, in the importing thread)."""
+        last = int(prev.get("last_uid", 0))
+        uidvalidity = client.examine(folder)
+        rematch = bool(prev) and prev.get("uidvalidity") != uidvalidity
+        if rematch:
+            last = 0
+        pending = client.uid_sizes(folder, last)
+        first = None
+        if pending and not rematch:
+            chunk = next(plan_batches(pending, self.batch_size, self.batch_bytes))
+            first = (chunk, self._fetch(client, folder, uidvalidity, chunk))
+        return _Opened(uidvalidity, pending, rematch, last, first)
 
     def _settle(self, future: Future[list[Any]] | None = None) -> None:
         """Let a fetch still on the wire finish (its result or error is not wanted)."""
@@ -351,6 +386,23 @@ class ImapSource(Source):
             f"{len(pending) - len(keep)} messages matched by fingerprint, {len(keep)} to import"
         )
         return keep
+
+
+@dataclass(slots=True)
+class _Opened:
+    """A folder as EXAMINE found it: its new (uid, size) pairs and the first batch's mails."""
+
+    uidvalidity: int
+    pending: list[tuple[int, int]]
+    rematch: bool  # UIDVALIDITY changed: pending is every message, to be matched
+    last: int  # the UID the folder's cursor starts from
+    first: tuple[list[tuple[int, int]], list[Any]] | None
+
+
+def _nothing_new(status: FolderStatus, prev: dict[str, Any]) -> bool:
+    """The folder holds no mail after ``prev``'s cursor (then not even EXAMINE is sent)."""
+    last = int(prev.get("last_uid", 0))
+    return prev.get("uidvalidity") == status.uidvalidity and status.uidnext <= last + 1
 
 
 def _new(status: FolderStatus, prev: dict[str, Any] | None) -> int:
