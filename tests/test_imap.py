@@ -785,6 +785,30 @@ def test_the_next_folder_is_opened_while_the_last_batch_of_one_is_written(
     assert cursors["INBOX"]["last_uid"] == 6 and cursors["Sent"]["last_uid"] == 4
 
 
+def test_a_folder_first_batch_is_not_held_once_handed_on(dovecot, project, monkeypatch) -> None:
+    """The first batch, fetched with the folder's opening, is let go like any other batch:
+    the source keeps no reference to its mails while the later batches go through."""
+    import sys
+
+    from deskmove.config import parse_spec
+    from deskmove.sources.imap import ImapSource
+
+    monkeypatch.setenv("DESKMOVE_IMAP_PASSWORD", dovecot.password)
+    dovecot.append("INBOX", [mail(i) for i in range(6)])
+    src = ImapSource(parse_spec(spec(dovecot, batch="3")), project)
+    client = src._session()
+    try:
+        status = client.status("INBOX")
+        batches = src._folder(client, None, None, "INBOX", status, None, [])
+        first = next(batches).mails
+        assert len(first) == 3
+        second = next(batches)
+        assert len(second.mails) == 3
+        assert sys.getrefcount(first) == 2  # this test's name for it, and the call's argument
+    finally:
+        src.close()
+
+
 def test_the_batch_fetched_ahead_is_one_of_the_batches_read_ahead(
     dovecot, cli, project, monkeypatch, tmp_path
 ) -> None:

@@ -277,6 +277,7 @@ class ImapSource(Source):
         for i, chunk in enumerate(chunks):
             if i == 0 and opened.first is not None and opened.first[0] == chunk:
                 mails = opened.first[1]  # fetched with the folder's opening
+                opened.first = None  # not held here while the later batches go through
             else:
                 mails = self._collect(chunk, self._fetch, client, folder, uidvalidity, chunk)
             if i + 1 < len(chunks):  # on the wire while this batch is parsed and written
