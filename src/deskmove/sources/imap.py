@@ -341,8 +341,9 @@ class ImapSource(Source):
             first = (chunk, self._fetch(client, folder, uidvalidity, chunk))
         return _Opened(uidvalidity, pending, rematch, last, first)
 
-    def _settle(self, future: Future[list[Any]] | None = None) -> None:
-        """Let a fetch still on the wire finish (its result or error is not wanted)."""
+    def _settle(self, future: Future[Any] | None = None) -> None:
+        """Let the work still on the wire (a fetch, a folder's opening) finish; its result
+        or error is not wanted."""
         future, self._inflight = future or self._inflight, None
         if future is not None:
             concurrent.futures.wait([future])
