@@ -5,7 +5,9 @@ lower case, diacritics removed, letters such as ``ł`` or ``ß`` spelled out,
 everything but word characters turned into single spaces. So ``zlutoucky``
 finds ``Žluťoučký`` on both stores:
 
-- SQLite: an FTS5 table ``search_fts`` (rowid = ticket id × ``PARTS`` + part);
+- SQLite: an FTS5 table ``search_fts`` (rowid = ticket id × ``PARTS`` + part) with
+  the ``ascii`` tokenizer, which splits at the spaces and changes nothing else, so
+  its words are the folded words (``unicode61`` folded them again, at twice the cost);
 - PostgreSQL: ``search_docs`` with a generated ``tsvector`` ('simple' config)
   under a GIN index.
 
