@@ -1,15 +1,22 @@
-"""The Alembic migrations build exactly the schema the models describe, on both databases."""
+"""The Alembic migrations build exactly the schema the models describe, on both databases,
+and a new SQLite store made from the schema file is the store the migrations build."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import deskmove.model  # noqa: F401 - registers the core tables on SQLModel.metadata
 import deskmove.store.webmodel  # noqa: F401 - and the workspace's
+from deskmove.store import Store, newstore
+from deskmove.store.engine import current_revision, make_engine
+from deskmove.store.revision import head_revision
 
 # Made by migration 0004 in raw DDL, differently per database on purpose: the workspace's
 # full-text index (an FTS5 table on SQLite, a tsvector table on PostgreSQL) and its ticket
@@ -49,3 +56,101 @@ def test_a_column_missing_from_the_migrations_is_found(store):
         diff = compare_metadata(context, SQLModel.metadata)
     assert [d[0] for d in diff] == ["add_column"] and diff[0][3].name == "origin_id"
     assert isinstance(diff[0][3], sa.Column)
+
+
+# -- a new SQLite store from the schema file ------------------------------------------------
+def _described(path: Path) -> tuple[list, dict, list]:
+    """Everything of a SQLite store but where its pages lie: its objects in the order made
+    (a shadow table's DDL without quotes: SQLite quotes it one way when it makes the table,
+    another when it renames it), every table's rows, and the pragmas that outlive a session."""
+    con = sqlite3.connect(path)
+    try:
+        objects = []
+        for kind, name, table, sql in con.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"
+        ):
+            if sql and name.startswith("search_fts_"):
+                sql = sql.replace("'", "").replace('"', "")
+            objects.append((kind, name, table, sql))
+        rows = {
+            name: con.execute(f'SELECT * FROM "{name}"').fetchall()  # noqa: S608
+            for kind, name, _table, _sql in objects
+            if kind == "table"
+        }
+        pragmas = [
+            con.execute(f"PRAGMA {p}").fetchone()
+            for p in ("page_size", "journal_mode", "user_version", "application_id", "encoding")
+        ]
+        return objects, rows, pragmas
+    finally:
+        con.close()
+
+
+def _refuse_alembic(monkeypatch: pytest.MonkeyPatch) -> None:
+    import alembic.command
+
+    def refuse(*_a: object, **_k: object) -> None:
+        raise AssertionError("Alembic ran")
+
+    monkeypatch.setattr(alembic.command, "upgrade", refuse)
+
+
+def test_the_schema_file_is_what_the_migrations_build(tmp_path: Path) -> None:
+    built = newstore.build_with_migrations(tmp_path / "migrated.db")
+    assert built == newstore.SCHEMA.read_text("utf-8"), (
+        f"{newstore.SCHEMA.name} is out of date: run python -m deskmove.store.newstore"
+    )
+
+
+def test_a_new_store_from_the_file_is_the_store_the_migrations_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    newstore.build_with_migrations(tmp_path / "migrated.db")
+    _refuse_alembic(monkeypatch)
+    store = Store.open(f"sqlite:///{tmp_path / 'new.db'}", tmp_path / "blobs")
+    try:
+        assert current_revision(store.engine) == head_revision() is not None
+    finally:
+        store.close()
+    made, migrated = _described(tmp_path / "new.db"), _described(tmp_path / "migrated.db")
+    assert made == migrated
+    assert made[2][0] == (16384,) and ("alembic_version", "table") in {
+        (name, kind) for kind, name, _t, _s in made[0]
+    }
+
+
+def test_without_an_up_to_date_schema_file_the_migrations_build_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = newstore.SCHEMA.read_text("utf-8")
+    stale = tmp_path / "stale.sql"  # a migration added since the file was written
+    stale.write_text(text.replace(f"-- revision: {head_revision()}", "-- revision: 0010"))
+    ran: list[str] = []
+    import alembic.command
+
+    real = alembic.command.upgrade
+    monkeypatch.setattr(
+        alembic.command, "upgrade", lambda *a, **k: (ran.append(a[1]), real(*a, **k))
+    )
+    for n, schema in enumerate((stale, tmp_path / "missing.sql")):
+        monkeypatch.setattr(newstore, "SCHEMA", schema)
+        store = Store.open(f"sqlite:///{tmp_path / f'{n}.db'}", tmp_path / "blobs")
+        try:
+            assert current_revision(store.engine) == head_revision()
+        finally:
+            store.close()
+    assert ran == ["head", "head"]
+
+
+def test_a_store_made_meanwhile_is_not_made_again(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    Store.open(url, tmp_path / "blobs").close()
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE store_changes SET n = 7")
+        assert not newstore.create(engine, head_revision())  # another process was first
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT n FROM store_changes").scalar_one() == 7
+    finally:
+        engine.dispose()

@@ -213,6 +213,9 @@ def test_opening_a_store_at_the_newest_migration_skips_alembic(tmp_path, monkeyp
 
     monkeypatch.setattr(alembic.command, "upgrade", refuse)
     Store.open(url, tmp_path / "blobs").close()  # no Alembic: one SELECT
+    from deskmove.store import newstore
+
+    monkeypatch.setattr(newstore, "SCHEMA", tmp_path / "none.sql")  # no schema file to make it
     with pytest.raises(AssertionError, match="Alembic ran"):
         Store.open(
             f"sqlite:///{tmp_path / 'new.db'}", tmp_path / "blobs"

@@ -157,6 +157,11 @@ def upgrade(engine: Engine) -> None:
                 f"{head_revision() or max(known_revisions())})",
                 "upgrade deskmove (pip install -U deskmove) to open it; nothing was changed",
             )
+        if current is None and engine.dialect.name == "sqlite":
+            from deskmove.store import newstore
+
+            if newstore.create(engine, head_revision()):
+                return  # a new store, made from the schema the migrations build: no Alembic
         from alembic import command
         from alembic.config import Config
 
