@@ -26,8 +26,9 @@ fresh process so peak memory is its own:
 
 and prints messages/s, the ratio to the floor and peak RSS for each (the process
 itself; beside it the largest of its children: a parsing worker, mbsync): the median
-of ``--runs`` runs (phases interleaved, so a busy machine weighs on each alike),
-with the load average beside each figure.
+of ``--runs`` runs (phases interleaved, so a busy machine weighs on each alike; the
+disk is synced before each, so no run flushes what the one before wrote), with the
+load average beside each figure.
 """
 
 from __future__ import annotations
@@ -320,6 +321,9 @@ PHASES = (
 
 
 def _run(phase: str, cfg: dict) -> dict:
+    # What the run before wrote is flushed first: an fsync (mbsync's per mail, SQLite's at a
+    # checkpoint) would otherwise wait for the other phase's dirty pages as well as its own.
+    os.sync()
     load = os.getloadavg()[0]
     out = subprocess.run(
         [sys.executable, __file__, "--phase", phase, "--cfg", json.dumps(cfg)],
