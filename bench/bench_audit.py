@@ -1,8 +1,8 @@
 """Benchmark: ``deskmove audit`` over a store of 100,000 tickets.
 
-    /work/venv/bin/python bench/bench_audit.py                  # 100,000 tickets, ~300,000 messages
-    /work/venv/bin/python bench/bench_audit.py --tickets 20000  # a smaller store, to compare memory
-    /work/venv/bin/python bench/bench_audit.py --keep /tmp/b     # keep the store; then --root /tmp/b/project
+    .venv/bin/python bench/bench_audit.py                  # 100,000 tickets, ~300,000 messages
+    .venv/bin/python bench/bench_audit.py --tickets 20000  # a smaller store, to compare memory
+    .venv/bin/python bench/bench_audit.py --keep /tmp/b     # keep the store; then --root /tmp/b/project
 
 Builds a SQLite store in a temporary folder (never the repo): mail tickets with the
 headers a mailbox keeps (Delivered-To, X-Original-To, List-Id, Auto-Submitted, …),

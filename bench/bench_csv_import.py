@@ -1,8 +1,8 @@
 """Benchmark: import of a canonical CSV folder (tickets.csv, messages.csv, people.csv).
 
-    /work/venv/bin/python bench/bench_csv_import.py                       # 100,000 tickets, 500,000 messages
-    /work/venv/bin/python bench/bench_csv_import.py --tickets 2000 --messages 10000
-    /work/venv/bin/python bench/bench_csv_import.py --profile             # cProfile of the import
+    .venv/bin/python bench/bench_csv_import.py                       # 100,000 tickets, 500,000 messages
+    .venv/bin/python bench/bench_csv_import.py --tickets 2000 --messages 10000
+    .venv/bin/python bench/bench_csv_import.py --profile             # cProfile of the import
 
 Generates the data into a temporary folder (never the repo), then runs, each in a
 fresh process so peak memory is its own:

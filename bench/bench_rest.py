@@ -1,8 +1,8 @@
 """Benchmark: a Zendesk migration against a local, rate-limited simulated API.
 
-    /work/venv/bin/python bench/bench_rest.py                  # 10,000 tickets, 50,000 comments, 700/min
-    /work/venv/bin/python bench/bench_rest.py --quick          # 1,000 / 5,000, a minute lasts 6 s
-    /work/venv/bin/python bench/bench_rest.py --tickets 2000 --comments 10000 --scale 4
+    .venv/bin/python bench/bench_rest.py                  # 10,000 tickets, 50,000 comments, 700/min
+    .venv/bin/python bench/bench_rest.py --quick          # 1,000 / 5,000, a minute lasts 6 s
+    .venv/bin/python bench/bench_rest.py --tickets 2000 --comments 10000 --scale 4
 
 Two Zendesk-shaped accounts (tests/rest/fakezendesk.py) are served over HTTP on
 127.0.0.1 by a separate process, each enforcing a fixed window of ``--limit``

@@ -1,8 +1,8 @@
 """Benchmark: a no-op `deskmove sync` (cron, nothing changed) on a large store.
 
-    /work/venv/bin/python bench/bench_sync_noop.py                  # 100,000 tickets, 300,000 messages
-    /work/venv/bin/python bench/bench_sync_noop.py --tickets 10000
-    /work/venv/bin/python bench/bench_sync_noop.py --keep /tmp/noop   # built once, then reused
+    .venv/bin/python bench/bench_sync_noop.py                  # 100,000 tickets, 300,000 messages
+    .venv/bin/python bench/bench_sync_noop.py --tickets 10000
+    .venv/bin/python bench/bench_sync_noop.py --keep /tmp/noop   # built once, then reused
 
 Builds a SQLite store with raw Core inserts (tickets, messages, people, provenance
 from the source ``old-desk``, id-map rows and the push watermark of the target
