@@ -154,3 +154,50 @@ def test_a_store_made_meanwhile_is_not_made_again(tmp_path: Path) -> None:
             assert conn.exec_driver_sql("SELECT n FROM store_changes").scalar_one() == 7
     finally:
         engine.dispose()
+
+
+# -- no index another one already holds -------------------------------------------------
+def _entries(con: sqlite3.Connection, table: str, index: str) -> list[tuple[Any, ...]]:
+    """What one entry of a SQLite index holds, in order: its columns (a column that is the
+    table's rowid as ``rowid``), then the rowid every entry ends with, each column once."""
+    info = list(con.execute(f'PRAGMA table_info("{table}")'))
+    keys = [(name, kind) for _cid, name, kind, _nn, _d, pk in info if pk]
+    alias = keys[0][0] if len(keys) == 1 and keys[0][1].upper() == "INTEGER" else None
+    held: list[tuple[Any, ...]] = []
+    for _seq, cid, name, desc, coll, _key in con.execute(f'PRAGMA index_xinfo("{index}")'):
+        column = "rowid" if cid == -1 or name == alias else name
+        if (column, desc, coll) not in held:
+            held.append((column, desc, coll))
+    return held
+
+
+def test_no_sqlite_index_is_held_by_another(tmp_path: Path) -> None:
+    """Every index entry ends with the rowid, so an index on (updated_at) already is one on
+    (updated_at, id): a second that another index's entries begin with costs every write
+    and serves no read the other does not."""
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "blobs")
+    store.close()
+    con = sqlite3.connect(tmp_path / "store.db")
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        held = []
+        for table in tables:
+            indexes = {
+                name: (unique, _entries(con, table, name))
+                for _seq, name, unique, _origin, partial in con.execute(
+                    f'PRAGMA index_list("{table}")'
+                )
+                if not partial
+            }
+            for name, (unique, mine) in indexes.items():
+                for other, (_u, theirs) in indexes.items():
+                    if other != name and not unique and theirs[: len(mine)] == mine:
+                        held.append(f"{table}: {name} is held by {other}")
+        assert held == []
+        # the ticket list's pages still walk an index in their order, without a sort
+        for order in ("updated_at DESC, id DESC", "created_at, id", "created_at DESC, id DESC"):
+            sql = f"SELECT id FROM tickets ORDER BY {order} LIMIT 51"  # noqa: S608
+            plan = " ".join(r[3] for r in con.execute(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "USING COVERING INDEX" in plan and "TEMP B-TREE" not in plan, plan
+    finally:
+        con.close()

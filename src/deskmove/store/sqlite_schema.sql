@@ -1,6 +1,6 @@
 -- deskmove: what the migrations make of a new, empty SQLite store.
 -- Written by `python -m deskmove.store.newstore`; tests/test_schema.py checks it.
--- revision: 0011
+-- revision: 0012
 
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
@@ -242,8 +242,6 @@ CREATE TABLE web_drafts (
 	UNIQUE (form_token)
 );
 CREATE INDEX ix_web_drafts_ticket_id ON web_drafts (ticket_id);
-CREATE INDEX ix_tickets_updated_id ON tickets (updated_at, id);
-CREATE INDEX ix_tickets_created_id ON tickets (created_at, id);
 CREATE TABLE store_changes (
 	name VARCHAR NOT NULL, 
 	n BIGINT NOT NULL, 
@@ -264,5 +262,5 @@ CREATE TABLE blobs (
 	PRIMARY KEY (sha256)
 );
 CREATE VIRTUAL TABLE "search_fts" USING fts5(doc, tokenize = 'ascii');
-INSERT INTO "alembic_version" VALUES ('0011');
+INSERT INTO "alembic_version" VALUES ('0012');
 INSERT INTO "store_changes" VALUES ('tickets', 0);
