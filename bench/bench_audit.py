@@ -236,6 +236,11 @@ def main() -> None:
     from deskmove.config import init_project
 
     if args.root:  # a store made by an earlier run with --keep: measure it again
+        if not (Path(args.root) / "deskmove.db").is_file():
+            sys.exit(
+                f"Error: no store at {Path(args.root) / 'deskmove.db'} — pass the project "
+                "folder --keep made: --root KEEP/project"
+            )
         return measure(Path(args.root), args.profile)
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="deskmove-bench-audit-"))
     try:
