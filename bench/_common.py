@@ -29,6 +29,14 @@ class Result:
         return self.items / self.seconds if self.seconds else 0.0
 
 
+def kept_store(db: Path, made_by: str) -> Path:
+    """``db`` when it is a store file; otherwise end with an error naming the folder to pass
+    (an opened sqlite3 path that does not exist would be created empty, then fail)."""
+    if not db.is_file():
+        sys.exit(f"Error: no store at {db} — pass the folder {made_by}")
+    return db
+
+
 def compiled(src: Path) -> None:
     """Compile ``src`` to bytecode once, before anything is timed.
 

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import child_report, run_child, table  # noqa: E402
+from _common import child_report, kept_store, run_child, table  # noqa: E402
 
 BODIES = [
     "Dobrý den,\nobjednávka č. {n} stále nedorazila. Děkuji, Jana\nTel.: 602 {a:03d} {b:03d}",
@@ -236,12 +236,10 @@ def main() -> None:
     from deskmove.config import init_project
 
     if args.root:  # a store made by an earlier run with --keep: measure it again
-        if not (Path(args.root) / "deskmove.db").is_file():
-            sys.exit(
-                f"Error: no store at {Path(args.root) / 'deskmove.db'} — pass the project "
-                "folder --keep made: --root KEEP/project"
-            )
-        return measure(Path(args.root), args.profile)
+        root = kept_store(
+            Path(args.root) / "deskmove.db", "--keep made: --root KEEP/project"
+        ).parent
+        return measure(root, args.profile)
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="deskmove-bench-audit-"))
     try:
         root = tmp / "project"

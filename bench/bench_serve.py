@@ -44,6 +44,9 @@ from urllib.parse import unquote_plus
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import kept_store  # noqa: E402
 
 PASSWORD = "bench password 123"
 WORDS = [
@@ -483,7 +486,9 @@ def main() -> None:
     try:
         if not args.skip_sqlite:
             root = Path(args.root) / "sqlite" if args.root else tmp / "sqlite"
-            if not args.root:
+            if args.root:
+                kept_store(root / "deskmove.db", "an earlier --keep DIR made: --root DIR")
+            else:
                 init_project(root)
                 t0 = time.perf_counter()
                 n_msgs = generate(f"sqlite:///{root / 'deskmove.db'}", root / "blobs", args.tickets)
